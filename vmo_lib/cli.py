@@ -1,0 +1,139 @@
+"""The ``vmo`` command line: a thin adapter over the Python API.
+
+Each sub-command lives in :mod:`vmo_lib.commands` as a module with ``register(subparsers)``
+(adds its parser and sets ``func``) and contains no analysis of its own. This module turns every
+:class:`~vmo_lib.errors.VmoError` into one clear message on stderr and an exit code, so no traceback
+reaches the user:
+
+====  ==========================================================================
+code  meaning
+====  ==========================================================================
+0     success (validation warnings allowed)
+1     the input was read but has errors (validation), or some cases of a batch failed
+2     a file could not be read as a workbook at all, or the command line is wrong
+3     an unexpected internal error (reported as a one-line message, with ``--debug`` for the
+      traceback)
+====  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__
+from .errors import BatchError, ValidationError, VmoError, WorkbookError
+
+__all__ = ["EXIT_BATCH", "EXIT_INTERNAL", "EXIT_INVALID", "EXIT_OK", "EXIT_UNREADABLE", "dump_json", "main"]
+
+EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_BATCH = 1
+
+#: Sub-command modules under vmo_lib.commands, in the order ``vmo --help`` lists them.
+COMMANDS = (
+    "template",
+    "validate",
+    "appraise",
+    "status",
+    "actuals_form",
+    "risk",
+    "portfolio",
+    "review",
+)
+
+
+def _json_default(o: Any) -> Any:
+    import datetime as dt
+
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if not np.isfinite(o) else float(o)
+    if isinstance(o, (dt.date, dt.datetime, pd.Timestamp)):
+        return o.isoformat()
+    if isinstance(o, pd.DataFrame):
+        return json.loads(o.to_json(orient="records", date_format="iso"))
+    if isinstance(o, pd.Series):
+        return json.loads(o.to_json(date_format="iso"))
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def _clean(o: Any) -> Any:
+    """NaN/inf become null so the JSON is valid for every parser."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    return o
+
+
+def dump_json(obj: Any, fp=None) -> None:
+    """Write ``obj`` as indented JSON (NaN → null, dates ISO) to ``fp`` (stdout by default)."""
+    fp = fp or sys.stdout
+    json.dump(_clean(obj), fp, indent=2, default=_json_default, allow_nan=False)
+    fp.write("\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vmo",
+        description="VMO Workbench: business cases, appraisal, benefits realisation, risk and review packs.",
+    )
+    parser.add_argument("--version", action="version", version=f"vmo-workbench {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f".commands.{name}", __package__)
+        except ModuleNotFoundError as exc:  # a command still being built
+            if exc.name and exc.name.endswith(f"commands.{name}"):
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_UNREADABLE
+    try:
+        return int(args.func(args) or 0)
+    except WorkbookError as exc:
+        print(f"vmo: cannot read {exc.path}: {exc.reason}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except ValidationError as exc:
+        print(f"vmo: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except BatchError as exc:
+        print(f"vmo: {exc}", file=sys.stderr)
+        return EXIT_BATCH
+    except VmoError as exc:
+        print(f"vmo: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("vmo: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a raw traceback
+        if args.debug:
+            raise
+        print(f"vmo: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

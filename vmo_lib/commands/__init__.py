@@ -1,0 +1,1 @@
+"""Sub-commands of ``vmo``; each module has ``register(subparsers)``. See :mod:`vmo_lib.cli`."""

@@ -1,0 +1,388 @@
+"""The in-memory model: :class:`BusinessCase` and :class:`Portfolio`.
+
+Everything after import works on these objects, never on a workbook (ARCHITECTURE.md, principle 1).
+Tables are tidy inside (principle 2):
+
+``case.lines``  one row per cost or benefit line (columns :data:`LINE_COLUMNS`).
+``case.flows``  one row per (line, period, scenario) (columns :data:`FLOW_COLUMNS`), where
+                ``scenario`` is ``"baseline"`` (the originally approved case, never edited),
+                ``"forecast"``, ``"actual"``, or ``"rebaseline:<version>"`` for a formal
+                re-baseline. Amounts are positive for costs and benefits alike; a dis-benefit
+                is a negative benefit amount.
+
+Build a case in code (tests, what-if) with :func:`make_case`; read one from Excel with
+:func:`vmo_lib.load_case`.
+
+Examples
+--------
+>>> case = make_case(
+...     {"case_id": "X1", "first_period": "2026Q1", "period_length": "quarter", "horizon": 4,
+...      "discount_rate": 0.0},
+...     costs=[{"line_id": "C1", "name": "Build", "category": "capex", "amounts": [100, 0, 0, 0]}],
+...     benefits=[{"line_id": "B1", "name": "Savings", "benefit_type": "cash-releasing",
+...                "amounts": [0, 40, 40, 40]}],
+... )
+>>> case.periods
+['2026Q1', '2026Q2', '2026Q3', '2026Q4']
+>>> case.net_flow("baseline").tolist()
+[-100.0, 40.0, 40.0, 40.0]
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as _dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import schema
+from .periods import period_offset, period_range, periods_per_year
+
+__all__ = [
+    "FLOW_COLUMNS",
+    "LINE_COLUMNS",
+    "BusinessCase",
+    "Portfolio",
+    "make_case",
+]
+
+#: Columns of ``BusinessCase.lines`` (besides ``case_id``, ``line_id`` and ``kind``, every
+#: attribute column of the Costs and Benefits sheets; a column that does not apply is NaN/None).
+LINE_COLUMNS: tuple[str, ...] = (
+    "case_id", "line_id", "kind", "name", "category", "benefit_type",
+    "owner", "kpi", "unit", "baseline_value", "baseline_date", "target_value", "target_date",
+    "value_per_unit", "frequency", "data_source", "enabler", "confidence", "kpi_rollup",
+    "org_unit", "price_base", "driver", "low", "likely", "high", "distribution", "row",
+)
+#: Columns of ``BusinessCase.flows``.
+FLOW_COLUMNS: tuple[str, ...] = (
+    "case_id", "line_id", "kind", "period", "t", "scenario", "amount", "kpi_value", "comment",
+)
+
+_DEFAULT_META: dict[str, Any] = {
+    "template_version": schema.TEMPLATE_VERSION,
+    "title": "",
+    "sponsor": "",
+    "portfolio": "",
+    "strategic_objective": "",
+    "org_unit": "",
+    "case_type": "IT: equipment/development",
+    "status": "approved",
+    "approval_date": None,
+    "first_period": "2026Q1",
+    "period_length": "quarter",
+    "horizon": 20,
+    "go_live_period": None,
+    "currency": "GBP",
+    "price_base": "real",
+    "base_year": 2026,
+    "discount_rate": 0.035,
+    "discount_schedule": "flat",
+    "ob_capex": None,
+    "ob_opex": None,
+    "ob_duration": None,
+    "ob_benefits": None,
+}
+
+
+@dataclass
+class BusinessCase:
+    """One business case: its header, its lines and every scenario of their flows.
+
+    Attributes
+    ----------
+    meta : dict
+        The Case sheet, keyed by :data:`vmo_lib.schema.CASE_FIELDS` keys (plus
+        ``template_version``).
+    lines : pandas.DataFrame
+        One row per line, columns :data:`LINE_COLUMNS`.
+    flows : pandas.DataFrame
+        Tidy flows, columns :data:`FLOW_COLUMNS`.
+    baselines : pandas.DataFrame
+        One row per formal re-baseline: ``version``, ``approved``, ``reason`` (empty if none).
+    issues : pandas.DataFrame
+        Warnings found on import (errors stop the import); see :mod:`vmo_lib.validation`.
+    source : str
+        The workbook it came from ("" for a case built in code).
+    sha256 : str
+        SHA-256 of that workbook's bytes.
+    """
+
+    meta: dict[str, Any]
+    lines: pd.DataFrame
+    flows: pd.DataFrame
+    baselines: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["version", "approved", "reason"]))
+    issues: pd.DataFrame = field(default_factory=lambda: pd.DataFrame())
+    source: str = ""
+    sha256: str = ""
+
+    # --- header ---------------------------------------------------------------------------------
+    @property
+    def case_id(self) -> str:
+        return str(self.meta["case_id"])
+
+    @property
+    def title(self) -> str:
+        return str(self.meta.get("title") or "")
+
+    @property
+    def period_length(self) -> str:
+        return str(self.meta["period_length"])
+
+    @property
+    def periods_per_year(self) -> int:
+        return periods_per_year(self.period_length)
+
+    @property
+    def horizon(self) -> int:
+        return int(self.meta["horizon"])
+
+    @property
+    def periods(self) -> list[str]:
+        """Labels of the appraisal periods, period 0 first."""
+        return period_range(self.meta["first_period"], self.horizon, self.period_length)
+
+    def t_of(self, period: object) -> int:
+        """Offset of a period label from period 0 (``"2026Q3"`` → 2 when the case starts 2026Q1)."""
+        return period_offset(period, self.meta["first_period"], self.period_length)
+
+    @property
+    def go_live_t(self) -> int | None:
+        gl = self.meta.get("go_live_period")
+        return None if gl in (None, "") else self.t_of(gl)
+
+    # --- scenarios ------------------------------------------------------------------------------
+    @property
+    def rebaseline_versions(self) -> list[str]:
+        """Formal re-baselines in the order they were approved (oldest first)."""
+        if self.baselines is None or self.baselines.empty:
+            return []
+        b = self.baselines.sort_values("approved", kind="stable")
+        return [str(v) for v in b["version"]]
+
+    @property
+    def current_baseline(self) -> str:
+        """Scenario name of the baseline in force: the latest re-baseline, else ``"baseline"``."""
+        v = self.rebaseline_versions
+        return f"rebaseline:{v[-1]}" if v else "baseline"
+
+    @property
+    def scenarios(self) -> list[str]:
+        return sorted(self.flows["scenario"].unique().tolist())
+
+    def line_ids(self, kind: str | None = None) -> list[str]:
+        lines = self.lines if kind is None else self.lines[self.lines["kind"] == kind]
+        return lines["line_id"].tolist()
+
+    def matrix(self, scenario: str = "baseline", kind: str | None = None) -> pd.DataFrame:
+        """Wide view of one scenario: one row per line (index ``line_id``), one column per ``t``.
+
+        Lines with no flow in the scenario are rows of zeros; rows follow ``case.lines`` order.
+        Amounts keep the tidy sign convention (costs positive, benefits positive, dis-benefits
+        negative).
+        """
+        ids = self.line_ids(kind)
+        f = self.flows[self.flows["scenario"] == scenario]
+        if kind is not None:
+            f = f[f["kind"] == kind]
+        f = f[(f["t"] >= 0) & (f["t"] < self.horizon)]
+        out = np.zeros((len(ids), self.horizon))
+        if len(f):
+            pos = {lid: i for i, lid in enumerate(ids)}
+            rows = f["line_id"].map(pos).to_numpy()
+            ok = ~pd.isna(rows)
+            amt = f["amount"].to_numpy(dtype=float)
+            ok &= ~np.isnan(amt)
+            np.add.at(out, (rows[ok].astype(int), f["t"].to_numpy()[ok].astype(int)), amt[ok])
+        return pd.DataFrame(out, index=pd.Index(ids, name="line_id"), columns=pd.RangeIndex(self.horizon, name="t"))
+
+    def net_flow(self, scenario: str = "baseline") -> pd.Series:
+        """Net cash flow per period (benefits − costs) of a scenario, all benefit types included."""
+        m = self.matrix(scenario)
+        kinds = self.lines.set_index("line_id")["kind"].reindex(m.index)
+        sign = np.where(kinds.to_numpy() == "cost", -1.0, 1.0)
+        return pd.Series(sign @ m.to_numpy(), index=m.columns, name=scenario)
+
+    def copy(self) -> BusinessCase:
+        """A deep copy (what-if analysis changes a copy, never the loaded case)."""
+        return copy.deepcopy(self)
+
+    def with_flows(self, flows: pd.DataFrame) -> BusinessCase:
+        """A copy of the case with other flows (same header and lines)."""
+        return dataclasses.replace(self, flows=flows.reset_index(drop=True))
+
+    def __repr__(self) -> str:  # keep notebooks readable
+        n_c = int((self.lines["kind"] == "cost").sum())
+        n_b = int((self.lines["kind"] == "benefit").sum())
+        return (f"BusinessCase({self.case_id!r}, {self.title!r}, {n_c} cost / {n_b} benefit lines, "
+                f"{self.horizon} {self.period_length}s from {self.meta['first_period']}, "
+                f"scenarios={self.scenarios})")
+
+
+@dataclass
+class Portfolio:
+    """A set of business cases, plus the workbooks that could not be loaded.
+
+    Attributes
+    ----------
+    cases : list of BusinessCase
+    failures : pandas.DataFrame
+        One row per workbook that failed to load: ``path``, ``error`` (a sentence), ``kind``
+        (``workbook`` or ``validation``), ``issues`` (the issues table or None).
+    """
+
+    cases: list[BusinessCase]
+    failures: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["path", "kind", "error", "issues"]))
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    def __iter__(self):
+        return iter(self.cases)
+
+    def __getitem__(self, case_id: str) -> BusinessCase:
+        for c in self.cases:
+            if c.case_id == case_id:
+                return c
+        raise KeyError(case_id)
+
+    @property
+    def case_ids(self) -> list[str]:
+        return [c.case_id for c in self.cases]
+
+    @property
+    def meta(self) -> pd.DataFrame:
+        """One row per case: the Case sheet fields, plus ``source``."""
+        rows = [{**c.meta, "source": c.source} for c in self.cases]
+        return pd.DataFrame(rows)
+
+    @property
+    def lines(self) -> pd.DataFrame:
+        """Every case's lines stacked."""
+        return _concat([c.lines for c in self.cases], LINE_COLUMNS)
+
+    @property
+    def flows(self) -> pd.DataFrame:
+        """Every case's flows stacked (periods stay labels; ``t`` is relative to each case)."""
+        return _concat([c.flows for c in self.cases], FLOW_COLUMNS)
+
+
+def _concat(frames: Sequence[pd.DataFrame], columns: Iterable[str]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=list(columns))
+    return pd.concat(frames, ignore_index=True)
+
+
+# --- building cases in code ------------------------------------------------------------------------
+def make_case(
+    meta: Mapping[str, Any],
+    costs: Sequence[Mapping[str, Any]] = (),
+    benefits: Sequence[Mapping[str, Any]] = (),
+    actuals: Sequence[Mapping[str, Any]] = (),
+    forecast: Sequence[Mapping[str, Any]] = (),
+    rebaselines: Sequence[Mapping[str, Any]] = (),
+) -> BusinessCase:
+    """Build a :class:`BusinessCase` from plain Python data (no validation).
+
+    Parameters
+    ----------
+    meta : mapping
+        Case fields; missing ones take neutral defaults (quarterly, 20 periods from 2026Q1,
+        3.5% real, flat schedule, approved).
+    costs, benefits : sequence of mapping
+        One mapping per line with ``line_id``, ``name`` and ``amounts`` (one value per period
+        from period 0; shorter lists are padded with zeros), plus any :data:`LINE_COLUMNS`.
+    actuals : sequence of mapping
+        ``period`` (label), ``line_id``, ``amount`` and optionally ``kpi_value``, ``comment``.
+    forecast : sequence of mapping
+        ``period``, ``line_id``, ``amount``.
+    rebaselines : sequence of mapping
+        ``version``, ``approved`` (date), ``reason`` and ``amounts``: {line_id: [per period]}.
+    """
+    m = {**_DEFAULT_META, **dict(meta)}
+    m.setdefault("case_id", "CASE")
+    if m.get("go_live_period") in (None, ""):
+        m["go_live_period"] = m["first_period"]
+    case_id = str(m["case_id"])
+    periods = period_range(m["first_period"], int(m["horizon"]), m["period_length"])
+
+    line_rows: list[dict[str, Any]] = []
+    flow_rows: list[dict[str, Any]] = []
+
+    def add_line(kind: str, spec: Mapping[str, Any]) -> None:
+        row = {c: None for c in LINE_COLUMNS}
+        row.update({k: v for k, v in spec.items() if k in LINE_COLUMNS})
+        row.update(case_id=case_id, kind=kind)
+        if kind == "cost":
+            row.setdefault("category", "capex")
+            row["category"] = row["category"] or "capex"
+        else:
+            row["benefit_type"] = row["benefit_type"] or "cash-releasing"
+        line_rows.append(row)
+        for t, a in enumerate(spec.get("amounts", ())):
+            if a is None or t >= len(periods):
+                continue
+            flow_rows.append(_flow(case_id, row["line_id"], kind, periods[t], t, "baseline", float(a)))
+
+    for spec in costs:
+        add_line("cost", spec)
+    for spec in benefits:
+        add_line("benefit", spec)
+    kind_of = {r["line_id"]: r["kind"] for r in line_rows}
+
+    def t_of(p: object) -> int:
+        return period_offset(p, m["first_period"], m["period_length"])
+
+    for scen, rows in (("actual", actuals), ("forecast", forecast)):
+        for r in rows:
+            lid = r["line_id"]
+            flow_rows.append(_flow(case_id, lid, kind_of.get(lid, "benefit"), str(r["period"]), t_of(r["period"]),
+                                   scen, r.get("amount"), r.get("kpi_value"), r.get("comment")))
+    bl_rows = []
+    for rb in rebaselines:
+        bl_rows.append({"version": rb["version"], "approved": rb.get("approved"), "reason": rb.get("reason", "")})
+        for lid, amounts in rb["amounts"].items():
+            for t, a in enumerate(amounts):
+                if t < len(periods):
+                    flow_rows.append(_flow(case_id, lid, kind_of.get(lid, "benefit"), periods[t], t,
+                                           f"rebaseline:{rb['version']}", float(a)))
+    lines = pd.DataFrame(line_rows, columns=list(LINE_COLUMNS))
+    flows = pd.DataFrame(flow_rows, columns=list(FLOW_COLUMNS))
+    flows = normalise_flows(flows)
+    baselines = pd.DataFrame(bl_rows, columns=["version", "approved", "reason"])
+    return BusinessCase(meta=m, lines=lines, flows=flows, baselines=baselines)
+
+
+def _flow(case_id, line_id, kind, period, t, scenario, amount, kpi_value=None, comment=None) -> dict[str, Any]:
+    return {"case_id": case_id, "line_id": line_id, "kind": kind, "period": period, "t": t,
+            "scenario": scenario, "amount": amount, "kpi_value": kpi_value, "comment": comment}
+
+
+def normalise_flows(flows: pd.DataFrame) -> pd.DataFrame:
+    """Give a flows table its canonical dtypes (``t`` int, amounts float, text as object)."""
+    flows = flows.copy()
+    flows["t"] = flows["t"].astype("int64")
+    flows["amount"] = pd.to_numeric(flows["amount"], errors="coerce").astype("float64")
+    flows["kpi_value"] = pd.to_numeric(flows["kpi_value"], errors="coerce").astype("float64")
+    for c in ("case_id", "line_id", "kind", "period", "scenario", "comment"):
+        flows[c] = flows[c].astype(object)
+    return flows
+
+
+def as_date(value: Any) -> _dt.date | None:
+    """A date from a cell value (date, datetime, ISO text); None for blanks."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
+        return None
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    return _dt.date.fromisoformat(str(value).strip()[:10])

@@ -1,0 +1,223 @@
+"""The business-case workbook format: sheets, fields, columns and allowed values.
+
+This module is the single source of truth shared by the template generator, the reader and the
+validator, so that the three can never disagree. Nothing here reads or writes files.
+
+Layout (template version :data:`TEMPLATE_VERSION`)
+---------------------------------------------------
+*Guide*      what goes where and the conventions (text only).
+*Case*       one field per row: label in column A, value in column B, guidance in column C,
+             from row :data:`CASE_FIRST_ROW`; the template version sits in ``Case!B2``.
+*Costs*      one row per cost line from row :data:`TABLE_FIRST_ROW`; attribute columns
+             (:data:`COST_COLUMNS`) then one column per period (header = period label).
+*Benefits*   one row per benefit line: its profile (:data:`BENEFIT_COLUMNS`) then one column per
+             period of monetised value in the case currency (dis-benefits negative).
+*Actuals*    long form, one row per (period, line): :data:`ACTUAL_COLUMNS`.
+*Forecast*   long form, today's estimate for periods not yet reported: :data:`FORECAST_COLUMNS`.
+*Baselines*  long form formal re-baselines, each a full set of lines: :data:`BASELINE_COLUMNS`.
+*Lists*      hidden; the allowed values behind the drop-downs.
+
+In every table sheet the header is on row :data:`HEADER_ROW`; data starts on the next row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "ACTUAL_COLUMNS",
+    "BASELINE_COLUMNS",
+    "BENEFIT_COLUMNS",
+    "BENEFIT_TYPES",
+    "CASE_FIELDS",
+    "CASE_FIRST_ROW",
+    "CASE_STATUSES",
+    "CASE_TYPES",
+    "CASH_BENEFIT_TYPES",
+    "COST_CATEGORIES",
+    "COST_COLUMNS",
+    "Column",
+    "DISTRIBUTIONS",
+    "FORECAST_COLUMNS",
+    "HEADER_ROW",
+    "KPI_ROLLUPS",
+    "LEVELS",
+    "MEASUREMENT_FREQUENCIES",
+    "PERIODS_PER_FREQUENCY",
+    "PRICE_BASES",
+    "REQUIRED_SHEETS",
+    "SHEETS",
+    "SUPPORTED_VERSIONS",
+    "TABLE_FIRST_ROW",
+    "TEMPLATE_VERSION",
+    "VERSION_CELL",
+]
+
+TEMPLATE_VERSION = "1.0"
+SUPPORTED_VERSIONS = ("1.0",)
+VERSION_CELL = "B2"  # on the Case sheet
+
+SHEETS = ("Guide", "Case", "Costs", "Benefits", "Actuals", "Forecast", "Baselines", "Lists")
+REQUIRED_SHEETS = ("Case", "Costs", "Benefits")
+HEADER_ROW = 4
+TABLE_FIRST_ROW = HEADER_ROW + 1
+CASE_FIRST_ROW = 4
+
+# --- enumerations -------------------------------------------------------------------------------
+CASE_STATUSES = ("proposed", "approved", "in delivery", "live", "closed", "cancelled")
+CASE_TYPES = (
+    "IT: equipment/development",
+    "IT: outsourcing",
+    "Business change",
+    "Regulatory/mandatory",
+    "Infrastructure",
+)
+PERIOD_LENGTHS = ("quarter", "year")
+PRICE_BASES = ("real", "nominal")
+DISCOUNT_SCHEDULES = ("flat", "green book", "green book health")
+COST_CATEGORIES = ("capex", "opex")
+BENEFIT_TYPES = (
+    "cash-releasing",
+    "non-cash-releasing",
+    "cost avoidance",
+    "quantifiable non-financial",
+    "dis-benefit",
+)
+#: Benefit types that move a budget line; the only ones in the cash (financial) view.
+CASH_BENEFIT_TYPES = ("cash-releasing",)
+MEASUREMENT_FREQUENCIES = ("monthly", "quarterly", "half-yearly", "annually")
+#: Measurement frequency expressed in periods of each length (monthly counts as one quarter).
+PERIODS_PER_FREQUENCY = {
+    "quarter": {"monthly": 1, "quarterly": 1, "half-yearly": 2, "annually": 4},
+    "year": {"monthly": 1, "quarterly": 1, "half-yearly": 1, "annually": 1},
+}
+LEVELS = ("high", "medium", "low")  # confidence / evidence grade
+KPI_ROLLUPS = ("sum", "mean", "latest", "max", "min")
+DISTRIBUTIONS = ("triangular", "pert")
+YES_NO = ("yes", "no")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One field of the Case sheet or one column of a table sheet.
+
+    ``kind`` is one of ``text``, ``id``, ``number``, ``amount`` (currency), ``rate`` (a fraction
+    shown as %), ``int``, ``date``, ``period``, ``choice`` (one of ``choices``).
+    """
+
+    key: str
+    label: str
+    kind: str = "text"
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    help: str = ""
+    example: object = None
+    minimum: float | None = None
+    maximum: float | None = None
+    width: float = 14
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+C = Column
+
+CASE_FIELDS: tuple[Column, ...] = (
+    C("case_id", "Case id", "id", True, help="Short unique id: letters, digits, '-', '_' or '.', at most 40.", example="CRM-2026"),
+    C("title", "Title", "text", True, help="What the investment is, in a few words.", example="Customer relationship management replacement"),
+    C("sponsor", "Sponsor", "text", True, help="Senior responsible owner accountable for the benefits.", example="Chief Commercial Officer"),
+    C("portfolio", "Portfolio", "text", help="Portfolio or programme the case belongs to.", example="Commercial"),
+    C("strategic_objective", "Strategic objective", "text", True, help="The objective the case contributes to.", example="Grow recurring revenue"),
+    C("org_unit", "Organisational unit", "text", True, help="Business unit whose KPIs the benefits move (used to detect double counting).", example="Sales"),
+    C("case_type", "Case type", "choice", True, CASE_TYPES, help="Drives the optimism-bias defaults and the reference class.", example="IT: equipment/development"),
+    C("status", "Status", "choice", True, CASE_STATUSES, example="approved"),
+    C("approval_date", "Approval date", "date", help="Date the board approved the baseline (blank while proposed).", example="2025-12-15"),
+    C("first_period", "First period", "period", True, help="Period 0 of the appraisal, e.g. 2026Q1 (quarters) or 2026 (years). Not discounted.", example="2026Q1"),
+    C("period_length", "Period length", "choice", True, PERIOD_LENGTHS, example="quarter"),
+    C("horizon", "Horizon (periods)", "int", True, help="Number of periods appraised, including period 0.", example=20, minimum=1, maximum=400),
+    C("go_live_period", "Go-live period", "period", True, help="Period in which the solution goes live; benefits normally start after it.", example="2026Q4"),
+    C("currency", "Currency", "text", True, help="ISO code of every amount in the workbook.", example="GBP"),
+    C("price_base", "Price base", "choice", True, PRICE_BASES, help="real = constant prices of the base year; nominal = cash prices.", example="real"),
+    C("base_year", "Price base year", "int", True, help="Year whose prices real amounts are expressed in.", example=2026, minimum=1990, maximum=2100),
+    C("discount_rate", "Annual discount rate", "rate", True, help="Annual rate; the per-period rate is (1+r)^(1/4)-1 for quarters. Ignored by the Green Book schedules.", example=0.08, minimum=-0.5, maximum=1.0),
+    C("discount_schedule", "Discount schedule", "choice", True, DISCOUNT_SCHEDULES, help="flat = the annual rate above; green book = HM Treasury declining STPR (3.5% to year 30, ...).", example="flat"),
+    C("ob_capex", "Optimism bias: capex uplift", "rate", help="Uplift to capex in the risk-adjusted view; blank = default for the case type (IT: 200%).", minimum=0, maximum=5),
+    C("ob_opex", "Optimism bias: opex uplift", "rate", help="Uplift to opex; blank = default for the case type.", minimum=0, maximum=5),
+    C("ob_duration", "Optimism bias: duration uplift", "rate", help="Delay to benefits as a share of the time to go-live; blank = default (IT: 54%).", minimum=0, maximum=5),
+    C("ob_benefits", "Optimism bias: benefit haircut", "rate", help="Reduction of benefits in the risk-adjusted view; blank = default for the case type.", minimum=0, maximum=1),
+)
+
+_ID_HELP = "Unique id of the line within the case, e.g. C1 or B3."
+_PB_HELP = "Blank = the case's price base. A line in another price base is an error."
+_THREE_POINT = "Whole-life total (undiscounted) in the case currency; optional three-point estimate."
+
+COST_COLUMNS: tuple[Column, ...] = (
+    C("line_id", "Line id", "id", True, help=_ID_HELP, width=9),
+    C("name", "Cost line", "text", True, width=30),
+    C("category", "Category", "choice", True, COST_CATEGORIES, help="capex = one-off build; opex = running cost.", width=10),
+    C("price_base", "Price base", "choice", False, PRICE_BASES, help=_PB_HELP, width=10),
+    C("driver", "Risk driver", "text", help="Lines with the same driver move together in the Monte Carlo.", width=14),
+    C("low", "Low", "amount", help=_THREE_POINT, minimum=0, width=12),
+    C("likely", "Likely", "amount", help=_THREE_POINT + " Should equal the sum of the periods.", minimum=0, width=12),
+    C("high", "High", "amount", help=_THREE_POINT, minimum=0, width=12),
+    C("distribution", "Distribution", "choice", False, DISTRIBUTIONS, help="Shape of the three-point range (blank = triangular).", width=12),
+)
+
+BENEFIT_COLUMNS: tuple[Column, ...] = (
+    C("line_id", "Line id", "id", True, help=_ID_HELP, width=9),
+    C("name", "Benefit", "text", True, width=30),
+    C("benefit_type", "Type", "choice", True, BENEFIT_TYPES, help="Only cash-releasing benefits enter the cash view; dis-benefits are entered as negative values.", width=22),
+    C("owner", "Benefit owner", "text", True, help="Accountable for realising the benefit after the project closes.", width=18),
+    C("kpi", "KPI", "text", True, help="The measure that shows the benefit, e.g. 'Invoices processed per FTE'.", width=24),
+    C("unit", "Unit", "text", True, help="Unit of the KPI: %, hours, count, GBP, score...", width=9),
+    C("baseline_value", "Baseline value", "number", True, help="KPI value measured before go-live.", width=12),
+    C("baseline_date", "Baseline measured", "date", True, help="Date of the baseline measurement (before go-live).", width=12),
+    C("target_value", "Target value", "number", True, width=12),
+    C("target_date", "Target date", "date", True, width=12),
+    C("value_per_unit", "Value per unit", "amount", help="Money value of one unit of KPI improvement (monetisation).", width=12),
+    C("frequency", "Measurement frequency", "choice", True, MEASUREMENT_FREQUENCIES, width=13),
+    C("data_source", "Data source", "text", True, width=18),
+    C("enabler", "Enabler", "text", help="Project output or business change the benefit depends on.", width=20),
+    C("confidence", "Confidence", "choice", True, LEVELS, help="Evidence grade: high = measured/contracted, medium = benchmarked, low = estimate.", width=11),
+    C("kpi_rollup", "KPI roll-up", "choice", False, KPI_ROLLUPS, help="How the KPI combines across cases (blank = sum for counts, mean for % and scores).", width=10),
+    C("org_unit", "Organisational unit", "text", help="Blank = the case's unit.", width=14),
+    C("price_base", "Price base", "choice", False, PRICE_BASES, help=_PB_HELP, width=10),
+    C("driver", "Risk driver", "text", help="Lines with the same driver move together in the Monte Carlo.", width=14),
+    C("low", "Low", "amount", help=_THREE_POINT, width=12),
+    C("likely", "Likely", "amount", help=_THREE_POINT, width=12),
+    C("high", "High", "amount", help=_THREE_POINT, width=12),
+    C("distribution", "Distribution", "choice", False, DISTRIBUTIONS, width=12),
+)
+
+ACTUAL_COLUMNS: tuple[Column, ...] = (
+    C("period", "Period", "period", True, help="Reported period, up to the review date.", width=10),
+    C("line_id", "Line id", "id", True, help="A line id from Costs or Benefits.", width=9),
+    C("amount", "Actual amount", "amount", False, help="Money spent (costs) or realised (benefits) in the period.", width=14),
+    C("kpi_value", "Measured KPI value", "number", False, help="KPI as measured at the end of the period (benefits).", width=14),
+    C("comment", "Comment", "text", width=40),
+)
+
+FORECAST_COLUMNS: tuple[Column, ...] = (
+    C("period", "Period", "period", True, help="A period not yet reported.", width=10),
+    C("line_id", "Line id", "id", True, width=9),
+    C("amount", "Forecast amount", "amount", True, width=14),
+    C("comment", "Comment", "text", width=40),
+)
+
+BASELINE_COLUMNS: tuple[Column, ...] = (
+    C("version", "Baseline version", "text", True, help="Name of the re-baseline, e.g. RB1.", width=12),
+    C("approved", "Approved on", "date", True, width=12),
+    C("reason", "Reason", "text", True, width=30),
+    C("period", "Period", "period", True, width=10),
+    C("line_id", "Line id", "id", True, width=9),
+    C("amount", "Amount", "amount", True, width=14),
+)
+
+#: Field key → Column, for every table sheet.
+TABLE_COLUMNS = {
+    "Costs": COST_COLUMNS,
+    "Benefits": BENEFIT_COLUMNS,
+    "Actuals": ACTUAL_COLUMNS,
+    "Forecast": FORECAST_COLUMNS,
+    "Baselines": BASELINE_COLUMNS,
+}
+#: Sheets whose period columns follow the attribute columns.
+WIDE_SHEETS = ("Costs", "Benefits")
