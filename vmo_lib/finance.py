@@ -1,0 +1,1077 @@
+"""Excel-faithful financial core: NPV, IRR, XNPV, XIRR, MIRR, payback and Green Book discounting.
+
+Every function accepts one cash-flow series (1-D) or many series at once (2-D, one series per row)
+unless its docstring says otherwise; 2-D input returns one result per row.
+
+Conventions (read these before comparing with a spreadsheet)
+------------------------------------------------------------
+* ``values[0]`` happens at t = 0 (today) and is **not** discounted; ``values[t]`` is discounted
+  ``t`` periods. Excel's ``NPV(rate, v1..vn)`` discounts its first value one period, so
+  ``npv(rate, [v0, ..., vn]) == v0 + NPV(rate, v1..vn)`` in Excel. :func:`excel_npv` reproduces
+  Excel's own convention when that is what a reviewer has in their workbook.
+* Rates are per period. Turn an annual rate into a quarterly one with :func:`per_period_rate`
+  (compounding, ``(1 + r) ** (1 / 4) - 1``), never by dividing by 4.
+* "No defined answer" (an IRR with no root, a payback that never happens, MIRR without both signs)
+  is ``nan``. Functions with ``raise_on_failure=True`` raise :class:`vmo_lib.errors.AnalysisError`
+  instead. Malformed input (wrong shapes, dates before the first date) raises ``ValueError``.
+* A ``nan`` anywhere in a series makes that series' result ``nan``: an unknown flow makes the answer
+  unknown. (Excel instead *skips* blank cells in ``NPV``/``IRR``, silently moving every later flow one
+  period earlier; fill gaps with 0 explicitly if 0 is what you mean.)
+* An IRR is only ever returned after checking ``|NPV(IRR)| <= 1e-9 * sum(|v_t| / (1 + IRR) ** t)``;
+  a rate that fails this check is reported as ``nan``, never as a number.
+
+Why our own IRR and pyxirr for XIRR
+-----------------------------------
+:func:`irr` is a vectorised Newton iteration in numpy that follows Excel's path (Newton on the rate,
+starting from ``guess``), so multi-root series give the root Excel gives; it solves 10,000 series in
+one call, which pyxirr (1-D only) cannot, and it checks every answer's residual relative to the size
+of the flows (pyxirr's tolerance is absolute). :func:`xirr` is one series at a time, so it calls the
+Rust pyxirr solver and then polishes and verifies the root with numpy.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "IrrReport",
+    "annuity_factor",
+    "discount_factors",
+    "discounted_payback",
+    "equivalent_annual_cost",
+    "excel_npv",
+    "green_book_discount_factors",
+    "irr",
+    "irr_report",
+    "irr_roots",
+    "mirr",
+    "npv",
+    "payback",
+    "per_period_rate",
+    "xirr",
+    "xnpv",
+]
+
+#: A returned IRR must satisfy |NPV| <= RESIDUAL_TOLERANCE * sum(|v_t| * DF_t).
+RESIDUAL_TOLERANCE = 1e-9
+_NEWTON_MAX_ITER = 40
+_DENSE_BELOW = 256  # active rows below which Newton evaluates NPV densely instead of by Horner
+_NEWTON_STEP_TOL = 1e-13
+_DAYS_PER_YEAR = 365.0
+_EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
+
+# HM Treasury Green Book (2022), Annex A6, Table 8: long-term discount rates by year band.
+_GREEN_BOOK_BREAKS = (30.0, 75.0, 125.0, 200.0, 300.0)
+_GREEN_BOOK_RATES = {
+    "standard": (0.035, 0.030, 0.025, 0.020, 0.015, 0.010),
+    "health": (0.015, 0.0129, 0.0107, 0.0086, 0.0064, 0.0043),
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------------
+def _as_flows(values: ArrayLike) -> tuple[NDArray[np.float64], bool]:
+    """Return ``values`` as a float 2-D array (one series per row) and whether the input was 1-D."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim == 1:
+        return arr[np.newaxis, :], True
+    if arr.ndim == 2:
+        return arr, False
+    raise ValueError(f"values must be 1-D (one series) or 2-D (one series per row), got {arr.ndim}-D")
+
+
+def _out(result: NDArray[np.float64], one: bool) -> Any:
+    """Unwrap a one-row result to a Python float, keep arrays as arrays."""
+    return float(result[0]) if one else result
+
+
+def _analysis_error(message: str) -> Exception:
+    """Build the error to raise when the caller asked for it (lazily, so errors.py stays optional)."""
+    try:
+        from vmo_lib.errors import AnalysisError
+    except ImportError:  # pragma: no cover - errors module missing
+        return ValueError(message)
+    return AnalysisError(message)
+
+
+def _horner(vt: NDArray[np.float64], x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Evaluate ``P(x) = sum_t v_t x**t`` and ``P'(x)`` for every column of ``vt`` (periods x series)."""
+    n = vt.shape[0]
+    p = vt[n - 1].copy()
+    dp = np.zeros_like(p)
+    for t in range(n - 2, -1, -1):
+        dp *= x
+        dp += p
+        p *= x
+        p += vt[t]
+    return p, dp
+
+
+def _npv_and_scale(v: NDArray[np.float64], r: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """NPV of each row of ``v`` at its rate ``r`` and the scale ``sum |v_t| / (1 + r)**t``."""
+    with np.errstate(all="ignore"):
+        x = 1.0 / (1.0 + r)
+        p, _ = _horner(np.ascontiguousarray(v.T), x.copy())
+        s, _ = _horner(np.ascontiguousarray(np.abs(v).T), x.copy())
+    return p, s
+
+
+def _is_verified_root(v: NDArray[np.float64], r: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """True where ``r`` is a finite rate > -1 whose NPV is zero relative to the size of the flows."""
+    p, s = _npv_and_scale(v, r)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(r) & (r > -1.0) & np.isfinite(p) & (s > 0) & (np.abs(p) <= RESIDUAL_TOLERANCE * s)
+
+
+def _to_day_numbers(dates: ArrayLike) -> NDArray[np.float64]:
+    """Dates (date objects, ISO strings, numpy datetime64, or Excel serial numbers) as whole days."""
+    arr = np.asarray(dates)
+    if arr.ndim != 1:
+        raise ValueError("dates must be 1-D")
+    if arr.dtype.kind in "iuf":
+        return np.floor(arr.astype(np.float64))  # Excel serials; Excel truncates them to integers
+    days = np.asarray(arr, dtype="datetime64[D]")
+    return (days - _EXCEL_EPOCH).astype(np.float64)
+
+
+def _dated_times(dates: ArrayLike, n_values: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Day numbers and Excel's XNPV/XIRR times (d_i - d_first) / 365, checking Excel's date rules."""
+    days = _to_day_numbers(dates)
+    if days.shape[0] != n_values:
+        raise ValueError(f"{n_values} values but {days.shape[0]} dates")
+    if np.any(days < days[0]):
+        raise ValueError("a date precedes the first date (Excel returns #NUM!)")
+    return days, (days - days[0]) / _DAYS_PER_YEAR
+
+
+# --------------------------------------------------------------------------------------------------
+# discounting
+# --------------------------------------------------------------------------------------------------
+def per_period_rate(annual_rate: ArrayLike, periods_per_year: int) -> Any:
+    """Convert an annual rate to the equivalent compound rate per period.
+
+    Parameters
+    ----------
+    annual_rate : float or array_like
+        Effective annual rate, e.g. ``0.035`` for 3.5 %.
+    periods_per_year : int
+        4 for quarters, 12 for months.
+
+    Returns
+    -------
+    float or ndarray
+        ``(1 + annual_rate) ** (1 / periods_per_year) - 1``.
+
+    Notes
+    -----
+    Compounding ``k`` periods at the returned rate gives back exactly one year at ``annual_rate``.
+    It is computed as ``expm1(log1p(r) / k)`` to stay accurate for very small rates.
+
+    Examples
+    --------
+    >>> round(per_period_rate(0.035, 4), 10)
+    0.008637446
+    >>> round((1 + per_period_rate(0.035, 4)) ** 4 - 1, 12)
+    0.035
+    """
+    if periods_per_year <= 0:
+        raise ValueError("periods_per_year must be positive")
+    r = np.asarray(annual_rate, dtype=np.float64)
+    out = np.expm1(np.log1p(r) / periods_per_year)
+    return float(out) if out.ndim == 0 else out
+
+
+def discount_factors(rate: float, n_periods: int) -> NDArray[np.float64]:
+    """Discount factors ``1 / (1 + rate) ** t`` for ``t = 0 .. n_periods - 1``.
+
+    Parameters
+    ----------
+    rate : float
+        Discount rate per period; must be greater than -1 (otherwise every factor is ``nan``).
+    n_periods : int
+        Number of factors, period 0 included.
+
+    Returns
+    -------
+    ndarray
+        Factor for period 0 is 1 (period 0 is not discounted).
+
+    Notes
+    -----
+    ``DF_t = (1 + r) ** -t``. Any factor vector (for example
+    :func:`green_book_discount_factors`) can be passed to ``npv(None, values, factors=...)``.
+
+    Examples
+    --------
+    >>> discount_factors(0.1, 3).round(6).tolist()
+    [1.0, 0.909091, 0.826446]
+    """
+    t = np.arange(n_periods, dtype=np.float64)
+    if not rate > -1.0:
+        return np.full(n_periods, np.nan)
+    return np.power(1.0 + float(rate), -t)
+
+
+def green_book_discount_factors(
+    n_periods: int, periods_per_year: int = 1, schedule: str = "standard"
+) -> NDArray[np.float64]:
+    """HM Treasury Green Book discount factors with the declining long-term schedule.
+
+    Parameters
+    ----------
+    n_periods : int
+        Number of factors, period 0 included.
+    periods_per_year : int, default 1
+        1 for annual periods, 4 for quarters (period ``t`` is year ``t / 4``).
+    schedule : {"standard", "health"}
+        ``"standard"``: 3.5 % for years 0-30, 3.0 % for 31-75, 2.5 % for 76-125, 2.0 % for 126-200,
+        1.5 % for 201-300, 1.0 % after. ``"health"`` (health effects valued in QALYs):
+        1.5 %, 1.29 %, 1.07 %, 0.86 %, 0.64 %, 0.43 % over the same bands.
+
+    Returns
+    -------
+    ndarray
+        ``DF[0] = 1``; use with ``npv(None, values, factors=...)``.
+
+    Notes
+    -----
+    The rates are chained, not switched: for a year ``y`` in the band starting after break
+    ``b`` with rate ``r_b``, ``DF(y) = DF(b) / (1 + r_b) ** (y - b)``. So ``DF(30) = 1/1.035**30`` and
+    ``DF(31) = DF(30) / 1.03``. Fractional years (quarters) use the same formula with a fractional
+    exponent, which equals compounding the quarterly equivalent rate.
+
+    Source: HM Treasury, *The Green Book* (2022), Annex A6 "Discounting", Table 8 (standard and
+    health schedules; the health rates are the published two-decimal values, 1.5 % x the standard
+    rate / 3.5 %, rounded), as also tabulated in the ``greenbook`` R package's ``stpr_schedule``.
+
+    Warnings
+    --------
+    Period 0 is "now" and is not discounted; a case whose first period is year 1 must put a zero (or
+    its year-0 flows) in period 0.
+
+    Examples
+    --------
+    >>> df = green_book_discount_factors(32)
+    >>> bool(np.isclose(df[30], 1 / 1.035**30)), bool(np.isclose(df[31], df[30] / 1.03))
+    (True, True)
+    >>> q = green_book_discount_factors(5, periods_per_year=4)
+    >>> bool(np.isclose(q[4], 1 / 1.035))
+    True
+    """
+    try:
+        rates = _GREEN_BOOK_RATES[schedule]
+    except KeyError:
+        raise ValueError(f"schedule must be one of {sorted(_GREEN_BOOK_RATES)}, got {schedule!r}") from None
+    if periods_per_year <= 0:
+        raise ValueError("periods_per_year must be positive")
+    years = np.arange(n_periods, dtype=np.float64) / periods_per_year
+    log_df = np.zeros(n_periods)
+    lower = 0.0
+    for i, rate in enumerate(rates):
+        upper = _GREEN_BOOK_BREAKS[i] if i < len(_GREEN_BOOK_BREAKS) else np.inf
+        log_df -= np.clip(years - lower, 0.0, upper - lower) * math.log1p(rate)
+        lower = upper
+    return np.exp(log_df)
+
+
+def annuity_factor(rate: ArrayLike, n_periods: ArrayLike) -> Any:
+    """Present value of 1 paid at the end of each of ``n_periods`` periods.
+
+    Parameters
+    ----------
+    rate : float or array_like
+        Rate per period (> -1).
+    n_periods : float or array_like
+        Number of payments.
+
+    Returns
+    -------
+    float or ndarray
+        ``sum_{t=1..n} (1 + rate) ** -t``; equals ``n`` when ``rate == 0``.
+
+    Notes
+    -----
+    ``A(r, n) = (1 - (1 + r) ** -n) / r``, computed as ``-expm1(-n log1p(r)) / r``.
+
+    Warnings
+    --------
+    Payments are in arrears (end of periods 1..n), like Excel's ``PV(rate, n, -1)`` with type 0.
+
+    Examples
+    --------
+    >>> round(annuity_factor(0.035, 10), 6)
+    8.316605
+    >>> annuity_factor(0.0, 10)
+    10.0
+    """
+    r = np.asarray(rate, dtype=np.float64)
+    n = np.asarray(n_periods, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(r == 0.0, n, -np.expm1(-n * np.log1p(r)) / np.where(r == 0.0, 1.0, r))
+    out = np.where(r > -1.0, out, np.nan)
+    return float(out) if out.ndim == 0 else out
+
+
+def equivalent_annual_cost(rate: ArrayLike, pv: ArrayLike, n_years: ArrayLike) -> Any:
+    """Equivalent annual cost: the level end-of-year amount with the same present value as ``pv``.
+
+    Parameters
+    ----------
+    rate : float or array_like
+        Annual discount rate.
+    pv : float or array_like
+        Present value of the costs (positive for a cost).
+    n_years : float or array_like
+        Life over which the cost is spread.
+
+    Returns
+    -------
+    float or ndarray
+        ``pv / annuity_factor(rate, n_years)``.
+
+    Notes
+    -----
+    ``EAC = PV * r / (1 - (1 + r) ** -n)``, Excel ``PMT(rate, n, -pv)``.
+
+    Warnings
+    --------
+    The annual amounts are assumed at the end of each year (arrears).
+
+    Examples
+    --------
+    >>> round(equivalent_annual_cost(0.035, 1_000_000, 10), 2)
+    120241.37
+    """
+    out = np.asarray(pv, dtype=np.float64) / np.asarray(annuity_factor(rate, n_years))
+    return float(out) if out.ndim == 0 else out
+
+
+def npv(rate: float | None, values: ArrayLike, *, factors: ArrayLike | None = None) -> Any:
+    """Net present value with period 0 undiscounted (the appraisal convention).
+
+    Parameters
+    ----------
+    rate : float or None
+        Discount rate per period. Pass ``None`` when giving ``factors``.
+    values : array_like
+        Cash flows, 1-D (one series) or 2-D (one series per row); ``values[..., t]`` is period ``t``.
+    factors : array_like, optional
+        A discount-factor vector to use instead of a constant rate (e.g.
+        :func:`green_book_discount_factors`); its first ``n`` entries are used, ``factors[0]`` for
+        period 0 (normally 1).
+
+    Returns
+    -------
+    float or ndarray
+        One NPV per series. ``nan`` where a series contains ``nan`` or ``rate <= -1``.
+
+    Notes
+    -----
+    ``NPV = sum_{t=0}^{n-1} v_t / (1 + r) ** t``; for 2-D input it is the matrix product
+    ``values @ DF``, which prices every row at once.
+
+    Warnings
+    --------
+    Excel's ``NPV(rate, v1, ..., vn)`` discounts its *first* value one period. The Excel formula
+    equal to ``npv(rate, [v0, v1, ..., vn])`` is ``=v0 + NPV(rate, v1..vn)``; for Excel's own
+    convention use :func:`excel_npv`.
+
+    Examples
+    --------
+    Microsoft's NPV example: 8 %, an investment of 40,000 today and five yearly returns. Excel's
+    ``=NPV(8%, 8000, 9200, 10000, 12000, 14500) + -40000`` shows 1,922.06:
+
+    >>> flows = [-40_000, 8_000, 9_200, 10_000, 12_000, 14_500]
+    >>> round(npv(0.08, flows), 2)
+    1922.06
+    >>> round(-40_000 + excel_npv(0.08, flows[1:]), 2)
+    1922.06
+
+    Many series at once, and a Green Book factor vector instead of a rate:
+
+    >>> npv(0.1, [[-100, 121], [-50, 66]]).round(6).tolist()
+    [10.0, 10.0]
+    >>> round(npv(None, [-100, 50, 60], factors=green_book_discount_factors(3)), 4)
+    4.3198
+    """
+    v, one = _as_flows(values)
+    n = v.shape[1]
+    if factors is None:
+        if rate is None:
+            raise TypeError("give a rate or factors=")
+        df = discount_factors(rate, n)
+    else:
+        if rate is not None:
+            raise TypeError("give either a rate or factors=, not both")
+        df = np.asarray(factors, dtype=np.float64)
+        if df.ndim != 1 or df.shape[0] < n:
+            raise ValueError(f"factors must be 1-D with at least {n} entries")
+        df = df[:n]
+    return _out(v @ df, one)
+
+
+def excel_npv(rate: float, values: ArrayLike) -> Any:
+    """Excel's ``NPV(rate, values)``: the first value is discounted one full period.
+
+    Parameters
+    ----------
+    rate : float
+        Discount rate per period.
+    values : array_like
+        Cash flows at the end of periods 1..n, 1-D or 2-D (one series per row).
+
+    Returns
+    -------
+    float or ndarray
+
+    Notes
+    -----
+    ``NPV_excel = sum_{i=1}^{n} v_i / (1 + r) ** i = npv(rate, values) / (1 + rate)``.
+
+    Warnings
+    --------
+    This is Excel's timing, kept for reconciliation only. Appraisals use :func:`npv`.
+
+    Examples
+    --------
+    Microsoft's example: 10 %, a cost of 10,000 one year from today, then 3,000, 4,200, 6,800:
+
+    >>> round(excel_npv(0.10, [-10_000, 3_000, 4_200, 6_800]), 2)
+    1188.44
+    """
+    out = np.asarray(npv(rate, values), dtype=np.float64) / (1.0 + rate)
+    return float(out) if out.ndim == 0 else out
+
+
+def xnpv(rate: float, values: ArrayLike, dates: ArrayLike) -> Any:
+    """Excel's ``XNPV``: NPV of flows on arbitrary dates, actual/365 from the first date.
+
+    Parameters
+    ----------
+    rate : float
+        Annual discount rate.
+    values : array_like
+        Cash flows, 1-D or 2-D (rows share the dates).
+    dates : array_like
+        One date per value: ``datetime.date``, ISO strings, ``numpy.datetime64`` or Excel serial
+        numbers. No date may precede the first one (Excel's rule); the others may be in any order.
+
+    Returns
+    -------
+    float or ndarray
+        ``nan`` when ``rate <= -1`` or a flow is ``nan``.
+
+    Notes
+    -----
+    ``XNPV = sum_i v_i / (1 + r) ** ((d_i - d_1) / 365)``; the first flow is not discounted.
+
+    Warnings
+    --------
+    Days count from the *first date in the list*, not from a valuation date, and a year is always
+    365 days (leap days included in the day count).
+
+    Examples
+    --------
+    Microsoft's XNPV example at 9 %:
+
+    >>> flows = [-10_000, 2_750, 4_250, 3_250, 2_750]
+    >>> dates = ["2008-01-01", "2008-03-01", "2008-10-30", "2009-02-15", "2009-04-01"]
+    >>> round(xnpv(0.09, flows, dates), 2)
+    2086.65
+    """
+    v, one = _as_flows(values)
+    _, t = _dated_times(dates, v.shape[1])
+    if not rate > -1.0:
+        return _out(np.full(v.shape[0], np.nan), one)
+    return _out(v @ np.power(1.0 + float(rate), -t), one)
+
+
+# --------------------------------------------------------------------------------------------------
+# internal rate of return
+# --------------------------------------------------------------------------------------------------
+def _newton_rates(v: NDArray[np.float64], guess: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Newton's method on the rate for every row of ``v``, from ``guess`` (Excel's iteration).
+
+    In ``x = 1 / (1 + r)`` the NPV is the polynomial ``P(x) = sum v_t x**t`` and
+    ``dNPV/dr = -x**2 P'(x)``, so the Newton step on ``r`` is ``r + P / (x**2 P')``. A step that would
+    leave ``r > -1`` goes halfway to -1 instead (the bisection safeguard).
+    """
+    m, n = v.shape
+    rate = guess.astype(np.float64).copy()
+    converged = np.zeros(m, dtype=bool)
+    failed = np.zeros(m, dtype=bool)
+    idx = np.arange(m)
+    vt = np.ascontiguousarray(v.T)
+    r = rate.copy()
+    with np.errstate(all="ignore"):
+        for _ in range(_NEWTON_MAX_ITER):
+            if idx.size == 0:
+                break
+            if idx.size > _DENSE_BELOW:
+                x = 1.0 / (1.0 + r)
+                p, dp = _horner(vt, x.copy())
+                new = r + p / (dp * x * x)
+            else:  # few rows left: a handful of dense numpy calls beats n Horner steps
+                p, slope, _ = _dense_npv(vt.T, r)
+                new = r - p / slope
+            outside = ~(new > -1.0)
+            new = np.where(outside, 0.5 * (r - 1.0), new)
+            done = (p == 0.0) | (np.abs(new - r) <= _NEWTON_STEP_TOL * (1.0 + np.abs(new)))
+            bad = ~np.isfinite(new) | (np.abs(new) > 1e9)
+            new = np.where(p == 0.0, r, new)
+            rate[idx] = new
+            converged[idx[done & ~bad]] = True
+            failed[idx[bad]] = True
+            keep = ~(done | bad)
+            if not keep.all():
+                idx, r, vt = idx[keep], new[keep], vt[:, keep]
+            else:
+                r = new
+    return rate, converged & ~failed
+
+
+def _dense_npv(
+    v: NDArray[np.float64], r: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """NPV, dNPV/dr and the scale ``sum |v_t| DF_t`` of each row of ``v`` at its own rate (small batches)."""
+    t = np.arange(v.shape[1], dtype=np.float64)
+    with np.errstate(all="ignore"):
+        df = np.exp(-t * np.log1p(r)[:, None])
+        value = (v * df).sum(axis=1)
+        slope = -(t * v * df).sum(axis=1) / (1.0 + r)
+        scale = (np.abs(v) * df).sum(axis=1)
+    return value, slope, scale
+
+
+def _signed_npv(v: NDArray[np.float64], r: NDArray[np.float64]) -> NDArray[np.float64]:
+    """A multiple of NPV(r) > 0 that never overflows: NPV for r >= 0, future value (x (1+r)^(n-1)) below."""
+    t = np.arange(v.shape[1], dtype=np.float64)
+    shift = np.where(r >= 0.0, 0.0, v.shape[1] - 1.0)
+    with np.errstate(all="ignore"):
+        return (v * np.exp(-(t - shift[:, None]) * np.log1p(r)[:, None])).sum(axis=1)
+
+
+#: Rates where :func:`irr_roots` and the IRR fall-back look for sign changes of the NPV.
+_SCAN_RATES = np.concatenate(
+    [-1.0 + np.geomspace(1e-6, 1.0, 240, endpoint=False), [0.0], np.geomspace(1e-8, 1e4, 360)]
+)
+
+
+@functools.lru_cache(maxsize=16)
+def _scan_grid(n: int) -> NDArray[np.float64]:
+    """(n, len(_SCAN_RATES)) matrix: ``v @ grid`` is a positive multiple of NPV at each scan rate."""
+    t = np.arange(n, dtype=np.float64)
+    shift = np.where(_SCAN_RATES >= 0.0, 0.0, n - 1.0)
+    grid = np.exp(-(t[:, None] - shift[None, :]) * np.log1p(_SCAN_RATES)[None, :])
+    grid.flags.writeable = False
+    return grid
+
+
+def _scan_brackets(v: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """``out[i, j]`` is True when row ``i``'s NPV changes sign (or is 0) on [_SCAN_RATES[j], [j+1]]."""
+    with np.errstate(all="ignore"):
+        sign = np.sign(v @ _scan_grid(v.shape[1]))
+    return (sign[:, :-1] * sign[:, 1:] < 0) | (sign[:, :-1] == 0)
+
+
+def _bisect(v: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Bisection on each row's bracket [lo, hi] (NPV changes sign), then Newton polish if it helps."""
+    f_lo = np.sign(_signed_npv(v, lo))
+    lo, hi = lo.copy(), hi.copy()
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        same = (np.sign(_signed_npv(v, mid)) == f_lo) & (f_lo != 0)
+        lo = np.where(same, mid, lo)
+        hi = np.where(same, hi, mid)
+    return _polish(v, np.where(f_lo == 0, lo, 0.5 * (lo + hi)))
+
+
+def _polish(v: NDArray[np.float64], r: NDArray[np.float64], steps: int = 3) -> NDArray[np.float64]:
+    """A few Newton steps on each rate, each kept only if it lowers |NPV|."""
+    value, _, _ = _dense_npv(v, r)
+    for _ in range(steps):
+        _, slope, _ = _dense_npv(v, r)
+        with np.errstate(all="ignore"):
+            nxt = r - value / slope
+        nxt = np.where(np.isfinite(nxt) & (nxt > -1.0), nxt, r)
+        new_value, _, _ = _dense_npv(v, nxt)
+        better = np.abs(new_value) < np.abs(value)
+        r = np.where(better, nxt, r)
+        value = np.where(better, new_value, value)
+    return r
+
+
+def _verified(v: NDArray[np.float64], r: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Dense-evaluation twin of :func:`_is_verified_root` for small batches."""
+    value, _, scale = _dense_npv(v, r)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(r) & (r > -1.0) & (scale > 0) & (np.abs(value) <= RESIDUAL_TOLERANCE * scale)
+
+
+def _polynomial_roots(v: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Candidate IRRs of one series from the roots of ``sum v_t x**t`` (x = 1/(1+r)), polished."""
+    nz = np.flatnonzero(v)
+    if nz.size < 2:
+        return np.empty(0)
+    c = v[nz[0] : nz[-1] + 1]  # leading zero flows only add the root x = 0 (r = inf)
+    with np.errstate(all="ignore"):
+        xs = np.roots((c / np.max(np.abs(c)))[::-1])
+    real = xs[(np.abs(xs.imag) <= 1e-5 * np.maximum(1.0, np.abs(xs))) & (xs.real > 0)].real
+    if real.size == 0:
+        return np.empty(0)
+    return _polish(np.broadcast_to(v, (real.size, v.size)), 1.0 / real - 1.0, steps=6)
+
+
+def _distinct_sorted(roots: NDArray[np.float64]) -> NDArray[np.float64]:
+    roots = np.sort(roots)
+    if roots.size > 1:
+        roots = roots[np.concatenate([[True], np.diff(roots) > 1e-9 * (1.0 + np.abs(roots[1:]))])]
+    return roots
+
+
+def irr_roots(values: ArrayLike) -> NDArray[np.float64]:
+    """Every real IRR of one series (all rates ``r > -1`` with ``NPV(r) = 0``), ascending.
+
+    Parameters
+    ----------
+    values : array_like
+        One series (1-D).
+
+    Returns
+    -------
+    ndarray
+        Possibly empty. Empty also when all flows are zero (every rate is a root: no IRR defined)
+        or a flow is ``nan``.
+
+    Notes
+    -----
+    With ``x = 1 / (1 + r)`` the NPV is the polynomial ``sum_t v_t x**t``. Candidates come from two
+    independent searches: its positive real roots (eigenvalues of the companion matrix,
+    ``numpy.roots``), mapped to ``r = 1/x - 1``; and bisection of every sign change of the NPV on a
+    600-point grid of rates from -0.999999 to 10,000. Each candidate is polished by Newton's method
+    and kept only if ``|NPV| <= 1e-9 * sum |v_t| x**t``; roots closer than ``1e-9`` (a double root)
+    are reported once. By Descartes' rule there are at most as many roots as sign changes.
+
+    Examples
+    --------
+    >>> irr_roots([-100, 230, -132]).round(10).tolist()
+    [0.1, 0.2]
+    >>> irr_roots([100, 100]).tolist()
+    []
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1:
+        raise ValueError("irr_roots takes one series (1-D)")
+    if not np.all(np.isfinite(v)) or np.count_nonzero(v) < 2:
+        return np.empty(0)
+    brackets = np.flatnonzero(_scan_brackets(v[np.newaxis, :])[0])
+    scanned = _bisect(np.broadcast_to(v, (brackets.size, v.size)), _SCAN_RATES[brackets], _SCAN_RATES[brackets + 1])
+    cand = np.concatenate([_polynomial_roots(v), scanned])
+    cand = cand[_verified(np.broadcast_to(v, (cand.size, v.size)), cand)]
+    return _distinct_sorted(cand)
+
+
+def _nearest_roots(v: NDArray[np.float64], guess: NDArray[np.float64]) -> NDArray[np.float64]:
+    """For rows where Newton failed: the verified root nearest ``guess``, or nan when there is none.
+
+    Sign changes on the scan grid are found for all rows at once (one matrix product) and the
+    bracket nearest the guess is bisected; only rows with no sign change anywhere (no root, or only
+    a double root) pay for the exact polynomial roots.
+    """
+    out = np.full(v.shape[0], np.nan)
+    brackets = _scan_brackets(v)
+    lo_r, hi_r = _SCAN_RATES[:-1], _SCAN_RATES[1:]
+    dist = np.maximum(np.maximum(lo_r[None, :] - guess[:, None], guess[:, None] - hi_r[None, :]), 0.0)
+    dist = np.where(brackets, dist, np.inf)
+    j = np.argmin(dist, axis=1)
+    has = np.isfinite(dist[np.arange(v.shape[0]), j])
+    if has.any():
+        found = _bisect(v[has], lo_r[j[has]], hi_r[j[has]])
+        out[np.flatnonzero(has)[_verified(v[has], found)]] = found[_verified(v[has], found)]
+    for i in np.flatnonzero(~has):
+        roots = _distinct_sorted(_polynomial_roots(v[i]))
+        roots = roots[_verified(np.broadcast_to(v[i], (roots.size, v.shape[1])), roots)]
+        if roots.size:
+            out[i] = roots[np.argmin(np.abs(roots - guess[i]))]
+    return out
+
+
+def irr(values: ArrayLike, guess: ArrayLike = 0.1, *, raise_on_failure: bool = False) -> Any:
+    """Internal rate of return of periodic flows, as Excel's ``IRR`` finds it.
+
+    Parameters
+    ----------
+    values : array_like
+        Cash flows, 1-D or 2-D (one series per row); ``values[..., 0]`` at t = 0.
+    guess : float or array_like, default 0.1
+        Starting rate for Newton's method (Excel's default is 0.1); one per row allowed.
+    raise_on_failure : bool, default False
+        Raise :class:`vmo_lib.errors.AnalysisError` instead of returning ``nan`` for a series
+        with no IRR.
+
+    Returns
+    -------
+    float or ndarray
+        The rate ``r > -1`` with ``NPV(r) = 0``; ``nan`` where there is none (flows of one sign,
+        all zeros, a ``nan`` flow, or no real root).
+
+    Notes
+    -----
+    Solves ``sum_t v_t / (1 + r) ** t = 0``. Newton's method on ``r`` from ``guess``, the iteration
+    Excel and LibreOffice use, run for all rows at once in numpy (step tolerance 1e-13, at most 40
+    steps; a step leaving ``r > -1`` is halved towards -1). Where the root is unique this is the
+    root, to ~1e-15. Where there are several, Newton from the default guess lands on the one Excel
+    reports. Rows where Newton does not converge (Excel would show ``#NUM!``) fall back to a search
+    that cannot miss a root: the sign changes of the NPV on the grid of :func:`irr_roots` (the
+    bracket nearest ``guess`` is bisected), and for series without any sign change the exact
+    polynomial roots (a double root counts); the root nearest ``guess`` is returned, ``nan`` if none.
+    Every answer is checked:
+    ``|NPV(r)| <= 1e-9 * sum |v_t| / (1 + r) ** t``, else ``nan``.
+
+    Warnings
+    --------
+    Period 0 is t = 0 (not discounted), as in Excel's ``IRR``; the rate is per period (a quarterly
+    series gives a quarterly IRR: annualise with ``(1 + r) ** 4 - 1``). A series with more than one
+    sign change can have several IRRs: call :func:`irr_report` to see them all, and prefer
+    :func:`mirr` for such cases.
+
+    Examples
+    --------
+    Microsoft's IRR examples (-2.1 %, 8.7 %, and -44.4 % with a guess of -10 %):
+
+    >>> flows = [-70_000, 12_000, 15_000, 18_000, 21_000, 26_000]
+    >>> round(irr(flows[:5]), 4), round(irr(flows), 4), round(irr(flows[:3], guess=-0.1), 4)
+    (-0.0212, 0.0866, -0.4435)
+
+    2-D: one IRR per row; no root gives ``nan``:
+
+    >>> irr([[-100, 110], [-100, 121], [100, 100]]).round(6).tolist()
+    [0.1, 0.21, nan]
+    """
+    v, one = _as_flows(values)
+    m, n = v.shape
+    g = np.broadcast_to(np.asarray(guess, dtype=np.float64), (m,))
+    result = np.full(m, np.nan)
+    finite = np.isfinite(v).all(axis=1)
+    candidate = finite & (v > 0).any(axis=1) & (v < 0).any(axis=1) & (n >= 2)
+    rows = np.flatnonzero(candidate)
+    if rows.size:
+        sub = v[rows]
+        rate, ok = _newton_rates(sub, g[rows])
+        ok &= _is_verified_root(sub, rate)
+        result[rows[ok]] = rate[ok]
+        if not ok.all():  # Newton failed (Excel shows #NUM!): the root nearest the guess, if any
+            result[rows[~ok]] = _nearest_roots(sub[~ok], g[rows[~ok]])
+    if raise_on_failure and np.isnan(result).any():
+        bad = np.flatnonzero(np.isnan(result))
+        raise _analysis_error(
+            f"no IRR for {bad.size} series (first: row {bad[0]}); flows need both signs and a real root"
+        )
+    return _out(result, one)
+
+
+@dataclass(frozen=True)
+class IrrReport:
+    """What the IRR of one series is, and whether it can be trusted as a single number.
+
+    Attributes
+    ----------
+    irr : float
+        The rate :func:`irr` returns (``nan`` if none).
+    roots : tuple of float
+        Every real IRR, ascending (:func:`irr_roots`).
+    sign_changes : int
+        Sign changes in the flows (zeros ignored); an upper bound on the number of roots.
+    ambiguous : bool
+        True when more than one IRR exists: no single IRR describes the series.
+    message : str
+        One sentence for a report, pointing to MIRR when the IRR is missing or ambiguous.
+    """
+
+    irr: float
+    roots: tuple[float, ...]
+    sign_changes: int
+    ambiguous: bool
+    message: str
+
+
+def irr_report(values: ArrayLike, guess: float = 0.1) -> IrrReport:
+    """IRR of one series with all its roots and a plain-words verdict.
+
+    Parameters
+    ----------
+    values : array_like
+        One series (1-D).
+    guess : float, default 0.1
+        Passed to :func:`irr`.
+
+    Returns
+    -------
+    IrrReport
+
+    Notes
+    -----
+    ``ambiguous`` is ``len(roots) > 1``. Descartes' rule bounds the number of roots by the number
+    of sign changes, so a conventional series (one sign change) always has exactly one.
+
+    Examples
+    --------
+    >>> rep = irr_report([-100, 230, -132])
+    >>> rep.roots, rep.ambiguous, rep.sign_changes
+    ((0.1, 0.2), True, 2)
+    >>> rep.message
+    'Ambiguous: 2 IRRs (10.00%, 20.00%); IRR shown is 10.00%, the root from guess 10.00%. Use MIRR.'
+    >>> irr_report([-100, 60, 60]).message
+    'IRR 13.07% (unique).'
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1:
+        raise ValueError("irr_report takes one series (1-D)")
+    signs = np.sign(v[np.isfinite(v) & (v != 0)])
+    changes = int(np.count_nonzero(np.diff(signs)))
+    rate = float(irr(v, guess))
+    roots = tuple(round(float(r), 12) for r in irr_roots(v))
+    if math.isnan(rate):
+        message = "No IRR: the flows have no real root (need both signs). Use NPV or MIRR."
+    elif len(roots) > 1:
+        listed = ", ".join(f"{r:.2%}" for r in roots)
+        message = (
+            f"Ambiguous: {len(roots)} IRRs ({listed}); IRR shown is {rate:.2%}, the root from guess "
+            f"{guess:.2%}. Use MIRR."
+        )
+    else:
+        message = f"IRR {rate:.2%} (unique)."
+    return IrrReport(irr=rate, roots=roots, sign_changes=changes, ambiguous=len(roots) > 1, message=message)
+
+
+def xirr(
+    values: ArrayLike, dates: ArrayLike, guess: float = 0.1, *, raise_on_failure: bool = False
+) -> float:
+    """Excel's ``XIRR``: the annual rate at which :func:`xnpv` is zero (actual/365 from the first date).
+
+    Parameters
+    ----------
+    values : array_like
+        One series (1-D).
+    dates : array_like
+        One date per value (see :func:`xnpv`); none may precede the first.
+    guess : float, default 0.1
+        Starting rate, as in Excel.
+    raise_on_failure : bool, default False
+        Raise :class:`vmo_lib.errors.AnalysisError` instead of returning ``nan``.
+
+    Returns
+    -------
+    float
+        ``nan`` when no root is found.
+
+    Notes
+    -----
+    Solves ``sum_i v_i / (1 + r) ** ((d_i - d_1) / 365) = 0`` with pyxirr (Rust: Newton from
+    ``guess`` with bracketing fall-backs), then polishes the rate with two Newton steps in numpy and
+    checks ``|XNPV(r)| <= 1e-9 * sum |v_i| / (1 + r) ** t_i`` (pyxirr's own test is an absolute
+    ``1e-3`` and can accept a non-root for small flows).
+
+    Warnings
+    --------
+    The result is an *annual* effective rate whatever the spacing of the dates.
+
+    Examples
+    --------
+    Microsoft's XIRR example (Excel shows 0.373362535):
+
+    >>> flows = [-10_000, 2_750, 4_250, 3_250, 2_750]
+    >>> dates = ["2008-01-01", "2008-03-01", "2008-10-30", "2009-02-15", "2009-04-01"]
+    >>> round(xirr(flows, dates), 8)
+    0.37336253
+    """
+    import pyxirr
+
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1:
+        raise ValueError("xirr takes one series (1-D)")
+    days, t = _dated_times(dates, v.shape[0])
+    rate = math.nan
+    if np.all(np.isfinite(v)) and (v > 0).any() and (v < 0).any():
+        as_dates = (days.astype(np.int64).astype("timedelta64[D]") + _EXCEL_EPOCH).astype(object).tolist()
+        found = pyxirr.xirr(as_dates, v.tolist(), guess=guess, silent=True)
+        if found is not None and math.isfinite(found) and found > -1.0:
+            r = float(found)
+            with np.errstate(all="ignore"):
+                for _ in range(2):
+                    f = np.power(1.0 + r, -t)
+                    fp = -(t * v * f).sum() / (1.0 + r)
+                    value = (v * f).sum()
+                    if value == 0.0 or fp == 0.0 or not math.isfinite(fp):
+                        break
+                    nxt = r - value / fp
+                    if not (math.isfinite(nxt) and nxt > -1.0):
+                        break
+                    r = nxt
+            f = np.power(1.0 + r, -t)
+            if abs((v * f).sum()) <= RESIDUAL_TOLERANCE * (np.abs(v) * f).sum():
+                rate = float(r)
+    if math.isnan(rate) and raise_on_failure:
+        raise _analysis_error("XIRR has no root for these flows and dates")
+    return rate
+
+
+# --------------------------------------------------------------------------------------------------
+# MIRR and payback
+# --------------------------------------------------------------------------------------------------
+def mirr(values: ArrayLike, finance_rate: float, reinvest_rate: float) -> Any:
+    """Excel's ``MIRR``: outflows financed at one rate, inflows reinvested at another.
+
+    Parameters
+    ----------
+    values : array_like
+        Cash flows, 1-D or 2-D (one series per row), period 0 first.
+    finance_rate : float
+        Rate paid on the money used (applied to negative flows).
+    reinvest_rate : float
+        Rate earned on reinvested inflows (applied to positive flows).
+
+    Returns
+    -------
+    float or ndarray
+        ``nan`` where the series lacks a positive or a negative flow (Excel: ``#DIV/0!``).
+
+    Notes
+    -----
+    With ``n`` values (periods 0..n-1), ``FV+ = sum_{v_t>0} v_t (1 + reinvest) ** (n-1-t)`` and
+    ``PV- = sum_{v_t<0} v_t / (1 + finance) ** t``:
+    ``MIRR = (FV+ / -PV-) ** (1 / (n - 1)) - 1``. Unlike IRR it always has exactly one value.
+
+    Warnings
+    --------
+    Period 0 is t = 0 and the result is per period, as in Excel.
+
+    Examples
+    --------
+    Microsoft's MIRR example (12.61 %):
+
+    >>> round(mirr([-120_000, 39_000, 30_000, 21_000, 37_000, 46_000], 0.10, 0.12), 6)
+    0.126094
+    """
+    v, one = _as_flows(values)
+    n = v.shape[1]
+    t = np.arange(n, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        pv_neg = np.where(v < 0, v, 0.0) @ np.power(1.0 + finance_rate, -t)
+        fv_pos = np.where(v > 0, v, 0.0) @ np.power(1.0 + reinvest_rate, n - 1 - t)
+        out = np.power(fv_pos / -pv_neg, 1.0 / (n - 1)) - 1.0 if n > 1 else np.full(v.shape[0], np.nan)
+    out = np.where((pv_neg < 0) & (fv_pos > 0) & np.isfinite(v).all(axis=1), out, np.nan)
+    return _out(out, one)
+
+
+def payback(values: ArrayLike) -> Any:
+    """Payback period: when the cumulative net flow first turns non-negative, in fractional periods.
+
+    Parameters
+    ----------
+    values : array_like
+        Net flows per period, 1-D or 2-D (one series per row), period 0 first.
+
+    Returns
+    -------
+    float or ndarray
+        ``0.0`` when the cumulative flow is never negative; ``nan`` when it goes negative and
+        never recovers ("never pays back" is an answer, not zero) or a flow is ``nan``.
+
+    Notes
+    -----
+    With ``C_t = v_0 + ... + v_t``: find the first ``t`` with ``C_t < 0``, then the first ``k``
+    after it with ``C_k >= 0``. The payback is ``(k - 1) + (-C_{k-1}) / v_k``: the flow of period
+    ``k`` is assumed to arrive evenly between times ``k - 1`` and ``k``. It is the *first* such
+    crossing; a later dip back below zero does not move it.
+
+    Warnings
+    --------
+    Flows are period-end amounts with ``v_0`` at t = 0; the answer counts periods from t = 0 (a
+    quarterly series gives quarters).
+
+    Examples
+    --------
+    >>> payback([-100, 30, 40, 50])
+    2.6
+    >>> payback([[-100, 50, 50], [-100, 20, 20]]).tolist()
+    [2.0, nan]
+    """
+    v, one = _as_flows(values)
+    return _out(_first_recovery(np.cumsum(v, axis=1), np.isfinite(v).all(axis=1)), one)
+
+
+def _first_recovery(cum: NDArray[np.float64], finite: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Interpolated first time each row of cumulative flows turns from negative to non-negative."""
+    m, n = cum.shape
+    negative = cum < 0
+    went_negative = negative.any(axis=1)
+    first_negative = np.argmax(negative, axis=1)
+    recovered = (cum >= 0) & (np.arange(n) > first_negative[:, None])
+    has_recovery = recovered.any(axis=1)
+    k = np.maximum(np.argmax(recovered, axis=1), 1)
+    rows = np.arange(m)
+    before, after = cum[rows, k - 1], cum[rows, k]
+    with np.errstate(all="ignore"):
+        crossing = (k - 1) + (-before) / (after - before)
+    out = np.where(went_negative, np.where(has_recovery, crossing, np.nan), 0.0)
+    return np.where(finite, out, np.nan)
+
+
+def discounted_payback(rate: float | None, values: ArrayLike, *, factors: ArrayLike | None = None) -> Any:
+    """Discounted payback: :func:`payback` on flows discounted to period 0.
+
+    Parameters
+    ----------
+    rate : float or None
+        Discount rate per period (``None`` when giving ``factors``).
+    values : array_like
+        Net flows, 1-D or 2-D (one series per row), period 0 first.
+    factors : array_like, optional
+        Discount factors instead of a rate, as in :func:`npv`.
+
+    Returns
+    -------
+    float or ndarray
+        Fractional periods; ``nan`` when the cumulative discounted flow never turns non-negative.
+
+    Notes
+    -----
+    ``D_t = v_t * DF_t``; the payback of ``D`` interpolates linearly on the discounted flows. The
+    cumulative discounted flow at the end equals the NPV, so a series with NPV < 0 never pays back.
+
+    Warnings
+    --------
+    Period 0 is not discounted; see :func:`npv` for the Excel reconciliation.
+
+    Examples
+    --------
+    At 10 % the flows -100, 60, 60 discount to -100, 54.545..., 49.587...: cumulative -45.45 after
+    period 1, so the payback is 1 + 45.4545 / 49.5868 = 1.9167 periods.
+
+    >>> round(discounted_payback(0.10, [-100, 60, 60]), 4)
+    1.9167
+    """
+    v, one = _as_flows(values)
+    n = v.shape[1]
+    if factors is None:
+        if rate is None:
+            raise TypeError("give a rate or factors=")
+        df = discount_factors(rate, n)
+    else:
+        if rate is not None:
+            raise TypeError("give either a rate or factors=, not both")
+        df = np.asarray(factors, dtype=np.float64)[:n]
+        if df.shape[0] < n:
+            raise ValueError(f"factors must have at least {n} entries")
+    d = v * df
+    return _out(_first_recovery(np.cumsum(d, axis=1), np.isfinite(d).all(axis=1)), one)
