@@ -221,3 +221,8 @@ TABLE_COLUMNS = {
 }
 #: Sheets whose period columns follow the attribute columns.
 WIDE_SHEETS = ("Costs", "Benefits")
+#: The period cells of each wide sheet (one column per period, header = period label).
+PERIOD_VALUE_COLUMNS = {
+    "Costs": C("amount", "Cost in period", "amount", help="Cost in the period, case currency, undiscounted; positive.", minimum=0, width=11),
+    "Benefits": C("amount", "Benefit in period", "amount", help="Monetised benefit in the period, case currency, undiscounted; dis-benefits negative.", width=11),
+}

@@ -1,0 +1,40 @@
+"""``vmo template PATH``: write the blank business-case template (an adapter over
+:func:`vmo_lib.template.write_template`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .. import schema
+from ..cli import EXIT_OK, EXIT_UNREADABLE
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "template",
+        help="write the blank business-case workbook case authors fill in",
+        description="Write the business-case template (.xlsx) generated from the workbook schema.",
+    )
+    p.add_argument("path", type=Path, help="the .xlsx file to write, e.g. templates/business_case.xlsx")
+    p.add_argument("--force", action="store_true", help="replace the file if it already exists")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..template import write_template
+
+    path: Path = args.path
+    if path.exists() and not args.force:
+        print(f"vmo: {path} already exists; use --force to replace it", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if path.suffix.lower() != ".xlsx":
+        print(f"vmo: {path}: the template must be an .xlsx file", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if not path.parent.is_dir():
+        print(f"vmo: {path.parent}: no such folder", file=sys.stderr)
+        return EXIT_UNREADABLE
+    written = write_template(path)
+    print(f"Wrote the business-case template (version {schema.TEMPLATE_VERSION}) to {written}")
+    return EXIT_OK

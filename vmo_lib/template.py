@@ -1,0 +1,730 @@
+"""The business-case template and the case writer (openpyxl), both built from :mod:`vmo_lib.schema`.
+
+:func:`write_template` writes the blank workbook case authors fill in
+(``templates/business_case.xlsx``); :func:`write_case_workbook` writes a filled-in workbook of the
+same layout from a :class:`~vmo_lib.model.BusinessCase` (the sample portfolio, tests, what-if
+copies). Both call one builder, so the blank and the filled workbook share every sheet, style, number
+format and data validation. Every position comes from :mod:`vmo_lib.schema`; nothing here restates it.
+
+Layout written (see :mod:`vmo_lib.schema` for the contract the reader follows)
+------------------------------------------------------------------------------
+* Table sheets: row 1 a title, row 2 a one-line instruction, row 3 ``required`` above each
+  required column, the header (exact schema labels) on ``schema.HEADER_ROW``, data below it.
+  *Costs* and *Benefits* continue after their attribute columns with one column per period whose
+  header is the period label written as text (``"2026Q1"``; ``"2026"`` for yearly cases).
+* *Case*: ``A2``/``B2`` hold the label and the template version; row 3 the header; then one field
+  per row from ``schema.CASE_FIRST_ROW`` in ``schema.CASE_FIELDS`` order (A label, B value, C
+  guidance).
+* *Lists* (hidden): one column per enumeration, its name in row 1, the values below; drop-downs
+  reference these ranges.
+
+Why openpyxl (not XlsxWriter, which is faster): both readers of the format (Excel users and the
+workbench) need the same validations and styles in blank and filled workbooks, and only openpyxl
+can also reopen and edit such a file later; one writer keeps one builder.
+
+Workbook text is untrusted: a value that starts with ``=``, ``+``, ``-``, ``@``, tab or CR is stored
+as a string cell with Excel's quote prefix, never as a formula. Files are written atomically and
+are byte-for-byte reproducible (fixed document dates and zip timestamps).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import io
+import math
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.utils.datetime import to_excel
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.writer.excel import ExcelWriter
+
+from . import schema
+from .model import as_date
+from .periods import period_range
+
+if TYPE_CHECKING:  # pragma: no cover
+    from openpyxl.cell.cell import Cell
+    from openpyxl.worksheet.worksheet import Worksheet
+
+    from .model import BusinessCase
+
+__all__ = [
+    "INPUT_ROWS",
+    "SPARE_ROWS",
+    "build_workbook",
+    "save_workbook",
+    "template_periods",
+    "write_case_workbook",
+    "write_template",
+]
+
+#: Rows prepared for input (styled, validated) on each table sheet of a blank template.
+INPUT_ROWS: dict[str, int] = {"Costs": 200, "Benefits": 200, "Actuals": 2000, "Forecast": 2000, "Baselines": 2000}
+#: Rows kept free for input below the data of a filled-in workbook (fewer than a blank template's,
+#: so that writing many case workbooks, e.g. in tests, stays fast).
+SPARE_ROWS: dict[str, int] = {"Costs": 50, "Benefits": 50, "Actuals": 200, "Forecast": 200, "Baselines": 200}
+_PRINT_ROWS = 30  # a blank template prints its header and this many input rows
+
+#: The fixed document date (docProps and zip entries) that makes regenerated files byte-stable.
+FIXED_TIMESTAMP = _dt.datetime(2026, 1, 1, 0, 0, 0)
+_DATE_RANGE = (_dt.date(1990, 1, 1), _dt.date(2100, 12, 31))
+_ANY_NUMBER = 10**15  # bound of a "number" validation when the schema gives none
+_ID_MAX_LENGTH = 40
+_PERIOD_LENGTH = (4, 7)  # "2026" .. "2026-Q3"
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_PERIOD_WIDTH = schema.PERIOD_VALUE_COLUMNS["Costs"].width
+
+# --- look ------------------------------------------------------------------------------------------
+_INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")  # light yellow: "type here"
+_HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+_OPTIONAL_HEADER_FILL = PatternFill("solid", fgColor="5B7FA6")
+_PERIOD_HEADER_FILL = PatternFill("solid", fgColor="FFE699")
+_THIN = Side(style="thin", color="BFBFBF")
+_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_TITLE_FONT = Font(bold=True, size=14, color="1F4E78")
+_NOTE_FONT = Font(italic=True, color="595959")
+_HEADER_FONT = Font(bold=True, color="FFFFFF")
+_REQUIRED_FONT = Font(bold=True, color="C00000", size=9)
+_WRAP_TOP = Alignment(wrap_text=True, vertical="top")
+_HEADER_ALIGN = Alignment(wrap_text=True, vertical="center", horizontal="center")
+
+_NUMBER_FORMATS = {
+    "amount": "#,##0",
+    "rate": "0.0%",
+    "date": "yyyy-mm-dd",
+    "int": "0",
+    "number": "General",
+    "text": "@",
+    "id": "@",
+    "period": "@",
+    "choice": "@",
+}
+
+# --- words ---------------------------------------------------------------------------------------
+_TITLES = {
+    "Case": "Business case",
+    "Costs": "Costs: one row per cost line, one column per period",
+    "Benefits": "Benefits: one row per benefit (its profile), one column per period",
+    "Actuals": "Actuals: what was spent and realised, one row per period and line",
+    "Forecast": "Forecast: today's best estimate for the periods not yet reported",
+    "Baselines": "Baselines: formal re-baselines, each a full set of lines",
+}
+_INSTRUCTIONS = {
+    "Case": "Fill in the yellow cells. Hover over a cell for guidance; drop-downs list the allowed values.",
+    "Costs": ("Amounts positive, in the case currency, undiscounted. Overwrite the period labels in row {header} "
+              "so they start at the First period and run for Horizon periods."),
+    "Benefits": ("Monetised value per period in the case currency; dis-benefits negative. Overwrite the period labels "
+                 "in row {header} to match the Costs sheet."),
+    "Actuals": "After approval: one row per reported period and line id (from Costs or Benefits). Never change past rows.",
+    "Forecast": "After approval: your best estimate for each period not yet reported, per line id.",
+    "Baselines": "Only for a formal re-baseline approved by the board: every line, every period, under a new version name.",
+}
+_CASE_HEADER = ("Field", "Value", "Guidance")
+_CASE_WIDTHS = (32, 34, 95)
+_VERSION_LABEL = "Template version"
+_VERSION_NOTE = "Do not change: tells the workbench how to read this workbook."
+
+_GUIDE_SHEETS = (
+    ("Case", "One field per row: identity, sponsor, status, the appraisal periods (first period, period length, "
+             "horizon, go-live), currency, price base and discounting, and optional optimism-bias overrides."),
+    ("Costs", "One row per cost line (capex = one-off build, opex = running cost), then one amount per period. "
+              "Optional three-point range (low / likely / high) and a risk driver for the risk analysis."),
+    ("Benefits", "One row per benefit with its profile (type, owner, KPI and unit, baseline and target, value per unit, "
+                 "measurement, enabler, confidence), then its monetised value per period."),
+    ("Actuals", "After approval, every quarter: one row per reported period and line: amount and, for benefits, "
+                "the measured KPI value."),
+    ("Forecast", "After approval: today's best estimate of each line for the periods not yet reported."),
+    ("Baselines", "Formal re-baselines only: version, approval date, reason, then a full set of period amounts. "
+                  "The approved Costs and Benefits periods are never edited; they stay the original baseline."),
+)
+_GUIDE_CONVENTIONS = (
+    ("Yellow cells", "Cells for your input. Headers marked 'required' (row 3) must be filled for every line; "
+                     "pick enumerations from the drop-downs; select a cell to see its guidance."),
+    ("Periods", "Period 0 is the First period on the Case sheet and is not discounted. Quarters are labelled 2026Q1, "
+                "years 2026. The period columns of Costs and Benefits run from the First period for Horizon periods, "
+                "without gaps."),
+    ("Discounting", "The annual discount rate r becomes a per-period rate by compounding: (1+r)^(1/4)-1 for quarters, "
+                    "never r/4. NPV = v0 + Excel's NPV(rate, v1..vn), because Excel discounts its first value. "
+                    "'green book' uses HM Treasury's declining rate (3.5% to year 30, then 3.0%, ...)."),
+    ("Signs", "Enter every cost and every benefit as a positive amount, in units of the case currency (not thousands). "
+              "Only dis-benefits are negative."),
+    ("Cash vs economic view", "The cash view holds costs and cash-releasing benefits only: what happens to budgets. "
+                              "The economic view adds non-cash-releasing benefits, cost avoidance and monetised "
+                              "non-financial benefits. The workbench reports them side by side and never mixes them."),
+    ("Real vs nominal", "real = constant prices of the Price base year (no inflation); nominal = cash prices of each "
+                        "period. Use one price base for the whole case: a line in another price base is an error."),
+    ("Three-point estimates", "Low / Likely / High are whole-life totals (the undiscounted sum over all periods) "
+                              "in the case currency, not per-period figures. Likely should equal the sum of the "
+                              "line's periods. Leave them blank if you have no range."),
+    ("Submitting actuals", "Each quarter after approval, add the new Actuals rows (period, line id, amount, measured "
+                           "KPI), update Forecast for the remaining periods, and send the workbook to the VMO. "
+                           "Never edit earlier actuals or the approved periods; ask for a re-baseline instead."),
+    ("Submitting the file", "Save as .xlsx (not .xlsm, no password). Keep the sheet names, the header rows and the "
+                            "column order; add rows, not columns. Check it with: vmo validate <file>.xlsx"),
+)
+#: Benefit types with their definitions (after MSP / Managing Benefits) and the view they count in.
+BENEFIT_TYPE_GUIDE: Mapping[str, tuple[str, str]] = {
+    "cash-releasing": ("A budget line really falls or revenue really rises; the money can be taken out or "
+                       "re-allocated.", "cash and economic"),
+    "non-cash-releasing": ("An efficiency whose value is real but not banked, e.g. staff time saved and redeployed "
+                           "to other work.", "economic"),
+    "cost avoidance": ("A future cost that would have been incurred without the investment and now will not "
+                       "(a fine, an outage, a price rise); no budget falls.", "economic"),
+    "quantifiable non-financial": ("A measurable KPI improvement with a unit (%, count, hours, score); monetise it "
+                                   "with a value per unit, or leave its periods blank.", "economic if monetised"),
+    "dis-benefit": ("An outcome seen as negative by some stakeholders and accepted as a consequence of the change; "
+                    "enter its values as negative amounts.", "cash and economic"),
+}
+_GUIDE_WIDTHS = (26, 100, 20)
+
+
+# --- public API --------------------------------------------------------------------------------------
+def template_periods() -> list[str]:
+    """The period labels pre-filled in a blank template: the schema's example first period and horizon.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> p = template_periods()
+    >>> p[0], p[-1], len(p)
+    ('2026Q1', '2030Q4', 20)
+    """
+    ex = {f.key: f.example for f in schema.CASE_FIELDS}
+    return period_range(ex["first_period"], int(ex["horizon"]), str(ex["period_length"]))
+
+
+def build_workbook(periods: Sequence[str] | None = None, rows: Mapping[str, int] | None = None) -> Workbook:
+    """Build the template layout in memory: sheets, styles, drop-downs and validations, no case data.
+
+    Parameters
+    ----------
+    periods : sequence of str, optional
+        Period labels of the Costs and Benefits columns (default :func:`template_periods`).
+    rows : mapping, optional
+        Input rows to prepare per table sheet (default :data:`INPUT_ROWS`).
+
+    Returns
+    -------
+    openpyxl.Workbook
+
+    Examples
+    --------
+    >>> wb = build_workbook(["2026", "2027"], {"Costs": 3})
+    >>> wb.sheetnames == list(schema.SHEETS)
+    True
+    >>> wb["Costs"].cell(schema.HEADER_ROW, len(schema.COST_COLUMNS) + 2).value
+    '2027'
+    """
+    periods = list(template_periods() if periods is None else periods)
+    n_rows = {**INPUT_ROWS, **dict(rows or {})}
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name in schema.SHEETS:
+        wb.create_sheet(name)
+    lists = _write_lists(wb["Lists"])
+    _write_guide(wb["Guide"])
+    _write_case_sheet(wb["Case"], lists)
+    for name, columns in schema.TABLE_COLUMNS.items():
+        _write_table_sheet(wb[name], name, columns, periods if name in schema.WIDE_SHEETS else (),
+                           n_rows[name], lists, _period_source(name, len(periods)))
+    wb.active = schema.SHEETS.index("Case")
+    wb.properties.creator = "VMO Workbench"
+    wb.properties.title = f"Business case template {schema.TEMPLATE_VERSION}"
+    wb.properties.created = FIXED_TIMESTAMP
+    wb.properties.modified = FIXED_TIMESTAMP
+    return wb
+
+
+def write_template(path: str | os.PathLike[str]) -> Path:
+    """Write the blank business-case template (``templates/business_case.xlsx``) atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Target ``.xlsx`` file; its folder must exist. An existing file is replaced.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Examples
+    --------
+    >>> import tempfile, openpyxl
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = write_template(Path(d) / "t.xlsx")
+    ...     openpyxl.load_workbook(p)["Case"]["B2"].value == schema.TEMPLATE_VERSION
+    True
+    """
+    return save_workbook(build_workbook(), path)
+
+
+def write_case_workbook(case: BusinessCase, path: str | os.PathLike[str]) -> Path:
+    """Write a filled-in business-case workbook (the template layout) from a case, atomically.
+
+    The Case sheet takes ``case.meta``; Costs and Benefits take ``case.lines`` with one column per
+    period of ``case.periods`` holding the ``"baseline"`` amounts (blank where the case has no
+    flow); Actuals and Forecast take the ``"actual"`` and ``"forecast"`` flows; Baselines takes every
+    ``"rebaseline:<version>"`` flow with the version's row of ``case.baselines``. Dates are written as
+    Excel dates, numbers as numbers, text as text (never as a formula).
+
+    Parameters
+    ----------
+    case : BusinessCase
+    path : str or path-like
+        Target ``.xlsx`` file; its folder must exist. An existing file is replaced.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ValueError
+        A number that Excel cannot store (inf) or a flow outside the case's periods; the message
+        names the sheet, line and period.
+
+    Examples
+    --------
+    >>> import tempfile, openpyxl
+    >>> from vmo_lib.model import make_case
+    >>> case = make_case({"case_id": "X1", "horizon": 4},
+    ...                  costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 50]}])
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     ws = openpyxl.load_workbook(write_case_workbook(case, Path(d) / "x1.xlsx"))["Costs"]
+    ...     [ws.cell(schema.TABLE_FIRST_ROW, len(schema.COST_COLUMNS) + i).value for i in (1, 2, 3)]
+    [100, 50, None]
+    """
+    tables = _case_tables(case)
+    rows = {name: len(tables[name]) + SPARE_ROWS[name] for name in schema.TABLE_COLUMNS}
+    wb = build_workbook(case.periods, rows)
+    _fill_case_sheet(wb["Case"], case.meta)
+    for name, columns in schema.TABLE_COLUMNS.items():
+        ws = wb[name]
+        for i, record in enumerate(tables[name]):
+            r = schema.TABLE_FIRST_ROW + i
+            for j, col in enumerate(columns, start=1):
+                _put(ws.cell(r, j), col.kind, record.get(col.key), f"{name} row {r}, {col.label}")
+            for j, amount in enumerate(record.get("_periods", ()), start=len(columns) + 1):
+                if amount is not None:
+                    _put(ws.cell(r, j), "amount", amount, f"{name} line {record['line_id']}, {case.periods[j - len(columns) - 1]}")
+        n_cols = len(columns) + (len(case.periods) if name in schema.WIDE_SHEETS else 0)
+        ws.print_area = _table_print_area(n_cols, max(len(tables[name]), 1))
+    return save_workbook(wb, path)
+
+
+def save_workbook(wb: Workbook, path: str | os.PathLike[str]) -> Path:
+    """Save an openpyxl workbook atomically and reproducibly.
+
+    Written to a temporary file in the target folder and moved into place with :func:`os.replace`,
+    so a reader never sees a half-written file. The document dates and every zip entry's timestamp
+    are fixed (:data:`FIXED_TIMESTAMP`), so the same workbook gives the same bytes.
+
+    Parameters
+    ----------
+    wb : openpyxl.Workbook
+    path : str or path-like
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     a = save_workbook(build_workbook(rows={"Actuals": 5}), Path(d) / "a.xlsx").read_bytes()
+    ...     b = save_workbook(build_workbook(rows={"Actuals": 5}), Path(d) / "b.xlsx").read_bytes()
+    >>> a == b
+    True
+    """
+    path = Path(path)
+    wb.properties.created = FIXED_TIMESTAMP
+    wb.properties.modified = FIXED_TIMESTAMP
+    raw = io.BytesIO()
+    # ExcelWriter directly: openpyxl's save_workbook would stamp "modified" with the clock.
+    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(wb, archive).write_data()
+    fixed = io.BytesIO()
+    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIMESTAMP.timetuple()[:6])
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o600 << 16
+            dst.writestr(entry, src.read(info.filename))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(fixed.getvalue())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+# --- sheets ------------------------------------------------------------------------------------------
+def _choice_columns() -> list[schema.Column]:
+    cols = list(schema.CASE_FIELDS)
+    for columns in schema.TABLE_COLUMNS.values():
+        cols.extend(columns)
+    return [c for c in cols if c.kind == "choice"]
+
+
+def _sheet_ref(name: str) -> str:
+    """A sheet name as a formula prefix; quoted only when Excel needs it (openpyxl always quotes)."""
+    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else quote_sheetname(name)
+
+
+def _write_lists(ws: Worksheet) -> dict[tuple[str, ...], str]:
+    """One column per distinct enumeration; returns choices → absolute range formula."""
+    ranges: dict[tuple[str, ...], str] = {}
+    for col in _choice_columns():
+        if col.choices in ranges:
+            continue
+        j = len(ranges) + 1
+        letter = get_column_letter(j)
+        _set_text(ws.cell(1, j), col.label)
+        ws.cell(1, j).font = Font(bold=True)
+        for i, value in enumerate(col.choices, start=2):
+            _set_text(ws.cell(i, j), value)
+        ws.column_dimensions[letter].width = max(14, max(len(v) for v in col.choices) + 2)
+        ranges[col.choices] = f"{_sheet_ref(ws.title)}!${letter}$2:${letter}${len(col.choices) + 1}"
+    ws.sheet_state = "hidden"
+    return ranges
+
+
+def _write_guide(ws: Worksheet) -> None:
+    for j, width in enumerate(_GUIDE_WIDTHS, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = width
+    ws["A1"] = "Business case workbook: guide"
+    ws["A1"].font = _TITLE_FONT
+    ws["A2"] = f"Template version {schema.TEMPLATE_VERSION}. Fill in the yellow cells of the other sheets."
+    ws["A2"].font = _NOTE_FONT
+    r = 4
+
+    def heading(text: str, *labels: str) -> None:
+        nonlocal r
+        r += 1
+        ws.cell(r, 1, text).font = Font(bold=True, size=12, color="1F4E78")
+        r += 1
+        for j, label in enumerate(labels, start=1):
+            c = ws.cell(r, j, label)
+            c.font, c.fill, c.alignment = _HEADER_FONT, _HEADER_FILL, _WRAP_TOP
+        r += 1
+
+    def line(*values: str) -> None:
+        nonlocal r
+        for j, value in enumerate(values, start=1):
+            c = ws.cell(r, j, value)
+            c.alignment, c.border = _WRAP_TOP, _BORDER
+            if j == 1:
+                c.font = Font(bold=True)
+        # wrapped text: LibreOffice and Excel size rows on open, but not always; give long rows room
+        longest = max(len(v) / (_GUIDE_WIDTHS[j] * 1.1) for j, v in enumerate(values))
+        if longest > 1:
+            ws.row_dimensions[r].height = 15 * math.ceil(longest)
+        r += 1
+
+    r -= 1
+    heading("What goes where", "Sheet", "What to enter")
+    for sheet, text in _GUIDE_SHEETS:
+        line(sheet, text)
+    heading("Conventions", "Topic", "Convention")
+    for topic, text in _GUIDE_CONVENTIONS:
+        line(topic, text)
+    heading("Benefit types", "Type", "Definition (after MSP / Managing Benefits)", "Counts in")
+    for btype in schema.BENEFIT_TYPES:
+        definition, view = BENEFIT_TYPE_GUIDE[btype]
+        line(btype, definition, view)
+    _page_setup(ws, f"A1:{get_column_letter(len(_GUIDE_WIDTHS))}{r}", portrait=True)
+
+
+def _write_case_sheet(ws: Worksheet, lists: Mapping[tuple[str, ...], str]) -> None:
+    for j, width in enumerate(_CASE_WIDTHS, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = width
+    ws["A1"] = _TITLES["Case"]
+    ws["A1"].font = _TITLE_FONT
+    ws["C1"] = _INSTRUCTIONS["Case"]
+    ws["C1"].font = _NOTE_FONT
+    version = ws[schema.VERSION_CELL]
+    ws.cell(version.row, version.column - 1, _VERSION_LABEL).font = Font(bold=True)
+    _set_text(version, schema.TEMPLATE_VERSION)
+    version.font = Font(bold=True, color="595959")
+    version.border = _BORDER
+    ws.cell(version.row, version.column + 1, _VERSION_NOTE).font = _NOTE_FONT
+    for j, text in enumerate(_CASE_HEADER, start=1):
+        c = ws.cell(schema.CASE_FIRST_ROW - 1, j, text)
+        c.font, c.fill, c.alignment = _HEADER_FONT, _HEADER_FILL, Alignment(vertical="center")
+    for i, field in enumerate(schema.CASE_FIELDS):
+        r = schema.CASE_FIRST_ROW + i
+        label = ws.cell(r, 1, field.label)
+        label.font = Font(bold=field.required)
+        label.border = _BORDER
+        value = ws.cell(r, 2)
+        _style_input(value, field.kind)
+        guide = ws.cell(r, 3, _case_guidance(field))
+        guide.alignment = Alignment(wrap_text=True, vertical="center")
+        guide.font = Font(color="404040")
+        ws.add_data_validation(_validation(field, value.coordinate, lists))
+    ws.freeze_panes = ws.cell(schema.CASE_FIRST_ROW, 1)
+    last = schema.CASE_FIRST_ROW + len(schema.CASE_FIELDS) - 1
+    _page_setup(ws, f"A1:C{last}", title_rows=f"1:{schema.CASE_FIRST_ROW - 1}")
+
+
+def _write_table_sheet(ws: Worksheet, name: str, columns: Sequence[schema.Column], periods: Sequence[str],
+                       n_rows: int, lists: Mapping[tuple[str, ...], str], period_source: str | None) -> None:
+    hr, first, last = schema.HEADER_ROW, schema.TABLE_FIRST_ROW, schema.TABLE_FIRST_ROW + n_rows - 1
+    ws["A1"] = _TITLES[name]
+    ws["A1"].font = _TITLE_FONT
+    ws["A2"] = _INSTRUCTIONS[name].format(header=hr)
+    ws["A2"].font = _NOTE_FONT
+    ws.row_dimensions[hr].height = 32
+    for j, col in enumerate(columns, start=1):
+        letter = get_column_letter(j)
+        ws.column_dimensions[letter].width = col.width
+        if col.required:
+            ws.cell(hr - 1, j, "required").font = _REQUIRED_FONT
+            ws.cell(hr - 1, j).alignment = Alignment(horizontal="center")
+        head = ws.cell(hr, j, col.label)
+        head.font, head.alignment, head.border = _HEADER_FONT, _HEADER_ALIGN, _BORDER
+        head.fill = _HEADER_FILL if col.required else _OPTIONAL_HEADER_FILL
+        _style_input_column(ws, j, first, last, col.kind)
+        ws.add_data_validation(_validation(col, f"{letter}{first}:{letter}{last}", lists, period_source))
+    if periods:
+        value_col = schema.PERIOD_VALUE_COLUMNS[name]
+        p0, pn = len(columns) + 1, len(columns) + len(periods)
+        ws.cell(hr - 1, p0, "periods: overwrite the labels below").font = _REQUIRED_FONT
+        for j, label in enumerate(periods, start=p0):
+            ws.column_dimensions[get_column_letter(j)].width = value_col.width
+            head = ws.cell(hr, j)
+            _set_text(head, label)
+            head.font, head.alignment, head.border = Font(bold=True), _HEADER_ALIGN, _BORDER
+            head.fill, head.number_format = _PERIOD_HEADER_FILL, "@"
+            _style_input_column(ws, j, first, last, value_col.kind)
+        block = f"{get_column_letter(p0)}{first}:{get_column_letter(pn)}{last}"
+        ws.add_data_validation(_validation(value_col, block, lists))
+        header_col = schema.Column("period", "Period label", "period", help="Label of the period, e.g. 2026Q1.")
+        ws.add_data_validation(_validation(header_col, f"{get_column_letter(p0)}{hr}:{get_column_letter(pn)}{hr}", lists))
+    ws.freeze_panes = ws.cell(first, 3 if name in schema.WIDE_SHEETS else 1)
+    _page_setup(ws, _table_print_area(len(columns) + len(periods), min(n_rows, _PRINT_ROWS)),
+                title_rows=f"1:{hr}", title_cols="A:B" if periods else None)
+
+
+def _table_print_area(n_columns: int, n_rows: int) -> str:
+    return f"A1:{get_column_letter(n_columns)}{schema.TABLE_FIRST_ROW + n_rows - 1}"
+
+
+def _period_source(sheet: str, n_periods: int) -> str | None:
+    """Long sheets pick their period from the Costs period headers (a row range)."""
+    if sheet in schema.WIDE_SHEETS or n_periods == 0:
+        return None
+    costs = schema.TABLE_COLUMNS["Costs"]
+    n = n_periods
+    return (f"{_sheet_ref('Costs')}!${get_column_letter(len(costs) + 1)}${schema.HEADER_ROW}:"
+            f"${get_column_letter(len(costs) + n)}${schema.HEADER_ROW}")
+
+
+def _page_setup(ws: Worksheet, area: str, title_rows: str | None = None, title_cols: str | None = None,
+                portrait: bool = False) -> None:
+    ws.page_setup.orientation = "portrait" if portrait else "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.print_options.gridLines = False
+    ws.print_area = area
+    if title_rows:
+        ws.print_title_rows = title_rows
+    if title_cols:
+        ws.print_title_cols = title_cols
+
+
+def _style_input(cell: Cell, kind: str) -> None:
+    cell.fill, cell.border = _INPUT_FILL, _BORDER
+    cell.number_format = _NUMBER_FORMATS[kind]
+
+
+def _style_input_column(ws: Worksheet, column: int, first: int, last: int, kind: str) -> None:
+    # Styling thousands of cells one attribute at a time is slow; copying the style array of the
+    # first cell is ~10x faster and gives identical styles.
+    top = ws.cell(first, column)
+    _style_input(top, kind)
+    for r in range(first + 1, last + 1):
+        ws.cell(r, column)._style = copy.copy(top._style)
+
+
+def _case_guidance(field: schema.Column) -> str:
+    parts = ["Required." if field.required else "Optional."]
+    if field.help:
+        parts.append(field.help)
+    if field.choices:
+        parts.append("Pick from the list.")
+    if field.example is not None:
+        parts.append(f"e.g. {_show(field, field.example)}")
+    return " ".join(parts)
+
+
+def _show(col: schema.Column, value: object) -> str:
+    if col.kind == "rate" and isinstance(value, (int, float)):
+        return f"{value:.1%}"
+    return str(value)
+
+
+def _validation(col: schema.Column, sqref: str, lists: Mapping[tuple[str, ...], str],
+                period_source: str | None = None) -> DataValidation:
+    """The Excel data validation of one field/column: the rule, the input message and the error."""
+    prompt = " ".join(p for p in ("Required." if col.required else "", col.help) if p)
+    kw: dict[str, Any] = {}
+    if col.kind == "choice":
+        kw = {"type": "list", "formula1": lists[col.choices]}
+        error = "Pick one of: " + ", ".join(col.choices) + "."
+        prompt = prompt or "Pick from the list."
+    elif col.kind in ("amount", "number", "rate"):
+        lo = -_ANY_NUMBER if col.minimum is None else col.minimum
+        hi = _ANY_NUMBER if col.maximum is None else col.maximum
+        kw = {"type": "decimal", "operator": "between", "formula1": _num(lo), "formula2": _num(hi)}
+        if col.kind == "rate":
+            error = f"Enter a rate between {lo:.0%} and {hi:.0%} (type 8% or 0.08)."
+        elif col.minimum is not None and col.maximum is None:
+            error = f"Enter a number of at least {_num(lo)}."
+        else:
+            error = "Enter a number." if col.minimum is None else f"Enter a number between {_num(lo)} and {_num(hi)}."
+    elif col.kind == "int":
+        lo = -_ANY_NUMBER if col.minimum is None else col.minimum
+        hi = _ANY_NUMBER if col.maximum is None else col.maximum
+        kw = {"type": "whole", "operator": "between", "formula1": _num(lo), "formula2": _num(hi)}
+        error = f"Enter a whole number between {_num(lo)} and {_num(hi)}."
+    elif col.kind == "date":
+        lo_d, hi_d = _DATE_RANGE
+        kw = {"type": "date", "operator": "between", "formula1": _num(to_excel(lo_d)), "formula2": _num(to_excel(hi_d))}
+        error = f"Enter a date (yyyy-mm-dd) between {lo_d} and {hi_d}."
+    elif col.kind == "period" and period_source:
+        kw = {"type": "list", "formula1": period_source, "errorStyle": "warning"}
+        error = "Not one of the periods on the Costs sheet. Use a label such as 2026Q1 (or 2026 for yearly cases)."
+        prompt = prompt or "A period label from the Costs sheet, e.g. 2026Q3."
+    elif col.kind == "period":
+        lo, hi = _PERIOD_LENGTH
+        kw = {"type": "textLength", "operator": "between", "formula1": str(lo), "formula2": str(hi)}
+        error = "Enter a period label such as 2026Q1 (quarters) or 2026 (years)."
+    elif col.kind == "id":
+        kw = {"type": "textLength", "operator": "between", "formula1": "1", "formula2": str(_ID_MAX_LENGTH)}
+        error = f"An id has 1 to {_ID_MAX_LENGTH} characters: letters, digits, '-', '_' or '.'."
+    else:  # free text: no rule, but the input message still guides the author
+        error = ""
+    dv = DataValidation(allow_blank=True, showInputMessage=True, showErrorMessage=bool(error),
+                        promptTitle=col.label[:32], prompt=(prompt or col.label)[:255],
+                        errorTitle=(f"{col.label}: not allowed")[:32] if error else None,
+                        error=error[:255] or None, sqref=sqref, **kw)
+    return dv
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+# --- filling a case -------------------------------------------------------------------------------
+def _case_tables(case: BusinessCase) -> dict[str, list[dict[str, Any]]]:
+    """The records of every table sheet of a case (plain dicts keyed by schema column keys)."""
+    periods = case.periods
+    flows = case.flows
+    out: dict[str, list[dict[str, Any]]] = {}
+    base = flows[flows["scenario"] == "baseline"]
+    for sheet, kind in (("Costs", "cost"), ("Benefits", "benefit")):
+        lines = case.lines[case.lines["kind"] == kind]
+        f = base[base["kind"] == kind] if "kind" in base else base
+        bad = f[(f["t"] < 0) | (f["t"] >= len(periods))]
+        if len(bad):
+            b = bad.iloc[0]
+            raise ValueError(f"{sheet} line {b['line_id']}: baseline flow in period {b['period']} is outside the "
+                             f"case's {len(periods)} periods from {periods[0]}")
+        sums = f.groupby(["line_id", "t"], sort=False)["amount"].sum(min_count=1)
+        records = []
+        for rec in lines.to_dict("records"):
+            amounts: list[Any] = [None] * len(periods)
+            if rec["line_id"] in sums.index.get_level_values(0):
+                for t, a in sums.loc[rec["line_id"]].items():
+                    amounts[int(t)] = a
+            rec["_periods"] = amounts
+            records.append(rec)
+        out[sheet] = records
+    out["Actuals"] = flows[flows["scenario"] == "actual"].to_dict("records")
+    out["Forecast"] = flows[flows["scenario"] == "forecast"].to_dict("records")
+    rebase: list[dict[str, Any]] = []
+    baselines = case.baselines if case.baselines is not None else None
+    for b in ([] if baselines is None else baselines.to_dict("records")):
+        for rec in flows[flows["scenario"] == f"rebaseline:{b['version']}"].to_dict("records"):
+            rebase.append({**rec, "version": b["version"], "approved": b.get("approved"), "reason": b.get("reason")})
+    out["Baselines"] = rebase
+    return out
+
+
+def _fill_case_sheet(ws: Worksheet, meta: Mapping[str, Any]) -> None:
+    for i, field in enumerate(schema.CASE_FIELDS):
+        r = schema.CASE_FIRST_ROW + i
+        _put(ws.cell(r, 2), field.kind, meta.get(field.key), f"Case!B{r} ({field.label})")
+
+
+def _is_blank(value: Any) -> bool:
+    if isinstance(value, str):
+        return value == ""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list or other container: not a blank scalar
+        return False
+
+
+def _put(cell: Cell, kind: str, value: Any, where: str) -> None:
+    """Write one value as the type its schema kind calls for (numbers as numbers, dates as dates)."""
+    if _is_blank(value):
+        cell.value = None
+        return
+    if kind in ("amount", "number", "rate", "int"):
+        if isinstance(value, str):
+            _set_text(cell, value)  # keep what the case holds; the validator will name it
+            return
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"{where}: cannot write {number} (expected a finite number)")
+        cell.value = int(number) if (kind == "int" or number.is_integer()) and abs(number) < 2**53 else number
+    elif kind == "date":
+        try:
+            cell.value = as_date(value)
+        except ValueError:
+            _set_text(cell, str(value))
+            return
+        cell.number_format = _NUMBER_FORMATS["date"]
+    elif kind == "period":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        _set_text(cell, str(value))
+    else:
+        _set_text(cell, str(value))
+
+
+def _set_text(cell: Cell, text: str) -> None:
+    """Store ``text`` as a string cell; text that looks like a formula gets Excel's quote prefix."""
+    text = ILLEGAL_CHARACTERS_RE.sub("", text)
+    cell.value = text
+    cell.data_type = "s"  # openpyxl would otherwise store "=..." as a live formula
+    if text.startswith(_FORMULA_PREFIXES):
+        cell.quotePrefix = True
