@@ -37,7 +37,7 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,7 +76,8 @@ INPUT_ROWS: dict[str, int] = {"Costs": 200, "Benefits": 200, "Actuals": 2000, "F
 #: Rows kept free for input below the data of a filled-in workbook (fewer than a blank template's,
 #: so that writing many case workbooks, e.g. in tests, stays fast).
 SPARE_ROWS: dict[str, int] = {"Costs": 50, "Benefits": 50, "Actuals": 200, "Forecast": 200, "Baselines": 200}
-_PRINT_ROWS = 30  # a blank template prints its header and this many input rows
+_PRINT_PAGE_WIDTH = 250  # column-width units that still print legibly on a landscape A4 page
+_PRINT_ROWS = 20  # a blank template prints its header and this many input rows
 
 #: The fixed document date (docProps and zip entries) that makes regenerated files byte-stable.
 FIXED_TIMESTAMP = _dt.datetime(2026, 1, 1, 0, 0, 0)
@@ -88,16 +89,21 @@ _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _PERIOD_WIDTH = schema.PERIOD_VALUE_COLUMNS["Costs"].width
 
 # --- look ------------------------------------------------------------------------------------------
+def _font(**kw: Any) -> Font:
+    # An explicit name: a Font without one renders in a serif fallback in LibreOffice.
+    return Font(**{"name": "Calibri", "size": 11, **kw})
+
+
 _INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")  # light yellow: "type here"
 _HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 _OPTIONAL_HEADER_FILL = PatternFill("solid", fgColor="5B7FA6")
 _PERIOD_HEADER_FILL = PatternFill("solid", fgColor="FFE699")
 _THIN = Side(style="thin", color="BFBFBF")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
-_TITLE_FONT = Font(bold=True, size=14, color="1F4E78")
-_NOTE_FONT = Font(italic=True, color="595959")
-_HEADER_FONT = Font(bold=True, color="FFFFFF")
-_REQUIRED_FONT = Font(bold=True, color="C00000", size=9)
+_TITLE_FONT = _font(bold=True, size=14, color="1F4E78")
+_NOTE_FONT = _font(italic=True, color="595959")
+_HEADER_FONT = _font(bold=True, color="FFFFFF")
+_REQUIRED_FONT = _font(bold=True, color="C00000", size=9)
 _WRAP_TOP = Alignment(wrap_text=True, vertical="top")
 _HEADER_ALIGN = Alignment(wrap_text=True, vertical="center", horizontal="center")
 
@@ -133,7 +139,7 @@ _INSTRUCTIONS = {
     "Baselines": "Only for a formal re-baseline approved by the board: every line, every period, under a new version name.",
 }
 _CASE_HEADER = ("Field", "Value", "Guidance")
-_CASE_WIDTHS = (32, 34, 95)
+_CASE_WIDTHS = (32, 34, 100)
 _VERSION_LABEL = "Template version"
 _VERSION_NOTE = "Do not change: tells the workbench how to read this workbook."
 
@@ -404,7 +410,7 @@ def _write_lists(ws: Worksheet) -> dict[tuple[str, ...], str]:
         j = len(ranges) + 1
         letter = get_column_letter(j)
         _set_text(ws.cell(1, j), col.label)
-        ws.cell(1, j).font = Font(bold=True)
+        ws.cell(1, j).font = _font(bold=True)
         for i, value in enumerate(col.choices, start=2):
             _set_text(ws.cell(i, j), value)
         ws.column_dimensions[letter].width = max(14, max(len(v) for v in col.choices) + 2)
@@ -425,7 +431,7 @@ def _write_guide(ws: Worksheet) -> None:
     def heading(text: str, *labels: str) -> None:
         nonlocal r
         r += 1
-        ws.cell(r, 1, text).font = Font(bold=True, size=12, color="1F4E78")
+        ws.cell(r, 1, text).font = _font(bold=True, size=12, color="1F4E78")
         r += 1
         for j, label in enumerate(labels, start=1):
             c = ws.cell(r, j, label)
@@ -438,11 +444,8 @@ def _write_guide(ws: Worksheet) -> None:
             c = ws.cell(r, j, value)
             c.alignment, c.border = _WRAP_TOP, _BORDER
             if j == 1:
-                c.font = Font(bold=True)
-        # wrapped text: LibreOffice and Excel size rows on open, but not always; give long rows room
-        longest = max(len(v) / (_GUIDE_WIDTHS[j] * 1.1) for j, v in enumerate(values))
-        if longest > 1:
-            ws.row_dimensions[r].height = 15 * math.ceil(longest)
+                c.font = _font(bold=True)
+        _fit_row_height(ws, r, zip(values, _GUIDE_WIDTHS, strict=False))
         r += 1
 
     r -= 1
@@ -467,9 +470,9 @@ def _write_case_sheet(ws: Worksheet, lists: Mapping[tuple[str, ...], str]) -> No
     ws["C1"] = _INSTRUCTIONS["Case"]
     ws["C1"].font = _NOTE_FONT
     version = ws[schema.VERSION_CELL]
-    ws.cell(version.row, version.column - 1, _VERSION_LABEL).font = Font(bold=True)
+    ws.cell(version.row, version.column - 1, _VERSION_LABEL).font = _font(bold=True)
     _set_text(version, schema.TEMPLATE_VERSION)
-    version.font = Font(bold=True, color="595959")
+    version.font = _font(bold=True, color="595959")
     version.border = _BORDER
     ws.cell(version.row, version.column + 1, _VERSION_NOTE).font = _NOTE_FONT
     for j, text in enumerate(_CASE_HEADER, start=1):
@@ -478,13 +481,15 @@ def _write_case_sheet(ws: Worksheet, lists: Mapping[tuple[str, ...], str]) -> No
     for i, field in enumerate(schema.CASE_FIELDS):
         r = schema.CASE_FIRST_ROW + i
         label = ws.cell(r, 1, field.label)
-        label.font = Font(bold=field.required)
-        label.border = _BORDER
+        label.font = _font(bold=field.required)
+        label.border, label.alignment = _BORDER, Alignment(vertical="center")
         value = ws.cell(r, 2)
         _style_input(value, field.kind)
+        value.alignment = Alignment(vertical="center", horizontal="left")
         guide = ws.cell(r, 3, _case_guidance(field))
         guide.alignment = Alignment(wrap_text=True, vertical="center")
-        guide.font = Font(color="404040")
+        guide.font = _font(color="404040")
+        _fit_row_height(ws, r, [(guide.value, _CASE_WIDTHS[2])])
         ws.add_data_validation(_validation(field, value.coordinate, lists))
     ws.freeze_panes = ws.cell(schema.CASE_FIRST_ROW, 1)
     last = schema.CASE_FIRST_ROW + len(schema.CASE_FIELDS) - 1
@@ -518,7 +523,7 @@ def _write_table_sheet(ws: Worksheet, name: str, columns: Sequence[schema.Column
             ws.column_dimensions[get_column_letter(j)].width = value_col.width
             head = ws.cell(hr, j)
             _set_text(head, label)
-            head.font, head.alignment, head.border = Font(bold=True), _HEADER_ALIGN, _BORDER
+            head.font, head.alignment, head.border = _font(bold=True), _HEADER_ALIGN, _BORDER
             head.fill, head.number_format = _PERIOD_HEADER_FILL, "@"
             _style_input_column(ws, j, first, last, value_col.kind)
         block = f"{get_column_letter(p0)}{first}:{get_column_letter(pn)}{last}"
@@ -548,8 +553,12 @@ def _page_setup(ws: Worksheet, area: str, title_rows: str | None = None, title_c
                 portrait: bool = False) -> None:
     ws.page_setup.orientation = "portrait" if portrait else "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
+    # Costs/Benefits are too wide for one page at a readable size: spread them over a few pages
+    # wide, repeating the id and name columns on each.
+    total_width = sum(d.width or 0 for d in ws.column_dimensions.values())
+    ws.page_setup.fitToWidth = max(1, math.ceil(total_width / _PRINT_PAGE_WIDTH)) if title_cols else 1
     ws.page_setup.fitToHeight = 0
+    ws.page_setup.pageOrder = "overThenDown"
     ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
     ws.print_options.gridLines = False
     ws.print_area = area
@@ -557,6 +566,17 @@ def _page_setup(ws: Worksheet, area: str, title_rows: str | None = None, title_c
         ws.print_title_rows = title_rows
     if title_cols:
         ws.print_title_cols = title_cols
+
+
+def _fit_row_height(ws: Worksheet, row: int, texts: Iterable[tuple[str, float]]) -> None:
+    """Give a row of wrapped text room for all its lines.
+
+    Excel does not grow rows for wrapped text written by a program until a cell is edited, so
+    a long guidance text would be cut off; about 1.1 characters fit per unit of column width.
+    """
+    lines = max(math.ceil(len(text) / (width * 1.1)) for text, width in texts)
+    if lines > 1:
+        ws.row_dimensions[row].height = 15 * lines
 
 
 def _style_input(cell: Cell, kind: str) -> None:
