@@ -697,12 +697,52 @@ def _nearest_roots(v: NDArray[np.float64], guess: NDArray[np.float64]) -> NDArra
     if has.any():
         found = _bisect(v[has], lo_r[j[has]], hi_r[j[has]])
         out[np.flatnonzero(has)[_verified(v[has], found)]] = found[_verified(v[has], found)]
-    for i in np.flatnonzero(~has):
-        roots = _distinct_sorted(_polynomial_roots(v[i]))
-        roots = roots[_verified(np.broadcast_to(v[i], (roots.size, v.shape[1])), roots)]
-        if roots.size:
-            out[i] = roots[np.argmin(np.abs(roots - guess[i]))]
+    rows = np.flatnonzero(~has)
+    if rows.size:
+        row_of, cand = _polynomial_roots_batch(v[rows])
+        ok = _verified(v[rows][row_of], cand)
+        row_of, cand = row_of[ok], cand[ok]
+        g = guess[rows][row_of]
+        order = np.lexsort((np.abs(cand - g), row_of))  # per row, nearest to the guess first
+        first = order[np.concatenate([[True], np.diff(row_of[order]) != 0])] if order.size else order
+        out[rows[row_of[first]]] = cand[first]
     return out
+
+
+def _polynomial_roots_batch(v: NDArray[np.float64]) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """:func:`_polynomial_roots` for many series at once: (row index, polished candidate) pairs.
+
+    Rows are grouped by the span of their non-zero flows; each group's companion matrices go to one
+    batched ``numpy.linalg.eigvals`` call instead of one ``numpy.roots`` call per row.
+    """
+    rows_out: list[NDArray[np.intp]] = []
+    cands_out: list[NDArray[np.float64]] = []
+    nonzero = v != 0
+    first = np.argmax(nonzero, axis=1)
+    last = v.shape[1] - 1 - np.argmax(nonzero[:, ::-1], axis=1)
+    usable = nonzero.sum(axis=1) >= 2
+    spans = {(int(a), int(b)) for a, b, u in zip(first, last, usable, strict=True) if u}
+    for a, b in sorted(spans):
+        idx = np.flatnonzero(usable & (first == a) & (last == b))
+        c = v[idx, a : b + 1]
+        c = c / np.max(np.abs(c), axis=1, keepdims=True)
+        deg = b - a
+        # companion matrix of c_0 + c_1 x + ... + c_deg x^deg (monic after dividing by c_deg)
+        comp = np.zeros((idx.size, deg, deg))
+        comp[:, 0, :] = -(c[:, :-1] / c[:, -1:])[:, ::-1]
+        if deg > 1:
+            comp[:, np.arange(1, deg), np.arange(deg - 1)] = 1.0
+        with np.errstate(all="ignore"):
+            xs = np.linalg.eigvals(comp)
+        keep = (np.abs(xs.imag) <= 1e-5 * np.maximum(1.0, np.abs(xs))) & (xs.real > 0)
+        r_idx, k_idx = np.nonzero(keep)
+        rows_out.append(idx[r_idx])
+        cands_out.append(1.0 / xs.real[r_idx, k_idx] - 1.0)
+    if not rows_out:
+        return np.empty(0, dtype=np.intp), np.empty(0)
+    row_of = np.concatenate(rows_out)
+    cand = np.concatenate(cands_out)
+    return row_of, _polish(v[row_of], cand, steps=6)
 
 
 def irr(values: ArrayLike, guess: ArrayLike = 0.1, *, raise_on_failure: bool = False) -> Any:
