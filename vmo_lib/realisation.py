@@ -1,0 +1,1186 @@
+"""Benefits realisation: baseline, forecast and actuals over time, and the value verdict.
+
+At a review date ``as_of`` (a period label such as ``"2026Q3"``) this module answers, for one case:
+how much of the promised benefit has been realised and at what cost (realisation), what the case is
+now expected to be worth (outlook), why that differs from the promise (value bridge), whether the rest
+is still worth doing (forward NPV), and what is not being measured (gaps).
+
+Conventions (the review pack and ``vmo status`` repeat them)
+------------------------------------------------------------
+* **Reported periods** are the periods ``<= as_of``. Actuals dated after ``as_of`` are ignored, so a
+  review can be re-run as of an earlier quarter and gives the numbers that quarter would have given.
+* **Plan** means the baseline in force, ``case.current_baseline`` (the latest formal re-baseline, else
+  the original ``"baseline"``). The original baseline is never replaced: every table carries both,
+  and the headline NPVs and bridges are reported against both when they differ.
+* **Expected scenario** (:func:`expected_flows`), per line and period:
+  ``actual`` for reported periods with an actual amount; ``forecast`` where the owner gave one; else
+  the plan. A reported period with no actual is a **measurement gap**: the outlook uses the forecast
+  (else the plan) for it, the row is marked ``estimated=True``, and :func:`measurement_gaps` lists it.
+  Nothing is invented and nothing is silently set to zero. A past period whose plan and forecast are
+  both zero and that has no actual is simply zero (nothing was due).
+* **Variance: positive = better than plan**, for costs and benefits alike:
+  benefits ``actual - plan``; costs ``plan - actual`` (an underspend is positive, an overrun negative);
+  a dis-benefit (negative amounts) that grows is negative.
+* **To date is like-for-like**: cumulative plan and actual are summed over the reported periods that
+  have an actual for that line, so an unreported quarter neither flatters costs nor sinks benefits;
+  the plan of the unreported periods is shown apart (``plan_unreported``) and listed as a gap.
+* **Realisation %** = actual to date / plan to date. **Performance %** = 1 + variance / |plan|: the
+  same as realisation % for a benefit and ``2 - actual/plan`` for a cost, so 100 % is on plan and
+  higher is better for every line; the RAG is set on it.
+* **KPI progress** = (latest measured - baseline value) / (target value - baseline value), so it is
+  direction-aware: a KPI whose target is below its baseline progresses as it falls. KPIs are never
+  summed across benefits unless units and roll-up rule agree (:func:`realisation_by_type`).
+* **NPVs** use :mod:`vmo_lib.appraisal` (same discount factors, same views; economic by default) and
+  are discounted to period 0. The **forward NPV** counts only the expected flows after ``as_of``
+  (sunk cost ignored) and discounts them to the first period after ``as_of``: the decision view of
+  "is what remains worth doing from here".
+
+Examples
+--------
+>>> from vmo_lib.model import make_case
+>>> case = make_case(
+...     {"case_id": "X", "first_period": "2026Q1", "horizon": 4, "discount_rate": 0.0},
+...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0, 0]}],
+...     benefits=[{"line_id": "B1", "name": "Savings", "amounts": [0, 50, 50, 50]}],
+...     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 100},
+...              {"period": "2026Q2", "line_id": "B1", "amount": 60}])
+>>> s = case_status(case, "2026Q2")
+>>> s.verdict.label, s.expected_npv - s.baseline_npv, s.bridge.benefit
+('value created', 10.0, 10.0)
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import schema
+from .appraisal import discount_factors, line_matrices, net_flows, npv_of
+from .errors import AnalysisError
+from .model import FLOW_COLUMNS, BusinessCase, as_date, normalise_flows
+from .periods import period_end_date, shift_period
+
+__all__ = [
+    "EXPECTED",
+    "GAP_RULES",
+    "RAG_LABELS",
+    "STATUS_KEYS",
+    "VARIANCE_NOTE",
+    "VERDICTS",
+    "CaseStatus",
+    "Thresholds",
+    "ValueBridge",
+    "Verdict",
+    "case_status",
+    "expected_case",
+    "expected_flows",
+    "forward_npv",
+    "kpi_progress",
+    "measurement_gaps",
+    "rag",
+    "realisation_by_benefit",
+    "realisation_by_line",
+    "realisation_by_period",
+    "realisation_by_type",
+    "value_bridge",
+    "verdict",
+]
+
+#: Scenario name of the blended actuals-then-forecast flows added by :func:`expected_case`.
+EXPECTED = "expected"
+#: The sign convention, stated wherever a variance is shown.
+VARIANCE_NOTE = "Variance: positive = better than plan (benefits: actual − plan; costs: plan − actual)."
+VERDICTS = ("value created", "on track", "at risk", "value destroyed")
+RAG_LABELS = {"green": "on plan", "amber": "below plan", "red": "well below plan", "grey": "not started / no data"}
+#: Codes of :func:`measurement_gaps` with what each means.
+GAP_RULES = {
+    "no owner": "benefit has no named owner",
+    "no baseline measurement": "KPI baseline value or the date it was measured is missing",
+    "no target": "KPI target value is missing",
+    "no target date": "KPI target date is missing",
+    "no measurement frequency": "measurement frequency is missing (quarterly assumed)",
+    "no KPI measurement": "benefit is due but its KPI has never been measured",
+    "overdue": "no actual reported for longer than the measurement frequency",
+    "unreported periods": "reported periods with something due but no actual (outlook uses the forecast/plan)",
+}
+#: Keys of :meth:`CaseStatus.to_dict` (the JSON of ``vmo status``); stable, documented in the class.
+STATUS_KEYS = (
+    "case_id", "title", "as_of", "view", "currency", "baseline_in_force", "baseline_npv",
+    "current_baseline_npv", "expected_npv", "npv_change", "npv_change_pct_of_cost", "forward_npv",
+    "forward_discounted_to", "continue_signal", "verdict", "verdict_sentence", "verdict_rule",
+    "verdict_vs_original", "rag", "rag_reason", "realisation_pct", "benefit_plan_to_date",
+    "benefit_actual_to_date", "benefit_variance_to_date", "cost_spend_pct", "cost_plan_to_date",
+    "cost_actual_to_date", "cost_variance_to_date", "bridge", "bridge_current", "variance_note",
+    "thresholds", "benefits", "costs", "gaps",
+)
+_TINY = 1e-12
+
+
+# --------------------------------------------------------------------------------------------------
+# thresholds and small helpers
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Thresholds:
+    """The configurable rules behind verdicts and RAG statuses (fractions, not percentages).
+
+    Attributes
+    ----------
+    value_created : float
+        Verdict "value created" when expected NPV beats the reference baseline NPV by more than this
+        share of the reference PV of costs (default 5 %).
+    at_risk : float
+        Verdict "at risk" when expected NPV falls short of the reference by more than this share of
+        PV costs (default 5 %).
+    value_destroyed : float
+        Verdict "value destroyed" when the shortfall exceeds this share of PV costs (default 25 %),
+        or when the expected NPV is negative while the reference promised a non-negative NPV. A case
+        whose baseline NPV is negative by design (regulatory/mandatory) is judged only against its
+        baseline, never against zero.
+    green, amber : float
+        RAG on performance % (100 % = on plan, higher = better): green ``>= green`` (95 %), amber
+        ``>= amber`` (80 %), else red. No plan due and nothing reported = grey ("not started").
+    overdue_grace : int
+        Extra periods allowed beyond a benefit's measurement frequency before it is "overdue".
+
+    Examples
+    --------
+    >>> Thresholds(at_risk=0.10).at_risk
+    0.1
+    """
+
+    value_created: float = 0.05
+    at_risk: float = 0.05
+    value_destroyed: float = 0.25
+    green: float = 0.95
+    amber: float = 0.80
+    overdue_grace: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.at_risk <= self.value_destroyed:
+            raise ValueError("thresholds must satisfy 0 <= at_risk <= value_destroyed")
+        if not 0 <= self.amber <= self.green:
+            raise ValueError("thresholds must satisfy 0 <= amber <= green")
+
+
+def _tau(case: BusinessCase, as_of: object) -> int:
+    """Offset of the review period from period 0 (may be negative or past the horizon)."""
+    try:
+        return case.t_of(as_of)
+    except ValueError as exc:
+        raise AnalysisError(f"review period as_of={as_of!r}: {exc}") from None
+
+
+def _label(case: BusinessCase, as_of: object) -> str:
+    return shift_period(as_of, 0, case.period_length)
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num) / float(den) if abs(den) > _TINY else math.nan
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip()) \
+        or v is pd.NA or v is pd.NaT
+
+
+def _number(v: Any) -> float:
+    try:
+        return math.nan if _blank(v) else float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def rag(performance: float, thresholds: Thresholds | None = None) -> str:
+    """RAG colour of a performance ratio (1.0 = on plan, higher = better); NaN gives ``"grey"``.
+
+    Examples
+    --------
+    >>> [rag(x) for x in (1.2, 0.95, 0.9, 0.5, float("nan"))]
+    ['green', 'green', 'amber', 'red', 'grey']
+    """
+    th = thresholds or Thresholds()
+    if performance is None or math.isnan(performance):
+        return "grey"
+    if performance >= th.green - 1e-12:
+        return "green"
+    if performance >= th.amber - 1e-12:
+        return "amber"
+    return "red"
+
+
+# --------------------------------------------------------------------------------------------------
+# the expected (actuals-then-forecast) scenario
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class _Grid:
+    """Every scenario of a case as aligned (lines × t) arrays, and which cells were reported."""
+
+    ids: list[str]
+    kind: np.ndarray
+    plan: np.ndarray          # baseline in force
+    original: np.ndarray      # "baseline"
+    actual: np.ndarray        # 0 where not reported
+    reported: np.ndarray      # bool: an actual amount for a period <= as_of
+    forecast: np.ndarray
+    has_forecast: np.ndarray  # bool
+    past: np.ndarray          # bool per t: t <= as_of
+    tau: int
+
+
+def _grid(case: BusinessCase, as_of: object) -> _Grid:
+    tau = _tau(case, as_of)
+    ids = case.line_ids()
+    pos = {lid: i for i, lid in enumerate(ids)}
+    h = case.horizon
+
+    def cells(scenario: str) -> tuple[np.ndarray, np.ndarray]:
+        f = case.flows[(case.flows["scenario"] == scenario) & (case.flows["t"] >= 0) & (case.flows["t"] < h)]
+        amt = f["amount"].to_numpy(dtype=float)
+        row = f["line_id"].map(pos)
+        ok = ~np.isnan(amt) & row.notna().to_numpy()
+        if scenario == "actual":
+            ok &= f["t"].to_numpy() <= tau
+        m = np.zeros((len(ids), h))
+        mask = np.zeros((len(ids), h), dtype=bool)
+        r = row.to_numpy()[ok].astype(int)
+        t = f["t"].to_numpy()[ok].astype(int)
+        np.add.at(m, (r, t), amt[ok])
+        mask[r, t] = True
+        return m, mask
+
+    actual, reported = cells("actual")
+    forecast, has_forecast = cells("forecast")
+    kind = case.lines.set_index("line_id")["kind"].reindex(ids).to_numpy()
+    plan = case.matrix(case.current_baseline).to_numpy()
+    original = case.matrix("baseline").to_numpy()
+    past = np.arange(h) <= tau
+    return _Grid(ids, kind, plan, original, actual, reported, forecast, has_forecast, past, tau)
+
+
+def _expected_matrix(g: _Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Expected amounts, their source code (0 actual, 1 forecast, 2 plan) and the estimated mask."""
+    source = np.where(g.reported, 0, np.where(g.has_forecast, 1, 2))
+    amount = np.where(source == 0, g.actual, np.where(source == 1, g.forecast, g.plan))
+    estimated = g.past[None, :] & ~g.reported & (np.abs(amount) > _TINY)
+    return amount, source, estimated
+
+
+def expected_flows(case: BusinessCase, as_of: object) -> pd.DataFrame:
+    """The expected profile: actuals to ``as_of``, then the forecast, else the plan.
+
+    Parameters
+    ----------
+    case : BusinessCase
+    as_of : str
+        Review period label (``"2026Q3"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per line and period: ``line_id, kind, period, t, amount, source, estimated`` where
+        ``source`` is ``"actual"``, ``"forecast"`` or ``"plan"`` (the baseline in force) and
+        ``estimated`` marks a reported period with no actual (a measurement gap) whose amount was
+        taken from the forecast or plan.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> c = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 3},
+    ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [10, 10, 10]}],
+    ...               actuals=[{"period": "2026Q1", "line_id": "B1", "amount": 8}],
+    ...               forecast=[{"period": "2026Q3", "line_id": "B1", "amount": 12}])
+    >>> expected_flows(c, "2026Q2")[["period", "amount", "source", "estimated"]].values.tolist()
+    [['2026Q1', 8.0, 'actual', False], ['2026Q2', 10.0, 'plan', True], ['2026Q3', 12.0, 'forecast', False]]
+    """
+    g = _grid(case, as_of)
+    amount, source, estimated = _expected_matrix(g)
+    h = case.horizon
+    n = len(g.ids)
+    return pd.DataFrame({
+        "line_id": np.repeat(np.array(g.ids, dtype=object), h),
+        "kind": np.repeat(g.kind, h),
+        "period": np.tile(np.array(case.periods, dtype=object), n),
+        "t": np.tile(np.arange(h), n),
+        "amount": amount.ravel(),
+        "source": np.array(["actual", "forecast", "plan"], dtype=object)[source.ravel()],
+        "estimated": estimated.ravel(),
+    })
+
+
+def expected_case(case: BusinessCase, as_of: object) -> BusinessCase:
+    """A copy of ``case`` whose flows also hold the scenario ``"expected"`` (:func:`expected_flows`).
+
+    Appraise it like any scenario: ``appraise(expected_case(case, as_of), "expected")``.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> c = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 2},
+    ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [10, 10]}],
+    ...               actuals=[{"period": "2026Q1", "line_id": "B1", "amount": 7}])
+    >>> expected_case(c, "2026Q1").net_flow("expected").tolist()
+    [7.0, 10.0]
+    """
+    e = expected_flows(case, as_of)
+    e = e[e["amount"].abs() > 0]
+    rows = pd.DataFrame({
+        "case_id": case.case_id, "line_id": e["line_id"], "kind": e["kind"], "period": e["period"],
+        "t": e["t"], "scenario": EXPECTED, "amount": e["amount"], "kpi_value": np.nan,
+        "comment": e["source"],
+    }, columns=list(FLOW_COLUMNS))
+    kept = case.flows[case.flows["scenario"] != EXPECTED]
+    flows = pd.concat([kept, rows], ignore_index=True) if len(rows) else kept
+    return case.with_flows(normalise_flows(flows))
+
+
+# --------------------------------------------------------------------------------------------------
+# realisation tables
+# --------------------------------------------------------------------------------------------------
+def _latest_kpi(case: BusinessCase, tau: int) -> pd.DataFrame:
+    a = case.flows[(case.flows["scenario"] == "actual") & (case.flows["t"] <= tau) & case.flows["kpi_value"].notna()]
+    if a.empty:
+        return pd.DataFrame(columns=["kpi_latest", "kpi_latest_period", "kpi_latest_t"]).rename_axis("line_id")
+    last = a.sort_values("t", kind="stable").groupby("line_id").tail(1).set_index("line_id")
+    return pd.DataFrame({"kpi_latest": last["kpi_value"].astype(float), "kpi_latest_period": last["period"],
+                         "kpi_latest_t": last["t"].astype(int)})
+
+
+def kpi_progress(baseline_value: float, target_value: float, measured: float) -> float:
+    """Share of the way from a KPI's baseline to its target reached by a measurement.
+
+    Direction-aware: ``(measured - baseline) / (target - baseline)``, so a KPI whose target is below
+    its baseline (fewer errors, shorter waits) progresses as it falls. 0 = still at baseline, 1 =
+    target reached, above 1 = beyond target, negative = moved the wrong way. NaN when a value is
+    missing or the target equals the baseline.
+
+    Examples
+    --------
+    >>> kpi_progress(100, 200, 150)      # up: half way
+    0.5
+    >>> kpi_progress(12.0, 4.0, 10.0)    # down: from 12 days to 10 of the 8 to cut
+    0.25
+    >>> kpi_progress(12.0, 4.0, 13.0)    # down, but it rose: wrong way
+    -0.125
+    """
+    b, t, m = _number(baseline_value), _number(target_value), _number(measured)
+    if any(math.isnan(x) for x in (b, t, m)) or abs(t - b) <= _TINY:
+        return math.nan
+    return (m - b) / (t - b)
+
+
+def _planned_kpi_progress(baseline_date: Any, target_date: Any, as_of_end: _dt.date) -> float:
+    """Share of the time from baseline measurement to target date elapsed at the review date."""
+    try:
+        b, t = as_date(baseline_date), as_date(target_date)
+    except (TypeError, ValueError):
+        return math.nan
+    if b is None or t is None or t <= b:
+        return math.nan
+    return min(max((as_of_end - b).days / (t - b).days, 0.0), 1.0)
+
+
+def realisation_by_line(case: BusinessCase, as_of: object, thresholds: Thresholds | None = None) -> pd.DataFrame:
+    """Plan vs actual for every cost and benefit line as of a review period.
+
+    Parameters
+    ----------
+    case : BusinessCase
+    as_of : str
+        Review period label.
+    thresholds : Thresholds, optional
+        RAG thresholds (defaults: :class:`Thresholds`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per line (``case.lines`` order), columns:
+
+        ``line_id, kind, name, type`` (benefit type or cost category), ``owner, unit``;
+        ``plan_period, actual_period, variance_period`` (the review period itself);
+        ``plan_to_date`` (plan in force over every reported period), ``plan_reported`` (over the
+        periods with an actual), ``actual_to_date, variance_to_date`` (like-for-like),
+        ``plan_unreported``, ``realisation_pct`` (actual ÷ plan reported), ``performance_pct``
+        (1 + variance ÷ |plan|), ``original_plan_reported, original_variance_to_date`` (against the
+        original baseline), ``periods_reported, periods_unreported``; whole life: ``plan_total,
+        original_total, expected_total``; KPI: ``kpi, kpi_baseline, kpi_target, kpi_latest,
+        kpi_latest_period, kpi_progress_pct, kpi_planned_progress_pct``; ``rag, rag_reason``.
+        Variance: positive = better than plan (:data:`VARIANCE_NOTE`).
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> c = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 2},
+    ...               costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0]}],
+    ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [0, 50]}],
+    ...               actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 110},
+    ...                        {"period": "2026Q2", "line_id": "B1", "amount": 55}])
+    >>> realisation_by_line(c, "2026Q2")[["line_id", "variance_to_date", "realisation_pct", "rag"]].values.tolist()
+    [['C1', -10.0, 1.1, 'amber'], ['B1', 5.0, 1.1, 'green']]
+    """
+    th = thresholds or Thresholds()
+    g = _grid(case, as_of)
+    expected, _, _ = _expected_matrix(g)
+    lines = case.lines.set_index("line_id").reindex(g.ids)
+    is_cost = g.kind == "cost"
+    sign = np.where(is_cost, -1.0, 1.0)          # variance = sign * (actual - plan)
+    past = np.broadcast_to(g.past, g.plan.shape)
+    rep = g.reported
+    due = past & ~rep & ((np.abs(g.plan) > _TINY) | (g.has_forecast & (np.abs(g.forecast) > _TINY)))
+
+    tau = g.tau
+    in_range = 0 <= tau < case.horizon
+    plan_period = g.plan[:, tau] if in_range else np.zeros(len(g.ids))
+    actual_period = np.where(rep[:, tau], g.actual[:, tau], np.nan) if in_range else np.full(len(g.ids), np.nan)
+
+    plan_to_date = (g.plan * past).sum(axis=1)
+    plan_rep = (g.plan * rep).sum(axis=1)
+    orig_rep = (g.original * rep).sum(axis=1)
+    actual_td = (g.actual * rep).sum(axis=1)
+    n_rep = rep.sum(axis=1)
+    variance = np.where(n_rep > 0, sign * (actual_td - plan_rep), np.nan)
+    orig_variance = np.where(n_rep > 0, sign * (actual_td - orig_rep), np.nan)
+    with np.errstate(all="ignore"):
+        realisation = np.where((n_rep > 0) & (np.abs(plan_rep) > _TINY), actual_td / plan_rep, np.nan)
+        performance = np.where((n_rep > 0) & (np.abs(plan_rep) > _TINY), 1 + variance / np.abs(plan_rep), np.nan)
+
+    kpi = _latest_kpi(case, tau).reindex(g.ids)
+    as_of_end = period_end_date(_label(case, as_of), case.period_length)
+    rows = []
+    for i, lid in enumerate(g.ids):
+        ln = lines.loc[lid]
+        kb, kt = _number(ln.get("baseline_value")), _number(ln.get("target_value"))
+        latest = _number(kpi["kpi_latest"].iloc[i]) if len(kpi) else math.nan
+        progress = kpi_progress(kb, kt, latest) if g.kind[i] == "benefit" else math.nan
+        planned_progress = (_planned_kpi_progress(ln.get("baseline_date"), ln.get("target_date"), as_of_end)
+                            if g.kind[i] == "benefit" else math.nan)
+        colour, reason = _line_rag(performance[i], n_rep[i], plan_to_date[i], g.plan[i], progress,
+                                   planned_progress, th)
+        rows.append({
+            "line_id": lid, "kind": g.kind[i], "name": ln.get("name"),
+            "type": ln.get("category") if is_cost[i] else ln.get("benefit_type"),
+            "owner": None if _blank(ln.get("owner")) else ln.get("owner"),
+            "unit": None if _blank(ln.get("unit")) else ln.get("unit"),
+            "plan_period": float(plan_period[i]), "actual_period": float(actual_period[i]),
+            "variance_period": float(sign[i] * (actual_period[i] - plan_period[i])),
+            "plan_to_date": float(plan_to_date[i]), "plan_reported": float(plan_rep[i]),
+            "actual_to_date": float(actual_td[i]) if n_rep[i] else math.nan,
+            "variance_to_date": float(variance[i]),
+            "plan_unreported": float((g.plan[i] * due[i]).sum()),
+            "realisation_pct": float(realisation[i]), "performance_pct": float(performance[i]),
+            "original_plan_reported": float(orig_rep[i]), "original_variance_to_date": float(orig_variance[i]),
+            "periods_reported": int(n_rep[i]), "periods_unreported": int(due[i].sum()),
+            "plan_total": float(g.plan[i].sum()), "original_total": float(g.original[i].sum()),
+            "expected_total": float(expected[i].sum()),
+            "kpi": None if _blank(ln.get("kpi")) else ln.get("kpi"),
+            "kpi_baseline": kb, "kpi_target": kt, "kpi_latest": latest,
+            "kpi_latest_period": kpi["kpi_latest_period"].iloc[i] if len(kpi) and not _blank(kpi["kpi_latest_period"].iloc[i]) else None,
+            "kpi_progress_pct": progress, "kpi_planned_progress_pct": planned_progress,
+            "kpi_rollup": None if _blank(ln.get("kpi_rollup")) else ln.get("kpi_rollup"),
+            "rag": colour, "rag_reason": reason,
+        })
+    return pd.DataFrame(rows)
+
+
+def _line_rag(performance: float, n_reported: int, plan_to_date: float, plan_row: np.ndarray,
+              progress: float, planned_progress: float, th: Thresholds) -> tuple[str, str]:
+    if n_reported and not math.isnan(performance):
+        return rag(performance, th), f"performance {performance:.0%} of plan to date"
+    money_plan = np.abs(plan_row).sum() > _TINY
+    if not money_plan and not math.isnan(progress):
+        # A non-monetised KPI benefit: progress toward target against the share of time elapsed.
+        if math.isnan(planned_progress) or planned_progress <= 0:
+            return "grey", "KPI target not yet due"
+        ratio = progress / planned_progress
+        return rag(ratio, th), f"KPI {progress:.0%} of the way to target, {planned_progress:.0%} of the time elapsed"
+    if abs(plan_to_date) <= _TINY and n_reported == 0:
+        return "grey", "not started: nothing due yet"
+    if n_reported == 0 and abs(plan_to_date) > _TINY:
+        return "grey", "no data: nothing reported though due"
+    return "grey", "no plan to compare with"
+
+
+def realisation_by_benefit(case: BusinessCase, as_of: object, thresholds: Thresholds | None = None) -> pd.DataFrame:
+    """:func:`realisation_by_line` for benefit lines only (one row per benefit).
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> c = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 2},
+    ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [40, 40]}],
+    ...               actuals=[{"period": "2026Q1", "line_id": "B1", "amount": 50}])
+    >>> realisation_by_benefit(c, "2026Q1")[["line_id", "variance_to_date", "rag"]].values.tolist()
+    [['B1', 10.0, 'green']]
+    """
+    t = realisation_by_line(case, as_of, thresholds)
+    return t[t["kind"] == "benefit"].reset_index(drop=True)
+
+
+def _kpi_rule(unit: Any, rule: Any) -> str:
+    """The KPI roll-up rule of a benefit: its own, else mean for % and scores, sum otherwise."""
+    if not _blank(rule):
+        return str(rule)
+    u = "" if _blank(unit) else str(unit).strip().lower()
+    return "mean" if u in ("%", "percent", "percentage", "score", "index", "rating") else "sum"
+
+
+def _roll(values: pd.Series, rule: str, order: pd.Series | None = None) -> float:
+    v = values.astype(float)
+    if rule == "latest" and order is not None:
+        ok = v.notna() & order.notna()
+        return float(v[ok].iloc[int(np.argmax(order[ok].to_numpy()))]) if ok.any() else math.nan
+    v = v.dropna()
+    if v.empty:
+        return math.nan
+    return float({"sum": v.sum, "mean": v.mean, "max": v.max, "min": v.min, "latest": lambda: v.iloc[-1]}[rule]())
+
+
+def realisation_by_type(case: BusinessCase, as_of: object, thresholds: Thresholds | None = None,
+                        lines: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Realisation rolled up by benefit type, and spend by cost category.
+
+    Money columns are summed. KPIs are rolled up only where every line in the group has the same
+    unit and the same roll-up rule (the benefit's ``kpi_rollup``; blank = mean for % and scores,
+    sum otherwise); otherwise the KPI columns are NaN and ``kpi_note`` says why. Non-additive KPIs
+    are never summed.
+
+    Parameters
+    ----------
+    case : BusinessCase
+    as_of : str
+    thresholds : Thresholds, optional
+    lines : pandas.DataFrame, optional
+        A :func:`realisation_by_line` table already computed (saves recomputing it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``(kind, type)``: ``kind, type, n_lines, plan_period, actual_period,
+        variance_period, plan_to_date, plan_reported, actual_to_date, variance_to_date,
+        plan_unreported, realisation_pct, performance_pct, plan_total, expected_total, unit,
+        kpi_rollup, kpi_baseline, kpi_target, kpi_latest, kpi_progress_pct, kpi_note, rag``.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> c = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 1},
+    ...     benefits=[{"line_id": "B1", "name": "a", "unit": "%", "baseline_value": 50, "target_value": 70,
+    ...                "amounts": [10]},
+    ...               {"line_id": "B2", "name": "b", "unit": "%", "baseline_value": 60, "target_value": 80,
+    ...                "amounts": [10]}],
+    ...     actuals=[{"period": "2026Q1", "line_id": "B1", "amount": 10, "kpi_value": 60},
+    ...              {"period": "2026Q1", "line_id": "B2", "amount": 8, "kpi_value": 70}])
+    >>> r = realisation_by_type(c, "2026Q1").iloc[0]
+    >>> float(r["realisation_pct"]), r["kpi_rollup"], float(r["kpi_latest"]), float(r["kpi_progress_pct"])
+    (0.9, 'mean', 65.0, 0.5)
+    """
+    th = thresholds or Thresholds()
+    t = realisation_by_line(case, as_of, th) if lines is None else lines
+    out = []
+    for (kind, typ), grp in t.groupby(["kind", "type"], sort=False, dropna=False):
+        n_rep = grp["periods_reported"].sum()
+        row: dict[str, Any] = {"kind": kind, "type": typ, "n_lines": len(grp)}
+        for c in ("plan_period", "plan_to_date", "plan_reported", "plan_unreported", "plan_total", "expected_total"):
+            row[c] = float(grp[c].sum())
+        for c in ("actual_period", "actual_to_date", "variance_period", "variance_to_date"):
+            row[c] = float(grp[c].sum(min_count=1))
+        row["realisation_pct"] = _ratio(row["actual_to_date"], row["plan_reported"]) if n_rep else math.nan
+        row["performance_pct"] = 1 + _ratio(row["variance_to_date"], abs(row["plan_reported"])) if n_rep else math.nan
+        rules = {_kpi_rule(u, r) for u, r in zip(grp["unit"], grp["kpi_rollup"], strict=True)}
+        units = {None if _blank(u) else str(u).strip() for u in grp["unit"]}
+        row.update(unit=None, kpi_rollup=None, kpi_baseline=math.nan, kpi_target=math.nan,
+                   kpi_latest=math.nan, kpi_progress_pct=math.nan, kpi_note="")
+        if kind == "benefit" and grp["kpi_baseline"].notna().any():
+            if len(units) == 1 and None not in units and len(rules) == 1:
+                rule = rules.pop()
+                order = pd.Series(range(len(grp)), index=grp.index, dtype=float)
+                row.update(unit=units.pop(), kpi_rollup=rule,
+                           kpi_baseline=_roll(grp["kpi_baseline"], rule, order),
+                           kpi_target=_roll(grp["kpi_target"], rule, order),
+                           kpi_latest=_roll(grp["kpi_latest"], rule, order))
+                row["kpi_progress_pct"] = kpi_progress(row["kpi_baseline"], row["kpi_target"], row["kpi_latest"])
+            else:
+                row["kpi_note"] = "KPIs not combined: " + ("units differ" if len(units) != 1 or None in units
+                                                           else "roll-up rules differ")
+        row["rag"] = rag(row["performance_pct"], th)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def realisation_by_period(case: BusinessCase, as_of: object, view: str = "economic") -> pd.DataFrame:
+    """Benefits and costs per period and cumulatively: original baseline, plan in force, actual, expected.
+
+    Benefits are those counted in ``view`` (net of dis-benefits); this is the table behind the
+    cumulative realisation curve (:func:`vmo_lib.charts.realisation_curve`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per period: ``period, t, reported`` (t <= as_of), and for ``benefit_`` and ``cost_``:
+        ``original, plan, actual`` (NaN after as_of or where nothing was reported in the period),
+        ``expected``; plus ``cum_`` versions of each (actual cumulated over reported periods only,
+        NaN after as_of).
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> c = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 3},
+    ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [10, 10, 10]}],
+    ...               actuals=[{"period": "2026Q1", "line_id": "B1", "amount": 12}])
+    >>> realisation_by_period(c, "2026Q1")["cum_benefit_expected"].tolist()
+    [12.0, 22.0, 32.0]
+    """
+    g = _grid(case, as_of)
+    expected, _, _ = _expected_matrix(g)
+    _, ben_lines = line_matrices(case, "baseline", view)
+    in_view = np.isin(np.array(g.ids, dtype=object), ben_lines.index.to_numpy())
+    out = pd.DataFrame({"period": case.periods, "t": np.arange(case.horizon), "reported": g.past})
+    for kind, rows in (("benefit", (g.kind == "benefit") & in_view), ("cost", g.kind == "cost")):
+        any_rep = g.reported[rows].any(axis=0)
+        actual = np.where(g.past & any_rep, g.actual[rows].sum(axis=0), np.nan)
+        cols = {"original": g.original[rows].sum(axis=0), "plan": g.plan[rows].sum(axis=0),
+                "actual": actual, "expected": expected[rows].sum(axis=0)}
+        for name, v in cols.items():
+            out[f"{kind}_{name}"] = v
+            cum = np.cumsum(np.nan_to_num(v))
+            out[f"cum_{kind}_{name}"] = np.where(g.past, cum, np.nan) if name == "actual" else cum
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# outlook: value bridge, forward NPV, verdict
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class ValueBridge:
+    """How the NPV moved from a reference baseline to the expected outlook.
+
+    ``start + cost + benefit + timing == end`` exactly (to floating-point rounding).
+
+    Definition, per line with undiscounted totals ``B`` (reference) and ``E`` (expected) and present
+    values ``PV_b``, ``PV_e`` at the case's discount factors (so ``PV/total`` is the line's average
+    discount factor, its "timing")::
+
+        timing_i = B * (PV_e / E - PV_b / B)      # the reference amounts moved to the expected timing
+        amount_i = (PV_e - PV_b) - timing_i       # = (E - B) * PV_e / E: the change in amount,
+                                                  #   valued at the expected timing
+
+    A line with no reference amount (``B = 0``) or no expected amount (``E = 0``) has no timing
+    effect: its whole change is amount. ``cost`` is minus the amount effects of cost lines (an
+    overrun is negative), ``benefit`` the amount effects of benefit lines in the view (dis-benefits
+    included), ``timing`` the timing effects of all lines signed by their effect on NPV. A pure slip
+    (same amounts, later) is timing only; a change of amounts with an unchanged profile shape (every
+    period scaled alike, or a one-period line) is cost or benefit only.
+
+    Attributes
+    ----------
+    reference : str
+        Scenario the bridge starts from (``"baseline"`` or ``"rebaseline:<v>"``).
+    start, cost, benefit, timing, end : float
+        Reference NPV, the three effects and the expected NPV.
+    by_line : pandas.DataFrame
+        ``line_id, kind, type, reference_total, expected_total, pv_reference, pv_expected,
+        amount_effect, timing_effect`` (effects signed by their effect on NPV).
+    """
+
+    reference: str
+    start: float
+    cost: float
+    benefit: float
+    timing: float
+    end: float
+    by_line: pd.DataFrame = field(repr=False)
+
+    @property
+    def components(self) -> dict[str, float]:
+        """The named effects; their values sum to ``end - start``."""
+        return {"cost": self.cost, "benefit": self.benefit, "timing": self.timing}
+
+    def to_dict(self) -> dict[str, float]:
+        """Just the components (what ``bridge`` holds in :meth:`CaseStatus.to_dict`)."""
+        return dict(self.components)
+
+
+def _bridge_lines(ref: np.ndarray, exp: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row (amount effect, timing effect) in PV terms, before the cost/benefit sign."""
+    b_tot, e_tot = ref.sum(axis=1), exp.sum(axis=1)
+    pv_b, pv_e = ref @ df, exp @ df
+    scale = np.maximum(np.abs(ref).sum(axis=1), np.abs(exp).sum(axis=1))
+    has_b = np.abs(b_tot) > _TINY * np.maximum(scale, 1.0)
+    has_e = np.abs(e_tot) > _TINY * np.maximum(scale, 1.0)
+    ok = has_b & has_e
+    with np.errstate(all="ignore"):
+        timing = np.where(ok, b_tot * (pv_e / np.where(ok, e_tot, 1.0) - pv_b / np.where(ok, b_tot, 1.0)), 0.0)
+    return (pv_e - pv_b) - timing, timing
+
+
+def value_bridge(case: BusinessCase, as_of: object, reference: str = "baseline", view: str = "economic") -> ValueBridge:
+    """Split ``expected NPV - reference NPV`` into cost, benefit and timing effects (exactly).
+
+    Parameters
+    ----------
+    case : BusinessCase
+    as_of : str
+        Review period (defines the expected scenario, :func:`expected_flows`).
+    reference : str
+        Scenario to start from: ``"baseline"`` (the original, default) or ``case.current_baseline``.
+    view : {"economic", "cash"}
+
+    Returns
+    -------
+    ValueBridge
+        See its docstring for the formula.
+
+    Examples
+    --------
+    A benefit of 100 a year slips one year at 10 %: same amount, later, so timing only.
+
+    >>> from vmo_lib.model import make_case
+    >>> c = make_case({"case_id": "S", "first_period": "2026", "period_length": "year", "horizon": 3,
+    ...                "discount_rate": 0.10},
+    ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [0, 100, 0]}],
+    ...               actuals=[{"period": "2026", "line_id": "B1", "amount": 0},
+    ...                        {"period": "2027", "line_id": "B1", "amount": 0}],
+    ...               forecast=[{"period": "2028", "line_id": "B1", "amount": 100}])
+    >>> b = value_bridge(c, "2027")
+    >>> round(b.timing, 2), b.cost, round(b.benefit, 10)   # 100/1.21 - 100/1.1 = -8.26
+    (-8.26, 0.0, 0.0)
+    """
+    ec = expected_case(case, as_of)
+    df = discount_factors(ec)
+    rc, rb = line_matrices(ec, reference, view)
+    xc, xb = line_matrices(ec, EXPECTED, view)
+    c_amount, c_timing = _bridge_lines(rc.to_numpy(), xc.to_numpy(), df)
+    b_amount, b_timing = _bridge_lines(rb.to_numpy(), xb.to_numpy(), df)
+    lines = case.lines.set_index("line_id")
+    by_line = pd.DataFrame({
+        "line_id": list(rc.index) + list(rb.index),
+        "kind": ["cost"] * len(rc) + ["benefit"] * len(rb),
+        "type": list(lines["category"].reindex(rc.index)) + list(lines["benefit_type"].reindex(rb.index)),
+        "reference_total": np.r_[rc.to_numpy().sum(axis=1), rb.to_numpy().sum(axis=1)],
+        "expected_total": np.r_[xc.to_numpy().sum(axis=1), xb.to_numpy().sum(axis=1)],
+        "pv_reference": np.r_[rc.to_numpy() @ df, rb.to_numpy() @ df],
+        "pv_expected": np.r_[xc.to_numpy() @ df, xb.to_numpy() @ df],
+        "amount_effect": np.r_[-c_amount, b_amount],
+        "timing_effect": np.r_[-c_timing, b_timing],
+    })
+    return ValueBridge(
+        reference=reference, start=npv_of(ec, reference, view), cost=0.0 - float(c_amount.sum()),
+        benefit=float(b_amount.sum()), timing=float(b_timing.sum() - c_timing.sum()) + 0.0,
+        end=npv_of(ec, EXPECTED, view), by_line=by_line,
+    )
+
+
+def forward_npv(case: BusinessCase, as_of: object, view: str = "economic") -> float:
+    """NPV of the expected flows after ``as_of`` (sunk cost ignored), discounted to the next period.
+
+    The continue/stop view: what remains to be spent and gained from the first period after the
+    review, valued at that period (``sum_{t > as_of} net_t * DF_t / DF_{as_of+1}``). Past flows,
+    spent or not, do not count. 0 when nothing remains in the horizon; the whole expected NPV when
+    the review precedes period 0.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> c = make_case({"case_id": "F", "first_period": "2026", "period_length": "year", "horizon": 3,
+    ...                "discount_rate": 0.10},
+    ...               costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 20, 0]}],
+    ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [0, 50, 110]}])
+    >>> round(forward_npv(c, "2026"), 6)   # (50 - 20) + 110 / 1.1, the 100 already spent ignored
+    130.0
+    """
+    ec = expected_case(case, as_of)
+    return _forward(ec, _tau(case, as_of), view)
+
+
+def _forward(ec: BusinessCase, tau: int, view: str) -> float:
+    start = max(tau + 1, 0)
+    if start >= ec.horizon:
+        return 0.0
+    net = net_flows(ec, EXPECTED, view)
+    df = discount_factors(ec)
+    return float(net[start:] @ df[start:] / df[start])
+
+
+@dataclass
+class Verdict:
+    """The value verdict in words, with the rule that fired and the figures behind it.
+
+    Attributes
+    ----------
+    label : str
+        One of :data:`VERDICTS`.
+    rule : str
+        The rule that fired, in words.
+    reference_npv, expected_npv, change : float
+        ``change = expected_npv - reference_npv``.
+    change_pct : float
+        ``change`` as a share of the reference PV of costs (the scale of every threshold).
+    """
+
+    label: str
+    rule: str
+    reference_npv: float
+    expected_npv: float
+    change: float
+    change_pct: float
+
+
+def verdict(reference_npv: float, expected_npv: float, pv_costs: float,
+            thresholds: Thresholds | None = None) -> Verdict:
+    """Value created, on track, at risk or value destroyed, from stated thresholds.
+
+    Rules, first match wins (``change = expected - reference``, scaled by the reference PV of costs;
+    when that is 0 the scale is ``|reference NPV|``):
+
+    1. **value destroyed**: the reference NPV is >= 0 and the expected NPV < 0 (the case now loses
+       money it promised to make), or the shortfall exceeds ``value_destroyed`` (25 %).
+       A case negative by design (reference NPV < 0, e.g. regulatory) is judged only by the shortfall.
+    2. **at risk**: the shortfall exceeds ``at_risk`` (5 %).
+    3. **value created**: the gain exceeds ``value_created`` (5 %).
+    4. **on track**: otherwise.
+
+    Examples
+    --------
+    >>> [verdict(100, e, 1000).label for e in (200, 80, 0, -400)]
+    ['value created', 'on track', 'at risk', 'value destroyed']
+    >>> verdict(100, -1, 1000).label          # promised value, now negative
+    'value destroyed'
+    >>> verdict(-500, -520, 1000).label       # mandatory case, 2 % worse than its negative baseline
+    'on track'
+    """
+    th = thresholds or Thresholds()
+    change = float(expected_npv) - float(reference_npv)
+    scale = float(pv_costs) if abs(pv_costs) > _TINY else abs(float(reference_npv))
+    pct = change / scale if scale > _TINY else (0.0 if abs(change) <= _TINY else math.copysign(math.inf, change))
+    if reference_npv >= 0 and expected_npv < 0:
+        label, rule = "value destroyed", "expected NPV is negative although the baseline promised a positive NPV"
+    elif pct < -th.value_destroyed:
+        label, rule = "value destroyed", f"expected NPV is more than {th.value_destroyed:.0%} of PV costs below baseline"
+    elif pct < -th.at_risk:
+        label, rule = "at risk", f"expected NPV is more than {th.at_risk:.0%} of PV costs below baseline"
+    elif pct > th.value_created:
+        label, rule = "value created", f"expected NPV is more than {th.value_created:.0%} of PV costs above baseline"
+    else:
+        label, rule = "on track", (f"expected NPV within −{th.at_risk:.0%} / +{th.value_created:.0%} "
+                                   "of PV costs of baseline")
+    return Verdict(label, rule, float(reference_npv), float(expected_npv), change, pct)
+
+
+# --------------------------------------------------------------------------------------------------
+# measurement readiness
+# --------------------------------------------------------------------------------------------------
+def measurement_gaps(case: BusinessCase, as_of: object, thresholds: Thresholds | None = None) -> pd.DataFrame:
+    """What is not being measured: the benefits-realisation readiness list.
+
+    Rules (codes in :data:`GAP_RULES`): a benefit with no owner, no baseline measurement (value or
+    date), no target value, no target date, no measurement frequency; a benefit due (its plan has
+    started, or go-live has passed for a KPI-only benefit) whose KPI was never measured; a benefit
+    with no actual reported for longer than its measurement frequency
+    (:data:`vmo_lib.schema.PERIODS_PER_FREQUENCY` periods, plus ``overdue_grace``), counted from its
+    last report or, if never reported, from the period it fell due; and any line (cost or benefit)
+    with reported periods that had something due but no actual (the outlook estimates them).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``line_id, kind, name, owner, row`` (workbook row of the line, if known), ``gap`` (code),
+        ``detail``, ``periods`` (comma-separated labels, where relevant).
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> c = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 4},
+    ...               benefits=[{"line_id": "B1", "name": "S", "owner": "Ops", "frequency": "quarterly",
+    ...                          "baseline_value": 1, "baseline_date": "2025-12-01", "target_value": 2,
+    ...                          "target_date": "2027-01-01", "amounts": [10, 10, 10, 10]}],
+    ...               actuals=[{"period": "2026Q1", "line_id": "B1", "amount": 10, "kpi_value": 1.2}])
+    >>> measurement_gaps(c, "2026Q3")[["gap", "periods"]].values.tolist()
+    [['overdue', '2026Q2, 2026Q3'], ['unreported periods', '2026Q2, 2026Q3']]
+    """
+    th = thresholds or Thresholds()
+    g = _grid(case, as_of)
+    lines = case.lines.set_index("line_id")
+    periods = case.periods
+    kpi = _latest_kpi(case, g.tau)
+    per_freq = schema.PERIODS_PER_FREQUENCY.get(case.period_length, {})
+    go_live = case.go_live_t
+    kpi_rows = case.flows[(case.flows["scenario"] == "actual") & case.flows["kpi_value"].notna()
+                          & (case.flows["t"] <= g.tau)]
+    out: list[dict[str, Any]] = []
+    last_t = min(g.tau, case.horizon - 1)
+
+    def add(i: int, gap: str, detail: str, ts: list[int] | None = None) -> None:
+        ln = lines.loc[g.ids[i]]
+        out.append({"line_id": g.ids[i], "kind": g.kind[i], "name": ln.get("name"),
+                    "owner": None if _blank(ln.get("owner")) else ln.get("owner"),
+                    "row": None if _blank(ln.get("row")) else int(ln.get("row")),
+                    "gap": gap, "detail": detail,
+                    "periods": ", ".join(periods[t] for t in ts) if ts else ""})
+
+    for i, lid in enumerate(g.ids):
+        ln = lines.loc[lid]
+        reported_ts = np.flatnonzero(g.reported[i])
+        due_ts = np.flatnonzero(g.past & ~g.reported[i] & ((np.abs(g.plan[i]) > _TINY)
+                                                          | (g.has_forecast[i] & (np.abs(g.forecast[i]) > _TINY))))
+        if g.kind[i] == "benefit":
+            if _blank(ln.get("owner")):
+                add(i, "no owner", GAP_RULES["no owner"])
+            if _blank(ln.get("baseline_value")) or _blank(ln.get("baseline_date")):
+                add(i, "no baseline measurement", GAP_RULES["no baseline measurement"])
+            if _blank(ln.get("target_value")):
+                add(i, "no target", GAP_RULES["no target"])
+            if _blank(ln.get("target_date")):
+                add(i, "no target date", GAP_RULES["no target date"])
+            freq = None if _blank(ln.get("frequency")) else str(ln.get("frequency"))
+            if freq is None:
+                add(i, "no measurement frequency", GAP_RULES["no measurement frequency"])
+            allowed = per_freq.get(freq or "quarterly", 1) + th.overdue_grace
+            nz = np.flatnonzero(np.abs(g.plan[i]) > _TINY)
+            due_from = int(nz[0]) if len(nz) else (go_live if go_live is not None else 0)
+            if due_from <= g.tau and case.horizon > 0:
+                has_kpi = lid in kpi.index
+                if not has_kpi and not _blank(ln.get("kpi")):
+                    add(i, "no KPI measurement", f"due since {periods[min(due_from, last_t)]}, KPI never measured")
+                kpi_ts = kpi_rows.loc[kpi_rows["line_id"] == lid, "t"].to_numpy()
+                all_rep = np.union1d(reported_ts, kpi_ts)
+                last = int(all_rep.max()) if len(all_rep) else due_from - 1
+                gap_len = g.tau - last
+                if gap_len > allowed:
+                    ts = list(range(max(last + 1, 0), last_t + 1))
+                    add(i, "overdue", f"no actual for {gap_len} period(s); {freq or 'quarterly'} measurement allows "
+                                      f"{allowed}", ts)
+        if len(due_ts):
+            add(i, "unreported periods", GAP_RULES["unreported periods"], list(due_ts))
+    cols = ["line_id", "kind", "name", "owner", "row", "gap", "detail", "periods"]
+    return pd.DataFrame(out, columns=cols)
+
+
+# --------------------------------------------------------------------------------------------------
+# one object for a review pack
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class CaseStatus:
+    """Everything a review pack needs about one case as of a review period.
+
+    Headline numbers are in the case currency, NPVs discounted to period 0 except ``forward_npv``
+    (discounted to ``forward_discounted_to``, the first period after ``as_of``). Percentages are
+    fractions (0.95 = 95 %).
+
+    Attributes
+    ----------
+    case_id, title, as_of, view, currency : str
+    baseline_in_force : str
+        ``case.current_baseline``.
+    baseline_npv, current_baseline_npv, expected_npv, forward_npv : float
+        Original baseline, baseline in force (equal when never re-baselined), expected (actuals then
+        forecast), forward-looking NPV of what remains.
+    continue_signal : str
+        ``"continue"`` (forward NPV >= 0), ``"rethink"`` (< 0: what remains costs more than it
+        returns, whatever was spent) or ``"complete"`` (nothing remains in the horizon).
+    verdict : Verdict
+        Against the baseline in force. ``verdict_vs_original`` against the original baseline.
+    rag, rag_reason : str
+        Case RAG: red if the verdict is "value destroyed" or benefit or cost performance to date is
+        below ``amber``; amber if "at risk" or either is below ``green``; grey if nothing was due and
+        nothing reported; else green.
+    realisation_pct, cost_spend_pct : float
+        Benefits (in the view) actual ÷ plan to date, and cost actual ÷ plan to date (like-for-like).
+    bridge, bridge_current : ValueBridge
+        From the original baseline, and from the baseline in force (None if never re-baselined).
+    benefits, costs : pandas.DataFrame
+        :func:`realisation_by_line` rows.
+    by_type, by_period, gaps, expected : pandas.DataFrame
+        :func:`realisation_by_type`, :func:`realisation_by_period`, :func:`measurement_gaps`,
+        :func:`expected_flows`.
+    thresholds : Thresholds
+    """
+
+    case_id: str
+    title: str
+    as_of: str
+    view: str
+    currency: str
+    baseline_in_force: str
+    baseline_npv: float
+    current_baseline_npv: float
+    expected_npv: float
+    forward_npv: float
+    forward_discounted_to: str | None
+    continue_signal: str
+    verdict: Verdict
+    verdict_vs_original: Verdict
+    rag: str
+    rag_reason: str
+    realisation_pct: float
+    cost_spend_pct: float
+    totals: dict[str, float]
+    bridge: ValueBridge
+    bridge_current: ValueBridge | None
+    benefits: pd.DataFrame = field(repr=False)
+    costs: pd.DataFrame = field(repr=False)
+    by_type: pd.DataFrame = field(repr=False)
+    by_period: pd.DataFrame = field(repr=False)
+    gaps: pd.DataFrame = field(repr=False)
+    expected: pd.DataFrame = field(repr=False)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    @property
+    def verdict_sentence(self) -> str:
+        """The verdict in one sentence, with the figures behind it (amounts in the case currency)."""
+        cur = self.currency
+        v = self.verdict
+        b = self.bridge_current or self.bridge
+        ref = "the baseline" if self.bridge_current is None else f"the re-baseline ({self.baseline_in_force})"
+        s = (f"{v.label.capitalize()}: expected NPV {_money(self.expected_npv, cur)} against "
+             f"{_money(v.reference_npv, cur)} for {ref} ({_money(v.change, cur, sign=True)}: "
+             f"cost {_money(b.cost, cur, sign=True)}, benefit {_money(b.benefit, cur, sign=True)}, "
+             f"timing {_money(b.timing, cur, sign=True)}).")
+        if self.bridge_current is not None:
+            s += (f" Against the original baseline ({_money(self.baseline_npv, cur)}): "
+                  f"{self.verdict_vs_original.label}.")
+        sig = {"continue": "continue", "rethink": "rethink or stop", "complete": "nothing remains"}[self.continue_signal]
+        if self.continue_signal != "complete":
+            s += f" Forward NPV of what remains {_money(self.forward_npv, cur)}: {sig}."
+        return s
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data with the stable keys :data:`STATUS_KEYS` (the JSON of ``vmo status --json``).
+
+        ``bridge`` holds only ``cost``, ``benefit`` and ``timing``, which sum to
+        ``expected_npv - baseline_npv``; ``bridge_current`` the same from the baseline in force
+        (null when never re-baselined). ``benefits``/``costs``/``gaps`` are lists of row objects.
+        Percentages are fractions; NaN becomes null in the CLI's JSON.
+        """
+        d = {
+            "case_id": self.case_id, "title": self.title, "as_of": self.as_of, "view": self.view,
+            "currency": self.currency, "baseline_in_force": self.baseline_in_force,
+            "baseline_npv": self.baseline_npv, "current_baseline_npv": self.current_baseline_npv,
+            "expected_npv": self.expected_npv, "npv_change": self.verdict.change,
+            "npv_change_pct_of_cost": self.verdict.change_pct, "forward_npv": self.forward_npv,
+            "forward_discounted_to": self.forward_discounted_to, "continue_signal": self.continue_signal,
+            "verdict": self.verdict.label, "verdict_sentence": self.verdict_sentence,
+            "verdict_rule": self.verdict.rule, "verdict_vs_original": self.verdict_vs_original.label,
+            "rag": self.rag, "rag_reason": self.rag_reason, "realisation_pct": self.realisation_pct,
+            **self.totals, "cost_spend_pct": self.cost_spend_pct,
+            "bridge": self.bridge.to_dict(),
+            "bridge_current": None if self.bridge_current is None else self.bridge_current.to_dict(),
+            "variance_note": VARIANCE_NOTE, "thresholds": asdict(self.thresholds),
+            "benefits": _records(self.benefits), "costs": _records(self.costs), "gaps": _records(self.gaps),
+        }
+        return {k: d[k] for k in STATUS_KEYS}
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: (None if _blank(v) else (v.item() if hasattr(v, "item") else v)) for k, v in r.items()}
+            for r in df.to_dict(orient="records")]
+
+
+def _money(x: float, currency: str = "", sign: bool = False) -> str:
+    """Compact money for sentences: 1.2m, 350k, 900 (with a sign when asked)."""
+    if x is None or math.isnan(x):
+        return "n/a"
+    a = abs(x)
+    body = f"{a / 1e6:,.2f}m" if a >= 1e6 else f"{a / 1e3:,.0f}k" if a >= 1e4 else f"{a:,.0f}"
+    s = "−" if x < 0 and round(a) > 0 else ("+" if sign and round(a) > 0 else "")
+    return f"{s}{currency + ' ' if currency else ''}{body}"
+
+
+def case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | None = None,
+                view: str = "economic") -> CaseStatus:
+    """The status of one case as of a review period: realisation, outlook, verdict, RAG and gaps.
+
+    Parameters
+    ----------
+    case : BusinessCase
+    as_of : str
+        Review period label (``"2026Q3"``).
+    thresholds : Thresholds, optional
+        Verdict and RAG rules (defaults documented on :class:`Thresholds`).
+    view : {"economic", "cash"}
+        Which benefits the NPVs and the case realisation % count (:mod:`vmo_lib.appraisal`).
+
+    Returns
+    -------
+    CaseStatus
+
+    Examples
+    --------
+    Costs overrun by 10 and benefits arrive as planned (no discounting): cost effect −10.
+
+    >>> from vmo_lib.model import make_case
+    >>> case = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 3, "discount_rate": 0.0},
+    ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
+    ...     benefits=[{"line_id": "B1", "name": "Savings", "amounts": [0, 100, 100]}],
+    ...     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 110},
+    ...              {"period": "2026Q2", "line_id": "B1", "amount": 100}])
+    >>> s = case_status(case, "2026Q2")
+    >>> s.baseline_npv, s.expected_npv, s.bridge.components, s.verdict.label, s.forward_npv
+    (100.0, 90.0, {'cost': -10.0, 'benefit': 0.0, 'timing': 0.0}, 'at risk', 100.0)
+    """
+    th = thresholds or Thresholds()
+    tau = _tau(case, as_of)
+    label = _label(case, as_of)
+    ec = expected_case(case, as_of)
+    current = case.current_baseline
+    base_npv = npv_of(ec, "baseline", view)
+    cur_npv = npv_of(ec, current, view) if current != "baseline" else base_npv
+    bridge = value_bridge(case, as_of, "baseline", view)
+    bridge_cur = value_bridge(case, as_of, current, view) if current != "baseline" else None
+    exp_npv = bridge.end
+    fwd = _forward(ec, tau, view)
+    remaining = max(tau + 1, 0) < case.horizon
+    df = discount_factors(ec)
+    pv_cost = {s: float(line_matrices(ec, s, view)[0].to_numpy().sum(axis=0) @ df) for s in {"baseline", current}}
+    v_cur = verdict(cur_npv, exp_npv, pv_cost[current], th)
+    v_orig = verdict(base_npv, exp_npv, pv_cost["baseline"], th)
+
+    lines = realisation_by_line(case, as_of, th)
+    benefits = lines[lines["kind"] == "benefit"].reset_index(drop=True)
+    costs = lines[lines["kind"] == "cost"].reset_index(drop=True)
+    _, in_view = line_matrices(case, "baseline", view)
+    bv = benefits[benefits["line_id"].isin(in_view.index)]
+
+    def totals(t: pd.DataFrame, kind: str) -> dict[str, float]:
+        rep = t["periods_reported"].sum() > 0
+        plan = float(t["plan_reported"].sum())
+        actual = float(t["actual_to_date"].sum(min_count=1)) if rep else math.nan
+        var = float(t["variance_to_date"].sum(min_count=1)) if rep else math.nan
+        return {f"{kind}_plan_to_date": plan, f"{kind}_actual_to_date": actual, f"{kind}_variance_to_date": var}
+
+    tot = {**totals(bv, "benefit"), **totals(costs, "cost")}
+    real_pct = _ratio(tot["benefit_actual_to_date"], tot["benefit_plan_to_date"])
+    spend_pct = _ratio(tot["cost_actual_to_date"], tot["cost_plan_to_date"])
+    ben_perf = 1 + _ratio(tot["benefit_variance_to_date"], abs(tot["benefit_plan_to_date"]))
+    cost_perf = 1 + _ratio(tot["cost_variance_to_date"], abs(tot["cost_plan_to_date"]))
+    colour, reason = _case_rag(v_cur, ben_perf, cost_perf, th)
+
+    return CaseStatus(
+        case_id=case.case_id, title=case.title, as_of=label, view=view,
+        currency=str(case.meta.get("currency") or ""), baseline_in_force=current,
+        baseline_npv=base_npv, current_baseline_npv=cur_npv, expected_npv=exp_npv, forward_npv=fwd,
+        forward_discounted_to=case.periods[max(tau + 1, 0)] if remaining else None,
+        continue_signal=("continue" if fwd >= 0 else "rethink") if remaining else "complete",
+        verdict=v_cur, verdict_vs_original=v_orig, rag=colour, rag_reason=reason,
+        realisation_pct=real_pct, cost_spend_pct=spend_pct, totals=tot,
+        bridge=bridge, bridge_current=bridge_cur, benefits=benefits, costs=costs,
+        by_type=realisation_by_type(case, as_of, th, lines=lines),
+        by_period=realisation_by_period(case, as_of, view), gaps=measurement_gaps(case, as_of, th),
+        expected=expected_flows(case, as_of), thresholds=th,
+    )
+
+
+def _case_rag(v: Verdict, ben_perf: float, cost_perf: float, th: Thresholds) -> tuple[str, str]:
+    perfs = {"benefits": ben_perf, "costs": cost_perf}
+    colours = {k: rag(p, th) for k, p in perfs.items()}
+    detail = ", ".join(f"{k} {p:.0%} of plan" for k, p in perfs.items() if not math.isnan(p))
+    if v.label == "value destroyed" or "red" in colours.values():
+        return "red", f"{v.label}; {detail}" if detail else v.label
+    if v.label == "at risk" or "amber" in colours.values():
+        return "amber", f"{v.label}; {detail}" if detail else v.label
+    if all(c == "grey" for c in colours.values()):
+        return "grey", f"{v.label}; nothing reported yet"
+    return "green", f"{v.label}; {detail}"
