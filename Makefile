@@ -49,7 +49,7 @@ lint: venv
 	@$(VENV)/bin/ruff check .
 
 template: venv
-	@$(VENV)/bin/vmo template templates/business_case.xlsx
+	@$(VENV)/bin/vmo template templates/business_case.xlsx --force
 
 sample: venv
 	@$(PY) scripts/make_sample_portfolio.py
