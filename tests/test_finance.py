@@ -299,7 +299,7 @@ def test_property_2d_equals_row_by_row(flows):
     together = fin.irr(flows)
     one_by_one = np.array([fin.irr(row) for row in flows])
     np.testing.assert_allclose(together, one_by_one, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(fin.npv(0.07, flows), [fin.npv(0.07, row) for row in flows], rtol=1e-14)
+    np.testing.assert_allclose(fin.npv(0.07, flows), [fin.npv(0.07, row) for row in flows], rtol=1e-12)  # BLAS sums in another order
     np.testing.assert_allclose(fin.mirr(flows, 0.05, 0.1), [fin.mirr(row, 0.05, 0.1) for row in flows])
     np.testing.assert_array_equal(fin.payback(flows), [fin.payback(row) for row in flows])
 
