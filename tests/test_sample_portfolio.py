@@ -1,0 +1,344 @@
+"""The committed sample portfolio (data/sample/) tells the stories its README promises.
+
+The workbooks are read here with a small openpyxl reader of our own, independent of
+``vmo_lib.loader``, so these tests check the files themselves; NPVs are recomputed with plain numpy
+(quarterly rate ``(1+r)^(1/4) - 1``, period 0 undiscounted) and cross-checked against
+``vmo_lib.appraisal``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from vmo_lib import schema
+from vmo_lib.periods import period_offset
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+SCRIPT = ROOT / "scripts" / "make_sample_portfolio.py"
+AS_OF = "2026Q3"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("make_sample_portfolio", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the script runs
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- an independent reader of the committed files ---------------------------------------------------
+@dataclass
+class Sheetful:
+    meta: dict
+    costs: pd.DataFrame  # attribute columns + one column per period label
+    benefits: pd.DataFrame
+    actuals: pd.DataFrame
+    forecast: pd.DataFrame
+    baselines: pd.DataFrame
+    periods: list[str]
+
+
+def _table(ws, columns) -> tuple[pd.DataFrame, list[str]]:
+    rows = list(ws.iter_rows(min_row=schema.HEADER_ROW, values_only=True))
+    header = list(rows[0])
+    labels = {c.label: c.key for c in columns}
+    keys, periods = [], []
+    for h in header:
+        if h in labels:
+            keys.append(labels[h])
+        elif h is not None and re.fullmatch(r"\d{4}Q[1-4]", str(h)):
+            keys.append(str(h))
+            periods.append(str(h))
+        else:
+            keys.append(None)
+    data = [dict(zip(keys, r, strict=False)) for r in rows[1:] if any(v is not None for v in r)]
+    df = pd.DataFrame(data, columns=[k for k in keys if k is not None])
+    return df, periods
+
+
+def read_sample(path: Path) -> Sheetful:
+    wb = openpyxl.load_workbook(path, read_only=True)
+    try:
+        labels = {c.label: c.key for c in schema.CASE_FIELDS}
+        meta = {}
+        for a, b, *_ in wb["Case"].iter_rows(min_row=schema.CASE_FIRST_ROW, values_only=True):
+            if a in labels:
+                meta[labels[a]] = b
+        costs, periods = _table(wb["Costs"], schema.COST_COLUMNS)
+        benefits, _ = _table(wb["Benefits"], schema.BENEFIT_COLUMNS)
+        actuals, _ = _table(wb["Actuals"], schema.ACTUAL_COLUMNS)
+        forecast, _ = _table(wb["Forecast"], schema.FORECAST_COLUMNS)
+        baselines, _ = _table(wb["Baselines"], schema.BASELINE_COLUMNS)
+    finally:
+        wb.close()
+    return Sheetful(meta, costs, benefits, actuals, forecast, baselines, periods)
+
+
+@pytest.fixture(scope="module")
+def sample() -> dict[str, Sheetful]:
+    paths = sorted(SAMPLE.glob("*.xlsx"))
+    return {p.stem: read_sample(p) for p in paths}
+
+
+# --- hand-rolled NPV ------------------------------------------------------------------------------
+def baseline_matrix(s: Sheetful) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(amounts lines × periods, line ids, sign: -1 cost / +1 benefit) of the approved baseline."""
+    frames = [(s.costs, -1.0), (s.benefits, 1.0)]
+    rows, ids, signs = [], [], []
+    for df, sign in frames:
+        for _, r in df.iterrows():
+            rows.append([0.0 if pd.isna(r[p]) else float(r[p]) for p in s.periods])
+            ids.append(r["line_id"])
+            signs.append(sign)
+    return np.array(rows), ids, np.array(signs)
+
+
+def quarterly_npv(net: np.ndarray, annual_rate: float) -> float:
+    q = (1 + annual_rate) ** 0.25 - 1
+    return float(np.sum(net / (1 + q) ** np.arange(len(net))))
+
+
+def baseline_npv(s: Sheetful) -> float:
+    m, _, sign = baseline_matrix(s)
+    return quarterly_npv(sign @ m, float(s.meta["discount_rate"]))
+
+
+def expected_npv(s: Sheetful) -> float:
+    """Actuals up to the review date (missing = 0), then the forecast where given, else the baseline."""
+    m, ids, sign = baseline_matrix(s)
+    first = s.meta["first_period"]
+    as_of_t = period_offset(AS_OF, first, "quarter")
+    pos = {lid: i for i, lid in enumerate(ids)}
+    m[:, : as_of_t + 1] = 0.0
+    for _, r in s.actuals.iterrows():
+        if not pd.isna(r["amount"]):
+            m[pos[r["line_id"]], period_offset(r["period"], first, "quarter")] += float(r["amount"])
+    for _, r in s.forecast.iterrows():
+        t = period_offset(r["period"], first, "quarter")
+        assert t > as_of_t, f"forecast for a reported period {r['period']}"
+        m[pos[r["line_id"]], t] = float(r["amount"])
+    return quarterly_npv(sign @ m, float(s.meta["discount_rate"]))
+
+
+def test_hand_rolled_npv_matches_a_worked_example():
+    # 8% a year -> 1.9427% a quarter; -100 now, +60 in each of the next two quarters.
+    q = 1.08 ** 0.25 - 1
+    assert quarterly_npv(np.array([-100.0, 60.0, 60.0]), 0.08) == pytest.approx(-100 + 60 / (1 + q) + 60 / (1 + q) ** 2)
+    assert quarterly_npv(np.array([-100.0, 60.0, 60.0]), 0.08) == pytest.approx(16.5916, abs=1e-4)
+
+
+# --- the script -------------------------------------------------------------------------------------
+def test_two_runs_build_identical_cases():
+    mod = _script()
+    first, second = mod.build_portfolio(), mod.build_portfolio()
+    assert [c.case_id for _, c in first] == [c.case_id for _, c in second]
+    for (_, a), (_, b) in zip(first, second, strict=True):
+        pd.testing.assert_frame_equal(a.flows, b.flows)
+        pd.testing.assert_frame_equal(a.lines, b.lines)
+        assert a.meta == b.meta
+
+
+@pytest.fixture(scope="module")
+def regenerated(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sample")
+    _script().write_sample_portfolio(out)
+    return out
+
+
+def _cell_values(path: Path) -> dict[str, list[tuple]]:
+    wb = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return {ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+    finally:
+        wb.close()
+
+
+def test_regenerated_workbooks_have_the_committed_cell_contents(regenerated):
+    committed = sorted(p.name for p in SAMPLE.glob("*.xlsx"))
+    assert sorted(p.name for p in regenerated.glob("*.xlsx")) == committed
+    for name in committed:
+        assert _cell_values(regenerated / name) == _cell_values(SAMPLE / name), f"{name} differs: run `make sample`"
+    assert (regenerated / "README.md").read_text(encoding="utf-8") == (SAMPLE / "README.md").read_text(encoding="utf-8")
+
+
+# --- the set ----------------------------------------------------------------------------------------
+def test_every_sample_workbook_loads_and_validates_without_errors():
+    loader = pytest.importorskip("vmo_lib.loader")
+    portfolio = loader.load_portfolio(SAMPLE, as_of=AS_OF)
+    assert len(portfolio.failures) == 0, portfolio.failures.to_dict("records")
+    assert sorted(portfolio.case_ids) == sorted(p.stem for p in SAMPLE.glob("*.xlsx"))
+    for case in portfolio:
+        if len(case.issues):
+            assert set(case.issues["severity"]) <= {"warning"}
+
+
+def test_at_least_ten_cases_with_realistic_sizes(sample):
+    assert len(sample) >= 10
+    for cid, s in sample.items():
+        assert s.meta["case_id"] == cid
+        assert s.meta["currency"] == "GBP" and s.meta["period_length"] == "quarter"
+        total_cost = s.costs[s.periods].sum().sum()
+        assert 300_000 <= total_cost <= 50_000_000, (cid, total_cost)
+
+
+def test_covers_every_status_and_benefit_type(sample):
+    statuses = {s.meta["status"] for s in sample.values()}
+    assert statuses >= {"proposed", "approved", "in delivery", "live", "closed"}
+    types = set(pd.concat([s.benefits["benefit_type"] for s in sample.values()]))
+    assert types == set(schema.BENEFIT_TYPES)
+    assert len({s.meta["strategic_objective"] for s in sample.values()}) in (3, 4)
+    assert len({s.meta["org_unit"] for s in sample.values()}) >= 5
+    assert "Regulatory/mandatory" in {s.meta["case_type"] for s in sample.values()}
+
+
+def test_the_portfolio_has_one_double_counted_kpi_pair(sample):
+    def norm(text: str) -> str:
+        return " ".join(str(text).casefold().split())
+
+    claims = []
+    for cid, s in sample.items():
+        for _, b in s.benefits.iterrows():
+            active = {p for p in s.periods if not pd.isna(b[p]) and b[p] != 0}
+            unit = b["org_unit"] if isinstance(b["org_unit"], str) and b["org_unit"] else s.meta["org_unit"]
+            claims.append((cid, b["line_id"], norm(b["kpi"]), norm(unit), active))
+    pairs = {
+        frozenset({(a[0], a[1]), (b[0], b[1])})
+        for i, a in enumerate(claims) for b in claims[i + 1:]
+        if a[0] != b[0] and a[2] == b[2] and a[3] == b[3] and a[4] & b[4]
+    }
+    assert pairs == {frozenset({("PORTAL-2025", "B1"), ("CHATBOT-2025", "B1")})}
+    kpis = {sample[c].benefits.set_index("line_id").loc["B1", "kpi"] for c in ("PORTAL-2025", "CHATBOT-2025")}
+    assert len(kpis) == 2, "the two spellings differ, so a detector must normalise"
+
+
+def test_dis_benefit_is_entered_negative(sample):
+    found = 0
+    for s in sample.values():
+        dis = s.benefits[s.benefits["benefit_type"] == "dis-benefit"]
+        for _, b in dis.iterrows():
+            amounts = np.array([0.0 if pd.isna(b[p]) else b[p] for p in s.periods])
+            assert (amounts <= 0).all() and amounts.sum() < 0
+            acts = s.actuals[s.actuals["line_id"] == b["line_id"]]["amount"].astype(float)
+            assert len(acts) and (acts < 0).all()
+            found += 1
+    assert found >= 1
+
+
+def test_three_point_estimates_are_ordered_and_likely_is_the_sum(sample):
+    with_range = lines = pert = 0
+    drivers: dict[str, int] = {}
+    for cid, s in sample.items():
+        for df in (s.costs, s.benefits):
+            for _, r in df.iterrows():
+                total = sum(0.0 if pd.isna(r[p]) else float(r[p]) for p in s.periods)
+                if total == 0:
+                    continue  # a non-monetised KPI
+                lines += 1
+                if isinstance(r.get("driver"), str):
+                    drivers[r["driver"]] = drivers.get(r["driver"], 0) + 1
+                pert += r.get("distribution") == "pert"
+                if pd.isna(r["likely"]):
+                    continue
+                with_range += 1
+                assert r["likely"] == pytest.approx(total, abs=0.5), (cid, r["line_id"])
+                assert r["low"] <= r["likely"] <= r["high"], (cid, r["line_id"])
+    assert with_range / lines >= 0.75
+    assert pert >= 5
+    assert sum(n >= 2 for n in drivers.values()) >= 3  # shared drivers
+
+
+def test_actuals_run_to_the_review_date_and_no_further(sample):
+    for cid, s in sample.items():
+        status = s.meta["status"]
+        if status == "proposed":
+            assert s.actuals.empty and s.forecast.empty and s.meta["approval_date"] is None
+            continue
+        last = max(s.actuals["period"], key=lambda p: period_offset(p, "2000Q1", "quarter"))
+        horizon_end = s.periods[-1]
+        expected_last = horizon_end if status == "closed" else AS_OF
+        assert last == expected_last, cid
+        if status in ("live", "closed"):
+            assert s.actuals["kpi_value"].notna().any(), f"{cid}: measured KPI values"
+    assert sum(s.actuals["comment"].notna().sum() for s in sample.values()) >= 5
+
+
+def test_benefit_baselines_are_measured_before_go_live(sample):
+    for cid, s in sample.items():
+        go_live = s.meta["go_live_period"]
+        start = pd.Timestamp(int(go_live[:4]), 3 * int(go_live[-1]) - 2, 1)
+        for _, b in s.benefits.iterrows():
+            assert pd.Timestamp(b["baseline_date"]) < start, (cid, b["line_id"])
+            for key in ("owner", "kpi", "unit", "baseline_value", "target_value", "target_date", "frequency",
+                        "data_source", "enabler", "confidence"):
+                assert not pd.isna(b[key]) and b[key] != "", (cid, b["line_id"], key)
+
+
+def test_rebaselined_case_keeps_the_original(sample):
+    rebased = {cid: s for cid, s in sample.items() if not s.baselines.empty}
+    assert list(rebased) == ["PAY-2024"]
+    s = rebased["PAY-2024"]
+    assert set(s.baselines["version"]) == {"RB1"}
+    monetised = {r["line_id"] for df in (s.costs, s.benefits) for _, r in df.iterrows()
+                 if any(not pd.isna(r[p]) for p in s.periods)}
+    assert set(s.baselines["line_id"]) == monetised
+    c2 = s.costs.set_index("line_id").loc["C2", s.periods]
+    rb_c2 = s.baselines[s.baselines["line_id"] == "C2"]["amount"].sum()
+    assert rb_c2 == pytest.approx(1.25 * c2.sum(), rel=1e-3)  # the original is kept, RB1 is +25%
+
+
+def test_green_book_case_is_real_at_three_and_a_half_percent(sample):
+    gb = [s for s in sample.values() if s.meta["discount_schedule"] == "green book"]
+    assert len(gb) == 1
+    assert gb[0].meta["price_base"] == "real" and gb[0].meta["discount_rate"] == pytest.approx(0.035)
+
+
+# --- the stories, in numbers ------------------------------------------------------------------------
+def test_chatbot_destroys_value(sample):
+    s = sample["CHATBOT-2025"]
+    assert baseline_npv(s) > 1_000_000
+    assert expected_npv(s) < -250_000
+    b1 = s.benefits.set_index("line_id").loc["B1", s.periods].astype(float).fillna(0)
+    acts = s.actuals[(s.actuals["line_id"] == "B1")].set_index("period")["amount"]
+    assert acts.sum() < 0.35 * b1[acts.index].sum()  # a fraction of plan
+
+
+def test_crm_creates_value_and_data_platform_is_at_risk_but_positive(sample):
+    crm, data = sample["CRM-2025"], sample["DATA-2025"]
+    assert expected_npv(crm) > baseline_npv(crm) * 1.1
+    assert 0 < expected_npv(data) < 0.6 * baseline_npv(data)
+
+
+def test_erp_slipped_two_quarters(sample):
+    s = sample["ERP-2024"]
+    planned = s.benefits.set_index("line_id").loc["B2", s.periods].astype(float).fillna(0)
+    first_planned = next(p for p in s.periods if planned[p] > 0)
+    acts = s.actuals[(s.actuals["line_id"] == "B2") & (s.actuals["amount"] > 0)]
+    first_actual = min(acts["period"], key=lambda p: period_offset(p, "2000Q1", "quarter"))
+    assert period_offset(first_actual, first_planned, "quarter") == 2
+    assert 0 < expected_npv(s) < baseline_npv(s)
+
+
+def test_hand_rolled_baseline_npv_agrees_with_the_appraisal_module(sample):
+    appraisal = pytest.importorskip("vmo_lib.appraisal")
+    mod = _script()
+    built = {c.case_id: c for _, c in mod.build_portfolio()}
+    for cid, s in sample.items():
+        if s.meta["discount_schedule"] != "flat":
+            continue
+        assert baseline_npv(s) == pytest.approx(appraisal.npv_of(built[cid], "baseline"), rel=1e-9, abs=0.01), cid
+
+
+def test_readme_lists_every_case(sample):
+    text = (SAMPLE / "README.md").read_text(encoding="utf-8")
+    for cid in sample:
+        assert f"| {cid} |" in text
