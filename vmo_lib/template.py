@@ -318,20 +318,27 @@ def write_case_workbook(case: BusinessCase, path: str | os.PathLike[str]) -> Pat
     ...     [ws.cell(schema.TABLE_FIRST_ROW, len(schema.COST_COLUMNS) + i).value for i in (1, 2, 3)]
     [100, 50, None]
     """
+    periods = case.periods
     tables = _case_tables(case)
     rows = {name: len(tables[name]) + SPARE_ROWS[name] for name in schema.TABLE_COLUMNS}
-    wb = build_workbook(case.periods, rows)
+    wb = build_workbook(periods, rows)
     _fill_case_sheet(wb["Case"], case.meta)
     for name, columns in schema.TABLE_COLUMNS.items():
         ws = wb[name]
         for i, record in enumerate(tables[name]):
             r = schema.TABLE_FIRST_ROW + i
             for j, col in enumerate(columns, start=1):
-                _put(ws.cell(r, j), col.kind, record.get(col.key), f"{name} row {r}, {col.label}")
+                try:
+                    _put(ws.cell(r, j), col.kind, record.get(col.key))
+                except ValueError as exc:
+                    raise ValueError(f"{name} row {r}, {col.label}: {exc}") from None
             for j, amount in enumerate(record.get("_periods", ()), start=len(columns) + 1):
-                if amount is not None:
-                    _put(ws.cell(r, j), "amount", amount, f"{name} line {record['line_id']}, {case.periods[j - len(columns) - 1]}")
-        n_cols = len(columns) + (len(case.periods) if name in schema.WIDE_SHEETS else 0)
+                try:
+                    _put(ws.cell(r, j), "amount", amount)
+                except ValueError as exc:
+                    where = f"{name} line {record['line_id']}, {periods[j - len(columns) - 1]}"
+                    raise ValueError(f"{where}: {exc}") from None
+        n_cols = len(columns) + (len(periods) if name in schema.WIDE_SHEETS else 0)
         ws.print_area = _table_print_area(n_cols, max(len(tables[name]), 1))
     return save_workbook(wb, path)
 
@@ -701,7 +708,10 @@ def _case_tables(case: BusinessCase) -> dict[str, list[dict[str, Any]]]:
 def _fill_case_sheet(ws: Worksheet, meta: Mapping[str, Any]) -> None:
     for i, field in enumerate(schema.CASE_FIELDS):
         r = schema.CASE_FIRST_ROW + i
-        _put(ws.cell(r, 2), field.kind, meta.get(field.key), f"Case!B{r} ({field.label})")
+        try:
+            _put(ws.cell(r, 2), field.kind, meta.get(field.key))
+        except ValueError as exc:
+            raise ValueError(f"Case!B{r} ({field.label}): {exc}") from None
 
 
 def _is_blank(value: Any) -> bool:
@@ -713,7 +723,7 @@ def _is_blank(value: Any) -> bool:
         return False
 
 
-def _put(cell: Cell, kind: str, value: Any, where: str) -> None:
+def _put(cell: Cell, kind: str, value: Any) -> None:
     """Write one value as the type its schema kind calls for (numbers as numbers, dates as dates)."""
     if _is_blank(value):
         cell.value = None
@@ -724,7 +734,7 @@ def _put(cell: Cell, kind: str, value: Any, where: str) -> None:
             return
         number = float(value)
         if not math.isfinite(number):
-            raise ValueError(f"{where}: cannot write {number} (expected a finite number)")
+            raise ValueError(f"cannot write {number} (expected a finite number)")
         cell.value = int(number) if (kind == "int" or number.is_integer()) and abs(number) < 2**53 else number
     elif kind == "date":
         try:
