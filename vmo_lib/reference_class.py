@@ -1,0 +1,597 @@
+"""Reference-class distributions of cost overrun (how wrong estimates turn out to be).
+
+A reference-class distribution describes the *overrun* ``X = actual / estimate - 1`` of past
+projects like the one appraised (``0.27`` = 27 % over budget, ``-0.1`` = 10 % under). The Monte
+Carlo (:func:`vmo_lib.risk.monte_carlo`) multiplies a case's costs by ``1 + X``.
+
+Interface
+---------
+Any object with these two methods can be passed as ``cost_overrun=`` to the Monte Carlo; the
+portfolio module will later build one from the organisation's own history of baseline vs actual:
+
+``ppf(q)``            quantile function, vectorised over ``q`` in [0, 1];
+``sample(rng, size)`` ``size`` draws from a :class:`numpy.random.Generator`. To keep Monte Carlo
+                      results independent of the chunk size, draw by consuming the generator
+                      sequentially, e.g. ``ppf(rng.random(size))`` (the default here).
+
+The published default
+---------------------
+:func:`flyvbjerg_it_overrun` fits :class:`SplicedParetoOverrun` to Flyvbjerg & Budzier, "Why your IT
+project may be riskier than you think", *Harvard Business Review*, Sept. 2011 (1,471 IT projects):
+mean cost overrun 27 %, and one project in six a "black swan" with a cost overrun of about 200 % on
+average. Flyvbjerg et al. (J. MIS 2022, 5,392 IT projects) found the tail follows a power law; a
+Pareto tail reproduces that. See the function for the parameters and how they were derived.
+
+Examples
+--------
+>>> d = flyvbjerg_it_overrun()
+>>> round(d.mean(), 4), round(d.tail_mean(), 4), round(1 - d.cdf(d.threshold), 4)
+(0.27, 2.0, 0.1667)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "GMPP_ATTRIBUTION",
+    "GMPP_CATEGORY_OF_CASE_TYPE",
+    "HISTORY_MEASURES",
+    "EmpiricalOverrun",
+    "OverrunDistribution",
+    "SplicedParetoOverrun",
+    "flyvbjerg_it_overrun",
+    "gmpp_budget_variance",
+    "gmpp_reference",
+    "green_book_uplifts",
+    "history_ratios",
+    "percentile",
+    "reference_class_sentence",
+    "reference_class_uplifts",
+]
+
+
+class OverrunDistribution(Protocol):
+    """What :func:`vmo_lib.risk.monte_carlo` needs from a reference-class distribution."""
+
+    def ppf(self, q: Any) -> Any:  # pragma: no cover - protocol
+        ...
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # pragma: no cover - protocol
+        ...
+
+
+@dataclass(frozen=True)
+class SplicedParetoOverrun:
+    """Cost overrun with a triangular body and a Pareto (power-law) tail.
+
+    Parameters
+    ----------
+    body_low, body_mode : float
+        Lowest and most likely overrun of the body (fractions; ``-0.3`` = 30 % under budget).
+    threshold : float
+        Overrun where the body ends and the tail begins (also the body's upper limit).
+    tail_probability : float
+        Share of projects in the tail, ``P(X > threshold)``.
+    tail_index : float
+        Pareto index ``alpha > 1`` of the tail: ``P(X > x | X > threshold) = (threshold / x) ** alpha``.
+        ``alpha <= 2`` has infinite variance (the "fat tail" of IT projects).
+    cap : float, optional
+        Largest overrun drawn (``ppf`` is clipped); ``None`` = no cap.
+
+    Notes
+    -----
+    ``ppf(q)`` is the triangular quantile of ``q / (1 - p)`` on ``[body_low, threshold]`` with mode
+    ``body_mode`` when ``q < 1 - p``, else ``threshold * ((1 - q) / p) ** (-1 / alpha)``.
+    The mean is ``(1 - p) (body_low + body_mode + threshold) / 3 + p * alpha * threshold / (alpha - 1)``.
+
+    Examples
+    --------
+    >>> d = SplicedParetoOverrun(body_low=-0.2, body_mode=0.0, threshold=0.5, tail_probability=0.1,
+    ...                          tail_index=2.0)
+    >>> d.ppf([0.0, 0.9, 0.99]).round(6).tolist()
+    [-0.2, 0.5, 1.581139]
+    """
+
+    body_low: float
+    body_mode: float
+    threshold: float
+    tail_probability: float
+    tail_index: float
+    cap: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.body_low <= self.body_mode <= self.threshold or not self.body_low < self.threshold:
+            raise ValueError("need body_low <= body_mode <= threshold and body_low < threshold")
+        if self.body_low <= -1:
+            raise ValueError("body_low must be > -1 (an overrun of -100% means no cost at all)")
+        if not 0.0 < self.tail_probability < 1.0:
+            raise ValueError("tail_probability must be in (0, 1)")
+        if not self.tail_index > 1.0 or self.threshold <= 0:
+            raise ValueError("tail_index must be > 1 (finite mean) and threshold > 0")
+
+    def ppf(self, q: Any) -> Any:
+        """Overrun at cumulative probability ``q`` (vectorised)."""
+        q = np.asarray(q, dtype=np.float64)
+        p = self.tail_probability
+        a, c, b = self.body_low, self.body_mode, self.threshold
+        with np.errstate(all="ignore"):
+            s = np.clip(q / (1.0 - p), 0.0, 1.0)
+            fc = (c - a) / (b - a)
+            body = np.where(s < fc, a + np.sqrt(s * (b - a) * (c - a)), b - np.sqrt((1.0 - s) * (b - a) * (b - c)))
+            tail = self.threshold * np.power(np.clip((1.0 - q) / p, 0.0, 1.0), -1.0 / self.tail_index)
+        out = np.where(q < 1.0 - p, body, tail)
+        if self.cap is not None:
+            out = np.minimum(out, self.cap)
+        return float(out) if out.ndim == 0 else out
+
+    def cdf(self, x: Any) -> Any:
+        """``P(X <= x)`` (vectorised; ignores ``cap``)."""
+        x = np.asarray(x, dtype=np.float64)
+        p = self.tail_probability
+        a, c, b = self.body_low, self.body_mode, self.threshold
+        with np.errstate(all="ignore"):
+            left = np.where(c > a, (x - a) ** 2 / ((b - a) * (c - a)), 0.0)
+            right = 1.0 - np.where(b > c, (b - x) ** 2 / ((b - a) * (b - c)), 0.0)
+            body = np.where(x <= a, 0.0, np.where(x < c, left, np.where(x < b, right, 1.0)))
+            tail = 1.0 - p * np.power(self.threshold / x, self.tail_index)
+        out = np.where(x <= b, (1.0 - p) * body, tail)
+        return float(out) if out.ndim == 0 else out
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """``size`` overruns drawn by inversion (consumes ``rng`` sequentially)."""
+        return np.asarray(self.ppf(rng.random(size)), dtype=np.float64)
+
+    def tail_mean(self) -> float:
+        """Mean overrun of the tail, ``E[X | X > threshold] = alpha * threshold / (alpha - 1)`` (no cap)."""
+        return self.tail_index * self.threshold / (self.tail_index - 1.0)
+
+    def mean(self) -> float:
+        """Mean overrun (without the cap)."""
+        p = self.tail_probability
+        body = (self.body_low + self.body_mode + self.threshold) / 3.0
+        return (1.0 - p) * body + p * self.tail_mean()
+
+
+def flyvbjerg_it_overrun(
+    mean: float = 0.27,
+    tail_probability: float = 1.0 / 6.0,
+    tail_mean: float = 2.0,
+    threshold: float = 0.5,
+    body_mode: float = 0.0,
+    cap: float | None = None,
+) -> SplicedParetoOverrun:
+    """Reference-class cost overrun of IT projects (Flyvbjerg & Budzier, HBR 2011), fat-tailed.
+
+    Parameters
+    ----------
+    mean : float, default 0.27
+        Mean overrun of the class (27 %).
+    tail_probability : float, default 1/6
+        Share of "black swans" (one project in six).
+    tail_mean : float, default 2.0
+        Their mean overrun (about 200 %).
+    threshold : float, default 0.5
+        Overrun where the tail starts (50 %: a black swan overruns by at least half its budget).
+    body_mode : float, default 0.0
+        Most likely overrun of the other five in six (on budget).
+    cap : float, optional
+        Largest overrun drawn; ``None`` = none.
+
+    Returns
+    -------
+    SplicedParetoOverrun
+        Pareto index ``alpha = tail_mean / (tail_mean - threshold)`` (4/3 with the defaults: an
+        infinite-variance power law), and ``body_low`` chosen so the overall mean is ``mean``:
+        ``body_low = 3 * (mean - p * tail_mean) / (1 - p) - body_mode - threshold`` (-0.728 with the
+        defaults, so the median project is about on budget).
+
+    Notes
+    -----
+    Three published figures pin three parameters; the shape of the body (triangular, mode 0) is an
+    assumption. The tail index 4/3 is in the range Flyvbjerg et al. (2022) report for IT
+    (alpha <= 2). Use percentiles (P50/P80/P90) of results, not means: with alpha < 2 sample means
+    converge slowly.
+
+    Examples
+    --------
+    >>> d = flyvbjerg_it_overrun()
+    >>> round(d.tail_index, 4), round(d.body_low, 4), round(d.mean(), 4)
+    (1.3333, -0.728, 0.27)
+    """
+    if not tail_mean > threshold > 0:
+        raise ValueError("need tail_mean > threshold > 0")
+    alpha = tail_mean / (tail_mean - threshold)
+    p = tail_probability
+    body_low = 3.0 * (mean - p * tail_mean) / (1.0 - p) - body_mode - threshold
+    if math.isclose(body_low, body_mode):
+        body_low = body_mode - 1e-9
+    return SplicedParetoOverrun(body_low=body_low, body_mode=body_mode, threshold=threshold,
+                                tail_probability=p, tail_index=alpha, cap=cap)
+
+
+# ==================================================================================================
+# The organisation's own reference class, and the public UK GMPP data
+# ==================================================================================================
+# Conventions (the portfolio review pack repeats them)
+# * Ratios are actual ÷ baseline against the ORIGINAL approved baseline ("baseline"): a formal
+#   re-baseline would otherwise hide exactly the overrun a reference class exists to measure.
+# * Quantiles are linear interpolation between order statistics (Hyndman & Fan type 7: numpy's
+#   default, Excel's PERCENTILE.INC), so an analyst can check them in a spreadsheet. With n values
+#   sorted x_0..x_{n-1}, Q(q) = x_j + (h - j) (x_{j+1} - x_j), h = (n - 1) q, j = floor(h).
+# * "P80" means the level 80 % of past cases stayed within: for cost and schedule the 80th
+#   percentile of the ratio (uplift = Q(0.8) - 1); for benefits the level 80 % of cases reached, the
+#   20th percentile (haircut = 1 - Q(0.2)).
+
+#: Case statuses whose history counts (closed and live cases; in-delivery cases need enough actuals).
+HISTORY_STATUSES = ("closed", "live", "in delivery")
+#: Measures of :func:`history_ratios`.
+HISTORY_MEASURES = ("cost", "benefit", "schedule")
+#: File name of the bundled public reference data (package data, Open Government Licence v3.0).
+GMPP_FILE = "uk_gmpp_nista_2024-25_2025-26.csv"
+GMPP_ATTRIBUTION = "Contains public sector information licensed under the Open Government Licence v3.0"
+#: Category names of the GMPP release that mean the same thing, mapped to one name.
+GMPP_CATEGORY_ALIASES = {"Information and Communications Technology (ICT)": "ICT"}
+#: Case type → closest GMPP category (used for comparison sentences).
+GMPP_CATEGORY_OF_CASE_TYPE = {
+    "IT: equipment/development": "ICT",
+    "IT: outsourcing": "ICT",
+    "Business change": "Government Transformation and Service Delivery",
+    "Regulatory/mandatory": "Government Transformation and Service Delivery",
+    "Infrastructure": "Infrastructure and Construction",
+}
+
+
+def percentile(values: Any, q: Any) -> Any:
+    """Quantile by linear interpolation between order statistics (type 7, Excel ``PERCENTILE.INC``).
+
+    NaN values are dropped; an empty sample gives NaN.
+
+    Examples
+    --------
+    >>> percentile([1.0, 1.1, 1.2, 1.5, 2.0], [0.5, 0.8]).round(6).tolist()
+    [1.2, 1.6]
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return np.full(np.shape(q), np.nan) if np.ndim(q) else math.nan
+    out = np.quantile(v, q, method="linear")
+    return float(out) if np.ndim(out) == 0 else out
+
+
+@dataclass(frozen=True)
+class EmpiricalOverrun:
+    """Cost overrun drawn from the organisation's own history (an :class:`OverrunDistribution`).
+
+    ``ppf(q)`` is :func:`percentile` of the overruns ``ratio - 1`` (linear between observed values,
+    so nothing beyond the worst case seen is drawn: with a small history prefer a fat-tailed
+    published distribution such as :func:`flyvbjerg_it_overrun`).
+
+    Examples
+    --------
+    >>> d = EmpiricalOverrun.from_ratios([1.0, 1.1, 1.2, 1.5, 2.0])
+    >>> round(d.ppf(0.5), 6), round(d.ppf(0.8), 6), d.n
+    (0.2, 0.6, 5)
+    """
+
+    overruns: tuple[float, ...]
+
+    @classmethod
+    def from_ratios(cls, ratios: Any) -> EmpiricalOverrun:
+        r = np.asarray(ratios, dtype=np.float64)
+        r = r[~np.isnan(r)]
+        if r.size == 0:
+            raise ValueError("need at least one actual/baseline ratio")
+        return cls(tuple(float(x) for x in np.sort(r) - 1.0))
+
+    @property
+    def n(self) -> int:
+        return len(self.overruns)
+
+    def ppf(self, q: Any) -> Any:
+        return percentile(self.overruns, q)
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return np.asarray(self.ppf(rng.random(size)), dtype=np.float64)
+
+
+def _first_positive(row: np.ndarray) -> int | None:
+    nz = np.flatnonzero(row > 1e-9)
+    return int(nz[0]) if nz.size else None
+
+
+def history_ratios(cases: Iterable[Any], as_of: object, basis: str = "outturn",
+                   min_reported_periods: int = 4) -> pd.DataFrame:
+    """Actual ÷ baseline for cost, benefit and schedule of every case with a usable history.
+
+    Parameters
+    ----------
+    cases : iterable of BusinessCase (or a Portfolio)
+    as_of : str
+        Review period: actuals after it are ignored (:mod:`vmo_lib.realisation` conventions).
+    basis : {"outturn", "to_date"}
+        ``"outturn"`` (default): whole-life expected (actuals to date, then the forecast, else the
+        plan in force: :func:`vmo_lib.realisation.expected_flows`) ÷ original baseline whole life.
+        ``"to_date"``: actuals ÷ original baseline over the line-periods that have an actual only.
+    min_reported_periods : int, default 4
+        An "in delivery" case needs actuals in at least this many periods; closed and live cases
+        need one. Proposed, approved and cancelled cases are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per eligible case: ``case_id, case_type, status, periods_reported, cost_ratio,
+        benefit_ratio, schedule_ratio, slip_periods``. ``schedule_ratio`` = (planned periods to
+        go-live + slip) ÷ planned periods to go-live, where the planned periods to go-live are
+        ``go_live_t + 1`` and the slip is how many periods later the first expected benefit
+        arrives than the first baselined benefit (a case records no actual go-live date, so the
+        start of benefits stands for it). A ratio with a zero baseline is NaN.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> c = make_case({"case_id": "A", "status": "live", "first_period": "2025Q1", "horizon": 4,
+    ...                "go_live_period": "2025Q1"},
+    ...               costs=[{"line_id": "C1", "name": "Build", "amounts": [100]}],
+    ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [0, 50, 50, 50]}],
+    ...               actuals=[{"period": "2025Q1", "line_id": "C1", "amount": 130},
+    ...                        {"period": "2025Q2", "line_id": "B1", "amount": 0},
+    ...                        {"period": "2025Q3", "line_id": "B1", "amount": 40}])
+    >>> h = history_ratios([c], "2025Q3")
+    >>> h[["cost_ratio", "benefit_ratio", "slip_periods", "schedule_ratio"]].round(4).values.tolist()
+    [[1.3, 0.6, 1.0, 2.0]]
+    """
+    from .realisation import expected_flows  # lazy: realisation imports appraisal, keep this light
+
+    if basis not in ("outturn", "to_date"):
+        raise ValueError(f"basis must be 'outturn' or 'to_date', not {basis!r}")
+    rows = []
+    for case in cases:
+        status = str(case.meta.get("status") or "")
+        if status not in HISTORY_STATUSES:
+            continue
+        tau = case.t_of(as_of)
+        f = case.flows
+        act = f[(f["scenario"] == "actual") & (f["t"] <= tau) & (f["t"] >= 0) & f["amount"].notna()]
+        n_rep = int(act["t"].nunique())
+        need = min_reported_periods if status == "in delivery" else 1
+        if n_rep < need:
+            continue
+        base = case.matrix("baseline")
+        kinds = case.lines.set_index("line_id")["kind"].reindex(base.index).to_numpy()
+        b = base.to_numpy()
+        ex = expected_flows(case, as_of)
+        e = np.zeros_like(b)
+        pos = {lid: i for i, lid in enumerate(base.index)}
+        e[ex["line_id"].map(pos).to_numpy(dtype=int), ex["t"].to_numpy(dtype=int)] = ex["amount"].to_numpy(dtype=float)
+        if basis == "to_date":
+            mask = np.zeros_like(b, dtype=bool)
+            ok = act["line_id"].isin(pos)
+            mask[act.loc[ok, "line_id"].map(pos).to_numpy(dtype=int), act.loc[ok, "t"].to_numpy(dtype=int)] = True
+        else:
+            mask = np.ones_like(b, dtype=bool)
+        ratio = {}
+        for kind in ("cost", "benefit"):
+            k = kinds == kind
+            den = float((b[k] * mask[k]).sum())
+            ratio[kind] = float((e[k] * mask[k]).sum()) / den if abs(den) > 1e-9 else math.nan
+        is_b = kinds == "benefit"
+        first_base = _first_positive(b[is_b].sum(axis=0)) if is_b.any() else None
+        first_exp = _first_positive(e[is_b].sum(axis=0)) if is_b.any() else None
+        if first_base is None or first_exp is None:
+            slip, sched = math.nan, math.nan
+        else:
+            slip = float(first_exp - first_base)
+            planned = max(case.go_live_t or 0, 0) + 1
+            sched = (planned + slip) / planned
+        rows.append({"case_id": case.case_id, "case_type": str(case.meta.get("case_type") or ""),
+                     "status": status, "periods_reported": n_rep, "cost_ratio": ratio["cost"],
+                     "benefit_ratio": ratio["benefit"], "schedule_ratio": sched, "slip_periods": slip})
+    return pd.DataFrame(rows, columns=["case_id", "case_type", "status", "periods_reported", "cost_ratio",
+                                       "benefit_ratio", "schedule_ratio", "slip_periods"])
+
+
+def reference_class_uplifts(history: pd.DataFrame, by: str | None = "case_type") -> pd.DataFrame:
+    """P50/P80 adjustments implied by a history of actual ÷ baseline ratios.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        :func:`history_ratios` (or any table with ``cost_ratio``, ``benefit_ratio``,
+        ``schedule_ratio`` and the ``by`` column).
+    by : str or None, default "case_type"
+        Group column; ``None`` pools every case (group ``"all"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (group, measure): ``group, measure, n, ratio_p50, ratio_p80, adjustment,
+        adjustment_p50, adjustment_p80``. Cost and schedule: ``ratio_p80`` = Q(0.8), adjustment
+        "uplift" = ratio − 1. Benefit: ``ratio_p80`` = Q(0.2) (reached by 80 % of cases),
+        adjustment "haircut" = 1 − ratio. Quantiles by :func:`percentile`; ``n`` counts non-NaN
+        ratios — with a handful of cases the figures are indicative only.
+
+    Examples
+    --------
+    >>> h = pd.DataFrame({"case_type": ["IT"] * 5, "cost_ratio": [1.0, 1.1, 1.2, 1.5, 2.0],
+    ...                   "benefit_ratio": [1.0, 0.9, 0.8, 0.5, 0.7], "schedule_ratio": [1.0] * 5})
+    >>> u = reference_class_uplifts(h).set_index("measure")
+    >>> int(u.loc["cost", "n"]), round(float(u.loc["cost", "adjustment_p50"]), 6), round(float(u.loc["cost", "adjustment_p80"]), 6)
+    (5, 0.2, 0.6)
+    >>> u.loc["benefit", "adjustment"], round(float(u.loc["benefit", "ratio_p80"]), 6)
+    ('haircut', 0.66)
+    """
+    h = history.copy()
+    if by is None:
+        h["_group"] = "all"
+        by = "_group"
+    out = []
+    for group, g in h.groupby(by, sort=True, dropna=False):
+        for measure in HISTORY_MEASURES:
+            v = g[f"{measure}_ratio"].to_numpy(dtype=float)
+            v = v[~np.isnan(v)]
+            p50 = percentile(v, 0.5)
+            if measure == "benefit":
+                p80 = percentile(v, 0.2)
+                adj, a50, a80 = "haircut", 1.0 - p50, 1.0 - p80
+            else:
+                p80 = percentile(v, 0.8)
+                adj, a50, a80 = "uplift", p50 - 1.0, p80 - 1.0
+            out.append({"group": group, "measure": measure, "n": int(v.size), "ratio_p50": p50,
+                        "ratio_p80": p80, "adjustment": adj, "adjustment_p50": a50, "adjustment_p80": a80})
+    return pd.DataFrame(out, columns=["group", "measure", "n", "ratio_p50", "ratio_p80", "adjustment",
+                                      "adjustment_p50", "adjustment_p80"])
+
+
+@functools.lru_cache(maxsize=1)
+def _gmpp_cached() -> pd.DataFrame:
+    with resources.files("vmo_lib").joinpath("data", GMPP_FILE).open("rb") as fh:
+        d = pd.read_csv(fh)
+    d["category"] = d["category"].replace(GMPP_CATEGORY_ALIASES)
+    return d
+
+
+def gmpp_reference() -> pd.DataFrame:
+    """The bundled UK Government Major Projects Portfolio extract (2024-25 and 2025-26 reports).
+
+    Categories are harmonised (:data:`GMPP_CATEGORY_ALIASES`). ``fy_budget_variance_pct`` is the
+    published in-year variance between budget and forecast in percent, **unsigned** (the release
+    gives its size, not its direction). Attribution: :data:`GMPP_ATTRIBUTION`.
+
+    Examples
+    --------
+    >>> d = gmpp_reference()
+    >>> len(d), sorted(d["report_year"].unique())
+    (402, ['2024-25', '2025-26'])
+    """
+    return _gmpp_cached().copy()
+
+
+def gmpp_budget_variance(categories: Sequence[str] | None = ("ICT", "Government Transformation and Service Delivery"),
+                         data: pd.DataFrame | None = None) -> pd.DataFrame:
+    """P50 and P80 of the in-year budget variance (%) of UK major projects, by category.
+
+    Parameters
+    ----------
+    categories : sequence of str or None
+        GMPP categories (harmonised names); ``None`` = all.
+    data : pandas.DataFrame, optional
+        A GMPP table (default :func:`gmpp_reference`). Both report years are pooled: each is a
+        separate in-year observation. Blank variances are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``category, n, p50, p80`` (percent, :func:`percentile`).
+
+    Examples
+    --------
+    >>> t = gmpp_budget_variance(["ICT"]).iloc[0]
+    >>> t["category"], int(t["n"])
+    ('ICT', 39)
+    """
+    d = gmpp_reference() if data is None else data
+    if categories is not None:
+        unknown = sorted(set(categories) - set(d["category"].unique()))
+        if unknown:
+            raise ValueError(f"unknown GMPP categories {unknown}; the data has {sorted(d['category'].unique())}")
+        d = d[d["category"].isin(list(categories))]
+    out = []
+    for cat, g in d.groupby("category", sort=True):
+        v = g["fy_budget_variance_pct"].dropna().to_numpy(dtype=float)
+        out.append({"category": cat, "n": int(v.size), "p50": percentile(v, 0.5), "p80": percentile(v, 0.8)})
+    return pd.DataFrame(out, columns=["category", "n", "p50", "p80"])
+
+
+def green_book_uplifts(case_type: str) -> dict[str, float]:
+    """Green Book optimism-bias upper starting values for a case type (from :mod:`vmo_lib.scenarios`).
+
+    Examples
+    --------
+    >>> green_book_uplifts("IT: equipment/development")
+    {'class': 'Equipment/development', 'capex': 2.0, 'duration': 0.54, 'opex': 0.0}
+    """
+    from .scenarios import CASE_TYPE_CLASS, MOTT_MACDONALD_2002
+
+    cls = CASE_TYPE_CLASS.get(case_type)
+    if cls is None:
+        raise ValueError(f"unknown case type {case_type!r}; expected one of {sorted(CASE_TYPE_CLASS)}")
+    t = MOTT_MACDONALD_2002[cls]
+    return {"class": cls, **{k: t.get(k, (0.0, 0.0))[0] for k in ("capex", "duration", "opex")}}
+
+
+def reference_class_sentence(case_type: str, history: pd.DataFrame, gmpp: pd.DataFrame | None = None,
+                             min_n: int = 3) -> str:
+    """What the organisation's history, the Green Book and UK major projects say about a case type.
+
+    Parameters
+    ----------
+    case_type : str
+    history : pandas.DataFrame
+        :func:`history_ratios`. When the type has fewer than ``min_n`` cost ratios, the figure of
+        every case with a history is quoted instead, and the sentence says so.
+    gmpp : pandas.DataFrame, optional
+        :func:`gmpp_budget_variance` for all categories (default: computed from the bundled data).
+    min_n : int, default 3
+
+    Examples
+    --------
+    >>> h = pd.DataFrame({"case_type": ["IT: equipment/development"] * 5,
+    ...                   "cost_ratio": [1.0, 1.1, 1.2, 1.5, 2.0], "benefit_ratio": [1.0] * 5,
+    ...                   "schedule_ratio": [1.0] * 5})
+    >>> s = reference_class_sentence("IT: equipment/development", h)
+    >>> s.split(";")[0]
+    'Cases like this one (IT: equipment/development, n=5) have historically needed a +60% cost uplift (P80, P50 +20%), a small sample: indicative only'
+    >>> s.split(";")[1]
+    " the Green Book starting value is +200% on capex and +54% on duration (Mott MacDonald class 'Equipment/development')"
+    """
+    def cost_row(by: str | None) -> pd.Series | None:
+        t = reference_class_uplifts(history if by else history.assign(case_type="all"), "case_type")
+        r = t[(t["group"] == (case_type if by else "all")) & (t["measure"] == "cost")]
+        return r.iloc[0] if len(r) and int(r.iloc[0]["n"]) > 0 else None
+
+    row = cost_row("case_type") if len(history) else None
+    n = 0 if row is None else int(row["n"])
+    if n >= min_n:
+        head = (f"Cases like this one ({case_type}, n={n}) have historically needed a "
+                f"{_pct(row['adjustment_p80'])} cost uplift (P80, P50 {_pct(row['adjustment_p50'])})")
+        if n < 10:
+            head += ", a small sample: indicative only"
+    else:
+        pooled = cost_row(None) if len(history) else None
+        if pooled is not None:
+            head = (f"Too few cases like this one ({case_type}, n={n}) for a figure of their own; the "
+                    f"{int(pooled['n'])} cases of every type with a history needed a "
+                    f"{_pct(pooled['adjustment_p80'])} cost uplift (P80, P50 {_pct(pooled['adjustment_p50'])})")
+        else:
+            head = f"No case of this organisation has a cost history yet ({case_type}, n=0)"
+    parts = [head]
+    try:
+        gb = green_book_uplifts(case_type)
+        named = [f"{_pct(gb[k])} on {k}" for k in ("capex", "duration", "opex") if gb[k]]
+        parts.append(f"the Green Book starting value is {' and '.join(named) or 'none'} "
+                     f"(Mott MacDonald class {gb['class']!r})")
+    except ValueError:
+        pass
+    cat = GMPP_CATEGORY_OF_CASE_TYPE.get(case_type)
+    if cat:
+        g = gmpp_budget_variance(None) if gmpp is None else gmpp
+        r = g[g["category"] == cat]
+        if len(r):
+            r = r.iloc[0]
+            parts.append(f"UK major projects in \"{cat}\" (GMPP 2024-25 and 2025-26, n={int(r['n'])}) show a "
+                         f"P80 in-year budget variance of {r['p80']:.0f}% (P50 {r['p50']:.0f}%, size not direction)")
+    return "; ".join(parts) + "."
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x is None or math.isnan(x) else f"{x:+.0%}"
