@@ -379,3 +379,10 @@ def test_cli_refuses_to_overwrite_without_force(tmp_path, capsys):
     assert target.read_bytes() == b"my filled-in case"
     assert main(["template", str(target), "--force"]) == 0
     assert zipfile.is_zipfile(target)
+
+
+def test_a_rebaseline_without_its_baselines_row_is_written_not_dropped(tmp_path):
+    case = _hand_built_case()
+    case.baselines = case.baselines.iloc[0:0]
+    ws = openpyxl.load_workbook(write_case_workbook(case, tmp_path / "rb.xlsx"))["Baselines"]
+    assert [c.value for c in ws[5]] == ["RB1", None, None, "2026Q1", "C1", 1000]

@@ -678,29 +678,33 @@ def _case_tables(case: BusinessCase) -> dict[str, list[dict[str, Any]]]:
     base = flows[flows["scenario"] == "baseline"]
     for sheet, kind in (("Costs", "cost"), ("Benefits", "benefit")):
         lines = case.lines[case.lines["kind"] == kind]
-        f = base[base["kind"] == kind] if "kind" in base else base
+        f = base[base["kind"] == kind]
         bad = f[(f["t"] < 0) | (f["t"] >= len(periods))]
         if len(bad):
             b = bad.iloc[0]
             raise ValueError(f"{sheet} line {b['line_id']}: baseline flow in period {b['period']} is outside the "
                              f"case's {len(periods)} periods from {periods[0]}")
-        sums = f.groupby(["line_id", "t"], sort=False)["amount"].sum(min_count=1)
+        by_line: dict[Any, list[Any]] = {}
+        for (line_id, t), amount in f.groupby(["line_id", "t"], sort=False)["amount"].sum(min_count=1).items():
+            by_line.setdefault(line_id, [None] * len(periods))[int(t)] = amount
         records = []
         for rec in lines.to_dict("records"):
-            amounts: list[Any] = [None] * len(periods)
-            if rec["line_id"] in sums.index.get_level_values(0):
-                for t, a in sums.loc[rec["line_id"]].items():
-                    amounts[int(t)] = a
-            rec["_periods"] = amounts
+            rec["_periods"] = by_line.get(rec["line_id"], ())
             records.append(rec)
         out[sheet] = records
     out["Actuals"] = flows[flows["scenario"] == "actual"].to_dict("records")
     out["Forecast"] = flows[flows["scenario"] == "forecast"].to_dict("records")
+    # Re-baselines in case.baselines order; a re-baseline scenario without its row there is still
+    # written (version only) rather than dropped.
+    info = {} if case.baselines is None else {str(b["version"]): b for b in case.baselines.to_dict("records")}
+    prefix = "rebaseline:"
+    versions = list(info) + sorted({str(sc)[len(prefix):] for sc in flows["scenario"].unique()
+                                    if str(sc).startswith(prefix)} - set(info))
     rebase: list[dict[str, Any]] = []
-    baselines = case.baselines if case.baselines is not None else None
-    for b in ([] if baselines is None else baselines.to_dict("records")):
-        for rec in flows[flows["scenario"] == f"rebaseline:{b['version']}"].to_dict("records"):
-            rebase.append({**rec, "version": b["version"], "approved": b.get("approved"), "reason": b.get("reason")})
+    for version in versions:
+        b = info.get(version, {})
+        for rec in flows[flows["scenario"] == prefix + version].to_dict("records"):
+            rebase.append({**rec, "version": version, "approved": b.get("approved"), "reason": b.get("reason")})
     out["Baselines"] = rebase
     return out
 
