@@ -315,7 +315,7 @@ def test_chatbot_destroys_value(sample):
 def test_crm_creates_value_and_data_platform_is_at_risk_but_positive(sample):
     crm, data = sample["CRM-2025"], sample["DATA-2025"]
     assert expected_npv(crm) > baseline_npv(crm) * 1.1
-    assert 0 < expected_npv(data) < 0.6 * baseline_npv(data)
+    assert 0 < expected_npv(data) < 0.85 * baseline_npv(data)
 
 
 def test_erp_slipped_two_quarters(sample):
