@@ -428,3 +428,96 @@ def test_unreadable_file(tmp_path):
     p.write_bytes(genuine_xlsx_bytes())
     p.chmod(0)
     assert "not readable" in refused(p).reason
+
+
+# --- through the CLI: `vmo validate` exits 2 with the one-sentence reason, never a traceback ---------------
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+def _validate_command_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("vmo_lib.commands.validate") is not None
+
+
+needs_validate = pytest.mark.skipif(not _validate_command_available(), reason="`vmo validate` not built yet")
+
+
+def _hostile_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """name -> (file, words its reason must contain)."""
+    files: dict[str, tuple[Path, str]] = {}
+
+    def put(name: str, data: bytes, words: str) -> None:
+        p = tmp_path / name
+        p.write_bytes(data)
+        files[name] = (p, words)
+
+    put("empty.xlsx", b"", "empty (0 bytes)")
+    put("csv.xlsx", b"case_id,title\nERP-01,ERP\n", "plain-text file (it looks like CSV)")
+    put("random.xlsx", random.Random(0).randbytes(4096), "neither a .xlsx (zip) archive")
+    put("truncated.xlsx", genuine_xlsx_bytes()[:3000], "damaged or truncated zip archive")
+    files["notbook.xlsx"] = (write_zip(tmp_path / "notbook.xlsx", {"readme.txt": b"hi"}),
+                             "zip archive but not an Excel workbook")
+    files["encrypted.xlsx"] = (ole2_file(tmp_path / "encrypted.xlsx", ["EncryptionInfo", "EncryptedPackage"]),
+                               "password-protected (encrypted)")
+    files["legacy.xls"] = (ole2_file(tmp_path / "legacy.xls", ["Workbook"]), "legacy Excel 97-2003 workbook (.xls)")
+    parts = xlsx_parts()
+    parts["xl/worksheets/sheet1.xml"] = entity_bomb_xml(parts["xl/worksheets/sheet1.xml"])
+    files["entities.xlsx"] = (write_zip(tmp_path / "entities.xlsx", parts), "XML document type declaration")
+    files["ratio.xlsx"] = (write_sheet_bomb(tmp_path / "ratio.xlsx", 50), "above the 200:1 limit")
+    files["missing.xlsx"] = (tmp_path / "missing.xlsx", "no such file")
+    return files
+
+
+@needs_validate
+def test_vmo_validate_exits_2_with_one_clear_message_for_each_hostile_file(tmp_path, capsys):
+    from vmo_lib.cli import EXIT_UNREADABLE, main
+
+    for name, (path, words) in _hostile_files(tmp_path).items():
+        code = main(["validate", str(path)])
+        out, err = capsys.readouterr()
+        assert code == EXIT_UNREADABLE, (name, out, err)
+        assert words in out + err, (name, out, err)
+        assert "Traceback" not in out + err
+
+
+@needs_validate
+def test_vmo_validate_zip_bomb_and_json(zip_bomb, capsys):
+    import json
+
+    from vmo_lib.cli import EXIT_UNREADABLE, main
+
+    assert main(["validate", str(zip_bomb), "--json"]) == EXIT_UNREADABLE
+    out, _ = capsys.readouterr()
+    text = json.dumps(json.loads(out))
+    assert "possible zip bomb" in text and "unreadable" in text
+
+
+@needs_validate
+def test_vmo_validate_accepts_an_xlsm_sample_with_the_macro_warning(tmp_path, capsys):
+    from vmo_lib.cli import EXIT_OK, main
+
+    src = SAMPLE / "RPA-2025.xlsx"
+    if not src.exists():
+        pytest.skip("sample portfolio not generated")
+    dst = tmp_path / "RPA-2025.xlsm"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name in zin.namelist():
+            data = zin.read(name)
+            if name == "[Content_Types].xml":
+                data = data.replace(b"spreadsheetml.sheet.main+xml", b"ms-excel.sheet.macroEnabled.main+xml")
+            zout.writestr(name, data)
+        zout.writestr("xl/vbaProject.bin", bytes.fromhex("D0CF11E0A1B11AE1") + b"\x00" * 504)
+    assert main(["validate", str(dst)]) == EXIT_OK
+    out, err = capsys.readouterr()
+    assert "contains VBA macros (xl/vbaProject.bin); they were not run and are ignored" in out + err
+
+
+@needs_validate
+def test_vmo_validate_passes_the_sample_portfolio(capsys):
+    from vmo_lib.cli import EXIT_OK, main
+
+    if not any(SAMPLE.glob("*.xlsx")):
+        pytest.skip("sample portfolio not generated")
+    assert main(["validate", str(SAMPLE)]) == EXIT_OK
+    capsys.readouterr()
