@@ -348,7 +348,9 @@ def tornado(
     out = pd.DataFrame(rows, columns=["driver", "kind", "low", "high", "npv_low", "npv_high", "switching_change"])
     out["swing"] = (out["npv_high"] - out["npv_low"]).abs()
     out["base_npv"] = base
-    out = out.sort_values(["swing", "driver"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    # equal swings (to a millionth of the currency unit) are ordered by name, not by rounding noise
+    out["_key"] = out["swing"].round(6)
+    out = out.sort_values(["_key", "driver"], ascending=[False, True], kind="stable").reset_index(drop=True)
     return out[["driver", "kind", "low", "high", "npv_low", "npv_high", "swing", "base_npv", "switching_change"]]
 
 

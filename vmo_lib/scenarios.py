@@ -619,7 +619,7 @@ def three_point_factors(case: BusinessCase, matrices: CaseMatrices | None = None
         lo, hi = min(f_low, f_high), max(f_low, f_high)
         # direction of the line's effect on NPV: costs and dis-benefits lower it as they grow
         worse_when_larger = kinds[i] == "cost" or totals[i] < 0 or (likely is not None and likely < 0)
-        dist = str(ln.get("distribution") or "triangular").strip().lower()
+        dist = "triangular" if _blank(ln.get("distribution")) else str(ln.get("distribution")).strip().lower()
         if dist not in ("triangular", "pert"):
             raise AnalysisError(f"{where}: distribution must be 'triangular' or 'pert', got {ln.get('distribution')!r}")
         driver = ln.get("driver")
