@@ -137,10 +137,14 @@ class Thresholds:
         Verdict "at risk" when expected NPV falls short of the reference by more than this share of
         PV costs (default 5 %).
     value_destroyed : float
-        Verdict "value destroyed" when the shortfall exceeds this share of PV costs (default 25 %),
-        or when the expected NPV is negative while the reference promised a non-negative NPV. A case
-        whose baseline NPV is negative by design (regulatory/mandatory) is judged only against its
-        baseline, never against zero.
+        Verdict "value destroyed" for a case whose baseline NPV is negative by design
+        (regulatory/mandatory), which has no zero line to cross: when its shortfall exceeds this
+        share of PV costs (default 25 %). A case that promised a non-negative NPV is "value
+        destroyed" when its expected NPV is negative: it now loses money, whatever it promised.
+    value_destroyed_any : float or None
+        Optional stricter rule: any case whose shortfall exceeds this share of PV costs is "value
+        destroyed" even while its expected NPV stays positive. Default None (off): a case still
+        expected to return more than it costs is "at risk", however far below its promise.
     green, amber : float
         RAG on performance % (100 % = on plan, higher = better): green ``>= green`` (95 %), amber
         ``>= amber`` (80 %), else red. No plan due and nothing reported = grey ("not started").
@@ -156,6 +160,7 @@ class Thresholds:
     value_created: float = 0.05
     at_risk: float = 0.05
     value_destroyed: float = 0.25
+    value_destroyed_any: float | None = None
     green: float = 0.95
     amber: float = 0.80
     overdue_grace: int = 0
@@ -163,6 +168,8 @@ class Thresholds:
     def __post_init__(self) -> None:
         if not 0 <= self.at_risk <= self.value_destroyed:
             raise ValueError("thresholds must satisfy 0 <= at_risk <= value_destroyed")
+        if self.value_destroyed_any is not None and self.value_destroyed_any < self.at_risk:
+            raise ValueError("thresholds must satisfy at_risk <= value_destroyed_any")
         if not 0 <= self.amber <= self.green:
             raise ValueError("thresholds must satisfy 0 <= amber <= green")
 
@@ -660,20 +667,26 @@ class ValueBridge:
 
     ``start + cost + benefit + timing == end`` exactly (to floating-point rounding).
 
-    Definition, per line with undiscounted totals ``B`` (reference) and ``E`` (expected) and present
-    values ``PV_b``, ``PV_e`` at the case's discount factors (so ``PV/total`` is the line's average
-    discount factor, its "timing")::
+    Definition, per line, in two steps from the reference profile ``b`` to the expected profile
+    ``e`` (``PV`` at the case's discount factors, ``B``/``E`` undiscounted totals):
 
-        timing_i = B * (PV_e / E - PV_b / B)      # the reference amounts moved to the expected timing
-        amount_i = (PV_e - PV_b) - timing_i       # = (E - B) * PV_e / E: the change in amount,
-                                                  #   valued at the expected timing
+    1. **Slip.** ``s`` = first period with an amount in ``e`` minus that in ``b`` (0 if either is
+       empty); ``b_s`` = ``b`` moved ``s`` periods (what is pushed past the horizon is lost to the
+       slip). ``slip_i = PV(b_s) - PV(b)``.
+    2. **Re-phasing and amount.** With ``PV/total`` as a profile's average discount factor::
 
-    A line with no reference amount (``B = 0``) or no expected amount (``E = 0``) has no timing
-    effect: its whole change is amount. ``cost`` is minus the amount effects of cost lines (an
-    overrun is negative), ``benefit`` the amount effects of benefit lines in the view (dis-benefits
-    included), ``timing`` the timing effects of all lines signed by their effect on NPV. A pure slip
-    (same amounts, later) is timing only; a change of amounts with an unchanged profile shape (every
-    period scaled alike, or a one-period line) is cost or benefit only.
+           rephasing_i = B_s * (PV(e) / E - PV(b_s) / B_s)   # b_s's amounts moved to e's timing
+           amount_i    = PV(e) - PV(b_s) - rephasing_i       # = (E - B_s) * PV(e) / E
+
+       (no re-phasing when ``B_s`` or ``E`` is 0: the whole change is amount).
+
+    ``timing_i = slip_i + rephasing_i``, so ``amount_i + timing_i = PV(e) - PV(b)`` exactly.
+    ``cost`` = minus the amount effects of cost lines (an overrun is negative), ``benefit`` = the
+    amount effects of benefit lines in the view (dis-benefits included), ``timing`` = all timing
+    effects signed by their effect on NPV. Hence: a pure slip (same amounts, later, even when the
+    tail falls past the horizon) is timing only; an overrun or shortfall that keeps the start
+    period and the shape (every period scaled alike, or a one-period line) is cost or benefit only;
+    a re-phasing that keeps the total is timing only.
 
     Attributes
     ----------
@@ -704,16 +717,36 @@ class ValueBridge:
         return dict(self.components)
 
 
+def _first_amount(m: np.ndarray) -> np.ndarray:
+    nz = np.abs(m) > _TINY
+    return np.where(nz.any(axis=1), nz.argmax(axis=1), -1)
+
+
+def _shift_rows(m: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Each row moved ``s[i]`` periods later (earlier if negative); what leaves the horizon is lost."""
+    out = np.zeros_like(m)
+    h = m.shape[1]
+    for i, k in enumerate(s):
+        k = int(k)
+        if k >= 0:
+            out[i, k:] = m[i, :h - k] if k < h else 0.0
+        else:
+            out[i, :h + k] = m[i, -k:]
+    return out
+
+
 def _bridge_lines(ref: np.ndarray, exp: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-row (amount effect, timing effect) in PV terms, before the cost/benefit sign."""
-    b_tot, e_tot = ref.sum(axis=1), exp.sum(axis=1)
-    pv_b, pv_e = ref @ df, exp @ df
-    scale = np.maximum(np.abs(ref).sum(axis=1), np.abs(exp).sum(axis=1))
-    has_b = np.abs(b_tot) > _TINY * np.maximum(scale, 1.0)
-    has_e = np.abs(e_tot) > _TINY * np.maximum(scale, 1.0)
-    ok = has_b & has_e
+    fb, fe = _first_amount(ref), _first_amount(exp)
+    shift = np.where((fb >= 0) & (fe >= 0), fe - fb, 0)
+    slipped = _shift_rows(ref, shift)
+    pv_b, pv_s, pv_e = ref @ df, slipped @ df, exp @ df
+    s_tot, e_tot = slipped.sum(axis=1), exp.sum(axis=1)
+    scale = np.maximum(np.maximum(np.abs(slipped).sum(axis=1), np.abs(exp).sum(axis=1)), 1.0)
+    ok = (np.abs(s_tot) > _TINY * scale) & (np.abs(e_tot) > _TINY * scale)
     with np.errstate(all="ignore"):
-        timing = np.where(ok, b_tot * (pv_e / np.where(ok, e_tot, 1.0) - pv_b / np.where(ok, b_tot, 1.0)), 0.0)
+        rephasing = np.where(ok, s_tot * (pv_e / np.where(ok, e_tot, 1.0) - pv_s / np.where(ok, s_tot, 1.0)), 0.0)
+    timing = (pv_s - pv_b) + rephasing
     return (pv_e - pv_b) - timing, timing
 
 
@@ -837,8 +870,9 @@ def verdict(reference_npv: float, expected_npv: float, pv_costs: float,
     when that is 0 the scale is ``|reference NPV|``):
 
     1. **value destroyed**: the reference NPV is >= 0 and the expected NPV < 0 (the case now loses
-       money it promised to make), or the shortfall exceeds ``value_destroyed`` (25 %).
-       A case negative by design (reference NPV < 0, e.g. regulatory) is judged only by the shortfall.
+       money it promised to make); or, for a case negative by design (reference NPV < 0, e.g.
+       regulatory), which is never compared with zero, the shortfall exceeds ``value_destroyed``
+       (25 %); or, if set, the shortfall exceeds ``value_destroyed_any``.
     2. **at risk**: the shortfall exceeds ``at_risk`` (5 %).
     3. **value created**: the gain exceeds ``value_created`` (5 %).
     4. **on track**: otherwise.
@@ -847,6 +881,10 @@ def verdict(reference_npv: float, expected_npv: float, pv_costs: float,
     --------
     >>> [verdict(100, e, 1000).label for e in (200, 80, 0, -400)]
     ['value created', 'on track', 'at risk', 'value destroyed']
+    >>> verdict(800, 100, 1000).label         # 70 % of PV costs lost, but still positive
+    'at risk'
+    >>> verdict(-500, -800, 1000).label       # mandatory case, 30 % worse than its negative baseline
+    'value destroyed'
     >>> verdict(100, -1, 1000).label          # promised value, now negative
     'value destroyed'
     >>> verdict(-500, -520, 1000).label       # mandatory case, 2 % worse than its negative baseline
@@ -858,8 +896,12 @@ def verdict(reference_npv: float, expected_npv: float, pv_costs: float,
     pct = change / scale if scale > _TINY else (0.0 if abs(change) <= _TINY else math.copysign(math.inf, change))
     if reference_npv >= 0 and expected_npv < 0:
         label, rule = "value destroyed", "expected NPV is negative although the baseline promised a positive NPV"
-    elif pct < -th.value_destroyed:
-        label, rule = "value destroyed", f"expected NPV is more than {th.value_destroyed:.0%} of PV costs below baseline"
+    elif reference_npv < 0 and pct < -th.value_destroyed:
+        label, rule = "value destroyed", (f"negative-by-design case: expected NPV is more than "
+                                          f"{th.value_destroyed:.0%} of PV costs below baseline")
+    elif th.value_destroyed_any is not None and pct < -th.value_destroyed_any:
+        label, rule = "value destroyed", (f"expected NPV is more than {th.value_destroyed_any:.0%} "
+                                          "of PV costs below baseline")
     elif pct < -th.at_risk:
         label, rule = "at risk", f"expected NPV is more than {th.at_risk:.0%} of PV costs below baseline"
     elif pct > th.value_created:
@@ -948,7 +990,7 @@ def measurement_gaps(case: BusinessCase, as_of: object, thresholds: Thresholds |
                 kpi_ts = kpi_rows.loc[kpi_rows["line_id"] == lid, "t"].to_numpy()
                 all_rep = np.union1d(reported_ts, kpi_ts)
                 last = int(all_rep.max()) if len(all_rep) else due_from - 1
-                gap_len = g.tau - last
+                gap_len = last_t - last      # nothing is due after the horizon ends
                 if gap_len > allowed:
                     ts = list(range(max(last + 1, 0), last_t + 1))
                     add(i, "overdue", f"no actual for {gap_len} period(s); {freq or 'quarterly'} measurement allows "

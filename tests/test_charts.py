@@ -1,0 +1,93 @@
+"""Charts: they draw the numbers the analysis computed, in the house style, without pyplot state."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
+
+from vmo_lib import charts  # noqa: E402
+from vmo_lib.model import make_case  # noqa: E402
+from vmo_lib.realisation import case_status  # noqa: E402
+
+PROFILE = {"owner": "Ops", "kpi": "Orders per FTE", "unit": "count", "baseline_value": 100,
+           "baseline_date": "2025-12-01", "target_value": 150, "target_date": "2027-12-31", "frequency": "quarterly"}
+
+
+@pytest.fixture(scope="module")
+def status():
+    # Build 1,000 over-runs to 1,200; benefit planned 400 a quarter from Q2 delivers 300 then 500.
+    case = make_case({"case_id": "CH", "first_period": "2026Q1", "horizon": 6, "discount_rate": 0.0},
+                     costs=[{"line_id": "C1", "name": "Build", "amounts": [1000]}],
+                     benefits=[{"line_id": "B1", "name": "Saving", **PROFILE, "amounts": [0, 400, 400, 400, 400, 400]},
+                               {"line_id": "B2", "name": "Later", **PROFILE, "amounts": [0, 0, 0, 0, 0, 100]}],
+                     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 1200},
+                              {"period": "2026Q2", "line_id": "B1", "amount": 300},
+                              {"period": "2026Q3", "line_id": "B1", "amount": 500}])
+    return case_status(case, "2026Q3")
+
+
+@pytest.mark.parametrize(("x", "text"), [(1_234_567, "£1.23m"), (-350_000, "−£350k"), (12_500, "£12.5k"),
+                                          (999, "£999"), (0, "£0"), (2.5e9, "£2.50bn")])
+def test_money_format(x, text):
+    assert charts.format_money(x, "GBP") == text
+
+
+def test_currency_axis_formatter_uses_k_and_m():
+    f = charts.currency_formatter("GBP")
+    assert [f(v, 0) for v in (0, 250_000, 1_500_000, 2_000_000)] == ["£0", "£250k", "£1.5m", "£2m"]
+
+
+def test_bridge_waterfall_draws_the_bridge_numbers(status):
+    # Hand-worked: baseline NPV 2,100 − 1,000 = 1,100; expected 300 + 500 + 3·400 + 100 − 1,200 = 900.
+    # Cost −200, benefit +0 (300 + 500 = 800 as planned), timing 0.
+    assert (status.baseline_npv, status.expected_npv) == (1100.0, 900.0)
+    fig = charts.value_bridge_chart(status.bridge, "GBP")
+    bars = [p for p in fig.axes[0].patches if p.get_width() == pytest.approx(0.6)]
+    heights = [round(b.get_height(), 6) for b in bars]
+    bottoms = [round(b.get_y(), 6) for b in bars]
+    assert heights == [1100.0, 200.0, 0.0, 0.0, 900.0]
+    assert bottoms == [0.0, 900.0, 900.0, 900.0, 0.0]
+    assert to_hex(bars[1].get_facecolor()) == charts.PALETTE["loss"]
+
+
+def test_realisation_curve_plots_the_cumulative_tables(status):
+    fig = charts.realisation_curve(status)
+    lines = {ln.get_label(): ln for ln in fig.axes[0].get_lines()}
+    assert list(lines["Approved baseline"].get_ydata()) == [0, 400, 800, 1200, 1600, 2100]
+    assert list(lines["Actual to date"].get_ydata()) == [0, 300, 800]
+    assert list(lines["Outlook (forecast, else plan)"].get_ydata()) == [800, 1200, 1600, 2100]
+    assert "Review 2026Q3" in [t.get_text() for t in fig.axes[0].texts]
+
+
+def test_rag_table_colours_each_benefit_by_its_status(status):
+    fig = charts.rag_table(status.benefits, "GBP")
+    cells = fig.axes[0].tables[0].get_celld()
+    # B1: 800 of 800 → green; B2 not due yet → grey.
+    assert cells[(1, 7)].get_text().get_text() == "Green"
+    assert to_hex(cells[(1, 7)].get_facecolor()) == charts.PALETTE["green"]
+    assert cells[(2, 7)].get_text().get_text() == "Not started / no data"
+    assert cells[(1, 4)].get_text().get_text() == "£0"
+
+
+def test_charts_draw_on_a_given_axes_and_leave_pyplot_alone(status):
+    before = plt.get_fignums()
+    figs = [charts.realisation_curve(status), charts.value_bridge_chart(status.bridge, "GBP"),
+            charts.rag_table(status.benefits)]
+    assert plt.get_fignums() == before
+    fig, axes = plt.subplots(1, 2)
+    try:
+        assert charts.value_bridge_chart(status.bridge, "GBP", ax=axes[1]) is fig
+        assert len(axes[1].patches) >= 5 and not axes[0].patches
+    finally:
+        plt.close(fig)
+    for f in figs:
+        buf = io.BytesIO()
+        f.savefig(buf, format="png")      # renders without pyplot
+        assert buf.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"

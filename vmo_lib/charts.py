@@ -1,0 +1,346 @@
+"""Charts of the workbench (matplotlib), in one house style.
+
+Every chart function takes the tables or result objects an analysis returned (it computes no figure
+of its own), draws on ``ax`` when given (else on a new :class:`~matplotlib.figure.Figure` that is not
+registered with pyplot, so batch runs do not accumulate open figures), and returns the Figure. Nothing
+here calls ``plt.show()`` or writes files. In a notebook, a returned Figure displays itself.
+
+House style, for every engineer adding a chart here: colours from :data:`PALETTE` only; call
+:func:`_style` on every axes; money axes use :func:`currency_formatter` (``£1.2m``, ``£350k``);
+say what the reader is looking at in the title and the axis labels, not in a legend where avoidable.
+
+Examples
+--------
+>>> from vmo_lib.model import make_case
+>>> from vmo_lib.realisation import case_status
+>>> case = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 4},
+...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0, 0]}],
+...     benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 60, 60, 60]}],
+...     actuals=[{"period": "2026Q2", "line_id": "B1", "amount": 70}])
+>>> s = case_status(case, "2026Q2")
+>>> fig = realisation_curve(s)
+>>> fig.axes[0].get_title()
+'X: cumulative benefits'
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+    from .realisation import CaseStatus, ValueBridge
+
+__all__ = [
+    "PALETTE",
+    "currency_formatter",
+    "format_money",
+    "rag_table",
+    "realisation_curve",
+    "value_bridge_chart",
+]
+
+#: The only colours charts use (colour-blind-safe where it matters: gains blue, losses orange).
+PALETTE: dict[str, str] = {
+    "ink": "#262626",
+    "muted": "#8c8c8c",
+    "grid": "#e5e5e5",
+    "baseline": "#8c8c8c",      # original approved baseline
+    "plan": "#1f4e78",          # baseline in force (re-baseline)
+    "actual": "#1b7837",        # measured
+    "forecast": "#5aae61",      # today's estimate
+    "total": "#1f4e78",         # totals in a waterfall
+    "gain": "#2166ac",
+    "loss": "#d6604d",
+    "green": "#3a9d5d",
+    "amber": "#f0a202",
+    "red": "#c0392b",
+    "grey": "#bdbdbd",
+}
+_SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€", "JPY": "¥"}
+
+
+def format_money(x: float, currency: str = "", decimals: int | None = None) -> str:
+    """Compact money text for axes and labels: ``£1.2m``, ``£350k``, ``−£40k``.
+
+    Examples
+    --------
+    >>> format_money(1_234_567, "GBP"), format_money(-350_000, "GBP"), format_money(900, "USD")
+    ('£1.23m', '−£350k', '$900')
+    >>> format_money(12_500, "CHF")
+    'CHF 12.5k'
+    """
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    sym = _SYMBOLS.get(currency, f"{currency} " if currency else "")
+    a = abs(x)
+    if a >= 1e9:
+        body = f"{a / 1e9:.{2 if decimals is None else decimals}f}bn"
+    elif a >= 1e6:
+        body = f"{a / 1e6:.{2 if decimals is None else decimals}f}m"
+    elif a >= 1e3:
+        d = (0 if a >= 1e5 else 1) if decimals is None else decimals
+        body = f"{a / 1e3:.{d}f}k"
+    else:
+        body = f"{a:.{0 if decimals is None else decimals}f}"
+    return f"{'−' if x < 0 and a >= 0.5 else ''}{sym}{body}"
+
+
+def currency_formatter(currency: str = "") -> FuncFormatter:
+    """An axis formatter in k/m of ``currency`` (``ax.yaxis.set_major_formatter(currency_formatter("GBP"))``).
+
+    Examples
+    --------
+    >>> currency_formatter("GBP")(2_500_000, 0)
+    '£2.5m'
+    """
+    def fmt(x: float, _pos: int) -> str:
+        a = abs(x)
+        if a >= 1e6:
+            return format_money(x, currency, 1 if a % 1e6 else 0)
+        if a >= 1e3:
+            return format_money(x, currency, 0)
+        return format_money(x, currency, 0)
+
+    return FuncFormatter(fmt)
+
+
+def _figure(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _style(ax: Axes) -> None:
+    """The house style: light horizontal grid behind the data, no top/right frame, readable ticks."""
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color(PALETTE["muted"])
+    ax.grid(axis="y", color=PALETTE["grid"], linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.tick_params(colors=PALETTE["ink"], labelsize=9)
+    ax.title.set_color(PALETTE["ink"])
+    ax.title.set_fontsize(12)
+    ax.title.set_horizontalalignment("left")
+    ax.title.set_position((0.0, 1.0))
+
+
+def _thin_ticks(ax: Axes, labels: list[str], max_labels: int = 12) -> None:
+    step = max(1, math.ceil(len(labels) / max_labels))
+    if step > 1 and all(len(p) == 6 and p[4] == "Q" for p in labels):
+        step = 4 * math.ceil(step / 4)       # label whole years of quarters: 2026Q1, 2027Q1, ...
+    pos = list(range(0, len(labels), step))
+    ax.set_xticks(pos)
+    ax.set_xticklabels([labels[i] for i in pos], rotation=0)
+
+
+# --------------------------------------------------------------------------------------------------
+# realisation
+# --------------------------------------------------------------------------------------------------
+def realisation_curve(status: CaseStatus, ax: Axes | None = None) -> Figure:
+    """Cumulative benefits: approved baseline, baseline in force, actual to date and the outlook.
+
+    Parameters
+    ----------
+    status : CaseStatus
+        From :func:`vmo_lib.realisation.case_status` (its ``by_period`` table).
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Notes
+    -----
+    Undiscounted cumulative monetised benefits in the status's view, net of dis-benefits. The solid
+    green line is what was measured up to the review period (marked); the dashed green line continues
+    it with the owner's forecast (else the plan).
+
+    Examples
+    --------
+    See the module docstring.
+    """
+    fig, ax = _figure(ax, (8, 4.2))
+    t = status.by_period
+    x = np.arange(len(t))
+    rebaselined = status.baseline_in_force != "baseline"
+    ax.plot(x, t["cum_benefit_original"], color=PALETTE["baseline"], linestyle="--", linewidth=1.5,
+            label="Approved baseline" if not rebaselined else "Original baseline")
+    if rebaselined:
+        version = status.baseline_in_force.split(":", 1)[-1]
+        ax.plot(x, t["cum_benefit_plan"], color=PALETTE["plan"], linewidth=1.5, label=f"Re-baseline {version}")
+    past = t["reported"].to_numpy()
+    if past.any():
+        last = int(np.flatnonzero(past)[-1])
+        ax.plot(x[:last + 1], t["cum_benefit_expected"].to_numpy()[:last + 1], color=PALETTE["actual"],
+                linewidth=2.4, label="Actual to date")
+        if last + 1 < len(t):
+            ax.plot(x[last:], t["cum_benefit_expected"].to_numpy()[last:], color=PALETTE["forecast"],
+                    linewidth=2.0, linestyle=(0, (4, 2)), label="Outlook (forecast, else plan)")
+        ax.axvline(last, color=PALETTE["muted"], linewidth=1, linestyle=":")
+        ax.annotate(f"Review {status.as_of}", xy=(last, 1.0), xycoords=("data", "axes fraction"),
+                    xytext=(4, -4), textcoords="offset points", va="top", fontsize=8, color=PALETTE["muted"])
+    else:
+        ax.plot(x, t["cum_benefit_expected"], color=PALETTE["forecast"], linewidth=2.0, linestyle=(0, (4, 2)),
+                label="Outlook (no actuals yet)")
+    ax.set_title(f"{status.case_id}: cumulative benefits")
+    ax.set_ylabel(f"Cumulative benefit ({status.currency}, undiscounted)")
+    ax.yaxis.set_major_formatter(currency_formatter(status.currency))
+    _thin_ticks(ax, list(t["period"]))
+    ax.set_xlim(0, max(len(t) - 1, 1))
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.1), ncol=4)
+    _style(ax)
+    return fig
+
+
+def value_bridge_chart(bridge: ValueBridge, currency: str = "", ax: Axes | None = None,
+                       start_label: str | None = None) -> Figure:
+    """Waterfall from the baseline NPV through cost, benefit and timing effects to the expected NPV.
+
+    Parameters
+    ----------
+    bridge : ValueBridge
+        From :func:`vmo_lib.realisation.value_bridge` (or ``CaseStatus.bridge``).
+    currency : str
+        ISO code for the labels.
+    ax : matplotlib.axes.Axes, optional
+    start_label : str, optional
+        Name of the first bar (default "Baseline NPV", or "Re-baseline NPV").
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from vmo_lib.realisation import ValueBridge
+    >>> import pandas as pd
+    >>> b = ValueBridge("baseline", 1000.0, -200.0, 300.0, -50.0, 1050.0, pd.DataFrame())
+    >>> fig = value_bridge_chart(b, "GBP")
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    ['Baseline NPV', 'Cost', 'Benefit', 'Timing', 'Expected NPV']
+    """
+    fig, ax = _figure(ax, (7, 4.2))
+    first = start_label or ("Baseline NPV" if bridge.reference == "baseline" else "Re-baseline NPV")
+    names = [first, "Cost", "Benefit", "Timing", "Expected NPV"]
+    steps = [bridge.cost, bridge.benefit, bridge.timing]
+    bottoms, heights, colours = [0.0], [bridge.start], [PALETTE["total"]]
+    level = bridge.start
+    for v in steps:
+        bottoms.append(level if v >= 0 else level + v)
+        heights.append(abs(v))
+        colours.append(PALETTE["gain"] if v >= 0 else PALETTE["loss"])
+        level += v
+    bottoms.append(0.0)
+    heights.append(bridge.end)
+    colours.append(PALETTE["total"])
+    x = np.arange(len(names))
+    ax.bar(x, heights, bottom=bottoms, color=colours, width=0.6)
+    # connectors between bars
+    levels = [bridge.start, bridge.start + steps[0], bridge.start + steps[0] + steps[1], bridge.end]
+    for i, lv in enumerate(levels):
+        ax.plot([i + 0.3, i + 0.7], [lv, lv], color=PALETTE["muted"], linewidth=0.8)
+    span = max(abs(bridge.start), abs(bridge.end), *(abs(v) for v in steps), 1.0)
+    for i, (b, h) in enumerate(zip(bottoms, heights, strict=True)):
+        value = [bridge.start, *steps, bridge.end][i]
+        text = format_money(value, currency) if i in (0, 4) else ("+" if value > 0 else "") + format_money(value, currency)
+        top = max(b + h, b) if (i in (0, 4) and value >= 0) or (i not in (0, 4)) else b + h
+        y = top + 0.02 * span if not (i in (0, 4) and value < 0) else value - 0.02 * span
+        ax.text(i, y, text, ha="center", va="bottom" if y >= top else "top", fontsize=9, color=PALETTE["ink"])
+    ax.axhline(0, color=PALETTE["ink"], linewidth=0.8)
+    ax.set_xticks(x)
+    ax.set_xticklabels(names)
+    ax.set_ylabel(f"NPV ({currency}, discounted to period 0)")
+    ax.yaxis.set_major_formatter(currency_formatter(currency))
+    ax.set_title("Value bridge: why the expected NPV differs from the promise")
+    lo = min(0.0, min(bottoms), bridge.end)
+    hi = max(max(b + h for b, h in zip(bottoms, heights, strict=True)), 0.0)
+    ax.set_ylim(lo - 0.1 * span if lo < 0 else 0, hi + 0.12 * span)
+    ax.legend(handles=[Patch(color=PALETTE["gain"], label="raises NPV"), Patch(color=PALETTE["loss"], label="lowers NPV")],
+              frameon=False, fontsize=8, loc="upper right", bbox_to_anchor=(1.0, -0.1), ncol=2)
+    _style(ax)
+    return fig
+
+
+_RAG_TEXT = {"green": "Green", "amber": "Amber", "red": "Red", "grey": "Not started / no data"}
+
+
+def rag_table(lines: pd.DataFrame, currency: str = "", ax: Axes | None = None, title: str | None = None) -> Figure:
+    """A RAG table of benefits (or any :func:`~vmo_lib.realisation.realisation_by_line` rows).
+
+    Columns: line, type, plan to date, actual to date, variance (positive = better than plan),
+    realisation %, KPI progress and the RAG status, its cell coloured.
+
+    Parameters
+    ----------
+    lines : pandas.DataFrame
+        ``CaseStatus.benefits`` (or ``.costs``).
+    currency : str
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.realisation import realisation_by_benefit
+    >>> c = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 2},
+    ...               benefits=[{"line_id": "B1", "name": "Saving", "amounts": [50, 50]}],
+    ...               actuals=[{"period": "2026Q1", "line_id": "B1", "amount": 40}])
+    >>> fig = rag_table(realisation_by_benefit(c, "2026Q1"), "GBP")
+    >>> len(fig.axes[0].tables)
+    1
+    """
+    header = ["Line", "Type", "Plan\nto date", "Actual\nto date", "Variance*", "Realised\n%", "KPI\nprogress", "RAG"]
+    rows, colours = [], []
+    for r in lines.itertuples(index=False):
+        name = str(r.name or r.line_id)
+        name = name if len(name) <= 34 else name[:33] + "…"
+        rows.append([
+            f"{r.line_id}  {name}", str(r.type or ""), format_money(r.plan_to_date, currency),
+            format_money(r.actual_to_date, currency), format_money(r.variance_to_date, currency),
+            "n/a" if math.isnan(r.realisation_pct) else f"{r.realisation_pct:.0%}",
+            "n/a" if math.isnan(r.kpi_progress_pct) else f"{r.kpi_progress_pct:.0%}",
+            _RAG_TEXT.get(r.rag, r.rag),
+        ])
+        colours.append(PALETTE.get(r.rag, PALETTE["grey"]))
+    n = max(len(rows), 1)
+    fig, ax = _figure(ax, (10.5, 0.75 + 0.3 * (n + 2)))
+    ax.axis("off")
+    if not rows:
+        ax.text(0.5, 0.5, "No lines", ha="center", va="center", color=PALETTE["muted"])
+        return fig
+    foot = 0.55 / (n + 2.5)          # room for the footnote under the table, in axes fraction
+    table = ax.table(cellText=rows, colLabels=header, cellLoc="left", bbox=[0, foot, 1, 1 - foot],
+                     colWidths=[0.31, 0.15, 0.09, 0.09, 0.09, 0.07, 0.07, 0.13])
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    for (row, col), cell in table.get_celld().items():
+        cell.set_edgecolor(PALETTE["grid"])
+        if row == 0:
+            cell.set_facecolor(PALETTE["plan"])
+            cell.get_text().set_color("white")
+            cell.get_text().set_fontweight("bold")
+        elif col == len(header) - 1:
+            cell.set_facecolor(colours[row - 1])
+            cell.get_text().set_color("white" if colours[row - 1] != PALETTE["grey"] else PALETTE["ink"])
+        if col >= 2 and col <= 6:
+            cell.get_text().set_horizontalalignment("right")
+            cell._loc = "right"
+    ax.set_title(title or "Benefits: realisation to date and RAG", loc="left", fontsize=12, color=PALETTE["ink"])
+    ax.text(0.0, 0.0, "* Variance: positive = better than plan (benefits actual − plan, costs plan − actual); "
+            "to date on reported periods.", transform=ax.transAxes, fontsize=7, color=PALETTE["muted"], va="top")
+    return fig
