@@ -317,7 +317,8 @@ def history_ratios(cases: Iterable[Any], as_of: object, basis: str = "outturn",
     ----------
     cases : iterable of BusinessCase (or a Portfolio)
     as_of : str
-        Review period: actuals after it are ignored (:mod:`vmo_lib.realisation` conventions).
+        Review period: actuals after it are ignored (:mod:`vmo_lib.realisation` conventions); a
+        yearly case counts its completed years (:func:`vmo_lib.portfolio.case_as_of`).
     basis : {"outturn", "to_date"}
         ``"outturn"`` (default): whole-life expected (actuals to date, then the forecast, else the
         plan in force: :func:`vmo_lib.realisation.expected_flows`) ÷ original baseline whole life.
@@ -350,7 +351,8 @@ def history_ratios(cases: Iterable[Any], as_of: object, basis: str = "outturn",
     >>> h[["cost_ratio", "benefit_ratio", "slip_periods", "schedule_ratio"]].round(4).values.tolist()
     [[1.3, 0.6, 1.0, 2.0]]
     """
-    from .realisation import expected_flows  # lazy: realisation imports appraisal, keep this light
+    from .portfolio import case_as_of  # lazy: keeps this module light for the Monte Carlo
+    from .realisation import expected_flows
 
     if basis not in ("outturn", "to_date"):
         raise ValueError(f"basis must be 'outturn' or 'to_date', not {basis!r}")
@@ -359,7 +361,8 @@ def history_ratios(cases: Iterable[Any], as_of: object, basis: str = "outturn",
         status = str(case.meta.get("status") or "")
         if status not in HISTORY_STATUSES:
             continue
-        tau = case.t_of(as_of)
+        c_as_of = case_as_of(case, as_of)
+        tau = case.t_of(c_as_of)
         f = case.flows
         act = f[(f["scenario"] == "actual") & (f["t"] <= tau) & (f["t"] >= 0) & f["amount"].notna()]
         n_rep = int(act["t"].nunique())
@@ -369,7 +372,7 @@ def history_ratios(cases: Iterable[Any], as_of: object, basis: str = "outturn",
         base = case.matrix("baseline")
         kinds = case.lines.set_index("line_id")["kind"].reindex(base.index).to_numpy()
         b = base.to_numpy()
-        ex = expected_flows(case, as_of)
+        ex = expected_flows(case, c_as_of)
         e = np.zeros_like(b)
         pos = {lid: i for i, lid in enumerate(base.index)}
         e[ex["line_id"].map(pos).to_numpy(dtype=int), ex["t"].to_numpy(dtype=int)] = ex["amount"].to_numpy(dtype=float)
