@@ -5,16 +5,19 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import shutil
+from pathlib import Path
 
 import numpy as np
 import openpyxl
 import pytest
 
-from vmo_lib.appraisal import appraise
+from vmo_lib.appraisal import appraise, discount_factors, line_matrices
 from vmo_lib.errors import WorkbookError
 from vmo_lib.model import make_case
+from vmo_lib.scenarios import WhatIf
 from vmo_lib.scenarios_io import load_scenarios, save_scenario, scenarios_path
-from vmo_lib.widgets import WhatIf, WhatIfExplorer, WhatIfSettings, switching_labels
+from vmo_lib.widgets import WhatIfEngine, WhatIfExplorer, WhatIfSettings, switching_labels
 
 RATE = 0.08
 QRATE = 1.08 ** 0.25 - 1
@@ -34,9 +37,9 @@ def costs_t(overrun=0.0):
 
 
 def benefits_t(share=1.0, delay=0):
-    b = [x + y + z for x, y, z in zip(SAVING, TIME, DIP, strict=True)]
-    b = [0.0] * delay + b[: len(b) - delay]
-    return [share * x for x in b]
+    """Realisation scales the benefits but not the dis-benefit; a delay moves both."""
+    b = [share * (x + y) + z for x, y, z in zip(SAVING, TIME, DIP, strict=True)]
+    return [0.0] * delay + b[: len(b) - delay]
 
 
 def net(share=1.0, overrun=0.0, delay=0):
@@ -72,7 +75,7 @@ def shown_npv(ex: WhatIfExplorer) -> float:
 
 # --- the engine agrees with hand-worked numbers and with the appraisal ---------------------------
 def test_unchanged_baseline_equals_the_appraisal(case):
-    r = WhatIf(case).evaluate()
+    r = WhatIfEngine(case).evaluate()
     a = appraise(case)
     assert r.npv == pytest.approx(hand_npv(net()), rel=1e-12)
     assert r.npv == pytest.approx(a.npv, rel=1e-12)
@@ -82,7 +85,7 @@ def test_unchanged_baseline_equals_the_appraisal(case):
     assert r.reference_npv == pytest.approx(a.npv)
 
 
-def test_benefits_realised_at_80_percent_scale_every_benefit(explorer):
+def test_benefits_realised_at_80_percent_scale_benefits_not_the_dis_benefit(explorer):
     explorer.controls["benefit_realisation"].value = 80
     expected = hand_npv(net(share=0.8))
     assert explorer.result.npv == pytest.approx(expected, rel=1e-12)
@@ -97,7 +100,7 @@ def test_cost_overrun_of_30_percent_uplifts_capex_and_opex(explorer):
 
 
 def test_two_quarters_late_moves_benefits_and_loses_those_past_the_horizon(explorer):
-    explorer.controls["delay"].value = 2
+    explorer.controls["delay_periods"].value = 2
     assert explorer.result.npv == pytest.approx(hand_npv(net(delay=2)), rel=1e-12)
     # the last two quarters of benefits fall outside the 8-quarter appraisal
     assert explorer.result.benefits.sum() == pytest.approx(sum(benefits_t()[:6]))
@@ -116,50 +119,58 @@ def test_discount_rate_slider_replaces_the_case_rate_with_a_flat_annual_rate(exp
 
 
 def test_combined_controls_compose(explorer):
-    explorer.set(benefit_realisation=0.9, cost_overrun=0.25, delay=1)
+    explorer.set(benefit_realisation=0.9, cost_overrun=0.25, delay_periods=1)
     assert explorer.result.npv == pytest.approx(hand_npv(net(0.9, 0.25, 1)), rel=1e-12)
     assert explorer.controls["cost_overrun"].value == pytest.approx(25)
 
 
 def test_irr_is_annualised_and_prices_the_what_if_flows_at_zero(case):
-    r = WhatIf(case).evaluate(benefit_realisation=1.1)
+    r = WhatIfEngine(case).evaluate(benefit_realisation=1.1)
     q = (1 + r.irr) ** 0.25 - 1
     assert hand_npv(net(share=1.1), q) == pytest.approx(0, abs=1e-6)
 
 
 def test_payback_interpolates_inside_the_period(case):
-    r = WhatIf(case).evaluate()
+    r = WhatIfEngine(case).evaluate()
     cum = np.cumsum(net())
     t = int(np.argmax(cum >= 0))
     assert r.payback == pytest.approx(t - 1 + (-cum[t - 1]) / net()[t])
 
 
 # --- switching values put NPV at zero when substituted back --------------------------------------
-@pytest.mark.parametrize("start", [WhatIfSettings(), WhatIfSettings(delay=1, cost_overrun=0.1),
-                                   WhatIfSettings(benefit_realisation=0.5)])
+@pytest.mark.parametrize("start", [WhatIfSettings(), WhatIfSettings(what_if=WhatIf(delay_periods=1, cost_overrun=0.1)),
+                                   WhatIfSettings(what_if=WhatIf(benefit_realisation=0.5)),
+                                   WhatIfSettings(what_if=WhatIf(optimism_bias=True, discount_rate=0.05))])
 def test_switching_values_bring_npv_to_zero(case, start):
-    w = WhatIf(case)
+    w = WhatIfEngine(case)
     r = w.evaluate(start)
     sv = r.switching
     assert w.evaluate(start.replace(benefit_realisation=sv.benefit_realisation)).npv == pytest.approx(0, abs=1e-9)
     assert w.evaluate(start.replace(cost_overrun=sv.cost_overrun)).npv == pytest.approx(0, abs=1e-9)
     assert w.evaluate(start.replace(discount_rate=sv.discount_rate)).npv == pytest.approx(0, abs=1e-6)
+    # and they are stated from where the controls are now
+    assert (sv.benefit_realisation < start.benefit_realisation) == (r.npv > 0)
 
 
-def test_delay_switching_value_is_the_first_quarter_that_flips_the_sign(case):
-    w = WhatIf(case)
+def test_delay_switching_value_lies_between_the_whole_quarters_that_flip_the_sign(case):
+    w = WhatIfEngine(case)
     r = w.evaluate()
     assert r.npv > 0
-    d = int(r.switching.delay)
+    d = r.switching.delay_periods
     by_hand = [hand_npv(net(delay=k)) for k in range(9)]
-    assert d == next(k for k, v in enumerate(by_hand) if v < 0)
-    assert w.evaluate(delay=d - 1).npv >= 0 > w.evaluate(delay=d).npv
+    first_negative = next(k for k, v in enumerate(by_hand) if v < 0)
+    assert first_negative - 1 < d < first_negative
+    # NPV is linear between whole periods (a share of the benefits one period later): zero at d
+    a, b = by_hand[first_negative - 1], by_hand[first_negative]
+    assert d == pytest.approx(first_negative - 1 + a / (a - b))
 
 
 def test_switching_label_reads_as_the_board_asks(case):
-    r = WhatIf(case).evaluate()
+    r = WhatIfEngine(case).evaluate()
     labels = switching_labels(r)
-    b_star = hand_npv(costs_t()) / hand_npv(benefits_t())
+    # b·PV(saving + time) + PV(dip) − PV(costs) = 0
+    pv_pos = hand_npv([x + y for x, y in zip(SAVING, TIME, strict=True)])
+    b_star = (hand_npv(costs_t()) - hand_npv(DIP)) / pv_pos
     assert labels["benefit_realisation"] == (
         f"Benefits can fall {(1 - b_star) * 100:.0f}% (to {b_star * 100:.0f}% of plan) before NPV < 0")
     assert f"{r.irr * 100:.1f}%" in labels["discount_rate"]
@@ -171,12 +182,12 @@ def test_explorer_shows_a_switching_label_next_to_each_control(explorer):
     text = explorer.switch_labels["benefit_realisation"].value
     b_star = explorer.result.switching.benefit_realisation
     assert f"to {b_star * 100:.0f}% of plan" in text and "for NPV ≥ 0" in text
-    assert "Not worth doing" in explorer.verdict.value
+    assert "Value destroyed" in explorer.verdict.value
 
 
 # --- scenarios ----------------------------------------------------------------------------------
-def test_low_scenario_takes_costs_high_and_benefits_low(case):
-    r = WhatIf(case).evaluate(scenario="low")
+def test_pessimistic_scenario_takes_costs_high_and_benefits_low(case):
+    r = WhatIfEngine(case).evaluate(scenario="pessimistic")
     capex = [a * 1050 / 700 for a in CAPEX]
     saving = [a * 480 / 960 for a in SAVING]
     flows = [s + t + d - c - o for s, t, d, c, o in zip(saving, TIME, DIP, capex, OPEX, strict=True)]
@@ -190,7 +201,7 @@ def test_current_baseline_is_offered_after_a_rebaseline():
                      benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 80, 80]}],
                      rebaselines=[{"version": "RB1", "approved": "2026-06-30", "reason": "scope",
                                    "amounts": {"C1": [150, 0, 0], "B1": [0, 80, 80]}}])
-    w = WhatIf(case)
+    w = WhatIfEngine(case)
     assert w.scenarios == ["baseline", "rebaseline:RB1"]
     assert w.evaluate(scenario="rebaseline:RB1").npv == pytest.approx(10.0)
     assert w.evaluate().npv == pytest.approx(60.0)
@@ -206,8 +217,9 @@ def test_optimism_bias_uplifts_costs_cuts_and_delays_benefits():
                             {"line_id": "C2", "name": "Run", "category": "opex", "amounts": [0, 10, 10, 10]}],
                      benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 90, 90, 90]}])
     # go-live at t=2, 50% duration uplift → benefits one year later; 4-year horizon loses the last.
-    r = WhatIf(case).evaluate(optimism_bias=True)
+    r = WhatIfEngine(case).evaluate(optimism_bias=True)
     assert r.npv == pytest.approx((90 + 90) * 0.8 - 150 - 33)
+    assert r.verdict.label == "value destroyed"         # 150 promised, −3 now
 
 
 def test_green_book_case_keeps_its_schedule_until_the_rate_is_moved():
@@ -225,11 +237,13 @@ def test_green_book_case_keeps_its_schedule_until_the_rate_is_moved():
 
 def test_invalid_settings_are_refused_with_the_reason():
     with pytest.raises(ValueError, match="whole number of periods"):
-        WhatIfSettings(delay=1.5)
+        WhatIfSettings().replace(delay_periods=1.5)
     with pytest.raises(ValueError, match="cost_overrun must be > -1"):
-        WhatIfSettings(cost_overrun=-1)
+        WhatIfSettings().replace(cost_overrun=-1)
     with pytest.raises(ValueError, match="benefit_realisation"):
-        WhatIfSettings(benefit_realisation=float("nan"))
+        WhatIfSettings().replace(benefit_realisation=float("nan"))
+    with pytest.raises(ValueError, match="scenario"):
+        WhatIfSettings(scenario="")
 
 
 # --- saved scenarios ----------------------------------------------------------------------------
@@ -252,22 +266,25 @@ def sha(path):
 
 def test_save_and_load_round_trip_beside_the_case_never_into_it(submitted):
     before = sha(submitted)
-    s1 = WhatIfSettings(scenario="likely", benefit_realisation=0.75, cost_overrun=0.3, delay=2,
-                        discount_rate=0.1, optimism_bias=True)
-    s2 = WhatIfSettings(delay=1)
+    s1 = WhatIfSettings("likely", WhatIf(benefit_realisation=0.75, cost_overrun=0.3, delay_periods=2,
+                                         discount_rate=0.1, optimism_bias=True))
+    s2 = WhatIfSettings(what_if=WhatIf(delay_periods=1))
     out = save_scenario(submitted, "Board: 2Q late", s1)
     save_scenario(submitted, "Slip", s2)
     assert out == submitted.with_name("CRM-1.scenarios.xlsx") == scenarios_path(submitted)
-    assert load_scenarios(submitted) == {"Board: 2Q late": s1, "Slip": s2}
+    loaded = load_scenarios(submitted)
+    assert {k: v.to_dict() for k, v in loaded.items()} == {"Board: 2Q late": s1.to_dict(), "Slip": s2.to_dict()}
+    assert loaded["Slip"].what_if.name == "Slip"
     save_scenario(submitted, "Board: 2Q late", s2)                  # same name replaces in place
-    assert list(load_scenarios(submitted).items()) == [("Board: 2Q late", s2), ("Slip", s2)]
+    assert [(k, v.to_dict()) for k, v in load_scenarios(submitted).items()] == [
+        ("Board: 2Q late", s2.to_dict()), ("Slip", s2.to_dict())]
     assert sha(submitted) == before
     assert sorted(p.name for p in submitted.parent.iterdir()) == ["CRM-1.scenarios.xlsx", "CRM-1.xlsx"]
 
 
 def test_scenario_names_cannot_become_formulas(submitted):
     evil = "=HYPERLINK(\"http://x\",\"click\")"
-    save_scenario(submitted, evil, {"delay": 1})
+    save_scenario(submitted, evil, {"delay_periods": 1})
     save_scenario(submitted, "@SUM(A1)", {})
     wb = openpyxl.load_workbook(scenarios_path(submitted))
     ws = wb["Scenarios"]
@@ -277,14 +294,16 @@ def test_scenario_names_cannot_become_formulas(submitted):
 
 
 def test_a_damaged_scenarios_file_names_the_cell(submitted):
-    save_scenario(submitted, "ok", {"delay": 1})
+    save_scenario(submitted, "ok", {"delay_periods": 1})
     path = scenarios_path(submitted)
     wb = openpyxl.load_workbook(path)
     ws = wb["Scenarios"]
-    col = [c.value for c in ws[1]].index("delay") + 1
-    ws.cell(row=2, column=col, value="two")
+    header = [c.value for c in ws[1]]
+    assert header[:2] == ["name", "scenario"]
+    ws.cell(row=2, column=header.index("delay_periods") + 1, value="two")
     wb.save(path)
-    with pytest.raises(WorkbookError, match=r"Scenarios!E2: delay should be a number, found 'two'"):
+    col = "ABCDEFG"[header.index("delay_periods")]
+    with pytest.raises(WorkbookError, match=rf"Scenarios!{col}2: delay_periods should be a number, found 'two'"):
         load_scenarios(submitted)
 
 
@@ -300,7 +319,7 @@ def test_explorer_saves_then_loads_a_scenario_from_the_dropdown(case, submitted)
     case.source = str(submitted)
     before = sha(submitted)
     ex = WhatIfExplorer(case)
-    ex.set(benefit_realisation=0.7, delay=3)
+    ex.set(benefit_realisation=0.7, delay_periods=3)
     saved_npv = ex.result.npv
     ex.scenario_name.value = "Board challenge"
     ex.save_button.click()
@@ -309,7 +328,7 @@ def test_explorer_saves_then_loads_a_scenario_from_the_dropdown(case, submitted)
     ex.reset()
     assert ex.result.npv == pytest.approx(hand_npv(net()))
     ex.scenario_picker.value = "saved:Board challenge"
-    assert ex.controls["delay"].value == 3 and ex.controls["benefit_realisation"].value == pytest.approx(70)
+    assert ex.controls["delay_periods"].value == 3 and ex.controls["benefit_realisation"].value == pytest.approx(70)
     assert ex.result.npv == pytest.approx(saved_npv) == pytest.approx(hand_npv(net(0.7, 0, 3)))
     assert sha(submitted) == before
 
@@ -324,5 +343,56 @@ def test_npv_is_nan_safe_in_the_display():
                      costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0]}])
     ex = WhatIfExplorer(case)
     assert math.isnan(ex.result.irr)
-    assert "NPV does not depend on benefits" not in ex.switch_labels["benefit_realisation"].value
-    assert "No level of benefits" in ex.switch_labels["benefit_realisation"].value
+    assert "There are no benefits" in ex.switch_labels["benefit_realisation"].value
+    assert "NPV stays negative even with no cost at all" in ex.switch_labels["cost_overrun"].value
+
+
+# --- a folder of submitted workbooks --------------------------------------------------------------
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+@pytest.fixture
+def sample_copy(tmp_path):
+    """Two sample workbooks copied (scenario files are written beside them, never in data/)."""
+    if not (SAMPLE / "CRM-2025.xlsx").exists():
+        pytest.skip("sample portfolio not generated")
+    for name in ("CRM-2025.xlsx", "PAY-2024.xlsx"):
+        shutil.copy2(SAMPLE / name, tmp_path / name)
+    return tmp_path
+
+
+def test_folder_picker_opens_each_case_once_and_skips_saved_scenario_files(sample_copy, monkeypatch):
+    from vmo_lib import loader
+
+    calls = []
+    real = loader.load_case
+    monkeypatch.setattr(loader, "load_case", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    ex = WhatIfExplorer(sample_copy, case_id="crm-2025")
+    ex.save("Board challenge")
+    assert (sample_copy / "CRM-2025.scenarios.xlsx").exists()
+    assert list(ex.case_picker.options) == ["CRM-2025", "PAY-2024"]     # no scenarios file offered
+    case = real(sample_copy / "CRM-2025.xlsx")
+    assert ex.result.npv == pytest.approx(appraise(case).npv, rel=1e-12)
+    ex.case_picker.value = "PAY-2024"
+    assert ex.engine.case.case_id == "PAY-2024"
+    assert ("Current baseline (RB1)", "rebaseline:RB1") in ex.scenario_picker.options
+    ex.scenario_picker.value = "rebaseline:RB1"
+    pay = real(sample_copy / "PAY-2024.xlsx")
+    assert ex.result.npv == pytest.approx(appraise(pay, "rebaseline:RB1").npv, rel=1e-12)
+    ex.case_picker.value = "CRM-2025"
+    assert [Path(c).name for c in calls] == ["CRM-2025.xlsx", "PAY-2024.xlsx"]   # no re-import
+    assert ("★ saved: Board challenge", "saved:Board challenge") in ex.scenario_picker.options
+
+
+def test_expected_scenario_is_actuals_to_date_plus_forecast(sample_copy):
+    from vmo_lib.loader import load_case
+    from vmo_lib.realisation import expected_case
+
+    case = load_case(sample_copy / "CRM-2025.xlsx")
+    w = WhatIfEngine(case, as_of="2026Q3")
+    assert "expected" in w.scenarios
+    r = w.evaluate(scenario="expected", cost_overrun=0.1)
+    e = expected_case(case, "2026Q3")
+    costs, benefits = (m.to_numpy().sum(axis=0) for m in line_matrices(e, "expected"))
+    df = discount_factors(case)
+    assert r.npv == pytest.approx(float((benefits - 1.1 * costs) @ df), rel=1e-12)

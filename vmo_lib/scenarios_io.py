@@ -5,8 +5,11 @@ cloud +30%"). They are saved to a small workbook **beside** the submitted one, n
 (ARCHITECTURE.md principle 7: inputs are immutable), so the batch review can show them in the
 pack and a later session can load them back.
 
-File layout: one sheet ``Scenarios``; row 1 is the header (``name`` then every field of
-:class:`vmo_lib.widgets.WhatIfSettings`, in order), then one row per scenario. Scenario names
+File layout: one sheet ``Scenarios``; row 1 is the header (``name``, ``scenario`` — the base
+scenario — then every control of :class:`vmo_lib.scenarios.WhatIf`, in order), then one row per
+scenario. A loaded scenario is a :class:`vmo_lib.widgets.WhatIfSettings` whose ``what_if.name`` is
+its name, so the batch review can apply it with
+``apply_what_if(case, s.what_if, s.scenario)`` like any other what-if. Scenario names
 are user text: a name starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
 written with a leading single quote so Excel never evaluates it (OWASP guidance), and the quote
 is removed again on load. The file is replaced atomically on every save.
@@ -18,10 +21,11 @@ Examples
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> case_path = folder / "CRM-2026.xlsx"
 >>> _ = case_path.write_bytes(b"submitted workbook")  # never touched
->>> save_scenario(case_path, "Board: 2Q late", WhatIfSettings(delay=2))
+>>> save_scenario(case_path, "Board: 2Q late", WhatIfSettings().replace(delay_periods=2))
 PosixPath('...CRM-2026.scenarios.xlsx')
->>> load_scenarios(case_path)["Board: 2Q late"].delay
-2
+>>> s = load_scenarios(case_path)["Board: 2Q late"]
+>>> s.scenario, s.what_if.delay_periods, s.what_if.name
+('baseline', 2, 'Board: 2Q late')
 >>> case_path.read_bytes()
 b'submitted workbook'
 """
@@ -76,6 +80,15 @@ def _settings_type():
     return WhatIfSettings
 
 
+def _columns() -> dict[str, str]:
+    """Setting column → its type as written in the dataclass (``"float | None"``...)."""
+    from .scenarios import WhatIf
+    from .widgets import WHAT_IF_CONTROLS
+
+    types = {f.name: str(f.type) for f in dataclasses.fields(WhatIf)}
+    return {"scenario": "str", **{k: types[k] for k in WHAT_IF_CONTROLS}}
+
+
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ValueError("a scenario needs a name (some text)")
@@ -126,7 +139,7 @@ def load_scenarios(case_path: str | os.PathLike[str]) -> dict[str, Any]:
     import openpyxl
 
     settings_type = _settings_type()
-    fields = {f.name: f for f in dataclasses.fields(settings_type)}
+    fields = _columns()
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is one clear WorkbookError
@@ -143,7 +156,8 @@ def load_scenarios(case_path: str | os.PathLike[str]) -> dict[str, Any]:
     if not header or header[0] != "name":
         raise WorkbookError(path, f"{SCENARIO_SHEET}!A1 should be 'name', found {header[:1]}")
     unknown = [h for h in header[1:] if h and h not in fields]
-    if unknown:
+    if unknown or "scenario" not in header:
+        unknown = unknown or ["(no 'scenario' column)"]
         raise WorkbookError(path, f"{SCENARIO_SHEET} row 1 has unknown setting column(s) {unknown}; "
                                   f"expected some of {list(fields)}")
     from openpyxl.utils import get_column_letter
@@ -162,20 +176,18 @@ def load_scenarios(case_path: str | os.PathLike[str]) -> dict[str, Any]:
             raw = row[c] if c < len(row) else None
             where = f"{SCENARIO_SHEET}!{get_column_letter(c + 1)}{r}"
             values[key] = _parse_setting(path, where, key, raw, fields[key])
+        name = _restore(name_cell.strip())
         try:
-            out[_restore(name_cell.strip())] = settings_type(**values)
+            out[name] = settings_type.from_dict(values, name=name)
         except (TypeError, ValueError) as exc:
             raise WorkbookError(path, f"{SCENARIO_SHEET} row {r}: {exc}") from exc
     return out
 
 
-def _parse_setting(path: Path, where: str, key: str, raw: Any, field: dataclasses.Field) -> Any:
-    kind = str(field.type)
+def _parse_setting(path: Path, where: str, key: str, raw: Any, kind: str) -> Any:
     if raw is None or raw == "":
         if "None" in kind:
             return None
-        if field.default is not dataclasses.MISSING:
-            return field.default
         raise WorkbookError(path, f"{where}: {key} is empty; expected a value")
     if "bool" in kind:
         if isinstance(raw, bool):
@@ -199,7 +211,7 @@ def _as_settings(settings: Any) -> Any:
     if isinstance(settings, settings_type):
         return settings
     if isinstance(settings, Mapping):
-        return settings_type(**settings)
+        return settings_type.from_dict(settings)
     raise TypeError(f"settings must be a WhatIfSettings or a mapping, not {type(settings).__name__}")
 
 
@@ -243,7 +255,7 @@ def delete_scenario(case_path: str | os.PathLike[str], name: str) -> Path:
 
     >>> import pathlib, tempfile
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "X.xlsx"
-    >>> _ = save_scenario(p, "a", {}); _ = save_scenario(p, "b", {"delay": 1})
+    >>> _ = save_scenario(p, "a", {}); _ = save_scenario(p, "b", {"delay_periods": 1})
     >>> _ = delete_scenario(p, "a"); list(load_scenarios(p))
     ['b']
     """
@@ -256,7 +268,7 @@ def _write(path: Path, scenarios: Mapping[str, Any]) -> Path:
     import openpyxl
     from openpyxl.styles import Font
 
-    keys = [f.name for f in dataclasses.fields(_settings_type())]
+    keys = list(_columns())
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = SCENARIO_SHEET
@@ -265,8 +277,9 @@ def _write(path: Path, scenarios: Mapping[str, Any]) -> Path:
         cell.font = Font(bold=True)
     for name, s in scenarios.items():
         row = [_neutralise(name)]
+        values = s.to_dict()
         for k in keys:
-            v = getattr(s, k)
+            v = values[k]
             row.append(_neutralise(v) if isinstance(v, str) else v)
         ws.append(row)
     for r in ws.iter_rows(min_row=2):

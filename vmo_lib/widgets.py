@@ -7,20 +7,19 @@ the cumulative cash-flow chart follow at once.
 
 The logic is a small pure core, usable and tested without a browser:
 
-* :class:`WhatIfSettings` — the controls' values (a what-if description plus the base scenario).
-* :class:`WhatIf` — one case, loaded once: it precomputes each base scenario's capex, opex and
-  benefit profiles and caches discount factors, so evaluating a setting is a few numpy operations,
-  never a re-import.
-* :class:`WhatIfResult` — NPV, IRR, paybacks, verdict, cumulative flows and
-  :class:`SwitchingValues` ("benefits can fall 23% before NPV < 0").
+* :class:`WhatIfSettings` — a base scenario plus a :class:`vmo_lib.scenarios.WhatIf`, the what-if
+  description notebooks, the risk module and the batch review share (one mechanism: the rules are
+  written once, in :mod:`vmo_lib.scenarios`).
+* :class:`WhatIfEngine` — one case, loaded once: each base scenario becomes
+  :class:`~vmo_lib.scenarios.CaseMatrices` the first time it is used, so a control change is a few
+  numpy operations on those arrays, never a re-import.
+* :class:`WhatIfResult` — NPV, IRR, paybacks, the value verdict against the unchanged scenario
+  (:func:`vmo_lib.realisation.verdict`), cumulative flows and :class:`SwitchingValues`
+  (:func:`vmo_lib.risk.switching_values` of the current what-if: "benefits can fall 23% before
+  NPV < 0").
 
-The explorer (ipywidgets, imported lazily) only wires controls to :meth:`WhatIf.evaluate`.
-
-Conventions: the what-if view is the appraisal's (:mod:`vmo_lib.appraisal`), so with neutral
-settings every figure equals ``appraise(case, scenario)``. Delays move benefits later (those
-pushed past the horizon are lost to the appraisal); cost overrun multiplies every cost line;
-benefit realisation multiplies every benefit line (dis-benefits included); a discount rate set here
-is a flat annual rate that replaces the case's rate and schedule.
+The explorer (ipywidgets, imported lazily) only wires controls to :meth:`WhatIfEngine.evaluate`.
+With neutral settings every figure equals ``appraise(case, scenario)``.
 
 Examples
 --------
@@ -29,7 +28,7 @@ Examples
 ...                   "discount_rate": 0.10},
 ...                  costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
 ...                  benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 66, 60.5]}])
->>> w = WhatIf(case)
+>>> w = WhatIfEngine(case)
 >>> round(w.evaluate().npv, 6)
 10.0
 >>> r = w.evaluate(benefit_realisation=0.8)
@@ -52,20 +51,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from . import appraisal, finance
+from .errors import AnalysisError
 from .model import BusinessCase
+from .realisation import EXPECTED, Verdict, expected_case
+from .realisation import verdict as value_verdict
+from .risk import switching_values
+from .scenarios import THREE_POINT_SCENARIOS, CaseMatrices, WhatIf, apply_what_if, three_point_scenarios
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = [
+    "WHAT_IF_CONTROLS",
     "SwitchingValues",
-    "WhatIf",
+    "WhatIfEngine",
     "WhatIfExplorer",
     "WhatIfResult",
     "WhatIfSettings",
+    "case_workbooks",
     "cumulative_cash_flow_chart",
     "format_money",
     "switching_labels",
@@ -83,84 +90,97 @@ _CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 # --------------------------------------------------------------------------------------------------
 # settings and results
 # --------------------------------------------------------------------------------------------------
+_NEUTRAL = WhatIf()
+#: Fields of :class:`vmo_lib.scenarios.WhatIf` that are controls (``name`` is the saved name).
+WHAT_IF_CONTROLS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(WhatIf) if f.name != "name")
+
+
 @dataclass(frozen=True)
 class WhatIfSettings:
-    """The explorer's controls as one immutable what-if description.
+    """The explorer's state: a base scenario and a what-if on top of it.
+
+    The what-if is :class:`vmo_lib.scenarios.WhatIf`, the description notebooks, the risk module
+    and the batch review share, so a setting found here means the same everywhere
+    (``apply_what_if(case, settings.what_if, settings.scenario)``).
 
     Attributes
     ----------
     scenario : str
-        Base scenario the what-if starts from: ``"baseline"``, ``"rebaseline:<v>"``, or
-        ``"low"``/``"likely"``/``"high"`` (three-point estimates).
-    benefit_realisation : float
-        Share of the planned benefits realised (1.0 = as planned, 0.8 = a 20% shortfall).
-    cost_overrun : float
-        Extra cost as a share of the planned cost (0.3 = +30%; -0.1 = 10% under).
-    delay : int
-        Whole periods by which every benefit arrives late.
-    discount_rate : float or None
-        Flat annual rate replacing the case's rate and schedule; None keeps the case's own.
-    optimism_bias : bool
-        Apply the case's optimism-bias adjustment (Green Book uplifts) before the what-if.
+        ``"baseline"``, ``"rebaseline:<v>"``, ``"pessimistic"``/``"likely"``/``"optimistic"``
+        (three-point estimates) or ``"expected"`` (actuals to date + forecast, when the explorer has
+        an ``as_of``).
+    what_if : vmo_lib.scenarios.WhatIf
+        ``cost_overrun``, ``benefit_realisation``, ``delay_periods``, ``discount_rate``,
+        ``optimism_bias`` (read them directly on the settings too: ``settings.delay_periods``).
+
+    Examples
+    --------
+    >>> s = WhatIfSettings().replace(delay_periods=2, scenario="likely")
+    >>> s.scenario, s.delay_periods, s.what_if.cost_overrun
+    ('likely', 2, 0.0)
     """
 
     scenario: str = "baseline"
-    benefit_realisation: float = 1.0
-    cost_overrun: float = 0.0
-    delay: int = 0
-    discount_rate: float | None = None
-    optimism_bias: bool = False
+    what_if: WhatIf = _NEUTRAL
 
     def __post_init__(self) -> None:
-        if not isinstance(self.scenario, str) or not self.scenario:
+        if not isinstance(self.scenario, str) or not self.scenario.strip():
             raise ValueError(f"scenario must be a scenario name, not {self.scenario!r}")
-        for name in ("benefit_realisation", "cost_overrun"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ValueError(f"{name} must be a finite number, not {v!r}")
-        if self.benefit_realisation < 0:
-            raise ValueError(f"benefit_realisation must be ≥ 0 (a share of the plan), not {self.benefit_realisation}")
-        if self.cost_overrun <= -1:
-            raise ValueError(f"cost_overrun must be > -1 (-1 would mean no cost at all), not {self.cost_overrun}")
-        if isinstance(self.delay, bool) or int(self.delay) != self.delay or self.delay < 0:
-            raise ValueError(f"delay must be a whole number of periods ≥ 0, not {self.delay!r}")
-        object.__setattr__(self, "delay", int(self.delay))
-        if self.discount_rate is not None and not (math.isfinite(self.discount_rate) and self.discount_rate > -1):
-            raise ValueError(f"discount_rate must be an annual rate > -1 or None, not {self.discount_rate!r}")
-        object.__setattr__(self, "optimism_bias", bool(self.optimism_bias))
+        if not isinstance(self.what_if, WhatIf):
+            raise TypeError(f"what_if must be a vmo_lib.scenarios.WhatIf, not {type(self.what_if).__name__}")
+
+    def __getattr__(self, name: str) -> Any:
+        if name in WHAT_IF_CONTROLS:
+            return getattr(self.what_if, name)
+        raise AttributeError(name)
 
     def replace(self, **changes: Any) -> WhatIfSettings:
-        """A copy with some settings changed (validated)."""
-        return dataclasses.replace(self, **changes)
+        """A copy with some settings changed (``scenario`` or any what-if control; validated)."""
+        scenario = changes.pop("scenario", self.scenario)
+        return WhatIfSettings(scenario, dataclasses.replace(self.what_if, **changes) if changes else self.what_if)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """``scenario`` then every control, as plain data."""
+        return {"scenario": self.scenario, **{k: getattr(self.what_if, k) for k in WHAT_IF_CONTROLS}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], name: str = "") -> WhatIfSettings:
+        """Build from plain data (unknown keys are an error naming them)."""
+        d = dict(data)
+        scenario = d.pop("scenario", "baseline")
+        d.pop("name", None)
+        return cls(scenario, WhatIf.from_dict({**d, "name": name}))
 
 
 @dataclass(frozen=True)
 class SwitchingValues:
-    """How far each control can move, the others held, before the NPV changes sign.
+    """How far each control can move, the others held, before NPV reaches zero, in the controls'
+    own units (from :func:`vmo_lib.risk.switching_values` of the current what-if).
 
     Attributes
     ----------
     benefit_realisation : float
-        Realisation share at which NPV = 0 (NaN when the NPV does not depend on benefits).
+        Realisation share at which NPV = 0 (NaN when none).
     cost_overrun : float
-        Cost overrun at which NPV = 0 (NaN when there are no costs).
-    delay : float
-        First whole delay (in periods, same scale as the setting) at which the NPV's sign differs
-        from the current one; ``inf`` when no delay within the horizon changes it.
+        Cost overrun at which NPV = 0 (NaN when none).
+    delay_periods : float
+        Benefit delay at which NPV first reaches 0 (fractional: exact between whole periods; NaN
+        when NPV is negative now or stays positive whatever the delay).
     discount_rate : float
-        Annual discount rate at which NPV = 0: the IRR of the what-if flows (NaN when none).
+        Annual discount rate at which NPV = 0: the IRR (NaN when none).
     npv_positive : bool
-        Whether the current NPV is ≥ 0 (the direction every switching value points to).
+        Whether the current NPV is ≥ 0.
+    table : pandas.DataFrame
+        The risk module's table (``driver, value, unit, npv_at_value, note``) relative to the
+        current what-if.
     """
 
     benefit_realisation: float
     cost_overrun: float
-    delay: float
+    delay_periods: float
     discount_rate: float
     npv_positive: bool
+    table: pd.DataFrame = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -168,8 +188,9 @@ class WhatIfResult:
     """Everything the explorer shows for one setting. Amounts in the case currency.
 
     ``irr`` is annual; ``payback``/``discounted_payback`` are in periods from period 0 (NaN =
-    never within the horizon). ``reference_npv`` is the NPV of the base scenario with no what-if
-    change and the case's own discounting, for comparison.
+    never within the horizon). ``reference_*`` describe the base scenario with no what-if and the
+    case's own discounting; ``verdict`` compares the two with
+    :func:`vmo_lib.realisation.verdict` (value created / on track / at risk / value destroyed).
     """
 
     settings: WhatIfSettings
@@ -190,7 +211,7 @@ class WhatIfResult:
     reference_npv: float
     reference_cumulative: np.ndarray = field(repr=False)
     switching: SwitchingValues
-    verdict: str
+    verdict: Verdict
 
     @property
     def cumulative(self) -> np.ndarray:
@@ -206,37 +227,44 @@ class WhatIfResult:
     def payback_years(self) -> float:
         return self.payback / self.periods_per_year
 
+    @property
+    def verdict_sentence(self) -> str:
+        """The verdict in words with the figures: "At risk: NPV £1.2m, £0.4m below ..."."""
+        v = self.verdict
+        cur = self.currency
+        diff = v.change
+        cmp = "the same as" if abs(diff) < 0.5 else (
+            f"{format_money(abs(diff), cur)} {'above' if diff > 0 else 'below'}")
+        return (f"{v.label.capitalize()}: NPV {format_money(self.npv, cur)}, {cmp} the unchanged "
+                f"{self.settings.scenario} ({format_money(self.reference_npv, cur)}); {v.rule}.")
+
     def to_dict(self) -> dict[str, Any]:
         """Headline figures as plain data (for a pack or JSON)."""
+        sv = self.switching
         return {
             "case_id": self.case_id, **self.settings.to_dict(), "npv": self.npv, "irr": self.irr,
             "payback": self.payback, "discounted_payback": self.discounted_payback,
             "pv_costs": self.pv_costs, "pv_benefits": self.pv_benefits, "reference_npv": self.reference_npv,
-            "verdict": self.verdict, **{f"switching_{k}": v for k, v in dataclasses.asdict(self.switching).items()},
+            "verdict": self.verdict.label, "switching_benefit_realisation": sv.benefit_realisation,
+            "switching_cost_overrun": sv.cost_overrun, "switching_delay_periods": sv.delay_periods,
+            "switching_discount_rate": sv.discount_rate,
         }
 
 
 # --------------------------------------------------------------------------------------------------
 # the pure core
 # --------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Base:
-    """One base scenario's per-period totals (the only data a what-if needs)."""
-
-    capex: np.ndarray
-    opex: np.ndarray
-    benefits: np.ndarray
+_THREE_POINT_LABELS = {"pessimistic": "Low (3-point: costs high, benefits low)", "likely": "Likely (3-point)",
+                       "optimistic": "High (3-point: costs low, benefits high)"}
 
 
-# Optimism-bias starting values used until vmo_lib.risk provides the case's adjustment.
-_OB_DEFAULTS = {
-    "IT: equipment/development": {"ob_capex": 2.0, "ob_opex": 0.0, "ob_duration": 0.54, "ob_benefits": 0.0},
-    "IT: outsourcing": {"ob_capex": 0.0, "ob_opex": 0.41, "ob_duration": 0.0, "ob_benefits": 0.0},
-}
+class WhatIfEngine:
+    """The what-if engine of one case: precomputed once, evaluated per setting in well under a
+    millisecond of numpy.
 
-
-class WhatIf:
-    """The what-if engine for one case: precomputed once, evaluated per setting in microseconds.
+    Each base scenario becomes :class:`vmo_lib.scenarios.CaseMatrices` the first time it is asked
+    for (the only step that reads the case's tables); a setting is then
+    :func:`vmo_lib.scenarios.apply_what_if` on those arrays, the shared what-if rules.
 
     Parameters
     ----------
@@ -244,6 +272,8 @@ class WhatIf:
         The loaded case (never modified).
     view : {"economic", "cash"}
         Which benefits count, as in :func:`vmo_lib.appraisal.appraise`.
+    as_of : period label, optional
+        Review date; adds the base scenario ``"expected"`` (actuals to date + forecast).
 
     Examples
     --------
@@ -251,113 +281,75 @@ class WhatIf:
     >>> case = make_case({"case_id": "Q", "first_period": "2026Q1", "horizon": 5, "discount_rate": 0.08},
     ...                  costs=[{"line_id": "C1", "name": "Build", "amounts": [1000]}],
     ...                  benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 300, 300, 300, 300]}])
-    >>> w = WhatIf(case)
-    >>> round(w.evaluate().npv, 2), round(w.evaluate(delay=1).npv, 2)
+    >>> w = WhatIfEngine(case)
+    >>> round(w.evaluate().npv, 2), round(w.evaluate(delay_periods=1).npv, 2)
     (143.91, -150.37)
     """
 
-    def __init__(self, case: BusinessCase, view: str = "economic") -> None:
+    def __init__(self, case: BusinessCase, view: str = "economic", as_of: object = None) -> None:
         if view not in appraisal.VIEWS:
             raise ValueError(f"view must be one of {appraisal.VIEWS}, not {view!r}")
         self.case = case
         self.view = view
-        self._bases: dict[str, _Base] = {}
-        self._factors: dict[float | None, np.ndarray] = {}
+        self.as_of = as_of
+        self._matrices: dict[str, CaseMatrices] = {}
+        self._derived: dict[str, BusinessCase] = {}
 
     # --- what can be chosen -------------------------------------------------------------------
     @property
     def scenarios(self) -> list[str]:
-        """Base scenarios on offer: the approved baseline, the baseline in force if re-baselined,
-        and low/likely/high when the case carries three-point estimates."""
+        """Base scenarios on offer: the approved baseline, the baseline in force when re-baselined,
+        the three-point scenarios when the case has ranges, and ``expected`` when ``as_of`` is set."""
         out = ["baseline"]
         if self.case.current_baseline != "baseline":
             out.append(self.case.current_baseline)
         lines = self.case.lines
-        if len(lines) and lines[["low", "likely", "high"]].notna().any().any():
-            out += ["low", "likely", "high"]
+        if len(lines) and lines[["low", "high"]].notna().any().any() and self._three_point() is not None:
+            out += list(THREE_POINT_SCENARIOS)
+        if self.as_of is not None:
+            out.append(EXPECTED)
         return out
-
-    def _base(self, scenario: str) -> _Base:
-        base = self._bases.get(scenario)
-        if base is None:
-            base = self._bases[scenario] = self._build_base(scenario)
-        return base
-
-    def _build_base(self, scenario: str) -> _Base:
-        src = self.case.current_baseline if scenario in ("low", "likely", "high") else scenario
-        if src not in self.case.scenarios and src != "baseline":
-            raise ValueError(f"case {self.case.case_id!r} has no scenario {scenario!r}; choose one of {self.scenarios}")
-        costs, benefits = appraisal.line_matrices(self.case, src, self.view)
-        c, b = costs.to_numpy(), benefits.to_numpy()
-        if scenario in ("low", "likely", "high"):
-            c = c * self._three_point_scale(costs, scenario, "cost")[:, None]
-            b = b * self._three_point_scale(benefits, scenario, "benefit")[:, None]
-        category = self.case.lines.set_index("line_id")["category"].reindex(costs.index).to_numpy()
-        capex = c[category == "capex"].sum(axis=0)
-        opex = c[category != "capex"].sum(axis=0)
-        return _Base(capex=capex, opex=opex, benefits=b.sum(axis=0))
-
-    def _three_point_scale(self, m, scenario: str, kind: str) -> np.ndarray:
-        """Per line: the three-point total for ``scenario`` over the profile's total.
-
-        "low" and "high" are *value* outcomes: "low" takes costs at their high estimate and
-        benefits at their low one; "high" the reverse. A line with no estimate keeps its profile.
-        """
-        pick = {"likely": "likely", "low": "high" if kind == "cost" else "low",
-                "high": "low" if kind == "cost" else "high"}[scenario]
-        lines = self.case.lines.set_index("line_id").reindex(m.index)
-        total = m.to_numpy().sum(axis=1)
-        target = lines[pick].to_numpy(dtype=float)
-        with np.errstate(all="ignore"):
-            scale = np.where(np.isfinite(target) & (total != 0), target / total, 1.0)
-        if kind == "benefit":  # dis-benefits are entered negative, their estimates as magnitudes
-            scale = np.abs(scale)
-        return scale
-
-    def discount_factors(self, annual_rate: float | None = None) -> np.ndarray:
-        """Discount factors of the case (``annual_rate`` None) or at a flat annual rate, cached."""
-        key = None if annual_rate is None else round(float(annual_rate), 12)
-        df = self._factors.get(key)
-        if df is None:
-            df = self._factors[key] = appraisal.discount_factors(self.case, key)
-        return df
-
-    # --- the what-if transformation -----------------------------------------------------------
-    def _ob(self) -> dict[str, float]:
-        defaults = _OB_DEFAULTS.get(str(self.case.meta.get("case_type")), {})
-        out = {}
-        for k in ("ob_capex", "ob_opex", "ob_duration", "ob_benefits"):
-            v = self.case.meta.get(k)
-            out[k] = float(v) if v is not None and v == v else float(defaults.get(k, 0.0))
-        return out
-
-    def _ob_delay(self) -> int:
-        go_live = self.case.go_live_t or 0
-        return int(round(self._ob()["ob_duration"] * max(go_live, 0)))
-
-    def _profiles(self, s: WhatIfSettings) -> tuple[np.ndarray, np.ndarray, int]:
-        """Cost profile (without the overrun), benefit profile (at 100% realisation, delay not
-        applied) and the total delay in periods, for a setting."""
-        base = self._base(s.scenario)
-        capex, opex, benefits = base.capex, base.opex, base.benefits
-        delay = s.delay
-        if s.optimism_bias:
-            ob = self._ob()
-            capex = capex * (1.0 + ob["ob_capex"])
-            opex = opex * (1.0 + ob["ob_opex"])
-            benefits = benefits * (1.0 - ob["ob_benefits"])
-            delay += self._ob_delay()
-        return capex + opex, benefits, delay
 
     @staticmethod
-    def _shift(x: np.ndarray, n: int) -> np.ndarray:
-        if n <= 0:
-            return x
-        out = np.zeros_like(x)
-        if n < x.size:
-            out[n:] = x[: x.size - n]
-        return out
+    def scenario_label(scenario: str) -> str:
+        """How the scenario picker names a base scenario."""
+        if scenario == "baseline":
+            return "Approved baseline"
+        if scenario.startswith("rebaseline:"):
+            return f"Current baseline ({scenario.split(':', 1)[1]})"
+        if scenario == EXPECTED:
+            return "Expected (actuals + forecast)"
+        return _THREE_POINT_LABELS.get(scenario, scenario)
 
+    def _three_point(self) -> BusinessCase | None:
+        if "three-point" not in self._derived:
+            try:
+                self._derived["three-point"] = three_point_scenarios(self.case, self.case.current_baseline)
+            except AnalysisError:
+                self._derived["three-point"] = None  # a broken range: those scenarios are not offered
+        return self._derived["three-point"]
+
+    def matrices(self, scenario: str = "baseline") -> CaseMatrices:
+        """The precomputed arrays of a base scenario (built once, then cached)."""
+        m = self._matrices.get(scenario)
+        if m is None:
+            if scenario in THREE_POINT_SCENARIOS:
+                source = self._three_point()
+            elif scenario == EXPECTED and self.as_of is not None:
+                source = self._derived.get(EXPECTED)
+                if source is None:
+                    source = self._derived[EXPECTED] = expected_case(self.case, self.as_of)
+            elif scenario == "baseline" or scenario in self.case.scenarios:
+                source = self.case
+            else:
+                source = None
+            if source is None:
+                raise ValueError(f"case {self.case.case_id!r} has no scenario {scenario!r}; "
+                                 f"choose one of {self.scenarios}")
+            m = self._matrices[scenario] = CaseMatrices.from_case(source, scenario, self.view)
+        return m
+
+    # --- evaluation ---------------------------------------------------------------------------
     def evaluate(self, settings: WhatIfSettings | None = None, **changes: Any) -> WhatIfResult:
         """Evaluate one setting.
 
@@ -366,7 +358,7 @@ class WhatIf:
         settings : WhatIfSettings, optional
             Defaults to neutral settings (the baseline as appraised).
         **changes
-            Fields of :class:`WhatIfSettings` to change, e.g. ``delay=2``.
+            Settings to change, e.g. ``delay_periods=2`` or ``scenario="likely"``.
 
         Returns
         -------
@@ -379,82 +371,56 @@ class WhatIf:
         ...                   "horizon": 2, "discount_rate": 0.0},
         ...                  costs=[{"line_id": "C1", "name": "Build", "amounts": [100]}],
         ...                  benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 150]}])
-        >>> WhatIf(case).evaluate(cost_overrun=0.5).npv
+        >>> WhatIfEngine(case).evaluate(cost_overrun=0.5).npv
         0.0
         """
         s = settings or WhatIfSettings()
         if changes:
             s = s.replace(**changes)
-        costs0, benefits1, delay = self._profiles(s)
-        df = self.discount_factors(s.discount_rate)
-        costs = costs0 * (1.0 + s.cost_overrun)
-        benefits = self._shift(benefits1, delay) * s.benefit_realisation
+        base = self.matrices(s.scenario)
+        adj = apply_what_if(base, s.what_if)
+        df = adj.discount_factors
+        costs = adj.costs.sum(axis=0)
+        benefits = adj.benefits.sum(axis=0)
         net = benefits - costs
-        pv_c, pv_b = float(costs @ df), float(benefits @ df)
         npv = float(finance.npv(None, net, factors=df))
-        k = self.case.periods_per_year
+        k = base.periods_per_year
         irr_p = float(finance.irr(net))
         irr = (1.0 + irr_p) ** k - 1.0 if math.isfinite(irr_p) else math.nan
-        ref = self._base(s.scenario)
-        ref_net = ref.benefits - ref.capex - ref.opex
-        reference_npv = float(ref_net @ self.discount_factors(None))
-        switching = self._switching(s, costs0, benefits1, delay, df, npv, irr)
+        ref_df = base.discount_factors
+        ref_costs = base.costs.sum(axis=0)
+        ref_net = base.benefits.sum(axis=0) - ref_costs
+        reference_npv = float(finance.npv(None, ref_net, factors=ref_df))
         return WhatIfResult(
             settings=s, case_id=self.case.case_id, currency=str(self.case.meta.get("currency") or ""),
             periods=self.case.periods, periods_per_year=k, costs=costs, benefits=benefits, net_flow=net,
-            discount_factors=df, pv_costs=pv_c, pv_benefits=pv_b, npv=npv, irr=irr,
+            discount_factors=df, pv_costs=float(costs @ df), pv_benefits=float(benefits @ df), npv=npv, irr=irr,
             payback=float(finance.payback(net)),
             discounted_payback=float(finance.discounted_payback(None, net, factors=df)),
-            reference_npv=reference_npv, reference_cumulative=np.cumsum(ref_net), switching=switching,
-            verdict=_verdict(npv, reference_npv, s, self.case),
-        )
-
-    def _switching(self, s: WhatIfSettings, costs0: np.ndarray, benefits1: np.ndarray, delay: int,
-                   df: np.ndarray, npv: float, irr: float) -> SwitchingValues:
-        """Exact switching values: NPV is linear in realisation and overrun, so each has a closed
-        form; the delay is the first whole period at which the NPV changes sign (a step function);
-        the discount rate is the IRR of the what-if flows."""
-        pv_b1 = float(self._shift(benefits1, delay) @ df)  # benefits at 100% realisation
-        pv_c0 = float(costs0 @ df)                          # costs without overrun
-        c = 1.0 + s.cost_overrun
-        with np.errstate(all="ignore"):
-            b_star = c * pv_c0 / pv_b1 if pv_b1 != 0 else math.nan
-            o_star = s.benefit_realisation * pv_b1 / pv_c0 - 1.0 if pv_c0 != 0 else math.nan
-        if b_star < 0:
-            b_star = math.nan  # no share of the benefits brings NPV to 0
-        positive = npv >= 0
-        # NPV at every delay setting d = 0..horizon at once (each row: benefits shifted d periods).
-        ob_delay = delay - s.delay
-        n = benefits1.size
-        d = np.arange(self.case.horizon + 1)
-        idx = np.arange(n)[None, :] - (d[:, None] + ob_delay)
-        shifted = np.where(idx >= 0, benefits1[np.clip(idx, 0, n - 1)], 0.0)
-        npvs = s.benefit_realisation * (shifted @ df) - c * pv_c0
-        flips = (npvs >= 0) != positive
-        later = np.flatnonzero(flips & (d > s.delay))
-        sooner = np.flatnonzero(flips & (d < s.delay))
-        if positive or not sooner.size:
-            delay_star = float(d[later[0]]) if later.size else math.inf
-        else:  # negative now: the longest delay at which NPV was still ≥ 0
-            delay_star = float(d[sooner[-1]])
-        return SwitchingValues(
-            benefit_realisation=float(b_star), cost_overrun=float(o_star), delay=delay_star,
-            discount_rate=float(irr), npv_positive=bool(positive),
+            reference_npv=reference_npv, reference_cumulative=np.cumsum(ref_net),
+            switching=_switching(s, adj, npv),
+            verdict=value_verdict(reference_npv, npv, float(ref_costs @ ref_df)),
         )
 
 
-def _verdict(npv: float, reference_npv: float, s: WhatIfSettings, case: BusinessCase) -> str:
-    cur = str(case.meta.get("currency") or "")
-    diff = npv - reference_npv
-    if not math.isfinite(npv):
-        return "No verdict: the NPV is undefined at these settings."
-    head = "Worth doing" if npv >= 0 else "Not worth doing"
-    where = f"{s.scenario}" if s == WhatIfSettings(scenario=s.scenario) else f"{s.scenario} with these changes"
-    cmp = ""
-    if abs(diff) >= 0.5:
-        word = "more" if diff > 0 else "less"
-        cmp = f", {format_money(abs(diff), cur)} {word} than the unchanged {s.scenario}"
-    return f"{head}: NPV {format_money(npv, cur)} on the {where}{cmp}."
+def _switching(s: WhatIfSettings, adjusted: CaseMatrices, npv: float) -> SwitchingValues:
+    """The risk module's switching values of the current what-if, in the controls' units.
+
+    Its cost uplift ``x`` and benefit shortfall ``u`` are relative to the what-if's costs and
+    benefits, which are linear in the controls: overrun ``(1 + o)(1 + x) - 1`` and realisation
+    ``b (1 - u)``; its delay is on top of the what-if's delay.
+    """
+    table = switching_values(adjusted)
+    v = table.set_index("driver")["value"]
+    w = s.what_if
+    return SwitchingValues(
+        benefit_realisation=float(w.benefit_realisation * (1.0 - v["benefit shortfall"])),
+        cost_overrun=float((1.0 + w.cost_overrun) * (1.0 + v["cost uplift"]) - 1.0),
+        delay_periods=float(w.delay_periods + v["delay"]),
+        discount_rate=float(v["discount rate"]),
+        npv_positive=bool(npv >= 0),
+        table=table,
+    )
 
 
 def format_money(amount: float, currency: str = "GBP") -> str:
@@ -478,7 +444,7 @@ def _pct(x: float, signed: bool = False) -> str:
 
 
 def switching_labels(result: WhatIfResult, period_length: str = "quarter") -> dict[str, str]:
-    """One sentence per control saying how far it can move before the decision flips.
+    """One sentence per control saying how far it can move before NPV changes sign.
 
     Parameters
     ----------
@@ -489,7 +455,7 @@ def switching_labels(result: WhatIfResult, period_length: str = "quarter") -> di
     Returns
     -------
     dict
-        Keys ``benefit_realisation``, ``cost_overrun``, ``delay``, ``discount_rate``.
+        Keys ``benefit_realisation``, ``cost_overrun``, ``delay_periods``, ``discount_rate``.
 
     Examples
     --------
@@ -498,54 +464,45 @@ def switching_labels(result: WhatIfResult, period_length: str = "quarter") -> di
     ...                   "horizon": 2, "discount_rate": 0.0},
     ...                  costs=[{"line_id": "C1", "name": "Build", "amounts": [100]}],
     ...                  benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 125]}])
-    >>> switching_labels(WhatIf(case).evaluate(), "year")["benefit_realisation"]
+    >>> switching_labels(WhatIfEngine(case).evaluate(), "year")["benefit_realisation"]
     'Benefits can fall 20% (to 80% of plan) before NPV < 0'
     """
     sv, s = result.switching, result.settings
+    notes = sv.table.set_index("driver")["note"]
+
+    def none(driver: str) -> str:
+        why = str(notes[driver]).removeprefix("None: ").rstrip(".")
+        return why[:1].upper() + why[1:]
+
     unit = "quarter" if period_length == "quarter" else "year"
-    out: dict[str, str] = {}
     pos = sv.npv_positive
-    b = sv.benefit_realisation
+    out: dict[str, str] = {}
+    b, b0 = sv.benefit_realisation, s.benefit_realisation
     if not math.isfinite(b):
-        out["benefit_realisation"] = "No level of benefits makes NPV ≥ 0" if not pos else "NPV does not depend on benefits"
+        out["benefit_realisation"] = none("benefit shortfall")
     elif pos:
-        fall = 1.0 - b / s.benefit_realisation if s.benefit_realisation else 0.0
-        out["benefit_realisation"] = f"Benefits can fall {_pct(fall)} (to {_pct(b)} of plan) before NPV < 0"
+        out["benefit_realisation"] = f"Benefits can fall {_pct(1 - b / b0)} (to {_pct(b)} of plan) before NPV < 0"
     else:
-        rise = b / s.benefit_realisation - 1.0 if s.benefit_realisation else math.inf
-        more = f"rise {_pct(rise)}" if math.isfinite(rise) else "appear"
-        out["benefit_realisation"] = f"Benefits must {more} (to {_pct(b)} of plan) for NPV ≥ 0"
-    o = sv.cost_overrun
+        out["benefit_realisation"] = f"Benefits must rise {_pct(b / b0 - 1)} (to {_pct(b)} of plan) for NPV ≥ 0"
+    o, o0 = sv.cost_overrun, s.cost_overrun
     if not math.isfinite(o):
-        out["cost_overrun"] = "NPV does not depend on costs"
-    elif o <= -1:
-        out["cost_overrun"] = "No cost saving makes NPV ≥ 0"
+        out["cost_overrun"] = none("cost uplift")
     else:
-        change = (1.0 + o) / (1.0 + s.cost_overrun) - 1.0
-        if pos:
-            out["cost_overrun"] = f"Costs can rise {_pct(change)} more (overrun {_pct(o, True)}) before NPV < 0"
-        else:
-            out["cost_overrun"] = f"Costs must fall {_pct(-change)} (overrun {_pct(o, True)}) for NPV ≥ 0"
-    d = sv.delay
-    if math.isinf(d):
-        out["delay"] = ("NPV stays ≥ 0 whatever the delay of benefits within the horizon" if pos
-                        else "No delay within the horizon makes NPV ≥ 0")
+        change = (1.0 + o) / (1.0 + o0) - 1.0
+        out["cost_overrun"] = (f"Costs can rise {_pct(change)} more (overrun {_pct(o, True)}) before NPV < 0" if pos
+                               else f"Costs must fall {_pct(-change)} (overrun {_pct(o, True)}) for NPV ≥ 0")
+    d = sv.delay_periods
+    if not math.isfinite(d):
+        out["delay_periods"] = none("delay")
     else:
-        more = int(d) - s.delay
-        n = f"{more} more {unit}{'s' if more != 1 else ''}"
-        if not pos:
-            out["delay"] = (f"NPV ≥ 0 at a delay of {int(d)} or less" if more < 0
-                            else f"NPV ≥ 0 after {n} (delay {int(d)})")
-        elif more <= 1:
-            out["delay"] = f"One more {unit} of delay makes NPV < 0"
-        else:
-            out["delay"] = f"Benefits can slip {more - 1} more {unit}s; at a delay of {int(d)} NPV < 0"
+        more = d - s.delay_periods
+        out["delay_periods"] = (f"Benefits can slip {more:.1f} more {unit}s (delay {d:.1f}) before NPV < 0")
     r = sv.discount_rate
     if not math.isfinite(r):
-        out["discount_rate"] = "No discount rate changes the sign of NPV"
+        out["discount_rate"] = none("discount rate")
     else:
-        out["discount_rate"] = (f"NPV < 0 above a discount rate of {r * 100:.1f}% (the IRR)" if pos
-                                else f"NPV ≥ 0 below a discount rate of {r * 100:.1f}% (the IRR)")
+        out["discount_rate"] = (f"NPV < 0 above a discount rate of {r * 100:.1f}% a year (the IRR)" if pos
+                                else f"NPV ≥ 0 below a discount rate of {r * 100:.1f}% a year (the IRR)")
     return out
 
 
@@ -571,7 +528,7 @@ def cumulative_cash_flow_chart(result: WhatIfResult, ax: Axes | None = None) -> 
     >>> case = make_case({"case_id": "Y", "first_period": "2026", "period_length": "year", "horizon": 2},
     ...                  costs=[{"line_id": "C1", "name": "Build", "amounts": [100]}],
     ...                  benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 150]}])
-    >>> fig = cumulative_cash_flow_chart(WhatIf(case).evaluate(delay=1))
+    >>> fig = cumulative_cash_flow_chart(WhatIfEngine(case).evaluate(delay_periods=1))
     >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     ['What-if (cumulative)', 'baseline unchanged', 'What-if (discounted)']
     """
@@ -618,33 +575,43 @@ def _figure_png(fig: Figure) -> bytes:
 # --------------------------------------------------------------------------------------------------
 _CSS = """
 <style>
-.vmo-whatif {font-family: system-ui, -apple-system, "Segoe UI", sans-serif;}
-.vmo-title {font-size: 1.25em; font-weight: 600; margin: 2px 0 0 0;}
+.vmo-whatif {font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1400px;}
+.vmo-title {font-size: 1.3em; font-weight: 600; margin: 2px 0 0 0;}
 .vmo-sub {color: #666; font-size: 0.9em;}
-.vmo-cards {display: flex; gap: 10px; flex-wrap: wrap;}
-.vmo-card {border: 1px solid #dde3ea; border-radius: 6px; padding: 6px 12px; min-width: 130px; background: #fafbfc;}
-.vmo-card .vmo-label {color: #666; font-size: 0.8em; text-transform: uppercase; letter-spacing: .04em;}
-.vmo-card .vmo-value {font-size: 1.35em; font-weight: 600;}
+.vmo-cards {display: flex; gap: 10px; flex-wrap: wrap; margin: 4px 0;}
+.vmo-card {border: 1px solid #dde3ea; border-radius: 6px; padding: 6px 12px; min-width: 120px; background: #fafbfc;}
+.vmo-card .vmo-label {color: #666; font-size: 0.75em; text-transform: uppercase; letter-spacing: .04em;}
+.vmo-card .vmo-value {font-size: 1.35em; font-weight: 600; white-space: nowrap;}
+.vmo-card .vmo-value .vmo-sub {font-size: 0.6em; font-weight: 400;}
 .vmo-pos {color: #1e7d3c;} .vmo-neg {color: #b03a2e;}
-.vmo-verdict {padding: 6px 10px; border-radius: 6px; margin-top: 6px;}
+.vmo-verdict {padding: 6px 10px; border-radius: 6px; margin: 4px 0; line-height: 1.3;}
 .vmo-verdict.vmo-pos {background: #e8f5ec;} .vmo-verdict.vmo-neg {background: #fbeaea;}
-.vmo-switch {color: #555; font-size: 0.85em; line-height: 1.25;}
+.vmo-switch {color: #555; font-size: 0.82em; line-height: 1.2;}
 .vmo-status {color: #555; font-size: 0.85em;}
 </style>
 """
+_CONTROL_ORDER = ("benefit_realisation", "cost_overrun", "delay_periods", "discount_rate", "optimism_bias")
 
 
-def _case_workbooks(folder: Path) -> list[Path]:
-    """Business-case workbooks in a folder (not saved-scenario files, lock or hidden files)."""
+def case_workbooks(folder: str | os.PathLike[str]) -> list[Path]:
+    """The case workbooks of a folder (:func:`vmo_lib.loader.workbook_files`) without the
+    saved-scenario files that sit beside them.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> for n in ("A.xlsx", "A.scenarios.xlsx", "~$A.xlsx"):
+    ...     _ = (d / n).write_bytes(b"")
+    >>> [p.name for p in case_workbooks(d)]
+    ['A.xlsx']
+    """
+    from .loader import workbook_files
     from .scenarios_io import SCENARIO_SUFFIX
 
-    return sorted(p for p in folder.iterdir()
-                  if p.suffix.lower() in (".xlsx", ".xlsm") and not p.name.startswith(("~$", "."))
-                  and not p.name.endswith(SCENARIO_SUFFIX) and p.is_file())
+    return [p for p in workbook_files(folder) if not p.name.lower().endswith(SCENARIO_SUFFIX)]
 
 
 class WhatIfExplorer:
-    """The challenge-session UI: controls on the left, figures and the chart on the right.
+    """The challenge-session UI: figures on top, controls with their switching values, the chart.
 
     Parameters
     ----------
@@ -652,19 +619,29 @@ class WhatIfExplorer:
         A folder of case workbooks (a case picker lists them), one workbook, or a loaded case
         (saving scenarios then needs ``case.source``).
     case_id : str, optional
-        In a folder, the case to open first (by case id or file stem); default the first.
+        In a folder, the case to open first (its file stem or case id); default the first.
     view : {"economic", "cash"}
+    as_of : period label, optional
+        Review date; offers the base scenario "Expected (actuals + forecast)".
 
     Attributes
     ----------
-    whatif : WhatIf
-        The engine of the current case.
+    engine : WhatIfEngine
+        The engine of the current case (loaded once, kept while the explorer lives).
     settings : WhatIfSettings
         The current controls.
     result : WhatIfResult
-        The figures on display (updated on every change).
-    widget : ipywidgets.Widget
-        The whole UI (also what the explorer displays as in a notebook).
+        The figures on display (recomputed on every change).
+    controls : dict
+        The input widgets by setting name (sliders in the percent / period units shown).
+    widget : ipywidgets.VBox
+        The whole UI; a notebook displays the explorer as this.
+
+    Notes
+    -----
+    Sliders only report when released or moved with the keyboard (``continuous_update=False``):
+    one recomputation per decision, not one per pixel dragged. Amounts shown in the NPV card carry
+    the unrounded value in ``data-value`` of ``span.vmo-npv`` (what the browser test reads).
 
     Examples
     --------
@@ -680,95 +657,92 @@ class WhatIfExplorer:
     """
 
     def __init__(self, folder_or_case: str | os.PathLike[str] | BusinessCase, case_id: str | None = None,
-                 view: str = "economic") -> None:
-        import ipywidgets as w
+                 view: str = "economic", as_of: object = None) -> None:
+        import ipywidgets
 
-        self._w = w
+        self._w = ipywidgets
         self.view = view
-        self._engines: dict[str, WhatIf] = {}
+        self.as_of = as_of
+        self._engines: dict[str, WhatIfEngine] = {}
         self._holding = False
+        self._rate_moved = False
+        self._base_scenario = "baseline"
+        self._saved: dict[str, WhatIfSettings] = {}
         self._paths: dict[str, Path] = {}
         self.case_path: Path | None = None
+        case: BusinessCase | None = None
         if isinstance(folder_or_case, BusinessCase):
             case = folder_or_case
             self.case_path = Path(case.source) if case.source else None
         else:
             p = Path(folder_or_case)
-            if p.is_dir():
-                books = _case_workbooks(p)
-                if not books:
-                    from .errors import WorkbookError
+            books = case_workbooks(p) if p.is_dir() else [p]
+            if not books:
+                from .errors import WorkbookError
 
-                    raise WorkbookError(p, "contains no case workbook (*.xlsx)")
-                self._paths = {b.stem: b for b in books}
-            else:
-                self._paths = {p.stem: p}
-            first = self._pick_first(case_id)
-            case = None
+                raise WorkbookError(p, "contains no case workbook (*.xlsx)")
+            self._paths = {b.stem: b for b in books}
         self._build_ui()
         if case is not None:
-            self._set_engine(WhatIf(case, view), key=case.case_id)
+            self._set_engine(WhatIfEngine(case, view, as_of), key=case.case_id)
         else:
+            first = self._pick_first(case_id)
+            self._holding = True
             self.case_picker.value = first
+            self._holding = False
             self._open(first)
 
     # --- construction -------------------------------------------------------------------------
     def _pick_first(self, case_id: str | None) -> str:
         if case_id is None:
             return next(iter(self._paths))
-        if case_id in self._paths:
-            return case_id
-        for stem in self._paths:  # a case id that differs from its file name
+        for stem in self._paths:  # file stem, case-insensitively (case ids name the sample files)
             if stem.lower() == str(case_id).lower():
                 return stem
-        raise ValueError(f"no workbook for case {case_id!r} among {list(self._paths)}")
+        raise ValueError(f"no workbook for case {case_id!r}; found {list(self._paths)}")
 
     def _build_ui(self) -> None:
         w = self._w
-        slider_layout = w.Layout(width="380px")
         style = {"description_width": "150px"}
+        wide = w.Layout(width="390px")
         self.case_picker = w.Dropdown(options=list(self._paths), description="Case", style=style,
-                                      layout=w.Layout(width="380px", display="" if len(self._paths) > 1 else "none"))
-        self.case_picker.add_class("vmo-case-picker")
-        self.scenario_picker = w.Dropdown(options=["baseline"], value="baseline", description="Scenario",
-                                          style=style, layout=w.Layout(width="380px"))
-        self.scenario_picker.add_class("vmo-scenario")
-        lo, hi, st = BENEFIT_RANGE
+                                      layout=w.Layout(width="390px", display="" if len(self._paths) > 1 else "none"))
+        self.scenario_picker = w.Dropdown(options=[("Approved baseline", "baseline")], value="baseline",
+                                          description="Scenario", style=style, layout=wide)
+        slider = {"continuous_update": False, "style": style, "layout": wide}
         self.controls: dict[str, Any] = {
-            "benefit_realisation": w.FloatSlider(value=100, min=lo, max=hi, step=st, readout_format=".0f",
-                                                 description="Benefits realised %", continuous_update=False,
-                                                 style=style, layout=slider_layout),
+            "benefit_realisation": w.FloatSlider(value=100, min=BENEFIT_RANGE[0], max=BENEFIT_RANGE[1],
+                                                 step=BENEFIT_RANGE[2], readout_format=".0f",
+                                                 description="Benefits realised %", **slider),
             "cost_overrun": w.FloatSlider(value=0, min=COST_RANGE[0], max=COST_RANGE[1], step=COST_RANGE[2],
-                                          readout_format="+.0f", description="Cost overrun %",
-                                          continuous_update=False, style=style, layout=slider_layout),
-            "delay": w.IntSlider(value=0, min=DELAY_RANGE[0], max=DELAY_RANGE[1], step=DELAY_RANGE[2],
-                                 description="Benefit delay", continuous_update=False, style=style,
-                                 layout=slider_layout),
+                                          readout_format="+.0f", description="Cost overrun %", **slider),
+            "delay_periods": w.IntSlider(value=0, min=DELAY_RANGE[0], max=DELAY_RANGE[1], step=DELAY_RANGE[2],
+                                         description="Benefit delay", **slider),
             "discount_rate": w.FloatSlider(value=0, min=RATE_RANGE[0], max=RATE_RANGE[1], step=RATE_RANGE[2],
-                                           readout_format=".2f", description="Discount rate % a year",
-                                           continuous_update=False, style=style, layout=slider_layout),
-            "optimism_bias": w.Checkbox(value=False, description="Apply optimism bias (Green Book uplifts)",
-                                        indent=False, layout=w.Layout(width="380px")),
+                                           readout_format=".2f", description="Discount rate %/yr", **slider),
+            "optimism_bias": w.Checkbox(value=False, description="Optimism bias (Green Book uplifts)",
+                                        indent=False, layout=w.Layout(width="390px", padding="0 0 0 20px")),
         }
-        for name, ctl in self.controls.items():
-            ctl.add_class(f"vmo-{name.replace('_', '-')}")
-        self.switch_labels = {name: w.HTML(layout=w.Layout(width="330px")) for name in
-                              ("benefit_realisation", "cost_overrun", "delay", "discount_rate", "optimism_bias")}
-        for name, lab in self.switch_labels.items():
-            lab.add_class(f"vmo-switch-{name.replace('_', '-')}")
+        self.switch_labels = {n: w.HTML(layout=w.Layout(width="300px")) for n in _CONTROL_ORDER}
         self.header = w.HTML()
         self.cards = w.HTML()
-        self.cards.add_class("vmo-figures")
         self.verdict = w.HTML()
-        self.chart = w.Image(format="png", layout=w.Layout(width="100%", max_width="760px"))
-        self.chart.add_class("vmo-chart")
-        self.scenario_name = w.Text(placeholder="name, e.g. Board: 2Q late", description="Save as",
-                                    style={"description_width": "60px"}, layout=w.Layout(width="300px"))
+        self.chart = w.Image(format="png", layout=w.Layout(width="640px", max_width="100%"))
+        self.scenario_name = w.Text(placeholder="e.g. Board: 2Q late, cloud +30%", description="Save as",
+                                    style={"description_width": "60px"}, layout=w.Layout(width="330px"))
         self.save_button = w.Button(description="Save scenario", icon="save", button_style="primary",
-                                    layout=w.Layout(width="130px"))
-        self.reset_button = w.Button(description="Reset", icon="undo", layout=w.Layout(width="90px"))
+                                    layout=w.Layout(width="135px"))
+        self.reset_button = w.Button(description="Reset", icon="undo", layout=w.Layout(width="85px"))
         self.status = w.HTML()
-        self.status.add_class("vmo-status")
+        # Stable CSS classes: the browser test and any custom styling find the parts by them.
+        for widget, css in [(self.case_picker, "vmo-case-picker"), (self.scenario_picker, "vmo-scenario"),
+                            (self.cards, "vmo-figures"), (self.verdict, "vmo-verdict-box"), (self.chart, "vmo-chart"),
+                            (self.save_button, "vmo-save"), (self.reset_button, "vmo-reset"),
+                            (self.scenario_name, "vmo-scenario-name"), (self.status, "vmo-status")]:
+            widget.add_class(css)
+        for name in _CONTROL_ORDER:
+            self.controls[name].add_class(f"vmo-{name.replace('_', '-')}")
+            self.switch_labels[name].add_class(f"vmo-switch-{name.replace('_', '-')}")
 
         self.case_picker.observe(self._on_case, names="value")
         self.scenario_picker.observe(self._on_scenario, names="value")
@@ -778,12 +752,14 @@ class WhatIfExplorer:
         self.reset_button.on_click(lambda _b: self.reset())
 
         rows = [w.HBox([self.controls[n], self.switch_labels[n]], layout=w.Layout(align_items="center"))
-                for n in self.controls]
-        left = w.VBox([self.case_picker, self.scenario_picker, *rows,
-                       w.HBox([self.scenario_name, self.save_button, self.reset_button]), self.status],
-                      layout=w.Layout(min_width="720px"))
-        right = w.VBox([self.cards, self.verdict, self.chart], layout=w.Layout(min_width="560px"))
-        self.widget = w.VBox([w.HTML(_CSS), self.header, w.HBox([left, right], layout=w.Layout(flex_flow="row wrap"))])
+                for n in _CONTROL_ORDER]
+        controls = w.VBox([self.case_picker, self.scenario_picker, *rows,
+                           w.HBox([self.scenario_name, self.save_button, self.reset_button]), self.status],
+                          layout=w.Layout(width="700px", margin="0 16px 0 0"))
+        self.widget = w.VBox([
+            w.HTML(_CSS), self.header, self.cards, self.verdict,
+            w.HBox([controls, self.chart], layout=w.Layout(flex_flow="row wrap", align_items="flex-start")),
+        ])
         self.widget.add_class("vmo-whatif")
 
     # --- case and scenario --------------------------------------------------------------------
@@ -793,19 +769,22 @@ class WhatIfExplorer:
         engine = self._engines.get(stem)
         if engine is None:
             try:
-                case = load_case(self._paths[stem])
-            except Exception as exc:  # noqa: BLE001 - show it in the UI, keep the explorer alive
-                self.status.value = f"<span class='vmo-neg'>Cannot open {html.escape(stem)}: {html.escape(str(exc))}</span>"
+                case = load_case(self._paths[stem], as_of=self.as_of)
+            except Exception as exc:  # noqa: BLE001 - say why in the UI; the explorer stays usable
+                self.status.value = (f"<span class='vmo-neg'>Cannot open {html.escape(self._paths[stem].name)}: "
+                                     f"{html.escape(str(exc))}</span>")
                 return
-            engine = self._engines[stem] = WhatIf(case, self.view)
+            engine = WhatIfEngine(case, self.view, self.as_of)
         self.case_path = self._paths[stem]
         self._set_engine(engine, key=stem)
 
-    def _set_engine(self, engine: WhatIf, key: str) -> None:
+    def _set_engine(self, engine: WhatIfEngine, key: str) -> None:
         self._engines[key] = engine
-        self.whatif = engine
+        self.engine = engine
         case = engine.case
         self._saved = self._load_saved()
+        unit = "quarters" if case.period_length == "quarter" else "years"
+        self.controls["delay_periods"].description = f"Benefit delay ({unit})"
         self._holding = True
         try:
             self.scenario_picker.options = self._scenario_options()
@@ -813,35 +792,22 @@ class WhatIfExplorer:
             self._apply_settings(WhatIfSettings())
         finally:
             self._holding = False
-        rate = self._case_rate_text()
-        self.controls["discount_rate"].description = "Discount rate % a year"
-        unit = "quarters" if case.period_length == "quarter" else "years"
-        self.controls["delay"].description = f"Benefit delay ({unit})"
-        self.header.value = (f"<div class='vmo-title'>{html.escape(case.case_id)} — {html.escape(case.title)}</div>"
-                             f"<div class='vmo-sub'>{html.escape(str(case.meta.get('status') or ''))} · "
-                             f"{case.horizon} {case.period_length}s from {html.escape(str(case.meta['first_period']))}"
-                             f" · discounting: {html.escape(rate)} · {html.escape(engine.view)} view</div>")
+        meta = case.meta
+        sched = str(meta.get("discount_schedule") or "flat")
+        rate = f"{sched} schedule" if sched != "flat" else f"{float(meta['discount_rate']) * 100:.2f}% a year"
+        self.header.value = (
+            f"<div class='vmo-title'>{html.escape(case.case_id)} — {html.escape(case.title)}</div>"
+            f"<div class='vmo-sub'>{html.escape(str(meta.get('status') or ''))} · {case.horizon} "
+            f"{html.escape(case.period_length)}s from {html.escape(str(meta['first_period']))} · "
+            f"{html.escape(str(meta.get('price_base') or ''))} {html.escape(str(meta.get('currency') or ''))} · "
+            f"discounting: {html.escape(rate)} · {html.escape(engine.view)} view</div>")
         self.save_button.disabled = self.case_path is None
         self.save_button.tooltip = "" if self.case_path else "a case built in code has no workbook to save beside"
-        self.status.value = ""
         self.update()
 
-    def _case_rate_text(self) -> str:
-        meta = self.whatif.case.meta
-        sched = str(meta.get("discount_schedule") or "flat")
-        if sched != "flat":
-            return f"{sched} schedule"
-        return f"{float(meta['discount_rate']) * 100:.2f}% a year"
-
     def _scenario_options(self) -> list[tuple[str, str]]:
-        labels = {"baseline": "Approved baseline", "low": "Low (3-point: costs high, benefits low)",
-                  "likely": "Likely (3-point)", "high": "High (3-point: costs low, benefits high)"}
-        opts = []
-        for s in self.whatif.scenarios:
-            label = labels.get(s) or f"Current baseline ({s.split(':', 1)[-1]})"
-            opts.append((label, s))
-        opts += [(f"★ saved: {name}", f"saved:{name}") for name in self._saved]
-        return opts
+        opts = [(self.engine.scenario_label(s), s) for s in self.engine.scenarios]
+        return opts + [(f"★ saved: {name}", f"saved:{name}") for name in self._saved]
 
     def _load_saved(self) -> dict[str, WhatIfSettings]:
         if self.case_path is None:
@@ -856,6 +822,7 @@ class WhatIfExplorer:
 
     def _on_case(self, change: Mapping[str, Any]) -> None:
         if change["new"] and not self._holding:
+            self.status.value = ""
             self._open(change["new"])
 
     def _on_scenario(self, change: Mapping[str, Any]) -> None:
@@ -866,11 +833,13 @@ class WhatIfExplorer:
             saved = self._saved.get(value[len("saved:"):])
             if saved is not None:
                 self._apply_settings(saved)
-                self.status.value = f"Loaded saved scenario <b>{html.escape(value[6:])}</b>."
+                self.status.value = f"Loaded saved scenario <b>{html.escape(value[len('saved:'):])}</b>."
         self.update()
 
     def _on_control(self, _change: Mapping[str, Any]) -> None:
         if not self._holding:
+            if _change.get("owner") is self.controls["discount_rate"]:
+                self._rate_moved = True
             self.update()
 
     # --- settings <-> controls ----------------------------------------------------------------
@@ -881,10 +850,10 @@ class WhatIfExplorer:
             c = self.controls
             c["benefit_realisation"].value = s.benefit_realisation * 100
             c["cost_overrun"].value = s.cost_overrun * 100
-            c["delay"].value = s.delay
-            self._rate_override = s.discount_rate
-            c["discount_rate"].value = (s.discount_rate if s.discount_rate is not None
-                                        else appraisal.annual_rate_of(self.whatif.case)) * 100
+            c["delay_periods"].value = s.delay_periods
+            self._rate_moved = s.discount_rate is not None
+            rate = s.discount_rate if s.discount_rate is not None else appraisal.annual_rate_of(self.engine.case)
+            c["discount_rate"].value = rate * 100
             c["optimism_bias"].value = s.optimism_bias
             self._base_scenario = s.scenario
         finally:
@@ -892,35 +861,34 @@ class WhatIfExplorer:
 
     @property
     def settings(self) -> WhatIfSettings:
+        """The settings the controls show. Until the discount-rate slider is moved the case's own
+        discounting applies (which may be a Green Book schedule the slider's start only names)."""
         c = self.controls
         pick = str(self.scenario_picker.value or "baseline")
-        scenario = self._base_scenario if pick.startswith("saved:") else pick
-        rate = c["discount_rate"].value / 100
-        case_rate = appraisal.annual_rate_of(self.whatif.case)
-        # The slider starts at the case's own rate; until it is moved the case's discounting
-        # (which may be a Green Book schedule) applies.
-        same_as_start = self._rate_override is None and math.isclose(rate, case_rate, abs_tol=1e-12)
         return WhatIfSettings(
-            scenario=scenario,
-            benefit_realisation=c["benefit_realisation"].value / 100,
-            cost_overrun=c["cost_overrun"].value / 100,
-            delay=int(c["delay"].value),
-            discount_rate=None if same_as_start else rate,
-            optimism_bias=bool(c["optimism_bias"].value),
+            scenario=self._base_scenario if pick.startswith("saved:") else pick,
+            what_if=WhatIf(
+                benefit_realisation=c["benefit_realisation"].value / 100,
+                cost_overrun=c["cost_overrun"].value / 100,
+                delay_periods=int(c["delay_periods"].value),
+                discount_rate=c["discount_rate"].value / 100 if self._rate_moved else None,
+                optimism_bias=bool(c["optimism_bias"].value),
+            ),
         )
 
     # --- actions ------------------------------------------------------------------------------
     def update(self) -> WhatIfResult:
         """Recompute from the controls and refresh every output (what a control change calls)."""
-        s = self.settings
-        if s.discount_rate is not None:
-            self._rate_override = s.discount_rate
-        self.result = r = self.whatif.evaluate(s)
+        try:
+            self.result = r = self.engine.evaluate(self.settings)
+        except (ValueError, AnalysisError) as exc:
+            self.status.value = f"<span class='vmo-neg'>{html.escape(str(exc))}</span>"
+            raise
         self._render(r)
         return r
 
     def set(self, **settings: Any) -> WhatIfResult:
-        """Move controls programmatically in setting units (``set(benefit_realisation=0.8, delay=2)``)."""
+        """Move controls in setting units, e.g. ``set(benefit_realisation=0.8, delay_periods=2)``."""
         s = self.settings.replace(**settings)
         self._apply_settings(s)
         if "scenario" in settings:
@@ -930,37 +898,41 @@ class WhatIfExplorer:
         return self.update()
 
     def reset(self) -> WhatIfResult:
-        """Back to the unchanged base scenario and the case's own discounting."""
-        self._holding = True
+        """Back to the approved baseline with no change and the case's own discounting."""
+        held, self._holding = self._holding, True
         try:
             self.scenario_picker.value = "baseline"
             self._apply_settings(WhatIfSettings())
         finally:
-            self._holding = False
+            self._holding = held
         self.status.value = ""
         return self.update()
 
     def save(self, name: str) -> Path | None:
-        """Save the current settings as a named scenario beside the case workbook."""
+        """Save the current settings as a named scenario beside the case workbook
+        (:func:`vmo_lib.scenarios_io.save_scenario`); returns the file, or None with the reason
+        shown in the status line."""
         from .scenarios_io import save_scenario
 
         if self.case_path is None:
-            self.status.value = "<span class='vmo-neg'>This case was built in code: there is no workbook to save beside.</span>"
+            self.status.value = ("<span class='vmo-neg'>This case was built in code: there is no workbook "
+                                 "to save beside.</span>")
             return None
         try:
             path = save_scenario(self.case_path, name, self.settings)
         except (ValueError, OSError) as exc:
             self.status.value = f"<span class='vmo-neg'>Not saved: {html.escape(str(exc))}</span>"
             return None
+        name = name.strip()
         self._saved = self._load_saved()
         held, self._holding = self._holding, True
         try:
-            current = self.scenario_picker.value
             self.scenario_picker.options = self._scenario_options()
-            self.scenario_picker.value = f"saved:{name.strip()}" if current.startswith("saved:") else current
+            self.scenario_picker.value = f"saved:{name}"
+            self._base_scenario = self._saved[name].scenario
         finally:
             self._holding = held
-        self.status.value = f"Saved <b>{html.escape(name.strip())}</b> to {html.escape(path.name)}."
+        self.status.value = f"Saved <b>{html.escape(name)}</b> in {html.escape(path.name)}."
         return path
 
     # --- rendering ----------------------------------------------------------------------------
@@ -974,37 +946,36 @@ class WhatIfExplorer:
             if not math.isfinite(p):
                 return "never"
             label = r.periods[min(int(math.ceil(p)), len(r.periods) - 1)]
-            return f"{p / k:.1f} years <span class='vmo-sub'>({label})</span>"
+            return f"{p / k:.1f} yrs <span class='vmo-sub'>{html.escape(label)}</span>"
 
         def card(label: str, css: str, value: str, data: float, extra: str = "") -> str:
-            data_attr = f"{data!r}" if math.isfinite(data) else "nan"
+            data_attr = repr(float(data)) if math.isfinite(data) else "nan"
             return (f"<div class='vmo-card'><div class='vmo-label'>{label}</div>"
                     f"<div class='vmo-value {extra}'><span class='{css}' data-value='{data_attr}'>{value}</span>"
                     f"</div></div>")
 
+        delta = r.npv - r.reference_npv
         self.cards.value = (
             "<div class='vmo-cards'>"
             + card("NPV", "vmo-npv", format_money(r.npv, cur), r.npv, sign)
             + card("IRR (annual)", "vmo-irr", irr, r.irr)
             + card("Payback", "vmo-payback", when(r.payback), r.payback)
             + card("Discounted payback", "vmo-dpayback", when(r.discounted_payback), r.discounted_payback)
-            + card(f"vs unchanged {html.escape(r.settings.scenario)}", "vmo-delta",
-                   format_money(r.npv - r.reference_npv, cur), r.npv - r.reference_npv)
+            + card(f"NPV vs unchanged {html.escape(self.engine.scenario_label(r.settings.scenario))}", "vmo-delta",
+                   ("+" if delta > 0.5 else "") + format_money(delta, cur), delta,
+                   "vmo-pos" if delta > 0.5 else "vmo-neg" if delta < -0.5 else "")
             + "</div>"
         )
-        self.verdict.value = f"<div class='vmo-verdict {sign}'>{html.escape(r.verdict)}</div>"
-        labels = switching_labels(r, self.whatif.case.period_length)
-        for name, text in labels.items():
+        bad = r.verdict.label in ("at risk", "value destroyed")
+        self.verdict.value = (f"<div class='vmo-verdict {'vmo-neg' if bad else 'vmo-pos'}' "
+                              f"data-verdict='{html.escape(r.verdict.label)}'>{html.escape(r.verdict_sentence)}</div>")
+        for name, text in switching_labels(r, self.engine.case.period_length).items():
             self.switch_labels[name].value = f"<div class='vmo-switch'>{html.escape(text)}</div>"
-        if r.settings.optimism_bias:
-            ob = self.whatif._ob()
-            self.switch_labels["optimism_bias"].value = (
-                f"<div class='vmo-switch'>capex +{ob['ob_capex'] * 100:.0f}%, opex +{ob['ob_opex'] * 100:.0f}%, "
-                f"benefits −{ob['ob_benefits'] * 100:.0f}%, benefits {self.whatif._ob_delay()} period(s) later</div>")
-        else:
-            self.switch_labels["optimism_bias"].value = ""
-        fig = cumulative_cash_flow_chart(r)
-        self.chart.value = _figure_png(fig)
+        ob = self.engine.matrices(r.settings.scenario).optimism
+        self.switch_labels["optimism_bias"].value = (
+            f"<div class='vmo-switch'>capex +{ob.capex:.0%}, opex +{ob.opex:.0%}, benefits −{ob.benefits:.0%} "
+            f"and {ob.delay_periods} period(s) later ({html.escape(ob.reference_class)})</div>")
+        self.chart.value = _figure_png(cumulative_cash_flow_chart(r))
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:  # a notebook displays the explorer as its UI
         return self.widget._repr_mimebundle_(**kwargs)
