@@ -65,8 +65,9 @@ __all__ = [
     "tornado",
 ]
 
-#: Iterations drawn at a time; memory stays bounded and results do not depend on it.
-CHUNK_ITERATIONS = 20_000
+#: Iterations drawn at a time: small enough that a chunk's arrays stay in the CPU cache (measured
+#: faster than 20,000 on the 2-core machine) and memory stays bounded; results do not depend on it.
+CHUNK_ITERATIONS = 2_000
 #: Points of the PERT quantile tables (on the normal scale, see :func:`monte_carlo` Notes).
 _PERT_GRID = 1025
 _Z_MAX = 8.5
@@ -339,7 +340,7 @@ def tornado(
     glob = [
         ("discount rate", f"{rate - rate_change:.2%}", f"{rate + rate_change:.2%}",
          WhatIf(discount_rate=rate - rate_change), WhatIf(discount_rate=rate + rate_change)),
-        ("delay", "none", f"{delay} periods", WhatIf(), WhatIf(delay_periods=delay)),
+        ("delay", "none", f"{delay} period{'s' if delay != 1 else ''} late", WhatIf(), WhatIf(delay_periods=delay)),
         ("benefit realisation", f"{bl:.0%}", f"{bh:.0%}", WhatIf(benefit_realisation=bl), WhatIf(benefit_realisation=bh)),
         ("cost overrun", f"{cl:+.0%}", f"{ch:+.0%}", WhatIf(cost_overrun=cl), WhatIf(cost_overrun=ch)),
     ]
@@ -450,20 +451,17 @@ def _pert_table(lo: float, hi: float) -> np.ndarray:
     return lo + (hi - lo) * special.betaincinv(alpha, beta, special.ndtr(z))
 
 
-def _pert_from_z(z: np.ndarray, tables: np.ndarray) -> np.ndarray:
-    """Interpolate each column's table at z (columns = lines)."""
-    g = tables.shape[1]
-    scale = (g - 1) / (2.0 * _Z_MAX)
+def _pert_from_z(z: np.ndarray, flat: np.ndarray, slope: np.ndarray, grid: int) -> np.ndarray:
+    """Interpolate each column's quantile table at z (columns = lines; tables flattened row-wise)."""
+    scale = (grid - 1) / (2.0 * _Z_MAX)
     pos = np.clip(z, -_Z_MAX, _Z_MAX)
     pos += _Z_MAX
     pos *= scale
-    i = np.minimum(pos.astype(np.intp), g - 2)
+    i = np.minimum(pos.astype(np.intp), grid - 2)
     pos -= i
-    i += (np.arange(tables.shape[0]) * g)[None, :]
-    flat = tables.ravel()
-    diff = np.diff(tables, axis=1, append=tables[:, -1:]).ravel()
+    i += (np.arange(z.shape[1]) * grid)[None, :]
     out = flat[i]
-    out += pos * diff[i]
+    out += pos * slope[i]
     return out
 
 
@@ -597,6 +595,8 @@ def monte_carlo(
     a_z, s_z = np.sqrt(rhos[idx_z]), np.sqrt(1.0 - rhos[idx_z])
     tables = (np.stack([_pert_table(float(lo[i]), float(hi[i])) for i in idx_zp])
               if idx_zp.size else np.zeros((0, _PERT_GRID)))
+    table_flat = tables.ravel()
+    table_slope = np.diff(tables, axis=1, append=tables[:, -1:]).ravel()
     fixed = np.flatnonzero(~stoch)
     const_c = float(pv_line_c[fixed].sum())
     const_b = pv_line_b[:, fixed].sum(axis=1)                             # per delay
@@ -629,7 +629,7 @@ def monte_carlo(
             elif name == "zt":
                 level = _tri_ppf(special.ndtr(z[:, :n_t]), lo[idx], hi[idx])
             else:
-                level = _pert_from_z(z[:, n_t:], tables)
+                level = _pert_from_z(z[:, n_t:], table_flat, table_slope, _PERT_GRID)
             # row sums (not BLAS products) so every iteration's value is independent of the chunk
             nc = n_cost[name]
             if nc:

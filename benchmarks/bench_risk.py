@@ -1,0 +1,121 @@
+"""Benchmark of vmo_lib.risk.monte_carlo against a straightforward per-iteration loop.
+
+Run: ``.venv/bin/python benchmarks/bench_risk.py`` (``make bench``). Prints, for the largest sample
+case and for generated 100-line cases (40 quarters), the time of 100,000 iterations (cold: first call,
+PERT tables built; warm: median of 3), peak traced memory (tracemalloc) and the process's max RSS, and
+the ratio against the named baseline "python-loop": a per-iteration loop (per-line numpy draws, flows
+scaled, NPV by ``finance.npv``) timed on 1,000 iterations and scaled x100.
+
+Target (issue 5): 100,000 iterations x 100 lines in under 0.5 s and under 300 MB on the 2-core machine.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vmo_lib import finance  # noqa: E402
+from vmo_lib.appraisal import discount_factors, line_matrices  # noqa: E402
+from vmo_lib.model import make_case  # noqa: E402
+from vmo_lib.risk import monte_carlo  # noqa: E402
+from vmo_lib.scenarios import three_point_factors  # noqa: E402
+
+ITERATIONS = 100_000
+LOOP_SAMPLE = 1_000
+
+
+def generated_case(n_lines: int = 100, horizon: int = 40, pert_share: float = 0.3, seed: int = 0):
+    """A case with ``n_lines`` lines (half costs), three-point ranges, a third of lines on 5 drivers."""
+    rng = np.random.default_rng(seed)
+    costs, benefits = [], []
+    for i in range(n_lines):
+        amounts = (rng.random(horizon) * 1000).round(2)
+        total = float(amounts.sum())
+        spec = {"line_id": f"L{i:03d}", "name": f"line {i}", "amounts": amounts.tolist(),
+                "low": 0.8 * total, "likely": total, "high": 1.5 * total,
+                "distribution": "pert" if rng.random() < pert_share else "triangular",
+                "driver": f"D{i % 5}" if i % 3 == 0 else None}
+        (costs if i % 2 else benefits).append({**spec, "category": "capex" if i % 4 == 1 else "opex"})
+    return make_case({"case_id": f"GEN-{n_lines}", "horizon": horizon, "discount_rate": 0.08}, costs=costs,
+                     benefits=benefits)
+
+
+def python_loop_npvs(case, iterations: int, seed: int = 0) -> np.ndarray:
+    """The straightforward way: one iteration at a time, one draw per line, NPV of the net flow."""
+    rng = np.random.default_rng(seed)
+    costs, benefits = line_matrices(case)
+    f = three_point_factors(case)
+    df = discount_factors(case)
+    c, b = costs.to_numpy(), benefits.to_numpy()
+    n_c = c.shape[0]
+    out = np.empty(iterations)
+    for i in range(iterations):
+        levels = []
+        for lo, hi, dist in zip(f["lo"], f["hi"], f["distribution"], strict=True):
+            if hi <= lo:
+                levels.append(1.0)
+            elif dist == "pert":
+                a = 1 + 4 * (1 - lo) / (hi - lo)
+                levels.append(lo + (hi - lo) * rng.beta(a, 1 + 4 * (hi - 1) / (hi - lo)))
+            else:
+                levels.append(rng.triangular(lo, 1.0, hi))
+        lv = np.array(levels)
+        net = (b * lv[n_c:, None]).sum(axis=0) - (c * lv[:n_c, None]).sum(axis=0)
+        out[i] = finance.npv(None, net, factors=df)
+    return out
+
+
+def measure(case, label: str) -> None:
+    n_lines = len(case.lines)
+    tracemalloc.start()
+    t = time.perf_counter()
+    r = monte_carlo(case, iterations=ITERATIONS, seed=0)
+    cold = time.perf_counter() - t
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    warm = []
+    for _ in range(3):
+        t = time.perf_counter()
+        monte_carlo(case, iterations=ITERATIONS, seed=0)
+        warm.append(time.perf_counter() - t)
+    warm_s = statistics.median(warm)
+    t = time.perf_counter()
+    loop = python_loop_npvs(case, LOOP_SAMPLE)
+    loop_s = (time.perf_counter() - t) * (ITERATIONS / LOOP_SAMPLE)
+    print(f"{label:<34} lines={n_lines:>3} horizon={case.horizon:>2}  "
+          f"cold {cold:6.3f} s  warm {warm_s:6.3f} s  peak traced {peak / 2**20:6.1f} MB  "
+          f"python-loop (x{ITERATIONS // LOOP_SAMPLE}) {loop_s:7.1f} s  ratio {loop_s / warm_s:6.0f}x  "
+          f"[P50 {r.p50:,.0f}, loop mean {loop.mean():,.0f} vs mc mean {r.mean:,.0f}]")
+
+
+def main() -> None:
+    print(f"vmo_lib.risk.monte_carlo, {ITERATIONS:,} iterations; baseline 'python-loop' = per-iteration loop "
+          f"on {LOOP_SAMPLE:,} iterations scaled x{ITERATIONS // LOOP_SAMPLE}")
+    sample = sorted((ROOT / "data" / "sample").glob("*.xlsx"))
+    if sample:
+        try:
+            from vmo_lib.loader import load_case
+        except ImportError:  # pragma: no cover - loader not yet in the tree
+            load_case = None
+        if load_case is not None:
+            cases = [load_case(p) for p in sample]
+            largest = max(cases, key=lambda c: len(c.lines) * c.horizon)
+            measure(largest, f"largest sample ({largest.case_id})")
+    measure(generated_case(pert_share=0.0), "generated, all triangular")
+    measure(generated_case(pert_share=0.3), "generated, 30% PERT")
+    measure(generated_case(pert_share=1.0), "generated, all PERT")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"max RSS of this process: {rss:.0f} MB (target: under 300 MB; includes pandas/scipy imports)")
+
+
+if __name__ == "__main__":
+    main()
