@@ -1,0 +1,76 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] tags=["hide-in-pack"]
+# # Case review
+# The quarterly review of one business case: where it stands and whether it is creating value.
+# Run it as-is on a sample case, or let `vmo review` (papermill) run it per case with the parameters below.
+# Cells tagged `hide-in-pack` do not appear in the HTML pack.
+
+# %%
+from vmo_lib import appraisal, loader, realisation, report
+
+# %% tags=["parameters"]
+case_path = "../data/sample/CRM-2025.xlsx"
+as_of = "2026Q3"
+scenario = "baseline"
+seed = 0
+out_dir = ""
+
+# %%
+case = loader.load_case(case_path, as_of=as_of)
+status = realisation.case_status(case, as_of)
+appraised = appraisal.appraise(case, scenario)
+saved = report.write_results(out_dir, report.case_results(case, status, appraised, scenario=scenario, seed=seed))
+
+# %% [markdown]
+# ## Summary and verdict
+# The verdict compares the expected NPV (actuals to date, then forecast) with the baseline in force.
+
+# %%
+report.case_summary(case, status, appraised)
+
+# %% [markdown]
+# ## What the numbers say
+# Sentences generated from this quarter's figures.
+
+# %%
+report.narrative_html(status)
+
+# %% [markdown]
+# ## Appraisal
+# The appraised scenario's whole-life metrics, discounted to the first period.
+
+# %%
+report.appraisal_table(appraised)
+
+# %% [markdown]
+# ## Realisation
+# Plan against actual for every benefit and cost line up to the review period; variance is positive when better than plan.
+
+# %%
+report.realisation_table(status)
+
+# %% [markdown]
+# ## Measurement gaps
+# What is not being measured, and so cannot be shown to have been realised.
+
+# %%
+report.gaps_table(status)
+
+# %% [markdown]
+# ## Validation warnings
+# Points the workbook's author should correct; none of them stopped the review.
+
+# %%
+report.issues_table(case.issues)

@@ -1,0 +1,62 @@
+"""``vmo review FOLDER --as-of 2026Q3 --out reports/2026Q3``: the quarterly review packs.
+
+A thin adapter over :func:`vmo_lib.batch.run_review`. Exit code 0 when every pack was produced,
+1 when some case (or the portfolio pack) failed — the others are still produced and the index says
+why — and 2 when the folder cannot be read at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["register"]
+
+
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "review",
+        help="run the quarterly review: one pack per case, the portfolio pack, index.html, manifest.json",
+        description="Execute notebooks/case_review for every workbook in FOLDER and notebooks/portfolio_review "
+                    "once, and write HTML packs (no code), executed notebooks, Excel workbooks, index.html "
+                    "and manifest.json into OUT. A broken case does not stop the others; the exit code is 1 "
+                    "if any pack failed.",
+    )
+    p.add_argument("folder", metavar="FOLDER", help="folder of case workbooks (*.xlsx), never modified")
+    p.add_argument("--as-of", required=True, help="review period, e.g. 2026Q3")
+    p.add_argument("--out", required=True, help="output folder, e.g. reports/2026Q3 (packs in it are replaced)")
+    p.add_argument("--workers", type=_positive, default=None,
+                   help="local worker processes (default: min(2, CPUs)); 1 runs everything in this process")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="run on an existing Dask distributed cluster, e.g. tcp://10.0.0.5:8786 "
+                        "(inputs and OUT must be on a shared file system)")
+    p.add_argument("--pdf", action="store_true", help="also print each HTML pack to PDF (needs /usr/bin/chromium)")
+    p.add_argument("--seed", type=int, default=0, help="seed of any randomness (Monte Carlo); default 0")
+    p.add_argument("--scenario", default="baseline", help="scenario appraised (default: baseline)")
+    p.add_argument("--timeout", type=float, default=600, help="longest a notebook cell may run, in seconds")
+    p.add_argument("--progress", choices=("auto", "bar", "json", "off"), default="auto",
+                   help="progress on stderr: a bar on a terminal, JSON lines otherwise (default: auto)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..batch import run_review
+    from ..errors import BatchError
+
+    result = run_review(args.folder, args.as_of, args.out, workers=args.workers, scheduler=args.scheduler,
+                        pdf=args.pdf, progress=args.progress, seed=args.seed, scenario=args.scenario,
+                        timeout=args.timeout)
+    n = len(result.cases)
+    print(f"{n - sum(c['status'] != 'ok' for c in result.cases)} of {n} case packs produced in "
+          f"{result.seconds:.1f} s; open {result.index}")
+    sys.stdout.flush()
+    if not result.ok:
+        raise BatchError(result.failures)
+    return 0

@@ -1,0 +1,918 @@
+"""Review-pack rendering: safe names, escaped HTML blocks for notebooks, packs, the index.
+
+Everything a workbook author typed (titles, owners, comments, even case ids) is untrusted text:
+
+* every HTML block built here escapes it (:func:`html.escape`); the index and failure pages are
+  rendered by Jinja2 with autoescape on;
+* a case id is never used as a path: :func:`safe_id` turns it into a short, portable file name and
+  :func:`safe_child` refuses any path that would land outside the output folder.
+
+The notebooks (``notebooks/case_review.py``, ``notebooks/portfolio_review.py``) display their headers,
+key-figure cards, tables and narrative through the :class:`Html` blocks made here, so the pack looks
+the same in JupyterLab and in the HTML pack. Heavy imports (jinja2, nbconvert) happen inside the
+functions that need them, so ``import vmo_lib.report`` stays cheap in a kernel.
+
+Examples
+--------
+>>> safe_id("CRM-2026")
+'CRM-2026'
+>>> format_money(1234567.8, "GBP")
+'£1,234,568'
+>>> str(Html.text("<b>x</b>"))
+'&lt;b&gt;x&lt;/b&gt;'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "Html",
+    "RESULTS_FILE",
+    "TEMPLATE_DIR",
+    "appraisal_table",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "case_cards",
+    "case_results",
+    "case_summary",
+    "format_money",
+    "format_number",
+    "format_percent",
+    "gaps_table",
+    "issues_table",
+    "key_figures",
+    "narrative",
+    "narrative_html",
+    "pack_header",
+    "rag_class",
+    "read_results",
+    "realisation_table",
+    "render_failure_page",
+    "render_index",
+    "render_pack_html",
+    "safe_child",
+    "safe_id",
+    "table",
+    "write_results",
+]
+
+#: Folder of the HTML templates and the stylesheet (``templates/report`` in the repository).
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "report"
+#: Name of the JSON results file a review notebook writes beside itself (scrapbook's job).
+RESULTS_FILE = "results.json"
+
+_SAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                     *(f"LPT{i}" for i in range(1, 10))}
+_CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
+_RAG_CLASSES = {"green": "green", "amber": "amber", "red": "red", "g": "green", "a": "amber", "r": "red"}
+
+
+# --- safe names and paths ---------------------------------------------------------------------------
+def safe_id(case_id: object, max_len: int = 40) -> str:
+    """A file-name-safe, collision-proof form of a case id.
+
+    Keeps ``[A-Za-z0-9._-]``, drops leading dots/dashes (no hidden files, no ``..``), avoids the
+    Windows device names (``CON``, ``NUL``, ``COM1``...) and caps the length. Whenever the id had
+    to change, a short hash of the original id is appended, so two ids that sanitise to the same
+    text still get different names.
+
+    Parameters
+    ----------
+    case_id : object
+        The id as typed in the workbook (untrusted).
+    max_len : int, default 40
+        Longest name returned (at least 16).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> safe_id("CRM-2026")
+    'CRM-2026'
+    >>> safe_id("a/b") == safe_id("a/b") != safe_id("a_b")
+    True
+    >>> safe_id("../x").startswith("x-")
+    True
+    >>> len(safe_id("x" * 500)) <= 40
+    True
+    """
+    max_len = max(int(max_len), 16)
+    text = str(case_id)
+    name = _SAFE_RUN.sub("_", text).lstrip("._-").rstrip(". ")
+    if name.split(".")[0].upper() in _WINDOWS_RESERVED:
+        name = "case_" + name
+    if name == text and 0 < len(name) <= max_len:
+        return name
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    stem = (name or "case")[: max_len - 9].rstrip(". ")
+    return f"{stem}-{digest}"
+
+
+def safe_child(root: str | os.PathLike[str], *parts: str) -> Path:
+    """``root/parts...`` resolved, refusing anything that escapes ``root``.
+
+    Parameters
+    ----------
+    root : path
+        The output folder.
+    *parts : str
+        Path components (already passed through :func:`safe_id` when they come from a workbook).
+
+    Raises
+    ------
+    ValueError
+        If the resolved path is ``root`` itself or lies outside it.
+
+    Examples
+    --------
+    >>> safe_child("/tmp/out", "cases", "A1").as_posix()
+    '/tmp/out/cases/A1'
+    >>> safe_child("/tmp/out", "..", "x")
+    Traceback (most recent call last):
+    ValueError: '../x' would leave the output folder /tmp/out
+    """
+    base = Path(root).resolve()
+    target = base.joinpath(*parts).resolve()
+    if target == base or not target.is_relative_to(base):
+        raise ValueError(f"{'/'.join(parts)!r} would leave the output folder {base}")
+    return target
+
+
+# --- atomic files -------------------------------------------------------------------------------------
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, then :func:`os.replace`).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> atomic_write_bytes(p, b"hi").read_bytes()
+    b'hi'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically; see :func:`atomic_write_bytes`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> atomic_write_text(pathlib.Path(tempfile.mkdtemp()) / "a.txt", "é").read_text("utf-8")
+    'é'
+    """
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_results(out_dir: str | os.PathLike[str], results: Mapping[str, Any]) -> Path | None:
+    """Save a notebook's machine-readable results as ``out_dir/results.json`` (atomically).
+
+    The batch runner reads this file to fill the index and the manifest. With an empty
+    ``out_dir`` (the notebook opened interactively) nothing is written and None is returned.
+    NaN and infinities become ``null``; keys are sorted so two runs give identical bytes.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> read_results(write_results(d, {"npv": float("nan"), "case_id": "A"}))
+    {'case_id': 'A', 'npv': None}
+    >>> write_results("", {"a": 1}) is None
+    True
+    """
+    if not out_dir:
+        return None
+    text = json.dumps(_json_ready(results), indent=2, sort_keys=True, allow_nan=False, default=str)
+    return atomic_write_text(Path(out_dir) / RESULTS_FILE, text + "\n")
+
+
+def read_results(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a results file written by :func:`write_results` (a folder or the file itself)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS_FILE
+    return json.loads(path.read_text("utf-8"))
+
+
+def _json_ready(o: Any) -> Any:
+    if isinstance(o, Mapping):
+        return {str(k): _json_ready(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_json_ready(v) for v in o]
+    if hasattr(o, "item") and not isinstance(o, (str, bytes)):  # numpy scalars
+        try:
+            o = o.item()
+        except (TypeError, ValueError):
+            return str(o)
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
+
+
+# --- formatting -----------------------------------------------------------------------------------------
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN, pd.NA-safe enough for scalars
+    except (TypeError, ValueError):
+        return False
+
+
+def format_money(value: Any, currency: str = "GBP", compact: bool = False) -> str:
+    """Money for people: symbol, thousands separators, a true minus sign, no pence.
+
+    Parameters
+    ----------
+    value : number
+    currency : str, default "GBP"
+        ISO code; GBP, EUR and USD get their symbol, others a prefix (``CHF 1,200``).
+    compact : bool, default False
+        ``£1.2m`` / ``£45k`` for cards and narrative.
+
+    Examples
+    --------
+    >>> format_money(-1234.4)
+    '−£1,234'
+    >>> format_money(2_345_678, "EUR", compact=True)
+    '€2.35m'
+    >>> format_money(45_200, "CHF", compact=True)
+    'CHF 45k'
+    >>> format_money(float("nan"))
+    '–'
+    """
+    if _is_missing(value):
+        return "–"
+    v = float(value)
+    sym = _CURRENCY_SYMBOLS.get(str(currency).upper(), f"{currency} ")
+    sign = "−" if v < 0 else ""
+    a = abs(v)
+    if compact and a >= 999_500:
+        body = f"{a / 1e6:,.2f}m" if a < 99_995_000 else f"{a / 1e6:,.0f}m"
+    elif compact and a >= 10_000:
+        body = f"{a / 1e3:,.0f}k"
+    else:
+        body = f"{a:,.0f}"
+    return f"{sign}{sym}{body}"
+
+
+def format_percent(value: Any, digits: int = 0) -> str:
+    """A fraction as a percentage: ``0.873`` → ``'87%'``.
+
+    Examples
+    --------
+    >>> format_percent(0.8734, 1)
+    '87.3%'
+    >>> format_percent(None)
+    '–'
+    """
+    if _is_missing(value):
+        return "–"
+    return f"{float(value) * 100:,.{digits}f}%".replace("-", "−")
+
+
+def format_number(value: Any, digits: int = 0) -> str:
+    """A plain number with thousands separators.
+
+    Examples
+    --------
+    >>> format_number(12345.678, 1)
+    '12,345.7'
+    """
+    if _is_missing(value):
+        return "–"
+    if isinstance(value, str):
+        return value
+    return f"{float(value):,.{digits}f}".replace("-", "−")
+
+
+def rag_class(rag: Any) -> str:
+    """CSS class suffix of a RAG rating: ``green``, ``amber``, ``red`` or ``grey`` (unknown).
+
+    Examples
+    --------
+    >>> rag_class("Amber"), rag_class(None)
+    ('amber', 'grey')
+    """
+    return _RAG_CLASSES.get(str(rag or "").strip().lower(), "grey")
+
+
+# --- HTML blocks for notebooks ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Html:
+    """A block of trusted HTML (built here with every untrusted string escaped).
+
+    Jupyter displays it through ``_repr_html_``; nbconvert carries it into the pack.
+    """
+
+    html: str
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __str__(self) -> str:
+        return self.html
+
+    @classmethod
+    def text(cls, text: Any) -> Html:
+        """Untrusted text, escaped.
+
+        >>> Html.text("<script>").html
+        '&lt;script&gt;'
+        """
+        return cls(html.escape(str(text)))
+
+    @classmethod
+    def paragraphs(cls, sentences: Iterable[Any], css: str = "vmo-narrative") -> Html:
+        """Sentences as an escaped bullet list (used for generated narrative).
+
+        >>> Html.paragraphs(["A & B."]).html
+        '<ul class="vmo-narrative"><li>A &amp; B.</li></ul>'
+        """
+        items = "".join(f"<li>{html.escape(str(s))}</li>" for s in sentences)
+        if not items:
+            return cls('<p class="vmo-empty">Nothing to report.</p>')
+        return cls(f'<ul class="{css}">{items}</ul>')
+
+
+def pack_header(title: Any, case_id: Any, subtitle: Any = "", verdict: Any = None, rag: Any = None,
+                verdict_note: Any = "") -> Html:
+    """The header of a case pack: title, id and subtitle on the left, verdict badge (RAG colour) right.
+
+    Examples
+    --------
+    >>> h = pack_header("<script>alert(1)</script>", "X1", "Sponsor: CFO", "value created", "green")
+    >>> "<script>" in h.html, "&lt;script&gt;" in h.html, "rag-green" in h.html
+    (False, True, True)
+    """
+    e = html.escape
+    badge = ""
+    if verdict is not None or rag is not None:
+        label = verdict if verdict not in (None, "") else rag
+        badge = f'<span class="vmo-badge rag-{rag_class(rag)}">{e(str(label))}</span>'
+        if verdict_note:
+            badge += f'<span class="vmo-verdict-text">{e(str(verdict_note))}</span>'
+    sub = f"{e(str(case_id))}" + (f" &middot; {e(str(subtitle))}" if subtitle else "")
+    return Html(f'<div class="vmo-header"><div><h1>{e(str(title or case_id))}</h1>'
+                f'<div class="vmo-sub">{sub}</div></div><div class="vmo-verdict">{badge}</div></div>')
+
+
+def key_figures(cards: Sequence[Mapping[str, Any]]) -> Html:
+    """Key figures as cards. Each card: ``label``, ``value`` (already formatted text), optional
+    ``note`` and ``tone`` (``good`` / ``bad``).
+
+    Examples
+    --------
+    >>> key_figures([{"label": "NPV", "value": "£1.2m", "tone": "good"}]).html.count("vmo-card")
+    2
+    """
+    e = html.escape
+    out = []
+    for c in cards:
+        tone = c.get("tone") if c.get("tone") in ("good", "bad") else ""
+        note = f'<div class="vmo-note">{e(str(c["note"]))}</div>' if c.get("note") else ""
+        out.append(f'<div class="vmo-card {tone}"><div class="vmo-label">{e(str(c["label"]))}</div>'
+                   f'<div class="vmo-value">{e(str(c["value"]))}</div>{note}</div>')
+    return Html('<div class="vmo-cards">' + "".join(out) + "</div>")
+
+
+def table(df: Any, *, money: Iterable[str] = (), percent: Iterable[str] = (), currency: str = "GBP",
+          digits: Mapping[str, int] | None = None, index: bool = False, max_rows: int = 200,
+          empty: str = "None.", rag: str | None = None) -> Html:
+    """A DataFrame as a board-readable HTML table, every cell escaped.
+
+    Money columns get the currency symbol and thousands separators, percent columns a ``%``,
+    other numbers thousands separators; numbers are right-aligned; missing values show ``–``.
+    Column names ``like_this`` become ``Like this``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+    money, percent : iterable of str
+        Columns to format as money / as a percentage of a fraction.
+    currency : str
+    digits : mapping, optional
+        Decimals per other numeric column (default 0 for whole numbers, 2 otherwise).
+    index : bool, default False
+        Show the index as the first column.
+    max_rows : int, default 200
+        Longer tables are cut, with a note saying how many rows were left out.
+    empty : str
+        Text shown for an empty table.
+    rag : str, optional
+        A column of RAG ratings, shown as a coloured dot with the rating.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = table(pd.DataFrame({"name": ["<b>"], "npv": [1234.5]}), money=["npv"]).html
+    >>> "&lt;b&gt;" in t, "£1,234" in t or "£1,235" in t, '<td class="num">' in t
+    (True, True, True)
+    """
+    import pandas as pd
+
+    if df is None or len(df) == 0:
+        return Html(f'<p class="vmo-empty">{html.escape(empty)}</p>')
+    frame = df.reset_index() if index else df
+    money, percent, digits = set(money), set(percent), dict(digits or {})
+    e = html.escape
+    cols = list(frame.columns)
+    numeric = {c: pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+               for c in cols}
+
+    def head(c: Any) -> str:
+        text = str(c).replace("_", " ")
+        return text[:1].upper() + text[1:]
+
+    def cell(c: Any, v: Any) -> str:
+        if c in money:
+            return format_money(v, currency)
+        if c in percent:
+            return format_percent(v, digits.get(c, 0))
+        if numeric[c] and not _is_missing(v):
+            d = digits.get(c, 0 if float(v).is_integer() else 2)
+            return format_number(v, d)
+        return "–" if _is_missing(v) else str(v)
+
+    ths = "".join(f'<th class="num">{e(head(c))}</th>' if (numeric[c] or c in money or c in percent)
+                  else f"<th>{e(head(c))}</th>" for c in cols)
+    def td(c: Any, v: Any) -> str:
+        if c == rag:
+            return f'<td class="vmo-rag"><span class="vmo-dot rag-{rag_class(v)}"></span>{e(cell(c, v))}</td>'
+        if numeric[c] or c in money or c in percent:
+            return f'<td class="num">{e(cell(c, v))}</td>'
+        return f"<td>{e(cell(c, v))}</td>"
+
+    rows = []
+    for rec in frame.head(max_rows).itertuples(index=False, name=None):
+        tds = "".join(td(c, v) for c, v in zip(cols, rec, strict=True))
+        rows.append(f"<tr>{tds}</tr>")
+    more = ""
+    if len(frame) > max_rows:
+        more = f'<p class="vmo-empty">{len(frame) - max_rows:,} more rows not shown.</p>'
+    return Html(f'<table class="vmo-table"><thead><tr>{ths}</tr></thead><tbody>{"".join(rows)}</tbody></table>{more}')
+
+
+# --- whole pages ---------------------------------------------------------------------------------------------
+def _jinja_env():
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+                              autoescape=True, undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True)
+
+
+_EXPORTERS: dict[bool, Any] = {}
+
+
+def render_pack_html(nb: Any, *, banner: str = "Quarterly review", footer: str = "",
+                     include_code: bool = False) -> str:
+    """An executed notebook as a self-contained HTML pack in the house style.
+
+    Code cells, prompts, stderr streams (warnings) and cells tagged ``hide-in-pack`` (notes for
+    the analyst) are left out unless ``include_code`` (used for a failed notebook, where the
+    analyst needs to see what broke). Figures stay embedded as
+    base64 images; no script or stylesheet is fetched from the network.
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+        The executed notebook (not modified).
+    banner, footer : str
+        Text of the top bar and the footer (escaped).
+    include_code : bool, default False
+
+    Returns
+    -------
+    str
+        The HTML document.
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1+1", outputs=[
+    ...     nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=1)])])
+    >>> page = render_pack_html(nb)
+    >>> "1+1" in page, "jp-InputArea" in page
+    (False, False)
+    """
+    import copy
+
+    nb = copy.deepcopy(nb)
+    if not include_code:
+        nb.cells = [c for c in nb.cells if "hide-in-pack" not in c.get("metadata", {}).get("tags", [])]
+        for c in nb.cells:
+            if c.get("cell_type") == "code":
+                c["outputs"] = [o for o in c.get("outputs", [])
+                                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    nb.metadata["vmo"] = {"banner": banner, "footer": footer}
+    if include_code not in _EXPORTERS:
+        import jinja2
+        from nbconvert import HTMLExporter
+
+        _EXPORTERS[include_code] = HTMLExporter(
+            template_name="vmo_pack",
+            extra_template_basedirs=[str(TEMPLATE_DIR)],
+            extra_loaders=[jinja2.FileSystemLoader(str(TEMPLATE_DIR))],  # for {% include 'vmo.css' %}
+            exclude_input=not include_code,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            embed_images=True,
+        )
+    body, _ = _EXPORTERS[include_code].from_notebook_node(nb)
+    return body
+
+
+def render_index(entries: Sequence[Mapping[str, Any]], *, as_of: str, source: str,
+                 portfolio: Mapping[str, Any] | None = None, footer: str = "",
+                 max_figures: int = 3) -> str:
+    """The review index page: summary cards, the portfolio link, one row per case.
+
+    Parameters
+    ----------
+    entries : sequence of mapping
+        One per case: ``case_id``, ``title``, ``source``, ``status`` (``ok`` / ``failed``),
+        ``verdict``, ``rag``, ``figures`` (label → formatted text), ``links`` (list of
+        ``{"label", "href"}``), and for failures ``step``, ``error``, ``issues`` (list of dicts).
+    as_of, source : str
+        The review date and the folder reviewed.
+    portfolio : mapping, optional
+        ``status``, ``error``, ``links`` of the portfolio pack.
+    footer : str
+    max_figures : int
+        How many key figures get a column (the first ones of the first successful case).
+
+    Examples
+    --------
+    >>> page = render_index([{"case_id": "X", "title": "<script>alert(1)</script>", "status": "ok",
+    ...                       "verdict": "on track", "rag": "green", "links": []}],
+    ...                     as_of="2026Q3", source="data/sample")
+    >>> "<script>alert" in page, "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    (False, True)
+    """
+    labels: list[str] = []
+    for e in entries:
+        for label in (e.get("figures") or {}):
+            if label not in labels and len(labels) < max_figures:
+                labels.append(label)
+    rows = []
+    for e in entries:
+        rows.append({"case_id": e.get("case_id", ""), "title": e.get("title") or "", "source": e.get("source") or "",
+                     "status": e.get("status", "failed"), "verdict": e.get("verdict"), "rag": e.get("rag"),
+                     "rag_class": rag_class(e.get("rag")), "figures": dict(e.get("figures") or {}),
+                     "links": list(e.get("links") or []), "step": e.get("step") or "", "error": e.get("error") or "",
+                     "issues": [_issue_row(i) for i in (e.get("issues") or [])]})
+    ok = [r for r in rows if r["status"] == "ok"]
+    counts = {k: sum(1 for r in ok if r["rag_class"] == k) for k in ("green", "amber", "red")}
+    n_failed = len(rows) - len(ok)
+    cards = [{"label": "Cases reviewed", "value": f"{len(ok)} of {len(rows)}", "note": "", "tone": ""},
+             {"label": "Green", "value": counts["green"], "note": "on track", "tone": "good" if counts["green"] else ""},
+             {"label": "Amber", "value": counts["amber"], "note": "needs attention", "tone": ""},
+             {"label": "Red", "value": counts["red"], "note": "needs a decision", "tone": "bad" if counts["red"] else ""}]
+    if n_failed:
+        cards.append({"label": "Not reviewed", "value": n_failed, "note": "see the reasons below", "tone": "bad"})
+    order = {"red": 0, "amber": 1, "green": 2, "grey": 3}
+    rows.sort(key=lambda r: (r["status"] == "ok", order[r["rag_class"]], str(r["case_id"])))
+    pf = None
+    if portfolio is not None:
+        pf = {"status": portfolio.get("status", "failed"), "error": portfolio.get("error") or "",
+              "links": list(portfolio.get("links") or [])}
+    return _jinja_env().get_template("review_index.html.j2").render(
+        entries=rows, as_of=as_of, source=source, portfolio=pf, footer=footer, cards=cards,
+        figure_labels=labels, n_cases=len(rows), n_failed=n_failed)
+
+
+def render_failure_page(*, case_id: str, title: str = "", source: str = "", as_of: str = "", error: str = "",
+                        issues: Sequence[Mapping[str, Any]] = (), footer: str = "") -> str:
+    """The page shown instead of a pack when a workbook could not be loaded: reason and issues.
+
+    Examples
+    --------
+    >>> page = render_failure_page(case_id="<x>", error="2 errors",
+    ...     issues=[{"severity": "error", "sheet": "Case", "cell": "B5", "field": "title", "message": "required"}])
+    >>> "&lt;x&gt;" in page and "B5" in page
+    True
+    """
+    return _jinja_env().get_template("load_failure.html.j2").render(
+        case_id=case_id, title=title, source=source, as_of=as_of, error=error, footer=footer,
+        issues=[_issue_row(i) for i in issues])
+
+
+def _issue_row(issue: Mapping[str, Any]) -> dict[str, str]:
+    def s(k: str) -> str:
+        v = issue.get(k)
+        return "" if _is_missing(v) else str(v)
+
+    return {k: s(k) for k in ("severity", "sheet", "cell", "field", "rule", "message")}
+
+
+# --- case review: results, summary, narrative ------------------------------------------------------------------
+def _fmt(value: Any, kind: str, currency: str) -> str:
+    if kind == "money":
+        return format_money(value, currency, compact=True)
+    if kind == "percent":
+        return format_percent(value)
+    return format_number(value, 2)
+
+
+def case_cards(status: Any, appraisal: Any = None) -> list[dict[str, Any]]:
+    """The key figures of a case review as data: ``label``, ``value`` (a number), ``kind``
+    (``money`` / ``percent``), ``note`` and ``tone``. The pack shows them as cards
+    (:func:`case_summary`), the index shows the first three.
+
+    Parameters
+    ----------
+    status : vmo_lib.realisation.CaseStatus
+    appraisal : vmo_lib.appraisal.Appraisal, optional
+        Adds the benefit-cost ratio of the appraised scenario.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.realisation import case_status
+    >>> case = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 3, "discount_rate": 0.0},
+    ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
+    ...     benefits=[{"line_id": "B1", "name": "Savings", "amounts": [0, 100, 100]}],
+    ...     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 110}])
+    >>> [(c["label"], c["value"]) for c in case_cards(case_status(case, "2026Q1"))][:3]
+    [('Expected NPV', 90.0), ('Baseline NPV', 100.0), ('Forward NPV', 200.0)]
+    """
+    s = status
+    ref = s.verdict.reference_npv
+    cards = [
+        {"label": "Expected NPV", "value": s.expected_npv, "kind": "money",
+         "note": f"{format_money(s.verdict.change, s.currency, compact=True)} vs plan",
+         "tone": "good" if s.verdict.change > 0 else "bad" if s.verdict.change < 0 else ""},
+        {"label": "Baseline NPV", "value": ref, "kind": "money",
+         "note": "approved" if s.baseline_in_force == "baseline" else f"in force: {s.baseline_in_force}", "tone": ""},
+        {"label": "Forward NPV", "value": s.forward_npv, "kind": "money",
+         "note": {"continue": "continue", "rethink": "rethink or stop", "complete": "nothing remains"}[s.continue_signal],
+         "tone": "bad" if s.continue_signal == "rethink" else ""},
+        {"label": "Benefits realised", "value": s.realisation_pct, "kind": "percent",
+         "note": "of plan to date", "tone": ""},
+        {"label": "Spend", "value": s.cost_spend_pct, "kind": "percent", "note": "of plan to date", "tone": ""},
+    ]
+    if appraisal is not None:
+        cards.append({"label": "Benefit-cost ratio", "value": appraisal.bcr, "kind": "ratio",
+                      "note": f"{appraisal.scenario}, {appraisal.view} view", "tone": ""})
+    return cards
+
+
+def case_results(case: Any, status: Any, appraisal: Any = None, *, scenario: str = "baseline",
+                 seed: int = 0) -> dict[str, Any]:
+    """The machine-readable results of a case review (what ``results.json`` holds).
+
+    Numbers only, no timestamps, so the same inputs and seed give identical files.
+
+    Returns
+    -------
+    dict
+        ``case_id, title, sponsor, as_of, scenario, seed, currency, verdict, rag, rag_reason,
+        cards`` (:func:`case_cards`), ``status`` (:meth:`CaseStatus.to_dict`), ``appraisal``
+        (:meth:`Appraisal.to_dict`), ``narrative`` (:func:`narrative`), ``warnings`` (count).
+    """
+    return {
+        "case_id": case.case_id, "title": case.title, "sponsor": str(case.meta.get("sponsor") or ""),
+        "as_of": status.as_of, "scenario": scenario, "seed": int(seed), "currency": status.currency,
+        "verdict": status.verdict.label, "rag": status.rag, "rag_reason": status.rag_reason,
+        "cards": case_cards(status, appraisal), "status": status.to_dict(),
+        "appraisal": None if appraisal is None else appraisal.to_dict(),
+        "narrative": narrative(status),
+        "warnings": int(len(case.issues)) if getattr(case, "issues", None) is not None else 0,
+    }
+
+
+def case_summary(case: Any, status: Any, appraisal: Any = None) -> Html:
+    """Header (title, sponsor, verdict badge in its RAG colour) and the key-figure cards.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.realisation import case_status
+    >>> case = make_case({"case_id": "X", "title": "<script>alert(1)</script>", "horizon": 2},
+    ...                  benefits=[{"line_id": "B1", "name": "S", "amounts": [0, 1]}])
+    >>> h = case_summary(case, case_status(case, "2026Q1")).html
+    >>> "<script>" in h, "&lt;script&gt;" in h
+    (False, True)
+    """
+    meta = case.meta
+    sub = " · ".join(str(x) for x in (f"Sponsor: {meta.get('sponsor')}" if meta.get("sponsor") else "",
+                                        meta.get("strategic_objective") or "", f"as of {status.as_of}") if x)
+    head = pack_header(case.title, case.case_id, sub, status.verdict.label, status.rag, status.rag_reason)
+    cards = [{**c, "value": _fmt(c["value"], c["kind"], status.currency)} for c in case_cards(status, appraisal)]
+    return Html(head.html + key_figures(cards).html)
+
+
+def narrative(status: Any) -> list[str]:
+    """Plain-English sentences generated from a case's numbers (not boilerplate).
+
+    In order: the verdict with its value bridge (:attr:`CaseStatus.verdict_sentence`), benefits
+    realised to date, spend to date, the benefit furthest below and above plan, and the
+    measurement gaps. A sentence is left out when its numbers do not exist (nothing reported yet,
+    no gaps).
+
+    Parameters
+    ----------
+    status : vmo_lib.realisation.CaseStatus
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.realisation import case_status
+    >>> case = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 3, "discount_rate": 0.0},
+    ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
+    ...     benefits=[{"line_id": "B1", "name": "Savings", "owner": "Ops", "frequency": "quarterly",
+    ...                "amounts": [0, 100, 100]}],
+    ...     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 110},
+    ...              {"period": "2026Q2", "line_id": "B1", "amount": 80}])
+    >>> for s in narrative(case_status(case, "2026Q2"))[1:4]: print(s)
+    Benefits realised to date: £80 of £100 planned for the reported periods (80%).
+    Spend to date: £110 against a plan of £100 (110% of plan), an overrun of £10.
+    Furthest below plan: Savings (owner Ops), £20 short to date.
+    """
+    s = status
+    cur = s.currency or "GBP"
+
+    def m(x: float) -> str:
+        return format_money(x, cur, compact=True)
+
+    out = [s.verdict_sentence]
+    t = s.totals
+    plan_b, act_b = t.get("benefit_plan_to_date", math.nan), t.get("benefit_actual_to_date", math.nan)
+    b = s.benefits
+    unreported = float(b["plan_unreported"].sum()) if "plan_unreported" in b else 0.0
+    if not _is_missing(act_b):
+        out.append(f"Benefits realised to date: {m(act_b)} of {m(plan_b)} planned for the reported periods "
+                   f"({format_percent(s.realisation_pct)}).")
+        if round(unreported) > 0:
+            out.append(f"A further {m(unreported)} of benefit was planned in periods with no actual reported yet.")
+    elif round(unreported) > 0:
+        out.append(f"No benefit has been reported yet although {m(unreported)} was planned by {s.as_of}.")
+    plan_c, act_c = t.get("cost_plan_to_date", math.nan), t.get("cost_actual_to_date", math.nan)
+    if not _is_missing(act_c):
+        diff = act_c - plan_c
+        tail = (f", an overrun of {m(diff)}" if round(diff) > 0 else f", an underspend of {m(-diff)}"
+                if round(diff) < 0 else ", on plan")
+        pct = f" ({format_percent(s.cost_spend_pct)} of plan)" if not _is_missing(s.cost_spend_pct) else ""
+        out.append(f"Spend to date: {m(act_c)} against a plan of {m(plan_c)}{pct}{tail}.")
+    if len(b) and "variance_to_date" in b:
+        v = b.dropna(subset=["variance_to_date"])
+        if len(v):
+            worst, best = v.loc[v["variance_to_date"].idxmin()], v.loc[v["variance_to_date"].idxmax()]
+
+            def who(r: Any) -> str:
+                return f" (owner {r['owner']})" if not _is_missing(r.get("owner")) and r.get("owner") else " (no owner)"
+
+            if round(worst["variance_to_date"]) < 0:
+                out.append(f"Furthest below plan: {worst['name']}{who(worst)}, "
+                           f"{m(-worst['variance_to_date'])} short to date.")
+            if round(best["variance_to_date"]) > 0:
+                out.append(f"Furthest ahead of plan: {best['name']}{who(best)}, "
+                           f"{m(best['variance_to_date'])} above plan to date.")
+    g = s.gaps
+    if len(g):
+        counts = g["gap"].value_counts()
+        from .realisation import GAP_RULES
+
+        order = [k for k in GAP_RULES if k in counts.index] + [k for k in counts.index if k not in GAP_RULES]
+        parts = ", ".join(f"{k} ({int(counts[k])})" for k in order)
+        n_lines = g["line_id"].nunique()
+        out.append(f"{len(g)} measurement gap{'s' if len(g) != 1 else ''} on {n_lines} "
+                   f"line{'s' if n_lines != 1 else ''}: {parts}.")
+    return out
+
+
+def narrative_html(status: Any) -> Html:
+    """:func:`narrative` as an escaped bullet list for the pack."""
+    return Html.paragraphs(narrative(status))
+
+
+_APPRAISAL_ROWS = (  # attribute, label, kind
+    ("pv_costs", "PV costs", "money"), ("pv_benefits", "PV benefits (net of dis-benefits)", "money"),
+    ("npv", "NPV", "money"), ("irr", "IRR (annual)", "percent1"), ("mirr", "MIRR (annual)", "percent1"),
+    ("roi", "ROI = (PVB − PVC) / PVC", "percent"), ("bcr", "Benefit-cost ratio", "ratio"),
+    ("payback_years", "Payback", "years"), ("discounted_payback_years", "Discounted payback", "years"),
+    ("equivalent_annual_cost", "Equivalent annual cost", "money"),
+)
+
+
+def appraisal_table(appraisal: Any) -> Html:
+    """The appraisal's headline metrics as a two-column table, with its notes (IRR caveats).
+
+    A payback that never happens reads "never", not a number.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.appraisal import appraise
+    >>> case = make_case({"case_id": "X", "horizon": 3, "discount_rate": 0.0},
+    ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
+    ...     benefits=[{"line_id": "B1", "name": "S", "amounts": [0, 30, 30]}])
+    >>> h = appraisal_table(appraise(case)).html
+    >>> "−£40" in h, "never" in h
+    (True, True)
+    """
+    a = appraisal
+    cur = a.currency or "GBP"
+    rows = []
+    for attr, label, kind in _APPRAISAL_ROWS:
+        v = getattr(a, attr)
+        if kind == "money":
+            text = format_money(v, cur)
+        elif kind.startswith("percent"):
+            text = format_percent(v, 1 if kind == "percent1" else 0)
+        elif kind == "ratio":
+            text = format_number(v, 2)
+        else:
+            text = "never" if _is_missing(v) else f"{float(v):,.1f} years"
+        rows.append(f'<tr><td>{html.escape(label)}</td><td class="num">{html.escape(text)}</td></tr>')
+    irr_note = str(getattr(a, "irr_note", "") or "")
+    notes = [n for n in [irr_note if "unique" not in irr_note else "", *getattr(a, "notes", [])] if n]
+    caption = (f"Scenario {a.scenario}, {a.view} view, {a.discount_schedule} discounting at "
+               f"{format_percent(a.annual_rate, 1)} a year, {a.price_base} prices.")
+    extra = "".join(f"<li>{html.escape(str(n))}</li>" for n in notes)
+    return Html(f'<table class="vmo-table"><thead><tr><th>Metric</th><th class="num">Value</th></tr></thead>'
+                f'<tbody>{"".join(rows)}</tbody></table><p class="vmo-sub">{html.escape(caption)}</p>'
+                + (f'<ul class="vmo-sub">{extra}</ul>' if extra else ""))
+
+
+def realisation_table(status: Any) -> Html:
+    """Plan against actual to date for every benefit, then every cost line, with a RAG per line.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.realisation import case_status
+    >>> case = make_case({"case_id": "X", "horizon": 2, "discount_rate": 0.0},
+    ...     benefits=[{"line_id": "B1", "name": "<i>Savings</i>", "amounts": [10, 10]}],
+    ...     actuals=[{"period": "2026Q1", "line_id": "B1", "amount": 8}])
+    >>> h = realisation_table(case_status(case, "2026Q1")).html
+    >>> "&lt;i&gt;Savings" in h, "80%" in h, "rag-" in h
+    (True, True, True)
+    """
+    cols = {"name": "line", "kind": "kind", "type": "type", "owner": "owner", "plan_to_date": "plan_to_date",
+            "actual_to_date": "actual_to_date", "variance_to_date": "variance", "performance_pct": "performance",
+            "rag": "RAG"}
+    import pandas as pd
+
+    lines = pd.concat([status.benefits, status.costs], ignore_index=True)
+    if not len(lines):
+        return Html('<p class="vmo-empty">No lines.</p>')
+    df = lines[list(cols)].rename(columns=cols)
+    return table(df, money=["plan_to_date", "actual_to_date", "variance"], percent=["performance"],
+                 currency=status.currency or "GBP", rag="RAG")
+
+
+def gaps_table(status: Any) -> Html:
+    """The measurement gaps (:func:`vmo_lib.realisation.measurement_gaps`), or a line saying there are none."""
+    g = status.gaps
+    if not len(g):
+        return Html('<p class="vmo-empty">No measurement gaps: every benefit has an owner, a baseline, a target '
+                    "and recent measurements.</p>")
+    return table(g[["name", "owner", "gap", "detail", "periods"]].rename(columns={"name": "line"}))
+
+
+def issues_table(issues: Any) -> Html:
+    """Validation warnings that travelled with the case: where (sheet, cell) and what.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> issues_table(pd.DataFrame()).html
+    '<p class="vmo-empty">No validation warnings.</p>'
+    """
+    if issues is None or not len(issues):
+        return Html('<p class="vmo-empty">No validation warnings.</p>')
+    cols = [c for c in ("severity", "sheet", "cell", "field", "message") if c in issues.columns]
+    return table(issues[cols])
