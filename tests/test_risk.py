@@ -347,3 +347,30 @@ def test_sample_case_runs_end_to_end_and_json_cli_has_stable_keys(capsys):
     assert set(out["monte_carlo"]) == {"iterations", "seed", "deterministic_npv", "mean", "std", "p10", "p50",
                                        "p90", "prob_negative", "expected_shortfall_worst_decile"}
     assert out["monte_carlo"]["iterations"] == 2000
+
+
+# --------------------------------------------------------------------------------------------------
+# charts (in vmo_lib.charts)
+# --------------------------------------------------------------------------------------------------
+def test_risk_charts_draw_the_result_numbers_on_a_given_axes():
+    from matplotlib.figure import Figure
+
+    from vmo_lib.charts import npv_distribution_chart, npv_s_curve, tornado_chart
+
+    case = _quarterly(costs=[line("C1", [100], low=80, likely=100, high=190, driver="v")],
+                      benefits=[line("B1", [0, 150], low=100, likely=150, high=160, driver="v")])
+    r = monte_carlo(case, iterations=5_000, seed=0)
+    fig = Figure()
+    axes = fig.subplots(1, 3)
+    assert npv_distribution_chart(r, "GBP", ax=axes[0]) is fig
+    heights = sum(p.get_height() for p in axes[0].patches)
+    inside = np.mean((r.npv >= np.percentile(r.npv, 0.5)) & (r.npv <= np.percentile(r.npv, 99.5)))
+    assert heights == pytest.approx(inside)
+    npv_s_curve(r, "GBP", ax=axes[1])
+    curve = axes[1].lines[0]
+    assert curve.get_xdata()[-1] == pytest.approx(r.npv.max()) and curve.get_ydata()[-1] == 1.0
+    assert sorted(float(ln.get_xdata()[0]) for ln in axes[1].lines[1:4]) == pytest.approx([r.p10, r.p50, r.p90])
+    t = tornado(case, delay_periods=1)
+    tornado_chart(t, "GBP", ax=axes[2])
+    assert len(axes[2].patches) == 2 * int((t["swing"] > 0).sum())
+    assert [x.get_text() for x in axes[2].get_yticklabels()][0] == t.loc[t["swing"] > 0, "driver"].iloc[0]

@@ -38,13 +38,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
     from .realisation import CaseStatus, ValueBridge
+    from .risk import MonteCarloResult
 
 __all__ = [
     "PALETTE",
     "currency_formatter",
     "format_money",
+    "npv_distribution_chart",
+    "npv_s_curve",
     "rag_table",
     "realisation_curve",
+    "tornado_chart",
     "value_bridge_chart",
 ]
 
@@ -343,4 +347,146 @@ def rag_table(lines: pd.DataFrame, currency: str = "", ax: Axes | None = None, t
     ax.set_title(title or "Benefits: realisation to date and RAG", loc="left", fontsize=12, color=PALETTE["ink"])
     ax.text(0.0, 0.0, "* Variance: positive = better than plan (benefits actual − plan, costs plan − actual); "
             "to date on reported periods.", transform=ax.transAxes, fontsize=7, color=PALETTE["muted"], va="top")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# risk (vmo_lib.risk)
+# --------------------------------------------------------------------------------------------------
+def tornado_chart(table: pd.DataFrame, currency: str = "", ax: Axes | None = None, title: str | None = None,
+                  max_bars: int = 12) -> Figure:
+    """Tornado of one-way sensitivities: NPV at the low and high setting of each driver.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`vmo_lib.risk.tornado` (largest swing first); drivers with no swing are left out.
+    currency : str
+    ax : matplotlib Axes, optional
+    title : str, optional
+    max_bars : int, default 12
+        Largest swings shown.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.risk import tornado
+    >>> case = make_case({"horizon": 3, "discount_rate": 0},
+    ...     costs=[{"line_id": "C1", "name": "x", "amounts": [100], "low": 90, "likely": 100, "high": 150}],
+    ...     benefits=[{"line_id": "B1", "name": "y", "amounts": [0, 200], "low": 180, "likely": 200, "high": 210}])
+    >>> fig = tornado_chart(tornado(case, delay_periods=1))
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()][:2]
+    ['benefit realisation', 'capex']
+    """
+    t = table[table["swing"] > 0].head(max_bars)
+    fig, ax = _figure(ax, (7.5, 0.45 * len(t) + 1.6))
+    base = float(table["base_npv"].iloc[0]) if len(table) else 0.0
+    y = np.arange(len(t))[::-1]
+    for yi, row in zip(y, t.itertuples(), strict=True):
+        for value, setting in ((row.npv_low, row.low), (row.npv_high, row.high)):
+            colour = PALETTE["gain"] if value >= base else PALETTE["loss"]
+            ax.barh(yi, value - base, left=base, color=colour, height=0.6)
+            ax.annotate(str(setting), (value, yi), xytext=(4 if value >= base else -4, 0),
+                        textcoords="offset points", va="center", ha="left" if value >= base else "right",
+                        fontsize=7.5, color=PALETTE["muted"])
+    ax.axvline(base, color=PALETTE["ink"], linewidth=1)
+    ax.axvline(0, color=PALETTE["red"], linewidth=0.8, linestyle=":")
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(d) for d in t["driver"]])
+    ax.xaxis.set_major_formatter(currency_formatter(currency))
+    ax.set_xlabel(f"NPV (line: as planned, {format_money(base, currency)}; dotted: zero)")
+    ax.set_title(title or "NPV sensitivity: each driver at its low and high setting (blue raises NPV)")
+    _style(ax)
+    ax.grid(axis="y", visible=False)
+    ax.grid(axis="x", color=PALETTE["grid"], linewidth=0.8)
+    ax.margins(x=0.3)
+    return fig
+
+
+def _percentile_lines(ax: Axes, result: MonteCarloResult, currency: str) -> None:
+    """P10 / P50 / P90 as vertical lines, their values in a legend (no labels colliding)."""
+    for q, style in ((10, ":"), (50, "-"), (90, "--")):
+        v = result.percentile(q)
+        ax.axvline(v, color=PALETTE["plan"], linestyle=style, linewidth=1.2, label=f"P{q} {format_money(v, currency)}")
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
+
+
+def npv_distribution_chart(result: MonteCarloResult, currency: str = "", ax: Axes | None = None,
+                           bins: int = 60) -> Figure:
+    """Histogram of the Monte Carlo NPVs with P10, P50, P90 and zero marked.
+
+    The horizontal range is P0.5 to P99.5 so a fat tail does not squash the body; the title says how
+    many iterations fall outside it.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.risk import monte_carlo
+    >>> case = make_case({"case_id": "X", "horizon": 2, "discount_rate": 0},
+    ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100], "low": 90, "likely": 100, "high": 160}],
+    ...     benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 150]}])
+    >>> fig = npv_distribution_chart(monte_carlo(case, iterations=2_000))
+    >>> len(fig.axes[0].patches) > 10
+    True
+    """
+    fig, ax = _figure(ax, (7.5, 3.6))
+    x = result.npv
+    lo, hi = np.percentile(x, [0.5, 99.5])
+    if hi <= lo:
+        lo, hi = lo - 1.0, hi + 1.0
+    edges = np.linspace(lo, hi, bins + 1)
+    counts, _ = np.histogram(x, bins=edges)
+    centres = (edges[:-1] + edges[1:]) / 2
+    colours = [PALETTE["loss"] if c < 0 else PALETTE["gain"] for c in centres]
+    ax.bar(centres, counts / len(x), width=np.diff(edges), color=colours, alpha=0.85, linewidth=0)
+    _percentile_lines(ax, result, currency)
+    if lo < 0 < hi:
+        ax.axvline(0, color=PALETTE["red"], linewidth=0.8, linestyle=":")
+    ax.xaxis.set_major_formatter(currency_formatter(currency))
+    ax.set_xlabel("NPV (orange: below zero)")
+    ax.set_ylabel("share of iterations")
+    outside = int(((x < lo) | (x > hi)).sum())
+    ax.set_title(f"{result.case_id}: NPV distribution, P(NPV < 0) = {result.prob_negative:.1%}"
+                 + (f"\n{outside:,} of {len(x):,} iterations lie beyond the axis (P0.5 to P99.5)" if outside else ""))
+    _style(ax)
+    return fig
+
+
+def npv_s_curve(result: MonteCarloResult, currency: str = "", ax: Axes | None = None) -> Figure:
+    """Cumulative probability of the NPV (S-curve): the chance that NPV is at most x.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.risk import monte_carlo
+    >>> case = make_case({"case_id": "X", "horizon": 2, "discount_rate": 0},
+    ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100], "low": 90, "likely": 100, "high": 160}],
+    ...     benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 150]}])
+    >>> npv_s_curve(monte_carlo(case, iterations=2_000)).axes[0].get_title()
+    'X: probability that NPV is at most x (2,000 iterations)'
+    """
+    fig, ax = _figure(ax, (7.5, 3.6))
+    x = np.sort(result.npv)
+    n = len(x)
+    step = max(1, n // 2000)                     # plot ~2,000 points, keep both ends
+    idx = np.unique(np.r_[np.arange(0, n, step), n - 1])
+    ax.plot(x[idx], (idx + 1) / n, color=PALETTE["plan"], linewidth=1.8)
+    _percentile_lines(ax, result, currency)
+    if x[0] < 0 < x[-1]:
+        ax.axvline(0, color=PALETTE["red"], linewidth=0.8, linestyle=":")
+        ax.axhline(result.prob_negative, color=PALETTE["red"], linewidth=0.8, linestyle=":")
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0%}"))
+    ax.xaxis.set_major_formatter(currency_formatter(currency))
+    ax.set_xlabel("NPV")
+    ax.set_ylabel("probability NPV ≤ x")
+    lo, hi = np.percentile(x, [0.5, 99.5])
+    if hi > lo:
+        ax.set_xlim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
+    ax.set_title(f"{result.case_id}: probability that NPV is at most x ({n:,} iterations)")
+    _style(ax)
     return fig
