@@ -63,7 +63,7 @@ from . import schema
 from .appraisal import discount_factors, line_matrices, net_flows, npv_of
 from .errors import AnalysisError
 from .model import FLOW_COLUMNS, BusinessCase, as_date, normalise_flows
-from .periods import period_end_date, shift_period
+from .periods import parse_period, period_end_date, shift_period
 
 __all__ = [
     "EXPECTED",
@@ -87,6 +87,7 @@ __all__ = [
     "realisation_by_line",
     "realisation_by_period",
     "realisation_by_type",
+    "review_period",
     "value_bridge",
     "verdict",
 ]
@@ -174,16 +175,37 @@ class Thresholds:
             raise ValueError("thresholds must satisfy 0 <= amber <= green")
 
 
-def _tau(case: BusinessCase, as_of: object) -> int:
-    """Offset of the review period from period 0 (may be negative or past the horizon)."""
+def review_period(case: BusinessCase, as_of: object) -> str:
+    """The review period as a label of the case's period length.
+
+    A quarter given for a yearly case means the year that contains it (so one ``--as-of 2026Q3``
+    serves a portfolio of quarterly and yearly cases).
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> review_period(make_case({"first_period": "2026", "period_length": "year", "horizon": 3}), "2026Q3")
+    '2026'
+    >>> review_period(make_case({"first_period": "2026Q1", "horizon": 3}), "2026-q3")
+    '2026Q3'
+    """
     try:
-        return case.t_of(as_of)
+        return shift_period(as_of, 0, case.period_length)
     except ValueError as exc:
+        if case.period_length == "year":
+            try:
+                return str(parse_period(as_of, "quarter")[0])
+            except ValueError:
+                pass
         raise AnalysisError(f"review period as_of={as_of!r}: {exc}") from None
 
 
-def _label(case: BusinessCase, as_of: object) -> str:
-    return shift_period(as_of, 0, case.period_length)
+_label = review_period
+
+
+def _tau(case: BusinessCase, as_of: object) -> int:
+    """Offset of the review period from period 0 (may be negative or past the horizon)."""
+    return case.t_of(review_period(case, as_of))
 
 
 def _ratio(num: float, den: float) -> float:
@@ -465,8 +487,8 @@ def realisation_by_line(case: BusinessCase, as_of: object, thresholds: Threshold
         progress = kpi_progress(kb, kt, latest) if g.kind[i] == "benefit" else math.nan
         planned_progress = (_planned_kpi_progress(ln.get("baseline_date"), ln.get("target_date"), as_of_end)
                             if g.kind[i] == "benefit" else math.nan)
-        colour, reason = _line_rag(performance[i], n_rep[i], plan_to_date[i], g.plan[i], progress,
-                                   planned_progress, th)
+        colour, reason = _line_rag(performance[i], realisation[i], bool(is_cost[i]), n_rep[i], plan_to_date[i],
+                                   g.plan[i], progress, planned_progress, th)
         rows.append({
             "line_id": lid, "kind": g.kind[i], "name": ln.get("name"),
             "type": ln.get("category") if is_cost[i] else ln.get("benefit_type"),
@@ -493,10 +515,11 @@ def realisation_by_line(case: BusinessCase, as_of: object, thresholds: Threshold
     return pd.DataFrame(rows)
 
 
-def _line_rag(performance: float, n_reported: int, plan_to_date: float, plan_row: np.ndarray,
-              progress: float, planned_progress: float, th: Thresholds) -> tuple[str, str]:
+def _line_rag(performance: float, ratio: float, is_cost: bool, n_reported: int, plan_to_date: float,
+              plan_row: np.ndarray, progress: float, planned_progress: float, th: Thresholds) -> tuple[str, str]:
     if n_reported and not math.isnan(performance):
-        return rag(performance, th), f"performance {performance:.0%} of plan to date"
+        what = "spent" if is_cost else "realised"
+        return rag(performance, th), f"{what} {ratio:.0%} of plan to date (performance {performance:.0%})"
     money_plan = np.abs(plan_row).sum() > _TINY
     if not money_plan and not math.isnan(progress):
         # A non-monetised KPI benefit: progress toward target against the share of time elapsed.
@@ -1073,20 +1096,25 @@ class CaseStatus:
     @property
     def verdict_sentence(self) -> str:
         """The verdict in one sentence, with the figures behind it (amounts in the case currency)."""
-        cur = self.currency
+        from .charts import format_money  # one money format for charts, sentences and the CLI
+
+        def money(x: float, sign: bool = False) -> str:
+            text = format_money(x, self.currency)
+            return "+" + text if sign and x > 0 and text != format_money(0, self.currency) else text
+
         v = self.verdict
         b = self.bridge_current or self.bridge
         ref = "the baseline" if self.bridge_current is None else f"the re-baseline ({self.baseline_in_force})"
-        s = (f"{v.label.capitalize()}: expected NPV {_money(self.expected_npv, cur)} against "
-             f"{_money(v.reference_npv, cur)} for {ref} ({_money(v.change, cur, sign=True)}: "
-             f"cost {_money(b.cost, cur, sign=True)}, benefit {_money(b.benefit, cur, sign=True)}, "
-             f"timing {_money(b.timing, cur, sign=True)}).")
+        s = (f"{v.label.capitalize()}: expected NPV {money(self.expected_npv)} against "
+             f"{money(v.reference_npv)} for {ref} ({money(v.change, True)}: "
+             f"cost {money(b.cost, True)}, benefit {money(b.benefit, True)}, timing {money(b.timing, True)}).")
         if self.bridge_current is not None:
-            s += (f" Against the original baseline ({_money(self.baseline_npv, cur)}): "
-                  f"{self.verdict_vs_original.label}.")
+            s += f" Against the original baseline ({money(self.baseline_npv)}): {self.verdict_vs_original.label}."
+        if self.totals.get("benefit_actual_to_date") is None or math.isnan(self.totals["benefit_actual_to_date"]):
+            s += " No benefit actuals reported yet."
         sig = {"continue": "continue", "rethink": "rethink or stop", "complete": "nothing remains"}[self.continue_signal]
         if self.continue_signal != "complete":
-            s += f" Forward NPV of what remains {_money(self.forward_npv, cur)}: {sig}."
+            s += f" Forward NPV of what remains {money(self.forward_npv)}: {sig}."
         return s
 
     def to_dict(self) -> dict[str, Any]:
@@ -1119,16 +1147,6 @@ class CaseStatus:
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: (None if _blank(v) else (v.item() if hasattr(v, "item") else v)) for k, v in r.items()}
             for r in df.to_dict(orient="records")]
-
-
-def _money(x: float, currency: str = "", sign: bool = False) -> str:
-    """Compact money for sentences: 1.2m, 350k, 900 (with a sign when asked)."""
-    if x is None or math.isnan(x):
-        return "n/a"
-    a = abs(x)
-    body = f"{a / 1e6:,.2f}m" if a >= 1e6 else f"{a / 1e3:,.0f}k" if a >= 1e4 else f"{a:,.0f}"
-    s = "−" if x < 0 and round(a) > 0 else ("+" if sign and round(a) > 0 else "")
-    return f"{s}{currency + ' ' if currency else ''}{body}"
 
 
 def case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | None = None,
@@ -1198,7 +1216,7 @@ def case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | None
     spend_pct = _ratio(tot["cost_actual_to_date"], tot["cost_plan_to_date"])
     ben_perf = 1 + _ratio(tot["benefit_variance_to_date"], abs(tot["benefit_plan_to_date"]))
     cost_perf = 1 + _ratio(tot["cost_variance_to_date"], abs(tot["cost_plan_to_date"]))
-    colour, reason = _case_rag(v_cur, ben_perf, cost_perf, th)
+    colour, reason = _case_rag(v_cur, {"benefits": (real_pct, ben_perf), "spend": (spend_pct, cost_perf)}, th)
 
     return CaseStatus(
         case_id=case.case_id, title=case.title, as_of=label, view=view,
@@ -1215,14 +1233,15 @@ def case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | None
     )
 
 
-def _case_rag(v: Verdict, ben_perf: float, cost_perf: float, th: Thresholds) -> tuple[str, str]:
-    perfs = {"benefits": ben_perf, "costs": cost_perf}
-    colours = {k: rag(p, th) for k, p in perfs.items()}
-    detail = ", ".join(f"{k} {p:.0%} of plan" for k, p in perfs.items() if not math.isnan(p))
+def _case_rag(v: Verdict, ratios: dict[str, tuple[float, float]], th: Thresholds) -> tuple[str, str]:
+    """Case RAG from the verdict and the (ratio, performance) of benefits and spend to date."""
+    colours = {k: rag(perf, th) for k, (_, perf) in ratios.items()}
+    detail = ", ".join(f"{k} {r:.0%} of plan" for k, (r, _) in ratios.items() if not math.isnan(r))
+    text = f"{v.label}; {detail}" if detail else v.label
     if v.label == "value destroyed" or "red" in colours.values():
-        return "red", f"{v.label}; {detail}" if detail else v.label
+        return "red", text
     if v.label == "at risk" or "amber" in colours.values():
-        return "amber", f"{v.label}; {detail}" if detail else v.label
+        return "amber", text
     if all(c == "grey" for c in colours.values()):
         return "grey", f"{v.label}; nothing reported yet"
-    return "green", f"{v.label}; {detail}"
+    return "green", text

@@ -1,0 +1,559 @@
+"""Quarterly actuals returns: the pre-filled form benefit owners fill in, and merging filled returns.
+
+Benefit owners and finance should not have to edit the business case. Each quarter the VMO sends a
+**return**: one row per cost and benefit line due that quarter, with the plan, the KPI baseline and
+target, and yellow input cells for the actual amount, the measured KPI value and a comment.
+
+Folder convention
+-----------------
+Filled returns live **beside the case workbook** in a folder named after the workbook's file name
+(never after the case id, which is workbook text)::
+
+    data/portfolio/CRM-2025.xlsx              the submitted business case (never written)
+    data/portfolio/CRM-2025.returns/          its filled returns, any file names, e.g.
+        2026Q3.xlsx                           (``<period>.xlsx`` is the recommended name)
+        2026Q3-finance.xlsx
+
+:func:`find_returns` lists them (``*.xlsx``, no Excel lock files, no hidden files) and
+:func:`merge_returns` adds their rows to the case's actuals, or raises one
+:class:`~vmo_lib.errors.ValidationError` listing every problem with its file and cell:
+
+* a return stamped for another case, or a row whose case id differs (``return.other_case``);
+* a period after the review date, or outside the case's horizon (``return.period_after_review``,
+  ``return.bad_period``);
+* an unknown line id (``return.unknown_line``), a non-numeric amount or KPI (``return.not_a_number``);
+* the same line and period reported twice with different values, in the case's Actuals sheet and a
+  return or in two returns (``return.conflict``). Equal values are accepted once; a field left blank
+  in one place and given in another is filled in; nothing is ever overwritten.
+
+Layout of the form (sheet ``Return``)
+-------------------------------------
+``B2`` case id and ``B3`` period (the stamp), ``B4`` the case title; header on row
+:data:`HEADER_ROW`, one line per row below it, columns :data:`RETURN_COLUMNS`. Only the input
+columns are unlocked (the sheet is protected without a password: a guard against slips, not a
+security boundary). Text from the case workbook is written as text, never as a formula.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from vmo_lib.model import make_case
+>>> case = make_case({"case_id": "X1", "first_period": "2026Q1", "horizon": 4},
+...     costs=[{"line_id": "C1", "name": "Run", "category": "opex", "amounts": [10, 10, 10, 10]}],
+...     benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 0, 50, 50]}])
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> form = write_actuals_form(case, "2026Q3", d / "x1-2026Q3.xlsx")
+>>> [r["line_id"] for r in due_lines(case, "2026Q3")]
+['C1', 'B1']
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from .errors import ValidationError, WorkbookError
+from .model import FLOW_COLUMNS, BusinessCase, normalise_flows
+from .periods import parse_period, period_label
+from .template import _set_text as _put_text  # the one formula-safe text writer (quote prefix)
+from .template import save_workbook
+from .validation import ISSUE_COLUMNS
+
+__all__ = [
+    "FORM_SHEET",
+    "HEADER_ROW",
+    "RETURN_COLUMNS",
+    "RETURNS_SUFFIX",
+    "due_lines",
+    "find_returns",
+    "merge_returns",
+    "read_return",
+    "returns_folder",
+    "write_actuals_form",
+]
+
+FORM_SHEET = "Return"
+RETURNS_SUFFIX = ".returns"
+HEADER_ROW = 7
+CASE_CELL, PERIOD_CELL = "B2", "B3"
+_MARKER = "VMO actuals return"
+#: Column key → (header label, width, is an input cell). Order = column order A, B, ...
+RETURN_COLUMNS: dict[str, tuple[str, float, bool]] = {
+    "case_id": ("Case id", 12, False),
+    "period": ("Period", 9, False),
+    "line_id": ("Line id", 8, False),
+    "kind": ("Cost / benefit", 9, False),
+    "name": ("Line", 30, False),
+    "type": ("Type / category", 18, False),
+    "owner": ("Owner", 16, False),
+    "plan": ("Plan for the period", 13, False),
+    "forecast": ("Latest forecast", 12, False),
+    "kpi": ("KPI", 24, False),
+    "unit": ("Unit", 8, False),
+    "kpi_baseline": ("KPI baseline", 10, False),
+    "kpi_target": ("KPI target", 10, False),
+    "kpi_last": ("Last measured KPI", 11, False),
+    "amount": ("Actual amount", 14, True),
+    "kpi_value": ("Measured KPI value", 14, True),
+    "comment": ("Comment", 40, True),
+}
+_COL = {k: i + 1 for i, k in enumerate(RETURN_COLUMNS)}
+_LETTER = {k: chr(64 + i) for k, i in _COL.items()}   # fewer than 26 columns
+_INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
+_HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+_THIN = Side(style="thin", color="BFBFBF")
+_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_TINY = 1e-12
+
+
+# --------------------------------------------------------------------------------------------------
+# which lines a return asks for
+# --------------------------------------------------------------------------------------------------
+def _period_t(case: BusinessCase, period: object) -> tuple[str, int]:
+    try:
+        y, i = parse_period(period, case.period_length)
+    except ValueError as exc:
+        raise WorkbookError(f"period {period!r}", f"{exc}") from None
+    label = period_label(y, i, case.period_length)
+    return label, case.t_of(label)
+
+
+def due_lines(case: BusinessCase, period: object) -> list[dict[str, Any]]:
+    """The lines a return for ``period`` asks for, with what the form shows about each.
+
+    A cost or benefit line is due when its plan in force or its forecast for the period is not
+    zero; a benefit with a KPI is also due in every period from the one it fell due (first planned
+    amount, else go-live), so KPI-only benefits are measured. Lines that already have an actual for
+    the period in the case are left out.
+
+    Returns
+    -------
+    list of dict
+        Keys of :data:`RETURN_COLUMNS` except the input ones.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> c = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 3, "go_live_period": "2026Q2"},
+    ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
+    ...     benefits=[{"line_id": "B1", "name": "NPS", "kpi": "NPS", "unit": "score",
+    ...                "benefit_type": "quantifiable non-financial", "amounts": [0, 0, 0]}])
+    >>> [r["line_id"] for r in due_lines(c, "2026Q1")], [r["line_id"] for r in due_lines(c, "2026Q2")]
+    (['C1'], ['B1'])
+    """
+    label, t = _period_t(case, period)
+    if not 0 <= t < case.horizon:
+        raise WorkbookError(case.source or case.case_id,
+                            f"period {label} is outside the case's horizon "
+                            f"({case.periods[0]}..{case.periods[-1]})")
+    plan = case.matrix(case.current_baseline)
+    f = case.flows
+    fc = f[(f["scenario"] == "forecast") & (f["t"] == t)].groupby("line_id")["amount"].sum(min_count=1)
+    act = f[(f["scenario"] == "actual") & (f["t"] == t)]
+    reported = set(act.loc[act["amount"].notna() | act["kpi_value"].notna(), "line_id"])
+    kpis = f[(f["scenario"] == "actual") & (f["t"] < t) & f["kpi_value"].notna()].sort_values("t")
+    last_kpi = kpis.groupby("line_id")["kpi_value"].last()
+    go_live = case.go_live_t if case.go_live_t is not None else 0
+    out = []
+    for ln in case.lines.itertuples(index=False):
+        lid = ln.line_id
+        if lid in reported:
+            continue
+        row = plan.loc[lid].to_numpy()
+        p, fcv = float(row[t]), fc.get(lid, math.nan)
+        due = abs(p) > _TINY or (not _isnan(fcv) and abs(fcv) > _TINY)
+        if ln.kind == "benefit" and not _blank(ln.kpi):
+            nz = np.flatnonzero(np.abs(row) > _TINY)
+            due = due or t >= (int(nz[0]) if len(nz) else go_live)
+        if not due:
+            continue
+        out.append({
+            "case_id": case.case_id, "period": label, "line_id": lid, "kind": ln.kind, "name": ln.name,
+            "type": ln.category if ln.kind == "cost" else ln.benefit_type, "owner": ln.owner,
+            "plan": p, "forecast": None if _isnan(fcv) else float(fcv),
+            "kpi": ln.kpi, "unit": ln.unit, "kpi_baseline": _num_or_none(ln.baseline_value),
+            "kpi_target": _num_or_none(ln.target_value), "kpi_last": _num_or_none(last_kpi.get(lid)),
+        })
+    return out
+
+
+def _isnan(v: Any) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
+def _blank(v: Any) -> bool:
+    return v is None or _isnan(v) or (isinstance(v, str) and not v.strip()) or v is pd.NA
+
+
+def _num_or_none(v: Any) -> float | None:
+    try:
+        return None if _blank(v) else float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------------------------------
+# writing the form
+# --------------------------------------------------------------------------------------------------
+def write_actuals_form(case: BusinessCase, period: object, path: str | os.PathLike[str]) -> Path:
+    """Write the pre-filled actuals return of ``case`` for ``period`` to ``path`` (atomically).
+
+    Parameters
+    ----------
+    case : BusinessCase
+    period : str
+        The quarter (or year) being reported, e.g. ``"2026Q3"``.
+    path : str or path-like
+        The ``.xlsx`` to write. Refused if it is the case's own workbook (submitted workbooks are
+        never written).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    See the module docstring.
+    """
+    out = Path(path)
+    if out.suffix.lower() != ".xlsx":
+        raise WorkbookError(out, "an actuals return must be written as a .xlsx file")
+    if case.source and out.resolve() == Path(case.source).resolve():
+        raise WorkbookError(out, "refusing to overwrite the submitted business-case workbook; choose another file")
+    rows = due_lines(case, period)
+    label = _period_t(case, period)[0]
+    wb = Workbook()
+    ws = wb.active
+    ws.title = FORM_SHEET
+    ws["A1"] = f"{_MARKER}: {label}"
+    ws["A1"].font = Font(bold=True, size=14, color="1F4E78")
+    for cell, text in (("A2", "Case id"), ("A3", "Period"), ("A4", "Case")):
+        ws[cell] = text
+        ws[cell].font = Font(bold=True)
+    _put_text(ws[CASE_CELL], case.case_id)
+    _put_text(ws[PERIOD_CELL], label)
+    _put_text(ws["B4"], case.title)
+    ws["A5"] = ("Fill in the yellow cells only: the actual amount spent (costs) or realised (benefits) in "
+                f"{label}, in {case.meta.get('currency') or 'the case currency'}, and the KPI as measured at the "
+                "end of the period. Leave a line blank if it has nothing to report. Save as .xlsx and place it in "
+                "the case's '.returns' folder. Do not change the case id, period or line ids.")
+    ws["A5"].alignment = Alignment(wrap_text=True, vertical="top")
+    ws.merge_cells(start_row=5, start_column=1, end_row=5, end_column=len(RETURN_COLUMNS))
+    ws.row_dimensions[5].height = 45
+    for key, (header, width, is_input) in RETURN_COLUMNS.items():
+        c = ws.cell(HEADER_ROW, _COL[key], header)
+        c.font = Font(bold=True, color="FFFFFF")
+        c.fill = PatternFill("solid", fgColor="BF8F00") if is_input else _HEADER_FILL
+        c.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
+        ws.column_dimensions[_LETTER[key]].width = width
+    ws.row_dimensions[HEADER_ROW].height = 32
+    first = HEADER_ROW + 1
+    for r, row in enumerate(rows, start=first):
+        for key, (_, _, is_input) in RETURN_COLUMNS.items():
+            cell = ws.cell(r, _COL[key])
+            cell.border = _BORDER
+            if is_input:
+                cell.fill = _INPUT_FILL
+                cell.protection = Protection(locked=False)
+                cell.number_format = "@" if key == "comment" else ("#,##0.00" if key == "amount" else "General")
+                continue
+            v = row.get(key)
+            if v is None or _isnan(v):
+                continue
+            if isinstance(v, (int, float, np.floating)):
+                cell.value = float(v)
+                cell.number_format = "#,##0" if key in ("plan", "forecast") else "General"
+            else:
+                _put_text(cell, str(v))
+    last = max(first + len(rows) - 1, first)
+    number = DataValidation(type="decimal", operator="between", formula1="-1000000000000", formula2="1000000000000",
+                            allow_blank=True, showErrorMessage=True, errorTitle="A number is expected",
+                            error="Enter a number (no text, no units), or leave the cell blank.")
+    comment = DataValidation(type="textLength", operator="lessThanOrEqual", formula1="1000", allow_blank=True,
+                             showErrorMessage=True, error="At most 1,000 characters.")
+    for dv in (number, comment):
+        ws.add_data_validation(dv)
+    number.add(f"{_LETTER['amount']}{first}:{_LETTER['kpi_value']}{last}")
+    comment.add(f"{_LETTER['comment']}{first}:{_LETTER['comment']}{last}")
+    ws.freeze_panes = ws.cell(first, _COL["name"] + 1)
+    ws.protection.sheet = True
+    ws.protection.formatColumns = False
+    ws.protection.formatRows = False
+    return save_workbook(wb, out)
+
+
+# --------------------------------------------------------------------------------------------------
+# reading and merging
+# --------------------------------------------------------------------------------------------------
+def returns_folder(case_path: str | os.PathLike[str]) -> Path:
+    """Folder of a case's filled returns: ``<folder>/<workbook stem>.returns``.
+
+    >>> returns_folder("data/sample/CRM-2025.xlsx").as_posix()
+    'data/sample/CRM-2025.returns'
+    """
+    p = Path(case_path)
+    return p.with_name(p.stem + RETURNS_SUFFIX)
+
+
+def find_returns(case_path: str | os.PathLike[str]) -> list[Path]:
+    """The filled returns beside a case workbook, sorted by name (empty when there are none).
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> (d / "X.returns").mkdir()
+    >>> for n in ("2026Q3.xlsx", "~$2026Q3.xlsx", ".tmp.xlsx", "notes.txt"):
+    ...     _ = (d / "X.returns" / n).write_bytes(b"")
+    >>> [p.name for p in find_returns(d / "X.xlsx")]
+    ['2026Q3.xlsx']
+    """
+    folder = returns_folder(case_path)
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() == ".xlsx"
+                   and not p.name.startswith(("~$", ".")) and p.is_file()), key=lambda p: p.name)
+
+
+def _issue(file: Any, cell: str, field: str, rule: str, message: str) -> dict[str, Any]:
+    return {"file": str(file), "sheet": FORM_SHEET, "cell": cell, "field": field, "rule": rule,
+            "message": message, "severity": "error"}
+
+
+def read_return(path: str | os.PathLike[str]) -> tuple[dict[str, Any], pd.DataFrame, list[dict[str, Any]]]:
+    """Read one filled return as it stands (no check against a case).
+
+    Returns
+    -------
+    stamp : dict
+        ``case_id`` and ``period`` from ``B2``/``B3``.
+    rows : pandas.DataFrame
+        One row per line with something entered: ``row, case_id, period, line_id, amount,
+        kpi_value, comment`` (values as typed in the cells).
+    issues : list of dict
+        Problems found reading it (an issue row per cell, :data:`vmo_lib.validation.ISSUE_COLUMNS`).
+
+    Raises
+    ------
+    WorkbookError
+        The file is not a readable workbook, or not an actuals return.
+    """
+    from .safety import check_workbook_file  # lazy, like the loader
+
+    p = Path(path)
+    check_workbook_file(p)
+    try:
+        wb = load_workbook(p, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - any parser failure is "not a readable workbook"
+        raise WorkbookError(p, f"cannot be read as a workbook ({type(exc).__name__}: {exc})") from None
+    try:
+        if FORM_SHEET not in wb.sheetnames:
+            raise WorkbookError(p, f"not an actuals return: it has no '{FORM_SHEET}' sheet "
+                                   "(write one with: vmo actuals-form CASE --as-of PERIOD OUT.xlsx)")
+        ws = wb[FORM_SHEET]
+        grid = [list(r) for r in ws.iter_rows(min_row=1, max_col=len(RETURN_COLUMNS), values_only=True)]
+    finally:
+        wb.close()
+    title = str(grid[0][0] or "") if grid and grid[0] else ""
+    if not title.startswith(_MARKER):
+        raise WorkbookError(p, f"not an actuals return: cell A1 should start with '{_MARKER}'")
+
+    def at(r: int, c: int) -> Any:
+        return grid[r - 1][c - 1] if r - 1 < len(grid) and c - 1 < len(grid[r - 1]) else None
+
+    stamp = {"case_id": _text(at(2, 2)), "period": _text(at(3, 2))}
+    headers = [_text(at(HEADER_ROW, _COL[k])) for k in RETURN_COLUMNS]
+    issues = []
+    expected = [h for h, _, _ in RETURN_COLUMNS.values()]
+    if headers != expected:
+        issues.append(_issue(p, f"{HEADER_ROW}:{HEADER_ROW}", "header", "return.layout",
+                             f"the header row was changed; expected {', '.join(expected)}"))
+        return stamp, pd.DataFrame(columns=["row", "case_id", "period", "line_id", "amount", "kpi_value", "comment"]), issues
+    rows = []
+    for r in range(HEADER_ROW + 1, len(grid) + 1):
+        lid = _text(at(r, _COL["line_id"]))
+        amount, kpi, comment = at(r, _COL["amount"]), at(r, _COL["kpi_value"]), _text(at(r, _COL["comment"]))
+        if lid is None and _blank(amount) and _blank(kpi) and comment is None:
+            continue
+        if _blank(amount) and _blank(kpi):
+            continue          # nothing reported on this line (a comment alone is not an actual)
+        rows.append({"row": r, "case_id": _text(at(r, _COL["case_id"])), "period": _text(at(r, _COL["period"])),
+                     "line_id": lid, "amount": amount, "kpi_value": kpi, "comment": comment})
+    return stamp, pd.DataFrame(rows, columns=["row", "case_id", "period", "line_id", "amount", "kpi_value", "comment"]), issues
+
+
+def _text(v: Any) -> str | None:
+    if _blank(v):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    s = str(v).strip()
+    return s[1:] if s.startswith("'") else s
+
+
+def _number(v: Any) -> tuple[float, bool]:
+    """(value, ok): blank → (nan, True); a number or numeric text → (float, True); else (nan, False)."""
+    if _blank(v):
+        return math.nan, True
+    if isinstance(v, bool):
+        return math.nan, False
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return float(v), math.isfinite(float(v))
+    try:
+        x = float(str(v).replace(",", "").strip())
+    except ValueError:
+        return math.nan, False
+    return x, math.isfinite(x)
+
+
+def _same(a: float, b: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return True                 # a blank never conflicts: it is filled in, not overwritten
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
+
+
+def merge_returns(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], as_of: object = None) -> BusinessCase:
+    """Add the rows of filled returns to a case's actuals; every problem raises together.
+
+    Parameters
+    ----------
+    case : BusinessCase
+        As loaded from its workbook (its own Actuals sheet already in ``case.flows``).
+    paths : sequence of path-like
+        Filled returns (:func:`find_returns`), merged in this order.
+    as_of : str, optional
+        Review period; a return for a later period is an error. Default: no check beyond the
+        case's horizon (the loader passes its review quarter).
+
+    Returns
+    -------
+    BusinessCase
+        A copy with the returns' actuals added and ``meta["actuals_returns"]``: one entry per
+        return (``file``, ``period``, ``rows``). The case itself is unchanged; with no paths it is
+        returned as is.
+
+    Raises
+    ------
+    ValidationError
+        Any return is for another case or a later period, names an unknown line, holds a
+        non-number, or conflicts with the case's Actuals or another return. ``issues`` names the
+        file and cell of each.
+    WorkbookError
+        A file is not a readable actuals return.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from vmo_lib.model import make_case
+    >>> case = make_case({"case_id": "X1", "first_period": "2026Q1", "horizon": 4},
+    ...     benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 0, 50, 50]}])
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> form = write_actuals_form(case, "2026Q3", d / "2026Q3.xlsx")
+    >>> from openpyxl import load_workbook
+    >>> wb = load_workbook(form); wb["Return"]["O8"] = 42; wb.save(form)
+    >>> merged = merge_returns(case, [form], as_of="2026Q3")
+    >>> merged.matrix("actual").loc["B1"].tolist()
+    [0.0, 0.0, 42.0, 0.0]
+    """
+    if not paths:
+        return case
+    from .realisation import review_period  # lazy: realisation pulls in the appraisal stack
+
+    review = None if as_of is None else review_period(case, as_of)
+    tau = None if review is None else case.t_of(review)
+    known = set(case.line_ids())
+    kind_of = dict(zip(case.lines["line_id"], case.lines["kind"], strict=True))
+    flows = case.flows.reset_index(drop=True).copy()
+    act_idx = {(r.line_id, int(r.t)): i for i, r in flows[flows["scenario"] == "actual"].iterrows()}
+    where: dict[tuple[str, int], str] = {k: f"{Path(case.source).name or 'the case'} (Actuals sheet)" for k in act_idx}
+    issues: list[dict[str, Any]] = []
+    provenance = []
+    for path in paths:
+        p = Path(path)
+        stamp, rows, read_issues = read_return(p)
+        issues.extend(read_issues)
+        if stamp["case_id"] != case.case_id:
+            issues.append(_issue(p, CASE_CELL, "case_id", "return.other_case",
+                                 f"this return is for case {stamp['case_id']!r}, not {case.case_id!r}"))
+            continue
+        try:
+            label, t_stamp = _period_t(case, stamp["period"])
+        except WorkbookError:
+            issues.append(_issue(p, PERIOD_CELL, "period", "return.bad_period",
+                                 f"period {stamp['period']!r} is not a {case.period_length} label such as "
+                                 f"{case.periods[0]}"))
+            continue
+        if tau is not None and t_stamp > tau:
+            issues.append(_issue(p, PERIOD_CELL, "period", "return.period_after_review",
+                                 f"period {label} is after the review period {review}"))
+            continue
+        if not 0 <= t_stamp < case.horizon:
+            issues.append(_issue(p, PERIOD_CELL, "period", "return.bad_period",
+                                 f"period {label} is outside the case's horizon {case.periods[0]}..{case.periods[-1]}"))
+            continue
+        n = 0
+        for r in rows.itertuples(index=False):
+            cell = lambda key, r=r: f"{_LETTER[key]}{r.row}"  # noqa: E731
+            bad = False
+            if r.case_id is not None and r.case_id != case.case_id:
+                issues.append(_issue(p, cell("case_id"), "case_id", "return.other_case",
+                                     f"row is for case {r.case_id!r}, not {case.case_id!r}"))
+                bad = True
+            if r.period is not None and r.period != label:
+                issues.append(_issue(p, cell("period"), "period", "return.bad_period",
+                                     f"row period {r.period!r} differs from the return's period {label}"))
+                bad = True
+            if r.line_id not in known:
+                issues.append(_issue(p, cell("line_id"), "line_id", "return.unknown_line",
+                                     f"line id {r.line_id!r} is not a line of case {case.case_id}"))
+                bad = True
+            amount, ok_a = _number(r.amount)
+            kpi, ok_k = _number(r.kpi_value)
+            for ok, key, raw in ((ok_a, "amount", r.amount), (ok_k, "kpi_value", r.kpi_value)):
+                if not ok:
+                    issues.append(_issue(p, cell(key), key, "return.not_a_number",
+                                         f"expected a number, found {str(raw)[:40]!r}"))
+                    bad = True
+            if bad:
+                continue
+            key = (r.line_id, t_stamp)
+            here = f"{p.name} {FORM_SHEET}!{cell('amount')}"
+            if key in act_idx:
+                i = act_idx[key]
+                old_a, old_k = float(flows.at[i, "amount"]), float(flows.at[i, "kpi_value"])
+                if not (_same(old_a, amount) and _same(old_k, kpi)):
+                    issues.append(_issue(p, cell("amount" if not _same(old_a, amount) else "kpi_value"),
+                                         "amount" if not _same(old_a, amount) else "kpi_value", "return.conflict",
+                                         f"{r.line_id} {label} reported as amount={_fmt(amount)}, KPI={_fmt(kpi)} "
+                                         f"here but amount={_fmt(old_a)}, KPI={_fmt(old_k)} in {where[key]}"))
+                    continue
+                if math.isnan(old_a) and not math.isnan(amount):
+                    flows.at[i, "amount"] = amount
+                if math.isnan(old_k) and not math.isnan(kpi):
+                    flows.at[i, "kpi_value"] = kpi
+                if _blank(flows.at[i, "comment"]) and r.comment:
+                    flows.at[i, "comment"] = r.comment
+                continue
+            act_idx[key] = len(flows)
+            where[key] = here
+            flows.loc[len(flows)] = {"case_id": case.case_id, "line_id": r.line_id, "kind": kind_of[r.line_id],
+                                     "period": label, "t": t_stamp, "scenario": "actual", "amount": amount,
+                                     "kpi_value": kpi, "comment": r.comment}
+            n += 1
+        provenance.append({"file": str(p), "period": label, "rows": n})
+    if issues:
+        raise ValidationError(returns_folder(case.source) if case.source else paths[0],
+                              pd.DataFrame(issues, columns=list(ISSUE_COLUMNS)))
+    merged = case.with_flows(normalise_flows(flows[list(FLOW_COLUMNS)]))
+    merged.meta = {**case.meta, "actuals_returns": provenance}
+    return merged
+
+
+def _fmt(x: float) -> str:
+    return "blank" if math.isnan(x) else f"{x:,.2f}".rstrip("0").rstrip(".")
