@@ -327,3 +327,67 @@ def test_totals_never_add_currencies():
     t = pd.DataFrame({"currency": ["GBP", "EUR", "GBP"], "baseline_npv": [1.0, 2.0, 3.0]})
     tot = P.totals_by_currency(t, ["baseline_npv"]).set_index("currency")
     assert tot.loc["GBP", "baseline_npv"] == 4.0 and tot.loc["EUR", "baseline_npv"] == 2.0
+
+
+# --------------------------------------------------------------------------------------------------
+# the CLI
+# --------------------------------------------------------------------------------------------------
+def _workbooks(tmp_path):
+    from vmo_lib.template import write_case_workbook
+
+    common = {"sponsor": "CFO", "strategic_objective": "Save", "org_unit": "Finance", "first_period": "2027Q1",
+              "horizon": 4, "discount_rate": 0.0, "go_live_period": "2027Q1"}
+    ben = {"owner": "CFO", "kpi": "Invoices per FTE", "unit": "count", "baseline_value": 10, "baseline_date": "2026-06-30",
+           "target_value": 20, "target_date": "2027-12-31", "frequency": "quarterly", "data_source": "ERP",
+           "confidence": "medium"}
+    a = make_case({**common, "case_id": "A", "title": "=HYPERLINK(\"http://x\",\"y\")", "status": "proposed"},
+                  costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0, 0]}],
+                  benefits=[{**ben, "line_id": "B1", "name": "Saving", "amounts": [0, 60, 60, 60]}])
+    b = make_case({**common, "case_id": "B", "title": "Other", "status": "proposed"},
+                  costs=[{"line_id": "C1", "name": "Build", "amounts": [80, 0, 0, 0]}],
+                  benefits=[{**ben, "line_id": "B1", "name": "Saving", "amounts": [0, 40, 40, 40]}])
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    for c in (a, b):
+        write_case_workbook(c, tmp_path / f"{c.case_id}.xlsx")
+    return tmp_path
+
+
+def test_cli_json_selection_double_counting_and_safe_exports(tmp_path, capsys):
+    import json
+
+    import openpyxl
+
+    from vmo_lib.cli import main
+
+    folder = _workbooks(tmp_path / "cases")
+    out = tmp_path / "out"
+    rc = main(["portfolio", str(folder), "--as-of", "2026Q3", "--budget", "150", "--risk-iterations", "0",
+               "--json", "--export", str(out / "p.xlsx")])
+    assert rc == 0
+    d = json.loads(capsys.readouterr().out)
+    assert {"as_of", "view", "cases", "totals_by_currency", "failures", "selection", "double_counting",
+            "kpi_rollup", "reference_class"} <= set(d)
+    # A: 180 - 100 = 80, B: 120 - 80 = 40; 2027 budget 150 fits one: A
+    assert d["selection"]["selected"] == ["A"] and d["selection"]["value"] == pytest.approx(80.0)
+    assert d["selection"]["next_step"]["next_breakpoint"] == pytest.approx(30.0)
+    assert d["selection"]["next_step"]["entering"] == ["B"]
+    pair = d["double_counting"][0]
+    assert {pair["case_a"], pair["case_b"]} == {"A", "B"} and pair["amount_at_stake"] == pytest.approx(120.0)
+    assert d["totals_by_currency"][0]["baseline_npv"] == pytest.approx(120.0)
+    ws = openpyxl.load_workbook(out / "p.xlsx")["Register"]
+    cell = next(c for c in ws["B"] if c.value and str(c.value).startswith("=HYPERLINK"))
+    assert cell.data_type == "s"                      # stored as text, not a live formula
+    rc = main(["portfolio", str(folder), "--as-of", "2026Q3", "--risk-iterations", "0", "--export", str(out / "p.csv")])
+    assert rc == 0
+    assert "'=HYPERLINK" in (out / "p.csv").read_text()
+    assert not list(out.glob("*.tmp"))
+
+
+def test_cli_infeasible_must_do_is_one_clear_message(tmp_path, capsys):
+    from vmo_lib.cli import main
+
+    folder = _workbooks(tmp_path / "cases")
+    rc = main(["portfolio", str(folder), "--as-of", "2026Q3", "--budget", "50", "--must-do", "A",
+               "--risk-iterations", "0"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "must-do" in err and "2027" in err and "Traceback" not in err

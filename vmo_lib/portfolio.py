@@ -81,6 +81,7 @@ __all__ = [
     "efficient_frontier",
     "kpi_rollup",
     "normalise_kpi",
+    "portfolio_selection",
     "portfolio_mix",
     "rank_cases",
     "realisation_rollup",
@@ -816,9 +817,10 @@ class Selection:
     value: float
     spend: pd.DataFrame
     table: pd.DataFrame
+    note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"selected": self.selected, "value": self.value,
+        return {"selected": self.selected, "value": self.value, "note": self.note,
                 "spend": [{"year": int(y), **{k: (None if not math.isfinite(v) else float(v)) for k, v in r.items()}}
                           for y, r in self.spend.iterrows()]}
 
@@ -1014,6 +1016,42 @@ def _selection(p: _Problem, x: np.ndarray, b: np.ndarray) -> Selection:
     table.insert(0, "selected", sel)
     table.insert(0, "value", p.v)
     return Selection([p.ids[i] for i in np.flatnonzero(sel)], float(p.v[sel].sum()), sp, table)
+
+
+def portfolio_selection(portfolio: Portfolio | Iterable[BusinessCase], as_of: object, budget: float | Mapping[int, float] | None,
+                        candidates: str = "proposed", value: str = "forward_npv", view: str = "economic",
+                        must_do: Iterable[str] | None = None, exclusive: Iterable[Iterable[str]] = (),
+                        depends_on: Mapping[str, Iterable[str] | str] | None = None,
+                        register: pd.DataFrame | None = None) -> Selection:
+    """The selection of a portfolio's candidates at a budget per year (options + :func:`select_portfolio`).
+
+    ``must_do`` None = the Regulatory/mandatory candidates (:func:`selection_options`); ``budget``
+    None = unconstrained (every candidate worth doing). ``Selection.note`` states the basis.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> mk = lambda i, v: make_case({"case_id": i, "status": "proposed", "first_period": "2027Q1", "horizon": 2,
+    ...                              "discount_rate": 0.0},
+    ...                             costs=[{"line_id": "C1", "name": "Build", "amounts": [10, 0]}],
+    ...                             benefits=[{"line_id": "B1", "name": "S", "amounts": [0, v]}])
+    >>> s = portfolio_selection([mk("A", 30), mk("B", 25)], "2026Q3", budget=15)
+    >>> s.selected, s.value
+    (['A'], 20.0)
+    """
+    options, costs = selection_options(portfolio, as_of, candidates, value, view, register)
+    must = list(options.index[options["must_do"]]) if must_do is None else list(must_do)
+    limit = math.inf if budget is None else budget
+    sel = select_portfolio(options["value"], costs, limit, must_do=must, exclusive=exclusive, depends_on=depends_on,
+                           currency=options["currency"])
+    sel.table.insert(0, "title", options["title"].reindex(sel.table.index))
+    what = {"forward_npv": "forward NPV", "ob_npv": "optimism-bias-adjusted NPV"}[value]
+    limit_text = "no budget limit" if budget is None else (
+        f"a budget of {budget:,.0f} a year" if not isinstance(budget, Mapping) else "the budgets per year given")
+    sel.note = (f"Candidates: {', '.join(CANDIDATE_STATUSES[candidates])} cases; maximises the {what} within "
+                f"{limit_text} (expected costs after {as_of}, undiscounted, by calendar year); must-do: "
+                f"{', '.join(must) or 'none'}.")
+    return sel
 
 
 @dataclass

@@ -1,0 +1,226 @@
+"""``vmo portfolio FOLDER --as-of 2026Q3 [--budget AMOUNT] [--json] [--export out.xlsx|out.csv]``.
+
+The register of every case, the selection at a budget per calendar year, what the next slice of
+budget would buy, double counting, and what the organisation's history says about each case type.
+
+JSON keys (stable)
+------------------
+``as_of, view, cases`` (one object per case: the :data:`vmo_lib.portfolio.REGISTER_COLUMNS`),
+``totals_by_currency`` (``currency, cases, baseline_npv, expected_npv, forward_npv, pv_costs, budget``;
+money is never added across currencies), ``failures`` (``path, kind, error``), ``selection`` (null
+without ``--budget``; else ``budget, candidates, value_basis, selected, value, note, spend`` — one
+``{year, budget, spend, headroom}`` per calendar year — ``must_do`` and ``next_step``:
+``{step, value_gain, entering, leaving, next_breakpoint, next_value_gain, sentence}``),
+``double_counting`` (one object per pair: ``kpi_key, org_unit, case_a, line_a, benefit_a, kpi_a,
+case_b, line_b, benefit_b, kpi_b, overlap_from, overlap_to, overlap_quarters, amount_at_stake,
+currency, note``), ``kpi_rollup`` and ``reference_class``: ``{history, uplifts, gmpp, sentences}``
+(``sentences``: case type → sentence). NaN is null.
+
+``--export`` writes ``.xlsx`` (sheets Register, Benefits, Selection, Double counting, KPI roll-up,
+Reference class; text always stored as text, never as a formula) or ``.csv`` (the register; text
+that a spreadsheet would run as a formula is prefixed with a quote), atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("portfolio", help="portfolio register, selection at a budget, double counting, reference class",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("folder", help="folder of business-case workbooks")
+    p.add_argument("--as-of", required=True, help="review quarter, e.g. 2026Q3")
+    p.add_argument("--budget", type=float, default=None, help="budget per calendar year for the selection")
+    p.add_argument("--candidates", choices=("proposed", "active"), default="proposed",
+                   help="proposed: proposed and approved cases (default); active: also cases in delivery")
+    p.add_argument("--value", choices=("forward_npv", "ob_npv"), default="forward_npv",
+                   help="what the selection maximises (ob_npv: optimism-bias-adjusted NPV)")
+    p.add_argument("--must-do", action="append", default=None, metavar="CASE",
+                   help="force a case in (repeatable; default: the Regulatory/mandatory candidates)")
+    p.add_argument("--exclusive", action="append", default=[], metavar="A,B",
+                   help="at most one of these cases (repeatable)")
+    p.add_argument("--depends", action="append", default=[], metavar="A:B", help="A only if B (repeatable)")
+    p.add_argument("--step", type=float, default=None, help="extra budget a year to price (default: the next breakpoint)")
+    p.add_argument("--view", choices=("economic", "cash"), default="economic")
+    p.add_argument("--risk-iterations", type=int, default=2000, help="Monte Carlo iterations per case (0 = none)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=None, help="worker processes for loading and the register")
+    p.add_argument("--export", default=None, metavar="PATH", help="write the tables to .xlsx or .csv")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run)
+
+
+def _records(df) -> list[dict[str, Any]]:
+    import json
+
+    return json.loads(df.to_json(orient="records", date_format="iso"))
+
+
+def _money(x: float, cur: str = "") -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{cur + ' ' if cur else ''}{x:,.0f}"
+
+
+def _neutralise(v: Any) -> Any:
+    """Text a spreadsheet would run as a formula gets a leading quote (OWASP CSV injection)."""
+    return "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def export_tables(path: str | os.PathLike[str], sheets: dict[str, Any]) -> Path:
+    """Write named tables to ``.xlsx`` (one sheet each) or the first one to ``.csv``, atomically."""
+    out = Path(path)
+    if out.suffix.lower() == ".csv":
+        first = next(iter(sheets.values()))
+        text = first.map(_neutralise).to_csv(index=False)
+        _atomic_write(out, text.encode("utf-8"))
+        return out
+    if out.suffix.lower() != ".xlsx":
+        raise ValueError(f"--export {path}: expected a .xlsx or .csv file name")
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                                   "strings_to_numbers": False, "nan_inf_to_errors": False})
+    bold = wb.add_format({"bold": True})
+    for name, df in sheets.items():
+        ws = wb.add_worksheet(name[:31])
+        for j, col in enumerate(df.columns):
+            ws.write_string(0, j, str(col), bold)
+            ws.set_column(j, j, max(10, min(40, len(str(col)) + 2)))
+        for i, row in enumerate(df.itertuples(index=False), start=1):
+            for j, v in enumerate(row):
+                if v is None or (isinstance(v, float) and not math.isfinite(v)):
+                    continue
+                if isinstance(v, bool):
+                    ws.write_boolean(i, j, v)
+                elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                    ws.write_number(i, j, float(v))
+                elif hasattr(v, "item"):
+                    ws.write_number(i, j, float(v.item())) if isinstance(v.item(), (int, float)) else ws.write_string(i, j, str(v))
+                else:
+                    ws.write_string(i, j, str(v))
+        ws.freeze_panes(1, 1)
+    wb.close()
+    _atomic_write(out, buf.getvalue())
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import portfolio as P
+    from .. import reference_class as R
+    from ..cli import dump_json
+    from ..loader import load_portfolio
+
+    pf = load_portfolio(args.folder, as_of=args.as_of, workers=args.workers)
+    reg = P.build_register(pf, args.as_of, view=args.view, risk_iterations=args.risk_iterations, seed=args.seed,
+                           workers=args.workers)
+    totals = P.totals_by_currency(reg.cases)
+    dc = P.double_counting(pf)
+    kpis = P.kpi_rollup(reg.benefits)
+    history = R.history_ratios(pf, args.as_of)
+    uplifts = R.reference_class_uplifts(history)
+    gmpp = R.gmpp_budget_variance(None)
+    types = sorted({str(c.meta.get("case_type") or "") for c in pf} - {""})
+    sentences = {t: R.reference_class_sentence(t, history, gmpp) for t in types}
+
+    selection = None
+    sel = step = None
+    if args.budget is not None:
+        exclusive = [tuple(x.strip() for x in g.split(",") if x.strip()) for g in args.exclusive]
+        depends: dict[str, list[str]] = {}
+        for d in args.depends:
+            a, _, b = d.partition(":")
+            if not a or not b:
+                print(f"vmo: --depends {d!r}: expected A:B (A only if B)", file=sys.stderr)
+                return 2
+            depends.setdefault(a.strip(), []).append(b.strip())
+        options, costs = P.selection_options(pf, args.as_of, args.candidates, args.value, args.view, reg.cases)
+        must = list(options.index[options["must_do"]]) if args.must_do is None else args.must_do
+        sel = P.portfolio_selection(pf, args.as_of, args.budget, args.candidates, args.value, args.view, must,
+                                    exclusive, depends, reg.cases)
+        step = P.budget_step(options["value"], costs, args.budget, args.step, must, exclusive, depends)
+        cur = ", ".join(sorted(options["currency"].unique()))
+        selection = {
+            "budget": args.budget, "candidates": args.candidates, "value_basis": args.value, **sel.to_dict(),
+            "must_do": must,
+            "next_step": {"step": step.step, "value_gain": step.value_gain, "entering": step.entering,
+                          "leaving": step.leaving, "next_breakpoint": step.next_breakpoint,
+                          "next_value_gain": step.next_value_gain, "sentence": step.sentence(cur)},
+        }
+
+    if args.export:
+        sheets = {"Register": reg.cases, "Benefits": reg.benefits}
+        if sel is not None:
+            sheets["Selection"] = sel.table.reset_index().rename(columns=str)
+        sheets["Double counting"] = dc
+        sheets["KPI roll-up"] = kpis
+        sheets["Reference class"] = uplifts
+        export_tables(args.export, sheets)
+
+    if args.json:
+        dump_json({
+            "as_of": reg.as_of, "view": reg.view, "cases": _records(reg.cases),
+            "totals_by_currency": _records(totals),
+            "failures": _records(pf.failures[["path", "kind", "error"]]),
+            "selection": selection, "double_counting": _records(dc), "kpi_rollup": _records(kpis),
+            "reference_class": {"history": _records(history), "uplifts": _records(uplifts), "gmpp": _records(gmpp),
+                                "sentences": sentences, "attribution": R.GMPP_ATTRIBUTION},
+        })
+        return 0
+
+    print(f"Portfolio {args.folder} as of {reg.as_of}: {len(pf)} case(s), {len(pf.failures)} not loaded")
+    cols = ["case_id", "status", "verdict", "rag", "baseline_npv", "expected_npv", "forward_npv", "vfm"]
+    t = reg.cases[cols].copy()
+    for c in ("baseline_npv", "expected_npv", "forward_npv"):
+        t[c] = t[c].map(_money)
+    t["vfm"] = t["vfm"].map(lambda x: "n/a" if math.isnan(x) else f"{x:.2f}")
+    print(t.to_string(index=False))
+    for _, r in totals.iterrows():
+        print(f"Total {r['currency']} ({r['cases']} cases): baseline NPV {_money(r['baseline_npv'])}, "
+              f"expected NPV {_money(r['expected_npv'])}, forward NPV {_money(r['forward_npv'])}")
+    for _, f in pf.failures.iterrows():
+        print(f"not loaded: {Path(str(f['path'])).name}: {f['error']}")
+    if sel is not None:
+        print(f"\nSelection at {args.budget:,.0f} a year: {', '.join(sel.selected) or 'nothing'} "
+              f"(value {_money(sel.value)})")
+        print(f"  {sel.note}")
+        print(f"  {step.sentence()}")
+        if math.isfinite(step.next_breakpoint) and args.step is not None:
+            print(f"  The smallest increase that buys anything: {step.next_breakpoint:,.0f} a year "
+                  f"(+{step.next_value_gain:,.0f}).")
+    print(f"\nDouble counting: {len(dc)} pair(s)")
+    for _, r in dc.iterrows():
+        print(f"  {r['case_a']} {r['line_a']} and {r['case_b']} {r['line_b']} both claim {r['kpi_a']!r} for "
+              f"{r['org_unit']} over {r['overlap_from']}–{r['overlap_to']}: {_money(r['amount_at_stake'], r['currency'])}"
+              f" at stake{'; ' + r['note'] if r['note'] else ''}")
+    print("\nReference class:")
+    for t_, s in sentences.items():
+        print(f"  {t_}: {s}")
+    print(f"  ({R.GMPP_ATTRIBUTION}.)")
+    if args.export:
+        print(f"\nwritten: {args.export}")
+    return 0
