@@ -51,6 +51,7 @@ Examples
 
 from __future__ import annotations
 
+import contextvars
 import datetime as _dt
 import math
 from dataclasses import asdict, dataclass, field
@@ -261,7 +262,26 @@ class _Grid:
     tau: int
 
 
+#: Within one :func:`case_status` call, the grid and the expected case are built once per case and
+#: review period (every table needs them); outside it nothing is cached.
+_MEMO: contextvars.ContextVar[dict | None] = contextvars.ContextVar("vmo_realisation_memo", default=None)
+
+
+def _memo(kind: str, case: BusinessCase, as_of: object, build):
+    memo = _MEMO.get()
+    if memo is None:
+        return build()
+    key = (kind, id(case), str(as_of))
+    if key not in memo:
+        memo[key] = build()
+    return memo[key]
+
+
 def _grid(case: BusinessCase, as_of: object) -> _Grid:
+    return _memo("grid", case, as_of, lambda: _build_grid(case, as_of))
+
+
+def _build_grid(case: BusinessCase, as_of: object) -> _Grid:
     tau = _tau(case, as_of)
     ids = case.line_ids()
     pos = {lid: i for i, lid in enumerate(ids)}
@@ -355,6 +375,10 @@ def expected_case(case: BusinessCase, as_of: object) -> BusinessCase:
     >>> expected_case(c, "2026Q1").net_flow("expected").tolist()
     [7.0, 10.0]
     """
+    return _memo("expected_case", case, as_of, lambda: _build_expected_case(case, as_of))
+
+
+def _build_expected_case(case: BusinessCase, as_of: object) -> BusinessCase:
     e = expected_flows(case, as_of)
     e = e[e["amount"].abs() > 0]
     rows = pd.DataFrame({
@@ -1181,6 +1205,14 @@ def case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | None
     >>> s.baseline_npv, s.expected_npv, s.bridge.components, s.verdict.label, s.forward_npv
     (100.0, 90.0, {'cost': -10.0, 'benefit': 0.0, 'timing': 0.0}, 'at risk', 100.0)
     """
+    token = _MEMO.set({})
+    try:
+        return _case_status(case, as_of, thresholds, view)
+    finally:
+        _MEMO.reset(token)
+
+
+def _case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | None, view: str) -> CaseStatus:
     th = thresholds or Thresholds()
     tau = _tau(case, as_of)
     label = _label(case, as_of)
