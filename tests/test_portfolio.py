@@ -391,3 +391,33 @@ def test_cli_infeasible_must_do_is_one_clear_message(tmp_path, capsys):
                "--risk-iterations", "0"])
     err = capsys.readouterr().err
     assert rc == 1 and "must-do" in err and "2027" in err and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------------------------------
+# charts read back
+# --------------------------------------------------------------------------------------------------
+def test_value_risk_map_puts_each_case_at_its_risk_and_npv():
+    from vmo_lib.charts import value_risk_map
+
+    reg = pd.DataFrame({"case_id": ["A", "B", "C"], "currency": ["GBP"] * 3, "risk_spread": [1.0, 2.0, 3.0],
+                        "expected_npv": [10.0, -5.0, 7.0], "budget": [100.0, 50.0, 0.0],
+                        "rag": ["green", "red", "amber"], "strategic_objective": ["x", "y", "x"]})
+    ax = value_risk_map(reg).axes[0]
+    pts = ax.collections[0]
+    np.testing.assert_allclose(pts.get_offsets(), [[1, 10], [2, -5], [3, 7]])
+    sizes = pts.get_sizes()
+    assert sizes[0] > sizes[1] > sizes[2]                  # bigger investment, bigger bubble
+    assert (sizes[0] - 40) == pytest.approx(2 * (sizes[1] - 40))
+    with pytest.raises(ValueError, match="several currencies"):
+        value_risk_map(reg.assign(currency=["GBP", "EUR", "GBP"]))
+    value_risk_map(reg, colour="strategic_objective")
+
+
+def test_frontier_chart_draws_the_frontier_points():
+    from vmo_lib.charts import efficient_frontier_chart
+
+    value = pd.Series({"A": 10.0, "B": 6.0, "C": 5.0})
+    costs = pd.DataFrame({2026: [8.0, 5.0, 4.0]}, index=["A", "B", "C"])
+    f = P.efficient_frontier(value, costs)
+    ax = efficient_frontier_chart(f, "GBP", budget=9).axes[0]
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), f[["budget", "value"]].to_numpy())

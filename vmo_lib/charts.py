@@ -43,13 +43,16 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "PALETTE",
     "currency_formatter",
+    "efficient_frontier_chart",
     "format_money",
     "npv_distribution_chart",
     "npv_s_curve",
+    "portfolio_mix_chart",
     "rag_table",
     "realisation_curve",
     "tornado_chart",
     "value_bridge_chart",
+    "value_risk_map",
 ]
 
 #: The only colours charts use (colour-blind-safe where it matters: gains blue, losses orange).
@@ -488,5 +491,124 @@ def npv_s_curve(result: MonteCarloResult, currency: str = "", ax: Axes | None = 
     if hi > lo:
         ax.set_xlim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
     ax.set_title(f"{result.case_id}: probability that NPV is at most x ({n:,} iterations)")
+    _style(ax)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# portfolio charts (vmo_lib.portfolio)
+# --------------------------------------------------------------------------------------------------
+def _one_currency(table: pd.DataFrame) -> str:
+    cur = sorted({str(c) for c in table["currency"].dropna()}) if "currency" in table else []
+    if len(cur) > 1:
+        raise ValueError(f"the cases are in several currencies ({', '.join(cur)}): chart one currency at a time")
+    return cur[0] if cur else ""
+
+
+def value_risk_map(register: pd.DataFrame, x: str = "risk_spread", y: str = "expected_npv", size: str = "budget",
+                   colour: str = "rag", ax: Axes | None = None) -> Figure:
+    """The portfolio's value/risk map: one bubble per case (x = risk, y = NPV, size = investment).
+
+    Parameters
+    ----------
+    register : pandas.DataFrame
+        :attr:`vmo_lib.portfolio.Register.cases` (one currency).
+    x, y, size : str
+        Columns for risk (default the Monte Carlo P90 − P10 spread), value and investment (PV capex).
+    colour : {"rag", "strategic_objective", ...}
+        ``rag`` uses the RAG colours; any other column gets one palette colour per value.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> r = pd.DataFrame({"case_id": ["A", "B"], "currency": ["GBP"] * 2, "risk_spread": [1e5, 4e5],
+    ...                   "expected_npv": [2e6, -1e5], "budget": [1e6, 3e6], "rag": ["green", "red"]})
+    >>> fig = value_risk_map(r)
+    >>> fig.axes[0].get_title(), len(fig.axes[0].collections[0].get_offsets())
+    ('Value and risk: 2 cases (bubble size = investment)', 2)
+    """
+    cur = _one_currency(register)
+    fig, ax = _figure(ax, (7.5, 5.0))
+    t = register.dropna(subset=[x, y]).reset_index(drop=True)
+    s = t[size].clip(lower=0).fillna(0).to_numpy(dtype=float)
+    area = 40 + 1200 * s / s.max() if len(s) and s.max() > 0 else np.full(len(t), 80.0)
+    if colour == "rag":
+        colours = [PALETTE.get(str(v), PALETTE["grey"]) for v in t[colour]]
+        handles = [Patch(color=PALETTE[k], label=k) for k in ("green", "amber", "red", "grey") if k in set(t[colour])]
+    else:
+        cycle = [PALETTE[k] for k in ("plan", "actual", "amber", "loss", "gain", "forecast", "muted", "red")]
+        cats = sorted({str(v) for v in t[colour]})
+        colours = [cycle[cats.index(str(v)) % len(cycle)] for v in t[colour]]
+        handles = [Patch(color=cycle[i % len(cycle)], label=c) for i, c in enumerate(cats)]
+    ax.scatter(t[x], t[y], s=area, c=colours, alpha=0.75, edgecolors=PALETTE["ink"], linewidths=0.5)
+    for _, r in t.iterrows():
+        ax.annotate(str(r["case_id"]), (r[x], r[y]), fontsize=8, color=PALETTE["ink"],
+                    xytext=(4, 4), textcoords="offset points")
+    ax.axhline(0, color=PALETTE["muted"], linewidth=0.8)
+    ax.yaxis.set_major_formatter(currency_formatter(cur))
+    ax.xaxis.set_major_formatter(currency_formatter(cur))
+    ax.set_xlabel({"risk_spread": "risk: NPV spread P90 − P10"}.get(x, x.replace("_", " ")))
+    ax.set_ylabel(y.replace("_", " ").replace("npv", "NPV"))
+    ax.legend(handles=handles, frameon=False, fontsize=8, title=colour.replace("_", " "), title_fontsize=8)
+    ax.set_title(f"Value and risk: {len(t)} cases (bubble size = investment)")
+    _style(ax)
+    return fig
+
+
+def portfolio_mix_chart(mix: pd.DataFrame, by: str, value: str = "count", ax: Axes | None = None) -> Figure:
+    """Horizontal bars of a :func:`vmo_lib.portfolio.portfolio_mix` table (one currency for money).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> m = pd.DataFrame({"status": ["live", "proposed"], "currency": ["GBP"] * 2, "count": [3, 1]})
+    >>> [t.get_text() for t in portfolio_mix_chart(m, "status").axes[0].get_yticklabels()]
+    ['live', 'proposed']
+    """
+    money = value != "count"
+    cur = _one_currency(mix) if money else ""
+    fig, ax = _figure(ax, (7.0, 0.5 + 0.45 * max(1, mix[by].nunique())))
+    t = mix.groupby(by, sort=True)[value].sum()
+    pos = np.arange(len(t))
+    ax.barh(pos, t.to_numpy(dtype=float), color=PALETTE["plan"])
+    ax.set_yticks(pos)
+    ax.set_yticklabels([str(i) for i in t.index])
+    ax.invert_yaxis()
+    if money:
+        ax.xaxis.set_major_formatter(currency_formatter(cur))
+    ax.set_xlabel(value.replace("_", " ").replace("npv", "NPV"))
+    ax.set_title(f"Portfolio mix by {by.replace('_', ' ')}")
+    _style(ax)
+    ax.grid(axis="y", visible=False)
+    ax.grid(axis="x", color=PALETTE["grid"], linewidth=0.8)
+    return fig
+
+
+def efficient_frontier_chart(frontier: pd.DataFrame, currency: str = "", budget: float | None = None,
+                             ax: Axes | None = None) -> Figure:
+    """The efficient frontier: best value against the annual budget, a step at each breakpoint.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"budget": [0.0, 4.0, 9.0], "value": [0.0, 5.0, 11.0], "selected": ["", "C", "B,C"]})
+    >>> efficient_frontier_chart(f, "GBP", budget=9).axes[0].get_title()
+    'Efficient frontier: best value for each annual budget'
+    """
+    fig, ax = _figure(ax, (7.5, 4.0))
+    b = frontier["budget"].to_numpy(dtype=float)
+    v = frontier["value"].to_numpy(dtype=float)
+    ax.step(np.r_[b, b[-1] * 1.1 if len(b) else 0.0], np.r_[v, v[-1] if len(v) else 0.0], where="post",
+            color=PALETTE["plan"], linewidth=1.8)
+    ax.scatter(b, v, color=PALETTE["plan"], s=18, zorder=3)
+    if budget is not None:
+        ax.axvline(budget, color=PALETTE["amber"], linewidth=1.0, linestyle="--")
+        ax.annotate("budget", (budget, ax.get_ylim()[1]), fontsize=8, color=PALETTE["ink"], va="top",
+                    xytext=(3, -3), textcoords="offset points")
+    ax.xaxis.set_major_formatter(currency_formatter(currency))
+    ax.yaxis.set_major_formatter(currency_formatter(currency))
+    ax.set_xlabel("budget per year")
+    ax.set_ylabel("value of the best selection")
+    ax.set_title("Efficient frontier: best value for each annual budget")
     _style(ax)
     return fig
