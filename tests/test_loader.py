@@ -1,0 +1,245 @@
+"""load_case / load_portfolio and the `vmo validate` command, on workbooks written by the template."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import VALID_META
+
+from vmo_lib import load_case, load_portfolio
+from vmo_lib.cli import main
+from vmo_lib.errors import ValidationError, WorkbookError
+from vmo_lib.loader import validate_workbook, workbook_files
+from vmo_lib.model import make_case
+
+AS_OF = "2026Q3"
+
+
+def _flows(case) -> pd.DataFrame:
+    f = case.flows[["line_id", "kind", "period", "t", "scenario", "amount", "kpi_value"]]
+    return f.sort_values(["scenario", "line_id", "t"]).reset_index(drop=True).astype(
+        {"line_id": object, "kind": object, "period": object, "scenario": object})
+
+
+# --- load_case ---------------------------------------------------------------------------------------
+def test_round_trip_reproduces_the_case_written(workbook_factory, case_factory):
+    case = case_factory()
+    loaded = load_case(workbook_factory(case), as_of=AS_OF)
+    pd.testing.assert_frame_equal(_flows(loaded), _flows(case))
+    assert loaded.lines["line_id"].tolist() == ["C1", "C2", "B1", "B2"]
+    assert loaded.lines["kind"].tolist() == ["cost", "cost", "benefit", "benefit"]
+    assert loaded.rebaseline_versions == ["RB1"]
+    assert loaded.baselines["approved"].tolist() == [dt.date(2026, 6, 30)]
+    assert loaded.issues.empty
+
+
+def test_net_flow_matches_the_hand_worked_sums(workbook_factory):
+    loaded = load_case(workbook_factory(), as_of=AS_OF)
+    # costs C1 100,100,50 and C2 0,0,10x6; benefits B1 0,0,0,40x5 and dis-benefit B2 0,0,-5,-5
+    assert loaded.net_flow("baseline").tolist() == [-100, -100, -65, 25, 30, 30, 30, 30]
+    actual = loaded.flows[loaded.flows["scenario"] == "actual"].set_index(["period", "line_id"])
+    assert actual.loc[("2026Q2", "C1"), "amount"] == 120.0
+    assert actual.loc[("2026Q2", "C1"), "comment"] == "licence true-up"
+    assert actual.loc[("2026Q3", "B2"), "kpi_value"] == 35.0
+
+
+def test_meta_is_typed(workbook_factory):
+    m = load_case(workbook_factory(), as_of=AS_OF).meta
+    assert m["approval_date"] == dt.date(2025, 12, 15) and type(m["approval_date"]) is dt.date
+    assert m["horizon"] == 8 and type(m["horizon"]) is int
+    assert m["base_year"] == 2026 and type(m["base_year"]) is int
+    assert m["discount_rate"] == 0.08 and type(m["discount_rate"]) is float
+    assert (m["first_period"], m["go_live_period"], m["template_version"]) == ("2026Q1", "2026Q3", "1.0")
+    assert m["ob_capex"] is None
+
+
+def test_benefit_profile_dates_are_dates(workbook_factory):
+    lines = load_case(workbook_factory(), as_of=AS_OF).lines.set_index("line_id")
+    assert lines.loc["B1", "baseline_date"] == dt.date(2025, 11, 1)
+    assert lines.loc["B1", "target_value"] == 90.0
+    assert lines.loc["C1", "likely"] == 250.0
+
+
+def test_a_yearly_case_round_trips_with_year_labels(workbook_factory, case_factory):
+    case = case_factory(first_period="2026", period_length="year", horizon=5, go_live_period="2027",
+                        costs=[{"line_id": "C1", "name": "Build", "category": "capex", "amounts": [500, 100]}],
+                        benefits=[{**case_factory().lines.iloc[2].dropna().to_dict(), "amounts": [0, 0, 300, 300, 300]}],
+                        actuals=[{"period": "2026", "line_id": "C1", "amount": 520.0}], forecast=[], rebaselines=[])
+    loaded = load_case(workbook_factory(case), as_of=AS_OF)
+    assert loaded.periods == ["2026", "2027", "2028", "2029", "2030"]
+    assert loaded.net_flow().tolist() == [-500, -100, 300, 300, 300]
+
+
+def test_warnings_travel_with_the_case(workbook_factory):
+    def edit(wb):
+        wb["Case"]["A40"], wb["Case"]["B40"] = "Colour", "blue"
+    case = load_case(workbook_factory(edit=edit), as_of=AS_OF)
+    assert case.issues[["sheet", "cell", "rule", "severity"]].values.tolist() == [
+        ["Case", "A40", "case.unknown_field", "warning"]]
+
+
+def test_number_stored_as_text_is_used_as_the_number(workbook_factory):
+    def edit(wb):
+        wb["Costs"]["J5"] = " 110 "  # C1, 2026Q1 (was 100); likely 250 stays within 10%
+    case = load_case(workbook_factory(edit=edit), as_of=AS_OF)
+    assert case.matrix("baseline").loc["C1", 0] == 110.0
+    assert case.issues["rule"].tolist() == ["value.number_as_text"]
+
+
+def test_errors_raise_one_exception_with_the_whole_table(workbook_factory):
+    def edit(wb):
+        wb["Costs"]["K6"] = -100
+        wb["Benefits"]["D5"] = None
+        wb["Case"]["A40"] = "Colour"
+    with pytest.raises(ValidationError) as err:
+        load_case(workbook_factory(edit=edit), as_of=AS_OF)
+    issues = err.value.issues
+    assert sorted(issues["rule"]) == ["benefits.missing_owner", "case.unknown_field", "costs.negative_amount"]
+    assert "2 error(s)" in str(err.value) and "Costs!K6" in str(err.value)
+
+
+def test_non_strict_load_keeps_the_errors_in_the_issues(workbook_factory):
+    def edit(wb):
+        wb["Costs"]["K5"] = "lots"
+    case = load_case(workbook_factory(edit=edit), as_of=AS_OF, strict=False)
+    assert case.issues.loc[case.issues["severity"] == "error", "cell"].tolist() == ["K5"]
+    assert case.matrix("baseline").loc["C1"].tolist()[:3] == [100, 0, 50]
+
+
+def test_the_workbook_is_never_modified(workbook_factory):
+    path = workbook_factory()
+    old = os.stat(path).st_mtime_ns
+    before = path.read_bytes()
+    time.sleep(0.01)
+    case = load_case(path, as_of=AS_OF)
+    validate_workbook(path, as_of=AS_OF)
+    assert path.read_bytes() == before and os.stat(path).st_mtime_ns == old
+    import hashlib
+    assert case.sha256 == hashlib.sha256(before).hexdigest() and case.source == str(path)
+
+
+def test_an_unreadable_file_is_a_workbook_error(tmp_path):
+    bad = tmp_path / "notes.xlsx"
+    bad.write_text("case_id,title\nX,Y\n")
+    with pytest.raises(WorkbookError, match="plain-text"):
+        load_case(bad)
+
+
+# --- load_portfolio ----------------------------------------------------------------------------------
+@pytest.fixture
+def portfolio_folder(workbook_factory, case_factory, tmp_path):
+    workbook_factory(case_factory(case_id="A-1"), name="a.xlsx")
+    workbook_factory(case_factory(case_id="B-2"), name="b.xlsm")
+
+    def negative(wb):
+        wb["Costs"]["K6"] = -1
+    workbook_factory(case_factory(case_id="C-3"), name="c.xlsx", edit=negative)
+    (tmp_path / "d.xlsx").write_bytes(os.urandom(2000))
+    workbook_factory(case_factory(case_id="A-1"), name="e.xlsx")
+    workbook_factory(case_factory(case_id="LOCK"), name="~$a.xlsx")
+    workbook_factory(case_factory(case_id="HIDDEN"), name=".hidden.xlsx")
+    (tmp_path / "notes.txt").write_text("not a case")
+    (tmp_path / "sub.xlsx").mkdir()
+    return tmp_path
+
+
+def test_workbook_files_are_sorted_and_skip_locks_hidden_and_folders(portfolio_folder):
+    assert [p.name for p in workbook_files(portfolio_folder)] == ["a.xlsx", "b.xlsm", "c.xlsx", "d.xlsx", "e.xlsx"]
+
+
+def test_one_bad_case_never_sinks_the_portfolio(portfolio_folder):
+    p = load_portfolio(portfolio_folder, as_of=AS_OF)
+    assert p.case_ids == ["A-1", "B-2"]
+    f = p.failures.set_index(p.failures["path"].map(lambda s: os.path.basename(s)))
+    assert f.loc["c.xlsx", "kind"] == "validation" and "1 error(s)" in f.loc["c.xlsx", "error"]
+    assert f.loc["c.xlsx", "issues"]["cell"].tolist() == ["K6"]
+    assert f.loc["d.xlsx", "kind"] == "workbook"
+    assert f.loc["e.xlsx", "kind"] == "validation"
+    dup = f.loc["e.xlsx", "issues"]
+    assert dup[["sheet", "cell", "rule"]].values.tolist() == [["Case", "B4", "portfolio.duplicate_case_id"]]
+    assert "a.xlsx" in f.loc["e.xlsx", "error"]
+    assert p["B-2"].issues["rule"].tolist() == ["workbook.file_warning"]  # .xlsm: macros never run
+
+
+def test_load_portfolio_of_a_missing_folder_is_a_workbook_error(tmp_path):
+    with pytest.raises(WorkbookError, match="no such folder"):
+        load_portfolio(tmp_path / "nowhere")
+
+
+# --- vmo validate ------------------------------------------------------------------------------------
+def _run(capsys, *argv):
+    code = main(["validate", *argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def test_cli_valid_workbook_exits_0(workbook_factory, capsys):
+    path = workbook_factory()
+    code, out, _ = _run(capsys, str(path), "--as-of", AS_OF)
+    assert code == 0
+    assert f"{path}: OK" in out and "1 workbook: 1 valid" in out
+
+
+def test_cli_errors_exit_1_and_name_the_cell(workbook_factory, capsys):
+    def edit(wb):
+        wb["Costs"]["K6"] = -100
+        wb["Case"]["A40"] = "Colour"
+    code, out, _ = _run(capsys, str(workbook_factory(edit=edit)), "--as-of", AS_OF)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].endswith("1 error, 1 warning")
+    assert any(ln.split()[:3] == ["error", "Costs!K6", "costs.negative_amount"] for ln in lines)
+    # columns are aligned: the rule starts at the same offset on every issue line
+    issue_lines = [ln for ln in lines if ln.startswith("  ")]
+    starts = {ln.index(r) for ln in issue_lines for r in ("costs.negative_amount", "case.unknown_field") if r in ln}
+    assert len(issue_lines) == 2 and len(starts) == 1
+
+
+def test_cli_unreadable_or_missing_exits_2(tmp_path, workbook_factory, capsys):
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    code, out, _ = _run(capsys, str(workbook_factory()), str(bad), str(tmp_path / "missing.xlsx"), "--as-of", AS_OF)
+    assert code == 2
+    assert out.count("UNREADABLE") == 2 and "2 unreadable" in out
+
+
+def test_cli_folder_means_its_workbooks_and_json_lists_each(portfolio_folder, capsys):
+    code, out, _ = _run(capsys, str(portfolio_folder), "--json", "--as-of", AS_OF)
+    assert code == 2  # d.xlsx is random bytes
+    res = json.loads(out)
+    assert [os.path.basename(r["path"]) for r in res] == ["a.xlsx", "b.xlsm", "c.xlsx", "d.xlsx", "e.xlsx"]
+    assert [r["status"] for r in res] == ["ok", "warnings", "errors", "unreadable", "ok"]
+    assert res[2]["issues"][0]["cell"] == "K6" and res[2]["errors"] == 1
+    assert set(res[2]["issues"][0]) == {"file", "sheet", "cell", "field", "rule", "message", "severity"}
+    assert res[3]["reason"]
+
+
+def test_cli_empty_folder_and_bad_as_of_exit_2(tmp_path, workbook_factory, capsys):
+    (tmp_path / "empty").mkdir()
+    code, out, _ = _run(capsys, str(tmp_path / "empty"))
+    assert code == 2 and "holds no .xlsx" in out
+    code, _, err = _run(capsys, str(workbook_factory()), "--as-of", "someday")
+    assert code == 2 and "2026Q3" in err
+
+
+def test_cli_never_echoes_terminal_control_characters_from_a_workbook(workbook_factory, capsys):
+    def edit(wb):
+        wb["Case"]["A40"] = "Colour\x9b31m"
+    code, out, _ = _run(capsys, str(workbook_factory(edit=edit)), "--as-of", AS_OF)
+    assert code == 0 and "\x9b" not in out and "case.unknown_field" in out
+
+
+def test_make_case_defaults_differ_from_a_loaded_case_only_where_the_workbook_says_so(workbook_factory):
+    """The model built in code and the loaded one agree on the header fields the workbook carries."""
+    loaded = load_case(workbook_factory(), as_of=AS_OF)
+    built = make_case(VALID_META)
+    for key in ("case_id", "first_period", "horizon", "discount_rate", "price_base", "go_live_period"):
+        assert loaded.meta[key] == built.meta[key], key
+    assert np.isclose(loaded.meta["discount_rate"], 0.08)

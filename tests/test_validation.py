@@ -1,0 +1,434 @@
+"""Every validation rule fires on a fault injected into a real workbook, naming the right cell.
+
+Each case starts from a valid workbook written by ``write_case_workbook`` (see conftest), breaks
+one thing with openpyxl, and checks the rule id, the sheet and the cell of the issue. Cell
+addresses are worked out here from the template layout in ``vmo_lib.schema`` (never from the
+reader), so a reader that looks in the wrong place fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from openpyxl.utils import get_column_letter
+
+from vmo_lib import schema
+from vmo_lib.loader import validate_workbook
+from vmo_lib.validation import ISSUE_COLUMNS, RULES, check_workbook, resolve_as_of
+from vmo_lib.workbook import parse_sheets, read_workbook, scan_formula_cells
+
+AS_OF = "2026Q3"
+HR = schema.HEADER_ROW
+
+
+# --- where things are in the template (independent of the reader) ---------------------------------
+def col(sheet: str, key: str) -> str:
+    keys = [c.key for c in schema.TABLE_COLUMNS[sheet]]
+    return get_column_letter(keys.index(key) + 1)
+
+
+def pcol(sheet: str, t: int) -> str:
+    """Column of period t (0 = 2026Q1) on Costs/Benefits."""
+    return get_column_letter(len(schema.TABLE_COLUMNS[sheet]) + 1 + t)
+
+
+def case_cell(key: str) -> str:
+    keys = [c.key for c in schema.CASE_FIELDS]
+    return f"B{schema.CASE_FIRST_ROW + keys.index(key)}"
+
+
+def put(sheet: str, cell: str, value):
+    def edit(wb):
+        wb[sheet][cell] = value
+    return edit
+
+
+def edits(*fns):
+    def edit(wb):
+        for f in fns:
+            f(wb)
+    return edit
+
+
+def row_put(sheet: str, row: int, values: dict):
+    return edits(*(put(sheet, f"{col(sheet, k)}{row}", v) for k, v in values.items()))
+
+
+# Rows of the base workbook: Costs C1=5, C2=6; Benefits B1=5, B2=6; Actuals 5..8 (next 9);
+# Forecast 5 (next 6); Baselines 5..7.
+C1, C2, B1, B2 = 5, 6, 5, 6
+
+
+@pytest.fixture(scope="module")
+def base_workbook(tmp_path_factory) -> Path:
+    """The valid workbook, written once per module (tests copy it)."""
+    from conftest import (
+        VALID_ACTUALS,
+        VALID_BENEFITS,
+        VALID_COSTS,
+        VALID_FORECAST,
+        VALID_META,
+        VALID_REBASELINES,
+    )
+
+    from vmo_lib.model import make_case
+    from vmo_lib.template import write_case_workbook
+
+    case = make_case(VALID_META, VALID_COSTS, VALID_BENEFITS, VALID_ACTUALS, VALID_FORECAST, VALID_REBASELINES)
+    return write_case_workbook(case, tmp_path_factory.mktemp("base") / "base.xlsx")
+
+
+@pytest.fixture
+def broken(base_workbook, tmp_path):
+    """broken(edit) → issues table of a copy of the valid workbook changed by ``edit(wb)``."""
+    def make(edit, as_of=AS_OF, name="case.xlsx"):
+        path = tmp_path / name
+        shutil.copy(base_workbook, path)
+        if edit is not None:
+            wb = openpyxl.load_workbook(path)
+            edit(wb)
+            wb.save(path)
+        return validate_workbook(path, as_of=as_of)
+    return make
+
+
+def where(issues: pd.DataFrame, rule: str) -> set[tuple[str, str]]:
+    return {(s, c) for s, c in issues.loc[issues["rule"] == rule, ["sheet", "cell"]].itertuples(index=False)}
+
+
+# --- the valid workbook ---------------------------------------------------------------------------
+def test_the_valid_workbook_has_no_issue(broken):
+    issues = broken(None)
+    assert list(issues.columns) == list(ISSUE_COLUMNS)
+    assert issues.empty, issues.to_string()
+
+
+# --- one fault, one rule, one cell ----------------------------------------------------------------
+FAULTS = [
+    # (rule, edit, expected (sheet, cell), severity)
+    ("template.missing_version", put("Case", "B2", None), ("Case", "B2"), "error"),
+    ("template.unknown_version", put("Case", "B2", "9.9"), ("Case", "B2"), "error"),
+    ("case.missing_field", put("Case", case_cell("title"), None), ("Case", case_cell("title")), "error"),
+    ("case.missing_field", put("Case", "A" + case_cell("sponsor")[1:], None), ("Case", "A:A"), "error"),
+    ("case.unknown_field", edits(put("Case", "A40", "Colour"), put("Case", "B40", "blue")), ("Case", "A40"), "warning"),
+    ("case.duplicate_field", edits(put("Case", "A40", "Title *"), put("Case", "B40", "Other")), ("Case", "A40"), "error"),
+    ("case.invalid_id", put("Case", case_cell("case_id"), "../../etc/passwd"), ("Case", case_cell("case_id")), "error"),
+    ("case.invalid_id", put("Case", case_cell("case_id"), "CON"), ("Case", case_cell("case_id")), "error"),
+    ("case.go_live_outside_horizon", put("Case", case_cell("go_live_period"), "2028Q1"),
+     ("Case", case_cell("go_live_period")), "error"),
+    ("case.missing_approval_date", put("Case", case_cell("approval_date"), None), ("Case", case_cell("approval_date")), "error"),
+    ("column.missing", put("Costs", f"{col('Costs', 'category')}{HR}", None), ("Costs", f"{HR}:{HR}"), "error"),
+    ("column.unknown", edits(put("Costs", f"{pcol('Costs', 9)}{HR}", "Notes"), put("Costs", f"{pcol('Costs', 9)}5", "x")),
+     ("Costs", f"{pcol('Costs', 9)}{HR}"), "warning"),
+    ("column.duplicate", put("Costs", f"{pcol('Costs', 9)}{HR}", "Line id"), ("Costs", f"{pcol('Costs', 9)}{HR}"), "error"),
+    ("column.no_header", put("Costs", f"{pcol('Costs', 9)}{C1}", 42), ("Costs", f"{pcol('Costs', 9)}{HR}"), "error"),
+    ("value.not_a_number", put("Costs", f"{pcol('Costs', 0)}{C1}", "lots"), ("Costs", f"{pcol('Costs', 0)}{C1}"), "error"),
+    ("value.number_as_text", put("Costs", f"{pcol('Costs', 0)}{C1}", "100"), ("Costs", f"{pcol('Costs', 0)}{C1}"), "warning"),
+    ("value.not_finite", put("Costs", f"{pcol('Costs', 0)}{C1}", "inf"), ("Costs", f"{pcol('Costs', 0)}{C1}"), "error"),
+    ("value.not_finite", put("Actuals", "C5", "NaN"), ("Actuals", "C5"), "error"),
+    ("value.not_integer", put("Case", case_cell("horizon"), 8.5), ("Case", case_cell("horizon")), "error"),
+    ("value.out_of_range", put("Case", case_cell("discount_rate"), 1.5), ("Case", case_cell("discount_rate")), "error"),
+    ("value.out_of_range", put("Case", case_cell("horizon"), 0), ("Case", case_cell("horizon")), "error"),
+    ("value.out_of_range", put("Costs", f"{col('Costs', 'low')}{C1}", -5), ("Costs", f"{col('Costs', 'low')}{C1}"), "error"),
+    ("value.not_a_date", put("Case", case_cell("approval_date"), "last spring"), ("Case", case_cell("approval_date")), "error"),
+    ("value.not_a_date", put("Benefits", f"{col('Benefits', 'baseline_date')}{B1}", "soon"),
+     ("Benefits", f"{col('Benefits', 'baseline_date')}{B1}"), "error"),
+    ("value.not_a_period", put("Actuals", "A5", "Q3 last year"), ("Actuals", "A5"), "error"),
+    ("value.not_a_period", put("Case", case_cell("first_period"), "spring"), ("Case", case_cell("first_period")), "error"),
+    ("line.blank_id", put("Costs", f"A{C2}", None), ("Costs", f"A{C2}"), "error"),
+    ("line.blank_id", put("Actuals", "B6", None), ("Actuals", "B6"), "error"),
+    ("line.invalid_id", put("Costs", f"A{C1}", "C 1/x"), ("Costs", f"A{C1}"), "error"),
+    ("line.duplicate_id", put("Benefits", f"A{B2}", "C2"), ("Benefits", f"A{B2}"), "error"),
+    ("line.duplicate_id", put("Costs", f"A{C2}", "C1"), ("Costs", f"A{C2}"), "error"),
+    ("line.missing_value", put("Costs", f"{col('Costs', 'name')}{C1}", None), ("Costs", f"{col('Costs', 'name')}{C1}"), "error"),
+    ("line.missing_value", put("Benefits", f"{col('Benefits', 'data_source')}{B1}", None),
+     ("Benefits", f"{col('Benefits', 'data_source')}{B1}"), "warning"),
+    ("line.missing_value", put("Forecast", "C5", None), ("Forecast", "C5"), "error"),
+    ("line.price_base_mismatch", put("Costs", f"{col('Costs', 'price_base')}{C1}", "nominal"),
+     ("Costs", f"{col('Costs', 'price_base')}{C1}"), "error"),
+    ("line.three_point_order", put("Costs", f"{col('Costs', 'low')}{C1}", 300), ("Costs", f"{col('Costs', 'low')}{C1}"), "error"),
+    ("line.three_point_order", put("Costs", f"{col('Costs', 'high')}{C1}", 240), ("Costs", f"{col('Costs', 'high')}{C1}"), "error"),
+    ("line.likely_vs_periods", edits(put("Costs", f"{col('Costs', 'likely')}{C1}", 300),
+                                     put("Costs", f"{col('Costs', 'high')}{C1}", 500)),
+     ("Costs", f"{col('Costs', 'likely')}{C1}"), "warning"),
+    ("costs.negative_amount", put("Costs", f"{pcol('Costs', 1)}{C1}", -100), ("Costs", f"{pcol('Costs', 1)}{C1}"), "error"),
+    ("benefits.negative_amount", put("Benefits", f"{pcol('Benefits', 4)}{B1}", -40),
+     ("Benefits", f"{pcol('Benefits', 4)}{B1}"), "error"),
+    ("benefits.positive_disbenefit", put("Benefits", f"{pcol('Benefits', 2)}{B2}", 5),
+     ("Benefits", f"{pcol('Benefits', 2)}{B2}"), "error"),
+    ("benefits.missing_owner", put("Benefits", f"{col('Benefits', 'owner')}{B1}", None),
+     ("Benefits", f"{col('Benefits', 'owner')}{B1}"), "error"),
+    ("benefits.missing_kpi", put("Benefits", f"{col('Benefits', 'kpi')}{B2}", None),
+     ("Benefits", f"{col('Benefits', 'kpi')}{B2}"), "error"),
+    ("benefits.missing_unit", put("Benefits", f"{col('Benefits', 'unit')}{B1}", "  "),
+     ("Benefits", f"{col('Benefits', 'unit')}{B1}"), "error"),
+    ("benefits.missing_baseline", put("Benefits", f"{col('Benefits', 'baseline_value')}{B1}", None),
+     ("Benefits", f"{col('Benefits', 'baseline_value')}{B1}"), "error"),
+    ("benefits.baseline_after_go_live", put("Benefits", f"{col('Benefits', 'baseline_date')}{B1}", dt.date(2026, 12, 1)),
+     ("Benefits", f"{col('Benefits', 'baseline_date')}{B1}"), "error"),
+    ("benefits.target_before_baseline", put("Benefits", f"{col('Benefits', 'target_date')}{B1}", dt.date(2025, 1, 1)),
+     ("Benefits", f"{col('Benefits', 'target_date')}{B1}"), "error"),
+    ("period.unparseable_header", put("Costs", f"{pcol('Costs', 0)}{HR}", "2026Q5"), ("Costs", f"{pcol('Costs', 0)}{HR}"), "error"),
+    ("period.unparseable_header", put("Benefits", f"{pcol('Benefits', 3)}{HR}", "2026"),
+     ("Benefits", f"{pcol('Benefits', 3)}{HR}"), "error"),
+    ("period.not_consecutive", edits(put("Costs", f"{pcol('Costs', 1)}{HR}", "2026Q3"),
+                                     put("Costs", f"{pcol('Costs', 2)}{HR}", "2026Q2")),
+     ("Costs", f"{pcol('Costs', 1)}{HR}"), "error"),
+    ("period.wrong_start", put("Case", case_cell("first_period"), "2025Q4"), ("Costs", f"{pcol('Costs', 0)}{HR}"), "error"),
+    ("period.outside_horizon", put("Case", case_cell("horizon"), 6), ("Costs", f"{pcol('Costs', 6)}{HR}"), "error"),
+    ("actuals.outside_horizon", put("Actuals", "A5", "2025Q4"), ("Actuals", "A5"), "error"),
+    ("actuals.unknown_line", put("Actuals", "B5", "C9"), ("Actuals", "B5"), "error"),
+    ("actuals.duplicate_conflict", row_put("Actuals", 9, {"period": "2026Q1", "line_id": "C1", "amount": 95}),
+     ("Actuals", "C9"), "error"),
+    ("actuals.duplicate_row", row_put("Actuals", 9, {"period": "2026Q1", "line_id": "C1", "amount": 90}),
+     ("Actuals", "C9"), "warning"),
+    ("actuals.no_value", put("Actuals", "C7", None), ("Actuals", "C7"), "warning"),
+    ("forecast.unknown_line", put("Forecast", "B5", "B9"), ("Forecast", "B5"), "error"),
+    ("forecast.outside_horizon", put("Forecast", "A5", "2030Q1"), ("Forecast", "A5"), "error"),
+    ("forecast.already_actual", row_put("Forecast", 6, {"period": "2026Q1", "line_id": "C1", "amount": 80}),
+     ("Forecast", "A6"), "warning"),
+    ("forecast.duplicate", row_put("Forecast", 6, {"period": "2026Q4", "line_id": "B1", "amount": 31}),
+     ("Forecast", "A6"), "error"),
+    ("baselines.unknown_line", put("Baselines", "E5", "C9"), ("Baselines", "E5"), "error"),
+    ("baselines.outside_horizon", put("Baselines", "D5", "2024Q1"), ("Baselines", "D5"), "error"),
+    ("workbook.missing_sheet", lambda wb: wb.remove(wb["Benefits"]), ("Benefits", ""), "error"),
+    ("workbook.formula_not_calculated", put("Costs", f"{pcol('Costs', 0)}{C1}", "=50+50"),
+     ("Costs", f"{pcol('Costs', 0)}{C1}"), "error"),
+]
+
+
+def _fault_id(f) -> str:
+    return f"{f[0]}@{f[2][0]}!{f[2][1]}"
+
+
+@pytest.mark.parametrize(("rule", "edit", "expected", "severity"), FAULTS, ids=[_fault_id(f) for f in FAULTS])
+def test_fault_is_reported_by_rule_with_its_cell(broken, rule, edit, expected, severity):
+    issues = broken(edit)
+    assert expected in where(issues, rule), issues.to_string()
+    row = issues[(issues["rule"] == rule) & (issues["sheet"] == expected[0]) & (issues["cell"] == expected[1])].iloc[0]
+    assert row["severity"] == severity
+    assert row["message"] and row["file"].endswith("case.xlsx")
+
+
+CHOICES = [
+    ("Case", case_cell("status"), "signed off"),
+    ("Case", case_cell("case_type"), "IT stuff"),
+    ("Case", case_cell("price_base"), "constant"),
+    ("Case", case_cell("discount_schedule"), "declining"),
+    ("Case", case_cell("period_length"), "month"),
+    ("Costs", f"{col('Costs', 'category')}{C1}", "capital"),
+    ("Costs", f"{col('Costs', 'distribution')}{C1}", "normal"),
+    ("Benefits", f"{col('Benefits', 'benefit_type')}{B1}", "cash"),
+    ("Benefits", f"{col('Benefits', 'frequency')}{B1}", "weekly"),
+    ("Benefits", f"{col('Benefits', 'confidence')}{B1}", "certain"),
+    ("Benefits", f"{col('Benefits', 'kpi_rollup')}{B1}", "median"),
+    ("Benefits", f"{col('Benefits', 'price_base')}{B1}", "cash"),
+]
+
+
+@pytest.mark.parametrize(("sheet", "cell", "value"), CHOICES, ids=[f"{s}!{c}" for s, c, _ in CHOICES])
+def test_value_outside_the_drop_down_list_is_reported_with_its_cell(broken, sheet, cell, value):
+    issues = broken(put(sheet, cell, value))
+    assert (sheet, cell) in where(issues, "choice.not_allowed")
+    msg = issues.loc[(issues["rule"] == "choice.not_allowed") & (issues["cell"] == cell), "message"].iloc[0]
+    assert repr(value) in msg
+
+
+def test_choices_ignore_case_and_spacing(broken):
+    issues = broken(edits(put("Case", case_cell("status"), "  In  Delivery "),
+                          put("Benefits", f"{col('Benefits', 'benefit_type')}{B1}", "Cash-Releasing")))
+    assert issues.empty, issues.to_string()
+
+
+def test_missing_baseline_is_only_a_warning_while_proposed(broken):
+    issues = broken(edits(put("Case", case_cell("status"), "proposed"),
+                          put("Benefits", f"{col('Benefits', 'baseline_date')}{B1}", None)))
+    cell = f"{col('Benefits', 'baseline_date')}{B1}"
+    assert ("Benefits", cell) in where(issues, "benefits.missing_baseline")
+    assert set(issues["severity"]) == {"warning"}
+
+
+def test_actuals_after_the_review_date_are_errors(broken):
+    issues = broken(None, as_of="2026Q2")  # rows 7 and 8 report 2026Q3
+    assert where(issues, "actuals.future_period") == {("Actuals", "A7"), ("Actuals", "A8")}
+
+
+def test_period_header_out_of_order_names_both_cells(broken):
+    issues = broken(edits(put("Costs", f"{pcol('Costs', 1)}{HR}", "2026Q3"),
+                          put("Costs", f"{pcol('Costs', 2)}{HR}", "2026Q2")))
+    assert where(issues, "period.not_consecutive") == {("Costs", f"{pcol('Costs', 1)}{HR}"),
+                                                       ("Costs", f"{pcol('Costs', 2)}{HR}")}
+
+
+def test_a_shorter_horizon_flags_every_period_column_with_amounts_beyond_it(broken):
+    issues = broken(put("Case", case_cell("horizon"), 6))
+    # C2 (opex) and B1 have amounts in t = 6, 7; the reverse check: no column inside the horizon
+    assert where(issues, "period.outside_horizon") == {
+        ("Costs", f"{pcol('Costs', 6)}{HR}"), ("Costs", f"{pcol('Costs', 7)}{HR}"),
+        ("Benefits", f"{pcol('Benefits', 6)}{HR}"), ("Benefits", f"{pcol('Benefits', 7)}{HR}")}
+
+
+def test_a_case_with_no_cost_line_is_an_error(workbook_factory, case_factory):
+    path = workbook_factory(case_factory(costs=[], actuals=[], rebaselines=[]))
+    issues = validate_workbook(path, as_of=AS_OF)
+    assert where(issues, "case.no_costs") == {("Costs", f"A{schema.TABLE_FIRST_ROW}")}
+
+
+def test_no_benefits_is_a_warning_except_for_regulatory_cases(workbook_factory, case_factory):
+    ordinary = workbook_factory(case_factory(benefits=[], actuals=[VALID_COST_ACTUAL], forecast=[]), name="a.xlsx")
+    issues = validate_workbook(ordinary, as_of=AS_OF)
+    assert where(issues, "case.no_benefits") == {("Benefits", f"A{schema.TABLE_FIRST_ROW}")}
+    assert set(issues["severity"]) == {"warning"}
+    mandatory = workbook_factory(case_factory(benefits=[], actuals=[VALID_COST_ACTUAL], forecast=[],
+                                              case_type="Regulatory/mandatory"), name="b.xlsx")
+    assert validate_workbook(mandatory, as_of=AS_OF).empty
+
+
+VALID_COST_ACTUAL = {"period": "2026Q1", "line_id": "C1", "amount": 90.0}
+
+
+def test_a_benefit_with_no_amounts_and_no_target_is_a_warning(workbook_factory, case_factory):
+    from conftest import VALID_BENEFITS
+
+    empty = {**VALID_BENEFITS[0], "line_id": "B3", "amounts": [], "target_value": None}
+    path = workbook_factory(case_factory(benefits=[*VALID_BENEFITS, empty]))
+    issues = validate_workbook(path, as_of=AS_OF)
+    assert where(issues, "benefits.no_amounts_no_target") == {("Benefits", "A7")}
+
+
+def test_excel_error_values_and_cached_formulas_are_told_apart(base_workbook, tmp_path):
+    """A formula with a cached value is fine; an error value (#DIV/0!) is reported by cell."""
+    cell_ok, cell_err = f"{pcol('Costs', 0)}{C1}", f"{pcol('Costs', 1)}{C1}"
+    path = _rewrite_sheet_xml(base_workbook, tmp_path / "f.xlsx", "Costs", {
+        cell_ok: f'<c r="{cell_ok}"><f>60+40</f><v>100</v></c>',
+        cell_err: f'<c r="{cell_err}" t="e"><f>1/0</f><v>#DIV/0!</v></c>',
+    }, recalc=False)
+    issues = validate_workbook(path, as_of=AS_OF)
+    assert where(issues, "workbook.error_value") == {("Costs", cell_err)}
+    assert where(issues, "workbook.formula_not_calculated") == set()
+
+
+def test_xlsxwriter_placeholder_zero_is_flagged_when_excel_must_recalculate(base_workbook, tmp_path):
+    cell = f"{pcol('Costs', 0)}{C1}"
+    path = _rewrite_sheet_xml(base_workbook, tmp_path / "z.xlsx", "Costs",
+                              {cell: f'<c r="{cell}"><f>60+40</f><v>0</v></c>'}, recalc=True)
+    assert where(validate_workbook(path, as_of=AS_OF), "workbook.formula_not_calculated") == {("Costs", cell)}
+
+
+def test_formula_outside_the_cells_the_import_reads_is_ignored(broken):
+    issues = broken(put("Costs", "A1", "=1+1"))  # the title row
+    assert issues.empty, issues.to_string()
+
+
+def _rewrite_sheet_xml(src: Path, dst: Path, sheet: str, cells: dict[str, str], recalc: bool) -> Path:
+    """Copy a workbook replacing whole <c> elements of one sheet (what Excel would have saved)."""
+    with zipfile.ZipFile(src) as zin:
+        parts = {n: zin.read(n) for n in zin.namelist()}
+    idx = [ws.title for ws in openpyxl.load_workbook(src, read_only=True).worksheets].index(sheet) + 1
+    name = f"xl/worksheets/sheet{idx}.xml"
+    xml = parts[name].decode()
+    for ref, new in cells.items():
+        xml, n = re.subn(rf'<c r="{ref}"[^>]*?(?:/>|>.*?</c>)', new, xml, count=1)
+        assert n == 1, ref
+    parts[name] = xml.encode()
+    wbxml = parts["xl/workbook.xml"].decode()
+    wbxml = re.sub(r'\s*fullCalcOnLoad="1"', "", wbxml)
+    if recalc:
+        wbxml = wbxml.replace("<calcPr ", '<calcPr fullCalcOnLoad="1" ')
+    parts["xl/workbook.xml"] = wbxml.encode()
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for n, data in parts.items():
+            zout.writestr(n, data)
+    return dst
+
+
+def test_file_check_warnings_travel_as_issues(workbook_factory):
+    path = workbook_factory(name="macro.xlsm")
+    issues = validate_workbook(path, as_of=AS_OF)
+    assert list(issues["rule"]) == ["workbook.file_warning"]
+    assert issues["severity"].tolist() == ["warning"] and "macro" in issues["message"].iloc[0]
+
+
+# --- all at once -------------------------------------------------------------------------------------
+def test_every_problem_is_reported_at_once(broken):
+    issues = broken(edits(
+        put("Case", case_cell("title"), None),
+        put("Costs", f"{pcol('Costs', 1)}{C1}", -100),
+        put("Benefits", f"{col('Benefits', 'owner')}{B1}", None),
+        put("Actuals", "B5", "C9"),
+    ))
+    assert {"case.missing_field", "costs.negative_amount", "benefits.missing_owner", "actuals.unknown_line"} <= set(issues["rule"])
+    assert (issues["severity"] == "error").sum() == 4
+
+
+def test_issues_are_sorted_by_sheet_then_row_then_column(broken):
+    issues = broken(edits(put("Benefits", f"{col('Benefits', 'owner')}{B2}", None),
+                          put("Costs", f"{pcol('Costs', 1)}{C2}", -1),
+                          put("Costs", f"{pcol('Costs', 0)}{C2}", -1),
+                          put("Case", case_cell("title"), None)))
+    assert [f"{s}!{c}" for s, c in issues[["sheet", "cell"]].itertuples(index=False)] == [
+        f"Case!{case_cell('title')}", f"Costs!{pcol('Costs', 0)}{C2}", f"Costs!{pcol('Costs', 1)}{C2}",
+        f"Benefits!{col('Benefits', 'owner')}{B2}"]
+
+
+# --- the reader on its own ---------------------------------------------------------------------------
+def test_reader_tolerates_reordered_columns_marker_stars_and_whitespace():
+    grid = [[], [], [], [" * Cost line", "LINE ID*", "2026Q1 ", "Category"], ["Build", " C1 ", 100.0, "capex"]]
+    t = parse_sheets({"Costs": grid}).tables["Costs"]
+    assert t.columns == {"name": "A", "line_id": "B", "category": "D"}
+    assert t.period_headers == [("2026Q1", "C")]
+    assert t.column("line_id").tolist() == ["C1"]
+
+
+def test_scan_finds_formulas_without_value_and_error_cells():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("xl/workbook.xml", '<workbook><sheets><sheet name="Costs" sheetId="1" r:id="rId1"/></sheets>'
+                                      '<calcPr calcId="1"/></workbook>')
+        z.writestr("xl/_rels/workbook.xml.rels", '<Relationships><Relationship Id="rId1" Target="worksheets/s1.xml"/>'
+                                                 "</Relationships>")
+        z.writestr("xl/worksheets/s1.xml", '<worksheet><sheetData><row r="5">'
+                   '<c r="J5"><f>1+1</f></c><c r="K5"><f>1+1</f><v></v></c><c r="L5"><f>1+1</f><v>2</v></c>'
+                   '<c r="M5" t="e"><v>#REF!</v></c><c r="N5" t="s"><v>0</v></c><c r="O5"><f t="shared" si="0"/></c>'
+                   "</row></sheetData><dataValidations><dataValidation><formula1>1</formula1></dataValidation>"
+                   "</dataValidations></worksheet>")
+    formulas, errors = scan_formula_cells(zipfile.ZipFile(buf))
+    assert formulas == {"Costs": ["J5", "K5", "O5"]}
+    assert errors == {"Costs": ["M5"]}
+
+
+def test_reader_reads_dates_as_dates_and_keeps_cell_references(base_workbook):
+    raw = read_workbook(base_workbook)
+    assert raw.case.fields["approval_date"] == (dt.date(2025, 12, 15), case_cell("approval_date"))
+    assert raw.case.fields["horizon"] == (8.0, case_cell("horizon"))
+    t = raw.tables["Benefits"]
+    assert t.rows.tolist() == [B1, B2]
+    assert t.column("baseline_date").tolist() == [dt.date(2025, 11, 1)] * 2
+
+
+def test_resolve_as_of_defaults_to_todays_quarter():
+    assert resolve_as_of(None, today=dt.date(2026, 11, 25)) == "2026Q4"
+    with pytest.raises(ValueError, match="2026Q3"):
+        resolve_as_of("soon")
+
+
+def test_check_workbook_without_a_file_reports_missing_sheets():
+    issues = check_workbook(parse_sheets({"Guide": [["hello"]]}), as_of=AS_OF).issues
+    assert where(issues, "workbook.missing_sheet") == {("Case", ""), ("Costs", ""), ("Benefits", "")}
+
+
+# --- the rule catalogue ------------------------------------------------------------------------------
+def test_there_are_at_least_25_rules_and_every_rule_is_tested_here_or_in_test_loader():
+    assert len(RULES) >= 25
+    here = Path(__file__).read_text() + (Path(__file__).parent / "test_loader.py").read_text()
+    untested = [r for r in RULES if f'"{r}"' not in here]
+    assert not untested, untested
+    assert all(sev in ("error", "warning") for sev, _ in RULES.values())

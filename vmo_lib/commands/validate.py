@@ -1,0 +1,136 @@
+"""``vmo validate PATH... [--json] [--as-of 2026Q3]``: check business-case workbooks.
+
+Prints every issue of each workbook (grouped per file: severity, cell, rule, message), then one
+summary line. A folder stands for the workbooks in it (``*.xlsx``/``*.xlsm``, sorted; Excel lock
+files ``~$...`` and hidden files skipped), so ``vmo validate data/sample`` checks a portfolio.
+
+Exit code: 0 when no workbook has errors (warnings allowed); 1 when a workbook has errors; 2 when a
+path is missing, a folder holds no workbook, or a file cannot be read as a workbook at all
+(2 wins over 1).
+
+``--json`` prints a list with one object per file: ``path``, ``status`` (``ok``, ``warnings``,
+``errors`` or ``unreadable``), ``errors``, ``warnings`` (counts), ``reason`` (why it is unreadable,
+else null) and ``issues`` (objects with ``file, sheet, cell, field, rule, message, severity``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="check business-case workbooks and list every issue",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="+", metavar="PATH", help="workbook (.xlsx/.xlsm) or folder of workbooks")
+    p.add_argument("--as-of", default=None, metavar="QUARTER",
+                   help="review quarter, e.g. 2026Q3: actuals after it are errors (default: this quarter)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run)
+
+
+def _expand(paths: list[str]) -> list[tuple[str, str | None]]:
+    """(path, reason it cannot be checked or None) for every file to check."""
+    from ..loader import workbook_files
+
+    out: list[tuple[str, str | None]] = []
+    for arg in paths:
+        p = Path(arg)
+        if p.is_dir():
+            files = workbook_files(p)
+            if not files:
+                out.append((arg, "the folder holds no .xlsx or .xlsm workbook"))
+            out.extend((str(f), None) for f in files)
+        else:
+            out.append((arg, None))  # a missing path is reported by the file check
+    return out
+
+
+def check_paths(paths: list[str], as_of: str | None) -> list[dict[str, Any]]:
+    """One result per workbook: what ``--json`` prints (the text output formats the same)."""
+    from ..errors import WorkbookError
+    from ..loader import validate_workbook
+
+    results = []
+    for path, reason in _expand(paths):
+        issues = None
+        if reason is None:
+            try:
+                issues = validate_workbook(path, as_of=as_of)
+            except WorkbookError as exc:
+                reason = exc.reason
+            except Exception as exc:  # noqa: BLE001 - one file must not stop the others
+                reason = f"internal error while checking ({type(exc).__name__}: {exc})"
+        if issues is None:
+            results.append({"path": path, "status": "unreadable", "errors": 0, "warnings": 0,
+                            "reason": reason, "issues": []})
+            continue
+        n_err = int((issues["severity"] == "error").sum())
+        n_warn = int((issues["severity"] == "warning").sum())
+        status = "errors" if n_err else ("warnings" if n_warn else "ok")
+        results.append({"path": path, "status": status, "errors": n_err, "warnings": n_warn, "reason": None,
+                        "issues": issues.to_dict(orient="records")})
+    return results
+
+
+def _safe(text: object) -> str:
+    """Workbook text is untrusted: no terminal control characters reach the screen."""
+    return _CONTROL.sub("?", str(text))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _print_text(results: list[dict[str, Any]]) -> None:
+    for r in results:
+        path = _safe(r["path"])
+        if r["status"] == "unreadable":
+            print(f"{path}: UNREADABLE: {_safe(r['reason'])}")
+            continue
+        if r["status"] == "ok":
+            print(f"{path}: OK")
+            continue
+        print(f"{path}: {_plural(r['errors'], 'error')}, {_plural(r['warnings'], 'warning')}")
+        rows = []
+        for i in r["issues"]:
+            where = f"{i['sheet']}!{i['cell']}" if i["sheet"] and i["cell"] else (i["sheet"] or "(file)")
+            rows.append((i["severity"], _safe(where), i["rule"], _safe(i["message"])))
+        w_sev = max(len(x[0]) for x in rows)
+        w_where = max(len(x[1]) for x in rows)
+        w_rule = max(len(x[2]) for x in rows)
+        for sev, where, rule, msg in rows:
+            print(f"  {sev:<{w_sev}}  {where:<{w_where}}  {rule:<{w_rule}}  {msg}")
+    n = len(results)
+    by = {s: sum(r["status"] == s for r in results) for s in ("ok", "warnings", "errors", "unreadable")}
+    n_err = sum(r["errors"] for r in results)
+    n_warn = sum(r["warnings"] for r in results)
+    print(f"{_plural(n, 'workbook')}: {by['ok'] + by['warnings']} valid ({by['warnings']} with warnings), "
+          f"{by['errors']} with errors, {by['unreadable']} unreadable; "
+          f"{_plural(n_err, 'error')}, {_plural(n_warn, 'warning')} in all")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..cli import EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, dump_json
+    from ..validation import resolve_as_of
+
+    try:
+        as_of = resolve_as_of(args.as_of)
+    except ValueError as exc:
+        print(f"vmo validate: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    results = check_paths(args.paths, as_of)
+    if args.json:
+        dump_json(results)
+    else:
+        _print_text(results)
+    if any(r["status"] == "unreadable" for r in results):
+        return EXIT_UNREADABLE
+    if any(r["status"] == "errors" for r in results):
+        return EXIT_INVALID
+    return EXIT_OK

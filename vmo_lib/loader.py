@@ -1,0 +1,333 @@
+"""Import: a submitted workbook (or a folder of them) becomes a validated :class:`BusinessCase`.
+
+The pipeline of :func:`load_case` is file check (:func:`vmo_lib.safety.check_workbook_file`) →
+reader (:func:`vmo_lib.workbook.read_workbook`) → rules (:func:`vmo_lib.validation.check_workbook`)
+→ the tidy model (:mod:`vmo_lib.model`). Errors stop the import with one
+:class:`~vmo_lib.errors.ValidationError` carrying the whole issues table; warnings travel with the
+case in ``case.issues``. Workbooks are only ever read.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from vmo_lib.model import make_case
+>>> from vmo_lib.template import write_case_workbook
+>>> case = make_case({"case_id": "X1", "title": "Demo", "sponsor": "CFO", "strategic_objective": "Save",
+...                   "org_unit": "Finance", "approval_date": "2025-12-01", "horizon": 4},
+...                  costs=[{"line_id": "C1", "name": "Build", "category": "capex", "amounts": [100]}])
+>>> path = write_case_workbook(case, pathlib.Path(tempfile.mkdtemp()) / "x1.xlsx")
+>>> loaded = load_case(path, as_of="2026Q3")
+>>> loaded.case_id, loaded.net_flow().tolist()
+('X1', [-100.0, 0.0, 0.0, 0.0])
+>>> loaded.issues["rule"].tolist()
+['case.no_benefits']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import ValidationError, WorkbookError
+from .model import FLOW_COLUMNS, LINE_COLUMNS, BusinessCase, Portfolio, normalise_flows
+from .periods import period_range
+from .validation import CheckedWorkbook, check_workbook, resolve_as_of
+from .workbook import read_workbook
+
+__all__ = ["WORKBOOK_SUFFIXES", "load_case", "load_portfolio", "validate_workbook", "workbook_files"]
+
+#: File endings read as business-case workbooks.
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+
+def workbook_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """The workbooks of a folder, sorted by name: ``*.xlsx``/``*.xlsm``, no Excel lock files
+    (``~$...``), no hidden files, no sub-folders.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> for n in ("b.xlsx", "a.XLSM", "~$b.xlsx", ".hidden.xlsx", "notes.txt"):
+    ...     _ = (d / n).write_bytes(b"")
+    >>> [p.name for p in workbook_files(d)]
+    ['a.XLSM', 'b.xlsx']
+    """
+    d = Path(folder)
+    if not d.is_dir():
+        raise WorkbookError(d, "not a folder" if d.exists() else "no such folder")
+    return sorted(
+        (p for p in d.iterdir()
+         if p.suffix.lower() in WORKBOOK_SUFFIXES and not p.name.startswith(("~$", ".")) and p.is_file()),
+        key=lambda p: p.name,
+    )
+
+
+def _inspect(path: str | os.PathLike[str], as_of: object) -> tuple[CheckedWorkbook, str]:
+    """File check, read and rules; returns the checked workbook and the file's SHA-256."""
+    # The file check comes first: nothing parses a file it refuses (zip bombs, encrypted, .xls...).
+    from .safety import check_workbook_file  # lazy: keeps `import vmo_lib` light
+
+    p = Path(path)
+    warnings = check_workbook_file(p)
+    try:
+        with open(p, "rb") as fh:  # read-only, once: the same bytes are hashed and parsed
+            data = fh.read()
+    except OSError as exc:
+        raise WorkbookError(p, f"cannot open the file ({exc.strerror or exc})") from None
+    raw = read_workbook(data, path=str(p))
+    checked = check_workbook(raw, as_of=as_of, file_warnings=warnings)
+    return checked, hashlib.sha256(data).hexdigest()
+
+
+def validate_workbook(path: str | os.PathLike[str], as_of: object = None) -> pd.DataFrame:
+    """Every issue of one workbook (errors and warnings), without building the case.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The workbook.
+    as_of : str or date, optional
+        Review quarter such as ``"2026Q3"`` (default: today's quarter).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`vmo_lib.validation.ISSUE_COLUMNS`.
+
+    Raises
+    ------
+    WorkbookError
+        The file cannot be read as a workbook at all.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, openpyxl
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "empty.xlsx"
+    >>> openpyxl.Workbook().save(p)
+    >>> validate_workbook(p, as_of="2026Q3")[["sheet", "rule"]].values.tolist()
+    [['Case', 'workbook.missing_sheet'], ['Costs', 'workbook.missing_sheet'], ['Benefits', 'workbook.missing_sheet']]
+    """
+    return _inspect(path, as_of)[0].issues
+
+
+def load_case(path: str | os.PathLike[str], as_of: object = None, strict: bool = True) -> BusinessCase:
+    """Read, validate and return one business case.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.xlsx``/``.xlsm`` workbook in the template layout. It is opened read-only.
+    as_of : str or date, optional
+        Review quarter (``"2026Q3"``): actuals for later periods are errors. Default: today's quarter.
+    strict : bool, default True
+        Raise on any error. With ``False`` the case is built from what could be read (lines and
+        values with errors are left out) and the errors join the warnings in ``case.issues`` — for
+        showing an author a draft, never for a review.
+
+    Returns
+    -------
+    BusinessCase
+        ``meta`` typed (dates ``datetime.date``, numbers ``int``/``float``, periods canonical
+        labels), tidy ``lines``/``flows`` (scenarios ``baseline``, ``actual``, ``forecast``,
+        ``rebaseline:<version>``), the warnings in ``issues``, ``source`` and ``sha256`` of the file.
+
+    Raises
+    ------
+    WorkbookError
+        The file cannot be read as a workbook at all.
+    ValidationError
+        The workbook breaks one or more rules; ``.issues`` holds every issue found.
+
+    Examples
+    --------
+    See the module docstring.
+    """
+    return _load(path, as_of, strict)[0]
+
+
+def _load(path: str | os.PathLike[str], as_of: object, strict: bool) -> tuple[BusinessCase, CheckedWorkbook]:
+    checked, sha = _inspect(path, as_of)
+    issues = checked.issues
+    if checked.has_errors and (strict or not _buildable(checked)):
+        raise ValidationError(path, issues)
+    if strict:
+        issues = issues[issues["severity"] == "warning"].reset_index(drop=True)
+    case = build_case(checked)
+    case.issues = issues
+    case.source = str(path)
+    case.sha256 = sha
+    # --- filled actuals returns in <workbook stem>.returns/ (vmo_lib.returns, issue 4): merged into
+    # the actuals; a conflict, unknown line, later period or other case raises ValidationError
+    # naming the return's file and cell. No folder, no change.
+    from .returns import find_returns, merge_returns
+
+    case = merge_returns(case, find_returns(path), as_of=checked.as_of)
+    return case, checked
+
+
+def _buildable(checked: CheckedWorkbook) -> bool:
+    m = checked.meta
+    return all(m.get(k) is not None for k in ("case_id", "first_period", "period_length", "horizon"))
+
+
+def build_case(checked: CheckedWorkbook) -> BusinessCase:
+    """Assemble the :class:`BusinessCase` from a checked workbook (typed values → tidy tables)."""
+    meta = dict(checked.meta)
+    case_id = str(meta["case_id"])
+    periods = period_range(meta["first_period"], int(meta["horizon"]), meta["period_length"])
+    if meta.get("go_live_period") is None:
+        meta["go_live_period"] = meta["first_period"]
+
+    # Columns are accumulated as numpy arrays and turned into one DataFrame each: the tables
+    # can hold tens of thousands of flows, and per-scenario frames + concat cost more than the rest.
+    line_parts: list[pd.DataFrame] = []
+    cols: dict[str, list[np.ndarray]] = {c: [] for c in FLOW_COLUMNS}
+
+    def add_flows(line_id, kind, period, t, scenario, amount, kpi_value=None, comment=None) -> None:
+        n = len(t)
+        cols["line_id"].append(np.asarray(line_id, dtype=object))
+        cols["kind"].append(np.asarray(kind, dtype=object) if not isinstance(kind, str) else _filled(n, kind))
+        cols["period"].append(np.asarray(period, dtype=object))
+        cols["t"].append(np.asarray(t, dtype=np.int64))
+        cols["scenario"].append(np.asarray(scenario, dtype=object) if not isinstance(scenario, str)
+                                else _filled(n, scenario))
+        cols["amount"].append(np.asarray(amount, dtype=float))
+        cols["kpi_value"].append(np.full(n, np.nan) if kpi_value is None else np.asarray(kpi_value, dtype=float))
+        cols["comment"].append(_filled(n, None) if comment is None else np.asarray(comment, dtype=object))
+
+    period_labels = np.asarray(periods, dtype=object)
+    for sheet, kind in (("Costs", "cost"), ("Benefits", "benefit")):
+        df = checked.lines.get(sheet)
+        if df is None or not len(df):
+            continue
+        ts, nums = checked.amounts[sheet]
+        ok = df["line_id"].notna().to_numpy()
+        lines = df[ok].copy()
+        lines["case_id"], lines["kind"] = case_id, kind
+        line_parts.append(lines.reindex(columns=list(LINE_COLUMNS)))
+        if len(ts) and nums.size:
+            m = nums[ok]
+            r, c = np.nonzero(~np.isnan(m))
+            t = np.asarray(ts, dtype=np.int64)[c]
+            add_flows(lines["line_id"].to_numpy()[r], kind, period_labels[t], t, "baseline", m[r, c])
+    lines = (pd.concat(line_parts, ignore_index=True) if line_parts
+             else pd.DataFrame(columns=list(LINE_COLUMNS)))
+
+    horizon = len(periods)
+    for sheet, scenario in (("Actuals", "actual"), ("Forecast", "forecast"), ("Baselines", None)):
+        df = checked.long.get(sheet)
+        if df is None or not len(df):
+            continue
+        t = df["t"].to_numpy()
+        usable = df["kind"].notna().to_numpy() & (t >= 0) & (t < horizon)
+        amount = df["amount"].to_numpy(dtype=float)
+        kpi = df["kpi_value"].to_numpy(dtype=float) if "kpi_value" in df else None
+        usable &= ~np.isnan(amount) if kpi is None else ~(np.isnan(amount) & np.isnan(kpi))
+        if scenario is None:
+            usable &= df["version"].notna().to_numpy()
+        if sheet == "Actuals":  # identical repeats are a warning; keep the first
+            usable &= ~df.duplicated(["period", "line_id"], keep="first").to_numpy()
+        idx = np.nonzero(usable)[0]
+        scen = scenario if scenario else ("rebaseline:" + df["version"].astype(str)).to_numpy()[idx]
+        add_flows(df["line_id"].to_numpy()[idx], df["kind"].to_numpy()[idx], df["period"].to_numpy()[idx],
+                  t[idx], scen, amount[idx], None if kpi is None else kpi[idx],
+                  df["comment"].to_numpy()[idx] if "comment" in df else None)
+    data = {c: np.concatenate(v) if v else np.empty(0, dtype=object) for c, v in cols.items()}
+    data["case_id"] = _filled(len(data["t"]), case_id)
+    flows = normalise_flows(pd.DataFrame(data, columns=list(FLOW_COLUMNS)))
+
+    bl = checked.long.get("Baselines")
+    if bl is not None and len(bl):
+        baselines = (bl[bl["version"].notna()].drop_duplicates("version")[["version", "approved", "reason"]]
+                     .reset_index(drop=True))
+    else:
+        baselines = pd.DataFrame(columns=["version", "approved", "reason"])
+    return BusinessCase(meta=meta, lines=lines, flows=flows, baselines=baselines)
+
+
+def _filled(n: int, value: object) -> np.ndarray:
+    """An object array of ``n`` times ``value`` (10x faster than ``np.full`` for objects)."""
+    a = np.empty(n, dtype=object)
+    a.fill(value)
+    return a
+
+
+def _load_one(path: Path, as_of: object) -> tuple[BusinessCase | None, str, dict[str, Any] | None]:
+    """One workbook of a portfolio: (case, cell of its case id, None) or (None, "", failure record).
+
+    Top-level so worker processes can run it (:func:`load_portfolio` with ``workers``).
+    """
+    try:
+        case, checked = _load(path, as_of, strict=True)
+    except WorkbookError as exc:
+        return None, "", {"path": str(path), "kind": "workbook", "error": exc.reason, "issues": None}
+    except ValidationError as exc:
+        return None, "", {"path": str(path), "kind": "validation", "error": str(exc).split(": ", 1)[-1],
+                          "issues": exc.issues}
+    except Exception as exc:  # noqa: BLE001 - one broken case must not sink the portfolio
+        return None, "", {"path": str(path), "kind": "internal", "error": f"{type(exc).__name__}: {exc}",
+                          "issues": None}
+    return case, checked.cells.get("case_id", ""), None
+
+
+def load_portfolio(folder: str | os.PathLike[str], as_of: object = None, workers: int | None = None) -> Portfolio:
+    """Load every workbook of a folder; a workbook that fails is listed, never fatal.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        Folder of ``.xlsx``/``.xlsm`` workbooks (see :func:`workbook_files` for which are read).
+    as_of : str or date, optional
+        Review quarter for every case (default: today's quarter).
+    workers : int, optional
+        Load in this many worker processes (None or 1: in this process). The result is the same,
+        in the same order; on 2 cores two workers roughly halve the time of a large portfolio.
+
+    Returns
+    -------
+    Portfolio
+        ``cases`` in file-name order; ``failures`` one row per workbook that did not load, with
+        ``path``, ``kind`` (``workbook``, ``validation`` or ``internal``), ``error`` (a sentence) and
+        ``issues`` (the issues table, for validation failures). A case id already used by an earlier
+        workbook is a validation failure of the later one (rule ``portfolio.duplicate_case_id``).
+
+    Raises
+    ------
+    WorkbookError
+        ``folder`` is not a folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = load_portfolio(tempfile.mkdtemp(), as_of="2026Q3")
+    >>> len(p), len(p.failures)
+    (0, 0)
+    """
+    as_of = resolve_as_of(as_of)
+    cases: list[BusinessCase] = []
+    failures: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    paths = workbook_files(folder)
+    if workers and workers > 1 and len(paths) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(_load_one, paths, [as_of] * len(paths),
+                                    chunksize=max(1, len(paths) // (4 * workers))))
+    else:
+        results = [_load_one(p, as_of) for p in paths]
+    for path, (case, cell, failure) in zip(paths, results, strict=True):
+        if failure is not None:
+            failures.append(failure)
+            continue
+        if case.case_id in seen:
+            msg = f"case id {case.case_id!r} is already used by {Path(seen[case.case_id]).name}"
+            issues = pd.DataFrame([{"file": str(path), "sheet": "Case", "cell": cell, "field": "case_id",
+                                    "rule": "portfolio.duplicate_case_id", "message": msg, "severity": "error"}])
+            failures.append({"path": str(path), "kind": "validation", "error": msg, "issues": issues})
+            continue
+        seen[case.case_id] = str(path)
+        cases.append(case)
+    return Portfolio(cases=cases, failures=pd.DataFrame(failures, columns=["path", "kind", "error", "issues"]))
