@@ -128,6 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vmo: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `vmo ... --json | head`: the reader left; not an error of ours
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a raw traceback
         if args.debug:
             raise

@@ -63,8 +63,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from .errors import ValidationError, WorkbookError
 from .model import FLOW_COLUMNS, BusinessCase, normalise_flows
 from .periods import parse_period, period_label
-from .template import _set_text as _put_text  # the one formula-safe text writer (quote prefix)
 from .template import save_workbook
+from .template import set_text_cell as _put_text  # the one formula-safe text writer (quote prefix)
 from .validation import ISSUE_COLUMNS
 
 __all__ = [

@@ -66,6 +66,7 @@ __all__ = [
     "SPARE_ROWS",
     "build_workbook",
     "save_workbook",
+    "set_text_cell",
     "template_periods",
     "write_case_workbook",
     "write_template",
@@ -416,10 +417,10 @@ def _write_lists(ws: Worksheet) -> dict[tuple[str, ...], str]:
             continue
         j = len(ranges) + 1
         letter = get_column_letter(j)
-        _set_text(ws.cell(1, j), col.label)
+        set_text_cell(ws.cell(1, j), col.label)
         ws.cell(1, j).font = _font(bold=True)
         for i, value in enumerate(col.choices, start=2):
-            _set_text(ws.cell(i, j), value)
+            set_text_cell(ws.cell(i, j), value)
         ws.column_dimensions[letter].width = max(14, max(len(v) for v in col.choices) + 2)
         ranges[col.choices] = f"{_sheet_ref(ws.title)}!${letter}$2:${letter}${len(col.choices) + 1}"
     ws.sheet_state = "hidden"
@@ -478,7 +479,7 @@ def _write_case_sheet(ws: Worksheet, lists: Mapping[tuple[str, ...], str]) -> No
     ws["C1"].font = _NOTE_FONT
     version = ws[schema.VERSION_CELL]
     ws.cell(version.row, version.column - 1, _VERSION_LABEL).font = _font(bold=True)
-    _set_text(version, schema.TEMPLATE_VERSION)
+    set_text_cell(version, schema.TEMPLATE_VERSION)
     version.font = _font(bold=True, color="595959")
     version.border = _BORDER
     ws.cell(version.row, version.column + 1, _VERSION_NOTE).font = _NOTE_FONT
@@ -529,7 +530,7 @@ def _write_table_sheet(ws: Worksheet, name: str, columns: Sequence[schema.Column
         for j, label in enumerate(periods, start=p0):
             ws.column_dimensions[get_column_letter(j)].width = value_col.width
             head = ws.cell(hr, j)
-            _set_text(head, label)
+            set_text_cell(head, label)
             head.font, head.alignment, head.border = _font(bold=True), _HEADER_ALIGN, _BORDER
             head.fill, head.number_format = _PERIOD_HEADER_FILL, "@"
             _style_input_column(ws, j, first, last, value_col.kind)
@@ -734,7 +735,7 @@ def _put(cell: Cell, kind: str, value: Any) -> None:
         return
     if kind in ("amount", "number", "rate", "int"):
         if isinstance(value, str):
-            _set_text(cell, value)  # keep what the case holds; the validator will name it
+            set_text_cell(cell, value)  # keep what the case holds; the validator will name it
             return
         number = float(value)
         if not math.isfinite(number):
@@ -744,18 +745,18 @@ def _put(cell: Cell, kind: str, value: Any) -> None:
         try:
             cell.value = as_date(value)
         except ValueError:
-            _set_text(cell, str(value))
+            set_text_cell(cell, str(value))
             return
         cell.number_format = _NUMBER_FORMATS["date"]
     elif kind == "period":
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        _set_text(cell, str(value))
+        set_text_cell(cell, str(value))
     else:
-        _set_text(cell, str(value))
+        set_text_cell(cell, str(value))
 
 
-def _set_text(cell: Cell, text: str) -> None:
+def set_text_cell(cell: Cell, text: str) -> None:
     """Store ``text`` as a string cell; text that looks like a formula gets Excel's quote prefix."""
     text = ILLEGAL_CHARACTERS_RE.sub("", text)
     cell.value = text
