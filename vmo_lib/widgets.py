@@ -52,8 +52,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from . import appraisal, finance
+from .charts import PALETTE, _style, _thin_ticks, currency_formatter, format_money
 from .errors import AnalysisError
 from .model import BusinessCase
 from .realisation import EXPECTED, Verdict, expected_case
@@ -63,7 +65,6 @@ from .scenarios import THREE_POINT_SCENARIOS, CaseMatrices, WhatIf, apply_what_i
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 __all__ = [
     "WHAT_IF_CONTROLS",
@@ -74,7 +75,6 @@ __all__ = [
     "WhatIfSettings",
     "case_workbooks",
     "cumulative_cash_flow_chart",
-    "format_money",
     "switching_labels",
 ]
 
@@ -84,7 +84,6 @@ COST_RANGE = (-50.0, 300.0, 5.0)        # % cost overrun
 DELAY_RANGE = (0, 8, 1)                 # periods
 RATE_RANGE = (0.0, 20.0, 0.25)          # % a year
 
-_CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -385,8 +384,7 @@ class WhatIfEngine:
         net = benefits - costs
         npv = float(finance.npv(None, net, factors=df))
         k = base.periods_per_year
-        irr_p = float(finance.irr(net))
-        irr = (1.0 + irr_p) ** k - 1.0 if math.isfinite(irr_p) else math.nan
+        switching = _switching(s, adj, npv)
         ref_df = base.discount_factors
         ref_costs = base.costs.sum(axis=0)
         ref_net = base.benefits.sum(axis=0) - ref_costs
@@ -394,11 +392,13 @@ class WhatIfEngine:
         return WhatIfResult(
             settings=s, case_id=self.case.case_id, currency=str(self.case.meta.get("currency") or ""),
             periods=self.case.periods, periods_per_year=k, costs=costs, benefits=benefits, net_flow=net,
-            discount_factors=df, pv_costs=float(costs @ df), pv_benefits=float(benefits @ df), npv=npv, irr=irr,
+            # the IRR is the discount rate's switching value: one solve (finance.irr_report) for both
+            discount_factors=df, pv_costs=float(costs @ df), pv_benefits=float(benefits @ df), npv=npv,
+            irr=switching.discount_rate,
             payback=float(finance.payback(net)),
             discounted_payback=float(finance.discounted_payback(None, net, factors=df)),
             reference_npv=reference_npv, reference_cumulative=np.cumsum(ref_net),
-            switching=_switching(s, adj, npv),
+            switching=switching,
             verdict=value_verdict(reference_npv, npv, float(ref_costs @ ref_df)),
         )
 
@@ -421,22 +421,6 @@ def _switching(s: WhatIfSettings, adjusted: CaseMatrices, npv: float) -> Switchi
         npv_positive=bool(npv >= 0),
         table=table,
     )
-
-
-def format_money(amount: float, currency: str = "GBP") -> str:
-    """An amount as the board reads it: symbol, thousands separators, no pence.
-
-    >>> format_money(-1234567.8, "GBP")
-    '−£1,234,568'
-    >>> format_money(950, "CHF")
-    'CHF 950'
-    """
-    if amount is None or not math.isfinite(amount):
-        return "n/a"
-    sym = _CURRENCY_SYMBOLS.get(currency)
-    body = f"{abs(amount):,.0f}"
-    body = f"{sym}{body}" if sym else f"{currency} {body}".strip()
-    return ("−" if round(amount) < 0 else "") + body
 
 
 def _pct(x: float, signed: bool = False) -> str:
@@ -496,7 +480,8 @@ def switching_labels(result: WhatIfResult, period_length: str = "quarter") -> di
         out["delay_periods"] = none("delay")
     else:
         more = d - s.delay_periods
-        out["delay_periods"] = (f"Benefits can slip {more:.1f} more {unit}s (delay {d:.1f}) before NPV < 0")
+        out["delay_periods"] = (f"Benefits can slip {more:.1f} {unit}s before NPV < 0" if not s.delay_periods
+                                else f"Benefits can slip {more:.1f} more {unit}s (to {d:.1f}) before NPV < 0")
     r = sv.discount_rate
     if not math.isfinite(r):
         out["discount_rate"] = none("discount rate")
@@ -511,6 +496,10 @@ def switching_labels(result: WhatIfResult, period_length: str = "quarter") -> di
 # --------------------------------------------------------------------------------------------------
 def cumulative_cash_flow_chart(result: WhatIfResult, ax: Axes | None = None) -> Figure:
     """Cumulative net cash flow of a what-if against its unchanged base scenario.
+
+    Draws the what-if's cumulative net flow (solid), its discounted twin (dotted, ending at the NPV),
+    the unchanged base scenario (dashed) and the payback point, in the house style of
+    :mod:`vmo_lib.charts`.
 
     Parameters
     ----------
@@ -530,37 +519,34 @@ def cumulative_cash_flow_chart(result: WhatIfResult, ax: Axes | None = None) -> 
     ...                  benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 150]}])
     >>> fig = cumulative_cash_flow_chart(WhatIfEngine(case).evaluate(delay_periods=1))
     >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    ['What-if (cumulative)', 'baseline unchanged', 'What-if (discounted)']
+    ['what-if', 'what-if, discounted', 'baseline unchanged']
     """
     if ax is None:
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(7.5, 3.4), dpi=100, layout="constrained")
+        fig = Figure(figsize=(5.8, 3.3), dpi=96, layout="constrained")
         ax = fig.add_subplot()
     else:
         fig = ax.figure
     x = np.arange(len(result.periods))
-    cur = result.currency
-    ax.axhline(0, color="#888888", linewidth=0.8)
-    ax.plot(x, result.cumulative, color="#1f5fa8", linewidth=2.2, label="What-if (cumulative)")
-    ax.plot(x, result.reference_cumulative, color="#999999", linewidth=1.4, linestyle="--",
+    cum = result.cumulative
+    gain, loss = PALETTE["gain"], PALETTE["loss"]
+    ax.axhline(0, color=PALETTE["muted"], linewidth=0.8)
+    ax.fill_between(x, cum, 0, where=cum < 0, color=loss, alpha=0.12, linewidth=0, interpolate=True)
+    ax.fill_between(x, cum, 0, where=cum >= 0, color=gain, alpha=0.12, linewidth=0, interpolate=True)
+    ax.plot(x, cum, color=PALETTE["plan"], linewidth=2.2, label="what-if")
+    ax.plot(x, result.cumulative_pv, color=PALETTE["plan"], linewidth=1.2, linestyle=":",
+            label="what-if, discounted")
+    ax.plot(x, result.reference_cumulative, color=PALETTE["baseline"], linewidth=1.4, linestyle="--",
             label=f"{result.settings.scenario} unchanged")
-    ax.plot(x, result.cumulative_pv, color="#1f5fa8", linewidth=1.0, linestyle=":",
-            label="What-if (discounted)")
-    ax.fill_between(x, result.cumulative, 0, where=result.cumulative < 0, color="#c0392b", alpha=0.08)
-    ax.fill_between(x, result.cumulative, 0, where=result.cumulative >= 0, color="#27ae60", alpha=0.08)
     if math.isfinite(result.payback):
-        ax.axvline(result.payback, color="#27ae60", linewidth=1, linestyle="-.")
-        ax.annotate("payback", (result.payback, 0), textcoords="offset points", xytext=(4, 6),
-                    fontsize=8, color="#27ae60")
-    step = max(1, len(x) // 10)
-    ax.set_xticks(x[::step], [result.periods[i] for i in x[::step]], fontsize=8)
-    ax.yaxis.set_major_formatter(lambda v, _pos: format_money(v, cur))
-    ax.tick_params(axis="y", labelsize=8)
-    ax.set_title(f"{result.case_id}: cumulative net cash flow", fontsize=10, loc="left")
+        ax.plot([result.payback], [0], marker="o", color=PALETTE["actual"], markersize=6, zorder=5)
+        ax.annotate(f"payback {result.payback / result.periods_per_year:.1f} yrs", (result.payback, 0),
+                    textcoords="offset points", xytext=(6, -14), fontsize=8, color=PALETTE["actual"])
+    _thin_ticks(ax, list(result.periods), max_labels=8)
+    ax.yaxis.set_major_formatter(currency_formatter(result.currency))
+    ax.set_ylabel("cumulative net cash flow", fontsize=9, color=PALETTE["ink"])
+    ax.set_title(f"{result.case_id}: cumulative net cash flow")
     ax.legend(fontsize=8, frameon=False, loc="upper left")
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    _style(ax)
     return fig
 
 
@@ -703,10 +689,10 @@ class WhatIfExplorer:
 
     def _build_ui(self) -> None:
         w = self._w
-        style = {"description_width": "150px"}
-        wide = w.Layout(width="390px")
+        style = {"description_width": "135px"}
+        wide = w.Layout(width="360px")
         self.case_picker = w.Dropdown(options=list(self._paths), description="Case", style=style,
-                                      layout=w.Layout(width="390px", display="" if len(self._paths) > 1 else "none"))
+                                      layout=w.Layout(width="360px", display="" if len(self._paths) > 1 else "none"))
         self.scenario_picker = w.Dropdown(options=[("Approved baseline", "baseline")], value="baseline",
                                           description="Scenario", style=style, layout=wide)
         slider = {"continuous_update": False, "style": style, "layout": wide}
@@ -720,16 +706,16 @@ class WhatIfExplorer:
                                          description="Benefit delay", **slider),
             "discount_rate": w.FloatSlider(value=0, min=RATE_RANGE[0], max=RATE_RANGE[1], step=RATE_RANGE[2],
                                            readout_format=".2f", description="Discount rate %/yr", **slider),
-            "optimism_bias": w.Checkbox(value=False, description="Optimism bias (Green Book uplifts)",
-                                        indent=False, layout=w.Layout(width="390px", padding="0 0 0 20px")),
+            "optimism_bias": w.Checkbox(value=False, description="Optimism bias (Green Book)",
+                                        indent=False, layout=w.Layout(width="360px", padding="0 0 0 24px")),
         }
-        self.switch_labels = {n: w.HTML(layout=w.Layout(width="300px")) for n in _CONTROL_ORDER}
+        self.switch_labels = {n: w.HTML(layout=w.Layout(width="225px")) for n in _CONTROL_ORDER}
         self.header = w.HTML()
         self.cards = w.HTML()
         self.verdict = w.HTML()
-        self.chart = w.Image(format="png", layout=w.Layout(width="640px", max_width="100%"))
+        self.chart = w.Image(format="png", layout=w.Layout(width="560px", max_width="100%"))
         self.scenario_name = w.Text(placeholder="e.g. Board: 2Q late, cloud +30%", description="Save as",
-                                    style={"description_width": "60px"}, layout=w.Layout(width="330px"))
+                                    style={"description_width": "60px"}, layout=w.Layout(width="340px"))
         self.save_button = w.Button(description="Save scenario", icon="save", button_style="primary",
                                     layout=w.Layout(width="135px"))
         self.reset_button = w.Button(description="Reset", icon="undo", layout=w.Layout(width="85px"))
@@ -755,7 +741,7 @@ class WhatIfExplorer:
                 for n in _CONTROL_ORDER]
         controls = w.VBox([self.case_picker, self.scenario_picker, *rows,
                            w.HBox([self.scenario_name, self.save_button, self.reset_button]), self.status],
-                          layout=w.Layout(width="700px", margin="0 16px 0 0"))
+                          layout=w.Layout(width="590px", margin="0 8px 0 0"))
         self.widget = w.VBox([
             w.HTML(_CSS), self.header, self.cards, self.verdict,
             w.HBox([controls, self.chart], layout=w.Layout(flex_flow="row wrap", align_items="flex-start")),
@@ -784,7 +770,7 @@ class WhatIfExplorer:
         case = engine.case
         self._saved = self._load_saved()
         unit = "quarters" if case.period_length == "quarter" else "years"
-        self.controls["delay_periods"].description = f"Benefit delay ({unit})"
+        self.controls["delay_periods"].description = f"Delay ({unit})"
         self._holding = True
         try:
             self.scenario_picker.options = self._scenario_options()
@@ -972,9 +958,11 @@ class WhatIfExplorer:
         for name, text in switching_labels(r, self.engine.case.period_length).items():
             self.switch_labels[name].value = f"<div class='vmo-switch'>{html.escape(text)}</div>"
         ob = self.engine.matrices(r.settings.scenario).optimism
+        unit = self.engine.case.period_length
         self.switch_labels["optimism_bias"].value = (
             f"<div class='vmo-switch'>capex +{ob.capex:.0%}, opex +{ob.opex:.0%}, benefits −{ob.benefits:.0%} "
-            f"and {ob.delay_periods} period(s) later ({html.escape(ob.reference_class)})</div>")
+            f"and {ob.delay_periods} {unit}{'s' if ob.delay_periods != 1 else ''} later "
+            f"({html.escape(ob.reference_class)})</div>")
         self.chart.value = _figure_png(cumulative_cash_flow_chart(r))
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:  # a notebook displays the explorer as its UI

@@ -1,0 +1,35 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # What-if explorer
+# Challenge a business case live at a gate review: pick a case, move the controls, and NPV, IRR,
+# payback, the verdict and the cumulative cash flow follow at once. Next to each control its
+# switching value says how far it can move before NPV turns negative. Save a setting under a name
+# to keep it beside the case (`<case>.scenarios.xlsx`; the submitted workbook is never written).
+
+# %%
+from vmo_lib.widgets import WhatIfExplorer
+
+# %% tags=["parameters"]
+folder = "../data/sample"
+case_id = None
+as_of = "2026Q3"
+
+# %% [markdown]
+# ## Explore
+# The sliders recompute when released (or moved with the arrow keys); "Reset" returns to the
+# approved baseline with the case's own discounting.
+
+# %%
+WhatIfExplorer(folder, case_id=case_id, as_of=as_of)
