@@ -45,11 +45,12 @@ WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 
 def workbook_files(folder: str | os.PathLike[str]) -> list[Path]:
     """The workbooks of a folder, sorted by name: ``*.xlsx``/``*.xlsm``, no Excel lock files
-    (``~$...``), no hidden files, no sub-folders.
+    (``~$...``), no hidden files, no sub-folders, no saved what-if scenarios
+    (``<case>.scenarios.xlsx``, :mod:`vmo_lib.scenarios_io`).
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> for n in ("b.xlsx", "a.XLSM", "~$b.xlsx", ".hidden.xlsx", "notes.txt"):
+    >>> for n in ("b.xlsx", "a.XLSM", "~$b.xlsx", ".hidden.xlsx", "notes.txt", "b.scenarios.xlsx"):
     ...     _ = (d / n).write_bytes(b"")
     >>> [p.name for p in workbook_files(d)]
     ['a.XLSM', 'b.xlsx']
@@ -59,7 +60,8 @@ def workbook_files(folder: str | os.PathLike[str]) -> list[Path]:
         raise WorkbookError(d, "not a folder" if d.exists() else "no such folder")
     return sorted(
         (p for p in d.iterdir()
-         if p.suffix.lower() in WORKBOOK_SUFFIXES and not p.name.startswith(("~$", ".")) and p.is_file()),
+         if p.suffix.lower() in WORKBOOK_SUFFIXES and not p.name.startswith(("~$", "."))
+         and not p.name.lower().endswith(".scenarios.xlsx") and p.is_file()),
         key=lambda p: p.name,
     )
 
