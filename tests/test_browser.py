@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 from browser_util import CHROMIUM, CHROMIUM_ARGS, jupyter_lab, notebook_from_jupytext
 
-from vmo_lib.loader import load_case
+from vmo_lib.loader import load_case, workbook_files
 from vmo_lib.scenarios import CaseMatrices, WhatIf, what_if_npv
-from vmo_lib.widgets import case_workbooks
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
@@ -82,7 +81,7 @@ def test_moving_a_slider_shows_the_npv_the_library_computes(lab):
     from playwright.sync_api import sync_playwright
 
     started = time.monotonic()
-    first = case_workbooks(lab.root / "data" / "sample")[0]        # the explorer opens the first case
+    first = workbook_files(lab.root / "data" / "sample")[0]        # the explorer opens the first case
     m = CaseMatrices.from_case(load_case(first, as_of="2026Q3"))
     npv_as_planned = what_if_npv(m, WhatIf())
     npv_80 = what_if_npv(m, WhatIf(benefit_realisation=0.8))

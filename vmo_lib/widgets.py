@@ -73,7 +73,6 @@ __all__ = [
     "WhatIfExplorer",
     "WhatIfResult",
     "WhatIfSettings",
-    "case_workbooks",
     "cumulative_cash_flow_chart",
     "switching_labels",
 ]
@@ -579,23 +578,6 @@ _CSS = """
 _CONTROL_ORDER = ("benefit_realisation", "cost_overrun", "delay_periods", "discount_rate", "optimism_bias")
 
 
-def case_workbooks(folder: str | os.PathLike[str]) -> list[Path]:
-    """The case workbooks of a folder (:func:`vmo_lib.loader.workbook_files`) without the
-    saved-scenario files that sit beside them.
-
-    >>> import tempfile, pathlib
-    >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> for n in ("A.xlsx", "A.scenarios.xlsx", "~$A.xlsx"):
-    ...     _ = (d / n).write_bytes(b"")
-    >>> [p.name for p in case_workbooks(d)]
-    ['A.xlsx']
-    """
-    from .loader import workbook_files
-    from .scenarios_io import SCENARIO_SUFFIX
-
-    return [p for p in workbook_files(folder) if not p.name.lower().endswith(SCENARIO_SUFFIX)]
-
-
 class WhatIfExplorer:
     """The challenge-session UI: figures on top, controls with their switching values, the chart.
 
@@ -661,8 +643,10 @@ class WhatIfExplorer:
             case = folder_or_case
             self.case_path = Path(case.source) if case.source else None
         else:
+            from .loader import workbook_files  # lists no saved-scenario files
+
             p = Path(folder_or_case)
-            books = case_workbooks(p) if p.is_dir() else [p]
+            books = workbook_files(p) if p.is_dir() else [p]
             if not books:
                 from .errors import WorkbookError
 
