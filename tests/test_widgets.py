@@ -396,3 +396,15 @@ def test_expected_scenario_is_actuals_to_date_plus_forecast(sample_copy):
     costs, benefits = (m.to_numpy().sum(axis=0) for m in line_matrices(e, "expected"))
     df = discount_factors(case)
     assert r.npv == pytest.approx(float((benefits - 1.1 * costs) @ df), rel=1e-12)
+
+
+def test_an_invalid_workbook_in_the_folder_is_reported_and_the_case_on_display_stays(sample_copy):
+    (sample_copy / "BROKEN.xlsx").write_text("not a workbook")
+    ex = WhatIfExplorer(sample_copy, case_id="CRM-2025")
+    npv = ex.result.npv
+    ex.case_picker.value = "BROKEN"
+    assert "Cannot open BROKEN.xlsx" in ex.status.value
+    assert ex.case_picker.value == "CRM-2025" and ex.engine.case.case_id == "CRM-2025"
+    assert ex.result.npv == npv
+    with pytest.raises(WorkbookError):
+        WhatIfExplorer(sample_copy / "BROKEN.xlsx")

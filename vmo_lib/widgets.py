@@ -660,7 +660,7 @@ class WhatIfExplorer:
             self._holding = True
             self.case_picker.value = first
             self._holding = False
-            self._open(first)
+            self._open(first, raise_errors=True)
 
     # --- construction -------------------------------------------------------------------------
     def _pick_first(self, case_id: str | None) -> str:
@@ -733,7 +733,9 @@ class WhatIfExplorer:
         self.widget.add_class("vmo-whatif")
 
     # --- case and scenario --------------------------------------------------------------------
-    def _open(self, stem: str) -> None:
+    def _open(self, stem: str, raise_errors: bool = False) -> None:
+        """Show a case of the folder, loading it the first time only. A workbook that cannot be
+        loaded is reported in the status line and the case on display stays."""
         from .loader import load_case
 
         engine = self._engines.get(stem)
@@ -741,8 +743,13 @@ class WhatIfExplorer:
             try:
                 case = load_case(self._paths[stem], as_of=self.as_of)
             except Exception as exc:  # noqa: BLE001 - say why in the UI; the explorer stays usable
+                if raise_errors:
+                    raise
                 self.status.value = (f"<span class='vmo-neg'>Cannot open {html.escape(self._paths[stem].name)}: "
                                      f"{html.escape(str(exc))}</span>")
+                held, self._holding = self._holding, True
+                self.case_picker.value = next(k for k, e in self._engines.items() if e is self.engine)
+                self._holding = held
                 return
             engine = WhatIfEngine(case, self.view, self.as_of)
         self.case_path = self._paths[stem]
