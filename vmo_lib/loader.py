@@ -35,7 +35,7 @@ import pandas as pd
 from .errors import ValidationError, WorkbookError
 from .model import FLOW_COLUMNS, LINE_COLUMNS, BusinessCase, Portfolio, normalise_flows
 from .periods import period_range
-from .validation import CheckedWorkbook, check_workbook, resolve_as_of
+from .validation import CheckedWorkbook, check_workbook, duplicate_rows, resolve_as_of
 from .workbook import read_workbook
 
 __all__ = ["WORKBOOK_SUFFIXES", "load_case", "load_portfolio", "validate_workbook", "workbook_files"]
@@ -201,51 +201,52 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
 
     period_labels = np.asarray(periods, dtype=object)
     for sheet, kind in (("Costs", "cost"), ("Benefits", "benefit")):
-        df = checked.lines.get(sheet)
-        if df is None or not len(df):
+        cols_in = checked.lines.get(sheet)
+        if cols_in is None or not len(cols_in["row"]):
             continue
         ts, nums = checked.amounts[sheet]
-        ok = df["line_id"].notna().to_numpy()
-        lines = df[ok].copy()
-        lines["case_id"], lines["kind"] = case_id, kind
-        line_parts.append(lines.reindex(columns=list(LINE_COLUMNS)))
+        ok = ~pd.isna(cols_in["line_id"])
+        ids = cols_in["line_id"][ok]
+        part = {c: cols_in[c][ok] for c in LINE_COLUMNS if c in cols_in}
+        part["case_id"], part["kind"] = _filled(len(ids), case_id), _filled(len(ids), kind)
+        line_parts.append(pd.DataFrame(part, columns=list(LINE_COLUMNS)))
         if len(ts) and nums.size:
             m = nums[ok]
             r, c = np.nonzero(~np.isnan(m))
             t = np.asarray(ts, dtype=np.int64)[c]
-            add_flows(lines["line_id"].to_numpy()[r], kind, period_labels[t], t, "baseline", m[r, c])
+            add_flows(ids[r], kind, period_labels[t], t, "baseline", m[r, c])
     lines = (pd.concat(line_parts, ignore_index=True) if line_parts
              else pd.DataFrame(columns=list(LINE_COLUMNS)))
 
     horizon = len(periods)
     for sheet, scenario in (("Actuals", "actual"), ("Forecast", "forecast"), ("Baselines", None)):
-        df = checked.long.get(sheet)
-        if df is None or not len(df):
+        d = checked.long.get(sheet)
+        if d is None or not len(d["row"]):
             continue
-        t = df["t"].to_numpy()
-        usable = df["kind"].notna().to_numpy() & (t >= 0) & (t < horizon)
-        amount = df["amount"].to_numpy(dtype=float)
-        kpi = df["kpi_value"].to_numpy(dtype=float) if "kpi_value" in df else None
+        t = d["t"]
+        usable = ~pd.isna(d["kind"]) & (t >= 0) & (t < horizon)
+        amount = d["amount"].astype(float)
+        kpi = d["kpi_value"].astype(float) if "kpi_value" in d else None
         usable &= ~np.isnan(amount) if kpi is None else ~(np.isnan(amount) & np.isnan(kpi))
         if scenario is None:
-            usable &= df["version"].notna().to_numpy()
+            usable &= ~pd.isna(d["version"])
         if sheet == "Actuals":  # identical repeats are a warning; keep the first
-            usable &= ~df.duplicated(["period", "line_id"], keep="first").to_numpy()
+            usable &= ~duplicate_rows(d)[0]
         idx = np.nonzero(usable)[0]
-        scen = scenario if scenario else ("rebaseline:" + df["version"].astype(str)).to_numpy()[idx]
-        add_flows(df["line_id"].to_numpy()[idx], df["kind"].to_numpy()[idx], df["period"].to_numpy()[idx],
-                  t[idx], scen, amount[idx], None if kpi is None else kpi[idx],
-                  df["comment"].to_numpy()[idx] if "comment" in df else None)
+        scen = scenario if scenario else np.array([f"rebaseline:{v}" for v in d["version"][idx]], dtype=object)
+        add_flows(d["line_id"][idx], d["kind"][idx], d["period"][idx], t[idx], scen, amount[idx],
+                  None if kpi is None else kpi[idx], d["comment"][idx] if "comment" in d else None)
     data = {c: np.concatenate(v) if v else np.empty(0, dtype=object) for c, v in cols.items()}
     data["case_id"] = _filled(len(data["t"]), case_id)
     flows = normalise_flows(pd.DataFrame(data, columns=list(FLOW_COLUMNS)))
 
+    versions: dict[str, dict[str, Any]] = {}
     bl = checked.long.get("Baselines")
-    if bl is not None and len(bl):
-        baselines = (bl[bl["version"].notna()].drop_duplicates("version")[["version", "approved", "reason"]]
-                     .reset_index(drop=True))
-    else:
-        baselines = pd.DataFrame(columns=["version", "approved", "reason"])
+    if bl is not None:
+        for v, approved, reason in zip(bl["version"], bl["approved"], bl["reason"], strict=True):
+            if v is not None and v not in versions:
+                versions[v] = {"version": v, "approved": approved, "reason": reason}
+    baselines = pd.DataFrame(list(versions.values()), columns=["version", "approved", "reason"])
     return BusinessCase(meta=meta, lines=lines, flows=flows, baselines=baselines)
 
 

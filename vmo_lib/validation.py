@@ -47,6 +47,7 @@ __all__ = [
     "RULES",
     "CheckedWorkbook",
     "check_workbook",
+    "duplicate_rows",
     "empty_issues",
     "resolve_as_of",
 ]
@@ -167,13 +168,14 @@ class CheckedWorkbook:
     meta : dict
         Case fields, typed (``horizon`` int, ``discount_rate`` float, dates ``datetime.date``,
         periods canonical labels, blanks ``None``), plus ``template_version``.
-    lines : dict of str to pandas.DataFrame
-        ``"Costs"`` and ``"Benefits"``: typed attribute columns and ``row`` (the Excel row).
+    lines : dict of str to dict of numpy.ndarray
+        ``"Costs"`` and ``"Benefits"``: typed attribute columns (one array per field key) and
+        ``row`` (the Excel row).
     amounts : dict of str to (list of int, numpy.ndarray)
         Per wide sheet: the ``t`` of each usable period column and the lines × periods amounts
         (NaN where blank).
-    long : dict of str to pandas.DataFrame
-        ``"Actuals"``, ``"Forecast"``, ``"Baselines"``: typed columns plus ``t`` and ``row``.
+    long : dict of str to dict of numpy.ndarray
+        ``"Actuals"``, ``"Forecast"``, ``"Baselines"``: typed columns plus ``kind``, ``t`` and ``row``.
     as_of : str
         The review quarter used for the time rules.
     cells : dict
@@ -182,9 +184,9 @@ class CheckedWorkbook:
 
     issues: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
-    lines: dict[str, pd.DataFrame] = field(default_factory=dict)
+    lines: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     amounts: dict[str, tuple[list[int], np.ndarray]] = field(default_factory=dict)
-    long: dict[str, pd.DataFrame] = field(default_factory=dict)
+    long: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     as_of: str = ""
     cells: dict[str, str] = field(default_factory=dict)
 
@@ -475,8 +477,13 @@ def _check_columns(t: RawTable, iss: _Issues) -> None:
                 f"column {letter} holds data but has no header on row {schema.HEADER_ROW}")
 
 
-def _typed_columns(t: RawTable, iss: _Issues, length: str | None) -> pd.DataFrame:
-    """Type every known column of a table sheet, reporting bad values by cell."""
+def _typed_columns(t: RawTable, iss: _Issues, length: str | None) -> dict[str, np.ndarray]:
+    """Type every known column of a table sheet, reporting bad values by cell.
+
+    Returns one numpy array per field key (floats for numbers, objects with ``None`` for blanks
+    otherwise) plus ``row``. Plain arrays, not a DataFrame: for the small tables of a case,
+    pandas' per-operation overhead would cost more than the checks themselves.
+    """
     out: dict[str, Any] = {}
     for col in schema.TABLE_COLUMNS[t.sheet]:
         vals = t.column(col.key)
@@ -523,10 +530,8 @@ def _typed_columns(t: RawTable, iss: _Issues, length: str | None) -> pd.DataFram
             for i in np.nonzero((kinds != BLANK) & (kinds != TEXT))[0]:
                 conv[i] = _text(vals[i])
             out[col.key] = conv
-    # object columns stay object: pandas would otherwise scan them to infer its str dtype
-    df = pd.DataFrame({k: pd.Series(v, dtype=object) if v.dtype == object else v for k, v in out.items()})
-    df["row"] = t.rows
-    return df
+    out["row"] = t.rows
+    return out
 
 
 def _typed_periods(vals: np.ndarray, length: str | None, iss: _Issues, sheet: str, fld: str, ref) -> np.ndarray:
@@ -544,40 +549,42 @@ def _typed_periods(vals: np.ndarray, length: str | None, iss: _Issues, sheet: st
     return res
 
 
-def _check_ids(t: RawTable, df: pd.DataFrame, iss: _Issues, id_field: str = "line_id") -> None:
+def _na(values: np.ndarray) -> np.ndarray:
+    """True where a typed value is blank (None or NaN)."""
+    return pd.isna(values)
+
+
+def _check_ids(t: RawTable, df: dict[str, np.ndarray], iss: _Issues, id_field: str = "line_id") -> None:
     if id_field not in t.columns:
         return
     ids = df[id_field]
     letter = t.columns[id_field]
-    blank = ids.isna().to_numpy()
+    blank = _na(ids)
     for i in np.nonzero(blank)[0]:
         iss.add("line.blank_id", t.sheet, f"{letter}{t.rows[i]}", id_field,
                 f"row {t.rows[i]} has data but no {id_field.replace('_', ' ')}")
     if t.sheet in schema.WIDE_SHEETS:
-        bad = ~blank & ~ids.fillna("").str.match(_ID.pattern).to_numpy()
-        for i in np.nonzero(bad)[0]:
-            iss.add("line.invalid_id", t.sheet, f"{letter}{t.rows[i]}", id_field,
-                    f"line id {ids.iloc[i]!r} must be 1-40 letters, digits, '-', '_' or '.'")
+        for i in np.nonzero(~blank)[0]:
+            if not _ID.match(ids[i]):
+                iss.add("line.invalid_id", t.sheet, f"{letter}{t.rows[i]}", id_field,
+                        f"line id {ids[i]!r} must be 1-40 letters, digits, '-', '_' or '.'")
 
 
-def _check_line_ids_across(lines: dict[str, pd.DataFrame], tables: dict[str, RawTable], iss: _Issues) -> None:
-    frames = []
+def _check_line_ids_across(lines: dict[str, dict[str, np.ndarray]], tables: dict[str, RawTable], iss: _Issues) -> None:
+    first: dict[str, str] = {}
     for sheet in schema.WIDE_SHEETS:
-        if sheet in lines and "line_id" in tables[sheet].columns:
-            d = lines[sheet][["line_id", "row"]].copy()
-            d["sheet"] = sheet
-            d["cell"] = tables[sheet].columns["line_id"] + d["row"].astype(str)
-            frames.append(d)
-    if not frames:
-        return
-    allids = pd.concat(frames, ignore_index=True).dropna(subset=["line_id"])
-    dup = allids.duplicated("line_id", keep="first")
-    if dup.any():
-        first = allids.drop_duplicates("line_id").set_index("line_id")
-        for _, r in allids[dup].iterrows():
-            f = first.loc[r["line_id"]]
-            iss.add("line.duplicate_id", r["sheet"], r["cell"], "line_id",
-                    f"line id {r['line_id']!r} is already used at {f['sheet']}!{f['cell']}")
+        if sheet not in lines or "line_id" not in tables[sheet].columns:
+            continue
+        letter = tables[sheet].columns["line_id"]
+        for lid, row in zip(lines[sheet]["line_id"], lines[sheet]["row"], strict=True):
+            if lid is None:
+                continue
+            where = f"{sheet}!{letter}{row}"
+            if lid in first:
+                iss.add("line.duplicate_id", sheet, f"{letter}{row}", "line_id",
+                        f"line id {lid!r} is already used at {first[lid]}")
+            else:
+                first[lid] = where
 
 
 def _check_period_headers(t: RawTable, meta: dict[str, Any], iss: _Issues) -> tuple[list[int], list[int]]:
@@ -629,7 +636,7 @@ def _check_period_headers(t: RawTable, meta: dict[str, Any], iss: _Issues) -> tu
     return keep_pos, keep_t
 
 
-def _check_amounts(t: RawTable, df: pd.DataFrame, pos: list[int], ts: list[int], iss: _Issues) -> np.ndarray:
+def _check_amounts(t: RawTable, df: dict[str, np.ndarray], pos: list[int], ts: list[int], iss: _Issues) -> np.ndarray:
     raw = t.period_values[:, pos] if pos else np.empty((len(t), 0), dtype=object)
     letters = [t.period_headers[j][1] for j in pos]
     rows = t.rows
@@ -648,8 +655,8 @@ def _check_amounts(t: RawTable, df: pd.DataFrame, pos: list[int], ts: list[int],
         iss.add_many("costs.negative_amount", t.sheet, (ref(i) for i in neg), "amount",
                      [f"cost {nums.ravel()[i]:,.2f} is negative; enter costs as positive amounts" for i in neg])
     else:
-        dis = (df["benefit_type"] == "dis-benefit").to_numpy()[:, None]
-        typed = df["benefit_type"].notna().to_numpy()[:, None]
+        dis = (df["benefit_type"] == "dis-benefit")[:, None]
+        typed = ~_na(df["benefit_type"])[:, None]
         neg = np.nonzero(((nums < 0) & ~dis & typed).ravel())[0]
         iss.add_many("benefits.negative_amount", t.sheet, (ref(i) for i in neg), "amount",
                      [f"benefit {nums.ravel()[i]:,.2f} is negative; only a dis-benefit is entered as a negative amount"
@@ -661,7 +668,7 @@ def _check_amounts(t: RawTable, df: pd.DataFrame, pos: list[int], ts: list[int],
     return nums
 
 
-def _check_line_attributes(sheet: str, t: RawTable, df: pd.DataFrame, nums: np.ndarray, meta: dict[str, Any],
+def _check_line_attributes(sheet: str, t: RawTable, df: dict[str, np.ndarray], nums: np.ndarray, meta: dict[str, Any],
                            iss: _Issues) -> None:
     cols = {c.key: c for c in schema.TABLE_COLUMNS[sheet]}
     rows = t.rows
@@ -671,7 +678,7 @@ def _check_line_attributes(sheet: str, t: RawTable, df: pd.DataFrame, nums: np.n
         return [f"{letter}{r}" for r in rows[mask]]
 
     def ids(mask: np.ndarray) -> list[str]:
-        return [str(x) for x in df["line_id"].to_numpy()[mask]]
+        return [str(x) for x in df["line_id"][mask]]
 
     # required attributes without a dedicated rule
     dedicated = {"line_id", "owner", "kpi", "unit", "baseline_value", "baseline_date"}
@@ -679,7 +686,7 @@ def _check_line_attributes(sheet: str, t: RawTable, df: pd.DataFrame, nums: np.n
     for key, col in cols.items():
         if not col.required or key in dedicated or key not in t.columns:
             continue
-        miss = df[key].isna().to_numpy()
+        miss = _na(df[key])
         if miss.any():
             iss.add_many("line.missing_value", sheet, cells(key, miss), key,
                          [f"line {i}: {col.label} is required" for i in ids(miss)],
@@ -687,12 +694,12 @@ def _check_line_attributes(sheet: str, t: RawTable, df: pd.DataFrame, nums: np.n
     # price base
     case_pb = meta.get("price_base")
     if case_pb is not None and "price_base" in t.columns:
-        other = (df["price_base"].notna() & (df["price_base"] != case_pb)).to_numpy()
+        other = ~_na(df["price_base"]) & (df["price_base"] != case_pb)
         iss.add_many("line.price_base_mismatch", sheet, cells("price_base", other), "price_base",
                      [f"line {i} is in {p} prices but the case is {case_pb}: real and nominal must not be mixed"
-                      for i, p in zip(ids(other), df["price_base"].to_numpy()[other], strict=True)])
+                      for i, p in zip(ids(other), df["price_base"][other], strict=True)])
     # three-point estimate
-    lo, li, hi = (df[k].to_numpy(dtype=float) for k in ("low", "likely", "high"))
+    lo, li, hi = (df[k].astype(float) for k in ("low", "likely", "high"))
     with np.errstate(invalid="ignore"):
         checks = (
             (lo > li, "low", lo, "low", li, "likely"),
@@ -708,7 +715,7 @@ def _check_line_attributes(sheet: str, t: RawTable, df: pd.DataFrame, nums: np.n
         c = cols[key]
         if c.minimum is not None and key in t.columns:
             with np.errstate(invalid="ignore"):
-                neg = df[key].to_numpy(dtype=float) < c.minimum
+                neg = df[key].astype(float) < c.minimum
             iss.add_many("value.out_of_range", sheet, cells(key, neg), key,
                          [f"line {i}: {c.label} must not be negative" for i in ids(neg)])
     # likely vs the sum of the periods
@@ -724,21 +731,21 @@ def _check_line_attributes(sheet: str, t: RawTable, df: pd.DataFrame, nums: np.n
         _check_benefit_profile(t, df, nums, meta, iss, cells, ids)
 
 
-def _check_benefit_profile(t: RawTable, df: pd.DataFrame, nums: np.ndarray, meta: dict[str, Any],
+def _check_benefit_profile(t: RawTable, df: dict[str, np.ndarray], nums: np.ndarray, meta: dict[str, Any],
                            iss: _Issues, cells, ids) -> None:
     for key, rule, what in (("owner", "benefits.missing_owner", "has no benefit owner (accountable after the project closes)"),
                             ("kpi", "benefits.missing_kpi", "has no KPI to measure it by")):
         if key in t.columns:
-            miss = df[key].isna().to_numpy()
+            miss = _na(df[key])
             iss.add_many(rule, "Benefits", cells(key, miss), key, [f"benefit {i} {what}" for i in ids(miss)])
     if "unit" in t.columns:
-        miss = (df["unit"].isna() & df["kpi"].notna()).to_numpy()
+        miss = _na(df["unit"]) & ~_na(df["kpi"])
         iss.add_many("benefits.missing_unit", "Benefits", cells("unit", miss), "unit",
                      [f"benefit {i}: the KPI has no unit (%, hours, count, GBP...)" for i in ids(miss)])
     sev = "warning" if meta.get("status") in ("proposed", None) else None
     for key, what in (("baseline_value", "baseline value"), ("baseline_date", "date the baseline was measured")):
         if key in t.columns:
-            miss = (df[key].isna() & ~_bad_cells(iss, "Benefits", key, t)).to_numpy()
+            miss = _na(df[key]) & ~_bad_cells(iss, "Benefits", key, t)
             iss.add_many("benefits.missing_baseline", "Benefits", cells(key, miss), key,
                          [f"benefit {i} has no {what}" for i in ids(miss)], severity=sev)
     bd = df["baseline_date"]
@@ -752,34 +759,36 @@ def _check_benefit_profile(t: RawTable, df: pd.DataFrame, nums: np.ndarray, meta
             after = np.array([d is not None and d > gl_end for d in bd], dtype=bool)
             iss.add_many("benefits.baseline_after_go_live", "Benefits", cells("baseline_date", after), "baseline_date",
                          [f"benefit {i}: baseline measured {d} after go-live {gl}; a baseline must be measured before"
-                          for i, d in zip(ids(after), bd.to_numpy()[after], strict=True)])
+                          for i, d in zip(ids(after), bd[after], strict=True)])
     td = df["target_date"]
     if "target_date" in t.columns:
         before = np.array([a is not None and b is not None and b < a for a, b in zip(bd, td, strict=True)], dtype=bool)
         iss.add_many("benefits.target_before_baseline", "Benefits", cells("target_date", before), "target_date",
                      [f"benefit {i}: target date {b} is before the baseline date {a}"
-                      for i, a, b in zip(ids(before), bd.to_numpy()[before], td.to_numpy()[before], strict=True)])
-    no_amounts = (np.nan_to_num(nums, nan=0.0) == 0).all(axis=1) if nums.size else np.ones(len(df), dtype=bool)
-    empty = no_amounts & df["target_value"].isna().to_numpy() & df["line_id"].notna().to_numpy()
+                      for i, a, b in zip(ids(before), bd[before], td[before], strict=True)])
+    no_amounts = (np.nan_to_num(nums, nan=0.0) == 0).all(axis=1) if nums.size else np.ones(len(t), dtype=bool)
+    empty = no_amounts & _na(df["target_value"]) & ~_na(df["line_id"])
     iss.add_many("benefits.no_amounts_no_target", "Benefits", cells("line_id", empty), "line_id",
                  [f"benefit {i} has no amounts in any period and no KPI target: nothing to realise" for i in ids(empty)])
 
 
-def _bad_cells(iss: _Issues, sheet: str, key: str, t: RawTable) -> pd.Series:
+def _bad_cells(iss: _Issues, sheet: str, key: str, t: RawTable) -> np.ndarray:
     """True for rows whose ``key`` cell already has an error (so a blank after typing is not 'missing')."""
     letter = t.columns.get(key, "")
     bad = {r[2] for r in iss.rows if r[1] == sheet and r[3] == key}
     if not bad:
-        return pd.Series(np.zeros(len(t), dtype=bool))
-    return pd.Series([f"{letter}{r}" in bad for r in t.rows], dtype=bool)
+        return np.zeros(len(t), dtype=bool)
+    return np.array([f"{letter}{r}" in bad for r in t.rows], dtype=bool)
 
 
 # --- long sheets: Actuals, Forecast, Baselines -------------------------------------------------------
-def _check_long(sheet: str, t: RawTable, df: pd.DataFrame, meta: dict[str, Any], known: dict[str, str],
-                as_of: str, iss: _Issues) -> pd.DataFrame:
+def _check_long(sheet: str, t: RawTable, df: dict[str, np.ndarray], meta: dict[str, Any], known: dict[str, str],
+                as_of: str, iss: _Issues) -> dict[str, np.ndarray]:
+    """Rules of Actuals, Forecast and Baselines; adds ``kind`` and ``t`` to the typed columns."""
     first, length, horizon = meta.get("first_period"), meta.get("period_length"), meta.get("horizon")
     cols = {c.key: c for c in schema.TABLE_COLUMNS[sheet]}
     rows = t.rows
+    n = len(t)
     prefix = sheet.lower()
 
     def cells(key: str, mask: np.ndarray) -> list[str]:
@@ -788,79 +797,91 @@ def _check_long(sheet: str, t: RawTable, df: pd.DataFrame, meta: dict[str, Any],
 
     for key, col in cols.items():
         if col.required and key in t.columns and key != "line_id":
-            miss = (df[key].isna() & ~_bad_cells(iss, sheet, key, t)).to_numpy()
+            miss = _na(df[key]) & ~_bad_cells(iss, sheet, key, t)
             iss.add_many("line.missing_value", sheet, cells(key, miss), key,
                          [f"row {r}: {col.label} is required" for r in rows[miss]])
+    lid = df["line_id"]
+    kind = _lookup(lid, known) if n else np.empty(0, dtype=object)
     if "line_id" in t.columns:
-        lid = df["line_id"]
-        kind = _lookup(lid.to_numpy(), known)
-        unknown = lid.notna().to_numpy() & pd.isna(kind)
-        if unknown.any():
-            iss.add_many(f"{prefix}.unknown_line", sheet, cells("line_id", unknown), "line_id",
-                         [f"line id {x!r} is not a line of Costs or Benefits" for x in lid.to_numpy()[unknown]])
-        df["kind"] = pd.Series(kind, dtype=object, index=df.index)
-    else:
-        df["kind"] = None
-    # t and horizon
-    tt = np.full(len(df), -10**9, dtype=np.int64)
-    if first is not None and length is not None and len(df):
-        ok = df["period"].notna().to_numpy()
-        if ok.any():
-            uniq = {p: _t(p, first, length) for p in pd.unique(df.loc[ok, "period"])}
-            tt[ok] = _lookup(df["period"].to_numpy()[ok], uniq).astype(np.int64)
-            if horizon is not None:
-                out = ok & ((tt < 0) | (tt >= horizon))
-                iss.add_many(f"{prefix}.outside_horizon", sheet, cells("period", out), "period",
-                             [f"period {p} is outside the appraisal periods {first} to {_label(first, horizon - 1, length)}"
-                              for p in df["period"].to_numpy()[out]])
-            if sheet == "Actuals":
-                end = period_end_date(as_of, "quarter")
-                is_future = {p: period_start_date(p, length) > end for p in uniq}
-                future = ok & (_lookup(df["period"].to_numpy(), is_future) == True)  # noqa: E712 - None for blanks
-                iss.add_many("actuals.future_period", sheet, cells("period", future), "period",
-                             [f"actual for {p}, after the review date {as_of}: only periods up to {as_of} can have actuals"
-                              for p in df["period"].to_numpy()[future]])
+        unknown = ~_na(lid) & _na(kind)
+        iss.add_many(f"{prefix}.unknown_line", sheet, cells("line_id", unknown), "line_id",
+                     [f"line id {x!r} is not a line of Costs or Benefits" for x in lid[unknown]])
+    df["kind"] = kind
+    # t, horizon and the review date
+    period = df["period"]
+    tt = np.full(n, -10**9, dtype=np.int64)
+    ok = ~_na(period)
+    if first is not None and length is not None and ok.any():
+        uniq = {p: _t(p, first, length) for p in set(period[ok])}
+        tt[ok] = _lookup(period[ok], uniq).astype(np.int64)
+        if horizon is not None:
+            out = ok & ((tt < 0) | (tt >= horizon))
+            iss.add_many(f"{prefix}.outside_horizon", sheet, cells("period", out), "period",
+                         [f"period {p} is outside the appraisal periods {first} to {_label(first, horizon - 1, length)}"
+                          for p in period[out]])
+        if sheet == "Actuals":
+            end = period_end_date(as_of, "quarter")
+            is_future = {p: period_start_date(p, length) > end for p in uniq}
+            future = ok & (_lookup(period, is_future) == True)  # noqa: E712 - None for blanks
+            iss.add_many("actuals.future_period", sheet, cells("period", future), "period",
+                         [f"actual for {p}, after the review date {as_of}: only periods up to {as_of} can have actuals"
+                          for p in period[future]])
     df["t"] = tt
-    df["row"] = rows
-    if sheet == "Actuals" and len(df):
-        none = (df["amount"].isna() & df["kpi_value"].isna() & ~_bad_cells(iss, sheet, "amount", t)).to_numpy()
+    if sheet == "Actuals" and n:
+        none = _na(df["amount"]) & _na(df["kpi_value"]) & ~_bad_cells(iss, sheet, "amount", t)
         iss.add_many("actuals.no_value", sheet, cells("amount", none), "amount",
                      [f"row {r} has neither an actual amount nor a measured KPI value" for r in rows[none]])
-        _check_duplicates(df, t, iss)
-    if sheet == "Forecast" and len(df):
-        dup = df.dropna(subset=["period", "line_id"]).duplicated(["period", "line_id"], keep="first")
-        dup = dup.reindex(df.index, fill_value=False).to_numpy()
-        iss.add_many("forecast.duplicate", sheet, cells("period", dup), "period",
-                     [f"{p} / {x} is forecast more than once" for p, x in
-                      zip(df["period"].to_numpy()[dup], df["line_id"].to_numpy()[dup], strict=True)])
+    if sheet in ("Actuals", "Forecast") and n:
+        _check_duplicates(sheet, df, t, iss)
     return df
 
 
 def _lookup(values: np.ndarray, mapping: dict[Any, Any]) -> np.ndarray:
     """``mapping[v]`` for every value (None when absent), looking each distinct value up once."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
     lut = np.array([mapping.get(u) for u in uniques] + [None], dtype=object)
     return lut[codes]
 
 
-def _check_duplicates(df: pd.DataFrame, t: RawTable, iss: _Issues) -> None:
-    key = df.dropna(subset=["period", "line_id"])
-    dup = key.duplicated(["period", "line_id"], keep=False)
-    if not dup.any():
+def duplicate_rows(df: dict[str, np.ndarray], keys: Sequence[str] = ("period", "line_id")) -> tuple[np.ndarray, np.ndarray]:
+    """Rows repeating an earlier row's keys (blanks never match): (mask, index of the first such row).
+
+    >>> duplicate_rows({"period": np.array(["Q1", "Q1", None, "Q1"], dtype=object),
+    ...                 "line_id": np.array(["A", "B", "A", "A"], dtype=object)})[0].tolist()
+    [False, False, False, True]
+    """
+    n = len(df[keys[0]])
+    first_of: dict[tuple, int] = {}
+    mask = np.zeros(n, dtype=bool)
+    first = np.full(n, -1)
+    columns = [df[k] for k in keys]
+    for i, key in enumerate(zip(*columns, strict=True)):
+        if any(k is None for k in key):
+            continue
+        j = first_of.setdefault(key, i)
+        if j != i:
+            mask[i], first[i] = True, j
+    return mask, first
+
+
+def _check_duplicates(sheet: str, df: dict[str, np.ndarray], t: RawTable, iss: _Issues) -> None:
+    mask, first = duplicate_rows(df)
+    rows = t.rows
+    if sheet == "Forecast":
+        letter = t.columns.get("period", "A")
+        for i in np.nonzero(mask)[0]:
+            iss.add("forecast.duplicate", sheet, f"{letter}{rows[i]}", "period",
+                    f"{df['period'][i]} / {df['line_id'][i]} is forecast more than once (first on row {rows[first[i]]})")
         return
-    d = key[dup]
-    first_row = d.groupby(["period", "line_id"])["row"].transform("min")
-    later = d[d["row"] != first_row]
-    firsts = d[d["row"] == first_row].set_index(["period", "line_id"])
     letter = t.columns.get("amount", t.columns.get("period", "A"))
-    for _, r in later.iterrows():
-        f = firsts.loc[(r["period"], r["line_id"])]
-        same = all(_same(r[c], f[c]) for c in ("amount", "kpi_value"))
+    for i in np.nonzero(mask)[0]:
+        j = first[i]
+        a, k, fa, fk = df["amount"][i], df["kpi_value"][i], df["amount"][j], df["kpi_value"][j]
+        same = _same(a, fa) and _same(k, fk)
         rule = "actuals.duplicate_row" if same else "actuals.duplicate_conflict"
         what = "again with the same values" if same else (
-            f"again with amount {_fmt(r['amount'])} / KPI {_fmt(r['kpi_value'])} (row {f['row']}: "
-            f"amount {_fmt(f['amount'])} / KPI {_fmt(f['kpi_value'])})")
-        iss.add(rule, "Actuals", f"{letter}{r['row']}", "amount", f"{r['period']} / {r['line_id']} is reported {what}")
+            f"again with amount {_fmt(a)} / KPI {_fmt(k)} (row {rows[j]}: amount {_fmt(fa)} / KPI {_fmt(fk)})")
+        iss.add(rule, sheet, f"{letter}{rows[i]}", "amount", f"{df['period'][i]} / {df['line_id'][i]} is reported {what}")
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -942,7 +963,7 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
         meta = {"template_version": None, **{c.key: None for c in schema.CASE_FIELDS}}
     length = meta.get("period_length")
 
-    lines: dict[str, pd.DataFrame] = {}
+    lines: dict[str, dict[str, np.ndarray]] = {}
     amounts: dict[str, tuple[list[int], np.ndarray]] = {}
     for sheet in schema.WIDE_SHEETS:
         t = raw.tables.get(sheet)
@@ -957,19 +978,21 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
         lines[sheet] = df
         amounts[sheet] = (ts, nums)
     _check_line_ids_across(lines, raw.tables, iss)
-    if "Costs" in raw.tables and not len(lines["Costs"]):
+    if "Costs" in raw.tables and not len(raw.tables["Costs"]):
         iss.add("case.no_costs", "Costs", f"A{schema.TABLE_FIRST_ROW}", "",
                 "the case has no cost line: every investment costs something")
-    if "Benefits" in raw.tables and not len(lines["Benefits"]) and meta.get("case_type") != "Regulatory/mandatory":
+    if ("Benefits" in raw.tables and not len(raw.tables["Benefits"])
+            and meta.get("case_type") != "Regulatory/mandatory"):
         iss.add("case.no_benefits", "Benefits", f"A{schema.TABLE_FIRST_ROW}", "",
                 "the case has no benefit line (only a Regulatory/mandatory case may have none)")
 
     known: dict[str, str] = {}
     for sheet, kind in (("Costs", "cost"), ("Benefits", "benefit")):
         if sheet in lines:
-            for lid in lines[sheet]["line_id"].dropna():
-                known.setdefault(lid, kind)
-    long: dict[str, pd.DataFrame] = {}
+            for lid in lines[sheet]["line_id"]:
+                if lid is not None:
+                    known.setdefault(lid, kind)
+    long: dict[str, dict[str, np.ndarray]] = {}
     for sheet in ("Actuals", "Forecast", "Baselines"):
         t = raw.tables.get(sheet)
         if t is None:
@@ -978,16 +1001,14 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
         df = _typed_columns(t, iss, length)
         _check_ids(t, df, iss)
         long[sheet] = _check_long(sheet, t, df, meta, known, as_of, iss)
-    if "Actuals" in long and "Forecast" in long and len(long["Forecast"]) and len(long["Actuals"]):
-        a = long["Actuals"].dropna(subset=["period", "line_id"])
-        f = long["Forecast"]
-        both = pd.MultiIndex.from_frame(f[["period", "line_id"]].astype(object)).isin(
-            pd.MultiIndex.from_frame(a[["period", "line_id"]].astype(object)))
-        t = raw.tables["Forecast"]
-        letter = t.columns.get("period", "A")
-        iss.add_many("forecast.already_actual", "Forecast", [f"{letter}{r}" for r in f["row"].to_numpy()[both]], "period",
+    if len(long.get("Actuals", {}).get("row", ())) and len(long.get("Forecast", {}).get("row", ())):
+        a, f = long["Actuals"], long["Forecast"]
+        reported = {k for k in zip(a["period"], a["line_id"], strict=True) if None not in k}
+        both = np.array([k in reported for k in zip(f["period"], f["line_id"], strict=True)], dtype=bool)
+        letter = raw.tables["Forecast"].columns.get("period", "A")
+        iss.add_many("forecast.already_actual", "Forecast", [f"{letter}{r}" for r in f["row"][both]], "period",
                      [f"{p} / {x} already has an actual; the forecast is kept but the actual wins in the outlook"
-                      for p, x in zip(f["period"].to_numpy()[both], f["line_id"].to_numpy()[both], strict=True)])
+                      for p, x in zip(f["period"][both], f["line_id"][both], strict=True)])
     cells = {k: c for k, (_, c) in raw.case.fields.items()}
     return CheckedWorkbook(issues=iss.frame(), meta=meta, lines=lines, amounts=amounts, long=long, as_of=as_of,
                            cells=cells)
