@@ -141,7 +141,7 @@ def _blank(v: Any) -> bool:
 class _Styles:
     """The workbook's formats, made once (XlsxWriter formats belong to one workbook)."""
 
-    NUM = {"money": "#,##0;[Red]-#,##0", "pct": "0.0%", "ratio": "0.00", "years": "0.0", "int": "#,##0",
+    NUM = {"money": "#,##0;[Red]-#,##0", "pct": "0.0%", "ratio": "0.00", "years": "0.0", "int": "#,##0", "year": "0",
            "rate": "0.00%", "date": "yyyy-mm-dd", "text": "@"}
 
     def __init__(self, wb: Any) -> None:
@@ -1015,7 +1015,7 @@ def _selection_sheet(sh: _Sheet, sel: Mapping[str, Any]) -> None:
     r = sh.table(r, t, cols)
     r = sh.section(r, "Spend per year", 4)
     spend = s.spend.reset_index()
-    r = sh.table(r, spend, [_Col("year", "Year", "int"), _Col("budget", "Budget", "money"),
+    r = sh.table(r, spend, [_Col("year", "Year", "year"), _Col("budget", "Budget", "money"),
                             _Col("spend", "Spend", "money"), _Col("headroom", "Headroom", "money")], autofilter=False)
     if sel.get("frontier") is not None:
         r = sh.section(r, "Efficient frontier: best value for each annual budget", 4)
