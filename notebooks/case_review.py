@@ -18,7 +18,8 @@
 # Cells tagged `hide-in-pack` do not appear in the HTML pack.
 
 # %%
-from vmo_lib import appraisal, loader, realisation, report
+# %matplotlib inline
+from vmo_lib import appraisal, charts, loader, realisation, report, risk
 
 # %% tags=["parameters"]
 case_path = "../data/sample/CRM-2025.xlsx"
@@ -31,7 +32,11 @@ out_dir = ""
 case = loader.load_case(case_path, as_of=as_of)
 status = realisation.case_status(case, as_of)
 appraised = appraisal.appraise(case, scenario)
-saved = report.write_results(out_dir, report.case_results(case, status, appraised, scenario=scenario, seed=seed))
+simulation = risk.monte_carlo(case, seed=seed, scenario=scenario)
+switching = risk.switching_values(case, scenario)
+results = report.case_results(case, status, appraised, scenario=scenario, seed=seed)
+results["risk"] = simulation.summary()
+saved = report.write_results(out_dir, results)
 
 # %% [markdown]
 # ## Summary and verdict
@@ -39,6 +44,12 @@ saved = report.write_results(out_dir, report.case_results(case, status, appraise
 
 # %%
 report.case_summary(case, status, appraised)
+
+# %% [markdown]
+# What moved the value since approval: cost, benefit and timing effects from the baseline NPV to the expected NPV.
+
+# %%
+charts.value_bridge_chart(status.bridge, status.currency)
 
 # %% [markdown]
 # ## What the numbers say
@@ -59,7 +70,20 @@ report.appraisal_table(appraised)
 # Plan against actual for every benefit and cost line up to the review period; variance is positive when better than plan.
 
 # %%
+charts.realisation_curve(status)
+
+# %%
 report.realisation_table(status)
+
+# %% [markdown]
+# ## Risk
+# How wrong the NPV could plausibly be (Monte Carlo on the three-point estimates), and how far each input can move before the NPV reaches zero.
+
+# %%
+report.risk_summary(simulation, switching, status.currency)
+
+# %%
+charts.tornado_chart(risk.tornado(case, scenario), status.currency)
 
 # %% [markdown]
 # ## Measurement gaps

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import openpyxl
 import pytest
 
 from vmo_lib import batch, cli, report
@@ -141,6 +142,8 @@ def test_review_produces_good_packs_reports_broken_ones_and_exits_1(portfolio, t
     assert (out / "cases" / "broken" / "failed.html").exists()
     assert "B4" in (out / "cases" / "invalid" / "failed.html").read_text()
     assert (out / "portfolio.html").exists() and (out / "portfolio.ipynb").exists()
+    for book in (out / "cases" / "CRM-2025" / "pack.xlsx", out / "portfolio.xlsx"):  # Excel for finance
+        assert openpyxl.load_workbook(book, read_only=True).sheetnames
     assert not list(out.glob(".tmp-*")) and not list(out.glob(".work-*"))
 
     # the pack's numbers are the analysis' numbers (computed here independently of the notebook)

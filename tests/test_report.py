@@ -213,3 +213,41 @@ def test_appraisal_table_says_never_for_a_payback_that_never_comes():
 def test_public_names_exist():
     assert sorted(report.__all__) == report.__all__
     assert all(hasattr(report, n) for n in report.__all__)
+
+
+# --- portfolio helpers ------------------------------------------------------------------------------------------
+def _register_frame():
+    return pd.DataFrame({
+        "case_id": ["A", "B", "C", "D", "E"], "title": ["a", "b", "c", "d", XSS], "currency": "GBP",
+        "verdict": ["on track", "value destroyed", "on track", "at risk", "on track"],
+        "rag": ["green", "red", "red", "amber", "green"], "status": ["live", "live", "live", "live", "proposed"],
+        "case_type": ["", "", "", "", ""], "baseline_npv": [10.0, 50, 5, 8, 2], "expected_npv": [11.0, -1, 4, 6, 2],
+        "forward_npv": [-3.0, 2, 1, 4, 2], "risk_spread": [1.0, 2, 3, 4, 5], "budget": [1.0, 4, 0, 9, 1],
+    })
+
+
+def test_decisions_put_value_destroyed_first_and_skip_healthy_cases():
+    d = report.decisions_needed(_register_frame())
+    assert d["case_id"].tolist() == ["B", "A", "C", "D", "E"]
+    assert d["decision"].tolist() == ["stop or re-plan", "rethink", "recover", "watch", "decide"]
+    assert "−£3" in d.loc[1, "reason"]  # A: forward NPV negative although green
+    healthy = _register_frame().iloc[[0]].assign(forward_npv=1.0)
+    assert report.decisions_needed(healthy).empty
+
+
+def test_value_map_draws_one_bubble_per_case_with_its_rag_colour():
+    from vmo_lib.charts import PALETTE
+
+    fig = report.value_map_chart(_register_frame())
+    [ax] = fig.axes
+    offsets = ax.collections[0].get_offsets()
+    assert offsets.tolist() == [[1, 11], [2, -1], [3, 4], [4, 6], [5, 2]]
+    faces = ax.collections[0].get_facecolors()
+    import matplotlib.colors as mcolors
+
+    assert mcolors.to_hex(faces[1][:3]) == PALETTE["red"] and mcolors.to_hex(faces[0][:3]) == PALETTE["green"]
+
+
+def test_register_table_escapes_titles():
+    h = report.register_table(_register_frame().assign(vfm=1.0, realisation_pct=0.5)).html
+    assert "<script>" not in h and "&lt;script&gt;" in h and "rag-red" in h

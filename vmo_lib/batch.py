@@ -260,9 +260,9 @@ def _load_case(path: Path, as_of: str) -> tuple[Any, dict[str, Any] | None]:
 
 
 def _export_excel(kind: str, obj: Any, path: Path, task: _Task, results: Mapping[str, Any]) -> bool:
-    """Excel workbook for finance through :mod:`vmo_lib.export` (another engineer's module).
-
-    Returns False when the export module is not available yet.
+    """The Excel workbook for finance, through :mod:`vmo_lib.export`, with the notebook's settings
+    (as of, scenario, seed; the portfolio's budget from its results file), so the workbook's numbers
+    are the pack's. Returns False when the export module is not available.
     """
     import importlib
     import importlib.util
@@ -270,11 +270,12 @@ def _export_excel(kind: str, obj: Any, path: Path, task: _Task, results: Mapping
     if importlib.util.find_spec(f"{__package__}.export") is None:
         return False
     export = importlib.import_module(f"{__package__}.export")
-    name = "export_case" if kind == "case" else "export_portfolio"
-    fn = getattr(export, name, None)
-    if fn is None:
-        return False
-    fn(obj, path, as_of=task.as_of, scenario=task.scenario)
+    seed = int(task.parameters.get("seed", 0))
+    if kind == "case":
+        export.export_case_pack(obj, task.as_of, path, scenario=task.scenario, seed=seed)
+    else:
+        export.export_portfolio_pack(obj, task.as_of, path, budget=results.get("annual_budget"),
+                                     candidates=str(results.get("candidates") or "active"), seed=seed)
     return True
 
 
@@ -394,7 +395,7 @@ def _load_portfolio(folder: Path, as_of: str) -> Any:
         from .loader import load_portfolio
     except ModuleNotFoundError:
         return None
-    return load_portfolio(folder)
+    return load_portfolio(folder, as_of=as_of)
 
 
 def _index_figures(results: Mapping[str, Any]) -> dict[str, str]:

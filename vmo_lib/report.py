@@ -46,24 +46,33 @@ __all__ = [
     "case_cards",
     "case_results",
     "case_summary",
+    "decisions_needed",
     "format_money",
     "format_number",
     "format_percent",
     "gaps_table",
     "issues_table",
     "key_figures",
+    "load_failures_table",
     "narrative",
     "narrative_html",
     "pack_header",
+    "portfolio_results",
+    "portfolio_summary",
     "rag_class",
     "read_results",
     "realisation_table",
+    "register_table",
     "render_failure_page",
     "render_index",
     "render_pack_html",
+    "risk_summary",
     "safe_child",
     "safe_id",
+    "select_at_budget",
+    "selection_table",
     "table",
+    "value_map_chart",
     "write_results",
 ]
 
@@ -448,7 +457,7 @@ def table(df: Any, *, money: Iterable[str] = (), percent: Iterable[str] = (), cu
                for c in cols}
 
     def head(c: Any) -> str:
-        text = str(c).replace("_", " ")
+        text = re.sub(r"(^|_)pct$", r"\1%", str(c)).replace("_", " ")
         return text[:1].upper() + text[1:]
 
     def cell(c: Any, v: Any) -> str:
@@ -916,3 +925,248 @@ def issues_table(issues: Any) -> Html:
         return Html('<p class="vmo-empty">No validation warnings.</p>')
     cols = [c for c in ("severity", "sheet", "cell", "field", "message") if c in issues.columns]
     return table(issues[cols])
+
+
+# --- risk --------------------------------------------------------------------------------------------------------
+def risk_summary(simulation: Any, switching: Any, currency: str = "GBP") -> Html:
+    """Monte Carlo NPV percentiles as cards, then the switching values in words.
+
+    Parameters
+    ----------
+    simulation : vmo_lib.risk.MonteCarloResult
+    switching : pandas.DataFrame
+        :func:`vmo_lib.risk.switching_values`.
+    currency : str
+    """
+    s = simulation
+    cards = [
+        {"label": "NPV P10", "value": format_money(s.p10, currency, compact=True), "note": "1 in 10 worse"},
+        {"label": "NPV P50", "value": format_money(s.p50, currency, compact=True), "note": "median"},
+        {"label": "NPV P90", "value": format_money(s.p90, currency, compact=True), "note": "1 in 10 better"},
+        {"label": "Chance NPV < 0", "value": format_percent(s.prob_negative), "note": f"{s.iterations:,} runs, seed {s.seed}",
+         "tone": "bad" if s.prob_negative >= 0.2 else ""},
+    ]
+    notes = [str(n) for n in switching["note"]] if switching is not None and "note" in switching else []
+    return Html(key_figures(cards).html + "<h3>Switching values</h3>" + Html.paragraphs(notes, "vmo-list").html)
+
+
+# --- portfolio ---------------------------------------------------------------------------------------------------
+_DECISION_ORDER = ("stop or re-plan", "rethink", "recover", "watch", "decide")
+
+
+def decisions_needed(cases: Any) -> Any:
+    """The cases a board must decide on, with the reason, most urgent first.
+
+    Rules (first match per case): **stop or re-plan** — verdict "value destroyed"; **rethink** —
+    forward NPV < 0 for a case that is not regulatory/mandatory (what remains costs more than it
+    returns, whatever was spent); **recover** — RAG red; **watch** — verdict "at risk" or RAG amber;
+    **decide** — a proposed case awaiting its investment decision.
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame
+        :attr:`vmo_lib.portfolio.Register.cases`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``case_id, title, decision, reason, expected_npv, forward_npv, currency``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> reg = pd.DataFrame({"case_id": ["A", "B", "C", "D"], "title": "", "currency": "GBP",
+    ...     "verdict": ["value destroyed", "on track", "on track", "at risk"], "rag": ["red", "green", "green", "amber"],
+    ...     "expected_npv": [-5.0, 10, 3, 4], "forward_npv": [2.0, -1, 3, 4], "baseline_npv": [5.0, 10, 3, 6],
+    ...     "case_type": ["", "", "", ""], "status": ["live", "live", "proposed", "live"]})
+    >>> decisions_needed(reg)[["case_id", "decision"]].values.tolist()
+    [['A', 'stop or re-plan'], ['B', 'rethink'], ['D', 'watch'], ['C', 'decide']]
+    """
+    import pandas as pd
+
+    rows = []
+    for r in cases.to_dict(orient="records"):
+        cur = r.get("currency") or "GBP"
+        fwd = r.get("forward_npv")
+        mandatory = r.get("case_type") == "Regulatory/mandatory"
+        if r.get("verdict") == "value destroyed":
+            d, why = "stop or re-plan", (f"value destroyed: expected NPV {format_money(r['expected_npv'], cur, True)} "
+                                        f"against {format_money(r.get('baseline_npv'), cur, True)} approved")
+        elif not _is_missing(fwd) and fwd < 0 and not mandatory:
+            d, why = "rethink", f"forward NPV {format_money(fwd, cur, True)}: what remains costs more than it returns"
+        elif r.get("rag") == "red":
+            d, why = "recover", f"RAG red ({r.get('verdict')}): a recovery plan is due"
+        elif r.get("verdict") == "at risk" or r.get("rag") == "amber":
+            d, why = "watch", f"{r.get('verdict')}, RAG {r.get('rag')}"
+        elif r.get("status") == "proposed":
+            d, why = "decide", "proposed: awaiting its investment decision"
+        else:
+            continue
+        rows.append({"case_id": r["case_id"], "title": r.get("title") or "", "decision": d, "reason": why,
+                     "expected_npv": r.get("expected_npv"), "forward_npv": fwd, "currency": cur})
+    out = pd.DataFrame(rows, columns=["case_id", "title", "decision", "reason", "expected_npv", "forward_npv",
+                                      "currency"])
+    order = {d: i for i, d in enumerate(_DECISION_ORDER)}
+    return out.sort_values(["decision", "case_id"], key=lambda s: s.map(order) if s.name == "decision" else s,
+                           kind="stable").reset_index(drop=True)
+
+
+def portfolio_summary(register: Any, failures: Any = None) -> Html:
+    """Header of the portfolio pack and its key figures: cases by RAG, value expected against approved.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from types import SimpleNamespace
+    >>> reg = SimpleNamespace(as_of="2026Q3", cases=pd.DataFrame({"rag": ["red", "green", "green"],
+    ...     "currency": "GBP", "baseline_npv": [1e6, 2e6, 3e6], "expected_npv": [0.5e6, 2e6, 3.1e6]}))
+    >>> h = portfolio_summary(reg).html
+    >>> "£6.00m" in h and "£5.60m" in h and ">2<" in h
+    True
+    """
+    cases = register.cases
+    n_fail = 0 if failures is None else len(failures)
+    sub = f"{len(cases)} cases reviewed as of {register.as_of}" + (f"; {n_fail} workbook(s) not loaded" if n_fail else "")
+    head = pack_header("Portfolio review", "Investment portfolio", sub)
+    counts = {k: int((cases["rag"].map(rag_class) == k).sum()) for k in ("green", "amber", "red")}
+    cards = [{"label": k.capitalize(), "value": counts[k], "tone": {"green": "good", "red": "bad"}.get(k, "")}
+             for k in ("green", "amber", "red")]
+    if "currency" in cases and cases["currency"].nunique() == 1 and len(cases):
+        cur = str(cases["currency"].iloc[0])
+        base, exp = float(cases["baseline_npv"].sum()), float(cases["expected_npv"].sum())
+        cards = [{"label": "Approved NPV", "value": format_money(base, cur, True), "note": "sum of baselines"},
+                 {"label": "Expected NPV", "value": format_money(exp, cur, True),
+                  "note": f"{format_money(exp - base, cur, True)} vs approved",
+                  "tone": "good" if exp > base else "bad" if exp < base else ""}] + cards
+    return Html(head.html + key_figures(cards).html)
+
+
+def load_failures_table(failures: Any) -> Html:
+    """Workbooks of the portfolio folder that could not be loaded: file name, kind and reason."""
+    if failures is None or not len(failures):
+        return Html('<p class="vmo-empty">Every workbook loaded.</p>')
+    import pandas as pd
+
+    t = pd.DataFrame({"workbook": [Path(str(p)).name for p in failures["path"]], "problem": failures["kind"],
+                      "reason": failures["error"]})
+    return table(t)
+
+
+def register_table(cases: Any) -> Html:
+    """The portfolio register for the board: one row per case, verdict and RAG, NPVs, realisation."""
+    cols = {"case_id": "case", "title": "title", "status": "status", "verdict": "verdict", "rag": "RAG",
+            "baseline_npv": "baseline_NPV", "expected_npv": "expected_NPV", "forward_npv": "forward_NPV",
+            "realisation_pct": "realised", "vfm": "NPV_per_£_capex"}
+    cur = _single_currency(cases)
+    return table(cases[list(cols)].rename(columns=cols), money=["baseline_NPV", "expected_NPV", "forward_NPV"],
+                 percent=["realised"], digits={"NPV_per_£_capex": 2}, currency=cur, rag="RAG")
+
+
+def _single_currency(df: Any) -> str:
+    if "currency" in df and df["currency"].nunique() == 1:
+        return str(df["currency"].iloc[0])
+    return "GBP"
+
+
+def select_at_budget(portfolio: Any, register: Any, annual_budget: float,
+                     candidates: str = "active") -> tuple[Any, Any]:
+    """The selection a portfolio pack shows: the cases competing for funds
+    (:func:`vmo_lib.portfolio.selection_options`, valued at their forward NPV) chosen under the same
+    limit every year (:func:`vmo_lib.portfolio.select_portfolio`), must-do cases forced in.
+
+    Returns
+    -------
+    (options, selection)
+        ``selection`` is None when no case is a candidate.
+    """
+    from .portfolio import select_portfolio, selection_options
+
+    options, costs = selection_options(portfolio, register.as_of, candidates=candidates, register=register.cases)
+    if not len(options):
+        return options, None
+    selection = select_portfolio(options["value"], costs, annual_budget,
+                                 must_do=options.index[options["must_do"].astype(bool)].tolist(),
+                                 currency=options["currency"])
+    return options, selection
+
+
+def selection_table(selection: Any, options: Any) -> Html:
+    """The cases chosen under the budget (with their value) and the spend against budget per year."""
+    import pandas as pd
+
+    if selection is None:
+        return Html('<p class="vmo-empty">No case is competing for funds in this review.</p>')
+    cur = _single_currency(options)
+    t = options.join(selection.table[["selected"]], how="left").reset_index()
+    t["decision"] = t["selected"].map({True: "fund", False: "do not fund"}).fillna("do not fund")
+    t.loc[t["must_do"].astype(bool), "decision"] = "fund (must do)"
+    cases = table(t[["case_id", "title", "status", "value", "decision"]].rename(columns={"value": "forward_NPV"}),
+                  money=["forward_NPV"], currency=cur)
+    spend = selection.spend.reset_index().rename(columns={"index": "year"})
+    spend = spend.replace([float("inf")], pd.NA)
+    spend.columns = [str(c) for c in spend.columns]
+    first = spend.columns[0]
+    spend[first] = spend[first].astype(str)
+    years = table(spend, money=[c for c in spend.columns if c != first], currency=cur)
+    total = f"<p>Value of the selection: <b>{html.escape(format_money(selection.value, cur, compact=True))}</b>"
+    total += f" ({html.escape(selection.note)})</p>" if selection.note else "</p>"
+    return Html(total + cases.html + "<h3>Spend against budget by year</h3>" + years.html)
+
+
+def value_map_chart(cases: Any, ax: Any = None) -> Any:
+    """The value/risk map: expected NPV against the spread of the NPV (P90 − P10), one bubble per
+    case sized by its capital budget and coloured by its RAG.
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame
+        :attr:`vmo_lib.portfolio.Register.cases`.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from .charts import PALETTE, _style, currency_formatter
+
+    if ax is None:
+        fig = Figure(figsize=(9, 5.5), layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    cur = _single_currency(cases)
+    x = cases["risk_spread"].to_numpy(dtype=float)
+    y = cases["expected_npv"].to_numpy(dtype=float)
+    budget = np.nan_to_num(cases["budget"].to_numpy(dtype=float), nan=0.0)
+    size = 60 + 900 * np.sqrt(budget / budget.max()) if budget.max() > 0 else np.full(len(x), 120.0)
+    colours = [PALETTE.get(rag_class(r), PALETTE["grey"]) for r in cases["rag"]]
+    ax.scatter(x, y, s=size, c=colours, alpha=0.75, edgecolors=PALETTE["ink"], linewidths=0.6)
+    for xi, yi, label in zip(x, y, cases["case_id"], strict=True):
+        if np.isfinite(xi) and np.isfinite(yi):
+            ax.annotate(str(label), (xi, yi), xytext=(6, 6), textcoords="offset points", fontsize=8,
+                        color=PALETTE["ink"])
+    ax.axhline(0, color=PALETTE["muted"], linewidth=0.8)
+    ax.xaxis.set_major_formatter(currency_formatter(cur))
+    ax.yaxis.set_major_formatter(currency_formatter(cur))
+    ax.set_xlabel("Risk: spread of NPV outcomes (P90 − P10)")
+    ax.set_ylabel("Expected NPV")
+    ax.set_title("Value and risk by case (bubble size = capital budget, colour = RAG)")
+    _style(ax)
+    return fig
+
+
+def portfolio_results(register: Any, selection: Any = None, overlaps: Any = None, *, seed: int = 0,
+                      annual_budget: float | None = None, candidates: str = "active") -> dict[str, Any]:
+    """The machine-readable results of a portfolio review (``results.json``): per-case register
+    figures, the selection with its budget and candidates, and the double-counting findings."""
+    keep = ["case_id", "verdict", "rag", "baseline_npv", "expected_npv", "forward_npv", "vfm", "risk_p10",
+            "risk_p90", "prob_negative"]
+    return {
+        "as_of": register.as_of, "seed": int(seed), "annual_budget": annual_budget, "candidates": candidates,
+        "cases": json.loads(register.cases[keep].to_json(orient="records")),
+        "selection": None if selection is None else selection.to_dict(),
+        "double_counting": [] if overlaps is None else json.loads(overlaps.to_json(orient="records")),
+    }
