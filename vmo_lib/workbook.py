@@ -545,6 +545,6 @@ def read_workbook(source: str | os.PathLike | bytes, *, path: str | None = None)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             formulas, errors = scan_formula_cells(zf, wanted)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - corrupt deflate data, bad CRC...: one clear message
         raise WorkbookError(name, f"not a readable Excel workbook (.xlsx): {exc}") from None
     return parse_sheets(grids, path=name, formula_cells=formulas, error_cells=errors)
