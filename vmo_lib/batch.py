@@ -536,17 +536,19 @@ def _place_case(rec: dict, out: Path) -> None:
 
 
 def _place_portfolio(rec: dict, out: Path) -> None:
+    """Move the portfolio files into ``out`` (each os.replace is atomic), then drop stale ones."""
     tmp = Path(rec["tmp"]) if rec.get("tmp") else None
-    for stale in out.glob("portfolio.*"):
-        if stale.is_file() and (tmp is None or not (tmp / stale.name).exists()):
-            stale.unlink()
     files = []
     if tmp is not None and tmp.is_dir():
         for p in sorted(tmp.iterdir()):
             if p.is_file():
-                os.replace(p, out / p.name)
-                files.append(p.name)
+                name = "portfolio.results.json" if p.name == RESULTS_FILE else p.name
+                os.replace(p, out / name)
+                files.append(name)
         shutil.rmtree(tmp, ignore_errors=True)
+    for stale in out.glob("portfolio.*"):
+        if stale.is_file() and stale.name not in files:
+            stale.unlink()
     rec["outputs"] = {p: p for p in files}
 
 
