@@ -599,12 +599,14 @@ def render_index(entries: Sequence[Mapping[str, Any]], *, as_of: str, source: st
                      "links": list(e.get("links") or []), "step": e.get("step") or "", "error": e.get("error") or "",
                      "issues": [_issue_row(i) for i in (e.get("issues") or [])]})
     ok = [r for r in rows if r["status"] == "ok"]
-    counts = {k: sum(1 for r in ok if r["rag_class"] == k) for k in ("green", "amber", "red")}
+    counts = {k: sum(1 for r in ok if r["rag_class"] == k) for k in ("green", "amber", "red", "grey")}
     n_failed = len(rows) - len(ok)
     cards = [{"label": "Cases reviewed", "value": f"{len(ok)} of {len(rows)}", "note": "", "tone": ""},
              {"label": "Green", "value": counts["green"], "note": "on track", "tone": "good" if counts["green"] else ""},
              {"label": "Amber", "value": counts["amber"], "note": "needs attention", "tone": ""},
              {"label": "Red", "value": counts["red"], "note": "needs a decision", "tone": "bad" if counts["red"] else ""}]
+    if counts["grey"]:
+        cards.append({"label": "No RAG yet", "value": counts["grey"], "note": "nothing due or reported", "tone": ""})
     if n_failed:
         cards.append({"label": "Not reviewed", "value": n_failed, "note": "see the reasons below", "tone": "bad"})
     order = {"red": 0, "amber": 1, "green": 2, "grey": 3}
