@@ -61,10 +61,26 @@ def _wait_for_npv(page, expected: float) -> None:
         arg=[expected], timeout=TIMEOUT_MS)
 
 
-def _run_all_cells(page) -> None:
+def _accept_dialogs(page, seen: list[str]) -> None:
+    """Accept any JupyterLab dialog in the way (e.g. a kernel choice on a loaded machine), noting
+    its text: the assertions that follow still decide whether the explorer works."""
+    dialogs = page.locator(".jp-Dialog")
+    while dialogs.count():
+        seen.append(dialogs.first.inner_text())
+        button = dialogs.first.locator(".jp-Dialog-button.jp-mod-accept")
+        if button.count():
+            button.first.click()
+        else:
+            page.keyboard.press("Escape")
+        page.wait_for_timeout(500)
+
+
+def _run_all_cells(page, seen: list[str]) -> None:
     """Run → Run All Cells, as an analyst would; retried while the kernel is still connecting."""
+    _accept_dialogs(page, seen)
     page.locator(".jp-Notebook .jp-Cell").first.click()
     for _attempt in range(5):
+        _accept_dialogs(page, seen)
         page.click(".lm-MenuBar-itemLabel:text-is('Run')")
         page.locator(".lm-Menu-item:has(.lm-Menu-itemLabel:text-is('Run All Cells'))").click()
         try:
@@ -74,7 +90,7 @@ def _run_all_cells(page) -> None:
             return
         except Exception:  # noqa: BLE001 - Playwright's TimeoutError: the run did not start yet
             page.keyboard.press("Escape")
-    raise AssertionError("Run All Cells never started a cell")
+    raise AssertionError(f"Run All Cells never started a cell (dialogs seen: {seen})")
 
 
 def test_moving_a_slider_shows_the_npv_the_library_computes(lab):
@@ -89,14 +105,16 @@ def test_moving_a_slider_shows_the_npv_the_library_computes(lab):
     assert len({round(v, 2) for v in (npv_as_planned, npv_80, npv_80_cost_30)}) == 3
 
     ARTIFACTS.mkdir(exist_ok=True)
+    dialogs: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1200})
             page.set_default_timeout(TIMEOUT_MS)
+            page.on("dialog", lambda d: d.dismiss())
             page.goto(lab.lab_url("notebooks/what_if.ipynb"))
             page.wait_for_selector(".jp-Notebook")
-            _run_all_cells(page)
+            _run_all_cells(page, dialogs)
             page.wait_for_selector(".vmo-npv")
             _wait_for_npv(page, npv_as_planned)
             assert first.stem in page.inner_text(".vmo-whatif")
@@ -125,8 +143,11 @@ def test_moving_a_slider_shows_the_npv_the_library_computes(lab):
 
             page.locator(".vmo-whatif").scroll_into_view_if_needed()
             page.locator(".vmo-whatif").screenshot(path=str(ARTIFACTS / "what_if.png"))
+        except Exception as exc:
+            page.screenshot(path=str(ARTIFACTS / "what_if-failure.png"))
+            raise AssertionError(f"{exc}\n(JupyterLab dialogs seen: {dialogs}; log: {lab.log})") from exc
         finally:
             browser.close()
     elapsed = time.monotonic() - started
-    print(f"browser test: {elapsed:.1f} s from server up to screenshot")
+    print(f"browser test: {elapsed:.1f} s from server up to screenshot; dialogs accepted: {dialogs}")
     assert (ARTIFACTS / "what_if.png").stat().st_size > 10_000
