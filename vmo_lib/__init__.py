@@ -24,9 +24,12 @@ __all__ = [
     "VmoError",
     "WorkbookError",
     "__version__",
+    "appraise",
+    "case_status",
     "load_case",
     "load_portfolio",
     "make_case",
+    "monte_carlo",
     "validate_workbook",
 ]
 
@@ -42,6 +45,9 @@ _LAZY = {
     "load_case": "loader",
     "load_portfolio": "loader",
     "validate_workbook": "loader",
+    "appraise": "appraisal",
+    "case_status": "realisation",
+    "monte_carlo": "risk",
 }
 
 
