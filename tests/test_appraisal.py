@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import numpy_financial as npf
 import pytest
 
 from vmo_lib.appraisal import appraise, discount_factors, line_matrices, npv_of
+from vmo_lib.loader import load_case
 from vmo_lib.model import make_case
 
 
@@ -132,3 +135,28 @@ def test_multiple_irrs_are_flagged():
     a = appraise(case)
     assert a.irr == pytest.approx(0.1, abs=1e-10)  # roots 10 % and 20 %; Excel's guess finds 10 %
     assert "Ambiguous" in a.irr_note and any("MIRR" in n for n in a.notes)
+
+
+# --- sample cases appraised a second way: spreadsheet formulas recalculated by LibreOffice ------------
+FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "appraisal_sample_cases.json").read_text())
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+@pytest.mark.parametrize("case_id", sorted(FIXTURE["cases"]))
+def test_sample_case_appraisal_equals_libreoffice(case_id):
+    """scripts/make_appraisal_fixture.py lays the case's period totals out in a sheet of formulas
+    (SUMPRODUCT present values, =v0+NPV(...), IRR/MIRR annualised, PMT, a cumulative payback column)
+    and LibreOffice recalculates it: every metric must agree."""
+    expected = FIXTURE["cases"][case_id]
+    case = load_case(SAMPLE / f"{case_id}.xlsx", as_of="2026Q3")
+    costs, benefits = line_matrices(case)
+    # the fixture's inputs are this case's: regenerate it if the sample portfolio changes
+    np.testing.assert_allclose(costs.to_numpy().sum(axis=0), expected["costs"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(benefits.to_numpy().sum(axis=0), expected["benefits"], rtol=0, atol=1e-9)
+    a = appraise(case)
+    for name, lo in expected["libreoffice"].items():
+        ours = getattr(a, name)
+        if lo is None:
+            assert math.isnan(ours), name
+        else:
+            assert ours == pytest.approx(lo, rel=1e-9, abs=1e-6), name
