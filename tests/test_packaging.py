@@ -33,3 +33,21 @@ def test_ci_runs_make_test_and_readme_gives_the_two_commands():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme
+
+
+def _readme_row(command: str) -> str:
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if line.startswith(f"| `{command}"):
+            return line
+    raise AssertionError(f"README has no JSON row for {command}")
+
+
+def test_readme_documents_every_status_and_appraise_key():
+    from vmo_lib.appraisal import Appraisal
+    from vmo_lib.realisation import STATUS_KEYS
+
+    status_row = _readme_row("vmo status --json")
+    assert [k for k in STATUS_KEYS if k not in status_row] == []
+    appraise_row = _readme_row("vmo appraise --json")
+    fields = [f for f in Appraisal.__dataclass_fields__ if f != "cashflows"]
+    assert [k for k in fields if k not in appraise_row] == []
