@@ -176,8 +176,8 @@ class BusinessCase:
         return sorted(self.flows["scenario"].unique().tolist())
 
     def line_ids(self, kind: str | None = None) -> list[str]:
-        lines = self.lines if kind is None else self.lines[self.lines["kind"] == kind]
-        return lines["line_id"].tolist()
+        ix = self._flow_index()
+        return list(ix.ids) if kind is None else [ix.ids[i] for i in np.nonzero(ix.kind == kind)[0]]
 
     def matrix(self, scenario: str = "baseline", kind: str | None = None) -> pd.DataFrame:
         """Wide view of one scenario: one row per line (index ``line_id``), one column per ``t``.
@@ -186,20 +186,61 @@ class BusinessCase:
         Amounts keep the tidy sign convention (costs positive, benefits positive, dis-benefits
         negative).
         """
-        ids = self.line_ids(kind)
-        f = self.flows[self.flows["scenario"] == scenario]
-        if kind is not None:
-            f = f[f["kind"] == kind]
-        f = f[(f["t"] >= 0) & (f["t"] < self.horizon)]
-        out = np.zeros((len(ids), self.horizon))
-        if len(f):
-            pos = {lid: i for i, lid in enumerate(ids)}
-            rows = f["line_id"].map(pos).to_numpy()
-            ok = ~pd.isna(rows)
-            amt = f["amount"].to_numpy(dtype=float)
-            ok &= ~np.isnan(amt)
-            np.add.at(out, (rows[ok].astype(int), f["t"].to_numpy()[ok].astype(int)), amt[ok])
+        out, ids = self._matrix_array(scenario, kind)
         return pd.DataFrame(out, index=pd.Index(ids, name="line_id"), columns=pd.RangeIndex(self.horizon, name="t"))
+
+    def _scenario_cells(self, scenario: str, kind: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+        """The flows of one scenario that land in the matrix: (row, t, amount) arrays and the row ids.
+
+        Rows index ``line_ids(kind)``; only flows of a known line (and of ``kind``), with
+        ``0 <= t < horizon`` and a non-NaN amount, in the order of ``flows``. Amounts and ``t``
+        are read from ``flows`` on every call; the line positions come from :meth:`_flow_index`.
+        """
+        ix = self._flow_index()
+        ids, pos = ix.positions(kind)
+        sel = ix.scenario_rows.get(scenario)
+        if sel is None or not len(sel) or not ids:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, np.empty(0), ids
+        flows = self.flows
+        if kind is not None:
+            sel = sel[flows["kind"].to_numpy()[sel] == kind]
+        t = flows["t"].to_numpy()[sel]
+        rows = pos[sel]
+        amt = flows["amount"].to_numpy(dtype=float)[sel]
+        ok = (t >= 0) & (t < self.horizon) & (rows >= 0) & ~np.isnan(amt)
+        return rows[ok], t[ok].astype(np.int64), amt[ok], ids
+
+    def _matrix_array(self, scenario: str = "baseline", kind: str | None = None) -> tuple[np.ndarray, list]:
+        """:meth:`matrix` as a plain (lines x horizon) array and its row ids (the hot path of the analyses)."""
+        rows, t, amt, ids = self._scenario_cells(scenario, kind)
+        out = np.zeros((len(ids), self.horizon))
+        if len(rows):
+            np.add.at(out, (rows, t), amt)
+        return out, ids
+
+    def _flow_index(self) -> _FlowIndex:
+        """Where each flow row belongs (its line's position, its scenario), built once per tables.
+
+        Rebuilt whenever ``lines`` or ``flows`` is another object or another length (``with_flows``
+        and assignment make a new one). A flow's amount, ``t`` and ``kind`` are read afresh by each
+        use, so an in-place edit of those is seen; an in-place edit of a flow's ``line_id`` or
+        ``scenario``, or of a line's ``line_id`` or ``kind``, is not: change a case through
+        :meth:`with_flows` or by assigning new tables (ARCHITECTURE.md, principle 7).
+        """
+        ix = self.__dict__.get("_flow_index_cache")
+        lines, flows = self.lines, self.flows
+        if ix is None or ix.lines is not lines or ix.flows is not flows or ix.n_lines != len(lines) \
+                or ix.n_flows != len(flows):
+            ix = _FlowIndex.build(lines, flows)
+            self.__dict__["_flow_index_cache"] = ix
+        return ix
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the index is derived: never pickled, deep-copied or sent to a worker process
+        state = dict(self.__dict__)
+        state.pop("_flow_index_cache", None)
+        return state
 
     def net_flow(self, scenario: str = "baseline") -> pd.Series:
         """Net cash flow per period (benefits − costs) of a scenario, all benefit types included."""
@@ -222,6 +263,44 @@ class BusinessCase:
         return (f"BusinessCase({self.case_id!r}, {self.title!r}, {n_c} cost / {n_b} benefit lines, "
                 f"{self.horizon} {self.period_length}s from {self.meta['first_period']}, "
                 f"scenarios={self.scenarios})")
+
+
+class _FlowIndex:
+    """Line positions and scenario rows of a case's ``flows`` (see :meth:`BusinessCase._flow_index`)."""
+
+    __slots__ = ("lines", "flows", "n_lines", "n_flows", "ids", "kind", "scenario_rows", "_line_codes",
+                 "_line_uniques", "_positions")
+
+    @classmethod
+    def build(cls, lines: pd.DataFrame, flows: pd.DataFrame) -> _FlowIndex:
+        ix = cls()
+        ix.lines, ix.flows, ix.n_lines, ix.n_flows = lines, flows, len(lines), len(flows)
+        ix.ids = lines["line_id"].tolist()
+        ix.kind = lines["kind"].to_numpy(dtype=object)
+        ix._positions = {}
+        if len(flows):
+            codes, uniques = pd.factorize(flows["scenario"].to_numpy(dtype=object), use_na_sentinel=True)
+            order = np.argsort(codes, kind="stable")
+            bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+            ix.scenario_rows = {u: order[bounds[k]:bounds[k + 1]] for k, u in enumerate(uniques)}
+            ix._line_codes, ix._line_uniques = pd.factorize(flows["line_id"].to_numpy(dtype=object), use_na_sentinel=True)
+        else:
+            ix.scenario_rows = {}
+            ix._line_codes, ix._line_uniques = np.empty(0, dtype=np.intp), []
+        return ix
+
+    def positions(self, kind: str | None) -> tuple[list, np.ndarray]:
+        """Ids of the lines of ``kind`` (all when None) and, per flow row, its row among them (-1: none).
+
+        A line id listed twice maps to its last row, as a dict built in line order would.
+        """
+        got = self._positions.get(kind)
+        if got is None:
+            ids = self.ids if kind is None else [self.ids[i] for i in np.nonzero(self.kind == kind)[0]]
+            pos = {lid: i for i, lid in enumerate(ids)}
+            lut = np.array([pos.get(u, -1) for u in self._line_uniques] + [-1], dtype=np.int64)
+            got = self._positions[kind] = (ids, lut[self._line_codes])
+        return got
 
 
 @dataclass
@@ -367,11 +446,15 @@ def _flow(case_id, line_id, kind, period, t, scenario, amount, kpi_value=None, c
 def normalise_flows(flows: pd.DataFrame) -> pd.DataFrame:
     """Give a flows table its canonical dtypes (``t`` int, amounts float, text as object)."""
     flows = flows.copy()
-    flows["t"] = flows["t"].astype("int64")
-    flows["amount"] = pd.to_numeric(flows["amount"], errors="coerce").astype("float64")
-    flows["kpi_value"] = pd.to_numeric(flows["kpi_value"], errors="coerce").astype("float64")
+    # a column already in its dtype is left as it is (the casts would return it unchanged)
+    if flows["t"].dtype != np.int64:
+        flows["t"] = flows["t"].astype("int64")
+    for c in ("amount", "kpi_value"):
+        if flows[c].dtype != np.float64:
+            flows[c] = pd.to_numeric(flows[c], errors="coerce").astype("float64")
     for c in ("case_id", "line_id", "kind", "period", "scenario", "comment"):
-        flows[c] = flows[c].astype(object)
+        if flows[c].dtype != object:
+            flows[c] = flows[c].astype(object)
     return flows
 
 

@@ -277,38 +277,60 @@ def _memo(kind: str, case: BusinessCase, as_of: object, build):
     return memo[key]
 
 
+def _line_matrices(case: BusinessCase, scenario: str, view: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`vmo_lib.appraisal.line_matrices`, once per case, scenario and view within a call."""
+    return _memo(f"line_matrices:{scenario}:{view}", case, "", lambda: line_matrices(case, scenario, view))
+
+
+def _npv_of(case: BusinessCase, scenario: str, view: str) -> float:
+    """:func:`vmo_lib.appraisal.npv_of`, once per case, scenario and view within a call."""
+    return _memo(f"npv_of:{scenario}:{view}", case, "", lambda: npv_of(case, scenario, view))
+
+
+def _net_flows(case: BusinessCase, scenario: str, view: str) -> np.ndarray:
+    """:func:`vmo_lib.appraisal.net_flows`, once per case, scenario and view within a call."""
+    return _memo(f"net_flows:{scenario}:{view}", case, "", lambda: net_flows(case, scenario, view))
+
+
+def _discount_factors(case: BusinessCase) -> np.ndarray:
+    """:func:`vmo_lib.appraisal.discount_factors`, once per case within a call."""
+    return _memo("discount_factors", case, "", lambda: discount_factors(case))
+
+
 def _grid(case: BusinessCase, as_of: object) -> _Grid:
     return _memo("grid", case, as_of, lambda: _build_grid(case, as_of))
 
 
 def _build_grid(case: BusinessCase, as_of: object) -> _Grid:
     tau = _tau(case, as_of)
-    ids = case.line_ids()
-    pos = {lid: i for i, lid in enumerate(ids)}
     h = case.horizon
 
     def cells(scenario: str) -> tuple[np.ndarray, np.ndarray]:
-        f = case.flows[(case.flows["scenario"] == scenario) & (case.flows["t"] >= 0) & (case.flows["t"] < h)]
-        amt = f["amount"].to_numpy(dtype=float)
-        row = f["line_id"].map(pos)
-        ok = ~np.isnan(amt) & row.notna().to_numpy()
+        r, t, amt, ids = case._scenario_cells(scenario)
         if scenario == "actual":
-            ok &= f["t"].to_numpy() <= tau
+            ok = t <= tau
+            r, t, amt = r[ok], t[ok], amt[ok]
         m = np.zeros((len(ids), h))
         mask = np.zeros((len(ids), h), dtype=bool)
-        r = row.to_numpy()[ok].astype(int)
-        t = f["t"].to_numpy()[ok].astype(int)
-        np.add.at(m, (r, t), amt[ok])
+        np.add.at(m, (r, t), amt)
         mask[r, t] = True
         return m, mask
 
+    ids = case.line_ids()
     actual, reported = cells("actual")
     forecast, has_forecast = cells("forecast")
     kind = case.lines.set_index("line_id")["kind"].reindex(ids).to_numpy()
-    plan = case.matrix(case.current_baseline).to_numpy()
-    original = case.matrix("baseline").to_numpy()
+    plan = case._matrix_array(case.current_baseline)[0]
+    original = case._matrix_array("baseline")[0]
     past = np.arange(h) <= tau
     return _Grid(ids, kind, plan, original, actual, reported, forecast, has_forecast, past, tau)
+
+
+def _line_attrs(case: BusinessCase, ids: list[str]) -> list[dict[str, Any]]:
+    """One dict of ``case.lines`` attributes per line id (what ``lines.loc[line_id]`` holds), once per call."""
+    def build() -> list[dict[str, Any]]:
+        return case.lines.set_index("line_id").reindex(ids).to_dict(orient="records")
+    return _memo("line_attrs", case, "", build)
 
 
 def _expected_matrix(g: _Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -379,14 +401,29 @@ def expected_case(case: BusinessCase, as_of: object) -> BusinessCase:
 
 
 def _build_expected_case(case: BusinessCase, as_of: object) -> BusinessCase:
-    e = expected_flows(case, as_of)
-    e = e[e["amount"].abs() > 0]
+    # expected_flows' rows with an amount, built from the grid's arrays (no intermediate table);
+    # text columns as object Series so that pandas does not infer (then undo) a string dtype.
+    g = _grid(case, as_of)
+    amount, source, _ = _expected_matrix(g)
+    h, n = case.horizon, len(g.ids)
+    flat = amount.ravel()
+    keep = np.flatnonzero(np.abs(flat) > 0)
+    r, t = keep // h if h else keep, keep % h if h else keep
+
+    def obj(values: Any) -> pd.Series:
+        return pd.Series(values, dtype=object)
+
     rows = pd.DataFrame({
-        "case_id": case.case_id, "line_id": e["line_id"], "kind": e["kind"], "period": e["period"],
-        "t": e["t"], "scenario": EXPECTED, "amount": e["amount"], "kpi_value": np.nan,
-        "comment": e["source"],
+        "case_id": obj(np.full(len(keep), case.case_id, dtype=object)),
+        "line_id": obj(np.array(g.ids, dtype=object)[r] if n else np.empty(0, dtype=object)),
+        "kind": obj(g.kind[r]), "period": obj(np.array(case.periods, dtype=object)[t]),
+        "t": t.astype(np.int64), "scenario": obj(np.full(len(keep), EXPECTED, dtype=object)),
+        "amount": flat[keep], "kpi_value": np.full(len(keep), np.nan),
+        "comment": obj(np.array(["actual", "forecast", "plan"], dtype=object)[source.ravel()[keep]]),
     }, columns=list(FLOW_COLUMNS))
-    kept = case.flows[case.flows["scenario"] != EXPECTED]
+    kept = case.flows
+    if EXPECTED in case._flow_index().scenario_rows:
+        kept = kept[kept["scenario"] != EXPECTED]
     flows = pd.concat([kept, rows], ignore_index=True) if len(rows) else kept
     return case.with_flows(normalise_flows(flows))
 
@@ -395,12 +432,28 @@ def _build_expected_case(case: BusinessCase, as_of: object) -> BusinessCase:
 # realisation tables
 # --------------------------------------------------------------------------------------------------
 def _latest_kpi(case: BusinessCase, tau: int) -> pd.DataFrame:
-    a = case.flows[(case.flows["scenario"] == "actual") & (case.flows["t"] <= tau) & case.flows["kpi_value"].notna()]
-    if a.empty:
+    """The last measured KPI value of each line up to ``tau`` (index ``line_id``), once per call."""
+    return _memo("latest_kpi", case, tau, lambda: _build_latest_kpi(case, tau))
+
+
+def _build_latest_kpi(case: BusinessCase, tau: int) -> pd.DataFrame:
+    f = case.flows
+    kv = f["kpi_value"].to_numpy(dtype=float)
+    t = f["t"].to_numpy()
+    idx = np.flatnonzero((f["scenario"].to_numpy() == "actual") & (t <= tau) & ~np.isnan(kv))
+    if not len(idx):
         return pd.DataFrame(columns=["kpi_latest", "kpi_latest_period", "kpi_latest_t"]).rename_axis("line_id")
-    last = a.sort_values("t", kind="stable").groupby("line_id").tail(1).set_index("line_id")
-    return pd.DataFrame({"kpi_latest": last["kpi_value"].astype(float), "kpi_latest_period": last["period"],
-                         "kpi_latest_t": last["t"].astype(int)})
+    order = idx[np.argsort(t[idx], kind="stable")]
+    lids = f["line_id"].to_numpy()[order]
+    last: dict[Any, int] = {}
+    for k, lid in enumerate(lids):  # the latest row of each line (by t, then row order) wins
+        if not pd.isna(lid):  # groupby drops blank keys
+            last[lid] = k
+    pick = order[sorted(last.values())]
+    index = pd.Index(f["line_id"].to_numpy()[pick], dtype=object, name="line_id")
+    return pd.DataFrame({"kpi_latest": pd.Series(kv[pick], index=index),
+                         "kpi_latest_period": pd.Series(f["period"].to_numpy()[pick], index=index, dtype=object),
+                         "kpi_latest_t": pd.Series(t[pick].astype(int), index=index)})
 
 
 def kpi_progress(baseline_value: float, target_value: float, measured: float) -> float:
@@ -478,7 +531,6 @@ def realisation_by_line(case: BusinessCase, as_of: object, thresholds: Threshold
     th = thresholds or Thresholds()
     g = _grid(case, as_of)
     expected, _, _ = _expected_matrix(g)
-    lines = case.lines.set_index("line_id").reindex(g.ids)
     is_cost = g.kind == "cost"
     sign = np.where(is_cost, -1.0, 1.0)          # variance = sign * (actual - plan)
     past = np.broadcast_to(g.past, g.plan.shape)
@@ -502,12 +554,18 @@ def realisation_by_line(case: BusinessCase, as_of: object, thresholds: Threshold
         performance = np.where((n_rep > 0) & (np.abs(plan_rep) > _TINY), 1 + variance / np.abs(plan_rep), np.nan)
 
     kpi = _latest_kpi(case, tau).reindex(g.ids)
+    kpi_latest = kpi["kpi_latest"].to_numpy() if len(kpi) else None
+    kpi_period = kpi["kpi_latest_period"].to_numpy() if len(kpi) else None
     as_of_end = period_end_date(_label(case, as_of), case.period_length)
+    attrs = _line_attrs(case, g.ids)
+    plan_unreported = (g.plan * due).sum(axis=1)
+    n_due = due.sum(axis=1)
+    plan_total, original_total, expected_total = g.plan.sum(axis=1), g.original.sum(axis=1), expected.sum(axis=1)
     rows = []
     for i, lid in enumerate(g.ids):
-        ln = lines.loc[lid]
+        ln = attrs[i]
         kb, kt = _number(ln.get("baseline_value")), _number(ln.get("target_value"))
-        latest = _number(kpi["kpi_latest"].iloc[i]) if len(kpi) else math.nan
+        latest = _number(kpi_latest[i]) if kpi_latest is not None else math.nan
         progress = kpi_progress(kb, kt, latest) if g.kind[i] == "benefit" else math.nan
         planned_progress = (_planned_kpi_progress(ln.get("baseline_date"), ln.get("target_date"), as_of_end)
                             if g.kind[i] == "benefit" else math.nan)
@@ -523,15 +581,15 @@ def realisation_by_line(case: BusinessCase, as_of: object, thresholds: Threshold
             "plan_to_date": float(plan_to_date[i]), "plan_reported": float(plan_rep[i]),
             "actual_to_date": float(actual_td[i]) if n_rep[i] else math.nan,
             "variance_to_date": float(variance[i]),
-            "plan_unreported": float((g.plan[i] * due[i]).sum()),
+            "plan_unreported": float(plan_unreported[i]),
             "realisation_pct": float(realisation[i]), "performance_pct": float(performance[i]),
             "original_plan_reported": float(orig_rep[i]), "original_variance_to_date": float(orig_variance[i]),
-            "periods_reported": int(n_rep[i]), "periods_unreported": int(due[i].sum()),
-            "plan_total": float(g.plan[i].sum()), "original_total": float(g.original[i].sum()),
-            "expected_total": float(expected[i].sum()),
+            "periods_reported": int(n_rep[i]), "periods_unreported": int(n_due[i]),
+            "plan_total": float(plan_total[i]), "original_total": float(original_total[i]),
+            "expected_total": float(expected_total[i]),
             "kpi": None if _blank(ln.get("kpi")) else ln.get("kpi"),
             "kpi_baseline": kb, "kpi_target": kt, "kpi_latest": latest,
-            "kpi_latest_period": kpi["kpi_latest_period"].iloc[i] if len(kpi) and not _blank(kpi["kpi_latest_period"].iloc[i]) else None,
+            "kpi_latest_period": kpi_period[i] if kpi_period is not None and not _blank(kpi_period[i]) else None,
             "kpi_progress_pct": progress, "kpi_planned_progress_pct": planned_progress,
             "kpi_rollup": None if _blank(ln.get("kpi_rollup")) else ln.get("kpi_rollup"),
             "rag": colour, "rag_reason": reason,
@@ -635,30 +693,47 @@ def realisation_by_type(case: BusinessCase, as_of: object, thresholds: Threshold
     th = thresholds or Thresholds()
     t = realisation_by_line(case, as_of, th) if lines is None else lines
     out = []
-    for (kind, typ), grp in t.groupby(["kind", "type"], sort=False, dropna=False):
-        n_rep = grp["periods_reported"].sum()
-        row: dict[str, Any] = {"kind": kind, "type": typ, "n_lines": len(grp)}
-        for c in ("plan_period", "plan_to_date", "plan_reported", "plan_unreported", "plan_total", "expected_total"):
-            row[c] = float(grp[c].sum())
-        for c in ("actual_period", "actual_to_date", "variance_period", "variance_to_date"):
-            row[c] = float(grp[c].sum(min_count=1))
+    if not len(t):
+        return pd.DataFrame(out)
+    # Groups as ``t.groupby(["kind", "type"], sort=False, dropna=False)`` forms them (first
+    # appearance, blanks together); sums on plain arrays (pandas sums NaN-as-0 the same way).
+    codes = t.groupby(["kind", "type"], sort=False, dropna=False).ngroup().to_numpy()
+    kinds, types = t["kind"].to_numpy(), t["type"].to_numpy()
+    units, rollups = t["unit"].to_numpy(), t["kpi_rollup"].to_numpy()
+    n_reported = t["periods_reported"].to_numpy()
+    has_kpi = t["kpi_baseline"].notna().to_numpy()
+    plain = ("plan_period", "plan_to_date", "plan_reported", "plan_unreported", "plan_total", "expected_total")
+    min1 = ("actual_period", "actual_to_date", "variance_period", "variance_to_date")
+    values = {c: t[c].to_numpy(dtype=float) for c in plain + min1}
+    for g in range(int(codes.max()) + 1):
+        idx = np.flatnonzero(codes == g)
+        kind, typ = kinds[idx[0]], types[idx[0]]
+        if pd.isna(typ):
+            typ = np.nan  # the key groupby gives the blank group
+        n_rep = n_reported[idx].sum()
+        row: dict[str, Any] = {"kind": kind, "type": typ, "n_lines": len(idx)}
+        for c in plain + min1:
+            v = values[c][idx]
+            nan = np.isnan(v)
+            row[c] = math.nan if c in min1 and nan.all() else float(np.where(nan, 0.0, v).sum())
         row["realisation_pct"] = _ratio(row["actual_to_date"], row["plan_reported"]) if n_rep else math.nan
         row["performance_pct"] = 1 + _ratio(row["variance_to_date"], abs(row["plan_reported"])) if n_rep else math.nan
-        rules = {_kpi_rule(u, r) for u, r in zip(grp["unit"], grp["kpi_rollup"], strict=True)}
-        units = {None if _blank(u) else str(u).strip() for u in grp["unit"]}
+        rules = {_kpi_rule(u, r) for u, r in zip(units[idx], rollups[idx], strict=True)}
+        group_units = {None if _blank(u) else str(u).strip() for u in units[idx]}
         row.update(unit=None, kpi_rollup=None, kpi_baseline=math.nan, kpi_target=math.nan,
                    kpi_latest=math.nan, kpi_progress_pct=math.nan, kpi_note="")
-        if kind == "benefit" and grp["kpi_baseline"].notna().any():
-            if len(units) == 1 and None not in units and len(rules) == 1:
+        if kind == "benefit" and has_kpi[idx].any():
+            if len(group_units) == 1 and None not in group_units and len(rules) == 1:
+                grp = t.iloc[idx]
                 rule = rules.pop()
                 order = pd.Series(range(len(grp)), index=grp.index, dtype=float)
-                row.update(unit=units.pop(), kpi_rollup=rule,
+                row.update(unit=group_units.pop(), kpi_rollup=rule,
                            kpi_baseline=_roll(grp["kpi_baseline"], rule, order),
                            kpi_target=_roll(grp["kpi_target"], rule, order),
                            kpi_latest=_roll(grp["kpi_latest"], rule, order))
                 row["kpi_progress_pct"] = kpi_progress(row["kpi_baseline"], row["kpi_target"], row["kpi_latest"])
             else:
-                row["kpi_note"] = "KPIs not combined: " + ("units differ" if len(units) != 1 or None in units
+                row["kpi_note"] = "KPIs not combined: " + ("units differ" if len(group_units) != 1 or None in group_units
                                                            else "roll-up rules differ")
         row["rag"] = rag(row["performance_pct"], th)
         out.append(row)
@@ -690,7 +765,7 @@ def realisation_by_period(case: BusinessCase, as_of: object, view: str = "econom
     """
     g = _grid(case, as_of)
     expected, _, _ = _expected_matrix(g)
-    _, ben_lines = line_matrices(case, "baseline", view)
+    _, ben_lines = _line_matrices(case, "baseline", view)
     in_view = np.isin(np.array(g.ids, dtype=object), ben_lines.index.to_numpy())
     out = pd.DataFrame({"period": case.periods, "t": np.arange(case.horizon), "reported": g.past})
     for kind, rows in (("benefit", (g.kind == "benefit") & in_view), ("cost", g.kind == "cost")):
@@ -830,9 +905,9 @@ def value_bridge(case: BusinessCase, as_of: object, reference: str = "baseline",
     (-8.26, 0.0, 0.0)
     """
     ec = expected_case(case, as_of)
-    df = discount_factors(ec)
-    rc, rb = line_matrices(ec, reference, view)
-    xc, xb = line_matrices(ec, EXPECTED, view)
+    df = _discount_factors(ec)
+    rc, rb = _line_matrices(ec, reference, view)
+    xc, xb = _line_matrices(ec, EXPECTED, view)
     c_amount, c_timing = _bridge_lines(rc.to_numpy(), xc.to_numpy(), df)
     b_amount, b_timing = _bridge_lines(rb.to_numpy(), xb.to_numpy(), df)
     lines = case.lines.set_index("line_id")
@@ -848,9 +923,9 @@ def value_bridge(case: BusinessCase, as_of: object, reference: str = "baseline",
         "timing_effect": np.r_[-c_timing, b_timing],
     })
     return ValueBridge(
-        reference=reference, start=npv_of(ec, reference, view), cost=0.0 - float(c_amount.sum()),
+        reference=reference, start=_npv_of(ec, reference, view), cost=0.0 - float(c_amount.sum()),
         benefit=float(b_amount.sum()), timing=float(b_timing.sum() - c_timing.sum()) + 0.0,
-        end=npv_of(ec, EXPECTED, view), by_line=by_line,
+        end=_npv_of(ec, EXPECTED, view), by_line=by_line,
     )
 
 
@@ -880,8 +955,8 @@ def _forward(ec: BusinessCase, tau: int, view: str) -> float:
     start = max(tau + 1, 0)
     if start >= ec.horizon:
         return 0.0
-    net = net_flows(ec, EXPECTED, view)
-    df = discount_factors(ec)
+    net = _net_flows(ec, EXPECTED, view)
+    df = _discount_factors(ec)
     return float(net[start:] @ df[start:] / df[start])
 
 
@@ -992,18 +1067,20 @@ def measurement_gaps(case: BusinessCase, as_of: object, thresholds: Thresholds |
     """
     th = thresholds or Thresholds()
     g = _grid(case, as_of)
-    lines = case.lines.set_index("line_id")
+    attrs = _line_attrs(case, g.ids)
     periods = case.periods
     kpi = _latest_kpi(case, g.tau)
     per_freq = schema.PERIODS_PER_FREQUENCY.get(case.period_length, {})
     go_live = case.go_live_t
-    kpi_rows = case.flows[(case.flows["scenario"] == "actual") & case.flows["kpi_value"].notna()
-                          & (case.flows["t"] <= g.tau)]
+    f = case.flows
+    kpi_rows = f[(f["scenario"] == "actual") & f["kpi_value"].notna() & (f["t"] <= g.tau)]
+    kpi_ts_of = {lid: grp.to_numpy() for lid, grp in kpi_rows.groupby("line_id", sort=False)["t"]}
+    no_ts = np.empty(0, dtype=np.int64)
     out: list[dict[str, Any]] = []
     last_t = min(g.tau, case.horizon - 1)
 
     def add(i: int, gap: str, detail: str, ts: list[int] | None = None) -> None:
-        ln = lines.loc[g.ids[i]]
+        ln = attrs[i]
         out.append({"line_id": g.ids[i], "kind": g.kind[i], "name": ln.get("name"),
                     "owner": None if _blank(ln.get("owner")) else ln.get("owner"),
                     "row": None if _blank(ln.get("row")) else int(ln.get("row")),
@@ -1011,7 +1088,7 @@ def measurement_gaps(case: BusinessCase, as_of: object, thresholds: Thresholds |
                     "periods": ", ".join(periods[t] for t in ts) if ts else ""})
 
     for i, lid in enumerate(g.ids):
-        ln = lines.loc[lid]
+        ln = attrs[i]
         reported_ts = np.flatnonzero(g.reported[i])
         due_ts = np.flatnonzero(g.past & ~g.reported[i] & ((np.abs(g.plan[i]) > _TINY)
                                                           | (g.has_forecast[i] & (np.abs(g.forecast[i]) > _TINY))))
@@ -1034,7 +1111,7 @@ def measurement_gaps(case: BusinessCase, as_of: object, thresholds: Thresholds |
                 has_kpi = lid in kpi.index
                 if not has_kpi and not _blank(ln.get("kpi")):
                     add(i, "no KPI measurement", f"due since {periods[min(due_from, last_t)]}, KPI never measured")
-                kpi_ts = kpi_rows.loc[kpi_rows["line_id"] == lid, "t"].to_numpy()
+                kpi_ts = kpi_ts_of.get(lid, no_ts)
                 all_rep = np.union1d(reported_ts, kpi_ts)
                 last = int(all_rep.max()) if len(all_rep) else due_from - 1
                 gap_len = last_t - last      # nothing is due after the horizon ends
@@ -1218,22 +1295,22 @@ def _case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | Non
     label = _label(case, as_of)
     ec = expected_case(case, as_of)
     current = case.current_baseline
-    base_npv = npv_of(ec, "baseline", view)
-    cur_npv = npv_of(ec, current, view) if current != "baseline" else base_npv
+    base_npv = _npv_of(ec, "baseline", view)
+    cur_npv = _npv_of(ec, current, view) if current != "baseline" else base_npv
     bridge = value_bridge(case, as_of, "baseline", view)
     bridge_cur = value_bridge(case, as_of, current, view) if current != "baseline" else None
     exp_npv = bridge.end
     fwd = _forward(ec, tau, view)
     remaining = max(tau + 1, 0) < case.horizon
-    df = discount_factors(ec)
-    pv_cost = {s: float(line_matrices(ec, s, view)[0].to_numpy().sum(axis=0) @ df) for s in {"baseline", current}}
+    df = _discount_factors(ec)
+    pv_cost = {s: float(_line_matrices(ec, s, view)[0].to_numpy().sum(axis=0) @ df) for s in {"baseline", current}}
     v_cur = verdict(cur_npv, exp_npv, pv_cost[current], th)
     v_orig = verdict(base_npv, exp_npv, pv_cost["baseline"], th)
 
     lines = realisation_by_line(case, as_of, th)
     benefits = lines[lines["kind"] == "benefit"].reset_index(drop=True)
     costs = lines[lines["kind"] == "cost"].reset_index(drop=True)
-    _, in_view = line_matrices(case, "baseline", view)
+    _, in_view = _line_matrices(case, "baseline", view)
     bv = benefits[benefits["line_id"].isin(in_view.index)]
 
     def totals(t: pd.DataFrame, kind: str) -> dict[str, float]:
