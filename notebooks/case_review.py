@@ -38,29 +38,27 @@ results = report.case_results(case, status, appraised, scenario=scenario, seed=s
 results["risk"] = simulation.summary()
 saved = report.write_results(out_dir, results)
 
-# %% [markdown]
-# ## Summary and verdict
-# The verdict compares the expected NPV (actuals to date, then forecast) with the baseline in force.
-
 # %%
 report.case_summary(case, status, appraised)
 
 # %% [markdown]
-# What moved the value since approval: cost, benefit and timing effects from the baseline NPV to the expected NPV.
-
-# %%
-charts.value_bridge_chart(status.bridge, status.currency)
-
-# %% [markdown]
-# ## What the numbers say
-# Sentences generated from this quarter's figures.
+# ## Summary and verdict
+# The verdict compares the expected NPV (actuals to date, then the owner's forecast) with the NPV approved
+# for this case. Sentences generated from this quarter's figures:
 
 # %%
 report.narrative_html(status)
 
 # %% [markdown]
+# What moved the value since approval: the cost, benefit and timing effects that take the approved NPV to the
+# expected NPV.
+
+# %%
+charts.value_bridge_chart(status.bridge, status.currency)
+
+# %% [markdown]
 # ## Appraisal
-# The appraised scenario's whole-life metrics, discounted to the first period.
+# Whole-life figures of the plan appraised, discounted to the case's first period.
 
 # %%
 report.appraisal_table(appraised)

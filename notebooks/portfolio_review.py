@@ -17,7 +17,9 @@
 
 # %%
 # %matplotlib inline
-from vmo_lib import loader, portfolio, reference_class, report
+from IPython.display import display
+
+from vmo_lib import charts, loader, portfolio, reference_class, report
 
 # %% tags=["parameters"]
 folder = "../data/sample"
@@ -41,7 +43,8 @@ report.portfolio_summary(register, cases.failures)
 
 # %% [markdown]
 # ## Register
-# Every case with its verdict, RAG and value as of the review period; NPVs in each case's currency.
+# Every case with its verdict, RAG and value as of the review period; NPVs in each case's currency,
+# value for money is NPV per unit of capital budget.
 
 # %%
 report.register_table(register.cases)
@@ -54,10 +57,12 @@ report.load_failures_table(cases.failures)
 
 # %% [markdown]
 # ## Value map
-# Where the value is and how uncertain it is.
+# Where the value is and how uncertain it is: expected NPV against the spread of simulated outcomes
+# (P90 − P10), bubble size the capital budget, colour the RAG.
 
 # %%
-report.value_map_chart(register.cases)
+for _currency, cases_in_currency in register.cases.groupby("currency"):  # one map per currency
+    display(charts.value_risk_map(cases_in_currency))
 
 # %% [markdown]
 # ## Selection at the budget
@@ -73,7 +78,8 @@ report.selection_table(selection, options)
 # %%
 report.table(portfolio.realisation_rollup(register.benefits, by="benefit_type")[
     ["benefit_type", "cases", "benefits", "plan_total", "plan_reported", "actual_to_date", "realisation_pct",
-     "red", "amber", "green"]], money=["plan_total", "plan_reported", "actual_to_date"], percent=["realisation_pct"])
+     "red", "amber", "green", "currency"]], money=["plan_total", "plan_reported", "actual_to_date"],
+             percent=["realisation_pct"], currency="currency")
 
 # %% [markdown]
 # ## Double counting
@@ -81,19 +87,20 @@ report.table(portfolio.realisation_rollup(register.benefits, by="benefit_type")[
 
 # %%
 report.table(overlaps[["case_a", "benefit_a", "case_b", "benefit_b", "kpi_key", "overlap_from", "overlap_to",
-                       "amount_at_stake"]], money=["amount_at_stake"], empty="No benefit is claimed twice.")
+                       "amount_at_stake", "currency"]].rename(columns={"kpi_key": "KPI"}),
+             money=["amount_at_stake"], currency="currency", empty="No benefit is claimed twice.")
 
 # %% [markdown]
 # ## Reference-class findings
 # What this portfolio's own history says about estimates: actual over baseline at P50 and P80, by case type.
 
 # %%
-report.table(reference_class.reference_class_uplifts(history), digits={"ratio_p50": 2, "ratio_p80": 2},
-             percent=["adjustment_p50", "adjustment_p80"])
+report.table(reference_class.reference_class_uplifts(history).rename(columns={"group": "case_type", "n": "cases"}),
+             digits={"ratio_p50": 2, "ratio_p80": 2}, percent=["adjustment_p50", "adjustment_p80"])
 
 # %% [markdown]
 # ## Cases needing decisions
 # Most urgent first: value destroyed, negative forward NPV, red RAG, at risk, awaiting approval.
 
 # %%
-report.table(report.decisions_needed(register.cases), money=["expected_npv", "forward_npv"])
+report.decisions_table(register.cases)

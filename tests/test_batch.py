@@ -231,6 +231,40 @@ def test_kernels_talk_over_ipc_with_an_absolute_socket_path(tmp_path):
     assert km.transport == "ipc" and os.path.isabs(km.ip) and km.ip.startswith(str(tmp_path))
 
 
+def test_shutdown_does_not_interrupt_the_finished_kernel(tmp_path):
+    # jupyter_client interrupts (SIGINT) before every shutdown; landing inside ipykernel's last message
+    # handler that logged "KeyboardInterrupt caught in kernel." on stderr. While shutting down the
+    # interrupt is skipped; otherwise it is the library's (which refuses when no kernel runs).
+    import asyncio
+
+    km = batch._ipc_kernel_manager(str(tmp_path))()
+    with pytest.raises(RuntimeError, match="No kernel is running"):
+        asyncio.run(km._async_interrupt_kernel())
+    km.shutting_down = True
+    assert asyncio.run(km._async_interrupt_kernel()) is None
+
+
+def test_the_runner_finds_its_notebooks_and_templates_as_package_resources():
+    import importlib.resources
+    import tomllib
+    from fnmatch import fnmatch
+
+    package = importlib.resources.files("vmo_lib")
+    assert batch.NOTEBOOK_DIR == Path(str(package / "notebooks"))
+    assert report.TEMPLATE_DIR == Path(str(package / "templates" / "report"))
+    # the notebooks the runner executes are the analysts' notebooks/ (one copy to edit)
+    for nb in (batch.CASE_NOTEBOOK, batch.PORTFOLIO_NOTEBOOK):
+        assert nb.read_bytes() == (ROOT / "notebooks" / nb.name).read_bytes()
+    templates = [p for p in report.TEMPLATE_DIR.rglob("*") if p.is_file()]
+    assert {"review_index.html.j2", "load_failure.html.j2", "vmo.css", "index.html.j2"} <= {p.name for p in templates}
+    # and a wheel ships every one of them: each file matches a package-data pattern of pyproject.toml
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["vmo_lib"]
+    root = Path(str(package))
+    for f in [batch.CASE_NOTEBOOK, batch.PORTFOLIO_NOTEBOOK, *templates]:
+        rel = f.relative_to(root).as_posix()
+        assert any(fnmatch(rel, pat) and rel.count("/") == pat.count("/") for pat in patterns), rel
+
+
 @pytest.mark.parametrize("case_id", ["../x", "a/b", "CON", "x" * 300, "A", "a"])
 def test_case_folders_stay_inside_out_whatever_the_id(tmp_path, case_id):
     out = tmp_path / "out"

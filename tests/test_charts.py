@@ -39,6 +39,30 @@ def test_money_format(x, text):
     assert charts.format_money(x, "GBP") == text
 
 
+def test_value_map_draws_one_bubble_per_case_with_its_rag_colour():
+    import pandas as pd
+
+    register = pd.DataFrame({"case_id": list("ABCDE"), "currency": "GBP", "risk_spread": [1.0, 2, 3, 4, 5],
+                             "expected_npv": [11.0, -1, 4, 6, 2], "budget": [1.0, 4, 0, 9, 1],
+                             "rag": ["green", "red", "red", "amber", "green"]})
+    fig = charts.value_risk_map(register)
+    [ax] = fig.axes
+    points = ax.collections[0]
+    assert points.get_offsets().tolist() == [[1, 11], [2, -1], [3, 4], [4, 6], [5, 2]]
+    faces = [to_hex(f[:3]) for f in points.get_facecolors()]
+    assert faces[1] == charts.PALETTE["red"] and faces[0] == charts.PALETTE["green"]
+    assert faces[3] == charts.PALETTE["amber"]
+
+
+def test_value_map_refuses_to_mix_currencies():
+    import pandas as pd
+
+    register = pd.DataFrame({"case_id": ["A", "B"], "currency": ["GBP", "EUR"], "risk_spread": [1.0, 2],
+                             "expected_npv": [1.0, 2], "budget": [1.0, 1], "rag": ["green", "red"]})
+    with pytest.raises(ValueError, match="several currencies"):
+        charts.value_risk_map(register)
+
+
 def test_currency_axis_formatter_uses_k_and_m():
     f = charts.currency_formatter("GBP")
     assert [f(v, 0) for v in (0, 250_000, 1_500_000, 2_000_000)] == ["£0", "£250k", "£1.5m", "£2m"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from types import SimpleNamespace
 
 import nbformat
 import pandas as pd
@@ -58,12 +59,35 @@ def test_safe_child_refuses_paths_that_leave_the_output_folder(tmp_path, parts):
     (2_345_678, "EUR", True, "€2.35m"),
     (-593_000, "GBP", True, "−£593k"),
     (9_999, "USD", True, "$9,999"),
-    (45_200, "CHF", True, "CHF 45k"),
+    (45_200, "CHF", True, "CHF 45.2k"),
+    (12_500, "GBP", True, "£12.5k"),
+    (9_999.6, "GBP", True, "£10.0k"),   # three significant digits of the rounded value, not £10.00k
+    (999_600, "GBP", True, "£1.00m"),   # not £1000k
+    (-0.4, "GBP", True, "£0"),          # no −£0
     (float("nan"), "GBP", False, "–"),
     (None, "GBP", True, "–"),
 ])
 def test_format_money(value, currency, compact, text):
     assert report.format_money(value, currency, compact=compact) == text
+
+
+def test_one_money_format_for_charts_and_packs():
+    from vmo_lib import charts
+
+    for x in (0, 999, 12_500, -350_000, 1_234_567, 2.5e9, float("nan")):
+        assert charts.format_money(x, "GBP") == report.format_money(x, "GBP", compact=True)
+
+
+@pytest.mark.parametrize(("value", "text"), [(-0.004, "0%"), (-0.25, "−25%"), (0.8734, "87%"), (None, "–")])
+def test_format_percent_never_shows_minus_zero(value, text):
+    assert report.format_percent(value) == text
+
+
+def test_table_shows_each_row_in_its_own_currency():
+    df = pd.DataFrame({"case": ["A", "B"], "npv": [1500.0, -2500.0], "currency": ["GBP", "EUR"]})
+    h = report.table(df, money=["npv"], currency="currency").html
+    assert "£1,500" in h and "−€2,500" in h
+    assert "<th>Currency</th>" not in h  # every amount carries its symbol
 
 
 def test_table_escapes_every_cell_and_formats_numbers():
@@ -175,7 +199,9 @@ def test_results_file_is_byte_identical_for_the_same_numbers(tmp_path):
     # baseline NPV = -100 + 100 + 100 + 50 = 150
     assert data["status"]["expected_npv"] == pytest.approx(120.0)
     assert data["status"]["baseline_npv"] == pytest.approx(150.0)
-    assert [c["label"] for c in data["cards"]][:3] == ["Expected NPV", "Baseline NPV", "Forward NPV"]
+    assert [c["label"] for c in data["cards"]][:3] == ["Expected NPV", "Approved NPV", "Forward NPV"]
+    # the card under the expected NPV says how far it moved from the approved one: 120 − 150
+    assert data["cards"][0]["note"] == "−£30 vs approved"
     assert data["seed"] == 7 and data["verdict"] == s.verdict.label
 
 
@@ -235,17 +261,42 @@ def test_decisions_put_value_destroyed_first_and_skip_healthy_cases():
     assert report.decisions_needed(healthy).empty
 
 
-def test_value_map_draws_one_bubble_per_case_with_its_rag_colour():
-    from vmo_lib.charts import PALETTE
+def test_decision_reasons_read_as_sentences():
+    d = report.decisions_needed(_register_frame()).set_index("case_id")["reason"]
+    assert d["B"] == "value destroyed: expected NPV −£1 against £50 approved"
+    assert d["C"] == "rated red (on track): a recovery plan is due"
+    assert d["D"] == "at risk: expected NPV £6 against £8 approved"
+    assert not any("nan" in r or "grey" in r for r in d)
 
-    fig = report.value_map_chart(_register_frame())
-    [ax] = fig.axes
-    offsets = ax.collections[0].get_offsets()
-    assert offsets.tolist() == [[1, 11], [2, -1], [3, 4], [4, 6], [5, 2]]
-    faces = ax.collections[0].get_facecolors()
-    import matplotlib.colors as mcolors
 
-    assert mcolors.to_hex(faces[1][:3]) == PALETTE["red"] and mcolors.to_hex(faces[0][:3]) == PALETTE["green"]
+def test_portfolio_headline_states_value_verdicts_and_decisions():
+    reg = SimpleNamespace(as_of="2026Q3", cases=_register_frame())
+    lines = report.portfolio_headline(reg)
+    # hand-worked: approved 10 + 50 + 5 + 8 + 2 = 75; expected 11 − 1 + 4 + 6 + 2 = 22; 53 destroyed
+    assert lines[0] == ("GBP (5 cases): approved NPV £75, expected NPV now £22: £53 of value destroyed "
+                        "since approval.")
+    assert lines[1] == "Verdicts: 3 on track, 1 at risk, 1 value destroyed."
+    assert lines[2] == ("5 cases need a decision: 1 to stop or re-plan, 1 to rethink, 1 needing a recovery plan, "
+                        "1 to watch, 1 awaiting an investment decision.")
+
+
+def test_portfolio_headline_never_adds_currencies():
+    frame = _register_frame().assign(currency=["GBP", "GBP", "EUR", "EUR", "EUR"])
+    lines = report.portfolio_headline(SimpleNamespace(as_of="2026Q3", cases=frame))
+    # EUR: approved 5 + 8 + 2 = 15, expected 4 + 6 + 2 = 12; GBP: 60 against 10
+    assert lines[0] == "EUR (3 cases): approved NPV €15, expected NPV now €12: €3 of value destroyed since approval."
+    assert lines[1] == "GBP (2 cases): approved NPV £60, expected NPV now £10: £50 of value destroyed since approval."
+
+
+def test_index_gives_the_portfolio_headline_and_names_unrated_cases():
+    headline = ["GBP (2 cases): approved NPV £75 " + XSS, "3 cases need a decision."]
+    page = report.render_index(
+        [{"case_id": "A", "title": "a", "status": "ok", "verdict": "on track", "rag": "grey", "links": []}],
+        as_of="2026Q3", source="x",
+        portfolio={"status": "ok", "links": [{"label": "Pack", "href": "portfolio.html"}], "headline": headline})
+    assert "approved NPV £75 &lt;script&gt;" in page and "3 cases need a decision." in page
+    assert '<a href="portfolio.html">Portfolio pack</a>' in page
+    assert "not yet rated" in page and ">grey<" not in page
 
 
 def test_register_table_escapes_titles():

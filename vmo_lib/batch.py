@@ -41,6 +41,7 @@ Decisions
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
 import os
 import platform
@@ -81,8 +82,10 @@ __all__ = [
     "run_review",
 ]
 
-#: Folder of the review notebooks (jupytext py:percent files).
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+#: Folder of the review notebooks (jupytext py:percent files), found as package data so a wheel
+#: install runs them too. In the repository ``vmo_lib/notebooks/*.py`` are links to the analysts'
+#: canonical ``notebooks/*.py`` (one copy to edit); building a wheel copies the files they point to.
+NOTEBOOK_DIR = Path(str(importlib.resources.files(__package__) / "notebooks"))
 CASE_NOTEBOOK = NOTEBOOK_DIR / "case_review.py"
 PORTFOLIO_NOTEBOOK = NOTEBOOK_DIR / "portfolio_review.py"
 #: Parameters the runner passes to each notebook (checked against its parameters cell).
@@ -202,7 +205,18 @@ class _Task:
 
 
 def _ipc_kernel_manager(sock_dir: str) -> type:
-    """A kernel manager class whose kernels use IPC sockets under ``sock_dir`` (absolute, unique)."""
+    """A kernel manager class whose kernels use IPC sockets under ``sock_dir`` (absolute, unique),
+    and that shuts a finished kernel down without interrupting it first.
+
+    ``KernelManager.shutdown_kernel`` always sends SIGINT before its shutdown request, even to an idle
+    kernel. When the signal lands while ipykernel is still finishing the last shell message (after
+    the reply nbclient waited for, before the handler returns), ipykernel logs ``[IPKernelApp]
+    ERROR | KeyboardInterrupt caught in kernel.`` on the inherited stderr — noise on every few runs,
+    not an error. Here the interrupt is skipped only while shutting down: the shutdown request on
+    the control channel stops the kernel cleanly, and ``finish_shutdown`` still kills one that does
+    not stop within its wait. nbclient's own interrupt on a cell timeout is untouched, and errors
+    raised by cells still reach papermill as before.
+    """
     from jupyter_client.manager import AsyncKernelManager
 
     class IpcKernelManager(AsyncKernelManager):
@@ -210,6 +224,11 @@ def _ipc_kernel_manager(sock_dir: str) -> type:
             kw.setdefault("transport", "ipc")
             kw.setdefault("ip", os.path.join(sock_dir, "kernel"))
             super().__init__(**kw)
+
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
 
     return IpcKernelManager
 
@@ -367,6 +386,7 @@ def _run_task(task: _Task) -> dict[str, Any]:
             rec.update({k: results[k] for k in ("verdict", "rag") if results.get(k) is not None})
             rec["title"] = rec["title"] or str(results.get("title") or "")
             rec["figures"] = _index_figures(results)
+            rec["headline"] = [str(h) for h in results.get("headline") or []]
         rec["step"] = "html"
         import nbformat
 
@@ -738,5 +758,5 @@ def _index_entry(r: dict) -> dict[str, Any]:
     return {"case_id": r["case_id"], "title": r.get("title"), "source": Path(r["source"]).name,
             "status": r["status"], "step": r.get("step"), "error": r.get("error"), "issues": r.get("issues") or [],
             "verdict": r.get("verdict"), "rag": r.get("rag"), "figures": r.get("figures") or {},
-            "links": r.get("links") or []}
+            "links": r.get("links") or [], "headline": r.get("headline") or []}
 

@@ -33,6 +33,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
+from .formatting import format_money as _format_money
+from .formatting import format_percent
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from matplotlib.axes import Axes
@@ -72,50 +75,36 @@ PALETTE: dict[str, str] = {
     "red": "#c0392b",
     "grey": "#bdbdbd",
 }
-_SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€", "JPY": "¥"}
 
 
-def format_money(x: float, currency: str = "", decimals: int | None = None) -> str:
-    """Compact money text for axes and labels: ``£1.2m``, ``£350k``, ``−£40k``.
+def format_money(x: float | None, currency: str = "", decimals: int | None = None) -> str:
+    """Compact money for axes, labels and sentences: ``£1.23m``, ``£350k``, ``−£40.0k``.
+
+    The one money format of the workbench (:func:`vmo_lib.formatting.format_money` with
+    ``compact=True``), kept here under the name charts, widgets and the CLI import.
 
     Examples
     --------
     >>> format_money(1_234_567, "GBP"), format_money(-350_000, "GBP"), format_money(900, "USD")
     ('£1.23m', '−£350k', '$900')
-    >>> format_money(12_500, "CHF")
-    'CHF 12.5k'
+    >>> format_money(12_500, "CHF"), format_money(float("nan"), "GBP")
+    ('CHF 12.5k', '–')
     """
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    sym = _SYMBOLS.get(currency, f"{currency} " if currency else "")
-    a = abs(x)
-    if a >= 1e9:
-        body = f"{a / 1e9:.{2 if decimals is None else decimals}f}bn"
-    elif a >= 1e6:
-        body = f"{a / 1e6:.{2 if decimals is None else decimals}f}m"
-    elif a >= 1e3:
-        d = (0 if a >= 1e5 else 1) if decimals is None else decimals
-        body = f"{a / 1e3:.{d}f}k"
-    else:
-        body = f"{a:.{0 if decimals is None else decimals}f}"
-    return f"{'−' if x < 0 and a >= 0.5 else ''}{sym}{body}"
+    return _format_money(x, currency, compact=True, decimals=decimals)
 
 
 def currency_formatter(currency: str = "") -> FuncFormatter:
     """An axis formatter in k/m of ``currency`` (``ax.yaxis.set_major_formatter(currency_formatter("GBP"))``).
 
+    Millions keep one decimal only when the tick needs it (``£2.5m``, ``£3m``); thousands none.
+
     Examples
     --------
-    >>> currency_formatter("GBP")(2_500_000, 0)
-    '£2.5m'
+    >>> currency_formatter("GBP")(2_500_000, 0), currency_formatter("GBP")(250_000, 0)
+    ('£2.5m', '£250k')
     """
     def fmt(x: float, _pos: int) -> str:
-        a = abs(x)
-        if a >= 1e6:
-            return format_money(x, currency, 1 if a % 1e6 else 0)
-        if a >= 1e3:
-            return format_money(x, currency, 0)
-        return format_money(x, currency, 0)
+        return format_money(x, currency, 1 if abs(x) >= 1e6 and abs(x) % 1e6 else 0)
 
     return FuncFormatter(fmt)
 
@@ -319,8 +308,7 @@ def rag_table(lines: pd.DataFrame, currency: str = "", ax: Axes | None = None, t
         rows.append([
             f"{r.line_id}  {name}", str(r.type or ""), format_money(r.plan_to_date, currency),
             format_money(r.actual_to_date, currency), format_money(r.variance_to_date, currency),
-            "n/a" if math.isnan(r.realisation_pct) else f"{r.realisation_pct:.0%}",
-            "n/a" if math.isnan(r.kpi_progress_pct) else f"{r.kpi_progress_pct:.0%}",
+            format_percent(r.realisation_pct), format_percent(r.kpi_progress_pct),
             _RAG_TEXT.get(r.rag, r.rag),
         ])
         colours.append(PALETTE.get(r.rag, PALETTE["grey"]))

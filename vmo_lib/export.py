@@ -750,32 +750,28 @@ def _flows_sheet(sh: _Sheet, s: CaseStatus, flows: pd.DataFrame) -> None:
         _Col("source", "Expected from"), _Col("estimated", "Estimated")], freeze=2)
 
 
-_LINE_COLS = {
-    "benefit": [
-        _Col("line_id", "Line"), _Col("name", "Benefit"), _Col("type", "Type"), _Col("owner", "Owner"),
-        _Col("rag", "RAG", "rag"), _Col("plan_to_date", "Plan to date", "money"),
-        _Col("plan_reported", "Plan (reported periods)", "money"), _Col("actual_to_date", "Actual to date", "money"),
-        _Col("variance_to_date", "Variance to date", "money"), _Col("realisation_pct", "Realisation", "pct"),
-        _Col("plan_unreported", "Plan not reported", "money"), _Col("plan_total", "Plan, whole life", "money"),
-        _Col("expected_total", "Expected, whole life", "money"), _Col("kpi", "KPI"), _Col("unit", "Unit"),
-        _Col("kpi_baseline", "KPI baseline", "ratio"), _Col("kpi_target", "KPI target", "ratio"),
-        _Col("kpi_latest", "KPI latest", "ratio"), _Col("kpi_latest_period", "Measured in"),
-        _Col("kpi_progress_pct", "KPI progress", "pct"), _Col("kpi_planned_progress_pct", "Time elapsed", "pct"),
-        _Col("rag_reason", "RAG reason", "text", 36)],
-    "cost": [
-        _Col("line_id", "Line"), _Col("name", "Cost"), _Col("type", "Category"), _Col("owner", "Owner"),
-        _Col("rag", "RAG", "rag"), _Col("plan_to_date", "Plan to date", "money"),
-        _Col("plan_reported", "Plan (reported periods)", "money"), _Col("actual_to_date", "Actual to date", "money"),
-        _Col("variance_to_date", "Variance to date", "money"), _Col("realisation_pct", "Spend, % of plan", "pct"),
-        _Col("plan_unreported", "Plan not reported", "money"), _Col("plan_total", "Plan, whole life", "money"),
-        _Col("expected_total", "Expected, whole life", "money"), _Col("rag_reason", "RAG reason", "text", 36)],
-}
+def _line_cols(kind: str) -> list[_Col]:
+    """Columns of the Benefits and Costs sheets: the same realisation columns, KPI columns for benefits."""
+    benefit = kind == "benefit"
+    cols = [_Col("line_id", "Line"), _Col("name", "Benefit" if benefit else "Cost"),
+            _Col("type", "Type" if benefit else "Category"), _Col("owner", "Owner"), _Col("rag", "RAG", "rag"),
+            _Col("plan_to_date", "Plan to date", "money"), _Col("plan_reported", "Plan (reported periods)", "money"),
+            _Col("actual_to_date", "Actual to date", "money"), _Col("variance_to_date", "Variance to date", "money"),
+            _Col("realisation_pct", "Realisation" if benefit else "Spend, % of plan", "pct"),
+            _Col("plan_unreported", "Plan not reported", "money"), _Col("plan_total", "Plan, whole life", "money"),
+            _Col("expected_total", "Expected, whole life", "money")]
+    if benefit:
+        cols += [_Col("kpi", "KPI"), _Col("unit", "Unit"), _Col("kpi_baseline", "KPI baseline", "ratio"),
+                 _Col("kpi_target", "KPI target", "ratio"), _Col("kpi_latest", "KPI latest", "ratio"),
+                 _Col("kpi_latest_period", "Measured in"), _Col("kpi_progress_pct", "KPI progress", "pct"),
+                 _Col("kpi_planned_progress_pct", "Time elapsed", "pct")]
+    return cols + [_Col("rag_reason", "RAG reason", "text", 36)]
 
 
 def _lines_sheet(sh: _Sheet, s: CaseStatus, table: pd.DataFrame, kind: str) -> None:
     what = "Benefits" if kind == "benefit" else "Costs"
     r = sh.title(0, f"{what} realisation as of {s.as_of}", VARIANCE_NOTE)
-    sh.table(r, table, _LINE_COLS[kind], freeze=2, empty=f"No {what.lower()}.")
+    sh.table(r, table, _line_cols(kind), freeze=2, empty=f"No {what.lower()}.")
 
 
 def _risk_sheet(sh: _Sheet, s: CaseStatus, mc: Any, sv: pd.DataFrame, ob: pd.DataFrame, scenario: str) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import importlib.resources
 import json
 import math
 import os
@@ -35,6 +36,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .formatting import format_money, format_number, format_percent, is_missing
 
 __all__ = [
     "Html",
@@ -47,6 +50,7 @@ __all__ = [
     "case_results",
     "case_summary",
     "decisions_needed",
+    "decisions_table",
     "format_money",
     "format_number",
     "format_percent",
@@ -57,9 +61,11 @@ __all__ = [
     "narrative",
     "narrative_html",
     "pack_header",
+    "portfolio_headline",
     "portfolio_results",
     "portfolio_summary",
     "rag_class",
+    "rag_text",
     "read_results",
     "realisation_table",
     "register_table",
@@ -69,22 +75,22 @@ __all__ = [
     "risk_summary",
     "safe_child",
     "safe_id",
+    "scenario_label",
     "select_at_budget",
     "selection_table",
     "table",
-    "value_map_chart",
     "write_results",
 ]
 
-#: Folder of the HTML templates and the stylesheet (``templates/report`` in the repository).
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "report"
+#: Folder of the HTML templates and the stylesheet: package data (``vmo_lib/templates/report``), found
+#: through :mod:`importlib.resources` in a checkout, an editable install and a wheel alike.
+TEMPLATE_DIR = Path(str(importlib.resources.files(__package__) / "templates" / "report"))
 #: Name of the JSON results file a review notebook writes beside itself (scrapbook's job).
 RESULTS_FILE = "results.json"
 
 _SAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
                      *(f"LPT{i}" for i in range(1, 10))}
-_CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 _RAG_CLASSES = {"green": "green", "amber": "amber", "red": "red", "g": "green", "a": "amber", "r": "red"}
 
 
@@ -245,81 +251,7 @@ def _json_ready(o: Any) -> Any:
     return o
 
 
-# --- formatting -----------------------------------------------------------------------------------------
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(value != value)  # NaN, pd.NA-safe enough for scalars
-    except (TypeError, ValueError):
-        return False
-
-
-def format_money(value: Any, currency: str = "GBP", compact: bool = False) -> str:
-    """Money for people: symbol, thousands separators, a true minus sign, no pence.
-
-    Parameters
-    ----------
-    value : number
-    currency : str, default "GBP"
-        ISO code; GBP, EUR and USD get their symbol, others a prefix (``CHF 1,200``).
-    compact : bool, default False
-        ``£1.2m`` / ``£45k`` for cards and narrative.
-
-    Examples
-    --------
-    >>> format_money(-1234.4)
-    '−£1,234'
-    >>> format_money(2_345_678, "EUR", compact=True)
-    '€2.35m'
-    >>> format_money(45_200, "CHF", compact=True)
-    'CHF 45k'
-    >>> format_money(float("nan"))
-    '–'
-    """
-    if _is_missing(value):
-        return "–"
-    v = float(value)
-    sym = _CURRENCY_SYMBOLS.get(str(currency).upper(), f"{currency} ")
-    sign = "−" if v < 0 else ""
-    a = abs(v)
-    if compact and a >= 999_500:
-        body = f"{a / 1e6:,.2f}m" if a < 99_995_000 else f"{a / 1e6:,.0f}m"
-    elif compact and a >= 10_000:
-        body = f"{a / 1e3:,.0f}k"
-    else:
-        body = f"{a:,.0f}"
-    return f"{sign}{sym}{body}"
-
-
-def format_percent(value: Any, digits: int = 0) -> str:
-    """A fraction as a percentage: ``0.873`` → ``'87%'``.
-
-    Examples
-    --------
-    >>> format_percent(0.8734, 1)
-    '87.3%'
-    >>> format_percent(None)
-    '–'
-    """
-    if _is_missing(value):
-        return "–"
-    return f"{float(value) * 100:,.{digits}f}%".replace("-", "−")
-
-
-def format_number(value: Any, digits: int = 0) -> str:
-    """A plain number with thousands separators.
-
-    Examples
-    --------
-    >>> format_number(12345.678, 1)
-    '12,345.7'
-    """
-    if _is_missing(value):
-        return "–"
-    if isinstance(value, str):
-        return value
-    return f"{float(value):,.{digits}f}".replace("-", "−")
+# --- formatting (vmo_lib.formatting: one format for charts, sentences, tables and the CLI) ----------------
 
 
 def rag_class(rag: Any) -> str:
@@ -331,6 +263,19 @@ def rag_class(rag: Any) -> str:
     ('amber', 'grey')
     """
     return _RAG_CLASSES.get(str(rag or "").strip().lower(), "grey")
+
+
+def rag_text(rag: Any) -> str:
+    """A RAG rating as a board reads it: ``green``, ``amber``, ``red``, or ``not yet rated`` when nothing
+    was due or reported (no rating, never the word "grey" or "nan").
+
+    Examples
+    --------
+    >>> rag_text("Red"), rag_text("grey"), rag_text(None)
+    ('red', 'not yet rated', 'not yet rated')
+    """
+    c = rag_class(rag)
+    return "not yet rated" if c == "grey" else c
 
 
 # --- HTML blocks for notebooks ----------------------------------------------------------------------------
@@ -427,6 +372,8 @@ def table(df: Any, *, money: Iterable[str] = (), percent: Iterable[str] = (), cu
     money, percent : iterable of str
         Columns to format as money / as a percentage of a fraction.
     currency : str
+        ISO code of every money cell, or the name of a column holding each row's currency (that
+        column is then not shown: every amount carries its own symbol).
     digits : mapping, optional
         Decimals per other numeric column (default 0 for whole numbers, 2 otherwise).
     index : bool, default False
@@ -436,7 +383,7 @@ def table(df: Any, *, money: Iterable[str] = (), percent: Iterable[str] = (), cu
     empty : str
         Text shown for an empty table.
     rag : str, optional
-        A column of RAG ratings, shown as a coloured dot with the rating.
+        A column of RAG ratings, shown as a coloured dot with the rating (:func:`rag_text`).
 
     Examples
     --------
@@ -444,6 +391,9 @@ def table(df: Any, *, money: Iterable[str] = (), percent: Iterable[str] = (), cu
     >>> t = table(pd.DataFrame({"name": ["<b>"], "npv": [1234.5]}), money=["npv"]).html
     >>> "&lt;b&gt;" in t, "£1,234" in t or "£1,235" in t, '<td class="num">' in t
     (True, True, True)
+    >>> t = table(pd.DataFrame({"npv": [1e3, 2e3], "currency": ["GBP", "EUR"]}), money=["npv"], currency="currency")
+    >>> "£1,000" in t.html, "€2,000" in t.html, "Currency" in t.html
+    (True, True, False)
     """
     import pandas as pd
 
@@ -452,7 +402,8 @@ def table(df: Any, *, money: Iterable[str] = (), percent: Iterable[str] = (), cu
     frame = df.reset_index() if index else df
     money, percent, digits = set(money), set(percent), dict(digits or {})
     e = html.escape
-    cols = list(frame.columns)
+    row_currency = currency if currency in frame.columns else None
+    cols = [c for c in frame.columns if c != row_currency]
     numeric = {c: pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
                for c in cols}
 
@@ -460,29 +411,31 @@ def table(df: Any, *, money: Iterable[str] = (), percent: Iterable[str] = (), cu
         text = re.sub(r"(^|_)pct$", r"\1%", str(c)).replace("_", " ")
         return text[:1].upper() + text[1:]
 
-    def cell(c: Any, v: Any) -> str:
+    def cell(c: Any, v: Any, cur: str) -> str:
         if c in money:
-            return format_money(v, currency)
+            return format_money(v, cur)
         if c in percent:
             return format_percent(v, digits.get(c, 0))
-        if numeric[c] and not _is_missing(v):
+        if c == rag:
+            return rag_text(v)
+        if numeric[c] and not is_missing(v):
             d = digits.get(c, 0 if float(v).is_integer() else 2)
             return format_number(v, d)
-        return "–" if _is_missing(v) else str(v)
+        return "–" if is_missing(v) else str(v)
+
+    def td(c: Any, v: Any, cur: str) -> str:
+        if c == rag:
+            return f'<td class="vmo-rag"><span class="vmo-dot rag-{rag_class(v)}"></span>{e(cell(c, v, cur))}</td>'
+        if numeric[c] or c in money or c in percent:
+            return f'<td class="num">{e(cell(c, v, cur))}</td>'
+        return f"<td>{e(cell(c, v, cur))}</td>"
 
     ths = "".join(f'<th class="num">{e(head(c))}</th>' if (numeric[c] or c in money or c in percent)
                   else f"<th>{e(head(c))}</th>" for c in cols)
-    def td(c: Any, v: Any) -> str:
-        if c == rag:
-            return f'<td class="vmo-rag"><span class="vmo-dot rag-{rag_class(v)}"></span>{e(cell(c, v))}</td>'
-        if numeric[c] or c in money or c in percent:
-            return f'<td class="num">{e(cell(c, v))}</td>'
-        return f"<td>{e(cell(c, v))}</td>"
-
     rows = []
-    for rec in frame.head(max_rows).itertuples(index=False, name=None):
-        tds = "".join(td(c, v) for c, v in zip(cols, rec, strict=True))
-        rows.append(f"<tr>{tds}</tr>")
+    for rec in frame.head(max_rows).to_dict(orient="records"):
+        cur = str(rec[row_currency] or "") if row_currency is not None else currency
+        rows.append("<tr>" + "".join(td(c, rec[c], cur) for c in cols) + "</tr>")
     more = ""
     if len(frame) > max_rows:
         more = f'<p class="vmo-empty">{len(frame) - max_rows:,} more rows not shown.</p>'
@@ -573,7 +526,8 @@ def render_index(entries: Sequence[Mapping[str, Any]], *, as_of: str, source: st
     as_of, source : str
         The review date and the folder reviewed.
     portfolio : mapping, optional
-        ``status``, ``error``, ``links`` of the portfolio pack.
+        ``status``, ``error``, ``links`` and ``headline`` (sentences, :func:`portfolio_headline`) of
+        the portfolio pack.
     footer : str
     max_figures : int
         How many key figures get a column (the first ones of the first successful case).
@@ -595,7 +549,8 @@ def render_index(entries: Sequence[Mapping[str, Any]], *, as_of: str, source: st
     for e in entries:
         rows.append({"case_id": e.get("case_id", ""), "title": e.get("title") or "", "source": e.get("source") or "",
                      "status": e.get("status", "failed"), "verdict": e.get("verdict"), "rag": e.get("rag"),
-                     "rag_class": rag_class(e.get("rag")), "figures": dict(e.get("figures") or {}),
+                     "rag_class": rag_class(e.get("rag")), "rag_text": rag_text(e.get("rag")),
+                     "figures": dict(e.get("figures") or {}),
                      "links": list(e.get("links") or []), "step": e.get("step") or "", "error": e.get("error") or "",
                      "issues": [_issue_row(i) for i in (e.get("issues") or [])]})
     ok = [r for r in rows if r["status"] == "ok"]
@@ -606,7 +561,7 @@ def render_index(entries: Sequence[Mapping[str, Any]], *, as_of: str, source: st
              {"label": "Amber", "value": counts["amber"], "note": "needs attention", "tone": ""},
              {"label": "Red", "value": counts["red"], "note": "needs a decision", "tone": "bad" if counts["red"] else ""}]
     if counts["grey"]:
-        cards.append({"label": "No RAG yet", "value": counts["grey"], "note": "nothing due or reported", "tone": ""})
+        cards.append({"label": "Not yet rated", "value": counts["grey"], "note": "nothing due or reported", "tone": ""})
     if n_failed:
         cards.append({"label": "Not reviewed", "value": n_failed, "note": "see the reasons below", "tone": "bad"})
     order = {"red": 0, "amber": 1, "green": 2, "grey": 3}
@@ -614,7 +569,8 @@ def render_index(entries: Sequence[Mapping[str, Any]], *, as_of: str, source: st
     pf = None
     if portfolio is not None:
         pf = {"status": portfolio.get("status", "failed"), "error": portfolio.get("error") or "",
-              "links": list(portfolio.get("links") or [])}
+              "links": list(portfolio.get("links") or []),
+              "headline": [str(h) for h in (portfolio.get("headline") or [])]}
     return _jinja_env().get_template("review_index.html.j2").render(
         entries=rows, as_of=as_of, source=source, portfolio=pf, footer=footer, cards=cards,
         figure_labels=labels, n_cases=len(rows), n_failed=n_failed)
@@ -639,12 +595,35 @@ def render_failure_page(*, case_id: str, title: str = "", source: str = "", as_o
 def _issue_row(issue: Mapping[str, Any]) -> dict[str, str]:
     def s(k: str) -> str:
         v = issue.get(k)
-        return "" if _is_missing(v) else str(v)
+        return "" if is_missing(v) else str(v)
 
     return {k: s(k) for k in ("severity", "sheet", "cell", "field", "rule", "message")}
 
 
 # --- case review: results, summary, narrative ------------------------------------------------------------------
+def scenario_label(scenario: Any) -> str:
+    """A scenario name as a board member reads it.
+
+    Examples
+    --------
+    >>> scenario_label("baseline"), scenario_label("rebaseline:v2"), scenario_label("expected")
+    ('the approved plan (baseline)', 'the re-baseline v2', 'the expected outlook (actuals to date, then forecast)')
+    """
+    name = str(scenario or "")
+    if name == "baseline":
+        return "the approved plan (baseline)"
+    if name.startswith("rebaseline:"):
+        return f"the re-baseline {name.split(':', 1)[1]}"
+    return {"forecast": "the latest forecast", "current": "the baseline in force",
+            "expected": "the expected outlook (actuals to date, then forecast)"}.get(name, f"scenario {name}")
+
+
+_VIEW_TEXT = {"economic": "economic view: every monetised benefit counts",
+              "cash": "cash view: only cash-releasing benefits count"}
+_FORWARD_NOTE = {"continue": "what remains is worth doing", "rethink": "what remains costs more than it returns",
+                 "complete": "nothing remains to spend or gain"}
+
+
 def _fmt(value: Any, kind: str, currency: str) -> str:
     if kind == "money":
         return format_money(value, currency, compact=True)
@@ -673,26 +652,32 @@ def case_cards(status: Any, appraisal: Any = None) -> list[dict[str, Any]]:
     ...     benefits=[{"line_id": "B1", "name": "Savings", "amounts": [0, 100, 100]}],
     ...     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 110}])
     >>> [(c["label"], c["value"]) for c in case_cards(case_status(case, "2026Q1"))][:3]
-    [('Expected NPV', 90.0), ('Baseline NPV', 100.0), ('Forward NPV', 200.0)]
+    [('Expected NPV', 90.0), ('Approved NPV', 100.0), ('Forward NPV', 200.0)]
     """
     s = status
     ref = s.verdict.reference_npv
+    approved = s.baseline_in_force == "baseline"
+    change = s.verdict.change
+    change_text = format_money(change, s.currency, compact=True)
     cards = [
         {"label": "Expected NPV", "value": s.expected_npv, "kind": "money",
-         "note": f"{format_money(s.verdict.change, s.currency, compact=True)} vs plan",
-         "tone": "good" if s.verdict.change > 0 else "bad" if s.verdict.change < 0 else ""},
-        {"label": "Baseline NPV", "value": ref, "kind": "money",
-         "note": "approved" if s.baseline_in_force == "baseline" else f"in force: {s.baseline_in_force}", "tone": ""},
+         "note": (("+" if round(change) > 0 else "") + change_text
+                  + (" vs approved" if approved else " vs re-baseline")),
+         "tone": "good" if change > 0 else "bad" if change < 0 else ""},
+        {"label": "Approved NPV" if approved else "Re-baselined NPV", "value": ref, "kind": "money",
+         "note": "the promise at approval" if approved else f"in force: {s.baseline_in_force.split(':', 1)[-1]}",
+         "tone": ""},
         {"label": "Forward NPV", "value": s.forward_npv, "kind": "money",
-         "note": {"continue": "continue", "rethink": "rethink or stop", "complete": "nothing remains"}[s.continue_signal],
+         "note": _FORWARD_NOTE.get(s.continue_signal, str(s.continue_signal)),
          "tone": "bad" if s.continue_signal == "rethink" else ""},
         {"label": "Benefits realised", "value": s.realisation_pct, "kind": "percent",
-         "note": "of plan to date", "tone": ""},
-        {"label": "Spend", "value": s.cost_spend_pct, "kind": "percent", "note": "of plan to date", "tone": ""},
+         "note": "of plan to date" if not is_missing(s.realisation_pct) else "nothing due yet", "tone": ""},
+        {"label": "Spend", "value": s.cost_spend_pct, "kind": "percent",
+         "note": "of plan to date" if not is_missing(s.cost_spend_pct) else "nothing due yet", "tone": ""},
     ]
     if appraisal is not None:
         cards.append({"label": "Benefit-cost ratio", "value": appraisal.bcr, "kind": "ratio",
-                      "note": f"{appraisal.scenario}, {appraisal.view} view", "tone": ""})
+                      "note": f"of {scenario_label(appraisal.scenario).removeprefix('the ')}", "tone": ""})
     return cards
 
 
@@ -783,7 +768,7 @@ def narrative(status: Any) -> list[str]:
     plan_b, act_b = t.get("benefit_plan_to_date", math.nan), t.get("benefit_actual_to_date", math.nan)
     b = s.benefits
     unreported = float(b["plan_unreported"].sum()) if "plan_unreported" in b else 0.0
-    if not _is_missing(act_b):
+    if not is_missing(act_b):
         out.append(f"Benefits realised to date: {m(act_b)} of {m(plan_b)} planned for the reported periods "
                    f"({format_percent(s.realisation_pct)}).")
         if round(unreported) > 0:
@@ -791,11 +776,11 @@ def narrative(status: Any) -> list[str]:
     elif round(unreported) > 0:
         out.append(f"No benefit has been reported yet although {m(unreported)} was planned by {s.as_of}.")
     plan_c, act_c = t.get("cost_plan_to_date", math.nan), t.get("cost_actual_to_date", math.nan)
-    if not _is_missing(act_c):
+    if not is_missing(act_c):
         diff = act_c - plan_c
         tail = (f", an overrun of {m(diff)}" if round(diff) > 0 else f", an underspend of {m(-diff)}"
                 if round(diff) < 0 else ", on plan")
-        pct = f" ({format_percent(s.cost_spend_pct)} of plan)" if not _is_missing(s.cost_spend_pct) else ""
+        pct = f" ({format_percent(s.cost_spend_pct)} of plan)" if not is_missing(s.cost_spend_pct) else ""
         out.append(f"Spend to date: {m(act_c)} against a plan of {m(plan_c)}{pct}{tail}.")
     if len(b) and "variance_to_date" in b:
         v = b.dropna(subset=["variance_to_date"])
@@ -803,7 +788,7 @@ def narrative(status: Any) -> list[str]:
             worst, best = v.loc[v["variance_to_date"].idxmin()], v.loc[v["variance_to_date"].idxmax()]
 
             def who(r: Any) -> str:
-                return f" (owner {r['owner']})" if not _is_missing(r.get("owner")) and r.get("owner") else " (no owner)"
+                return f" (owner {r['owner']})" if not is_missing(r.get("owner")) and r.get("owner") else " (no owner)"
 
             if round(worst["variance_to_date"]) < 0:
                 out.append(f"Furthest below plan: {worst['name']}{who(worst)}, "
@@ -866,12 +851,13 @@ def appraisal_table(appraisal: Any) -> Html:
         elif kind == "ratio":
             text = format_number(v, 2)
         else:
-            text = "never" if _is_missing(v) else f"{float(v):,.1f} years"
+            text = "never" if is_missing(v) else f"{float(v):,.1f} years"
         rows.append(f'<tr><td>{html.escape(label)}</td><td class="num">{html.escape(text)}</td></tr>')
     irr_note = str(getattr(a, "irr_note", "") or "")
     notes = [n for n in [irr_note if "unique" not in irr_note else "", *getattr(a, "notes", [])] if n]
-    caption = (f"Scenario {a.scenario}, {a.view} view, {a.discount_schedule} discounting at "
-               f"{format_percent(a.annual_rate, 1)} a year, {a.price_base} prices.")
+    caption = (f"Figures for {scenario_label(a.scenario)}; {_VIEW_TEXT.get(a.view, f'{a.view} view')}; "
+               f"{a.discount_schedule} discounting at {format_percent(a.annual_rate, 1)} a year; "
+               f"{a.price_base} prices; amounts in {cur}.")
     extra = "".join(f"<li>{html.escape(str(n))}</li>" for n in notes)
     return Html(f'<table class="vmo-table"><thead><tr><th>Metric</th><th class="num">Value</th></tr></thead>'
                 f'<tbody>{"".join(rows)}</tbody></table><p class="vmo-sub">{html.escape(caption)}</p>'
@@ -933,27 +919,49 @@ def issues_table(issues: Any) -> Html:
 def risk_summary(simulation: Any, switching: Any, currency: str = "GBP") -> Html:
     """Monte Carlo NPV percentiles as cards, then the switching values in words.
 
+    Says which scenario was simulated (the approved plan, unless the review chose another), so a
+    low chance of a negative NPV is not read as a verdict on the expected outlook.
+
     Parameters
     ----------
     simulation : vmo_lib.risk.MonteCarloResult
     switching : pandas.DataFrame
         :func:`vmo_lib.risk.switching_values`.
     currency : str
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.risk import monte_carlo, switching_values
+    >>> case = make_case({"case_id": "X", "horizon": 2, "discount_rate": 0},
+    ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100], "low": 90, "likely": 100, "high": 160}],
+    ...     benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 150]}])
+    >>> h = risk_summary(monte_carlo(case, iterations=1_000), switching_values(case)).html
+    >>> "approved plan" in h, "1,000 simulated outcomes" in h
+    (True, True)
     """
     s = simulation
+    what = scenario_label(getattr(s, "scenario", "baseline"))
     cards = [
-        {"label": "NPV P10", "value": format_money(s.p10, currency, compact=True), "note": "1 in 10 worse"},
-        {"label": "NPV P50", "value": format_money(s.p50, currency, compact=True), "note": "median"},
-        {"label": "NPV P90", "value": format_money(s.p90, currency, compact=True), "note": "1 in 10 better"},
-        {"label": "Chance NPV < 0", "value": format_percent(s.prob_negative), "note": f"{s.iterations:,} runs, seed {s.seed}",
-         "tone": "bad" if s.prob_negative >= 0.2 else ""},
+        {"label": "NPV P10", "value": format_money(s.p10, currency, compact=True), "note": "1 in 10 outcomes worse"},
+        {"label": "NPV P50", "value": format_money(s.p50, currency, compact=True), "note": "the middle outcome"},
+        {"label": "NPV P90", "value": format_money(s.p90, currency, compact=True), "note": "1 in 10 outcomes better"},
+        {"label": "Chance NPV < 0", "value": format_percent(s.prob_negative),
+         "note": f"{s.iterations:,} simulated outcomes", "tone": "bad" if s.prob_negative >= 0.2 else ""},
     ]
+    intro = (f'<p class="vmo-sub">Simulated from the low / likely / high estimates of {html.escape(what)}, '
+             f"amounts in {html.escape(str(currency))}.</p>")
     notes = [str(n) for n in switching["note"]] if switching is not None and "note" in switching else []
-    return Html(key_figures(cards).html + "<h3>Switching values</h3>" + Html.paragraphs(notes, "vmo-list").html)
+    return Html(intro + key_figures(cards).html + "<h3>Switching values</h3>"
+                + Html.paragraphs(notes, "vmo-list").html)
 
 
 # --- portfolio ---------------------------------------------------------------------------------------------------
 _DECISION_ORDER = ("stop or re-plan", "rethink", "recover", "watch", "decide")
+#: How the index and the portfolio headline count each decision.
+_DECISION_PHRASES = {"stop or re-plan": "to stop or re-plan", "rethink": "to rethink",
+                     "recover": "needing a recovery plan", "watch": "to watch",
+                     "decide": "awaiting an investment decision"}
 
 
 def decisions_needed(cases: Any) -> Any:
@@ -981,25 +989,35 @@ def decisions_needed(cases: Any) -> Any:
     ...     "verdict": ["value destroyed", "on track", "on track", "at risk"], "rag": ["red", "green", "green", "amber"],
     ...     "expected_npv": [-5.0, 10, 3, 4], "forward_npv": [2.0, -1, 3, 4], "baseline_npv": [5.0, 10, 3, 6],
     ...     "case_type": ["", "", "", ""], "status": ["live", "live", "proposed", "live"]})
-    >>> decisions_needed(reg)[["case_id", "decision"]].values.tolist()
+    >>> d = decisions_needed(reg)
+    >>> d[["case_id", "decision"]].values.tolist()
     [['A', 'stop or re-plan'], ['B', 'rethink'], ['D', 'watch'], ['C', 'decide']]
+    >>> d.loc[2, "reason"]
+    'at risk: expected NPV £4 against £6 approved'
     """
     import pandas as pd
 
     rows = []
     for r in cases.to_dict(orient="records"):
         cur = r.get("currency") or "GBP"
+
+        def m(x: Any, cur: str = cur) -> str:
+            return format_money(x, cur, compact=True)
+
         fwd = r.get("forward_npv")
         mandatory = r.get("case_type") == "Regulatory/mandatory"
-        if r.get("verdict") == "value destroyed":
-            d, why = "stop or re-plan", (f"value destroyed: expected NPV {format_money(r['expected_npv'], cur, True)} "
-                                        f"against {format_money(r.get('baseline_npv'), cur, True)} approved")
-        elif not _is_missing(fwd) and fwd < 0 and not mandatory:
-            d, why = "rethink", f"forward NPV {format_money(fwd, cur, True)}: what remains costs more than it returns"
-        elif r.get("rag") == "red":
-            d, why = "recover", f"RAG red ({r.get('verdict')}): a recovery plan is due"
-        elif r.get("verdict") == "at risk" or r.get("rag") == "amber":
-            d, why = "watch", f"{r.get('verdict')}, RAG {r.get('rag')}"
+        verdict, rag = r.get("verdict") or "no verdict", rag_text(r.get("rag"))
+        against = f"expected NPV {m(r.get('expected_npv'))} against {m(r.get('baseline_npv'))} approved"
+        if verdict == "value destroyed":
+            d, why = "stop or re-plan", f"value destroyed: {against}"
+        elif not is_missing(fwd) and fwd < 0 and not mandatory:
+            d, why = "rethink", f"forward NPV {m(fwd)}: what remains costs more than it returns"
+        elif rag == "red":
+            d, why = "recover", f"rated red ({verdict}): a recovery plan is due"
+        elif verdict == "at risk":
+            d, why = "watch", f"at risk: {against}"
+        elif rag == "amber":
+            d, why = "watch", f"rated amber although {verdict} overall"
         elif r.get("status") == "proposed":
             d, why = "decide", "proposed: awaiting its investment decision"
         else:
@@ -1013,34 +1031,121 @@ def decisions_needed(cases: Any) -> Any:
                            kind="stable").reset_index(drop=True)
 
 
-def portfolio_summary(register: Any, failures: Any = None) -> Html:
-    """Header of the portfolio pack and its key figures: cases by RAG, value expected against approved.
+def decisions_table(cases: Any) -> Html:
+    """:func:`decisions_needed` for the pack: money in each case's own currency.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> reg = pd.DataFrame({"case_id": ["A"], "title": "T", "currency": "EUR", "verdict": "value destroyed",
+    ...     "rag": "red", "expected_npv": [-5e5], "forward_npv": [1e5], "baseline_npv": [2e6],
+    ...     "case_type": "", "status": "live"})
+    >>> "−€500,000" in decisions_table(reg).html
+    True
+    """
+    return table(decisions_needed(cases), money=["expected_npv", "forward_npv"], currency="currency",
+                 empty="No case needs a decision this quarter.")
+
+
+def portfolio_headline(register: Any) -> list[str]:
+    """The portfolio's headline in sentences, for the board: value approved against expected per
+    currency (value created or destroyed), the verdicts, and how many cases need a decision.
+
+    The portfolio pack shows these sentences and the review index repeats them (through
+    :func:`portfolio_results`), so the two always agree.
+
+    Parameters
+    ----------
+    register : vmo_lib.portfolio.Register
+
+    Returns
+    -------
+    list of str
 
     Examples
     --------
     >>> import pandas as pd
     >>> from types import SimpleNamespace
-    >>> reg = SimpleNamespace(as_of="2026Q3", cases=pd.DataFrame({"rag": ["red", "green", "green"],
-    ...     "currency": "GBP", "baseline_npv": [1e6, 2e6, 3e6], "expected_npv": [0.5e6, 2e6, 3.1e6]}))
+    >>> reg = SimpleNamespace(as_of="2026Q3", cases=pd.DataFrame({"case_id": ["A", "B", "C"], "title": "",
+    ...     "currency": "GBP", "rag": ["red", "green", "green"], "verdict": ["value destroyed", "on track", "on track"],
+    ...     "baseline_npv": [1e6, 2e6, 3e6], "expected_npv": [0.5e6, 2e6, 3.1e6], "forward_npv": [1e5, 1e6, 2e6],
+    ...     "case_type": "", "status": "live"}))
+    >>> for s in portfolio_headline(reg): print(s)
+    GBP (3 cases): approved NPV £6.00m, expected NPV now £5.60m: £400k of value destroyed since approval.
+    Verdicts: 2 on track, 1 value destroyed.
+    1 case needs a decision: 1 to stop or re-plan.
+    """
+    from .portfolio import totals_by_currency
+
+    cases = register.cases
+    if not len(cases):
+        return ["No case was loaded, so there is no portfolio figure to report."]
+    out = []
+    for t in totals_by_currency(cases, ["baseline_npv", "expected_npv"]).to_dict(orient="records"):
+        cur, n = str(t["currency"]), int(t["cases"])
+        base, exp = t["baseline_npv"], t["expected_npv"]
+        change = exp - base
+        shift = format_money(abs(change), cur, compact=True)
+        if round(change) > 0:
+            moved = f"{shift} of value created since approval"
+        elif round(change) < 0:
+            moved = f"{shift} of value destroyed since approval"
+        else:
+            moved = "unchanged since approval"
+        out.append(f"{cur or 'No currency'} ({n} case{'s' if n != 1 else ''}): approved NPV "
+                   f"{format_money(base, cur, compact=True)}, expected NPV now {format_money(exp, cur, compact=True)}: "
+                   f"{moved}.")
+    order = ["value created", "on track", "at risk", "value destroyed"]
+    counts = cases["verdict"].fillna("no verdict").value_counts()
+    verdicts = [v for v in order if v in counts.index] + sorted(v for v in counts.index if v not in order)
+    out.append("Verdicts: " + ", ".join(f"{int(counts[v])} {v}" for v in verdicts) + ".")
+    d = decisions_needed(cases)
+    if len(d):
+        n = len(d)
+        parts = ", ".join(f"{int((d['decision'] == k).sum())} {_DECISION_PHRASES[k]}"
+                          for k in _DECISION_ORDER if (d["decision"] == k).any())
+        out.append(f"{n} case{' needs' if n == 1 else 's need'} a decision: {parts}.")
+    else:
+        out.append("No case needs a decision this quarter.")
+    return out
+
+
+def portfolio_summary(register: Any, failures: Any = None) -> Html:
+    """Header of the portfolio pack, its key figures (value expected against approved per currency,
+    cases by RAG) and the headline sentences (:func:`portfolio_headline`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from types import SimpleNamespace
+    >>> reg = SimpleNamespace(as_of="2026Q3", cases=pd.DataFrame({"case_id": ["A", "B", "C"], "title": "",
+    ...     "rag": ["red", "green", "green"], "verdict": "on track", "case_type": "", "status": "live",
+    ...     "currency": "GBP", "baseline_npv": [1e6, 2e6, 3e6], "expected_npv": [0.5e6, 2e6, 3.1e6],
+    ...     "forward_npv": 1.0}))
     >>> h = portfolio_summary(reg).html
     >>> "£6.00m" in h and "£5.60m" in h and ">2<" in h
     True
     """
+    from .portfolio import totals_by_currency
+
     cases = register.cases
     n_fail = 0 if failures is None else len(failures)
     sub = f"{len(cases)} cases reviewed as of {register.as_of}" + (f"; {n_fail} workbook(s) not loaded" if n_fail else "")
     head = pack_header("Portfolio review", "Investment portfolio", sub)
-    counts = {k: int((cases["rag"].map(rag_class) == k).sum()) for k in ("green", "amber", "red")}
+    counts = {k: int((cases["rag"].map(rag_class) == k).sum()) for k in ("green", "amber", "red", "grey")}
     cards = [{"label": k.capitalize(), "value": counts[k], "tone": {"green": "good", "red": "bad"}.get(k, "")}
              for k in ("green", "amber", "red")]
-    if "currency" in cases and cases["currency"].nunique() == 1 and len(cases):
-        cur = str(cases["currency"].iloc[0])
-        base, exp = float(cases["baseline_npv"].sum()), float(cases["expected_npv"].sum())
-        cards = [{"label": "Approved NPV", "value": format_money(base, cur, True), "note": "sum of baselines"},
-                 {"label": "Expected NPV", "value": format_money(exp, cur, True),
-                  "note": f"{format_money(exp - base, cur, True)} vs approved",
-                  "tone": "good" if exp > base else "bad" if exp < base else ""}] + cards
-    return Html(head.html + key_figures(cards).html)
+    if counts["grey"]:
+        cards.append({"label": "Not yet rated", "value": counts["grey"], "note": "nothing due or reported"})
+    money = []
+    for t in totals_by_currency(cases, ["baseline_npv", "expected_npv"]).to_dict(orient="records") if len(cases) else []:
+        cur, base, exp = str(t["currency"]), t["baseline_npv"], t["expected_npv"]
+        diff = exp - base
+        money += [{"label": f"Approved NPV ({cur})", "value": format_money(base, cur, True), "note": "sum of the cases"},
+                  {"label": f"Expected NPV ({cur})", "value": format_money(exp, cur, True),
+                   "note": ("+" if round(diff) > 0 else "") + f"{format_money(diff, cur, True)} vs approved",
+                   "tone": "good" if round(diff) > 0 else "bad" if round(diff) < 0 else ""}]
+    return Html(head.html + key_figures(money + cards).html + Html.paragraphs(portfolio_headline(register)).html)
 
 
 def load_failures_table(failures: Any) -> Html:
@@ -1055,13 +1160,13 @@ def load_failures_table(failures: Any) -> Html:
 
 
 def register_table(cases: Any) -> Html:
-    """The portfolio register for the board: one row per case, verdict and RAG, NPVs, realisation."""
+    """The portfolio register for the board: one row per case, verdict and RAG, NPVs (each in its case's
+    currency), realisation and value for money."""
     cols = {"case_id": "case", "title": "title", "status": "status", "verdict": "verdict", "rag": "RAG",
-            "baseline_npv": "baseline_NPV", "expected_npv": "expected_NPV", "forward_npv": "forward_NPV",
-            "realisation_pct": "realised", "vfm": "NPV_per_£_capex"}
-    cur = _single_currency(cases)
-    return table(cases[list(cols)].rename(columns=cols), money=["baseline_NPV", "expected_NPV", "forward_NPV"],
-                 percent=["realised"], digits={"NPV_per_£_capex": 2}, currency=cur, rag="RAG")
+            "baseline_npv": "approved_NPV", "expected_npv": "expected_NPV", "forward_npv": "forward_NPV",
+            "realisation_pct": "benefits_realised", "vfm": "NPV_per_unit_of_capex", "currency": "currency"}
+    return table(cases[list(cols)].rename(columns=cols), money=["approved_NPV", "expected_NPV", "forward_NPV"],
+                 percent=["benefits_realised"], digits={"NPV_per_unit_of_capex": 2}, currency="currency", rag="RAG")
 
 
 def _single_currency(df: Any) -> str:
@@ -1115,59 +1220,16 @@ def selection_table(selection: Any, options: Any) -> Html:
     return Html(total + cases.html + "<h3>Spend against budget by year</h3>" + years.html)
 
 
-def value_map_chart(cases: Any, ax: Any = None) -> Any:
-    """The value/risk map: expected NPV against the spread of the NPV (P90 − P10), one bubble per
-    case sized by its capital budget and coloured by its RAG.
-
-    Parameters
-    ----------
-    cases : pandas.DataFrame
-        :attr:`vmo_lib.portfolio.Register.cases`.
-    ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import numpy as np
-    from matplotlib.figure import Figure
-
-    from .charts import PALETTE, _style, currency_formatter
-
-    if ax is None:
-        fig = Figure(figsize=(9, 5.5), layout="constrained")
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
-    cur = _single_currency(cases)
-    x = cases["risk_spread"].to_numpy(dtype=float)
-    y = cases["expected_npv"].to_numpy(dtype=float)
-    budget = np.nan_to_num(cases["budget"].to_numpy(dtype=float), nan=0.0)
-    size = 60 + 900 * np.sqrt(budget / budget.max()) if budget.max() > 0 else np.full(len(x), 120.0)
-    colours = [PALETTE.get(rag_class(r), PALETTE["grey"]) for r in cases["rag"]]
-    ax.scatter(x, y, s=size, c=colours, alpha=0.75, edgecolors=PALETTE["ink"], linewidths=0.6)
-    for xi, yi, label in zip(x, y, cases["case_id"], strict=True):
-        if np.isfinite(xi) and np.isfinite(yi):
-            ax.annotate(str(label), (xi, yi), xytext=(6, 6), textcoords="offset points", fontsize=8,
-                        color=PALETTE["ink"])
-    ax.axhline(0, color=PALETTE["muted"], linewidth=0.8)
-    ax.xaxis.set_major_formatter(currency_formatter(cur))
-    ax.yaxis.set_major_formatter(currency_formatter(cur))
-    ax.set_xlabel("Risk: spread of NPV outcomes (P90 − P10)")
-    ax.set_ylabel("Expected NPV")
-    ax.set_title("Value and risk by case (bubble size = capital budget, colour = RAG)")
-    _style(ax)
-    return fig
-
-
 def portfolio_results(register: Any, selection: Any = None, overlaps: Any = None, *, seed: int = 0,
                       annual_budget: float | None = None, candidates: str = "active") -> dict[str, Any]:
-    """The machine-readable results of a portfolio review (``results.json``): per-case register
-    figures, the selection with its budget and candidates, and the double-counting findings."""
-    keep = ["case_id", "verdict", "rag", "baseline_npv", "expected_npv", "forward_npv", "vfm", "risk_p10",
+    """The machine-readable results of a portfolio review (``results.json``): the headline sentences
+    (:func:`portfolio_headline`, repeated on the review index), per-case register figures, the selection
+    with its budget and candidates, and the double-counting findings."""
+    keep = ["case_id", "title", "currency", "verdict", "rag", "baseline_npv", "expected_npv", "forward_npv", "vfm", "risk_p10",
             "risk_p90", "prob_negative"]
     return {
         "as_of": register.as_of, "seed": int(seed), "annual_budget": annual_budget, "candidates": candidates,
+        "headline": portfolio_headline(register),
         "cases": json.loads(register.cases[keep].to_json(orient="records")),
         "selection": None if selection is None else selection.to_dict(),
         "double_counting": [] if overlaps is None else json.loads(overlaps.to_json(orient="records")),

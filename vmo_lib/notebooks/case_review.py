@@ -1,0 +1,1 @@
+../../notebooks/case_review.py

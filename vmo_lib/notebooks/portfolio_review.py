@@ -1,0 +1,1 @@
+../../notebooks/portfolio_review.py
