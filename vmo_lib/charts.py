@@ -211,7 +211,7 @@ def value_bridge_chart(bridge: ValueBridge, currency: str = "", ax: Axes | None 
         ISO code for the labels.
     ax : matplotlib.axes.Axes, optional
     start_label : str, optional
-        Name of the first bar (default "Baseline NPV", or "Re-baseline NPV").
+        Name of the first bar (default "Approved NPV", or "Re-baselined NPV").
 
     Returns
     -------
@@ -224,10 +224,10 @@ def value_bridge_chart(bridge: ValueBridge, currency: str = "", ax: Axes | None 
     >>> b = ValueBridge("baseline", 1000.0, -200.0, 300.0, -50.0, 1050.0, pd.DataFrame())
     >>> fig = value_bridge_chart(b, "GBP")
     >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    ['Baseline NPV', 'Cost', 'Benefit', 'Timing', 'Expected NPV']
+    ['Approved NPV', 'Cost', 'Benefit', 'Timing', 'Expected NPV']
     """
     fig, ax = _figure(ax, (7, 4.2))
-    first = start_label or ("Baseline NPV" if bridge.reference == "baseline" else "Re-baseline NPV")
+    first = start_label or ("Approved NPV" if bridge.reference == "baseline" else "Re-baselined NPV")
     names = [first, "Cost", "Benefit", "Timing", "Expected NPV"]
     steps = [bridge.cost, bridge.benefit, bridge.timing]
     bottoms, heights, colours = [0.0], [bridge.start], [PALETTE["total"]]

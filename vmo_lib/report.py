@@ -664,8 +664,8 @@ def case_cards(status: Any, appraisal: Any = None) -> list[dict[str, Any]]:
          "note": (("+" if round(change) > 0 else "") + change_text
                   + (" vs approved" if approved else " vs re-baseline")),
          "tone": "good" if change > 0 else "bad" if change < 0 else ""},
-        {"label": "Approved NPV" if approved else "Re-baselined NPV", "value": ref, "kind": "money",
-         "note": "the promise at approval" if approved else f"in force: {s.baseline_in_force.split(':', 1)[-1]}",
+        {"label": "Approved NPV", "value": ref, "kind": "money",
+         "note": "the promise at approval" if approved else f"re-baselined ({s.baseline_in_force.split(':', 1)[-1]})",
          "tone": ""},
         {"label": "Forward NPV", "value": s.forward_npv, "kind": "money",
          "note": _FORWARD_NOTE.get(s.continue_signal, str(s.continue_signal)),
@@ -1164,9 +1164,9 @@ def register_table(cases: Any) -> Html:
     currency), realisation and value for money."""
     cols = {"case_id": "case", "title": "title", "status": "status", "verdict": "verdict", "rag": "RAG",
             "baseline_npv": "approved_NPV", "expected_npv": "expected_NPV", "forward_npv": "forward_NPV",
-            "realisation_pct": "benefits_realised", "vfm": "NPV_per_unit_of_capex", "currency": "currency"}
+            "realisation_pct": "benefits_realised", "vfm": "value_for_money", "currency": "currency"}
     return table(cases[list(cols)].rename(columns=cols), money=["approved_NPV", "expected_NPV", "forward_NPV"],
-                 percent=["benefits_realised"], digits={"NPV_per_unit_of_capex": 2}, currency="currency", rag="RAG")
+                 percent=["benefits_realised"], digits={"value_for_money": 2}, currency="currency", rag="RAG")
 
 
 def _single_currency(df: Any) -> str:
