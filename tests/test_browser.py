@@ -1,8 +1,14 @@
 """The what-if explorer in a real browser: JupyterLab on loopback, Debian's headless Chromium,
-Playwright driving it like an analyst would (run all cells, move a slider, read the NPV shown).
+Playwright driving it like an analyst would (run the notebook, move a slider with the keyboard,
+type a figure into another, read the NPV and the chart shown).
 
 Needs ``/usr/bin/chromium`` (``make browser`` installs it). Without it the test is skipped locally
 and FAILS when the environment variable ``CI`` is set: CI must run it.
+
+Why no JupyterLab dialog can get in the way (see ``browser_util``): the server has private state
+and settings (no news, no autosave, no shared trust database), kernels talk over IPC sockets, and
+the notebook's kernel is started and answering before the page opens, so the page only connects
+to it. A dialog showing anyway is a failure whose message quotes the dialog's text.
 """
 
 from __future__ import annotations
@@ -15,14 +21,32 @@ from pathlib import Path
 import pytest
 from browser_util import CHROMIUM, CHROMIUM_ARGS, jupyter_lab, notebook_from_jupytext
 
+from vmo_lib.charts import format_money
 from vmo_lib.loader import load_case, workbook_files
 from vmo_lib.scenarios import CaseMatrices, WhatIf, what_if_npv
+from vmo_lib.widgets import WhatIfEngine, switching_labels
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
+NOTEBOOK = "notebooks/what_if.ipynb"
 TIMEOUT_MS = 120_000
+
+#: The notebook panel on display is NOTEBOOK, loaded, on kernel ``kid``, connected and idle.
+_NOTEBOOK_READY = """([path, kid]) => {
+  const app = window.jupyterapp; const w = app && app.shell && app.shell.currentWidget;
+  if (!w || !w.context || w.context.path !== path || !w.context.isReady) return false;
+  const k = w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return !!k && k.id === kid && k.connectionStatus === 'connected' && k.status === 'idle';
+}"""
+_PAGE_STATE = """() => {
+  const app = window.jupyterapp; const w = app && app.shell && app.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return {app: !!app, widget: w ? w.constructor.name : null, path: w && w.context ? w.context.path : null,
+          ready: !!(w && w.context && w.context.isReady), kernel: k ? k.id : null,
+          status: k ? k.status : null, connection: k ? k.connectionStatus : null};
+}"""
 
 
 def _unavailable(reason: str) -> None:
@@ -33,7 +57,11 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """JupyterLab serving a temporary copy of notebooks/ and data/sample/ (stopped afterwards)."""
+    """JupyterLab serving a temporary copy of notebooks/ and data/sample/ (stopped afterwards).
+
+    The notebook is written, with its kernel spec, before the server starts: nothing changes it
+    on disk while the page has it open.
+    """
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} is missing")
     try:
@@ -44,7 +72,7 @@ def lab(tmp_path_factory):
     (root / "notebooks").mkdir(parents=True)
     shutil.copytree(REPO / "data" / "sample", root / "data" / "sample",
                     ignore=shutil.ignore_patterns("*.scenarios.xlsx", "~$*"))
-    notebook_from_jupytext(REPO / "notebooks" / "what_if.py", root / "notebooks" / "what_if.ipynb")
+    notebook_from_jupytext(REPO / "notebooks" / "what_if.py", root / NOTEBOOK)
     with jupyter_lab(root, root.parent / "jupyterlab.log") as server:
         yield server
 
@@ -61,36 +89,21 @@ def _wait_for_npv(page, expected: float) -> None:
         arg=[expected], timeout=TIMEOUT_MS)
 
 
-def _accept_dialogs(page, seen: list[str]) -> None:
-    """Accept any JupyterLab dialog in the way (e.g. a kernel choice on a loaded machine), noting
-    its text: the assertions that follow still decide whether the explorer works."""
-    dialogs = page.locator(".jp-Dialog")
-    while dialogs.count():
-        seen.append(dialogs.first.inner_text())
-        button = dialogs.first.locator(".jp-Dialog-button.jp-mod-accept")
-        if button.count():
-            button.first.click()
-        else:
-            page.keyboard.press("Escape")
-        page.wait_for_timeout(500)
+def _no_dialog(page) -> None:
+    texts = [t.strip() for t in page.locator(".jp-Dialog").all_inner_texts()]
+    assert not texts, f"JupyterLab showed a dialog: {texts}"
 
 
-def _run_all_cells(page, seen: list[str]) -> None:
-    """Run → Run All Cells, as an analyst would; retried while the kernel is still connecting."""
-    _accept_dialogs(page, seen)
-    page.locator(".jp-Notebook .jp-Cell").first.click()
-    for _attempt in range(5):
-        _accept_dialogs(page, seen)
-        page.click(".lm-MenuBar-itemLabel:text-is('Run')")
-        page.locator(".lm-Menu-item:has(.lm-Menu-itemLabel:text-is('Run All Cells'))").click()
-        try:
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('.jp-InputArea-prompt')]"
-                ".some(e => /\\[[0-9*]+\\]/.test(e.textContent))", timeout=10_000)
-            return
-        except Exception:  # noqa: BLE001 - Playwright's TimeoutError: the run did not start yet
-            page.keyboard.press("Escape")
-    raise AssertionError(f"Run All Cells never started a cell (dialogs seen: {seen})")
+def _failure_report(page, lab) -> str:
+    """What a red CI build needs to say why: dialogs on screen, the page's kernel, the server log."""
+    try:
+        dialogs = [t.strip() for t in page.locator(".jp-Dialog").all_inner_texts()]
+        state = page.evaluate(_PAGE_STATE)
+    except Exception as exc:  # noqa: BLE001 - the page itself may be gone
+        dialogs, state = [f"(page unreadable: {exc})"], {}
+    log = lab.log.read_text(errors="replace").splitlines()[-40:] if lab.log.exists() else []
+    return (f"JupyterLab dialogs on screen: {dialogs}\npage: {state}\nscreenshot: "
+            f"{ARTIFACTS / 'what_if-failure.png'}\nlast lines of {lab.log}:\n" + "\n".join(log))
 
 
 def test_moving_a_slider_shows_the_npv_the_library_computes(lab):
@@ -98,23 +111,29 @@ def test_moving_a_slider_shows_the_npv_the_library_computes(lab):
 
     started = time.monotonic()
     first = workbook_files(lab.root / "data" / "sample")[0]        # the explorer opens the first case
-    m = CaseMatrices.from_case(load_case(first, as_of="2026Q3"))
+    case = load_case(first, as_of="2026Q3")
+    # the NPVs the page must show, from the scenarios module (not the explorer's engine)
+    m = CaseMatrices.from_case(case)
     npv_as_planned = what_if_npv(m, WhatIf())
     npv_80 = what_if_npv(m, WhatIf(benefit_realisation=0.8))
     npv_80_cost_30 = what_if_npv(m, WhatIf(benefit_realisation=0.8, cost_overrun=0.3))
     assert len({round(v, 2) for v in (npv_as_planned, npv_80, npv_80_cost_30)}) == 3
+    at_80_cost_30 = WhatIfEngine(case, as_of="2026Q3").evaluate(benefit_realisation=0.8, cost_overrun=0.3)
 
+    # The kernel is started and answering before the page opens; the page connects to it.
+    kernel_id = lab.start_kernel(NOTEBOOK)
+    kernel_ready = time.monotonic()
     ARTIFACTS.mkdir(exist_ok=True)
-    dialogs: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1200})
             page.set_default_timeout(TIMEOUT_MS)
-            page.on("dialog", lambda d: d.dismiss())
-            page.goto(lab.lab_url("notebooks/what_if.ipynb"))
-            page.wait_for_selector(".jp-Notebook")
-            _run_all_cells(page, dialogs)
+            page.on("dialog", lambda d: d.dismiss())     # browser alerts (none expected)
+            page.goto(lab.lab_url(NOTEBOOK))
+            page.wait_for_function(_NOTEBOOK_READY, arg=[NOTEBOOK, kernel_id], timeout=TIMEOUT_MS)
+            _no_dialog(page)
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
             page.wait_for_selector(".vmo-npv")
             _wait_for_npv(page, npv_as_planned)
             assert first.stem in page.inner_text(".vmo-whatif")
@@ -127,27 +146,35 @@ def test_moving_a_slider_shows_the_npv_the_library_computes(lab):
             assert page.inner_text(".vmo-benefit-realisation .widget-readout").strip() == "80"
 
             # Cost overrun +30%: type into the slider's readout, as when a board member names a figure.
-            chart_before = page.get_attribute("img.vmo-chart", "src")
             readout = page.locator(".vmo-cost-overrun .widget-readout")
             readout.click()
             page.keyboard.press("Control+A")
             page.keyboard.type("30")
             page.keyboard.press("Enter")
             _wait_for_npv(page, npv_80_cost_30)
-            # the chart is sent after the figures: wait for the new picture before the screenshot
-            page.wait_for_function("([old]) => document.querySelector('img.vmo-chart').src !== old",
-                                   arg=[chart_before])
             assert _npv_shown(page) == pytest.approx(npv_80_cost_30, rel=1e-9)
-            assert "before NPV" in page.inner_text(".vmo-switch-benefit-realisation") or \
-                "for NPV" in page.inner_text(".vmo-switch-benefit-realisation")
+            # the chart of these settings (its description travels with its picture)
+            page.wait_for_function(
+                "([want]) => { const e = document.querySelector('.vmo-chart img');"
+                " return e && Math.abs(parseFloat(e.dataset.npv) - want) <= 1e-6 * Math.max(1, Math.abs(want)); }",
+                arg=[npv_80_cost_30], timeout=TIMEOUT_MS)
+            npv_text = format_money(npv_80_cost_30, case.meta.get("currency") or "")
+            assert page.get_attribute(".vmo-chart img", "alt").endswith(
+                f", benefits 80% of plan, costs +30%: NPV {npv_text}")
+            expected = switching_labels(at_80_cost_30, case.period_length)
+            for name in ("benefit_realisation", "cost_overrun"):
+                css = f".vmo-switch-{name.replace('_', '-')}"
+                assert page.inner_text(css).strip() == expected[name]
+            _no_dialog(page)
 
             page.locator(".vmo-whatif").scroll_into_view_if_needed()
             page.locator(".vmo-whatif").screenshot(path=str(ARTIFACTS / "what_if.png"))
         except Exception as exc:
             page.screenshot(path=str(ARTIFACTS / "what_if-failure.png"))
-            raise AssertionError(f"{exc}\n(JupyterLab dialogs seen: {dialogs}; log: {lab.log})") from exc
+            raise AssertionError(f"{exc}\n{_failure_report(page, lab)}") from exc
         finally:
             browser.close()
-    elapsed = time.monotonic() - started
-    print(f"browser test: {elapsed:.1f} s from server up to screenshot; dialogs accepted: {dialogs}")
+    done = time.monotonic()
+    print(f"browser test: {done - started:.1f} s from server up to screenshot "
+          f"(kernel ready after {kernel_ready - started:.1f} s)")
     assert (ARTIFACTS / "what_if.png").stat().st_size > 10_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import math
 import re
@@ -168,21 +169,71 @@ def test_delay_switching_value_lies_between_the_whole_quarters_that_flip_the_sig
 def test_switching_label_reads_as_the_board_asks(case):
     r = WhatIfEngine(case).evaluate()
     labels = switching_labels(r)
-    # b·PV(saving + time) + PV(dip) − PV(costs) = 0
-    pv_pos = hand_npv([x + y for x, y in zip(SAVING, TIME, strict=True)])
-    b_star = (hand_npv(costs_t()) - hand_npv(DIP)) / pv_pos
+    b_star = hand_break_even_share()
     assert labels["benefit_realisation"] == (
         f"Benefits can fall {(1 - b_star) * 100:.0f}% (to {b_star * 100:.0f}% of plan) before NPV < 0")
     assert f"{r.irr * 100:.1f}%" in labels["discount_rate"]
 
 
+def hand_break_even_share(overrun=0.0):
+    """b·PV(saving + time) + PV(dip) − (1 + overrun)·PV(costs) = 0."""
+    return (hand_npv(costs_t(overrun)) - hand_npv(DIP)) / hand_npv([x + y for x, y in zip(SAVING, TIME, strict=True)])
+
+
 def test_explorer_shows_a_switching_label_next_to_each_control(explorer):
     explorer.controls["benefit_realisation"].value = 50
     assert explorer.result.npv < 0
-    text = explorer.switch_labels["benefit_realisation"].value
-    b_star = explorer.result.switching.benefit_realisation
-    assert f"to {b_star * 100:.0f}% of plan" in text and "for NPV ≥ 0" in text
+    b_star = hand_break_even_share()
+    assert 0.5 < b_star < 1
+    assert explorer.switch_labels["benefit_realisation"].value == (
+        f"<div class='vmo-switch'>Benefits must reach {b_star * 100:.0f}% of plan "
+        f"({(b_star - 0.5) * 100:.0f} points above the slider) for NPV ≥ 0</div>")
     assert "Value destroyed" in explorer.verdict.value
+
+
+def test_switching_labels_after_moving_sliders_name_the_slider_value_to_reach(case):
+    # benefits at 90 % and costs +5 %: where does each control, the other held, make NPV = 0?
+    r = WhatIfEngine(case).evaluate(benefit_realisation=0.9, cost_overrun=0.05)
+    labels = switching_labels(r)
+    assert r.npv == pytest.approx(hand_npv(net(0.9, 0.05)), rel=1e-12) and r.npv > 0
+    b_star = hand_break_even_share(overrun=0.05)
+    assert labels["benefit_realisation"] == (
+        f"Benefits can fall to {b_star * 100:.0f}% of plan ({(0.9 - b_star) * 100:.0f} points below the slider) "
+        "before NPV < 0")
+    # costs: (1 + o)·PV(costs) = PV(90 % of the benefits, dip in full)
+    o_star = hand_npv(benefits_t(0.9)) / hand_npv(costs_t()) - 1
+    assert labels["cost_overrun"] == (
+        f"Costs can overrun by up to {o_star * 100:+.0f}% ({(o_star - 0.05) * 100:.0f} points above the slider) "
+        "before NPV < 0")
+    assert WhatIfEngine(case).evaluate(benefit_realisation=b_star, cost_overrun=0.05).npv == pytest.approx(0, abs=1e-6)
+
+
+def test_chart_carries_the_settings_and_npv_it_draws(explorer):
+    explorer.set(benefit_realisation=0.8, delay_periods=2)
+    npv = hand_npv(net(0.8, 0.0, 2))
+    assert -1000 < npv < 0
+    m = re.fullmatch(r"<img src='data:image/png;base64,([^']+)' alt='([^']*)' title='([^']*)' "
+                     r"data-npv='([^']+)' style='max-width: 100%'>", explorer.chart.value)
+    assert m, explorer.chart.value[:200]
+    assert base64.b64decode(m.group(1))[:8] == b"\x89PNG\r\n\x1a\n"
+    assert m.group(2) == m.group(3) == (
+        f"Cumulative net cash flow of CRM-1, benefits 80% of plan, benefits 2 quarters late: NPV −£{-npv:.0f}")
+    assert float(m.group(4)) == pytest.approx(npv, rel=1e-12)
+
+
+def test_delay_label_after_moving_the_slider_counts_from_the_slider():
+    # 100 spent now, 30 a year for nine years, no discounting: NPV 170. k years late loses the last
+    # k years: NPV(5) = 20, NPV(6) = −10, so NPV reaches 0 at 5 + 20/30 years.
+    case = make_case({"case_id": "D", "first_period": "2026", "period_length": "year", "horizon": 10,
+                      "discount_rate": 0.0},
+                     costs=[{"line_id": "C1", "name": "Build", "amounts": [100]}],
+                     benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0] + [30] * 9}])
+    r = WhatIfEngine(case).evaluate(delay_periods=2)
+    assert r.npv == pytest.approx(30 * 7 - 100)
+    assert switching_labels(r, "year")["delay_periods"] == (
+        "Benefits can be 5.7 years late (3.7 more than the slider) before NPV < 0")
+    assert switching_labels(WhatIfEngine(case).evaluate(), "year")["delay_periods"] == (
+        "Benefits can slip 5.7 years before NPV < 0")
 
 
 # --- scenarios ----------------------------------------------------------------------------------

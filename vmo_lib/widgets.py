@@ -40,6 +40,7 @@ Examples
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import html
 import io
@@ -55,7 +56,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from . import appraisal, finance
-from .charts import PALETTE, _style, _thin_ticks, currency_formatter, format_money
+from .charts import PALETTE, _figure, _style, _thin_ticks, currency_formatter, format_money
 from .errors import AnalysisError
 from .model import BusinessCase
 from .realisation import EXPECTED, Verdict, expected_case
@@ -140,6 +141,42 @@ class WhatIfSettings:
     def to_dict(self) -> dict[str, Any]:
         """``scenario`` then every control, as plain data."""
         return {"scenario": self.scenario, **{k: getattr(self.what_if, k) for k in WHAT_IF_CONTROLS}}
+
+    def describe(self, period_length: str = "quarter") -> str:
+        """The what-if in words, only what differs from plan (``"no changes"`` when nothing differs).
+
+        Parameters
+        ----------
+        period_length : {"quarter", "year"}
+            Names the delay's unit.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> WhatIfSettings().replace(benefit_realisation=0.8, cost_overrun=0.3, delay_periods=2).describe()
+        'benefits 80% of plan, costs +30%, benefits 2 quarters late'
+        >>> WhatIfSettings().replace(discount_rate=0.035, optimism_bias=True).describe("year")
+        'discount rate 3.50% a year, optimism bias applied'
+        >>> WhatIfSettings().describe()
+        'no changes'
+        """
+        w = self.what_if
+        unit = "quarter" if period_length == "quarter" else "year"
+        parts = []
+        if w.benefit_realisation != 1:
+            parts.append(f"benefits {w.benefit_realisation * 100:.0f}% of plan")
+        if w.cost_overrun:
+            parts.append(f"costs {w.cost_overrun * 100:+.0f}%")
+        if w.delay_periods:
+            parts.append(f"benefits {w.delay_periods} {unit}{'s' if w.delay_periods != 1 else ''} late")
+        if w.discount_rate is not None:
+            parts.append(f"discount rate {w.discount_rate * 100:.2f}% a year")
+        if w.optimism_bias:
+            parts.append("optimism bias applied")
+        return ", ".join(parts) or "no changes"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], name: str = "") -> WhatIfSettings:
@@ -227,14 +264,20 @@ class WhatIfResult:
 
     @property
     def verdict_sentence(self) -> str:
-        """The verdict in words with the figures: "At risk: NPV £1.2m, £0.4m below ..."."""
+        """The verdict in words with the figures, comparing the what-if with its base scenario as
+        planned: "At risk: NPV £3.17m with this what-if, £1.82m below the approved baseline
+        without changes (£4.99m). Rule: ..." (the rule of :func:`vmo_lib.realisation.verdict`, whose
+        "expected NPV" is here the what-if's)."""
         v = self.verdict
         cur = self.currency
         diff = v.change
         cmp = "the same as" if abs(diff) < 0.5 else (
             f"{format_money(abs(diff), cur)} {'above' if diff > 0 else 'below'}")
-        return (f"{v.label.capitalize()}: NPV {format_money(self.npv, cur)}, {cmp} the unchanged "
-                f"{self.settings.scenario} ({format_money(self.reference_npv, cur)}); {v.rule}.")
+        base = WhatIfEngine.scenario_label(self.settings.scenario)
+        rule = v.rule.replace("expected NPV", "the what-if NPV")
+        return (f"{v.label.capitalize()}: NPV {format_money(self.npv, cur)} with this what-if, {cmp} the "
+                f"{base[:1].lower() + base[1:]} without changes ({format_money(self.reference_npv, cur)}). "
+                f"Rule: {rule}.")
 
     def to_dict(self) -> dict[str, Any]:
         """Headline figures as plain data (for a pack or JSON)."""
@@ -426,8 +469,18 @@ def _pct(x: float, signed: bool = False) -> str:
     return f"{x * 100:+.0f}%" if signed else f"{x * 100:.0f}%"
 
 
+def _points(a: float, b: float) -> str:
+    """How far the switching value ``a`` is from the slider's ``b`` (shares), in percentage points."""
+    gap = (a - b) * 100
+    return f"{abs(gap):.0f} points {'above' if gap > 0 else 'below'} the slider"
+
+
 def switching_labels(result: WhatIfResult, period_length: str = "quarter") -> dict[str, str]:
-    """One sentence per control saying how far it can move before NPV changes sign.
+    """One sentence per control saying where NPV changes sign, in the control's own units.
+
+    Each sentence names the value the control would have to reach (what its slider would show)
+    and, once the control has been moved, how far that is from where it stands now; the others
+    are held where they are.
 
     Parameters
     ----------
@@ -447,8 +500,13 @@ def switching_labels(result: WhatIfResult, period_length: str = "quarter") -> di
     ...                   "horizon": 2, "discount_rate": 0.0},
     ...                  costs=[{"line_id": "C1", "name": "Build", "amounts": [100]}],
     ...                  benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 125]}])
-    >>> switching_labels(WhatIfEngine(case).evaluate(), "year")["benefit_realisation"]
+    >>> w = WhatIfEngine(case)
+    >>> switching_labels(w.evaluate(), "year")["benefit_realisation"]
     'Benefits can fall 20% (to 80% of plan) before NPV < 0'
+    >>> switching_labels(w.evaluate(benefit_realisation=0.9), "year")["benefit_realisation"]
+    'Benefits can fall to 80% of plan (10 points below the slider) before NPV < 0'
+    >>> switching_labels(w.evaluate(cost_overrun=0.1), "year")["cost_overrun"]
+    'Costs can overrun by up to +25% (15 points above the slider) before NPV < 0'
     """
     sv, s = result.switching, result.settings
     notes = sv.table.set_index("driver")["note"]
@@ -463,24 +521,30 @@ def switching_labels(result: WhatIfResult, period_length: str = "quarter") -> di
     b, b0 = sv.benefit_realisation, s.benefit_realisation
     if not math.isfinite(b):
         out["benefit_realisation"] = none("benefit shortfall")
-    elif pos:
-        out["benefit_realisation"] = f"Benefits can fall {_pct(1 - b / b0)} (to {_pct(b)} of plan) before NPV < 0"
+    elif b0 == 1:
+        out["benefit_realisation"] = (f"Benefits can fall {_pct(1 - b)} (to {_pct(b)} of plan) before NPV < 0" if pos
+                                      else f"Benefits must rise {_pct(b - 1)} (to {_pct(b)} of plan) for NPV ≥ 0")
     else:
-        out["benefit_realisation"] = f"Benefits must rise {_pct(b / b0 - 1)} (to {_pct(b)} of plan) for NPV ≥ 0"
+        out["benefit_realisation"] = (f"Benefits can fall to {_pct(b)} of plan ({_points(b, b0)}) before NPV < 0"
+                                      if pos else f"Benefits must reach {_pct(b)} of plan ({_points(b, b0)}) "
+                                                  "for NPV ≥ 0")
     o, o0 = sv.cost_overrun, s.cost_overrun
     if not math.isfinite(o):
         out["cost_overrun"] = none("cost uplift")
+    elif o <= -1:
+        out["cost_overrun"] = "NPV stays < 0 even with no costs at all"
     else:
-        change = (1.0 + o) / (1.0 + o0) - 1.0
-        out["cost_overrun"] = (f"Costs can rise {_pct(change)} more (overrun {_pct(o, True)}) before NPV < 0" if pos
-                               else f"Costs must fall {_pct(-change)} (overrun {_pct(o, True)}) for NPV ≥ 0")
+        gap = "" if o0 == 0 else f" ({_points(o, o0)})"
+        out["cost_overrun"] = (f"Costs can overrun by up to {_pct(o, True)}{gap} before NPV < 0" if pos
+                               else f"The cost overrun must come down to {_pct(o, True)}{gap} for NPV ≥ 0")
     d = sv.delay_periods
     if not math.isfinite(d):
         out["delay_periods"] = none("delay")
     else:
-        more = d - s.delay_periods
-        out["delay_periods"] = (f"Benefits can slip {more:.1f} {unit}s before NPV < 0" if not s.delay_periods
-                                else f"Benefits can slip {more:.1f} more {unit}s (to {d:.1f}) before NPV < 0")
+        years = f" ({d / 4:.1f} years)" if unit == "quarter" else ""
+        out["delay_periods"] = (f"Benefits can slip {d:.1f} {unit}s{years} before NPV < 0" if not s.delay_periods
+                                else f"Benefits can be {d:.1f} {unit}s late ({d - s.delay_periods:.1f} more than "
+                                     f"the slider) before NPV < 0")
     r = sv.discount_rate
     if not math.isfinite(r):
         out["discount_rate"] = none("discount rate")
@@ -494,11 +558,12 @@ def switching_labels(result: WhatIfResult, period_length: str = "quarter") -> di
 # chart
 # --------------------------------------------------------------------------------------------------
 def cumulative_cash_flow_chart(result: WhatIfResult, ax: Axes | None = None) -> Figure:
-    """Cumulative net cash flow of a what-if against its unchanged base scenario.
+    """Cumulative net cash flow of a what-if against its base scenario without changes.
 
-    Draws the what-if's cumulative net flow (solid), its discounted twin (dotted, ending at the NPV),
-    the unchanged base scenario (dashed) and the payback point, in the house style of
-    :mod:`vmo_lib.charts`.
+    Draws the what-if's cumulative net flow (solid), its discounted twin (dotted, ending at the NPV,
+    which is labelled), the base scenario without changes (dashed) and the payback point, in the
+    house style of :mod:`vmo_lib.charts`; the subtitle states the what-if
+    (:meth:`WhatIfSettings.describe`).
 
     Parameters
     ----------
@@ -518,40 +583,52 @@ def cumulative_cash_flow_chart(result: WhatIfResult, ax: Axes | None = None) -> 
     ...                  benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 150]}])
     >>> fig = cumulative_cash_flow_chart(WhatIfEngine(case).evaluate(delay_periods=1))
     >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    ['what-if', 'what-if, discounted', 'baseline unchanged']
+    ['this what-if', 'this what-if, discounted (ends at the NPV)', 'approved baseline without changes']
+    >>> fig.axes[0].get_title().splitlines()
+    ['Y: cumulative net cash flow', 'benefits 1 year late']
     """
-    if ax is None:
-        fig = Figure(figsize=(5.8, 3.3), dpi=96, layout="constrained")
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
+    fig, ax = _figure(ax, (5.8, 3.4))
     x = np.arange(len(result.periods))
     cum = result.cumulative
+    cur = result.currency
     gain, loss = PALETTE["gain"], PALETTE["loss"]
     ax.axhline(0, color=PALETTE["muted"], linewidth=0.8)
     ax.fill_between(x, cum, 0, where=cum < 0, color=loss, alpha=0.12, linewidth=0, interpolate=True)
     ax.fill_between(x, cum, 0, where=cum >= 0, color=gain, alpha=0.12, linewidth=0, interpolate=True)
-    ax.plot(x, cum, color=PALETTE["plan"], linewidth=2.2, label="what-if")
-    ax.plot(x, result.cumulative_pv, color=PALETTE["plan"], linewidth=1.2, linestyle=":",
-            label="what-if, discounted")
+    ax.plot(x, cum, color=PALETTE["plan"], linewidth=2.2, label="this what-if")
+    pv = result.cumulative_pv
+    ax.plot(x, pv, color=PALETTE["plan"], linewidth=1.2, linestyle=":",
+            label="this what-if, discounted (ends at the NPV)")
+    ax.plot([x[-1]], [pv[-1]], marker="o", color=PALETTE["plan"], markersize=4, zorder=5)
+    ax.annotate(f"NPV {format_money(result.npv, cur)}", (x[-1], pv[-1]), textcoords="offset points",
+                xytext=(-6, 4), ha="right", va="bottom", fontsize=8, color=PALETTE["plan"])
+    base = WhatIfEngine.scenario_label(result.settings.scenario)
     ax.plot(x, result.reference_cumulative, color=PALETTE["baseline"], linewidth=1.4, linestyle="--",
-            label=f"{result.settings.scenario} unchanged")
+            label=f"{base[:1].lower() + base[1:]} without changes")
     if math.isfinite(result.payback):
+        at = _period_at(result, result.payback)
         ax.plot([result.payback], [0], marker="o", color=PALETTE["actual"], markersize=6, zorder=5)
-        ax.annotate(f"payback {result.payback / result.periods_per_year:.1f} yrs", (result.payback, 0),
+        ax.annotate(f"payback {at} ({result.payback_years:.1f} yrs)", (result.payback, 0),
                     textcoords="offset points", xytext=(6, -14), fontsize=8, color=PALETTE["actual"])
     _thin_ticks(ax, list(result.periods), max_labels=8)
-    ax.yaxis.set_major_formatter(currency_formatter(result.currency))
-    ax.set_ylabel("cumulative net cash flow", fontsize=9, color=PALETTE["ink"])
-    ax.set_title(f"{result.case_id}: cumulative net cash flow")
+    ax.yaxis.set_major_formatter(currency_formatter(cur))
+    ax.set_ylabel(f"cumulative net cash flow{f' ({cur})' if cur else ''}", fontsize=9, color=PALETTE["ink"])
+    ax.set_title(f"{result.case_id}: cumulative net cash flow\n"
+                 f"{result.settings.describe('quarter' if result.periods_per_year == 4 else 'year')}")
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     _style(ax)
+    ax.title.set_fontsize(11)
     return fig
+
+
+def _period_at(result: WhatIfResult, p: float) -> str:
+    """The period in which a payback point ``p`` (periods from period 0) falls."""
+    return result.periods[min(int(math.ceil(p)), len(result.periods) - 1)]
 
 
 def _figure_png(fig: Figure) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", dpi=96)
     return buf.getvalue()
 
 
@@ -697,7 +774,9 @@ class WhatIfExplorer:
         self.header = w.HTML()
         self.cards = w.HTML()
         self.verdict = w.HTML()
-        self.chart = w.Image(format="png", layout=w.Layout(width="560px", max_width="100%"))
+        # An <img> in HTML rather than an Image widget: the picture, its description (alt text) and
+        # the NPV it shows arrive in one update, so a page never pairs new figures with an old chart.
+        self.chart = w.HTML(layout=w.Layout(width="560px", max_width="100%"))
         self.scenario_name = w.Text(placeholder="e.g. Board: 2Q late, cloud +30%", description="Save as",
                                     style={"description_width": "60px"}, layout=w.Layout(width="340px"))
         self.save_button = w.Button(description="Save scenario", icon="save", button_style="primary",
@@ -915,15 +994,20 @@ class WhatIfExplorer:
     # --- rendering ----------------------------------------------------------------------------
     def _render(self, r: WhatIfResult) -> None:
         cur = r.currency
-        k = r.periods_per_year
+        unit = self.engine.case.period_length
+        # The chart first: a page showing the new figures then already shows the matching chart.
+        alt = html.escape(f"Cumulative net cash flow of {r.case_id}, {r.settings.describe(unit)}: "
+                          f"NPV {format_money(r.npv, cur)}", quote=True)
+        png = base64.b64encode(_figure_png(cumulative_cash_flow_chart(r))).decode("ascii")
+        self.chart.value = (f"<img src='data:image/png;base64,{png}' alt='{alt}' title='{alt}' "
+                            f"data-npv='{float(r.npv)!r}' style='max-width: 100%'>")
         sign = "vmo-pos" if r.npv >= 0 else "vmo-neg"
         irr = f"{r.irr * 100:.1f}%" if math.isfinite(r.irr) else "none"
 
         def when(p: float) -> str:
             if not math.isfinite(p):
                 return "never"
-            label = r.periods[min(int(math.ceil(p)), len(r.periods) - 1)]
-            return f"{p / k:.1f} yrs <span class='vmo-sub'>{html.escape(label)}</span>"
+            return f"{p / r.periods_per_year:.1f} yrs <span class='vmo-sub'>{html.escape(_period_at(r, p))}</span>"
 
         def card(label: str, css: str, value: str, data: float, extra: str = "") -> str:
             data_attr = repr(float(data)) if math.isfinite(data) else "nan"
@@ -932,13 +1016,14 @@ class WhatIfExplorer:
                     f"</div></div>")
 
         delta = r.npv - r.reference_npv
+        base = self.engine.scenario_label(r.settings.scenario)
         self.cards.value = (
             "<div class='vmo-cards'>"
             + card("NPV", "vmo-npv", format_money(r.npv, cur), r.npv, sign)
             + card("IRR (annual)", "vmo-irr", irr, r.irr)
             + card("Payback", "vmo-payback", when(r.payback), r.payback)
             + card("Discounted payback", "vmo-dpayback", when(r.discounted_payback), r.discounted_payback)
-            + card(f"NPV vs unchanged {html.escape(self.engine.scenario_label(r.settings.scenario))}", "vmo-delta",
+            + card(f"NPV change vs {html.escape(base[:1].lower() + base[1:])}", "vmo-delta",
                    ("+" if delta > 0.5 else "") + format_money(delta, cur), delta,
                    "vmo-pos" if delta > 0.5 else "vmo-neg" if delta < -0.5 else "")
             + "</div>"
@@ -946,15 +1031,14 @@ class WhatIfExplorer:
         bad = r.verdict.label in ("at risk", "value destroyed")
         self.verdict.value = (f"<div class='vmo-verdict {'vmo-neg' if bad else 'vmo-pos'}' "
                               f"data-verdict='{html.escape(r.verdict.label)}'>{html.escape(r.verdict_sentence)}</div>")
-        for name, text in switching_labels(r, self.engine.case.period_length).items():
+        for name, text in switching_labels(r, unit).items():
             self.switch_labels[name].value = f"<div class='vmo-switch'>{html.escape(text)}</div>"
         ob = self.engine.matrices(r.settings.scenario).optimism
-        unit = self.engine.case.period_length
         self.switch_labels["optimism_bias"].value = (
-            f"<div class='vmo-switch'>capex +{ob.capex:.0%}, opex +{ob.opex:.0%}, benefits −{ob.benefits:.0%} "
-            f"and {ob.delay_periods} {unit}{'s' if ob.delay_periods != 1 else ''} later "
-            f"({html.escape(ob.reference_class)})</div>")
-        self.chart.value = _figure_png(cumulative_cash_flow_chart(r))
+            f"<div class='vmo-switch'>{'Applied' if r.settings.optimism_bias else 'When ticked'}: capex "
+            f"+{ob.capex:.0%}, opex +{ob.opex:.0%}, benefits −{ob.benefits:.0%} and {ob.delay_periods} "
+            f"{unit}{'s' if ob.delay_periods != 1 else ''} later (Green Book class: "
+            f"{html.escape(ob.reference_class.lower())})</div>")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:  # a notebook displays the explorer as its UI
         return self.widget._repr_mimebundle_(**kwargs)
