@@ -50,11 +50,11 @@ report.case_summary(case, status, appraised)
 report.narrative_html(status)
 
 # %% [markdown]
-# What moved the value since approval: the cost, benefit and timing effects that take the approved NPV to the
-# expected NPV.
+# What moved the value since approval (or the latest re-baseline): the cost, benefit and timing effects that
+# take the approved NPV to the expected NPV.
 
 # %%
-charts.value_bridge_chart(status.bridge, status.currency)
+charts.value_bridge_chart(status.bridge_current or status.bridge, status.currency)
 
 # %% [markdown]
 # ## Appraisal

@@ -302,3 +302,30 @@ def test_index_gives_the_portfolio_headline_and_names_unrated_cases():
 def test_register_table_escapes_titles():
     h = report.register_table(_register_frame().assign(vfm=1.0, realisation_pct=0.5)).html
     assert "<script>" not in h and "&lt;script&gt;" in h and "rag-red" in h
+
+
+def test_risk_summary_names_the_plan_simulated_and_drivers_without_a_switching_value():
+    from vmo_lib.risk import monte_carlo, switching_values
+
+    # NPV = −100 + 60 = −40 (no discounting): negative already, so no delay can make it reach zero
+    case = make_case({"case_id": "R", "horizon": 3, "discount_rate": 0.0},
+                     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0], "low": 90, "likely": 100,
+                             "high": 130}],
+                     benefits=[{"line_id": "B1", "name": "S", "amounts": [0, 30, 30]}])
+    sim = monte_carlo(case, iterations=500, seed=1)
+    assert sim.deterministic_npv == pytest.approx(-40.0)
+    h = report.risk_summary(sim, switching_values(case), "GBP").html
+    assert "the approved plan (baseline)" in h and "500 simulated outcomes" in h
+    assert "Delay: no switching value" in h and "None:" not in h
+
+
+def test_narrative_when_no_benefit_was_due_says_so_without_a_zero_of_zero():
+    # benefits start in 2026Q3; by 2026Q2 only the build cost was due (and spent)
+    case = make_case({"case_id": "Z", "first_period": "2026Q1", "horizon": 3, "discount_rate": 0.0},
+                     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
+                     benefits=[{"line_id": "B1", "name": "S", "owner": "Ops", "amounts": [0, 0, 40]}],
+                     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 100},
+                              {"period": "2026Q2", "line_id": "B1", "amount": 0}])
+    lines = report.narrative(case_status(case, "2026Q2"))
+    assert "No benefit was planned or reported up to 2026Q2." in lines
+    assert not any("£0 of £0" in x or "(–)" in x for x in lines)

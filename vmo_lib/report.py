@@ -769,8 +769,13 @@ def narrative(status: Any) -> list[str]:
     b = s.benefits
     unreported = float(b["plan_unreported"].sum()) if "plan_unreported" in b else 0.0
     if not is_missing(act_b):
-        out.append(f"Benefits realised to date: {m(act_b)} of {m(plan_b)} planned for the reported periods "
-                   f"({format_percent(s.realisation_pct)}).")
+        if round(plan_b) != 0:
+            out.append(f"Benefits realised to date: {m(act_b)} of {m(plan_b)} planned for the reported periods "
+                       f"({format_percent(s.realisation_pct)}).")
+        elif round(act_b) != 0:
+            out.append(f"Benefits realised to date: {m(act_b)}, although none was planned for the reported periods.")
+        else:
+            out.append(f"No benefit was planned or reported up to {s.as_of}.")
         if round(unreported) > 0:
             out.append(f"A further {m(unreported)} of benefit was planned in periods with no actual reported yet.")
     elif round(unreported) > 0:
@@ -951,9 +956,33 @@ def risk_summary(simulation: Any, switching: Any, currency: str = "GBP") -> Html
     ]
     intro = (f'<p class="vmo-sub">Simulated from the low / likely / high estimates of {html.escape(what)}, '
              f"amounts in {html.escape(str(currency))}.</p>")
-    notes = [str(n) for n in switching["note"]] if switching is not None and "note" in switching else []
+    notes = _switching_sentences(switching)
     return Html(intro + key_figures(cards).html + "<h3>Switching values</h3>"
                 + Html.paragraphs(notes, "vmo-list").html)
+
+
+def _switching_sentences(switching: Any) -> list[str]:
+    """The switching values in words (:func:`vmo_lib.risk.switching_values` notes); a driver with no
+    switching value is named, so the board does not read a bare "None: ...".
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> _switching_sentences(pd.DataFrame({"driver": ["delay"], "value": [float("nan")],
+    ...                                    "note": ["None: NPV is not positive without delay."]}))
+    ['Delay: no switching value (NPV is not positive without delay).']
+    """
+    if switching is None or "note" not in switching:
+        return []
+    out = []
+    for r in switching.to_dict(orient="records"):
+        note = str(r.get("note") or "").strip()
+        if note.startswith("None:") and is_missing(r.get("value")):
+            reason = note.removeprefix("None:").strip().rstrip(".")
+            note = f"{str(r.get('driver') or 'this driver').capitalize()}: no switching value ({reason})."
+        if note:
+            out.append(note)
+    return out
 
 
 # --- portfolio ---------------------------------------------------------------------------------------------------
