@@ -167,6 +167,34 @@ def test_one_bad_case_never_sinks_the_portfolio(portfolio_folder):
     assert p["B-2"].issues["rule"].tolist() == ["workbook.file_warning"]  # .xlsm: macros never run
 
 
+def test_worker_processes_load_the_same_portfolio_in_the_same_order(portfolio_folder):
+    serial = load_portfolio(portfolio_folder, as_of=AS_OF, workers=1)
+    parallel = load_portfolio(portfolio_folder, as_of=AS_OF, workers=2)
+    assert parallel.case_ids == serial.case_ids == ["A-1", "B-2"]
+    for a, b in zip(serial, parallel, strict=True):
+        pd.testing.assert_frame_equal(a.flows, b.flows)
+        pd.testing.assert_frame_equal(a.lines, b.lines)
+        assert a.meta == b.meta and a.sha256 == b.sha256
+        pd.testing.assert_frame_equal(a.matrix("baseline"), b.matrix("baseline"))
+    assert serial.failures[["path", "kind", "error"]].values.tolist() == \
+        parallel.failures[["path", "kind", "error"]].values.tolist()
+
+
+def test_worker_processes_by_default_only_for_many_workbooks(monkeypatch):
+    import multiprocessing
+
+    from vmo_lib.loader import AUTO_WORKERS_FROM, _auto_workers
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert _auto_workers(AUTO_WORKERS_FROM - 1, None) == 1
+    assert _auto_workers(AUTO_WORKERS_FROM, None) == 2
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    assert _auto_workers(1000, None) == 4           # at most 4
+    assert _auto_workers(1000, 1) == 1 and _auto_workers(3, 3) == 3 and _auto_workers(1000, 0) == 1
+    monkeypatch.setattr(multiprocessing.current_process(), "_config", {"daemon": True})
+    assert _auto_workers(1000, None) == 1           # a daemonic process may not start children
+
+
 def test_load_portfolio_of_a_missing_folder_is_a_workbook_error(tmp_path):
     with pytest.raises(WorkbookError, match="no such folder"):
         load_portfolio(tmp_path / "nowhere")

@@ -519,3 +519,53 @@ def test_sample_stories_behind_the_verdicts(sample_status):
     assert s["REG-2026"].baseline_npv < 0
     for st_ in s.values():
         assert abs(sum(st_.bridge.components.values()) - (st_.expected_npv - st_.baseline_npv)) < 0.005
+
+
+# --- work shared within one call (performance, issue 6 §6) -------------------------------------------
+def _rebaselined_case():
+    return make_case(
+        {"case_id": "SH", "first_period": "2026Q1", "horizon": 6, "discount_rate": 0.08},
+        costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 50, 0, 0, 0, 0]},
+               {"line_id": "C2", "name": "Run", "category": "opex", "amounts": [0, 0, 10, 10, 10, 10]}],
+        benefits=[{"line_id": "B1", "name": "Cash", "amounts": [0, 0, 40, 60, 60, 60], "kpi": "Cost",
+                   "unit": "GBP", "baseline_value": 100, "target_value": 50},
+                  {"line_id": "B2", "name": "Time", "benefit_type": "non-cash-releasing",
+                   "amounts": [0, 0, 20, 20, 20, 20], "unit": "%", "baseline_value": 10, "target_value": 30}],
+        actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 120},
+                 {"period": "2026Q2", "line_id": "B1", "amount": 5, "kpi_value": 95},
+                 {"period": "2026Q3", "line_id": "B2", "amount": 15, "kpi_value": 14},
+                 {"period": "2026Q3", "line_id": "B1", "kpi_value": 90}],
+        forecast=[{"period": "2026Q4", "line_id": "B1", "amount": 50}],
+        rebaselines=[{"version": "RB1", "approved": "2026-05-01", "reason": "scope",
+                      "amounts": {"C1": [100, 70, 0, 0, 0, 0], "B1": [0, 0, 30, 60, 60, 60]}}],
+    )
+
+
+def test_shared_npv_and_net_flows_equal_appraisal_exactly():
+    from vmo_lib import appraisal
+    from vmo_lib.realisation import _net_flows, _npv_of, _shared_work
+
+    c = _rebaselined_case()
+    ec = expected_case(c, "2026Q3")
+    with _shared_work():
+        for case, scenario in ((c, "baseline"), (c, "rebaseline:RB1"), (ec, "expected"), (ec, "baseline")):
+            for view in ("economic", "cash"):
+                assert _npv_of(case, scenario, view) == appraisal.npv_of(case, scenario, view)
+                assert _net_flows(case, scenario, view).tolist() == appraisal.net_flows(case, scenario, view).tolist()
+
+
+def test_case_status_tables_equal_the_functions_called_one_by_one():
+    """Inside case_status the grid, expected case and matrices are shared; alone, nothing is."""
+    import pandas as pd
+
+    c = _rebaselined_case()
+    s = case_status(c, "2026Q3")
+    pd.testing.assert_frame_equal(s.benefits, realisation_by_benefit(c, "2026Q3"))
+    pd.testing.assert_frame_equal(s.by_type, realisation_by_type(c, "2026Q3"))
+    pd.testing.assert_frame_equal(s.gaps, measurement_gaps(c, "2026Q3"))
+    pd.testing.assert_frame_equal(s.expected, expected_flows(c, "2026Q3"))
+    assert s.forward_npv == forward_npv(c, "2026Q3")
+    assert s.bridge.end == value_bridge(c, "2026Q3").end == s.expected_npv
+    assert s.baseline_in_force == "rebaseline:RB1"
+    # the KPI latest of B1 is its 2026Q3 measurement (90), not the 2026Q2 one
+    assert s.benefits.set_index("line_id").loc["B1", "kpi_latest"] == 90.0

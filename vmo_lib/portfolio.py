@@ -216,17 +216,12 @@ def batch_appraisal(portfolio: Portfolio | Iterable[BusinessCase], scenario: str
             df = cache[key] = appraisal.discount_factors(c)
         dfs[i, : c.horizon] = df
         scen = c.current_baseline if scenario == "current" else scenario
-        f = c.flows
-        f = f[(f["scenario"].to_numpy() == scen)]
-        t = f["t"].to_numpy()
-        amt = f["amount"].to_numpy(dtype=float)
-        ok = (t >= 0) & (t < c.horizon) & ~np.isnan(amt)
-        lines = c.lines.set_index("line_id")
-        lid = f["line_id"].to_numpy()[ok]
-        kind = lines["kind"].reindex(lid).to_numpy()
-        cat = lines["category"].reindex(lid).to_numpy()
-        btype = lines["benefit_type"].reindex(lid).to_numpy()
-        t, amt = t[ok].astype(int), amt[ok]
+        # the case's own flow index: rows = positions in c.lines (flows of unknown lines,
+        # outside the horizon or without an amount already left out), in flows order
+        rows, t, amt, _ = c._scenario_cells(scen)
+        kind = c.lines["kind"].to_numpy()[rows]
+        cat = c.lines["category"].to_numpy()[rows]
+        btype = c.lines["benefit_type"].to_numpy()[rows]
         is_cost = kind == "cost"
         is_ben = (kind == "benefit") & np.isin(btype.astype(str), list(in_view))
         np.add.at(costs[i], t[is_cost], amt[is_cost])
@@ -316,7 +311,8 @@ def build_register(portfolio: Portfolio | Iterable[BusinessCase], as_of: object,
         ``risk_p10``, ``risk_p90``, ``risk_spread = p90 - p10`` and ``prob_negative``; 0 = skip.
     seed : int, default 0
     workers : int, optional
-        Worker processes for the per-case status (None or 1 = in this process).
+        Worker processes for the per-case status (1 = in this process). Default: as
+        :func:`vmo_lib.loader.load_portfolio` (one per CPU, at most 4, from 50 cases on).
 
     Returns
     -------
@@ -340,7 +336,10 @@ def build_register(portfolio: Portfolio | Iterable[BusinessCase], as_of: object,
     cases = _cases(portfolio)
     as_of = str(as_of)
     jobs = [(c, case_as_of(c, as_of), thresholds, view, risk_iterations, seed) for c in cases]
-    if workers and workers > 1 and len(cases) > 1:
+    from .loader import _auto_workers
+
+    workers = _auto_workers(len(cases), workers)
+    if workers > 1 and len(cases) > 1:
         with ProcessPoolExecutor(max_workers=workers) as ex:
             results = list(ex.map(_status_and_risk, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
     else:
@@ -760,7 +759,7 @@ def selection_options(portfolio: Portfolio | Iterable[BusinessCase], as_of: obje
     >>> float(opts.loc["P", "value"]), costs.loc["P"].to_dict()
     (100.0, {2026: 30.0, 2027: 70.0})
     """
-    from .realisation import expected_flows, forward_npv
+    from .realisation import _shared_work, expected_flows, forward_npv
 
     if candidates not in CANDIDATE_STATUSES:
         raise ValueError(f"candidates must be one of {sorted(CANDIDATE_STATUSES)}, not {candidates!r}")
@@ -773,19 +772,22 @@ def selection_options(portfolio: Portfolio | Iterable[BusinessCase], as_of: obje
         if str(c.meta.get("status") or "") not in statuses:
             continue
         c_as_of = case_as_of(c, as_of)
-        if reg is not None and c.case_id in reg.index and not pd.isna(reg.loc[c.case_id, value]):
-            v = float(reg.loc[c.case_id, value])
-        elif value == "forward_npv":
-            v = forward_npv(c, c_as_of, view)
-        else:
-            from .scenarios import CaseMatrices, WhatIf, what_if_npv
+        with _shared_work():  # forward_npv and expected_flows share one expected profile
+            if reg is not None and c.case_id in reg.index and not pd.isna(reg.loc[c.case_id, value]):
+                v = float(reg.loc[c.case_id, value])
+            elif value == "forward_npv":
+                v = forward_npv(c, c_as_of, view)
+            else:
+                from .scenarios import CaseMatrices, WhatIf, what_if_npv
 
-            v = what_if_npv(CaseMatrices.from_case(c, c.current_baseline, view), WhatIf(optimism_bias=True))
+                v = what_if_npv(CaseMatrices.from_case(c, c.current_baseline, view), WhatIf(optimism_bias=True))
+            e = expected_flows(c, c_as_of)
         tau = c.t_of(c_as_of)
-        e = expected_flows(c, c_as_of)
-        e = e[(e["kind"] == "cost") & (e["t"] > tau)]
-        years = [_calendar_year(p, c.period_length) for p in e["period"]]
-        cost_rows[c.case_id] = pd.Series(e["amount"].to_numpy(dtype=float), index=years).groupby(level=0).sum()
+        t = e["t"].to_numpy()
+        cost = (e["kind"].to_numpy() == "cost") & (t > tau)
+        year_of_t = np.array([_calendar_year(p, c.period_length) for p in c.periods], dtype=np.int64)
+        cost_rows[c.case_id] = pd.Series(e["amount"].to_numpy(dtype=float)[cost],
+                                         index=year_of_t[t[cost]]).groupby(level=0).sum()
         rows.append({"case_id": c.case_id, "title": c.title, "status": c.meta.get("status"),
                      "case_type": c.meta.get("case_type"), "currency": str(c.meta.get("currency") or ""),
                      "value": v, "must_do": c.meta.get("case_type") == "Regulatory/mandatory"})

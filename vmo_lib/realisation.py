@@ -51,17 +51,19 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as _dt
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import schema
-from .appraisal import discount_factors, line_matrices, net_flows, npv_of
+from . import finance, schema
+from .appraisal import discount_factors, line_matrices
 from .errors import AnalysisError
 from .model import FLOW_COLUMNS, BusinessCase, as_date, normalise_flows
 from .periods import parse_period, period_end_date, shift_period
@@ -272,9 +274,27 @@ def _memo(kind: str, case: BusinessCase, as_of: object, build):
     if memo is None:
         return build()
     key = (kind, id(case), str(as_of))
-    if key not in memo:
-        memo[key] = build()
-    return memo[key]
+    entry = memo.get(key)
+    if entry is None or entry[0] is not case:  # the entry holds its case: an id is never reused meanwhile
+        entry = memo[key] = (case, build())
+    return entry[1]
+
+
+@contextlib.contextmanager
+def _shared_work() -> Iterator[None]:
+    """Share the grid, the expected case... between the realisation calls made inside the block.
+
+    Open it around several calls on the *same, unchanged* cases (as :func:`case_status` does); a
+    block already open is reused. Nothing outlives the block.
+    """
+    if _MEMO.get() is not None:
+        yield
+        return
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
 
 
 def _line_matrices(case: BusinessCase, scenario: str, view: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -283,13 +303,17 @@ def _line_matrices(case: BusinessCase, scenario: str, view: str) -> tuple[pd.Dat
 
 
 def _npv_of(case: BusinessCase, scenario: str, view: str) -> float:
-    """:func:`vmo_lib.appraisal.npv_of`, once per case, scenario and view within a call."""
-    return _memo(f"npv_of:{scenario}:{view}", case, "", lambda: npv_of(case, scenario, view))
+    """:func:`vmo_lib.appraisal.npv_of` (same operations) on the matrices shared within a call."""
+    return _memo(f"npv_of:{scenario}:{view}", case, "", lambda: float(
+        finance.npv(None, _net_flows(case, scenario, view), factors=_discount_factors(case))))
 
 
 def _net_flows(case: BusinessCase, scenario: str, view: str) -> np.ndarray:
-    """:func:`vmo_lib.appraisal.net_flows`, once per case, scenario and view within a call."""
-    return _memo(f"net_flows:{scenario}:{view}", case, "", lambda: net_flows(case, scenario, view))
+    """:func:`vmo_lib.appraisal.net_flows` (same operations) on the matrices shared within a call."""
+    def build() -> np.ndarray:
+        costs, benefits = _line_matrices(case, scenario, view)
+        return benefits.to_numpy().sum(axis=0) - costs.to_numpy().sum(axis=0)
+    return _memo(f"net_flows:{scenario}:{view}", case, "", build)
 
 
 def _discount_factors(case: BusinessCase) -> np.ndarray:
@@ -329,7 +353,11 @@ def _build_grid(case: BusinessCase, as_of: object) -> _Grid:
 def _line_attrs(case: BusinessCase, ids: list[str]) -> list[dict[str, Any]]:
     """One dict of ``case.lines`` attributes per line id (what ``lines.loc[line_id]`` holds), once per call."""
     def build() -> list[dict[str, Any]]:
-        return case.lines.set_index("line_id").reindex(ids).to_dict(orient="records")
+        t = case.lines.set_index("line_id").reindex(ids)
+        # what to_dict(orient="records") gives (Python scalars), a column at a time
+        columns = [t[c].tolist() for c in t.columns]
+        return [dict(zip(t.columns, row, strict=True)) for row in zip(*columns, strict=True)] if columns \
+            else [{} for _ in ids]
     return _memo("line_attrs", case, "", build)
 
 
@@ -1282,11 +1310,8 @@ def case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | None
     >>> s.baseline_npv, s.expected_npv, s.bridge.components, s.verdict.label, s.forward_npv
     (100.0, 90.0, {'cost': -10.0, 'benefit': 0.0, 'timing': 0.0}, 'at risk', 100.0)
     """
-    token = _MEMO.set({})
-    try:
+    with _shared_work():
         return _case_status(case, as_of, thresholds, view)
-    finally:
-        _MEMO.reset(token)
 
 
 def _case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | None, view: str) -> CaseStatus:
