@@ -358,6 +358,12 @@ def test_a_damaged_scenarios_file_names_the_cell(submitted):
         load_scenarios(submitted)
 
 
+def test_a_scenarios_file_that_is_not_a_workbook_is_refused_before_parsing(submitted):
+    scenarios_path(submitted).write_text("name,scenario\nboard,baseline\n")       # a CSV renamed
+    with pytest.raises(WorkbookError, match=r"CRM-1\.scenarios\.xlsx.*(text|CSV)"):
+        load_scenarios(submitted)
+
+
 def test_scenario_file_is_named_after_the_workbook_not_the_case_id(tmp_path):
     assert scenarios_path(tmp_path / "a.xlsx").parent == tmp_path
     with pytest.raises(WorkbookError, match="saved-scenarios file"):

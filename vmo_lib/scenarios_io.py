@@ -125,8 +125,9 @@ def load_scenarios(case_path: str | os.PathLike[str]) -> dict[str, Any]:
     Raises
     ------
     WorkbookError
-        When the scenarios file exists but cannot be read, naming the file, sheet and cell and
-        what was expected there.
+        When the scenarios file exists but is not a safe workbook
+        (:func:`vmo_lib.safety.check_workbook_file`) or cannot be read, naming the file, sheet
+        and cell and what was expected there.
 
     Examples
     --------
@@ -138,6 +139,11 @@ def load_scenarios(case_path: str | os.PathLike[str]) -> dict[str, Any]:
         return {}
     import openpyxl
 
+    from .safety import check_workbook_file
+
+    # Anyone who can drop a file in a case folder can drop a <case>.scenarios.xlsx: the same
+    # gatekeeper as a submitted workbook (not a workbook, encrypted, zip or XML bomb) runs first.
+    check_workbook_file(path)
     settings_type = _settings_type()
     fields = _columns()
     try:
