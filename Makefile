@@ -33,7 +33,7 @@ browser:
 	  echo "Installing Debian's chromium (browser test, PDF packs) ..."; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null) \
-	    || echo "warning: could not install chromium; browser tests will be skipped"; \
+	    || echo "warning: could not install chromium; the browser test is skipped locally and fails in CI (CI set)"; \
 	fi
 
 demo: venv
