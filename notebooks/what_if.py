@@ -15,7 +15,8 @@
 # # What-if explorer
 # Challenge a business case live at a gate review: pick a case, move the controls, and NPV, IRR,
 # payback, the verdict and the cumulative cash flow follow at once. Next to each control its
-# switching value says how far it can move before NPV turns negative. Save a setting under a name
+# switching value says where that control, the others held, turns NPV negative (or positive), in
+# the slider's own units and in points from where the slider stands. Save a setting under a name
 # to keep it beside the case (`<case>.scenarios.xlsx`; the submitted workbook is never written).
 
 # %%
