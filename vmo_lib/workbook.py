@@ -25,8 +25,10 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import html
 import io
+import itertools
 import os
 import re
 import zipfile
@@ -226,14 +228,22 @@ def _find_sheet(names: Sequence[str], wanted: str) -> str | None:
     return None
 
 
+@functools.cache
+def _keys_by_label(sheet: str) -> dict[str, str]:
+    """Normalised label (and normalised key) → field key, for the Case sheet or a table sheet."""
+    cols = schema.CASE_FIELDS if sheet == "Case" else schema.TABLE_COLUMNS[sheet]
+    by_label = {normalise_label(c.label): c.key for c in cols}
+    by_label.update({normalise_label(c.key): c.key for c in cols})
+    return by_label
+
+
 def _parse_case(grid: Sequence[Sequence[Any]]) -> tuple[tuple[Any, str], RawCase]:
     vrow = int(schema.VERSION_CELL[1:]) - 1
     vcol = ord(schema.VERSION_CELL[0]) - 65
     version = None
     if len(grid) > vrow and len(grid[vrow]) > vcol:
         version = _clean(grid[vrow][vcol])
-    by_label = {normalise_label(c.label): c.key for c in schema.CASE_FIELDS}
-    by_label.update({normalise_label(c.key): c.key for c in schema.CASE_FIELDS})
+    by_label = _keys_by_label("Case")
     case = RawCase()
     for i in range(schema.CASE_FIRST_ROW - 1, len(grid)):
         row = grid[i]
@@ -257,9 +267,7 @@ def _parse_case(grid: Sequence[Sequence[Any]]) -> tuple[tuple[Any, str], RawCase
 
 
 def _parse_table(sheet: str, grid: Sequence[Sequence[Any]]) -> RawTable:
-    cols = schema.TABLE_COLUMNS[sheet]
-    by_label = {normalise_label(c.label): c.key for c in cols}
-    by_label.update({normalise_label(c.key): c.key for c in cols})
+    by_label = _keys_by_label(sheet)
     h = schema.HEADER_ROW - 1
     header = list(grid[h]) if len(grid) > h else []
     width = max((len(r) for r in grid), default=0)
@@ -307,7 +315,13 @@ def _parse_table(sheet: str, grid: Sequence[Sequence[Any]]) -> RawTable:
 #: Cell kinds (codes of :func:`cell_grid`).
 BLANK, TEXT, NUMBER, OTHER = 0, 1, 2, 3
 _KIND_OF_TYPE = {type(None): BLANK, str: TEXT, float: NUMBER, int: NUMBER}
-_kind_of = np.frompyfunc(lambda v: _KIND_OF_TYPE.get(type(v), OTHER), 1, 1)
+
+
+def _kinds_of(arr: np.ndarray) -> np.ndarray:
+    """Kind code of every cell of an object array (the exact type decides: bool, dates... are OTHER)."""
+    # map() over C-level callables: no Python function call per cell
+    codes = map(_KIND_OF_TYPE.get, map(type, arr.flat), itertools.repeat(OTHER))
+    return np.fromiter(codes, dtype=np.int8, count=arr.size).reshape(arr.shape)
 
 
 def cell_grid(rows: Sequence[Sequence[Any]], width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -330,7 +344,7 @@ def cell_grid(rows: Sequence[Sequence[Any]], width: int | None = None) -> tuple[
         arr[:] = rows
     else:
         arr[:] = [list(r) + [None] * (width - len(r)) for r in rows]
-    kinds = _kind_of(arr).astype(np.int8)
+    kinds = _kinds_of(arr)
     idx = np.nonzero(kinds == TEXT)
     if len(idx[0]):
         stripped = [t.strip() for t in arr[idx]]
