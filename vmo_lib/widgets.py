@@ -561,7 +561,7 @@ def cumulative_cash_flow_chart(result: WhatIfResult, ax: Axes | None = None) -> 
     """Cumulative net cash flow of a what-if against its base scenario without changes.
 
     Draws the what-if's cumulative net flow (solid), its discounted twin (dotted, ending at the NPV,
-    which is labelled), the base scenario without changes (dashed) and the payback point, in the
+    which its legend entry states), the base scenario without changes (dashed) and the payback point, in the
     house style of :mod:`vmo_lib.charts`; the subtitle states the what-if
     (:meth:`WhatIfSettings.describe`).
 
@@ -581,9 +581,9 @@ def cumulative_cash_flow_chart(result: WhatIfResult, ax: Axes | None = None) -> 
     >>> case = make_case({"case_id": "Y", "first_period": "2026", "period_length": "year", "horizon": 2},
     ...                  costs=[{"line_id": "C1", "name": "Build", "amounts": [100]}],
     ...                  benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 150]}])
-    >>> fig = cumulative_cash_flow_chart(WhatIfEngine(case).evaluate(delay_periods=1))
+    >>> fig = cumulative_cash_flow_chart(WhatIfEngine(case).evaluate(delay_periods=1))  # 150 slips out: NPV −100
     >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    ['this what-if', 'this what-if, discounted (ends at the NPV)', 'approved baseline without changes']
+    ['this what-if', 'this what-if, discounted (ends at the NPV, −£100)', 'approved baseline without changes']
     >>> fig.axes[0].get_title().splitlines()
     ['Y: cumulative net cash flow', 'benefits 1 year late']
     """
@@ -598,10 +598,8 @@ def cumulative_cash_flow_chart(result: WhatIfResult, ax: Axes | None = None) -> 
     ax.plot(x, cum, color=PALETTE["plan"], linewidth=2.2, label="this what-if")
     pv = result.cumulative_pv
     ax.plot(x, pv, color=PALETTE["plan"], linewidth=1.2, linestyle=":",
-            label="this what-if, discounted (ends at the NPV)")
+            label=f"this what-if, discounted (ends at the NPV, {format_money(result.npv, cur)})")
     ax.plot([x[-1]], [pv[-1]], marker="o", color=PALETTE["plan"], markersize=4, zorder=5)
-    ax.annotate(f"NPV {format_money(result.npv, cur)}", (x[-1], pv[-1]), textcoords="offset points",
-                xytext=(-6, 4), ha="right", va="bottom", fontsize=8, color=PALETTE["plan"])
     base = WhatIfEngine.scenario_label(result.settings.scenario)
     ax.plot(x, result.reference_cumulative, color=PALETTE["baseline"], linewidth=1.4, linestyle="--",
             label=f"{base[:1].lower() + base[1:]} without changes")
