@@ -17,8 +17,14 @@ settings that keep every JupyterLab dialog and prompt out of the way of a script
   and JupyterLab then shows its "Kernel Restarting" dialog);
 * the notebook's kernel is started through the REST API, and waited for, BEFORE the page opens
   (:meth:`LabServer.start_kernel`): JupyterLab reuses the running session of a path, so the page
-  never has to choose or start a kernel (on a loaded machine it can reach that choice before its
-  list of kernel specs has arrived, and then asks with a "Select Kernel" dialog).
+  never has to choose or start a kernel. The test then waits until the page's notebook is on that
+  kernel, connected and idle, before it runs anything.
+
+The flaky failure this replaces: cells run while the page was still setting up its session (it
+applies the notebook's kernel preference only after listing the file's checkpoints, seconds on a
+loaded machine) see "No Kernel", try to start one without a preferred name and ask with JupyterLab's
+"Select Kernel" dialog, which then covered the Run menu. Reproduced on demand by delaying the
+server's checkpoint listing by 8 s.
 """
 
 from __future__ import annotations
