@@ -355,6 +355,20 @@ def equivalent_annual_cost(rate: ArrayLike, pv: ArrayLike, n_years: ArrayLike) -
     return float(out) if out.ndim == 0 else out
 
 
+def _period_factors(rate: float | None, factors: ArrayLike | None, n: int) -> NDArray[np.float64]:
+    """The ``n`` discount factors of a constant per-period ``rate`` or of a given ``factors`` vector."""
+    if factors is None:
+        if rate is None:
+            raise TypeError("give a rate or factors=")
+        return discount_factors(rate, n)
+    if rate is not None:
+        raise TypeError("give either a rate or factors=, not both")
+    df = np.asarray(factors, dtype=np.float64)
+    if df.ndim != 1 or df.shape[0] < n:
+        raise ValueError(f"factors must be 1-D with at least {n} entries")
+    return df[:n]
+
+
 def npv(rate: float | None, values: ArrayLike, *, factors: ArrayLike | None = None) -> Any:
     """Net present value with period 0 undiscounted (the appraisal convention).
 
@@ -404,19 +418,7 @@ def npv(rate: float | None, values: ArrayLike, *, factors: ArrayLike | None = No
     4.3198
     """
     v, one = _as_flows(values)
-    n = v.shape[1]
-    if factors is None:
-        if rate is None:
-            raise TypeError("give a rate or factors=")
-        df = discount_factors(rate, n)
-    else:
-        if rate is not None:
-            raise TypeError("give either a rate or factors=, not both")
-        df = np.asarray(factors, dtype=np.float64)
-        if df.ndim != 1 or df.shape[0] < n:
-            raise ValueError(f"factors must be 1-D with at least {n} entries")
-        df = df[:n]
-    return _out(v @ df, one)
+    return _out(v @ _period_factors(rate, factors, v.shape[1]), one)
 
 
 def excel_npv(rate: float, values: ArrayLike) -> Any:
@@ -1102,16 +1104,5 @@ def discounted_payback(rate: float | None, values: ArrayLike, *, factors: ArrayL
     1.9167
     """
     v, one = _as_flows(values)
-    n = v.shape[1]
-    if factors is None:
-        if rate is None:
-            raise TypeError("give a rate or factors=")
-        df = discount_factors(rate, n)
-    else:
-        if rate is not None:
-            raise TypeError("give either a rate or factors=, not both")
-        df = np.asarray(factors, dtype=np.float64)[:n]
-        if df.shape[0] < n:
-            raise ValueError(f"factors must have at least {n} entries")
-    d = v * df
+    d = v * _period_factors(rate, factors, v.shape[1])
     return _out(_first_recovery(np.cumsum(d, axis=1), np.isfinite(d).all(axis=1)), one)
