@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from vmo_lib import finance
+from vmo_lib.analysis import finance
 
 
 def make_cases(rows: int, periods: int, seed: int = 20240601) -> np.ndarray:
@@ -81,7 +81,7 @@ def main() -> None:
     unique = changes == 1
     both = unique & np.isfinite(ours) & np.isfinite(theirs)
     print("\nIRR (baseline: pyxirr.irr row by row)")
-    print(f"  vmo_lib.finance.irr (vectorised)  {t_irr:8.4f} s")
+    print(f"  vmo_lib.analysis.finance.irr (vectorised)  {t_irr:8.4f} s")
     print(f"  pyxirr.irr loop                   {t_pyx:8.4f} s   ours is {t_pyx / t_irr:6.1f}x faster")
     print(f"  numpy_financial.irr loop          {t_npf:8.4f} s   ours is {t_npf / t_irr:6.1f}x faster"
           f"   (timed {k} rows: {t_npf_k:.3f} s, scaled x{rows / k:g})")
@@ -92,7 +92,7 @@ def main() -> None:
     print(f"  max |ours - numpy_financial| on the {k} timed rows (unique root): "
           f"{np.nanmax(np.abs(ours[:k][unique[:k]] - npf_k[unique[:k]])):.2e}")
     print("\nNPV at 3.5%/yr quarterly (baseline: pyxirr.npv row by row)")
-    print(f"  vmo_lib.finance.npv (matrix product) {t_npv:8.5f} s")
+    print(f"  vmo_lib.analysis.finance.npv (matrix product) {t_npv:8.5f} s")
     print(f"  pyxirr.npv loop                      {t_npv_pyx:8.5f} s   ours is {t_npv_pyx / t_npv:7.1f}x faster")
     print(f"  numpy_financial.npv loop             {t_npv_npf:8.5f} s   ours is {t_npv_npf / t_npv:7.1f}x faster"
           f"   (timed {k} rows, scaled)")

@@ -4,8 +4,8 @@ Generates (once, cached under /tmp) a portfolio of varied cases with
 ``scripts/make_large_portfolio.py`` — 5–100 lines, 8–40 quarters, every status — then times, in one run:
 
 * load, serial (``load_portfolio(folder)``) vs parallel (``workers=2``): the baseline is the serial load;
-* appraisal of every case: :func:`vmo_lib.portfolio.batch_appraisal` (one matrix product) against
-  the baseline of :func:`vmo_lib.appraisal.appraise` called case by case;
+* appraisal of every case: :func:`vmo_lib.portfolio.core.batch_appraisal` (one matrix product) against
+  the baseline of :func:`vmo_lib.analysis.appraisal.appraise` called case by case;
 * the full register (realisation status of every case, no Monte Carlo) with 2 workers;
 * the exact selection (``scipy.optimize.milp``) of the active candidates at a budget per year, and
   the next-budget-step analysis.
@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from make_large_portfolio import AS_OF, generate  # noqa: E402
 
-from vmo_lib import portfolio as P  # noqa: E402
-from vmo_lib.appraisal import appraise  # noqa: E402
-from vmo_lib.loader import load_portfolio  # noqa: E402
+from vmo_lib.portfolio import core as P  # noqa: E402
+from vmo_lib.analysis.appraisal import appraise  # noqa: E402
+from vmo_lib.intake.loader import load_portfolio  # noqa: E402
 
 
 def _cpu() -> float:

@@ -1,4 +1,4 @@
-"""Benchmark of vmo_lib.risk.monte_carlo against a straightforward per-iteration loop.
+"""Benchmark of vmo_lib.analysis.risk.monte_carlo against a straightforward per-iteration loop.
 
 Run: ``.venv/bin/python benchmarks/bench_risk.py`` (``make bench``). Prints, for the largest sample
 case and for generated 100-line cases (40 quarters), the time of 100,000 iterations (cold: first call,
@@ -24,11 +24,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vmo_lib import finance  # noqa: E402
-from vmo_lib.appraisal import discount_factors, line_matrices  # noqa: E402
+from vmo_lib.analysis import finance  # noqa: E402
+from vmo_lib.analysis.appraisal import discount_factors, line_matrices  # noqa: E402
 from vmo_lib.model import make_case  # noqa: E402
-from vmo_lib.risk import monte_carlo  # noqa: E402
-from vmo_lib.scenarios import three_point_factors  # noqa: E402
+from vmo_lib.analysis.risk import monte_carlo  # noqa: E402
+from vmo_lib.analysis.scenarios import three_point_factors  # noqa: E402
 
 ITERATIONS = 100_000
 LOOP_SAMPLE = 1_000
@@ -100,12 +100,12 @@ def measure(case, label: str) -> None:
 
 
 def main() -> None:
-    print(f"vmo_lib.risk.monte_carlo, {ITERATIONS:,} iterations; baseline 'python-loop' = per-iteration loop "
+    print(f"vmo_lib.analysis.risk.monte_carlo, {ITERATIONS:,} iterations; baseline 'python-loop' = per-iteration loop "
           f"on {LOOP_SAMPLE:,} iterations scaled x{ITERATIONS // LOOP_SAMPLE}")
     sample = sorted((ROOT / "data" / "sample").glob("*.xlsx"))
     if sample:
         try:
-            from vmo_lib.loader import load_case
+            from vmo_lib.intake.loader import load_case
         except ImportError:  # pragma: no cover - loader not yet in the tree
             load_case = None
         if load_case is not None:

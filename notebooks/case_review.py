@@ -19,7 +19,10 @@
 
 # %%
 # %matplotlib inline
-from vmo_lib import appraisal, charts, loader, realisation, report, risk
+from vmo_lib.analysis import appraisal, realisation, risk
+from vmo_lib.intake import loader
+from vmo_lib.outputs import charts
+from vmo_lib.outputs import html as report
 
 # %% tags=["parameters"]
 case_path = "../data/sample/CRM-2025.xlsx"

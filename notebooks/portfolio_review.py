@@ -19,7 +19,11 @@
 # %matplotlib inline
 from IPython.display import display
 
-from vmo_lib import charts, loader, portfolio, reference_class, report
+from vmo_lib.intake import loader
+from vmo_lib.outputs import charts
+from vmo_lib.outputs import html as report
+from vmo_lib.portfolio import core as portfolio
+from vmo_lib.portfolio import reference_class
 
 # %% tags=["parameters"]
 folder = "../data/sample"

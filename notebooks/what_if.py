@@ -20,7 +20,7 @@
 # to keep it beside the case (`<case>.scenarios.xlsx`; the submitted workbook is never written).
 
 # %%
-from vmo_lib.widgets import WhatIfExplorer
+from vmo_lib.whatif.widgets import WhatIfExplorer
 
 # %% tags=["parameters"]
 folder = "../data/sample"

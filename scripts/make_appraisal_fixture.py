@@ -7,7 +7,7 @@ values, ``=v0+NPV(...)`` for the NPV, ``IRR``/``MIRR`` annualised, ``PMT`` for t
 cost, a cumulative column for payback). LibreOffice headless recalculates the workbook and the
 results are committed to ``tests/fixtures/appraisal_sample_cases.json``; ``tests/test_appraisal.py``
 compares :func:`vmo_lib.appraise` with them. The period totals come from the case (the inputs are
-shared); every metric is computed by the spreadsheet, independently of ``vmo_lib.finance``.
+shared); every metric is computed by the spreadsheet, independently of ``vmo_lib.analysis.finance``.
 
 Run (needs ``soffice``; CI only reads the JSON)::
 
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import openpyxl
 
-from vmo_lib.appraisal import line_matrices
-from vmo_lib.loader import load_case
+from vmo_lib.analysis.appraisal import line_matrices
+from vmo_lib.intake.loader import load_case
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ("RPA-2025", "M365-2022", "CRM-2025", "ERP-2024", "CHATBOT-2025")

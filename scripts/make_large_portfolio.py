@@ -3,7 +3,7 @@
 Each case has 5–100 lines (about a third costs), 8–40 quarters, a status from proposed to closed,
 quarterly actuals up to the review quarter (with noise, overruns and shortfalls) for cases past
 approval, and a complete benefit profile so it passes validation. Deterministic: case ``i`` of seed
-``s`` is always the same. Workbooks are written with :func:`vmo_lib.template.write_case_workbook`
+``s`` is always the same. Workbooks are written with :func:`vmo_lib.intake.template.write_case_workbook`
 in parallel processes. Never commit the output (1,000 workbooks).
 
 Usage::
@@ -111,7 +111,7 @@ def generate_case(i: int, seed: int = 0) -> BusinessCase:
 
 
 def _write(args: tuple[int, int, str]) -> str:
-    from vmo_lib.template import write_case_workbook
+    from vmo_lib.intake.template import write_case_workbook
 
     i, seed, folder = args
     case = generate_case(i, seed)

@@ -1,6 +1,6 @@
 """Build the sample portfolio in ``data/sample/``: twelve IT business cases reviewed as of 2026Q3.
 
-Each case is written with :func:`vmo_lib.template.write_case_workbook` from a
+Each case is written with :func:`vmo_lib.intake.template.write_case_workbook` from a
 :func:`vmo_lib.model.make_case` case, and ``data/sample/README.md`` lists them with the story each
 one tells. The script is deterministic (fixed seed, no dates from the clock) and re-runnable::
 
@@ -738,7 +738,7 @@ def _blank_zeros(amounts: np.ndarray) -> list[float | None]:
 
 
 def readme_text(built: Sequence[tuple[Spec, BusinessCase]]) -> str:
-    from vmo_lib.appraisal import npv_of
+    from vmo_lib.analysis.appraisal import npv_of
 
     rows = []
     for spec, case in built:
@@ -759,7 +759,7 @@ def readme_text(built: Sequence[tuple[Spec, BusinessCase]]) -> str:
         "rest of the horizon. The Case sheet keeps the *approved* go-live period; slips show in the actuals.",
         "Money per period = KPI improvement × value per unit (a dis-benefit's is negative); a",
         "quantifiable non-financial benefit has a KPI but no money. Baseline NPV below is the economic view",
-        "(all monetised benefits) from `vmo_lib.appraisal.npv_of`.",
+        "(all monetised benefits) from `vmo_lib.analysis.appraisal.npv_of`.",
         "",
         "| case | what it is | status | strategic objective | org unit | baseline cost | baseline NPV | the story it tells |",
         "|---|---|---|---|---|---|---|---|",
@@ -782,7 +782,7 @@ def readme_text(built: Sequence[tuple[Spec, BusinessCase]]) -> str:
 
 def write_sample_portfolio(out_dir: str | Path = OUT_DIR) -> list[Path]:
     """Write every sample workbook and the README into ``out_dir``; returns the workbook paths."""
-    from vmo_lib.template import write_case_workbook
+    from vmo_lib.intake.template import write_case_workbook
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

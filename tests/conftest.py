@@ -7,7 +7,7 @@
                               ``costs=``/``benefits=``/``actuals=``/``forecast=``/``rebaselines=``
                               replace those lists.
 ``workbook_factory(case=None, name="case.xlsx", edit=None)``
-                              writes the case with :func:`vmo_lib.template.write_case_workbook` in
+                              writes the case with :func:`vmo_lib.intake.template.write_case_workbook` in
                               ``tmp_path``; ``edit(wb)`` then changes it with openpyxl (set a cell,
                               delete a sheet) before it is saved again. Returns the path.
 """
@@ -95,7 +95,7 @@ def case_factory() -> Callable[..., BusinessCase]:
 
 @pytest.fixture
 def workbook_factory(tmp_path, case_factory) -> Callable[..., Path]:
-    from vmo_lib.template import write_case_workbook
+    from vmo_lib.intake.template import write_case_workbook
 
     def write(case: BusinessCase | None = None, name: str = "case.xlsx",
               edit: Callable[[openpyxl.Workbook], Any] | None = None) -> Path:

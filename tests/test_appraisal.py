@@ -10,8 +10,8 @@ import numpy as np
 import numpy_financial as npf
 import pytest
 
-from vmo_lib.appraisal import appraise, discount_factors, line_matrices, npv_of
-from vmo_lib.loader import load_case
+from vmo_lib.analysis.appraisal import appraise, discount_factors, line_matrices, npv_of
+from vmo_lib.intake.loader import load_case
 from vmo_lib.model import make_case
 
 

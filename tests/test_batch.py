@@ -17,12 +17,14 @@ import nbformat
 import openpyxl
 import pytest
 
-from vmo_lib import batch, cli, report
+from vmo_lib import batch, cli
+
+from vmo_lib.outputs import html as report
 from vmo_lib.errors import VmoError
-from vmo_lib.loader import load_case
+from vmo_lib.intake.loader import load_case
 from vmo_lib.model import make_case
-from vmo_lib.realisation import case_status
-from vmo_lib.template import write_case_workbook
+from vmo_lib.analysis.realisation import case_status
+from vmo_lib.intake.template import write_case_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample"
@@ -44,7 +46,7 @@ out_dir = ""
 # %%
 import random
 from pathlib import Path
-from vmo_lib import report
+from vmo_lib.outputs import html as report
 name = Path(case_path).stem
 if name == "M365-2022":
     raise RuntimeError("a cell of this notebook fails for " + name)

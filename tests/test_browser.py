@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from browser_util import CHROMIUM, CHROMIUM_ARGS, jupyter_lab, notebook_from_jupytext
 
-from vmo_lib.charts import format_money
-from vmo_lib.loader import load_case, workbook_files
-from vmo_lib.scenarios import CaseMatrices, WhatIf, what_if_npv
-from vmo_lib.widgets import WhatIfEngine, switching_labels
+from vmo_lib.outputs.charts import format_money
+from vmo_lib.intake.loader import load_case, workbook_files
+from vmo_lib.analysis.scenarios import CaseMatrices, WhatIf, what_if_npv
+from vmo_lib.whatif.widgets import WhatIfEngine, switching_labels
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 

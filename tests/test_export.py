@@ -17,11 +17,13 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from vmo_lib import cli, export
-from vmo_lib.export import CASE_SHEETS, PORTFOLIO_SHEETS, export_case_pack, export_portfolio_pack
-from vmo_lib.loader import load_case
+from vmo_lib import cli
+
+from vmo_lib.outputs import excel as export
+from vmo_lib.outputs.excel import CASE_SHEETS, PORTFOLIO_SHEETS, export_case_pack, export_portfolio_pack
+from vmo_lib.intake.loader import load_case
 from vmo_lib.model import Portfolio, make_case
-from vmo_lib.realisation import case_status
+from vmo_lib.analysis.realisation import case_status
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample"

@@ -20,9 +20,9 @@ def test_public_names_are_the_curated_sorted_list():
 
 
 def test_every_public_name_resolves_to_its_module():
-    assert vmo_lib.appraise.__module__ == "vmo_lib.appraisal"
-    assert vmo_lib.case_status.__module__ == "vmo_lib.realisation"
-    assert vmo_lib.monte_carlo.__module__ == "vmo_lib.risk"
+    assert vmo_lib.appraise.__module__ == "vmo_lib.analysis.appraisal"
+    assert vmo_lib.case_status.__module__ == "vmo_lib.analysis.realisation"
+    assert vmo_lib.monte_carlo.__module__ == "vmo_lib.analysis.risk"
     for name in vmo_lib.__all__:
         assert getattr(vmo_lib, name) is not None
 

@@ -1,4 +1,4 @@
-"""Tests of vmo_lib.finance against Microsoft's documented examples, LibreOffice, hand-worked values,
+"""Tests of vmo_lib.analysis.finance against Microsoft's documented examples, LibreOffice, hand-worked values,
 identities and hypothesis properties. Every test here fails if a number is wrong."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-import vmo_lib.finance
-from vmo_lib import finance as fin
+import vmo_lib.analysis.finance
+from vmo_lib.analysis import finance as fin
 from vmo_lib.errors import AnalysisError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "libreoffice_finance.json"
@@ -24,7 +24,7 @@ MS_XIRR_FLOWS = [-10_000, 2_750, 4_250, 3_250, 2_750]
 
 
 def test_docstring_examples_run_and_pass():
-    result = doctest.testmod(vmo_lib.finance, optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testmod(vmo_lib.analysis.finance, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 25
     assert result.failed == 0
 

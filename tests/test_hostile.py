@@ -21,9 +21,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from vmo_lib import safety
+from vmo_lib.intake import safety
 from vmo_lib.errors import WorkbookError
-from vmo_lib.safety import check_workbook_file
+from vmo_lib.intake.safety import check_workbook_file
 
 MB = 1024 * 1024
 PEAK_MEMORY_LIMIT = 50 * MB

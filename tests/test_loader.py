@@ -15,7 +15,7 @@ from conftest import VALID_META
 from vmo_lib import load_case, load_portfolio
 from vmo_lib.cli import main
 from vmo_lib.errors import ValidationError, WorkbookError
-from vmo_lib.loader import validate_workbook, workbook_files
+from vmo_lib.intake.loader import validate_workbook, workbook_files
 from vmo_lib.model import make_case
 
 AS_OF = "2026Q3"
@@ -183,7 +183,7 @@ def test_worker_processes_load_the_same_portfolio_in_the_same_order(portfolio_fo
 def test_worker_processes_by_default_only_for_many_workbooks(monkeypatch):
     import multiprocessing
 
-    from vmo_lib.loader import AUTO_WORKERS_FROM, _auto_workers
+    from vmo_lib.intake.loader import AUTO_WORKERS_FROM, _auto_workers
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     assert _auto_workers(AUTO_WORKERS_FROM - 1, None) == 1

@@ -43,8 +43,8 @@ def _readme_row(command: str) -> str:
 
 
 def test_readme_documents_every_status_and_appraise_key():
-    from vmo_lib.appraisal import Appraisal
-    from vmo_lib.realisation import STATUS_KEYS
+    from vmo_lib.analysis.appraisal import Appraisal
+    from vmo_lib.analysis.realisation import STATUS_KEYS
 
     status_row = _readme_row("vmo status --json")
     assert [k for k in STATUS_KEYS if k not in status_row] == []

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vmo_lib import portfolio as P
-from vmo_lib.appraisal import appraise
+from vmo_lib.portfolio import core as P
+from vmo_lib.analysis.appraisal import appraise
 from vmo_lib.model import make_case
 
 
@@ -333,7 +333,7 @@ def test_totals_never_add_currencies():
 # the CLI
 # --------------------------------------------------------------------------------------------------
 def _workbooks(tmp_path):
-    from vmo_lib.template import write_case_workbook
+    from vmo_lib.intake.template import write_case_workbook
 
     common = {"sponsor": "CFO", "strategic_objective": "Save", "org_unit": "Finance", "first_period": "2027Q1",
               "horizon": 4, "discount_rate": 0.0, "go_live_period": "2027Q1"}
@@ -397,7 +397,7 @@ def test_cli_infeasible_must_do_is_one_clear_message(tmp_path, capsys):
 # charts read back
 # --------------------------------------------------------------------------------------------------
 def test_value_risk_map_puts_each_case_at_its_risk_and_npv():
-    from vmo_lib.charts import value_risk_map
+    from vmo_lib.outputs.charts import value_risk_map
 
     reg = pd.DataFrame({"case_id": ["A", "B", "C"], "currency": ["GBP"] * 3, "risk_spread": [1.0, 2.0, 3.0],
                         "expected_npv": [10.0, -5.0, 7.0], "budget": [100.0, 50.0, 0.0],
@@ -414,7 +414,7 @@ def test_value_risk_map_puts_each_case_at_its_risk_and_npv():
 
 
 def test_frontier_chart_draws_the_frontier_points():
-    from vmo_lib.charts import efficient_frontier_chart
+    from vmo_lib.outputs.charts import efficient_frontier_chart
 
     value = pd.Series({"A": 10.0, "B": 6.0, "C": 5.0})
     costs = pd.DataFrame({2026: [8.0, 5.0, 4.0]}, index=["A", "B", "C"])

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from vmo_lib import finance
+from vmo_lib.analysis import finance
 from vmo_lib.cli import dump_json
 from vmo_lib.errors import AnalysisError
 from vmo_lib.model import make_case
-from vmo_lib.realisation import (
+from vmo_lib.analysis.realisation import (
     STATUS_KEYS,
     Thresholds,
     case_status,
@@ -255,7 +255,7 @@ def test_bridge_components_sum_to_the_npv_difference_to_the_cent(view):
     net = sum(signs[lid] * v for lid, v in rows.items())
     assert b.end == pytest.approx(float(net @ df), abs=0.005)
     # and the reference is the appraised baseline, as appraise() reports it
-    from vmo_lib.appraisal import appraise
+    from vmo_lib.analysis.appraisal import appraise
     assert b.start == pytest.approx(appraise(case, "baseline", view).npv, abs=1e-6)
 
 
@@ -488,7 +488,7 @@ SAMPLE = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "s
 def sample_status():
     if not (SAMPLE / "CRM-2025.xlsx").exists():
         pytest.skip("sample portfolio not generated (make sample)")
-    from vmo_lib.loader import load_case
+    from vmo_lib.intake.loader import load_case
     return {p.stem: case_status(load_case(p, as_of="2026Q3"), "2026Q3") for p in sorted(SAMPLE.glob("*.xlsx"))}
 
 
@@ -542,8 +542,8 @@ def _rebaselined_case():
 
 
 def test_shared_npv_and_net_flows_equal_appraisal_exactly():
-    from vmo_lib import appraisal
-    from vmo_lib.realisation import _net_flows, _npv_of, _shared_work
+    from vmo_lib.analysis import appraisal
+    from vmo_lib.analysis.realisation import _net_flows, _npv_of, _shared_work
 
     c = _rebaselined_case()
     ec = expected_case(c, "2026Q3")

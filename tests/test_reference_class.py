@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vmo_lib import reference_class as R
+from vmo_lib.portfolio import reference_class as R
 from vmo_lib.model import make_case
 
 
@@ -141,7 +141,7 @@ def test_empirical_overrun_is_a_reference_class_distribution_for_the_monte_carlo
 
 
 def test_green_book_values_come_from_the_scenarios_module():
-    from vmo_lib.scenarios import MOTT_MACDONALD_2002
+    from vmo_lib.analysis.scenarios import MOTT_MACDONALD_2002
 
     gb = R.green_book_uplifts("IT: equipment/development")
     assert gb["capex"] == MOTT_MACDONALD_2002["Equipment/development"]["capex"][0] == 2.0

@@ -10,10 +10,10 @@ import nbformat
 import pandas as pd
 import pytest
 
-from vmo_lib import report
-from vmo_lib.appraisal import appraise
+from vmo_lib.outputs import html as report
+from vmo_lib.analysis.appraisal import appraise
 from vmo_lib.model import make_case
-from vmo_lib.realisation import case_status
+from vmo_lib.analysis.realisation import case_status
 
 XSS = "<script>alert(1)</script>"
 HOSTILE_IDS = ["../x", "a/b", "a\\b", "CON", "con.txt", "NUL", ".hidden", "..", ".", "", "x" * 300,
@@ -72,7 +72,7 @@ def test_format_money(value, currency, compact, text):
 
 
 def test_one_money_format_for_charts_and_packs():
-    from vmo_lib import charts
+    from vmo_lib.outputs import charts
 
     for x in (0, 999, 12_500, -350_000, 1_234_567, 2.5e9, float("nan")):
         assert charts.format_money(x, "GBP") == report.format_money(x, "GBP", compact=True)
@@ -305,7 +305,7 @@ def test_register_table_escapes_titles():
 
 
 def test_risk_summary_names_the_plan_simulated_and_drivers_without_a_switching_value():
-    from vmo_lib.risk import monte_carlo, switching_values
+    from vmo_lib.analysis.risk import monte_carlo, switching_values
 
     # NPV = −100 + 60 = −40 (no discounting): negative already, so no delay can make it reach zero
     case = make_case({"case_id": "R", "horizon": 3, "discount_rate": 0.0},

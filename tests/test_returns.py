@@ -12,8 +12,8 @@ from openpyxl import load_workbook
 from vmo_lib.cli import main
 from vmo_lib.errors import ValidationError, WorkbookError
 from vmo_lib.model import make_case
-from vmo_lib.realisation import realisation_by_benefit
-from vmo_lib.returns import (
+from vmo_lib.analysis.realisation import realisation_by_benefit
+from vmo_lib.intake.returns import (
     HEADER_ROW,
     due_lines,
     find_returns,
@@ -206,7 +206,7 @@ def test_returns_folder_convention(tmp_path):
 # --- CLI -------------------------------------------------------------------------------------------------------
 @pytest.fixture
 def case_file(tmp_path):
-    from vmo_lib.template import write_case_workbook
+    from vmo_lib.intake.template import write_case_workbook
     case = make_case({"case_id": "CLI-1", "title": "CLI case", "sponsor": "CFO", "strategic_objective": "Save",
                       "org_unit": "Finance", "approval_date": "2025-12-01", "horizon": 8, "discount_rate": 0.0},
                      costs=[{"line_id": "C1", "name": "Build", "category": "capex", "amounts": [100, 0, 0, 0]}],

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vmo_lib import appraisal
+from vmo_lib.analysis import appraisal
 from vmo_lib.errors import AnalysisError
 from vmo_lib.model import make_case
-from vmo_lib.reference_class import SplicedParetoOverrun, flyvbjerg_it_overrun
-from vmo_lib.risk import appraisal_with_optimism_bias, monte_carlo, npv_by_delay, switching_values, tornado
-from vmo_lib.scenarios import (
+from vmo_lib.portfolio.reference_class import SplicedParetoOverrun, flyvbjerg_it_overrun
+from vmo_lib.analysis.risk import appraisal_with_optimism_bias, monte_carlo, npv_by_delay, switching_values, tornado
+from vmo_lib.analysis.scenarios import (
     CaseMatrices,
     WhatIf,
     apply_what_if,
@@ -350,12 +350,12 @@ def test_sample_case_runs_end_to_end_and_json_cli_has_stable_keys(capsys):
 
 
 # --------------------------------------------------------------------------------------------------
-# charts (in vmo_lib.charts)
+# charts (in vmo_lib.outputs.charts)
 # --------------------------------------------------------------------------------------------------
 def test_risk_charts_draw_the_result_numbers_on_a_given_axes():
     from matplotlib.figure import Figure
 
-    from vmo_lib.charts import npv_distribution_chart, npv_s_curve, tornado_chart
+    from vmo_lib.outputs.charts import npv_distribution_chart, npv_s_curve, tornado_chart
 
     case = _quarterly(costs=[line("C1", [100], low=80, likely=100, high=190, driver="v")],
                       benefits=[line("B1", [0, 150], low=100, likely=150, high=160, driver="v")])

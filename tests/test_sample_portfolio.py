@@ -1,9 +1,9 @@
 """The committed sample portfolio (data/sample/) tells the stories its README promises.
 
 The workbooks are read here with a small openpyxl reader of our own, independent of
-``vmo_lib.loader``, so these tests check the files themselves; NPVs are recomputed with plain numpy
+``vmo_lib.intake.loader``, so these tests check the files themselves; NPVs are recomputed with plain numpy
 (quarterly rate ``(1+r)^(1/4) - 1``, period 0 undiscounted) and cross-checked against
-``vmo_lib.appraisal``.
+``vmo_lib.analysis.appraisal``.
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def test_regenerated_workbooks_have_the_committed_cell_contents(regenerated):
 
 # --- the set ----------------------------------------------------------------------------------------
 def test_every_sample_workbook_loads_and_validates_without_errors():
-    loader = pytest.importorskip("vmo_lib.loader")
+    loader = pytest.importorskip("vmo_lib.intake.loader")
     portfolio = loader.load_portfolio(SAMPLE, as_of=AS_OF)
     assert len(portfolio.failures) == 0, portfolio.failures.to_dict("records")
     assert sorted(portfolio.case_ids) == sorted(p.stem for p in SAMPLE.glob("*.xlsx"))
@@ -329,7 +329,7 @@ def test_erp_slipped_two_quarters(sample):
 
 
 def test_hand_rolled_baseline_npv_agrees_with_the_appraisal_module(sample):
-    appraisal = pytest.importorskip("vmo_lib.appraisal")
+    appraisal = pytest.importorskip("vmo_lib.analysis.appraisal")
     mod = _script()
     built = {c.case_id: c for _, c in mod.build_portfolio()}
     for cid, s in sample.items():

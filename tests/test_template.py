@@ -1,4 +1,4 @@
-"""The business-case template and the case writer (vmo_lib.template, `vmo template`).
+"""The business-case template and the case writer (vmo_lib.intake.template, `vmo template`).
 
 Cell positions in these tests are worked out by hand from the layout the schema describes
 (attribute columns first, then one column per period; header on row 4, data from row 5), so a
@@ -18,7 +18,7 @@ import pytest
 from vmo_lib import schema
 from vmo_lib.cli import main
 from vmo_lib.model import make_case
-from vmo_lib.template import template_periods, write_case_workbook, write_template
+from vmo_lib.intake.template import template_periods, write_case_workbook, write_template
 
 COMMITTED = Path(__file__).resolve().parents[1] / "templates" / "business_case.xlsx"
 

@@ -21,9 +21,9 @@ import pytest
 from openpyxl.utils import get_column_letter
 
 from vmo_lib import schema
-from vmo_lib.loader import validate_workbook
-from vmo_lib.validation import ISSUE_COLUMNS, RULES, check_workbook, resolve_as_of
-from vmo_lib.workbook import parse_sheets, read_workbook, scan_formula_cells
+from vmo_lib.intake.loader import validate_workbook
+from vmo_lib.intake.validation import ISSUE_COLUMNS, RULES, check_workbook, resolve_as_of
+from vmo_lib.intake.workbook import parse_sheets, read_workbook, scan_formula_cells
 
 AS_OF = "2026Q3"
 HR = schema.HEADER_ROW
@@ -80,7 +80,7 @@ def base_workbook(tmp_path_factory) -> Path:
     )
 
     from vmo_lib.model import make_case
-    from vmo_lib.template import write_case_workbook
+    from vmo_lib.intake.template import write_case_workbook
 
     case = make_case(VALID_META, VALID_COSTS, VALID_BENEFITS, VALID_ACTUALS, VALID_FORECAST, VALID_REBASELINES)
     return write_case_workbook(case, tmp_path_factory.mktemp("base") / "base.xlsx")

@@ -13,12 +13,12 @@ import numpy as np
 import openpyxl
 import pytest
 
-from vmo_lib.appraisal import appraise, discount_factors, line_matrices
+from vmo_lib.analysis.appraisal import appraise, discount_factors, line_matrices
 from vmo_lib.errors import WorkbookError
 from vmo_lib.model import make_case
-from vmo_lib.scenarios import WhatIf
-from vmo_lib.scenarios_io import load_scenarios, save_scenario, scenarios_path
-from vmo_lib.widgets import WhatIfEngine, WhatIfExplorer, WhatIfSettings, switching_labels
+from vmo_lib.analysis.scenarios import WhatIf
+from vmo_lib.whatif.saved import load_scenarios, save_scenario, scenarios_path
+from vmo_lib.whatif.widgets import WhatIfEngine, WhatIfExplorer, WhatIfSettings, switching_labels
 
 RATE = 0.08
 QRATE = 1.08 ** 0.25 - 1
@@ -303,7 +303,7 @@ def submitted(tmp_path, case):
     """A 'submitted workbook' file whose bytes must never change."""
     path = tmp_path / "CRM-1.xlsx"
     try:
-        from vmo_lib.template import write_case_workbook
+        from vmo_lib.intake.template import write_case_workbook
 
         write_case_workbook(case, path)
     except ImportError:  # the template writer is another module; any bytes do for this purpose
@@ -419,7 +419,7 @@ def sample_copy(tmp_path):
 
 
 def test_folder_picker_opens_each_case_once_and_skips_saved_scenario_files(sample_copy, monkeypatch):
-    from vmo_lib import loader
+    from vmo_lib.intake import loader
 
     calls = []
     real = loader.load_case
@@ -442,8 +442,8 @@ def test_folder_picker_opens_each_case_once_and_skips_saved_scenario_files(sampl
 
 
 def test_expected_scenario_is_actuals_to_date_plus_forecast(sample_copy):
-    from vmo_lib.loader import load_case
-    from vmo_lib.realisation import expected_case
+    from vmo_lib.intake.loader import load_case
+    from vmo_lib.analysis.realisation import expected_case
 
     case = load_case(sample_copy / "CRM-2025.xlsx")
     w = WhatIfEngine(case, as_of="2026Q3")

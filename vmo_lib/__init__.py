@@ -5,7 +5,7 @@ command start without loading pandas.
 
 >>> import vmo_lib
 >>> vmo_lib.load_case.__module__
-'vmo_lib.loader'
+'vmo_lib.intake.loader'
 """
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ _LAZY = {
     "BusinessCase": "model",
     "Portfolio": "model",
     "make_case": "model",
-    "load_case": "loader",
-    "load_portfolio": "loader",
-    "validate_workbook": "loader",
-    "appraise": "appraisal",
-    "case_status": "realisation",
-    "monte_carlo": "risk",
+    "load_case": "intake.loader",
+    "load_portfolio": "intake.loader",
+    "validate_workbook": "intake.loader",
+    "appraise": "analysis.appraisal",
+    "case_status": "analysis.realisation",
+    "monte_carlo": "analysis.risk",
 }
 
 

@@ -10,7 +10,7 @@ existing Dask distributed cluster (``scheduler=``), and writes::
       portfolio.html|.ipynb|.xlsx
       cases/<safe_id>/pack.html  the pack for readers (no code cells)
                      pack.ipynb  the executed notebook (audit)
-                     pack.xlsx   the Excel workbook for finance (when vmo_lib.export is available)
+                     pack.xlsx   the Excel workbook for finance (when vmo_lib.outputs.excel is available)
                      pack.pdf    with pdf=True and Debian's chromium installed
                      results.json  the numbers the notebook computed (index, manifest, tests)
 
@@ -28,7 +28,7 @@ Decisions
 * **Re-running into the same folder** replaces each case's folder as a whole: a case that now
   fails shows its failure, not last quarter's pack; folders under ``cases/`` of workbooks that are
   no longer in the input folder are removed, so the index and the folder always agree.
-* **Names.** A case folder is :func:`vmo_lib.report.safe_id` of the case id (the file name when
+* **Names.** A case folder is :func:`vmo_lib.outputs.html.safe_id` of the case id (the file name when
   the workbook cannot be read); two workbooks with the same id get a suffix from their file name.
 * **Kernels never collide.** Each kernel talks over ZMQ's IPC transport with its own absolute
   socket path (no TCP port race, no relative-path hang); a kernel that still fails to start is
@@ -57,9 +57,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .errors import VmoError
-from .report import (
+from vmo_lib import __version__
+from vmo_lib.errors import VmoError
+from vmo_lib.outputs.html import (
     RESULTS_FILE,
     atomic_write_text,
     format_money,
@@ -85,7 +85,7 @@ __all__ = [
 #: Folder of the review notebooks (jupytext py:percent files), found as package data so a wheel
 #: install runs them too. In the repository ``vmo_lib/notebooks/*.py`` are links to the analysts'
 #: canonical ``notebooks/*.py`` (one copy to edit); building a wheel copies the files they point to.
-NOTEBOOK_DIR = Path(str(importlib.resources.files(__package__) / "notebooks"))
+NOTEBOOK_DIR = Path(str(importlib.resources.files("vmo_lib") / "notebooks"))
 CASE_NOTEBOOK = NOTEBOOK_DIR / "case_review.py"
 PORTFOLIO_NOTEBOOK = NOTEBOOK_DIR / "portfolio_review.py"
 #: Parameters the runner passes to each notebook (checked against its parameters cell).
@@ -260,10 +260,10 @@ def _execute(task: _Task, parameters: Mapping[str, Any], output: Path, cwd: Path
 def _load_case(path: Path, as_of: str) -> tuple[Any, dict[str, Any] | None]:
     """(case, None) or (None, failure record) — the loader is another module's job."""
     try:
-        from .loader import load_case
+        from vmo_lib.intake.loader import load_case
     except ModuleNotFoundError:  # loader not available: the notebook will load the case itself
         return None, None
-    from .errors import ValidationError, WorkbookError
+    from vmo_lib.errors import ValidationError, WorkbookError
 
     try:
         return load_case(path, as_of=as_of), None
@@ -279,16 +279,16 @@ def _load_case(path: Path, as_of: str) -> tuple[Any, dict[str, Any] | None]:
 
 
 def _export_excel(kind: str, obj: Any, path: Path, task: _Task, results: Mapping[str, Any]) -> bool:
-    """The Excel workbook for finance, through :mod:`vmo_lib.export`, with the notebook's settings
+    """The Excel workbook for finance, through :mod:`vmo_lib.outputs.excel`, with the notebook's settings
     (as of, scenario, seed; the portfolio's budget from its results file), so the workbook's numbers
     are the pack's. Returns False when the export module is not available.
     """
     import importlib
     import importlib.util
 
-    if importlib.util.find_spec(f"{__package__}.export") is None:
+    if importlib.util.find_spec("vmo_lib.outputs.excel") is None:
         return False
-    export = importlib.import_module(f"{__package__}.export")
+    export = importlib.import_module("vmo_lib.outputs.excel")
     seed = int(task.parameters.get("seed", 0))
     if kind == "case":
         export.export_case_pack(obj, task.as_of, path, scenario=task.scenario, seed=seed)
@@ -412,7 +412,7 @@ def _run_task(task: _Task) -> dict[str, Any]:
 
 def _load_portfolio(folder: Path, as_of: str) -> Any:
     try:
-        from .loader import load_portfolio
+        from vmo_lib.intake.loader import load_portfolio
     except ModuleNotFoundError:
         return None
     return load_portfolio(folder, as_of=as_of)
@@ -426,7 +426,7 @@ def _index_figures(results: Mapping[str, Any]) -> dict[str, str]:
         if kind == "money":
             text = format_money(value, results.get("currency", "GBP"), compact=True)
         elif kind == "percent":
-            from .report import format_percent
+            from vmo_lib.outputs.html import format_percent
 
             text = format_percent(value)
         else:
@@ -603,7 +603,7 @@ def run_review(
     Parameters
     ----------
     folder : path
-        Folder of case workbooks (as :func:`vmo_lib.loader.workbook_files` lists them); never
+        Folder of case workbooks (as :func:`vmo_lib.intake.loader.workbook_files` lists them); never
         modified.
     as_of : str
         Review period, e.g. ``"2026Q3"``.
@@ -647,7 +647,7 @@ def run_review(
     >>> result.ok, result.index  # doctest: +SKIP
     (True, PosixPath('reports/2026Q3/index.html'))
     """
-    from .periods import parse_period
+    from vmo_lib.periods import parse_period
 
     _skip_slow_imports()
     t_start, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -655,7 +655,7 @@ def run_review(
         parse_period(as_of, "quarter" if "q" in str(as_of).lower() else "year")
     except ValueError as exc:
         raise VmoError(f"--as-of: {exc}") from None
-    from .loader import workbook_files
+    from vmo_lib.intake.loader import workbook_files
 
     folder = Path(folder)
     inputs = workbook_files(folder)

@@ -26,8 +26,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import __version__
-from .errors import BatchError, ValidationError, VmoError, WorkbookError
+from vmo_lib import __version__
+from vmo_lib.errors import BatchError, ValidationError, VmoError, WorkbookError
 
 __all__ = ["EXIT_BATCH", "EXIT_INTERNAL", "EXIT_INVALID", "EXIT_OK", "EXIT_UNREADABLE", "dump_json", "main"]
 

@@ -47,7 +47,7 @@ class ValidationError(VmoError):
     Attributes
     ----------
     issues : pandas.DataFrame
-        Every issue found (columns :data:`vmo_lib.validation.ISSUE_COLUMNS`), errors and warnings.
+        Every issue found (columns :data:`vmo_lib.intake.validation.ISSUE_COLUMNS`), errors and warnings.
     path : str
         The workbook concerned.
     """

@@ -40,8 +40,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import schema
-from .periods import period_offset, period_range, periods_per_year
+from vmo_lib import schema
+from vmo_lib.periods import period_offset, period_range, periods_per_year
 
 __all__ = [
     "FLOW_COLUMNS",
@@ -106,7 +106,7 @@ class BusinessCase:
     baselines : pandas.DataFrame
         One row per formal re-baseline: ``version``, ``approved``, ``reason`` (empty if none).
     issues : pandas.DataFrame
-        Warnings found on import (errors stop the import); see :mod:`vmo_lib.validation`.
+        Warnings found on import (errors stop the import); see :mod:`vmo_lib.intake.validation`.
     source : str
         The workbook it came from ("" for a case built in code).
     sha256 : str

@@ -4,7 +4,7 @@ One row per cost and benefit line due in the quarter (plan, latest forecast, KPI
 last measurement), with yellow input cells for the actual amount, the measured KPI value and a
 comment. Send it to the line owners; put the filled file in ``<CASE stem>.returns/`` beside the case
 workbook (e.g. ``CRM-2025.returns/2026Q3.xlsx``) and ``vmo status`` / ``vmo review`` merge it.
-The case workbook itself is never written. See :mod:`vmo_lib.returns`.
+The case workbook itself is never written. See :mod:`vmo_lib.intake.returns`.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..loader import load_case
-    from ..returns import due_lines, write_actuals_form
-    from ..validation import resolve_as_of
+    from vmo_lib.intake.loader import load_case
+    from vmo_lib.intake.returns import due_lines, write_actuals_form
+    from vmo_lib.intake.validation import resolve_as_of
 
     try:
         as_of = resolve_as_of(args.as_of)

@@ -42,9 +42,9 @@ def _fmt_num(x: float, unit: str = "") -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..appraisal import appraise
-    from ..cli import dump_json
-    from ..loader import load_case
+    from vmo_lib.analysis.appraisal import appraise
+    from vmo_lib.cli import dump_json
+    from vmo_lib.intake.loader import load_case
 
     case = load_case(args.path)
     scenario = case.current_baseline if args.scenario == "current" else args.scenario

@@ -5,7 +5,7 @@ budget would buy, double counting, and what the organisation's history says abou
 
 JSON keys (stable)
 ------------------
-``as_of, view, cases`` (one object per case: the :data:`vmo_lib.portfolio.REGISTER_COLUMNS`),
+``as_of, view, cases`` (one object per case: the :data:`vmo_lib.portfolio.core.REGISTER_COLUMNS`),
 ``totals_by_currency`` (``currency, cases, baseline_npv, expected_npv, forward_npv, pv_costs, budget``;
 money is never added across currencies), ``failures`` (``path, kind, error``), ``selection`` (null
 without ``--budget``; else ``budget, candidates, value_basis, selected, value, note, spend`` — one
@@ -130,10 +130,10 @@ def export_tables(path: str | os.PathLike[str], sheets: dict[str, Any]) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import portfolio as P
-    from .. import reference_class as R
-    from ..cli import dump_json
-    from ..loader import load_portfolio
+    from vmo_lib.cli import dump_json
+    from vmo_lib.intake.loader import load_portfolio
+    from vmo_lib.portfolio import core as P
+    from vmo_lib.portfolio import reference_class as R
 
     pf = load_portfolio(args.folder, as_of=args.as_of, workers=args.workers)
     reg = P.build_register(pf, args.as_of, view=args.view, risk_iterations=args.risk_iterations, seed=args.seed,

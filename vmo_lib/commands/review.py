@@ -47,8 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..batch import run_review
-    from ..errors import BatchError
+    from vmo_lib.batch import run_review
+    from vmo_lib.errors import BatchError
 
     result = run_review(args.folder, args.as_of, args.out, workers=args.workers, scheduler=args.scheduler,
                         pdf=args.pdf, progress=args.progress, seed=args.seed, scenario=args.scenario,

@@ -1,6 +1,6 @@
 """``vmo risk PATH [--iterations N] [--seed S] [--json]``: how wrong the case could plausibly be.
 
-Runs :mod:`vmo_lib.risk` on one workbook: Monte Carlo of the NPV from the three-point estimates,
+Runs :mod:`vmo_lib.analysis.risk` on one workbook: Monte Carlo of the NPV from the three-point estimates,
 switching values, the tornado and the optimism-bias adjustment.
 
 JSON keys (stable): ``case_id``, ``scenario``, ``view``, ``currency``;
@@ -42,11 +42,11 @@ def _money(x: float, cur: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..appraisal import npv_of
-    from ..cli import dump_json
-    from ..loader import load_case
-    from ..risk import appraisal_with_optimism_bias, monte_carlo, switching_values, tornado
-    from ..scenarios import THREE_POINT_SCENARIOS, optimism_bias, three_point_scenarios
+    from vmo_lib.analysis.appraisal import npv_of
+    from vmo_lib.analysis.risk import appraisal_with_optimism_bias, monte_carlo, switching_values, tornado
+    from vmo_lib.analysis.scenarios import THREE_POINT_SCENARIOS, optimism_bias, three_point_scenarios
+    from vmo_lib.cli import dump_json
+    from vmo_lib.intake.loader import load_case
 
     if args.iterations < 1:
         print("vmo: --iterations must be at least 1", file=sys.stderr)

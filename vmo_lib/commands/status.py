@@ -7,7 +7,7 @@ the value bridge (cost, benefit and timing effects that add up to the NPV change
 date, a RAG per benefit and the measurement gaps. Variances: positive = better than plan.
 
 ``--json`` prints one object with the stable keys of
-:meth:`vmo_lib.realisation.CaseStatus.to_dict` (:data:`vmo_lib.realisation.STATUS_KEYS`), among
+:meth:`vmo_lib.analysis.realisation.CaseStatus.to_dict` (:data:`vmo_lib.analysis.realisation.STATUS_KEYS`), among
 them ``case_id, as_of, baseline_npv, current_baseline_npv, expected_npv, forward_npv, verdict, rag,
 realisation_pct, cost_spend_pct, bridge`` (``cost``, ``benefit``, ``timing``, which sum to
 ``expected_npv - baseline_npv``), ``benefits`` and ``gaps``. Percentages are fractions; NaN is null.
@@ -47,10 +47,10 @@ def _pct(x: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import dump_json
-    from ..loader import load_case
-    from ..realisation import case_status
-    from ..validation import resolve_as_of
+    from vmo_lib.analysis.realisation import case_status
+    from vmo_lib.cli import dump_json
+    from vmo_lib.intake.loader import load_case
+    from vmo_lib.intake.validation import resolve_as_of
 
     try:
         as_of = resolve_as_of(args.as_of)
@@ -67,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_status(s) -> str:
-    """The human summary of a :class:`~vmo_lib.realisation.CaseStatus` (what ``vmo status`` prints)."""
-    from ..charts import format_money
-    from ..realisation import VARIANCE_NOTE
+    """The human summary of a :class:`~vmo_lib.analysis.realisation.CaseStatus` (what ``vmo status`` prints)."""
+    from vmo_lib.analysis.realisation import VARIANCE_NOTE
+    from vmo_lib.outputs.charts import format_money
 
     cur = s.currency
 

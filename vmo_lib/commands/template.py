@@ -1,5 +1,5 @@
 """``vmo template PATH``: write the blank business-case template (an adapter over
-:func:`vmo_lib.template.write_template`)."""
+:func:`vmo_lib.intake.template.write_template`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import schema
-from ..cli import EXIT_OK, EXIT_UNREADABLE
+from vmo_lib import schema
+from vmo_lib.cli import EXIT_OK, EXIT_UNREADABLE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..template import write_template
+    from vmo_lib.intake.template import write_template
 
     path: Path = args.path
     if path.exists() and not args.force:

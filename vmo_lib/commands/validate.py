@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _expand(paths: list[str]) -> list[tuple[str, str | None]]:
     """(path, reason it cannot be checked or None) for every file to check."""
-    from ..loader import workbook_files
+    from vmo_lib.intake.loader import workbook_files
 
     out: list[tuple[str, str | None]] = []
     for arg in paths:
@@ -53,8 +53,8 @@ def _expand(paths: list[str]) -> list[tuple[str, str | None]]:
 
 def check_paths(paths: list[str], as_of: str | None) -> list[dict[str, Any]]:
     """One result per workbook: what ``--json`` prints (the text output formats the same)."""
-    from ..errors import WorkbookError
-    from ..loader import validate_workbook
+    from vmo_lib.errors import WorkbookError
+    from vmo_lib.intake.loader import validate_workbook
 
     results = []
     for path, reason in _expand(paths):
@@ -116,8 +116,8 @@ def _print_text(results: list[dict[str, Any]]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, dump_json
-    from ..validation import resolve_as_of
+    from vmo_lib.cli import EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, dump_json
+    from vmo_lib.intake.validation import resolve_as_of
 
     try:
         as_of = resolve_as_of(args.as_of)

@@ -19,7 +19,7 @@ Rules (the same on every path)
   fixed). Costs do not move: the cost of a delay is what ``cost_overrun`` / the optimism-bias capex
   uplift measure.
 * ``discount_rate`` is a flat annual rate replacing the case's rate and schedule
-  (:func:`vmo_lib.appraisal.discount_factors` with ``annual_rate``).
+  (:func:`vmo_lib.analysis.appraisal.discount_factors` with ``annual_rate``).
 * ``optimism_bias=True`` first applies the case's :class:`OptimismBias` (below), then the rest.
 
 Optimism bias (HM Treasury Green Book, supplementary guidance)
@@ -81,9 +81,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import appraisal, finance
-from .errors import AnalysisError
-from .model import BusinessCase, normalise_flows
+from vmo_lib.analysis import appraisal, finance
+from vmo_lib.errors import AnalysisError
+from vmo_lib.model import BusinessCase, normalise_flows
 
 __all__ = [
     "CASE_TYPE_CLASS",
@@ -317,7 +317,7 @@ class CaseMatrices:
         Line ids of the rows of ``costs`` / ``benefits`` (benefits in the view only).
     costs, benefits : ndarray
         ``(lines, horizon)``; costs positive, dis-benefits negative (as
-        :func:`vmo_lib.appraisal.line_matrices`).
+        :func:`vmo_lib.analysis.appraisal.line_matrices`).
     is_capex : ndarray of bool
         Per cost line.
     is_disbenefit : ndarray of bool
@@ -397,7 +397,7 @@ class CaseMatrices:
         return self.costs @ df, self.benefits @ df
 
     def npv(self, annual_rate: float | None = None) -> float:
-        """NPV of the scenario as precomputed (equals :func:`vmo_lib.appraisal.npv_of`)."""
+        """NPV of the scenario as precomputed (equals :func:`vmo_lib.analysis.appraisal.npv_of`)."""
         return what_if_npv(self, _NEUTRAL if annual_rate is None else WhatIf(discount_rate=annual_rate))
 
 
@@ -489,7 +489,7 @@ def apply_what_if(target: BusinessCase | CaseMatrices, what_if: WhatIf, scenario
     Examples
     --------
     >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.appraisal import npv_of
+    >>> from vmo_lib.analysis.appraisal import npv_of
     >>> case = make_case({"period_length": "year", "first_period": "2026", "horizon": 3, "discount_rate": 0},
     ...                  costs=[{"line_id": "C1", "name": "Build", "amounts": [100]}],
     ...                  benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 80, 80]}])
@@ -544,7 +544,7 @@ def optimism_bias_adjusted(case: BusinessCase, scenario: str = "baseline") -> Bu
     Examples
     --------
     >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.appraisal import npv_of
+    >>> from vmo_lib.analysis.appraisal import npv_of
     >>> case = make_case({"case_type": "IT: outsourcing", "horizon": 2, "discount_rate": 0,
     ...                   "ob_benefits": 0.5},
     ...                  costs=[{"line_id": "C1", "name": "Service", "category": "opex", "amounts": [100, 100]}],
@@ -662,7 +662,7 @@ def three_point_scenarios(case: BusinessCase, scenario: str = "baseline") -> Bus
     Examples
     --------
     >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.appraisal import npv_of
+    >>> from vmo_lib.analysis.appraisal import npv_of
     >>> case = make_case({"horizon": 2, "discount_rate": 0},
     ...     costs=[{"line_id": "C1", "name": "x", "amounts": [100], "low": 90, "likely": 100, "high": 130}],
     ...     benefits=[{"line_id": "B1", "name": "y", "amounts": [0, 150], "low": 100, "likely": 150, "high": 160}])

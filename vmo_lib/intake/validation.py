@@ -1,6 +1,6 @@
 """Validation of a submitted workbook: every rule, every problem at once, each naming its cell.
 
-:func:`check_workbook` takes what :mod:`vmo_lib.workbook` read (a :class:`~vmo_lib.workbook.RawWorkbook`)
+:func:`check_workbook` takes what :mod:`vmo_lib.intake.workbook` read (a :class:`~vmo_lib.intake.workbook.RawWorkbook`)
 and returns a :class:`CheckedWorkbook`: the issues table plus the typed values (dates as
 ``datetime.date``, amounts as floats, periods as canonical labels) from which
 :func:`vmo_lib.load_case` assembles the :class:`~vmo_lib.model.BusinessCase`. Typing and checking
@@ -19,7 +19,7 @@ per-column schema library does not express more simply.
 
 Examples
 --------
->>> from vmo_lib.workbook import parse_sheets
+>>> from vmo_lib.intake.workbook import parse_sheets
 >>> raw = parse_sheets({"Case": [[], ["Template version", "1.0"], [], ["Case id", "bad id!"]]})
 >>> issues = check_workbook(raw, as_of="2026Q3").issues
 >>> issues.loc[issues["rule"] == "case.invalid_id", ["sheet", "cell", "severity"]].values.tolist()
@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import schema
-from .periods import parse_period, period_end_date, period_of_date, period_start_date, periods_per_year
-from .workbook import BLANK, NUMBER, TEXT, RawTable, RawWorkbook, cell_grid
+from vmo_lib import schema
+from vmo_lib.intake.workbook import BLANK, NUMBER, TEXT, RawTable, RawWorkbook, cell_grid
+from vmo_lib.periods import parse_period, period_end_date, period_of_date, period_start_date, periods_per_year
 
 __all__ = [
     "ISSUE_COLUMNS",
@@ -239,7 +239,7 @@ _OK, _AS_TEXT, _NOT_NUMBER, _NOT_FINITE = 0, 1, 2, 3
 def _numbers(values: np.ndarray, kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Floats and a status code per cell (``_OK`` also for blanks, which become NaN).
 
-    ``kinds`` are the reader's cell kinds (:func:`vmo_lib.workbook.cell_grid`); only text cells
+    ``kinds`` are the reader's cell kinds (:func:`vmo_lib.intake.workbook.cell_grid`); only text cells
     are parsed one by one (numbers stored as text), everything else is a vectorised cast.
     """
     flat, k = values.ravel(), kinds.ravel()
@@ -930,11 +930,11 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
     Parameters
     ----------
     raw : RawWorkbook
-        From :func:`vmo_lib.workbook.read_workbook` (or :func:`~vmo_lib.workbook.parse_sheets`).
+        From :func:`vmo_lib.intake.workbook.read_workbook` (or :func:`~vmo_lib.intake.workbook.parse_sheets`).
     as_of : str or date, optional
         Review quarter (``"2026Q3"``); actuals after it are errors. Default: today's quarter.
     file_warnings : sequence of str
-        Warnings from the file check (:func:`vmo_lib.safety.check_workbook_file`), reported as
+        Warnings from the file check (:func:`vmo_lib.intake.safety.check_workbook_file`), reported as
         ``workbook.file_warning``.
 
     Returns
@@ -943,7 +943,7 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
 
     Examples
     --------
-    >>> from vmo_lib.workbook import parse_sheets
+    >>> from vmo_lib.intake.workbook import parse_sheets
     >>> raw = parse_sheets({"Case": [[], ["Template version", "1.0"]]})
     >>> sorted(set(check_workbook(raw).issues["rule"]))[:2]
     ['case.missing_field', 'workbook.missing_sheet']

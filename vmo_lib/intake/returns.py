@@ -60,12 +60,14 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from .errors import ValidationError, WorkbookError
-from .model import FLOW_COLUMNS, BusinessCase, normalise_flows
-from .periods import parse_period, period_label
-from .template import save_workbook
-from .template import set_text_cell as _put_text  # the one formula-safe text writer (quote prefix)
-from .validation import ISSUE_COLUMNS
+from vmo_lib.errors import ValidationError, WorkbookError
+from vmo_lib.intake.template import save_workbook
+from vmo_lib.intake.template import (
+    set_text_cell as _put_text,  # the one formula-safe text writer (quote prefix)
+)
+from vmo_lib.intake.validation import ISSUE_COLUMNS
+from vmo_lib.model import FLOW_COLUMNS, BusinessCase, normalise_flows
+from vmo_lib.periods import parse_period, period_label
 
 __all__ = [
     "FORM_SHEET",
@@ -337,14 +339,14 @@ def read_return(path: str | os.PathLike[str]) -> tuple[dict[str, Any], pd.DataFr
         One row per line with something entered: ``row, case_id, period, line_id, amount,
         kpi_value, comment`` (values as typed in the cells).
     issues : list of dict
-        Problems found reading it (an issue row per cell, :data:`vmo_lib.validation.ISSUE_COLUMNS`).
+        Problems found reading it (an issue row per cell, :data:`vmo_lib.intake.validation.ISSUE_COLUMNS`).
 
     Raises
     ------
     WorkbookError
         The file is not a readable workbook, or not an actuals return.
     """
-    from .safety import check_workbook_file  # lazy, like the loader
+    from vmo_lib.intake.safety import check_workbook_file  # lazy, like the loader
 
     p = Path(path)
     check_workbook_file(p)
@@ -463,7 +465,7 @@ def merge_returns(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], a
     """
     if not paths:
         return case
-    from .realisation import review_period  # lazy: realisation pulls in the appraisal stack
+    from vmo_lib.analysis.realisation import review_period  # lazy: realisation pulls in the appraisal stack
 
     review = None if as_of is None else review_period(case, as_of)
     tau = None if review is None else case.t_of(review)

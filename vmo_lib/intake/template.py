@@ -51,15 +51,15 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.writer.excel import ExcelWriter
 
-from . import schema
-from .model import as_date
-from .periods import period_range
+from vmo_lib import schema
+from vmo_lib.model import as_date
+from vmo_lib.periods import period_range
 
 if TYPE_CHECKING:  # pragma: no cover
     from openpyxl.cell.cell import Cell
     from openpyxl.worksheet.worksheet import Worksheet
 
-    from .model import BusinessCase
+    from vmo_lib.model import BusinessCase
 
 __all__ = [
     "INPUT_ROWS",

@@ -10,7 +10,7 @@ Everything a workbook author typed (titles, owners, comments, even case ids) is 
 The notebooks (``notebooks/case_review.py``, ``notebooks/portfolio_review.py``) display their headers,
 key-figure cards, tables and narrative through the :class:`Html` blocks made here, so the pack looks
 the same in JupyterLab and in the HTML pack. Heavy imports (jinja2, nbconvert) happen inside the
-functions that need them, so ``import vmo_lib.report`` stays cheap in a kernel.
+functions that need them, so ``import vmo_lib.outputs.html`` stays cheap in a kernel.
 
 Examples
 --------
@@ -24,20 +24,26 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import html
 import importlib.resources
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .formatting import format_money, format_number, format_percent, is_missing
+from vmo_lib.files import (  # noqa: F401 - re-exported: the notebooks' one import
+    RESULTS_FILE,
+    atomic_write_bytes,
+    atomic_write_text,
+    read_results,
+    safe_child,
+    safe_id,
+    write_results,
+)
+from vmo_lib.formatting import format_money, format_number, format_percent, is_missing
 
 __all__ = [
     "Html",
@@ -84,174 +90,9 @@ __all__ = [
 
 #: Folder of the HTML templates and the stylesheet: package data (``vmo_lib/templates/report``), found
 #: through :mod:`importlib.resources` in a checkout, an editable install and a wheel alike.
-TEMPLATE_DIR = Path(str(importlib.resources.files(__package__) / "templates" / "report"))
-#: Name of the JSON results file a review notebook writes beside itself (scrapbook's job).
-RESULTS_FILE = "results.json"
+TEMPLATE_DIR = Path(str(importlib.resources.files("vmo_lib") / "templates" / "report"))
 
-_SAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-                     *(f"LPT{i}" for i in range(1, 10))}
 _RAG_CLASSES = {"green": "green", "amber": "amber", "red": "red", "g": "green", "a": "amber", "r": "red"}
-
-
-# --- safe names and paths ---------------------------------------------------------------------------
-def safe_id(case_id: object, max_len: int = 40) -> str:
-    """A file-name-safe, collision-proof form of a case id.
-
-    Keeps ``[A-Za-z0-9._-]``, drops leading dots/dashes (no hidden files, no ``..``), avoids the
-    Windows device names (``CON``, ``NUL``, ``COM1``...) and caps the length. Whenever the id had
-    to change, a short hash of the original id is appended, so two ids that sanitise to the same
-    text still get different names.
-
-    Parameters
-    ----------
-    case_id : object
-        The id as typed in the workbook (untrusted).
-    max_len : int, default 40
-        Longest name returned (at least 16).
-
-    Returns
-    -------
-    str
-
-    Examples
-    --------
-    >>> safe_id("CRM-2026")
-    'CRM-2026'
-    >>> safe_id("a/b") == safe_id("a/b") != safe_id("a_b")
-    True
-    >>> safe_id("../x").startswith("x-")
-    True
-    >>> len(safe_id("x" * 500)) <= 40
-    True
-    """
-    max_len = max(int(max_len), 16)
-    text = str(case_id)
-    name = _SAFE_RUN.sub("_", text).lstrip("._-").rstrip(". ")
-    if name.split(".")[0].upper() in _WINDOWS_RESERVED:
-        name = "case_" + name
-    if name == text and 0 < len(name) <= max_len:
-        return name
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    stem = (name or "case")[: max_len - 9].rstrip(". ")
-    return f"{stem}-{digest}"
-
-
-def safe_child(root: str | os.PathLike[str], *parts: str) -> Path:
-    """``root/parts...`` resolved, refusing anything that escapes ``root``.
-
-    Parameters
-    ----------
-    root : path
-        The output folder.
-    *parts : str
-        Path components (already passed through :func:`safe_id` when they come from a workbook).
-
-    Raises
-    ------
-    ValueError
-        If the resolved path is ``root`` itself or lies outside it.
-
-    Examples
-    --------
-    >>> safe_child("/tmp/out", "cases", "A1").as_posix()
-    '/tmp/out/cases/A1'
-    >>> safe_child("/tmp/out", "..", "x")
-    Traceback (most recent call last):
-    ValueError: '../x' would leave the output folder /tmp/out
-    """
-    base = Path(root).resolve()
-    target = base.joinpath(*parts).resolve()
-    if target == base or not target.is_relative_to(base):
-        raise ValueError(f"{'/'.join(parts)!r} would leave the output folder {base}")
-    return target
-
-
-# --- atomic files -------------------------------------------------------------------------------------
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, then :func:`os.replace`).
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
-    >>> atomic_write_bytes(p, b"hi").read_bytes()
-    b'hi'
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write UTF-8 ``text`` to ``path`` atomically; see :func:`atomic_write_bytes`.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> atomic_write_text(pathlib.Path(tempfile.mkdtemp()) / "a.txt", "é").read_text("utf-8")
-    'é'
-    """
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def write_results(out_dir: str | os.PathLike[str], results: Mapping[str, Any]) -> Path | None:
-    """Save a notebook's machine-readable results as ``out_dir/results.json`` (atomically).
-
-    The batch runner reads this file to fill the index and the manifest. With an empty
-    ``out_dir`` (the notebook opened interactively) nothing is written and None is returned.
-    NaN and infinities become ``null``; keys are sorted so two runs give identical bytes.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> d = tempfile.mkdtemp()
-    >>> read_results(write_results(d, {"npv": float("nan"), "case_id": "A"}))
-    {'case_id': 'A', 'npv': None}
-    >>> write_results("", {"a": 1}) is None
-    True
-    """
-    if not out_dir:
-        return None
-    text = json.dumps(_json_ready(results), indent=2, sort_keys=True, allow_nan=False, default=str)
-    return atomic_write_text(Path(out_dir) / RESULTS_FILE, text + "\n")
-
-
-def read_results(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a results file written by :func:`write_results` (a folder or the file itself)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / RESULTS_FILE
-    return json.loads(path.read_text("utf-8"))
-
-
-def _json_ready(o: Any) -> Any:
-    if isinstance(o, Mapping):
-        return {str(k): _json_ready(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_json_ready(v) for v in o]
-    if hasattr(o, "item") and not isinstance(o, (str, bytes)):  # numpy scalars
-        try:
-            o = o.item()
-        except (TypeError, ValueError):
-            return str(o)
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    return o
-
-
-# --- formatting (vmo_lib.formatting: one format for charts, sentences, tables and the CLI) ----------------
 
 
 def rag_class(rag: Any) -> str:
@@ -639,14 +480,14 @@ def case_cards(status: Any, appraisal: Any = None) -> list[dict[str, Any]]:
 
     Parameters
     ----------
-    status : vmo_lib.realisation.CaseStatus
-    appraisal : vmo_lib.appraisal.Appraisal, optional
+    status : vmo_lib.analysis.realisation.CaseStatus
+    appraisal : vmo_lib.analysis.appraisal.Appraisal, optional
         Adds the benefit-cost ratio of the appraised scenario.
 
     Examples
     --------
     >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.realisation import case_status
+    >>> from vmo_lib.analysis.realisation import case_status
     >>> case = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 3, "discount_rate": 0.0},
     ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
     ...     benefits=[{"line_id": "B1", "name": "Savings", "amounts": [0, 100, 100]}],
@@ -711,7 +552,7 @@ def case_summary(case: Any, status: Any, appraisal: Any = None) -> Html:
     Examples
     --------
     >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.realisation import case_status
+    >>> from vmo_lib.analysis.realisation import case_status
     >>> case = make_case({"case_id": "X", "title": "<script>alert(1)</script>", "horizon": 2},
     ...                  benefits=[{"line_id": "B1", "name": "S", "amounts": [0, 1]}])
     >>> h = case_summary(case, case_status(case, "2026Q1")).html
@@ -736,7 +577,7 @@ def narrative(status: Any) -> list[str]:
 
     Parameters
     ----------
-    status : vmo_lib.realisation.CaseStatus
+    status : vmo_lib.analysis.realisation.CaseStatus
 
     Returns
     -------
@@ -745,7 +586,7 @@ def narrative(status: Any) -> list[str]:
     Examples
     --------
     >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.realisation import case_status
+    >>> from vmo_lib.analysis.realisation import case_status
     >>> case = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 3, "discount_rate": 0.0},
     ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
     ...     benefits=[{"line_id": "B1", "name": "Savings", "owner": "Ops", "frequency": "quarterly",
@@ -804,7 +645,7 @@ def narrative(status: Any) -> list[str]:
     g = s.gaps
     if len(g):
         counts = g["gap"].value_counts()
-        from .realisation import GAP_RULES
+        from vmo_lib.analysis.realisation import GAP_RULES
 
         order = [k for k in GAP_RULES if k in counts.index] + [k for k in counts.index if k not in GAP_RULES]
         parts = ", ".join(f"{k} ({int(counts[k])})" for k in order)
@@ -836,7 +677,7 @@ def appraisal_table(appraisal: Any) -> Html:
     Examples
     --------
     >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.appraisal import appraise
+    >>> from vmo_lib.analysis.appraisal import appraise
     >>> case = make_case({"case_id": "X", "horizon": 3, "discount_rate": 0.0},
     ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
     ...     benefits=[{"line_id": "B1", "name": "S", "amounts": [0, 30, 30]}])
@@ -875,7 +716,7 @@ def realisation_table(status: Any) -> Html:
     Examples
     --------
     >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.realisation import case_status
+    >>> from vmo_lib.analysis.realisation import case_status
     >>> case = make_case({"case_id": "X", "horizon": 2, "discount_rate": 0.0},
     ...     benefits=[{"line_id": "B1", "name": "<i>Savings</i>", "amounts": [10, 10]}],
     ...     actuals=[{"period": "2026Q1", "line_id": "B1", "amount": 8}])
@@ -897,7 +738,7 @@ def realisation_table(status: Any) -> Html:
 
 
 def gaps_table(status: Any) -> Html:
-    """The measurement gaps (:func:`vmo_lib.realisation.measurement_gaps`), or a line saying there are none."""
+    """The measurement gaps (:func:`vmo_lib.analysis.realisation.measurement_gaps`), or a line saying there are none."""
     g = status.gaps
     if not len(g):
         return Html('<p class="vmo-empty">No measurement gaps: every benefit has an owner, a baseline, a target '
@@ -929,15 +770,15 @@ def risk_summary(simulation: Any, switching: Any, currency: str = "GBP") -> Html
 
     Parameters
     ----------
-    simulation : vmo_lib.risk.MonteCarloResult
+    simulation : vmo_lib.analysis.risk.MonteCarloResult
     switching : pandas.DataFrame
-        :func:`vmo_lib.risk.switching_values`.
+        :func:`vmo_lib.analysis.risk.switching_values`.
     currency : str
 
     Examples
     --------
     >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.risk import monte_carlo, switching_values
+    >>> from vmo_lib.analysis.risk import monte_carlo, switching_values
     >>> case = make_case({"case_id": "X", "horizon": 2, "discount_rate": 0},
     ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100], "low": 90, "likely": 100, "high": 160}],
     ...     benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 150]}])
@@ -962,7 +803,7 @@ def risk_summary(simulation: Any, switching: Any, currency: str = "GBP") -> Html
 
 
 def _switching_sentences(switching: Any) -> list[str]:
-    """The switching values in words (:func:`vmo_lib.risk.switching_values` notes); a driver with no
+    """The switching values in words (:func:`vmo_lib.analysis.risk.switching_values` notes); a driver with no
     switching value is named, so the board does not read a bare "None: ...".
 
     Examples
@@ -1004,7 +845,7 @@ def decisions_needed(cases: Any) -> Any:
     Parameters
     ----------
     cases : pandas.DataFrame
-        :attr:`vmo_lib.portfolio.Register.cases`.
+        :attr:`vmo_lib.portfolio.core.Register.cases`.
 
     Returns
     -------
@@ -1085,7 +926,7 @@ def portfolio_headline(register: Any) -> list[str]:
 
     Parameters
     ----------
-    register : vmo_lib.portfolio.Register
+    register : vmo_lib.portfolio.core.Register
 
     Returns
     -------
@@ -1104,7 +945,7 @@ def portfolio_headline(register: Any) -> list[str]:
     Verdicts: 2 on track, 1 value destroyed.
     1 case needs a decision: 1 to stop or re-plan.
     """
-    from .portfolio import totals_by_currency
+    from vmo_lib.portfolio.core import totals_by_currency
 
     cases = register.cases
     if not len(cases):
@@ -1155,7 +996,7 @@ def portfolio_summary(register: Any, failures: Any = None) -> Html:
     >>> "£6.00m" in h and "£5.60m" in h and ">2<" in h
     True
     """
-    from .portfolio import totals_by_currency
+    from vmo_lib.portfolio.core import totals_by_currency
 
     cases = register.cases
     n_fail = 0 if failures is None else len(failures)
@@ -1207,15 +1048,15 @@ def _single_currency(df: Any) -> str:
 def select_at_budget(portfolio: Any, register: Any, annual_budget: float,
                      candidates: str = "active") -> tuple[Any, Any]:
     """The selection a portfolio pack shows: the cases competing for funds
-    (:func:`vmo_lib.portfolio.selection_options`, valued at their forward NPV) chosen under the same
-    limit every year (:func:`vmo_lib.portfolio.select_portfolio`), must-do cases forced in.
+    (:func:`vmo_lib.portfolio.core.selection_options`, valued at their forward NPV) chosen under the same
+    limit every year (:func:`vmo_lib.portfolio.core.select_portfolio`), must-do cases forced in.
 
     Returns
     -------
     (options, selection)
         ``selection`` is None when no case is a candidate.
     """
-    from .portfolio import select_portfolio, selection_options
+    from vmo_lib.portfolio.core import select_portfolio, selection_options
 
     options, costs = selection_options(portfolio, register.as_of, candidates=candidates, register=register.cases)
     if not len(options):

@@ -12,7 +12,7 @@ say what the reader is looking at in the title and the axis labels, not in a leg
 Examples
 --------
 >>> from vmo_lib.model import make_case
->>> from vmo_lib.realisation import case_status
+>>> from vmo_lib.analysis.realisation import case_status
 >>> case = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 4},
 ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0, 0]}],
 ...     benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 60, 60, 60]}],
@@ -33,15 +33,15 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
-from .formatting import format_money as _format_money
-from .formatting import format_percent
+from vmo_lib.formatting import format_money as _format_money
+from vmo_lib.formatting import format_percent
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from matplotlib.axes import Axes
 
-    from .realisation import CaseStatus, ValueBridge
-    from .risk import MonteCarloResult
+    from vmo_lib.analysis.realisation import CaseStatus, ValueBridge
+    from vmo_lib.analysis.risk import MonteCarloResult
 
 __all__ = [
     "PALETTE",
@@ -149,7 +149,7 @@ def realisation_curve(status: CaseStatus, ax: Axes | None = None) -> Figure:
     Parameters
     ----------
     status : CaseStatus
-        From :func:`vmo_lib.realisation.case_status` (its ``by_period`` table).
+        From :func:`vmo_lib.analysis.realisation.case_status` (its ``by_period`` table).
     ax : matplotlib.axes.Axes, optional
 
     Returns
@@ -206,7 +206,7 @@ def value_bridge_chart(bridge: ValueBridge, currency: str = "", ax: Axes | None 
     Parameters
     ----------
     bridge : ValueBridge
-        From :func:`vmo_lib.realisation.value_bridge` (or ``CaseStatus.bridge``).
+        From :func:`vmo_lib.analysis.realisation.value_bridge` (or ``CaseStatus.bridge``).
     currency : str
         ISO code for the labels.
     ax : matplotlib.axes.Axes, optional
@@ -219,7 +219,7 @@ def value_bridge_chart(bridge: ValueBridge, currency: str = "", ax: Axes | None 
 
     Examples
     --------
-    >>> from vmo_lib.realisation import ValueBridge
+    >>> from vmo_lib.analysis.realisation import ValueBridge
     >>> import pandas as pd
     >>> b = ValueBridge("baseline", 1000.0, -200.0, 300.0, -50.0, 1050.0, pd.DataFrame())
     >>> fig = value_bridge_chart(b, "GBP")
@@ -272,7 +272,7 @@ _RAG_TEXT = {"green": "Green", "amber": "Amber", "red": "Red", "grey": "Not star
 
 
 def rag_table(lines: pd.DataFrame, currency: str = "", ax: Axes | None = None, title: str | None = None) -> Figure:
-    """A RAG table of benefits (or any :func:`~vmo_lib.realisation.realisation_by_line` rows).
+    """A RAG table of benefits (or any :func:`~vmo_lib.analysis.realisation.realisation_by_line` rows).
 
     Columns: line, type, plan to date, actual to date, variance (positive = better than plan),
     realisation %, KPI progress and the RAG status, its cell coloured.
@@ -292,7 +292,7 @@ def rag_table(lines: pd.DataFrame, currency: str = "", ax: Axes | None = None, t
     Examples
     --------
     >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.realisation import realisation_by_benefit
+    >>> from vmo_lib.analysis.realisation import realisation_by_benefit
     >>> c = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 2},
     ...               benefits=[{"line_id": "B1", "name": "Saving", "amounts": [50, 50]}],
     ...               actuals=[{"period": "2026Q1", "line_id": "B1", "amount": 40}])
@@ -342,7 +342,7 @@ def rag_table(lines: pd.DataFrame, currency: str = "", ax: Axes | None = None, t
 
 
 # --------------------------------------------------------------------------------------------------
-# risk (vmo_lib.risk)
+# risk (vmo_lib.analysis.risk)
 # --------------------------------------------------------------------------------------------------
 def tornado_chart(table: pd.DataFrame, currency: str = "", ax: Axes | None = None, title: str | None = None,
                   max_bars: int = 12) -> Figure:
@@ -351,7 +351,7 @@ def tornado_chart(table: pd.DataFrame, currency: str = "", ax: Axes | None = Non
     Parameters
     ----------
     table : pandas.DataFrame
-        :func:`vmo_lib.risk.tornado` (largest swing first); drivers with no swing are left out.
+        :func:`vmo_lib.analysis.risk.tornado` (largest swing first); drivers with no swing are left out.
     currency : str
     ax : matplotlib Axes, optional
     title : str, optional
@@ -365,7 +365,7 @@ def tornado_chart(table: pd.DataFrame, currency: str = "", ax: Axes | None = Non
     Examples
     --------
     >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.risk import tornado
+    >>> from vmo_lib.analysis.risk import tornado
     >>> case = make_case({"horizon": 3, "discount_rate": 0},
     ...     costs=[{"line_id": "C1", "name": "x", "amounts": [100], "low": 90, "likely": 100, "high": 150}],
     ...     benefits=[{"line_id": "B1", "name": "y", "amounts": [0, 200], "low": 180, "likely": 200, "high": 210}])
@@ -416,7 +416,7 @@ def npv_distribution_chart(result: MonteCarloResult, currency: str = "", ax: Axe
     Examples
     --------
     >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.risk import monte_carlo
+    >>> from vmo_lib.analysis.risk import monte_carlo
     >>> case = make_case({"case_id": "X", "horizon": 2, "discount_rate": 0},
     ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100], "low": 90, "likely": 100, "high": 160}],
     ...     benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 150]}])
@@ -453,7 +453,7 @@ def npv_s_curve(result: MonteCarloResult, currency: str = "", ax: Axes | None = 
     Examples
     --------
     >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.risk import monte_carlo
+    >>> from vmo_lib.analysis.risk import monte_carlo
     >>> case = make_case({"case_id": "X", "horizon": 2, "discount_rate": 0},
     ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100], "low": 90, "likely": 100, "high": 160}],
     ...     benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 150]}])
@@ -484,7 +484,7 @@ def npv_s_curve(result: MonteCarloResult, currency: str = "", ax: Axes | None = 
 
 
 # --------------------------------------------------------------------------------------------------
-# portfolio charts (vmo_lib.portfolio)
+# portfolio charts (vmo_lib.portfolio.core)
 # --------------------------------------------------------------------------------------------------
 def _one_currency(table: pd.DataFrame) -> str:
     cur = sorted({str(c) for c in table["currency"].dropna()}) if "currency" in table else []
@@ -500,7 +500,7 @@ def value_risk_map(register: pd.DataFrame, x: str = "risk_spread", y: str = "exp
     Parameters
     ----------
     register : pandas.DataFrame
-        :attr:`vmo_lib.portfolio.Register.cases` (one currency).
+        :attr:`vmo_lib.portfolio.core.Register.cases` (one currency).
     x, y, size : str
         Columns for risk (default the Monte Carlo P90 − P10 spread), value and investment (PV capex).
     colour : {"rag", "strategic_objective", ...}
@@ -544,7 +544,7 @@ def value_risk_map(register: pd.DataFrame, x: str = "risk_spread", y: str = "exp
 
 
 def portfolio_mix_chart(mix: pd.DataFrame, by: str, value: str = "count", ax: Axes | None = None) -> Figure:
-    """Horizontal bars of a :func:`vmo_lib.portfolio.portfolio_mix` table (one currency for money).
+    """Horizontal bars of a :func:`vmo_lib.portfolio.core.portfolio_mix` table (one currency for money).
 
     Examples
     --------

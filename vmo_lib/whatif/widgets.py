@@ -7,15 +7,15 @@ the cumulative cash-flow chart follow at once.
 
 The logic is a small pure core, usable and tested without a browser:
 
-* :class:`WhatIfSettings` — a base scenario plus a :class:`vmo_lib.scenarios.WhatIf`, the what-if
+* :class:`WhatIfSettings` — a base scenario plus a :class:`vmo_lib.analysis.scenarios.WhatIf`, the what-if
   description notebooks, the risk module and the batch review share (one mechanism: the rules are
-  written once, in :mod:`vmo_lib.scenarios`).
+  written once, in :mod:`vmo_lib.analysis.scenarios`).
 * :class:`WhatIfEngine` — one case, loaded once: each base scenario becomes
-  :class:`~vmo_lib.scenarios.CaseMatrices` the first time it is used, so a control change is a few
+  :class:`~vmo_lib.analysis.scenarios.CaseMatrices` the first time it is used, so a control change is a few
   numpy operations on those arrays, never a re-import.
 * :class:`WhatIfResult` — NPV, IRR, paybacks, the value verdict against the unchanged scenario
-  (:func:`vmo_lib.realisation.verdict`), cumulative flows and :class:`SwitchingValues`
-  (:func:`vmo_lib.risk.switching_values` of the current what-if: "benefits can fall 23% before
+  (:func:`vmo_lib.analysis.realisation.verdict`), cumulative flows and :class:`SwitchingValues`
+  (:func:`vmo_lib.analysis.risk.switching_values` of the current what-if: "benefits can fall 23% before
   NPV < 0").
 
 The explorer (ipywidgets, imported lazily) only wires controls to :meth:`WhatIfEngine.evaluate`.
@@ -55,14 +55,20 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import appraisal, finance
-from .charts import PALETTE, _figure, _style, _thin_ticks, currency_formatter, format_money
-from .errors import AnalysisError
-from .model import BusinessCase
-from .realisation import EXPECTED, Verdict, expected_case
-from .realisation import verdict as value_verdict
-from .risk import switching_values
-from .scenarios import THREE_POINT_SCENARIOS, CaseMatrices, WhatIf, apply_what_if, three_point_scenarios
+from vmo_lib.analysis import appraisal, finance
+from vmo_lib.analysis.realisation import EXPECTED, Verdict, expected_case
+from vmo_lib.analysis.realisation import verdict as value_verdict
+from vmo_lib.analysis.risk import switching_values
+from vmo_lib.analysis.scenarios import (
+    THREE_POINT_SCENARIOS,
+    CaseMatrices,
+    WhatIf,
+    apply_what_if,
+    three_point_scenarios,
+)
+from vmo_lib.errors import AnalysisError
+from vmo_lib.model import BusinessCase
+from vmo_lib.outputs.charts import PALETTE, _figure, _style, _thin_ticks, currency_formatter, format_money
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -90,7 +96,7 @@ RATE_RANGE = (0.0, 20.0, 0.25)          # % a year
 # settings and results
 # --------------------------------------------------------------------------------------------------
 _NEUTRAL = WhatIf()
-#: Fields of :class:`vmo_lib.scenarios.WhatIf` that are controls (``name`` is the saved name).
+#: Fields of :class:`vmo_lib.analysis.scenarios.WhatIf` that are controls (``name`` is the saved name).
 WHAT_IF_CONTROLS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(WhatIf) if f.name != "name")
 
 
@@ -98,7 +104,7 @@ WHAT_IF_CONTROLS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Wha
 class WhatIfSettings:
     """The explorer's state: a base scenario and a what-if on top of it.
 
-    The what-if is :class:`vmo_lib.scenarios.WhatIf`, the description notebooks, the risk module
+    The what-if is :class:`vmo_lib.analysis.scenarios.WhatIf`, the description notebooks, the risk module
     and the batch review share, so a setting found here means the same everywhere
     (``apply_what_if(case, settings.what_if, settings.scenario)``).
 
@@ -108,7 +114,7 @@ class WhatIfSettings:
         ``"baseline"``, ``"rebaseline:<v>"``, ``"pessimistic"``/``"likely"``/``"optimistic"``
         (three-point estimates) or ``"expected"`` (actuals to date + forecast, when the explorer has
         an ``as_of``).
-    what_if : vmo_lib.scenarios.WhatIf
+    what_if : vmo_lib.analysis.scenarios.WhatIf
         ``cost_overrun``, ``benefit_realisation``, ``delay_periods``, ``discount_rate``,
         ``optimism_bias`` (read them directly on the settings too: ``settings.delay_periods``).
 
@@ -126,7 +132,7 @@ class WhatIfSettings:
         if not isinstance(self.scenario, str) or not self.scenario.strip():
             raise ValueError(f"scenario must be a scenario name, not {self.scenario!r}")
         if not isinstance(self.what_if, WhatIf):
-            raise TypeError(f"what_if must be a vmo_lib.scenarios.WhatIf, not {type(self.what_if).__name__}")
+            raise TypeError(f"what_if must be a vmo_lib.analysis.scenarios.WhatIf, not {type(self.what_if).__name__}")
 
     def __getattr__(self, name: str) -> Any:
         if name in WHAT_IF_CONTROLS:
@@ -190,7 +196,7 @@ class WhatIfSettings:
 @dataclass(frozen=True)
 class SwitchingValues:
     """How far each control can move, the others held, before NPV reaches zero, in the controls'
-    own units (from :func:`vmo_lib.risk.switching_values` of the current what-if).
+    own units (from :func:`vmo_lib.analysis.risk.switching_values` of the current what-if).
 
     Attributes
     ----------
@@ -225,7 +231,7 @@ class WhatIfResult:
     ``irr`` is annual; ``payback``/``discounted_payback`` are in periods from period 0 (NaN =
     never within the horizon). ``reference_*`` describe the base scenario with no what-if and the
     case's own discounting; ``verdict`` compares the two with
-    :func:`vmo_lib.realisation.verdict` (value created / on track / at risk / value destroyed).
+    :func:`vmo_lib.analysis.realisation.verdict` (value created / on track / at risk / value destroyed).
     """
 
     settings: WhatIfSettings
@@ -266,7 +272,7 @@ class WhatIfResult:
     def verdict_sentence(self) -> str:
         """The verdict in words with the figures, comparing the what-if with its base scenario as
         planned: "At risk: NPV £3.17m with this what-if, £1.82m below the approved baseline
-        without changes (£4.99m). Rule: ..." (the rule of :func:`vmo_lib.realisation.verdict`, whose
+        without changes (£4.99m). Rule: ..." (the rule of :func:`vmo_lib.analysis.realisation.verdict`, whose
         "expected NPV" is here the what-if's)."""
         v = self.verdict
         cur = self.currency
@@ -303,16 +309,16 @@ class WhatIfEngine:
     """The what-if engine of one case: precomputed once, evaluated per setting in well under a
     millisecond of numpy.
 
-    Each base scenario becomes :class:`vmo_lib.scenarios.CaseMatrices` the first time it is asked
+    Each base scenario becomes :class:`vmo_lib.analysis.scenarios.CaseMatrices` the first time it is asked
     for (the only step that reads the case's tables); a setting is then
-    :func:`vmo_lib.scenarios.apply_what_if` on those arrays, the shared what-if rules.
+    :func:`vmo_lib.analysis.scenarios.apply_what_if` on those arrays, the shared what-if rules.
 
     Parameters
     ----------
     case : BusinessCase
         The loaded case (never modified).
     view : {"economic", "cash"}
-        Which benefits count, as in :func:`vmo_lib.appraisal.appraise`.
+        Which benefits count, as in :func:`vmo_lib.analysis.appraisal.appraise`.
     as_of : period label, optional
         Review date; adds the base scenario ``"expected"`` (actuals to date + forecast).
 
@@ -562,7 +568,7 @@ def cumulative_cash_flow_chart(result: WhatIfResult, ax: Axes | None = None) -> 
 
     Draws the what-if's cumulative net flow (solid), its discounted twin (dotted, ending at the NPV,
     which its legend entry states), the base scenario without changes (dashed) and the payback point, in the
-    house style of :mod:`vmo_lib.charts`; the subtitle states the what-if
+    house style of :mod:`vmo_lib.outputs.charts`; the subtitle states the what-if
     (:meth:`WhatIfSettings.describe`).
 
     Parameters
@@ -718,12 +724,12 @@ class WhatIfExplorer:
             case = folder_or_case
             self.case_path = Path(case.source) if case.source else None
         else:
-            from .loader import workbook_files  # lists no saved-scenario files
+            from vmo_lib.intake.loader import workbook_files  # lists no saved-scenario files
 
             p = Path(folder_or_case)
             books = workbook_files(p) if p.is_dir() else [p]
             if not books:
-                from .errors import WorkbookError
+                from vmo_lib.errors import WorkbookError
 
                 raise WorkbookError(p, "contains no case workbook (*.xlsx)")
             self._paths = {b.stem: b for b in books}
@@ -813,7 +819,7 @@ class WhatIfExplorer:
     def _open(self, stem: str, raise_errors: bool = False) -> None:
         """Show a case of the folder, loading it the first time only. A workbook that cannot be
         loaded is reported in the status line and the case on display stays."""
-        from .loader import load_case
+        from vmo_lib.intake.loader import load_case
 
         engine = self._engines.get(stem)
         if engine is None:
@@ -866,7 +872,7 @@ class WhatIfExplorer:
     def _load_saved(self) -> dict[str, WhatIfSettings]:
         if self.case_path is None:
             return {}
-        from .scenarios_io import load_scenarios
+        from vmo_lib.whatif.saved import load_scenarios
 
         try:
             return load_scenarios(self.case_path)
@@ -964,9 +970,9 @@ class WhatIfExplorer:
 
     def save(self, name: str) -> Path | None:
         """Save the current settings as a named scenario beside the case workbook
-        (:func:`vmo_lib.scenarios_io.save_scenario`); returns the file, or None with the reason
+        (:func:`vmo_lib.whatif.saved.save_scenario`); returns the file, or None with the reason
         shown in the status line."""
-        from .scenarios_io import save_scenario
+        from vmo_lib.whatif.saved import save_scenario
 
         if self.case_path is None:
             self.status.value = ("<span class='vmo-neg'>This case was built in code: there is no workbook "

@@ -57,7 +57,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from .errors import WorkbookError
+from vmo_lib.errors import WorkbookError
 
 __all__ = [
     "MAX_CENTRAL_DIRECTORY_BYTES",

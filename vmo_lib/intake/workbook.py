@@ -1,7 +1,7 @@
 """Read a submitted business-case workbook into raw tables that remember their cells.
 
 The reader does not judge: it turns every sheet into plain Python values with the Excel cell each
-came from (``Costs!F12``) and leaves the rules to :mod:`vmo_lib.validation`. It follows the layout
+came from (``Costs!F12``) and leaves the rules to :mod:`vmo_lib.intake.validation`. It follows the layout
 in :mod:`vmo_lib.schema` but tolerates what authors do to a template: reordered or extra columns,
 a ``*`` required marker or different case in a label, stray whitespace, formulas.
 
@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from . import schema
-from .errors import WorkbookError
+from vmo_lib import schema
+from vmo_lib.errors import WorkbookError
 
 __all__ = [
     "RawCase",

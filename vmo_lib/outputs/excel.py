@@ -2,8 +2,8 @@
 
 :func:`export_case_pack` writes what finance receives with every case's review pack;
 :func:`export_portfolio_pack` the portfolio's. Both only lay out figures computed elsewhere
-(:mod:`vmo_lib.realisation`, :mod:`vmo_lib.appraisal`, :mod:`vmo_lib.risk`,
-:mod:`vmo_lib.reference_class`, :mod:`vmo_lib.portfolio`), so the workbook's numbers are the numbers
+(:mod:`vmo_lib.analysis.realisation`, :mod:`vmo_lib.analysis.appraisal`, :mod:`vmo_lib.analysis.risk`,
+:mod:`vmo_lib.portfolio.reference_class`, :mod:`vmo_lib.portfolio.core`), so the workbook's numbers are the numbers
 of ``vmo status --json``, ``vmo risk --json`` and the HTML pack, to the last digit: values are
 written at full precision and only *displayed* rounded by the number formats.
 
@@ -20,7 +20,7 @@ Decisions
   formula at all. Untrusted text never reaches a chart title, a series name, a sheet name, a page
   header or a file path (those are fixed words; the caller chooses ``path``).
 * **Atomic.** The workbook is built in memory and written with
-  :func:`vmo_lib.report.atomic_write_bytes` (temp file in the same folder, then :func:`os.replace`):
+  :func:`vmo_lib.outputs.html.atomic_write_bytes` (temp file in the same folder, then :func:`os.replace`):
   a failed export leaves the previous file, or nothing, under the final name.
 * **Blank means "no figure".** NaN (an IRR with no root, a payback never reached, a realisation % with
   nothing due) is written as an empty cell, which is what ``vmo status --json`` writes as ``null``.
@@ -56,12 +56,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .appraisal import Appraisal, appraise
-from .model import BusinessCase, Portfolio
-from .periods import period_end_date
-from .realisation import EXPECTED, VARIANCE_NOTE, CaseStatus, ValueBridge, case_status, expected_case
-from .report import atomic_write_bytes
+from vmo_lib import __version__
+from vmo_lib.analysis.appraisal import Appraisal, appraise
+from vmo_lib.analysis.realisation import (
+    EXPECTED,
+    VARIANCE_NOTE,
+    CaseStatus,
+    ValueBridge,
+    case_status,
+    expected_case,
+)
+from vmo_lib.files import atomic_write_bytes
+from vmo_lib.model import BusinessCase, Portfolio
+from vmo_lib.periods import period_end_date
 
 __all__ = [
     "CASE_SHEETS",
@@ -395,10 +402,10 @@ def export_case_pack(
     path : path-like
         The ``.xlsx`` to write (replaced atomically). Choose it yourself: never a raw case id.
     status : CaseStatus, optional
-        :func:`vmo_lib.realisation.case_status` of ``case`` at ``as_of`` in ``view`` if already
+        :func:`vmo_lib.analysis.realisation.case_status` of ``case`` at ``as_of`` in ``view`` if already
         computed (the notebook's), so every figure comes from one computation.
     risk : MonteCarloResult, optional
-        A Monte Carlo result to show; default: :func:`vmo_lib.risk.monte_carlo` of ``scenario`` with
+        A Monte Carlo result to show; default: :func:`vmo_lib.analysis.risk.monte_carlo` of ``scenario`` with
         ``iterations`` and ``seed`` (the defaults of ``vmo risk``, so the figures match its JSON).
     scenario : str, default "baseline"
         Scenario of the risk analysis (``"current"`` = the baseline in force).
@@ -424,7 +431,7 @@ def export_case_pack(
     >>> {ws.cell(r, 1).value: ws.cell(r, 2).value for r in range(1, 60)}["Expected NPV"]
     90
     """
-    from .risk import appraisal_with_optimism_bias, monte_carlo, switching_values
+    from vmo_lib.analysis.risk import appraisal_with_optimism_bias, monte_carlo, switching_values
 
     s = status if status is not None else case_status(case, as_of, view=view)
     if s.case_id != case.case_id:
@@ -657,7 +664,7 @@ def line_period_table(case: BusinessCase, status: CaseStatus) -> pd.DataFrame:
     ----------
     case : BusinessCase
     status : CaseStatus
-        :func:`vmo_lib.realisation.case_status` of ``case`` (its ``expected`` table and ``as_of``).
+        :func:`vmo_lib.analysis.realisation.case_status` of ``case`` (its ``expected`` table and ``as_of``).
 
     Returns
     -------
@@ -851,7 +858,7 @@ def export_portfolio_pack(
     would buy, the efficient frontier), *Double counting* (the same KPI claimed twice, with the
     amount at stake), *Reference class* (the organisation's actual ÷ baseline history and the
     uplifts it implies, against the Green Book and UK major projects) and *Not loaded*.
-    Every figure comes from :mod:`vmo_lib.portfolio` and :mod:`vmo_lib.reference_class`.
+    Every figure comes from :mod:`vmo_lib.portfolio.core` and :mod:`vmo_lib.portfolio.reference_class`.
 
     Parameters
     ----------
@@ -860,13 +867,13 @@ def export_portfolio_pack(
         Review period.
     path : path-like
         The ``.xlsx`` to write (replaced atomically).
-    register : vmo_lib.portfolio.Register, optional
-        :func:`vmo_lib.portfolio.build_register` already computed (the notebook's); else built here
+    register : vmo_lib.portfolio.core.Register, optional
+        :func:`vmo_lib.portfolio.core.build_register` already computed (the notebook's); else built here
         with ``view``, ``risk_iterations`` and ``seed``.
     budget : float or {year: float}, optional
         Annual budget of the selection (forward costs per calendar year). None = unconstrained.
     candidates : {"proposed", "active"}
-        Which cases compete for the budget (:data:`vmo_lib.portfolio.CANDIDATE_STATUSES`).
+        Which cases compete for the budget (:data:`vmo_lib.portfolio.core.CANDIDATE_STATUSES`).
     view : {"economic", "cash"}
     seed, risk_iterations : int
         Register Monte Carlo settings when ``register`` is not given.
@@ -887,8 +894,8 @@ def export_portfolio_pack(
     >>> [c.value for c in ws[5]][:2]
     [1, 'A']
     """
-    from . import portfolio as pf
-    from . import reference_class
+    from vmo_lib.portfolio import core as pf
+    from vmo_lib.portfolio import reference_class
 
     label = str(as_of)
     reg = register if register is not None else pf.build_register(
@@ -958,7 +965,7 @@ _DOUBLE_COLS = [
 def _selection_tables(pf: Any, portfolio: Portfolio, label: str, reg: Any, budget: Any, candidates: str,
                       view: str) -> dict[str, Any]:
     """The selection, what more budget buys and the frontier, or the reason there is none."""
-    from .errors import AnalysisError
+    from vmo_lib.errors import AnalysisError
 
     out: dict[str, Any] = {"budget": budget, "candidates": candidates, "note": ""}
     try:

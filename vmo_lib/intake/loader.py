@@ -1,7 +1,7 @@
 """Import: a submitted workbook (or a folder of them) becomes a validated :class:`BusinessCase`.
 
-The pipeline of :func:`load_case` is file check (:func:`vmo_lib.safety.check_workbook_file`) →
-reader (:func:`vmo_lib.workbook.read_workbook`) → rules (:func:`vmo_lib.validation.check_workbook`)
+The pipeline of :func:`load_case` is file check (:func:`vmo_lib.intake.safety.check_workbook_file`) →
+reader (:func:`vmo_lib.intake.workbook.read_workbook`) → rules (:func:`vmo_lib.intake.validation.check_workbook`)
 → the tidy model (:mod:`vmo_lib.model`). Errors stop the import with one
 :class:`~vmo_lib.errors.ValidationError` carrying the whole issues table; warnings travel with the
 case in ``case.issues``. Workbooks are only ever read.
@@ -10,7 +10,7 @@ Examples
 --------
 >>> import tempfile, pathlib
 >>> from vmo_lib.model import make_case
->>> from vmo_lib.template import write_case_workbook
+>>> from vmo_lib.intake.template import write_case_workbook
 >>> case = make_case({"case_id": "X1", "title": "Demo", "sponsor": "CFO", "strategic_objective": "Save",
 ...                   "org_unit": "Finance", "approval_date": "2025-12-01", "horizon": 4},
 ...                  costs=[{"line_id": "C1", "name": "Build", "category": "capex", "amounts": [100]}])
@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ValidationError, WorkbookError
-from .model import FLOW_COLUMNS, LINE_COLUMNS, BusinessCase, Portfolio, normalise_flows
-from .periods import period_range
-from .validation import CheckedWorkbook, check_workbook, duplicate_rows, resolve_as_of
-from .workbook import read_workbook
+from vmo_lib.errors import ValidationError, WorkbookError
+from vmo_lib.intake.validation import CheckedWorkbook, check_workbook, duplicate_rows, resolve_as_of
+from vmo_lib.intake.workbook import read_workbook
+from vmo_lib.model import FLOW_COLUMNS, LINE_COLUMNS, BusinessCase, Portfolio, normalise_flows
+from vmo_lib.periods import period_range
 
 __all__ = ["WORKBOOK_SUFFIXES", "load_case", "load_portfolio", "validate_workbook", "workbook_files"]
 
@@ -46,7 +46,7 @@ WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 def workbook_files(folder: str | os.PathLike[str]) -> list[Path]:
     """The workbooks of a folder, sorted by name: ``*.xlsx``/``*.xlsm``, no Excel lock files
     (``~$...``), no hidden files, no sub-folders, no saved what-if scenarios
-    (``<case>.scenarios.xlsx``, :mod:`vmo_lib.scenarios_io`).
+    (``<case>.scenarios.xlsx``, :mod:`vmo_lib.whatif.saved`).
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -69,7 +69,7 @@ def workbook_files(folder: str | os.PathLike[str]) -> list[Path]:
 def _inspect(path: str | os.PathLike[str], as_of: object) -> tuple[CheckedWorkbook, str]:
     """File check, read and rules; returns the checked workbook and the file's SHA-256."""
     # The file check comes first: nothing parses a file it refuses (zip bombs, encrypted, .xls...).
-    from .safety import check_workbook_file  # lazy: keeps `import vmo_lib` light
+    from vmo_lib.intake.safety import check_workbook_file  # lazy: keeps `import vmo_lib` light
 
     p = Path(path)
     warnings = check_workbook_file(p)
@@ -96,7 +96,7 @@ def validate_workbook(path: str | os.PathLike[str], as_of: object = None) -> pd.
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`vmo_lib.validation.ISSUE_COLUMNS`.
+        Columns :data:`vmo_lib.intake.validation.ISSUE_COLUMNS`.
 
     Raises
     ------
@@ -160,10 +160,10 @@ def _load(path: str | os.PathLike[str], as_of: object, strict: bool) -> tuple[Bu
     case.issues = issues
     case.source = str(path)
     case.sha256 = sha
-    # --- filled actuals returns in <workbook stem>.returns/ (vmo_lib.returns, issue 4): merged into
+    # --- filled actuals returns in <workbook stem>.returns/ (vmo_lib.intake.returns, issue 4): merged into
     # the actuals; a conflict, unknown line, later period or other case raises ValidationError
     # naming the return's file and cell. No folder, no change.
-    from .returns import find_returns, merge_returns
+    from vmo_lib.intake.returns import find_returns, merge_returns
 
     case = merge_returns(case, find_returns(path), as_of=checked.as_of)
     return case, checked

@@ -14,11 +14,11 @@ Conventions (the portfolio review pack repeats them)
   instead, because budgets are set per year in cash.
 * **Candidates for selection** (:func:`selection_options`): ``"proposed"`` (default) = cases
   ``proposed`` or ``approved`` — money not yet sunk; ``"active"`` adds cases ``in delivery`` (the
-  continue/stop question). Their value is the **forward NPV** (:func:`vmo_lib.realisation.forward_npv`:
+  continue/stop question). Their value is the **forward NPV** (:func:`vmo_lib.analysis.realisation.forward_npv`:
   actuals to date ignored, the rest of the expected flows valued from the period after the review)
   and their costs the expected costs after the review period, summed by calendar year (quarters
   2026Q1..Q4 are year 2026). ``value="ob_npv"`` selects on the Green Book optimism-bias-adjusted NPV
-  instead (:mod:`vmo_lib.scenarios`): a risk-adjusted choice. A ``Regulatory/mandatory`` case is a
+  instead (:mod:`vmo_lib.analysis.scenarios`): a risk-adjusted choice. A ``Regulatory/mandatory`` case is a
   must-do by default.
 * **Selection** is a 0-1 knapsack with one budget row per calendar year, solved exactly by
   ``scipy.optimize.milp`` (HiGHS, relative gap 0). Must-do cases are forced in; at most one case of a
@@ -59,10 +59,10 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from . import appraisal, finance
-from .errors import AnalysisError
-from .model import BusinessCase, Portfolio
-from .periods import parse_period
+from vmo_lib.analysis import appraisal, finance
+from vmo_lib.errors import AnalysisError
+from vmo_lib.model import BusinessCase, Portfolio
+from vmo_lib.periods import parse_period
 
 __all__ = [
     "BENEFIT_REGISTER_COLUMNS",
@@ -170,8 +170,8 @@ def batch_appraisal(portfolio: Portfolio | Iterable[BusinessCase], scenario: str
     Each case's lines become rows of one stacked (lines x periods) matrix; per-case per-period
     totals come from one ``np.add.at``, and every case is discounted in one matrix operation with
     discount factors computed once per distinct (schedule, rate, period length, horizon) — the work
-    :func:`vmo_lib.appraisal.appraise` does case by case (and gives the same numbers, tested).
-    IRRs are solved together by the vectorised :func:`vmo_lib.finance.irr`.
+    :func:`vmo_lib.analysis.appraisal.appraise` does case by case (and gives the same numbers, tested).
+    IRRs are solved together by the vectorised :func:`vmo_lib.analysis.finance.irr`.
 
     Parameters
     ----------
@@ -261,7 +261,7 @@ class Register:
     benefits : pandas.DataFrame
         The benefit register, columns :data:`BENEFIT_REGISTER_COLUMNS`.
     status : dict
-        ``case_id`` → :class:`vmo_lib.realisation.CaseStatus` (for the review pack).
+        ``case_id`` → :class:`vmo_lib.analysis.realisation.CaseStatus` (for the review pack).
     """
 
     as_of: str
@@ -273,12 +273,12 @@ class Register:
 
 def _status_and_risk(args: tuple) -> tuple[Any, dict[str, float]]:
     """One case's realisation status and cheap risk figures (run in a worker process when asked)."""
-    from .realisation import case_status
+    from vmo_lib.analysis.realisation import case_status
 
     case, as_of, thresholds, view, risk_iterations, seed = args
     st = case_status(case, as_of, thresholds, view)
     risk = {"risk_p10": math.nan, "risk_p90": math.nan, "prob_negative": math.nan, "ob_npv": math.nan}
-    from .scenarios import CaseMatrices, WhatIf, what_if_npv
+    from vmo_lib.analysis.scenarios import CaseMatrices, WhatIf, what_if_npv
 
     try:
         m = CaseMatrices.from_case(case, case.current_baseline, view)
@@ -286,7 +286,7 @@ def _status_and_risk(args: tuple) -> tuple[Any, dict[str, float]]:
     except AnalysisError:
         pass
     if risk_iterations:
-        from .risk import monte_carlo
+        from vmo_lib.analysis.risk import monte_carlo
 
         mc = monte_carlo(case, iterations=risk_iterations, seed=seed, scenario=case.current_baseline, view=view)
         risk.update(risk_p10=mc.p10, risk_p90=mc.p90, prob_negative=mc.prob_negative)
@@ -304,21 +304,21 @@ def build_register(portfolio: Portfolio | Iterable[BusinessCase], as_of: object,
     as_of : str
         Review period (``"2026Q3"``).
     view : {"economic", "cash"}
-    thresholds : vmo_lib.realisation.Thresholds, optional
+    thresholds : vmo_lib.analysis.realisation.Thresholds, optional
         Verdict and RAG rules.
     risk_iterations : int, default 2000
-        Monte Carlo iterations per case (:func:`vmo_lib.risk.monte_carlo`, seeded with ``seed``) for
+        Monte Carlo iterations per case (:func:`vmo_lib.analysis.risk.monte_carlo`, seeded with ``seed``) for
         ``risk_p10``, ``risk_p90``, ``risk_spread = p90 - p10`` and ``prob_negative``; 0 = skip.
     seed : int, default 0
     workers : int, optional
         Worker processes for the per-case status (1 = in this process). Default: as
-        :func:`vmo_lib.loader.load_portfolio` (one per CPU, at most 4, from 50 cases on).
+        :func:`vmo_lib.intake.loader.load_portfolio` (one per CPU, at most 4, from 50 cases on).
 
     Returns
     -------
     Register
         ``cases``: appraisal of the baseline in force (:func:`batch_appraisal`), the realisation
-        status (:func:`vmo_lib.realisation.case_status`: expected and forward NPV, verdict, RAG,
+        status (:func:`vmo_lib.analysis.realisation.case_status`: expected and forward NPV, verdict, RAG,
         realisation %), ``ob_npv`` (Green Book optimism-bias-adjusted NPV), ``budget`` = PV capex,
         ``vfm`` = NPV / budget, and the risk figures.
 
@@ -336,7 +336,7 @@ def build_register(portfolio: Portfolio | Iterable[BusinessCase], as_of: object,
     cases = _cases(portfolio)
     as_of = str(as_of)
     jobs = [(c, case_as_of(c, as_of), thresholds, view, risk_iterations, seed) for c in cases]
-    from .loader import _auto_workers
+    from vmo_lib.intake.loader import _auto_workers
 
     workers = _auto_workers(len(cases), workers)
     if workers > 1 and len(cases) > 1:
@@ -376,7 +376,7 @@ def benefit_register(portfolio: Portfolio | Iterable[BusinessCase], statuses: Ma
     ----------
     portfolio : Portfolio or iterable of BusinessCase
     statuses : mapping
-        ``case_id`` → :class:`vmo_lib.realisation.CaseStatus` (as in :attr:`Register.status`).
+        ``case_id`` → :class:`vmo_lib.analysis.realisation.CaseStatus` (as in :attr:`Register.status`).
     """
     frames = []
     for c in _cases(portfolio):
@@ -398,7 +398,7 @@ def benefit_register(portfolio: Portfolio | Iterable[BusinessCase], statuses: Ma
 
 
 def _kpi_rule(unit: Any, rule: Any) -> str:
-    from .realisation import _kpi_rule as rule_of  # one rule for cases and the portfolio
+    from vmo_lib.analysis.realisation import _kpi_rule as rule_of  # one rule for cases and the portfolio
 
     return rule_of(unit, rule)
 
@@ -475,7 +475,7 @@ def realisation_rollup(benefits: pd.DataFrame, by: str = "benefit_type") -> pd.D
     """Benefit realisation across the portfolio by ``benefit_type`` or ``strategic_objective``.
 
     Money is summed per currency: planned to date, actual to date, realisation % = actual ÷ plan
-    over the benefits that reported (like-for-like, as :mod:`vmo_lib.realisation`). KPIs are not
+    over the benefits that reported (like-for-like, as :mod:`vmo_lib.analysis.realisation`). KPIs are not
     combined here: see :func:`kpi_rollup`.
 
     Examples
@@ -532,7 +532,7 @@ def kpi_rollup(benefits: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
     >>> r["kpi_rollup"], float(r["kpi_latest"])
     ('mean', 73.0)
     """
-    from .realisation import _roll  # the same roll-up rules as one case's realisation_by_type
+    from vmo_lib.analysis.realisation import _roll  # the same roll-up rules as one case's realisation_by_type
 
     b = benefits[benefits["kpi_key"].fillna("").astype(str).str.len() > 0].copy()
     if "org_unit" not in b:
@@ -759,7 +759,7 @@ def selection_options(portfolio: Portfolio | Iterable[BusinessCase], as_of: obje
     >>> float(opts.loc["P", "value"]), costs.loc["P"].to_dict()
     (100.0, {2026: 30.0, 2027: 70.0})
     """
-    from .realisation import _shared_work, expected_flows, forward_npv
+    from vmo_lib.analysis.realisation import _shared_work, expected_flows, forward_npv
 
     if candidates not in CANDIDATE_STATUSES:
         raise ValueError(f"candidates must be one of {sorted(CANDIDATE_STATUSES)}, not {candidates!r}")
@@ -778,7 +778,7 @@ def selection_options(portfolio: Portfolio | Iterable[BusinessCase], as_of: obje
             elif value == "forward_npv":
                 v = forward_npv(c, c_as_of, view)
             else:
-                from .scenarios import CaseMatrices, WhatIf, what_if_npv
+                from vmo_lib.analysis.scenarios import CaseMatrices, WhatIf, what_if_npv
 
                 v = what_if_npv(CaseMatrices.from_case(c, c.current_baseline, view), WhatIf(optimism_bias=True))
             e = expected_flows(c, c_as_of)

@@ -30,7 +30,7 @@ Conventions (the review pack and ``vmo status`` repeat them)
 * **KPI progress** = (latest measured - baseline value) / (target value - baseline value), so it is
   direction-aware: a KPI whose target is below its baseline progresses as it falls. KPIs are never
   summed across benefits unless units and roll-up rule agree (:func:`realisation_by_type`).
-* **NPVs** use :mod:`vmo_lib.appraisal` (same discount factors, same views; economic by default) and
+* **NPVs** use :mod:`vmo_lib.analysis.appraisal` (same discount factors, same views; economic by default) and
   are discounted to period 0. The **forward NPV** counts only the expected flows after ``as_of``
   (sunk cost ignored) and discounts them to the first period after ``as_of``: the decision view of
   "is what remains worth doing from here".
@@ -62,11 +62,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import finance, schema
-from .appraisal import discount_factors, line_matrices
-from .errors import AnalysisError
-from .model import FLOW_COLUMNS, BusinessCase, as_date, normalise_flows
-from .periods import parse_period, period_end_date, shift_period
+from vmo_lib import schema
+from vmo_lib.analysis import finance
+from vmo_lib.analysis.appraisal import discount_factors, line_matrices
+from vmo_lib.errors import AnalysisError
+from vmo_lib.model import FLOW_COLUMNS, BusinessCase, as_date, normalise_flows
+from vmo_lib.periods import parse_period, period_end_date, shift_period
 
 __all__ = [
     "EXPECTED",
@@ -298,18 +299,18 @@ def _shared_work() -> Iterator[None]:
 
 
 def _line_matrices(case: BusinessCase, scenario: str, view: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`vmo_lib.appraisal.line_matrices`, once per case, scenario and view within a call."""
+    """:func:`vmo_lib.analysis.appraisal.line_matrices`, once per case, scenario and view within a call."""
     return _memo(f"line_matrices:{scenario}:{view}", case, "", lambda: line_matrices(case, scenario, view))
 
 
 def _npv_of(case: BusinessCase, scenario: str, view: str) -> float:
-    """:func:`vmo_lib.appraisal.npv_of` (same operations) on the matrices shared within a call."""
+    """:func:`vmo_lib.analysis.appraisal.npv_of` (same operations) on the matrices shared within a call."""
     return _memo(f"npv_of:{scenario}:{view}", case, "", lambda: float(
         finance.npv(None, _net_flows(case, scenario, view), factors=_discount_factors(case))))
 
 
 def _net_flows(case: BusinessCase, scenario: str, view: str) -> np.ndarray:
-    """:func:`vmo_lib.appraisal.net_flows` (same operations) on the matrices shared within a call."""
+    """:func:`vmo_lib.analysis.appraisal.net_flows` (same operations) on the matrices shared within a call."""
     def build() -> np.ndarray:
         costs, benefits = _line_matrices(case, scenario, view)
         return benefits.to_numpy().sum(axis=0) - costs.to_numpy().sum(axis=0)
@@ -317,7 +318,7 @@ def _net_flows(case: BusinessCase, scenario: str, view: str) -> np.ndarray:
 
 
 def _discount_factors(case: BusinessCase) -> np.ndarray:
-    """:func:`vmo_lib.appraisal.discount_factors`, once per case within a call."""
+    """:func:`vmo_lib.analysis.appraisal.discount_factors`, once per case within a call."""
     return _memo("discount_factors", case, "", lambda: discount_factors(case))
 
 
@@ -772,7 +773,7 @@ def realisation_by_period(case: BusinessCase, as_of: object, view: str = "econom
     """Benefits and costs per period and cumulatively: original baseline, plan in force, actual, expected.
 
     Benefits are those counted in ``view`` (net of dis-benefits); this is the table behind the
-    cumulative realisation curve (:func:`vmo_lib.charts.realisation_curve`).
+    cumulative realisation curve (:func:`vmo_lib.outputs.charts.realisation_curve`).
 
     Returns
     -------
@@ -1237,7 +1238,7 @@ class CaseStatus:
     @property
     def verdict_sentence(self) -> str:
         """The verdict in one sentence, with the figures behind it (amounts in the case currency)."""
-        from .charts import format_money  # one money format for charts, sentences and the CLI
+        from vmo_lib.outputs.charts import format_money  # one money format for charts, sentences and the CLI
 
         def money(x: float, sign: bool = False) -> str:
             text = format_money(x, self.currency)
@@ -1302,7 +1303,7 @@ def case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | None
     thresholds : Thresholds, optional
         Verdict and RAG rules (defaults documented on :class:`Thresholds`).
     view : {"economic", "cash"}
-        Which benefits the NPVs and the case realisation % count (:mod:`vmo_lib.appraisal`).
+        Which benefits the NPVs and the case realisation % count (:mod:`vmo_lib.analysis.appraisal`).
 
     Returns
     -------

@@ -6,8 +6,8 @@ cloud +30%"). They are saved to a small workbook **beside** the submitted one, n
 pack and a later session can load them back.
 
 File layout: one sheet ``Scenarios``; row 1 is the header (``name``, ``scenario`` — the base
-scenario — then every control of :class:`vmo_lib.scenarios.WhatIf`, in order), then one row per
-scenario. A loaded scenario is a :class:`vmo_lib.widgets.WhatIfSettings` whose ``what_if.name`` is
+scenario — then every control of :class:`vmo_lib.analysis.scenarios.WhatIf`, in order), then one row per
+scenario. A loaded scenario is a :class:`vmo_lib.whatif.widgets.WhatIfSettings` whose ``what_if.name`` is
 its name, so the batch review can apply it with
 ``apply_what_if(case, s.what_if, s.scenario)`` like any other what-if. Scenario names
 are user text: a name starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
@@ -17,7 +17,7 @@ is removed again on load. The file is replaced atomically on every save.
 Examples
 --------
 >>> import pathlib, tempfile
->>> from vmo_lib.widgets import WhatIfSettings
+>>> from vmo_lib.whatif.widgets import WhatIfSettings
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> case_path = folder / "CRM-2026.xlsx"
 >>> _ = case_path.write_bytes(b"submitted workbook")  # never touched
@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import WorkbookError
+from vmo_lib.errors import WorkbookError
 
 __all__ = [
     "SCENARIO_SHEET",
@@ -75,15 +75,15 @@ def scenarios_path(case_path: str | os.PathLike[str]) -> Path:
 
 
 def _settings_type():
-    from .widgets import WhatIfSettings  # late: widgets imports this module too
+    from vmo_lib.whatif.widgets import WhatIfSettings  # late: widgets imports this module too
 
     return WhatIfSettings
 
 
 def _columns() -> dict[str, str]:
     """Setting column → its type as written in the dataclass (``"float | None"``...)."""
-    from .scenarios import WhatIf
-    from .widgets import WHAT_IF_CONTROLS
+    from vmo_lib.analysis.scenarios import WhatIf
+    from vmo_lib.whatif.widgets import WHAT_IF_CONTROLS
 
     types = {f.name: str(f.type) for f in dataclasses.fields(WhatIf)}
     return {"scenario": "str", **{k: types[k] for k in WHAT_IF_CONTROLS}}
@@ -126,7 +126,7 @@ def load_scenarios(case_path: str | os.PathLike[str]) -> dict[str, Any]:
     ------
     WorkbookError
         When the scenarios file exists but is not a safe workbook
-        (:func:`vmo_lib.safety.check_workbook_file`) or cannot be read, naming the file, sheet
+        (:func:`vmo_lib.intake.safety.check_workbook_file`) or cannot be read, naming the file, sheet
         and cell and what was expected there.
 
     Examples
@@ -139,7 +139,7 @@ def load_scenarios(case_path: str | os.PathLike[str]) -> dict[str, Any]:
         return {}
     import openpyxl
 
-    from .safety import check_workbook_file
+    from vmo_lib.intake.safety import check_workbook_file
 
     # Anyone who can drop a file in a case folder can drop a <case>.scenarios.xlsx: the same
     # gatekeeper as a submitted workbook (not a workbook, encrypted, zip or XML bomb) runs first.

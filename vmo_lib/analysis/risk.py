@@ -4,7 +4,7 @@ A point NPV hides how wrong a case could plausibly be (DOMAIN.md §4-§5). This 
 one scenario of one case:
 
 * :func:`appraisal_with_optimism_bias` — the appraisal before and after the Green Book optimism-bias
-  adjustment (:mod:`vmo_lib.scenarios` holds the uplifts and the what-if rules);
+  adjustment (:mod:`vmo_lib.analysis.scenarios` holds the uplifts and the what-if rules);
 * :func:`tornado` — NPV at the low and high end of every line group (cost category, benefit type,
   risk driver) and global driver (discount rate, delay, benefit realisation, cost overrun);
 * :func:`switching_values` — how far cost, benefits, timing and the discount rate can move before
@@ -13,7 +13,7 @@ one scenario of one case:
   fat-tailed reference-class cost overrun, benefit delay and correlation between lines sharing a
   driver.
 
-Every function is pure: it takes a case (or precomputed :class:`~vmo_lib.scenarios.CaseMatrices`)
+Every function is pure: it takes a case (or precomputed :class:`~vmo_lib.analysis.scenarios.CaseMatrices`)
 and returns tables, numbers or dataclasses.
 
 Examples
@@ -44,10 +44,9 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from . import appraisal, finance
-from .model import BusinessCase
-from .reference_class import OverrunDistribution, flyvbjerg_it_overrun
-from .scenarios import (
+from vmo_lib.analysis import appraisal, finance
+from vmo_lib.analysis.overrun import OverrunDistribution, flyvbjerg_it_overrun
+from vmo_lib.analysis.scenarios import (
     CaseMatrices,
     WhatIf,
     _shift_right,
@@ -55,6 +54,7 @@ from .scenarios import (
     three_point_factors,
     what_if_npv,
 )
+from vmo_lib.model import BusinessCase
 
 __all__ = [
     "CHUNK_ITERATIONS",
@@ -97,7 +97,7 @@ def appraisal_with_optimism_bias(case: BusinessCase, scenario: str = "baseline",
     -------
     pandas.DataFrame
         Index: the metric (``npv``, ``pv_costs``, ...); columns ``label``, ``before``, ``after``,
-        ``change`` (after − before). The uplifts used are :func:`vmo_lib.scenarios.optimism_bias`.
+        ``change`` (after − before). The uplifts used are :func:`vmo_lib.analysis.scenarios.optimism_bias`.
 
     Examples
     --------
@@ -152,7 +152,7 @@ def switching_values(case: BusinessCase | CaseMatrices, scenario: str = "baselin
     ----------
     case : BusinessCase or CaseMatrices
     scenario, view : str
-        Ignored when ``case`` is already :class:`~vmo_lib.scenarios.CaseMatrices`.
+        Ignored when ``case`` is already :class:`~vmo_lib.analysis.scenarios.CaseMatrices`.
 
     Returns
     -------
@@ -175,7 +175,7 @@ def switching_values(case: BusinessCase | CaseMatrices, scenario: str = "baselin
       ``d + 1`` periods late and the rest ``d`` periods late, so NPV is linear between whole periods
       and its first zero is ``d + NPV(d) / (NPV(d) - NPV(d + 1))``. None when NPV is already negative
       or stays positive with every benefit pushed past the horizon;
-    * discount rate: the IRR of the net flows (:func:`vmo_lib.finance.irr_report`), annualised,
+    * discount rate: the IRR of the net flows (:func:`vmo_lib.analysis.finance.irr_report`), annualised,
       flagged when the flows have several IRRs.
 
     A negative cost uplift or benefit shortfall means NPV is negative now: costs must fall (or
@@ -510,9 +510,9 @@ def monte_carlo(
         driver (missing drivers 0.8). Lines with different or no drivers are independent. ``1`` makes
         a driver's lines draw identical quantiles.
     cost_overrun : distribution, "reference-class" or None
-        A reference-class overrun ``X`` (:mod:`vmo_lib.reference_class`) drawn once per iteration;
+        A reference-class overrun ``X`` (:mod:`vmo_lib.portfolio.reference_class`) drawn once per iteration;
         every cost is multiplied by ``1 + X``. ``"reference-class"`` =
-        :func:`~vmo_lib.reference_class.flyvbjerg_it_overrun`. Off by default: the three-point
+        :func:`~vmo_lib.portfolio.reference_class.flyvbjerg_it_overrun`. Off by default: the three-point
         ranges may already include it.
     delay : mapping, "optimism-bias" or None
         Benefit delay in whole periods drawn once per iteration: ``{0: 0.5, 2: 0.3, 4: 0.2}``, or

@@ -45,8 +45,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import finance
-from .model import BusinessCase
+from vmo_lib.analysis import finance
+from vmo_lib.model import BusinessCase
 
 __all__ = [
     "VIEWS",
