@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 from vmo_lib.intake.loader import load_case, workbook_files
+from vmo_lib.intake.template import write_case_workbook
 from vmo_lib.model import make_case
 from vmo_lib.periods import period_range
-from vmo_lib.intake.template import write_case_workbook
 
 TARGET = 5.0
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"

@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from make_large_portfolio import AS_OF, generate  # noqa: E402
 
-from vmo_lib.portfolio import core as P  # noqa: E402
 from vmo_lib.analysis.appraisal import appraise  # noqa: E402
 from vmo_lib.intake.loader import load_portfolio  # noqa: E402
+from vmo_lib.portfolio import core as P  # noqa: E402
 
 
 def _cpu() -> float:

@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 from vmo_lib.analysis import finance  # noqa: E402
 from vmo_lib.analysis.appraisal import discount_factors, line_matrices  # noqa: E402
-from vmo_lib.model import make_case  # noqa: E402
 from vmo_lib.analysis.risk import monte_carlo  # noqa: E402
 from vmo_lib.analysis.scenarios import three_point_factors  # noqa: E402
+from vmo_lib.model import make_case  # noqa: E402
 
 ITERATIONS = 100_000
 LOOP_SAMPLE = 1_000

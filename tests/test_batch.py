@@ -18,13 +18,12 @@ import openpyxl
 import pytest
 
 from vmo_lib import batch, cli
-
-from vmo_lib.outputs import html as report
+from vmo_lib.analysis.realisation import case_status
 from vmo_lib.errors import VmoError
 from vmo_lib.intake.loader import load_case
-from vmo_lib.model import make_case
-from vmo_lib.analysis.realisation import case_status
 from vmo_lib.intake.template import write_case_workbook
+from vmo_lib.model import make_case
+from vmo_lib.outputs import html as report
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample"

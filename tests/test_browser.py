@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from browser_util import CHROMIUM, CHROMIUM_ARGS, jupyter_lab, notebook_from_jupytext
 
-from vmo_lib.outputs.charts import format_money
-from vmo_lib.intake.loader import load_case, workbook_files
 from vmo_lib.analysis.scenarios import CaseMatrices, WhatIf, what_if_npv
+from vmo_lib.intake.loader import load_case, workbook_files
+from vmo_lib.outputs.charts import format_money
 from vmo_lib.whatif.widgets import WhatIfEngine, switching_labels
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]

@@ -12,9 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
-from vmo_lib.outputs import charts  # noqa: E402
-from vmo_lib.model import make_case  # noqa: E402
 from vmo_lib.analysis.realisation import case_status  # noqa: E402
+from vmo_lib.model import make_case  # noqa: E402
+from vmo_lib.outputs import charts  # noqa: E402
 
 PROFILE = {"owner": "Ops", "kpi": "Orders per FTE", "unit": "count", "baseline_value": 100,
            "baseline_date": "2025-12-01", "target_value": 150, "target_date": "2027-12-31", "frequency": "quarterly"}

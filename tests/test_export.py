@@ -18,12 +18,11 @@ import openpyxl
 import pytest
 
 from vmo_lib import cli
-
-from vmo_lib.outputs import excel as export
-from vmo_lib.outputs.excel import CASE_SHEETS, PORTFOLIO_SHEETS, export_case_pack, export_portfolio_pack
+from vmo_lib.analysis.realisation import case_status
 from vmo_lib.intake.loader import load_case
 from vmo_lib.model import Portfolio, make_case
-from vmo_lib.analysis.realisation import case_status
+from vmo_lib.outputs import excel as export
+from vmo_lib.outputs.excel import CASE_SHEETS, PORTFOLIO_SHEETS, export_case_pack, export_portfolio_pack
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample"

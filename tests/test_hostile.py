@@ -21,8 +21,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from vmo_lib.intake import safety
 from vmo_lib.errors import WorkbookError
+from vmo_lib.intake import safety
 from vmo_lib.intake.safety import check_workbook_file
 
 MB = 1024 * 1024

@@ -183,16 +183,16 @@ def test_worker_processes_load_the_same_portfolio_in_the_same_order(portfolio_fo
 def test_worker_processes_by_default_only_for_many_workbooks(monkeypatch):
     import multiprocessing
 
-    from vmo_lib.intake.loader import AUTO_WORKERS_FROM, _auto_workers
+    from vmo_lib.intake.loader import AUTO_WORKERS_FROM, auto_workers
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    assert _auto_workers(AUTO_WORKERS_FROM - 1, None) == 1
-    assert _auto_workers(AUTO_WORKERS_FROM, None) == 2
+    assert auto_workers(AUTO_WORKERS_FROM - 1, None) == 1
+    assert auto_workers(AUTO_WORKERS_FROM, None) == 2
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
-    assert _auto_workers(1000, None) == 4           # at most 4
-    assert _auto_workers(1000, 1) == 1 and _auto_workers(3, 3) == 3 and _auto_workers(1000, 0) == 1
+    assert auto_workers(1000, None) == 4           # at most 4
+    assert auto_workers(1000, 1) == 1 and auto_workers(3, 3) == 3 and auto_workers(1000, 0) == 1
     monkeypatch.setattr(multiprocessing.current_process(), "_config", {"daemon": True})
-    assert _auto_workers(1000, None) == 1           # a daemonic process may not start children
+    assert auto_workers(1000, None) == 1           # a daemonic process may not start children
 
 
 def test_load_portfolio_of_a_missing_folder_is_a_workbook_error(tmp_path):

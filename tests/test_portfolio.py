@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vmo_lib.portfolio import core as P
 from vmo_lib.analysis.appraisal import appraise
 from vmo_lib.model import make_case
+from vmo_lib.portfolio import core as P
 
 
 # --------------------------------------------------------------------------------------------------

@@ -12,9 +12,6 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from vmo_lib.analysis import finance
-from vmo_lib.cli import dump_json
-from vmo_lib.errors import AnalysisError
-from vmo_lib.model import make_case
 from vmo_lib.analysis.realisation import (
     STATUS_KEYS,
     Thresholds,
@@ -31,6 +28,8 @@ from vmo_lib.analysis.realisation import (
     value_bridge,
     verdict,
 )
+from vmo_lib.cli import dump_json
+from vmo_lib.model import make_case
 
 YEARLY_10 = {"first_period": "2026", "period_length": "year", "discount_rate": 0.10}
 PROFILE = {"owner": "Ops director", "kpi": "Cost per order", "unit": "GBP", "baseline_value": 10,
@@ -465,8 +464,22 @@ def test_review_before_period_zero_is_all_plan():
 
 
 def test_bad_review_period_is_a_clear_error():
-    with pytest.raises(AnalysisError, match="2026-13"):
+    from vmo_lib.errors import UsageError
+
+    with pytest.raises(UsageError, match="2026-13"):
         case_status(quarterly(), "2026-13")
+
+
+def test_yearly_case_reviewed_mid_year_covers_its_last_completed_year():
+    # The one review-period rule (vmo_lib.periods.review_period): as of 2026Q3 the 2026 return of a
+    # yearly case is not yet due, so the review covers 2025; as of 2026Q4 it covers 2026.
+    from vmo_lib.analysis.realisation import review_period
+    from vmo_lib.model import make_case
+    from vmo_lib.portfolio.core import case_as_of
+
+    y = make_case({"first_period": "2025", "period_length": "year", "horizon": 3})
+    assert review_period(y, "2026Q3") == case_as_of(y, "2026Q3") == "2025"
+    assert review_period(y, "2026Q4") == case_as_of(y, "2026Q4") == "2026"
 
 
 def test_cumulative_curve_table():
@@ -543,11 +556,11 @@ def _rebaselined_case():
 
 def test_shared_npv_and_net_flows_equal_appraisal_exactly():
     from vmo_lib.analysis import appraisal
-    from vmo_lib.analysis.realisation import _net_flows, _npv_of, _shared_work
+    from vmo_lib.analysis.realisation import _net_flows, _npv_of, shared_work
 
     c = _rebaselined_case()
     ec = expected_case(c, "2026Q3")
-    with _shared_work():
+    with shared_work():
         for case, scenario in ((c, "baseline"), (c, "rebaseline:RB1"), (ec, "expected"), (ec, "baseline")):
             for view in ("economic", "cash"):
                 assert _npv_of(case, scenario, view) == appraisal.npv_of(case, scenario, view)

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vmo_lib.portfolio import reference_class as R
 from vmo_lib.model import make_case
+from vmo_lib.portfolio import reference_class as R
 
 
 def _hand_quantile(values, q):

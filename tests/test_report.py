@@ -10,10 +10,10 @@ import nbformat
 import pandas as pd
 import pytest
 
-from vmo_lib.outputs import html as report
 from vmo_lib.analysis.appraisal import appraise
-from vmo_lib.model import make_case
 from vmo_lib.analysis.realisation import case_status
+from vmo_lib.model import make_case
+from vmo_lib.outputs import html as report
 
 XSS = "<script>alert(1)</script>"
 HOSTILE_IDS = ["../x", "a/b", "a\\b", "CON", "con.txt", "NUL", ".hidden", "..", ".", "", "x" * 300,

@@ -9,10 +9,9 @@ import shutil
 import pytest
 from openpyxl import load_workbook
 
+from vmo_lib.analysis.realisation import realisation_by_benefit
 from vmo_lib.cli import main
 from vmo_lib.errors import ValidationError, WorkbookError
-from vmo_lib.model import make_case
-from vmo_lib.analysis.realisation import realisation_by_benefit
 from vmo_lib.intake.returns import (
     HEADER_ROW,
     due_lines,
@@ -21,6 +20,7 @@ from vmo_lib.intake.returns import (
     returns_folder,
     write_actuals_form,
 )
+from vmo_lib.model import make_case
 
 FIRST = HEADER_ROW + 1      # first line row of the form
 # Column letters of the form: O actual amount, P measured KPI, Q comment, C line id, A case id.

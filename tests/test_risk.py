@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 
 from vmo_lib.analysis import appraisal
-from vmo_lib.errors import AnalysisError
-from vmo_lib.model import make_case
-from vmo_lib.portfolio.reference_class import SplicedParetoOverrun, flyvbjerg_it_overrun
-from vmo_lib.analysis.risk import appraisal_with_optimism_bias, monte_carlo, npv_by_delay, switching_values, tornado
+from vmo_lib.analysis.risk import (
+    appraisal_with_optimism_bias,
+    monte_carlo,
+    npv_by_delay,
+    switching_values,
+    tornado,
+)
 from vmo_lib.analysis.scenarios import (
     CaseMatrices,
     WhatIf,
@@ -24,6 +27,9 @@ from vmo_lib.analysis.scenarios import (
     three_point_scenarios,
     what_if_npv,
 )
+from vmo_lib.errors import AnalysisError
+from vmo_lib.model import make_case
+from vmo_lib.portfolio.reference_class import SplicedParetoOverrun, flyvbjerg_it_overrun
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 

@@ -17,8 +17,8 @@ import pytest
 
 from vmo_lib import schema
 from vmo_lib.cli import main
-from vmo_lib.model import make_case
 from vmo_lib.intake.template import template_periods, write_case_workbook, write_template
+from vmo_lib.model import make_case
 
 COMMITTED = Path(__file__).resolve().parents[1] / "templates" / "business_case.xlsx"
 

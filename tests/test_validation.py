@@ -79,8 +79,8 @@ def base_workbook(tmp_path_factory) -> Path:
         VALID_REBASELINES,
     )
 
-    from vmo_lib.model import make_case
     from vmo_lib.intake.template import write_case_workbook
+    from vmo_lib.model import make_case
 
     case = make_case(VALID_META, VALID_COSTS, VALID_BENEFITS, VALID_ACTUALS, VALID_FORECAST, VALID_REBASELINES)
     return write_case_workbook(case, tmp_path_factory.mktemp("base") / "base.xlsx")

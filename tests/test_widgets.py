@@ -14,9 +14,9 @@ import openpyxl
 import pytest
 
 from vmo_lib.analysis.appraisal import appraise, discount_factors, line_matrices
+from vmo_lib.analysis.scenarios import WhatIf
 from vmo_lib.errors import WorkbookError
 from vmo_lib.model import make_case
-from vmo_lib.analysis.scenarios import WhatIf
 from vmo_lib.whatif.saved import load_scenarios, save_scenario, scenarios_path
 from vmo_lib.whatif.widgets import WhatIfEngine, WhatIfExplorer, WhatIfSettings, switching_labels
 
@@ -442,8 +442,8 @@ def test_folder_picker_opens_each_case_once_and_skips_saved_scenario_files(sampl
 
 
 def test_expected_scenario_is_actuals_to_date_plus_forecast(sample_copy):
-    from vmo_lib.intake.loader import load_case
     from vmo_lib.analysis.realisation import expected_case
+    from vmo_lib.intake.loader import load_case
 
     case = load_case(sample_copy / "CRM-2025.xlsx")
     w = WhatIfEngine(case, as_of="2026Q3")

@@ -7,6 +7,7 @@ batch runner, a notebook) can catch one class and show a clear message instead o
     ├── WorkbookError        unreadable file, not a workbook, missing sheet, unknown template version
     ├── ValidationError      .issues: the full issues table (every problem at once)
     ├── AnalysisError        a metric with no defined answer when the caller asked to raise
+    ├── UsageError           a wrong argument (a malformed or impossible --as-of, a rate of 800 %): exit 2
     └── BatchError           .failures: case id, step, error, where the partial output is
 """
 
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["AnalysisError", "BatchError", "ValidationError", "VmoError", "WorkbookError"]
+__all__ = ["AnalysisError", "BatchError", "UsageError", "ValidationError", "VmoError", "WorkbookError"]
 
 
 class VmoError(Exception):
@@ -66,6 +67,13 @@ class ValidationError(VmoError):
 
 class AnalysisError(VmoError):
     """An analysis has no defined answer (e.g. an IRR with no root) and the caller asked to raise."""
+
+
+class UsageError(VmoError, ValueError):
+    """An argument the user gave is malformed or impossible (the CLI exits 2, like a bad command line).
+
+    It is also a :class:`ValueError`, so code that validates arguments the Python way still catches it.
+    """
 
 
 class BatchError(VmoError):

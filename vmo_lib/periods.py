@@ -4,8 +4,19 @@ A case runs on quarterly periods labelled ``"2026Q1"`` or on yearly periods labe
 Period 0 is the case's first period. Inside the workbench a period is carried both as its label
 (``period``) and as its integer offset from the first period (``t``).
 
+The review period
+-----------------
+A review is made *as of* a quarter (``--as-of 2026Q3``, a year meaning its last quarter, or a date).
+:func:`review_quarter` reads that argument, the one rule every command uses; a malformed or impossible
+value (``2026Q9``) raises :class:`~vmo_lib.errors.UsageError` (the CLI exits 2).
+:func:`review_period` gives the period of a case's own length that the review covers: the quarter
+itself for a quarterly case; for a yearly case its last *completed* year (as of 2026Q4 the year
+2026; as of 2026Q1–Q3 the year 2025, because the 2026 return is not due before the year ends).
+
 Examples
 --------
+>>> review_quarter("2026-q3"), review_period("2026Q3", "year"), review_period("2026Q4", "year")
+('2026Q3', '2025', '2026')
 >>> period_range("2025Q3", 4, "quarter")
 ['2025Q3', '2025Q4', '2026Q1', '2026Q2']
 >>> period_offset("2026Q2", "2025Q3", "quarter")
@@ -19,6 +30,8 @@ from __future__ import annotations
 import datetime as _dt
 import re
 
+from vmo_lib.errors import UsageError
+
 __all__ = [
     "PERIOD_LENGTHS",
     "parse_period",
@@ -29,6 +42,8 @@ __all__ = [
     "period_range",
     "period_start_date",
     "periods_per_year",
+    "review_period",
+    "review_quarter",
     "shift_period",
 ]
 
@@ -117,3 +132,58 @@ def period_of_date(date: _dt.date, length: str) -> str:
     if length == "quarter":
         return period_label(date.year, (date.month - 1) // 3, length)
     return period_label(date.year, 0, length)
+
+
+def review_quarter(as_of: object = None, today: _dt.date | None = None) -> str:
+    """The review quarter as a label: ``as_of`` (quarter label, year label or date), else today's.
+
+    A year label means its last quarter. This is the one reading of ``--as-of`` in every command.
+
+    Raises
+    ------
+    UsageError
+        If ``as_of`` is neither a quarter, a year nor a date (``"2026Q9"``, ``"next"``).
+
+    Examples
+    --------
+    >>> review_quarter("2026-q3"), review_quarter(_dt.date(2026, 8, 1)), review_quarter("2026")
+    ('2026Q3', '2026Q3', '2026Q4')
+    >>> review_quarter("2026Q9")
+    Traceback (most recent call last):
+    ...
+    vmo_lib.errors.UsageError: --as-of must be a quarter such as 2026Q3, a year such as 2026 or a date, not '2026Q9'
+    """
+    if as_of is None or (isinstance(as_of, str) and not as_of.strip()):
+        return period_of_date(today or _dt.date.today(), "quarter")
+    if isinstance(as_of, _dt.datetime):
+        return period_of_date(as_of.date(), "quarter")
+    if isinstance(as_of, _dt.date):
+        return period_of_date(as_of, "quarter")
+    if hasattr(as_of, "to_pydatetime"):  # a pandas Timestamp
+        return period_of_date(as_of.to_pydatetime().date(), "quarter")
+    for length, form in (("quarter", "{y}Q{i}"), ("year", "{y}Q4")):
+        try:
+            y, i = parse_period(as_of, length)
+            return form.format(y=y, i=i + 1)
+        except ValueError:
+            pass
+    raise UsageError(f"--as-of must be a quarter such as 2026Q3, a year such as 2026 or a date, not {as_of!r}")
+
+
+def review_period(as_of: object, length: str) -> str:
+    """The period of length ``length`` that a review as of ``as_of`` covers (see the module notes).
+
+    Quarterly: the review quarter. Yearly: the last year that has ended by the end of the review
+    quarter.
+
+    Examples
+    --------
+    >>> review_period("2026Q3", "quarter"), review_period("2026Q3", "year"), review_period("2026", "year")
+    ('2026Q3', '2025', '2026')
+    """
+    q = review_quarter(as_of)
+    if length == "quarter":
+        return q
+    y, i = parse_period(q, "quarter")
+    periods_per_year(length)  # raises for an unknown length
+    return str(y if i == 3 else y - 1)

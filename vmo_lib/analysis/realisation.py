@@ -62,12 +62,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vmo_lib import schema
+from vmo_lib import periods, schema
 from vmo_lib.analysis import finance
 from vmo_lib.analysis.appraisal import discount_factors, line_matrices
-from vmo_lib.errors import AnalysisError
 from vmo_lib.model import FLOW_COLUMNS, BusinessCase, as_date, normalise_flows
-from vmo_lib.periods import parse_period, period_end_date, shift_period
+from vmo_lib.periods import period_end_date
 
 __all__ = [
     "EXPECTED",
@@ -180,28 +179,19 @@ class Thresholds:
 
 
 def review_period(case: BusinessCase, as_of: object) -> str:
-    """The review period as a label of the case's period length.
+    """The review period as a label of the case's period length (:func:`vmo_lib.periods.review_period`).
 
-    A quarter given for a yearly case means the year that contains it (so one ``--as-of 2026Q3``
-    serves a portfolio of quarterly and yearly cases).
+    A quarter given for a yearly case means the last year completed by the end of that quarter.
 
     Examples
     --------
     >>> from vmo_lib.model import make_case
-    >>> review_period(make_case({"first_period": "2026", "period_length": "year", "horizon": 3}), "2026Q3")
+    >>> review_period(make_case({"first_period": "2026", "period_length": "year", "horizon": 3}), "2026Q4")
     '2026'
     >>> review_period(make_case({"first_period": "2026Q1", "horizon": 3}), "2026-q3")
     '2026Q3'
     """
-    try:
-        return shift_period(as_of, 0, case.period_length)
-    except ValueError as exc:
-        if case.period_length == "year":
-            try:
-                return str(parse_period(as_of, "quarter")[0])
-            except ValueError:
-                pass
-        raise AnalysisError(f"review period as_of={as_of!r}: {exc}") from None
+    return periods.review_period(as_of, case.period_length)
 
 
 _label = review_period
@@ -282,7 +272,7 @@ def _memo(kind: str, case: BusinessCase, as_of: object, build):
 
 
 @contextlib.contextmanager
-def _shared_work() -> Iterator[None]:
+def shared_work() -> Iterator[None]:
     """Share the grid, the expected case... between the realisation calls made inside the block.
 
     Open it around several calls on the *same, unchanged* cases (as :func:`case_status` does); a
@@ -661,7 +651,7 @@ def realisation_by_benefit(case: BusinessCase, as_of: object, thresholds: Thresh
     return t[t["kind"] == "benefit"].reset_index(drop=True)
 
 
-def _kpi_rule(unit: Any, rule: Any) -> str:
+def kpi_rule(unit: Any, rule: Any) -> str:
     """The KPI roll-up rule of a benefit: its own, else mean for % and scores, sum otherwise."""
     if not _blank(rule):
         return str(rule)
@@ -669,7 +659,7 @@ def _kpi_rule(unit: Any, rule: Any) -> str:
     return "mean" if u in ("%", "percent", "percentage", "score", "index", "rating") else "sum"
 
 
-def _roll(values: pd.Series, rule: str, order: pd.Series | None = None) -> float:
+def roll_up(values: pd.Series, rule: str, order: pd.Series | None = None) -> float:
     v = values.astype(float)
     if rule == "latest" and order is not None:
         ok = v.notna() & order.notna()
@@ -747,7 +737,7 @@ def realisation_by_type(case: BusinessCase, as_of: object, thresholds: Threshold
             row[c] = math.nan if c in min1 and nan.all() else float(np.where(nan, 0.0, v).sum())
         row["realisation_pct"] = _ratio(row["actual_to_date"], row["plan_reported"]) if n_rep else math.nan
         row["performance_pct"] = 1 + _ratio(row["variance_to_date"], abs(row["plan_reported"])) if n_rep else math.nan
-        rules = {_kpi_rule(u, r) for u, r in zip(units[idx], rollups[idx], strict=True)}
+        rules = {kpi_rule(u, r) for u, r in zip(units[idx], rollups[idx], strict=True)}
         group_units = {None if _blank(u) else str(u).strip() for u in units[idx]}
         row.update(unit=None, kpi_rollup=None, kpi_baseline=math.nan, kpi_target=math.nan,
                    kpi_latest=math.nan, kpi_progress_pct=math.nan, kpi_note="")
@@ -757,9 +747,9 @@ def realisation_by_type(case: BusinessCase, as_of: object, thresholds: Threshold
                 rule = rules.pop()
                 order = pd.Series(range(len(grp)), index=grp.index, dtype=float)
                 row.update(unit=group_units.pop(), kpi_rollup=rule,
-                           kpi_baseline=_roll(grp["kpi_baseline"], rule, order),
-                           kpi_target=_roll(grp["kpi_target"], rule, order),
-                           kpi_latest=_roll(grp["kpi_latest"], rule, order))
+                           kpi_baseline=roll_up(grp["kpi_baseline"], rule, order),
+                           kpi_target=roll_up(grp["kpi_target"], rule, order),
+                           kpi_latest=roll_up(grp["kpi_latest"], rule, order))
                 row["kpi_progress_pct"] = kpi_progress(row["kpi_baseline"], row["kpi_target"], row["kpi_latest"])
             else:
                 row["kpi_note"] = "KPIs not combined: " + ("units differ" if len(group_units) != 1 or None in group_units
@@ -1238,11 +1228,11 @@ class CaseStatus:
     @property
     def verdict_sentence(self) -> str:
         """The verdict in one sentence, with the figures behind it (amounts in the case currency)."""
-        from vmo_lib.outputs.charts import format_money  # one money format for charts, sentences and the CLI
+        from vmo_lib.formatting import format_money  # one money format for charts, sentences and the CLI
 
         def money(x: float, sign: bool = False) -> str:
-            text = format_money(x, self.currency)
-            return "+" + text if sign and x > 0 and text != format_money(0, self.currency) else text
+            text = format_money(x, self.currency, compact=True)
+            return "+" + text if sign and x > 0 and text != format_money(0, self.currency, compact=True) else text
 
         v = self.verdict
         b = self.bridge_current or self.bridge
@@ -1323,7 +1313,7 @@ def case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | None
     >>> s.baseline_npv, s.expected_npv, s.bridge.components, s.verdict.label, s.forward_npv
     (100.0, 90.0, {'cost': -10.0, 'benefit': 0.0, 'timing': 0.0}, 'at risk', 100.0)
     """
-    with _shared_work():
+    with shared_work():
         return _case_status(case, as_of, thresholds, view)
 
 

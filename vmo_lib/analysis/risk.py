@@ -49,8 +49,8 @@ from vmo_lib.analysis.overrun import OverrunDistribution, flyvbjerg_it_overrun
 from vmo_lib.analysis.scenarios import (
     CaseMatrices,
     WhatIf,
-    _shift_right,
     optimism_bias_adjusted,
+    shift_right,
     three_point_factors,
     what_if_npv,
 )
@@ -565,7 +565,7 @@ def monte_carlo(
     # PV of every line (zero for the other kind): costs, and benefits under each possible delay
     pv_line_c = np.concatenate([m.costs @ df, np.zeros(len(m.benefit_ids))])
     pv_line_b = np.concatenate([np.zeros((len(ds), n_c)),
-                                np.stack([_shift_right(m.benefits, int(d)) @ df for d in ds])], axis=1)
+                                np.stack([shift_right(m.benefits, int(d)) @ df for d in ds])], axis=1)
 
     if isinstance(cost_overrun, str):
         if cost_overrun != "reference-class":

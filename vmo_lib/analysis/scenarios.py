@@ -410,7 +410,7 @@ def _frozen_bool(a: np.ndarray) -> np.ndarray:
 _NEUTRAL = WhatIf()
 
 
-def _shift_right(x: np.ndarray, n: int) -> np.ndarray:
+def shift_right(x: np.ndarray, n: int) -> np.ndarray:
     """Move every row ``n`` periods later; what passes the last period is dropped."""
     if n <= 0:
         return x
@@ -433,7 +433,7 @@ def _adjust(costs: np.ndarray, is_capex: np.ndarray, benefits: np.ndarray, is_di
         delay += ob.delay_periods
     c = costs * np.where(is_capex, capex_mult, opex_mult)[:, None]
     b = benefits * np.where(is_dis, 1.0, ben_mult)[:, None]
-    return c, _shift_right(b, delay)
+    return c, shift_right(b, delay)
 
 
 def what_if_npv(matrices: CaseMatrices, what_if: WhatIf) -> float:

@@ -43,7 +43,7 @@ def _fmt_num(x: float, unit: str = "") -> str:
 
 def run(args: argparse.Namespace) -> int:
     from vmo_lib.analysis.appraisal import appraise
-    from vmo_lib.cli import dump_json
+    from vmo_lib.commands import dump_json
     from vmo_lib.intake.loader import load_case
 
     case = load_case(args.path)

@@ -130,7 +130,7 @@ def export_tables(path: str | os.PathLike[str], sheets: dict[str, Any]) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vmo_lib.cli import dump_json
+    from vmo_lib.commands import dump_json
     from vmo_lib.intake.loader import load_portfolio
     from vmo_lib.portfolio import core as P
     from vmo_lib.portfolio import reference_class as R

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from vmo_lib.analysis.appraisal import npv_of
     from vmo_lib.analysis.risk import appraisal_with_optimism_bias, monte_carlo, switching_values, tornado
     from vmo_lib.analysis.scenarios import THREE_POINT_SCENARIOS, optimism_bias, three_point_scenarios
-    from vmo_lib.cli import dump_json
+    from vmo_lib.commands import dump_json
     from vmo_lib.intake.loader import load_case
 
     if args.iterations < 1:

@@ -48,7 +48,7 @@ def _pct(x: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from vmo_lib.analysis.realisation import case_status
-    from vmo_lib.cli import dump_json
+    from vmo_lib.commands import dump_json
     from vmo_lib.intake.loader import load_case
     from vmo_lib.intake.validation import resolve_as_of
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from vmo_lib import schema
-from vmo_lib.cli import EXIT_OK, EXIT_UNREADABLE
+from vmo_lib.commands import EXIT_OK, EXIT_UNREADABLE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -116,7 +116,7 @@ def _print_text(results: list[dict[str, Any]]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vmo_lib.cli import EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, dump_json
+    from vmo_lib.commands import EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, dump_json
     from vmo_lib.intake.validation import resolve_as_of
 
     try:

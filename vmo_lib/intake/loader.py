@@ -277,7 +277,7 @@ def _filled(n: int, value: object) -> np.ndarray:
 AUTO_WORKERS_FROM = 50
 
 
-def _auto_workers(n_items: int, workers: int | None) -> int:
+def auto_workers(n_items: int, workers: int | None) -> int:
     """Worker processes to use for ``n_items`` independent items: ``workers`` when given, else
     ``min(4, usable CPUs)`` from :data:`AUTO_WORKERS_FROM` items on (1 below, and 1 inside a daemonic
     process, which may not start children)."""
@@ -353,7 +353,7 @@ def load_portfolio(folder: str | os.PathLike[str], as_of: object = None, workers
     failures: list[dict[str, Any]] = []
     seen: dict[str, str] = {}
     paths = workbook_files(folder)
-    workers = _auto_workers(len(paths), workers)
+    workers = auto_workers(len(paths), workers)
     if workers > 1 and len(paths) > 1:
         from concurrent.futures import ProcessPoolExecutor
 

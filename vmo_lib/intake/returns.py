@@ -67,7 +67,7 @@ from vmo_lib.intake.template import (
 )
 from vmo_lib.intake.validation import ISSUE_COLUMNS
 from vmo_lib.model import FLOW_COLUMNS, BusinessCase, normalise_flows
-from vmo_lib.periods import parse_period, period_label
+from vmo_lib.periods import parse_period, period_label, review_period
 
 __all__ = [
     "FORM_SHEET",
@@ -465,9 +465,8 @@ def merge_returns(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], a
     """
     if not paths:
         return case
-    from vmo_lib.analysis.realisation import review_period  # lazy: realisation pulls in the appraisal stack
 
-    review = None if as_of is None else review_period(case, as_of)
+    review = None if as_of is None else review_period(as_of, case.period_length)
     tau = None if review is None else case.t_of(review)
     known = set(case.line_ids())
     kind_of = dict(zip(case.lines["line_id"], case.lines["kind"], strict=True))

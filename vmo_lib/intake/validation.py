@@ -40,7 +40,14 @@ import pandas as pd
 
 from vmo_lib import schema
 from vmo_lib.intake.workbook import BLANK, NUMBER, TEXT, RawTable, RawWorkbook, cell_grid
-from vmo_lib.periods import parse_period, period_end_date, period_of_date, period_start_date, periods_per_year
+from vmo_lib.periods import (
+    parse_period,
+    period_end_date,
+    period_of_date,
+    period_start_date,
+    periods_per_year,
+    review_quarter,
+)
 
 __all__ = [
     "ISSUE_COLUMNS",
@@ -131,29 +138,8 @@ def empty_issues() -> pd.DataFrame:
     return pd.DataFrame({c: np.empty(0, dtype=object) for c in ISSUE_COLUMNS})
 
 
-def resolve_as_of(as_of: object = None, today: _dt.date | None = None) -> str:
-    """The review quarter as a label: ``as_of`` (quarter label, year label or date), else today's.
-
-    A year label means its last quarter.
-
-    >>> resolve_as_of("2026-q3"), resolve_as_of(_dt.date(2026, 8, 1)), resolve_as_of("2026")
-    ('2026Q3', '2026Q3', '2026Q4')
-    """
-    if as_of is None or as_of == "":
-        return period_of_date(today or _dt.date.today(), "quarter")
-    if isinstance(as_of, (_dt.date, pd.Timestamp)):
-        d = as_of.date() if isinstance(as_of, (_dt.datetime, pd.Timestamp)) else as_of
-        return period_of_date(d, "quarter")
-    try:
-        y, q = parse_period(as_of, "quarter")
-        return f"{y}Q{q + 1}"
-    except ValueError:
-        pass
-    try:
-        y, _ = parse_period(as_of, "year")
-        return f"{y}Q4"
-    except ValueError:
-        raise ValueError(f"as_of must be a quarter such as 2026Q3, a year or a date, not {as_of!r}") from None
+#: The one reading of ``--as-of`` (:func:`vmo_lib.periods.review_quarter`), kept under its old name.
+resolve_as_of = review_quarter
 
 
 # --- the result ------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ registered with pyplot, so batch runs do not accumulate open figures), and retur
 here calls ``plt.show()`` or writes files. In a notebook, a returned Figure displays itself.
 
 House style, for every engineer adding a chart here: colours from :data:`PALETTE` only; call
-:func:`_style` on every axes; money axes use :func:`currency_formatter` (``£1.2m``, ``£350k``);
+:func:`style_axes` on every axes; money axes use :func:`currency_formatter` (``£1.2m``, ``£350k``);
 say what the reader is looking at in the title and the axis labels, not in a legend where avoidable.
 
 Examples
@@ -109,14 +109,14 @@ def currency_formatter(currency: str = "") -> FuncFormatter:
     return FuncFormatter(fmt)
 
 
-def _figure(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
+def figure_and_axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
     if ax is not None:
         return ax.figure, ax
     fig = Figure(figsize=size, layout="constrained")
     return fig, fig.add_subplot()
 
 
-def _style(ax: Axes) -> None:
+def style_axes(ax: Axes) -> None:
     """The house style: light horizontal grid behind the data, no top/right frame, readable ticks."""
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -131,7 +131,7 @@ def _style(ax: Axes) -> None:
     ax.title.set_position((0.0, 1.0))
 
 
-def _thin_ticks(ax: Axes, labels: list[str], max_labels: int = 12) -> None:
+def thin_ticks(ax: Axes, labels: list[str], max_labels: int = 12) -> None:
     step = max(1, math.ceil(len(labels) / max_labels))
     if step > 1 and all(len(p) == 6 and p[4] == "Q" for p in labels):
         step = 4 * math.ceil(step / 4)       # label whole years of quarters: 2026Q1, 2027Q1, ...
@@ -166,7 +166,7 @@ def realisation_curve(status: CaseStatus, ax: Axes | None = None) -> Figure:
     --------
     See the module docstring.
     """
-    fig, ax = _figure(ax, (8, 4.2))
+    fig, ax = figure_and_axes(ax, (8, 4.2))
     t = status.by_period
     x = np.arange(len(t))
     rebaselined = status.baseline_in_force != "baseline"
@@ -192,10 +192,10 @@ def realisation_curve(status: CaseStatus, ax: Axes | None = None) -> Figure:
     ax.set_title(f"{status.case_id}: cumulative benefits")
     ax.set_ylabel(f"Cumulative benefit ({status.currency}, undiscounted)")
     ax.yaxis.set_major_formatter(currency_formatter(status.currency))
-    _thin_ticks(ax, list(t["period"]))
+    thin_ticks(ax, list(t["period"]))
     ax.set_xlim(0, max(len(t) - 1, 1))
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.1), ncol=4)
-    _style(ax)
+    style_axes(ax)
     return fig
 
 
@@ -226,7 +226,7 @@ def value_bridge_chart(bridge: ValueBridge, currency: str = "", ax: Axes | None 
     >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
     ['Approved NPV', 'Cost', 'Benefit', 'Timing', 'Expected NPV']
     """
-    fig, ax = _figure(ax, (7, 4.2))
+    fig, ax = figure_and_axes(ax, (7, 4.2))
     first = start_label or ("Approved NPV" if bridge.reference == "baseline" else "Re-baselined NPV")
     names = [first, "Cost", "Benefit", "Timing", "Expected NPV"]
     steps = [bridge.cost, bridge.benefit, bridge.timing]
@@ -264,7 +264,7 @@ def value_bridge_chart(bridge: ValueBridge, currency: str = "", ax: Axes | None 
     ax.set_ylim(lo - 0.1 * span if lo < 0 else 0, hi + 0.12 * span)
     ax.legend(handles=[Patch(color=PALETTE["gain"], label="raises NPV"), Patch(color=PALETTE["loss"], label="lowers NPV")],
               frameon=False, fontsize=8, loc="upper right", bbox_to_anchor=(1.0, -0.1), ncol=2)
-    _style(ax)
+    style_axes(ax)
     return fig
 
 
@@ -313,7 +313,7 @@ def rag_table(lines: pd.DataFrame, currency: str = "", ax: Axes | None = None, t
         ])
         colours.append(PALETTE.get(r.rag, PALETTE["grey"]))
     n = max(len(rows), 1)
-    fig, ax = _figure(ax, (10.5, 0.75 + 0.3 * (n + 2)))
+    fig, ax = figure_and_axes(ax, (10.5, 0.75 + 0.3 * (n + 2)))
     ax.axis("off")
     if not rows:
         ax.text(0.5, 0.5, "No lines", ha="center", va="center", color=PALETTE["muted"])
@@ -374,7 +374,7 @@ def tornado_chart(table: pd.DataFrame, currency: str = "", ax: Axes | None = Non
     ['benefit realisation', 'capex']
     """
     t = table[table["swing"] > 0].head(max_bars)
-    fig, ax = _figure(ax, (7.5, 0.45 * len(t) + 1.6))
+    fig, ax = figure_and_axes(ax, (7.5, 0.45 * len(t) + 1.6))
     base = float(table["base_npv"].iloc[0]) if len(table) else 0.0
     y = np.arange(len(t))[::-1]
     for yi, row in zip(y, t.itertuples(), strict=True):
@@ -391,7 +391,7 @@ def tornado_chart(table: pd.DataFrame, currency: str = "", ax: Axes | None = Non
     ax.xaxis.set_major_formatter(currency_formatter(currency))
     ax.set_xlabel(f"NPV (line: as planned, {format_money(base, currency)}; dotted: zero)")
     ax.set_title(title or "NPV sensitivity: each driver at its low and high setting (blue raises NPV)")
-    _style(ax)
+    style_axes(ax)
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", color=PALETTE["grid"], linewidth=0.8)
     ax.margins(x=0.3)
@@ -424,7 +424,7 @@ def npv_distribution_chart(result: MonteCarloResult, currency: str = "", ax: Axe
     >>> len(fig.axes[0].patches) > 10
     True
     """
-    fig, ax = _figure(ax, (7.5, 3.6))
+    fig, ax = figure_and_axes(ax, (7.5, 3.6))
     x = result.npv
     lo, hi = np.percentile(x, [0.5, 99.5])
     if hi <= lo:
@@ -443,7 +443,7 @@ def npv_distribution_chart(result: MonteCarloResult, currency: str = "", ax: Axe
     outside = int(((x < lo) | (x > hi)).sum())
     ax.set_title(f"{result.case_id}: NPV distribution, P(NPV < 0) = {result.prob_negative:.1%}"
                  + (f"\n{outside:,} of {len(x):,} iterations lie beyond the axis (P0.5 to P99.5)" if outside else ""))
-    _style(ax)
+    style_axes(ax)
     return fig
 
 
@@ -460,7 +460,7 @@ def npv_s_curve(result: MonteCarloResult, currency: str = "", ax: Axes | None = 
     >>> npv_s_curve(monte_carlo(case, iterations=2_000)).axes[0].get_title()
     'X: probability that NPV is at most x (2,000 iterations)'
     """
-    fig, ax = _figure(ax, (7.5, 3.6))
+    fig, ax = figure_and_axes(ax, (7.5, 3.6))
     x = np.sort(result.npv)
     n = len(x)
     step = max(1, n // 2000)                     # plot ~2,000 points, keep both ends
@@ -479,7 +479,7 @@ def npv_s_curve(result: MonteCarloResult, currency: str = "", ax: Axes | None = 
     if hi > lo:
         ax.set_xlim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
     ax.set_title(f"{result.case_id}: probability that NPV is at most x ({n:,} iterations)")
-    _style(ax)
+    style_axes(ax)
     return fig
 
 
@@ -516,7 +516,7 @@ def value_risk_map(register: pd.DataFrame, x: str = "risk_spread", y: str = "exp
     ('Value and risk: 2 cases (bubble size = investment)', 2)
     """
     cur = _one_currency(register)
-    fig, ax = _figure(ax, (7.5, 5.0))
+    fig, ax = figure_and_axes(ax, (7.5, 5.0))
     t = register.dropna(subset=[x, y]).reset_index(drop=True)
     s = t[size].clip(lower=0).fillna(0).to_numpy(dtype=float)
     area = 40 + 1200 * s / s.max() if len(s) and s.max() > 0 else np.full(len(t), 80.0)
@@ -539,7 +539,7 @@ def value_risk_map(register: pd.DataFrame, x: str = "risk_spread", y: str = "exp
     ax.set_ylabel(y.replace("_", " ").replace("npv", "NPV"))
     ax.legend(handles=handles, frameon=False, fontsize=8, title=colour.replace("_", " "), title_fontsize=8)
     ax.set_title(f"Value and risk: {len(t)} cases (bubble size = investment)")
-    _style(ax)
+    style_axes(ax)
     return fig
 
 
@@ -555,7 +555,7 @@ def portfolio_mix_chart(mix: pd.DataFrame, by: str, value: str = "count", ax: Ax
     """
     money = value != "count"
     cur = _one_currency(mix) if money else ""
-    fig, ax = _figure(ax, (7.0, 0.5 + 0.45 * max(1, mix[by].nunique())))
+    fig, ax = figure_and_axes(ax, (7.0, 0.5 + 0.45 * max(1, mix[by].nunique())))
     t = mix.groupby(by, sort=True)[value].sum()
     pos = np.arange(len(t))
     ax.barh(pos, t.to_numpy(dtype=float), color=PALETTE["plan"])
@@ -566,7 +566,7 @@ def portfolio_mix_chart(mix: pd.DataFrame, by: str, value: str = "count", ax: Ax
         ax.xaxis.set_major_formatter(currency_formatter(cur))
     ax.set_xlabel(value.replace("_", " ").replace("npv", "NPV"))
     ax.set_title(f"Portfolio mix by {by.replace('_', ' ')}")
-    _style(ax)
+    style_axes(ax)
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", color=PALETTE["grid"], linewidth=0.8)
     return fig
@@ -583,7 +583,7 @@ def efficient_frontier_chart(frontier: pd.DataFrame, currency: str = "", budget:
     >>> efficient_frontier_chart(f, "GBP", budget=9).axes[0].get_title()
     'Efficient frontier: best value for each annual budget'
     """
-    fig, ax = _figure(ax, (7.5, 4.0))
+    fig, ax = figure_and_axes(ax, (7.5, 4.0))
     b = frontier["budget"].to_numpy(dtype=float)
     v = frontier["value"].to_numpy(dtype=float)
     ax.step(np.r_[b, b[-1] * 1.1 if len(b) else 0.0], np.r_[v, v[-1] if len(v) else 0.0], where="post",
@@ -598,5 +598,5 @@ def efficient_frontier_chart(frontier: pd.DataFrame, currency: str = "", budget:
     ax.set_xlabel("budget per year")
     ax.set_ylabel("value of the best selection")
     ax.set_title("Efficient frontier: best value for each annual budget")
-    _style(ax)
+    style_axes(ax)
     return fig

@@ -62,7 +62,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from vmo_lib.analysis import appraisal, finance
 from vmo_lib.errors import AnalysisError
 from vmo_lib.model import BusinessCase, Portfolio
-from vmo_lib.periods import parse_period
+from vmo_lib.periods import parse_period, review_period
 
 __all__ = [
     "BENEFIT_REGISTER_COLUMNS",
@@ -131,23 +131,8 @@ def _cases(portfolio: Portfolio | Iterable[BusinessCase]) -> list[BusinessCase]:
 
 
 def case_as_of(case: BusinessCase, as_of: object) -> str:
-    """The review period in a case's own period length.
-
-    A portfolio is reviewed as of a quarter; a yearly case has then reported only its completed
-    years: as of ``2026Q4`` its year 2026, as of ``2026Q1``–``2026Q3`` its year 2025.
-
-    Examples
-    --------
-    >>> from vmo_lib.model import make_case
-    >>> y = make_case({"first_period": "2025", "period_length": "year", "horizon": 3})
-    >>> case_as_of(y, "2026Q3"), case_as_of(y, "2026Q4"), case_as_of(make_case({}), "2026Q3")
-    ('2025', '2026', '2026Q3')
-    """
-    text = str(as_of)
-    if case.period_length == "year" and "Q" in text.upper():
-        y, q = parse_period(text, "quarter")
-        return str(y if q == 3 else y - 1)
-    return text
+    """The review period in a case's own period length (:func:`vmo_lib.periods.review_period`)."""
+    return review_period(as_of, case.period_length)
 
 
 def _blank(v: Any) -> bool:
@@ -336,9 +321,9 @@ def build_register(portfolio: Portfolio | Iterable[BusinessCase], as_of: object,
     cases = _cases(portfolio)
     as_of = str(as_of)
     jobs = [(c, case_as_of(c, as_of), thresholds, view, risk_iterations, seed) for c in cases]
-    from vmo_lib.intake.loader import _auto_workers
+    from vmo_lib.intake.loader import auto_workers
 
-    workers = _auto_workers(len(cases), workers)
+    workers = auto_workers(len(cases), workers)
     if workers > 1 and len(cases) > 1:
         with ProcessPoolExecutor(max_workers=workers) as ex:
             results = list(ex.map(_status_and_risk, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
@@ -387,7 +372,7 @@ def benefit_register(portfolio: Portfolio | Iterable[BusinessCase], statuses: Ma
         b["benefit_type"] = b["type"]
         b["org_unit"] = [_org_unit(lines.loc[lid, "org_unit"], c) for lid in b["line_id"]]
         b["kpi_key"] = [normalise_kpi(k) for k in b["kpi"]]
-        b["kpi_rollup"] = [_kpi_rule(u, r) for u, r in zip(b["unit"], b["kpi_rollup"], strict=True)]
+        b["kpi_rollup"] = [kpi_rule(u, r) for u, r in zip(b["unit"], b["kpi_rollup"], strict=True)]
         b["strategic_objective"] = c.meta.get("strategic_objective") or ""
         b["case_status"] = c.meta.get("status") or ""
         b["currency"] = str(c.meta.get("currency") or "")
@@ -397,8 +382,8 @@ def benefit_register(portfolio: Portfolio | Iterable[BusinessCase], statuses: Ma
     return pd.concat(frames, ignore_index=True)
 
 
-def _kpi_rule(unit: Any, rule: Any) -> str:
-    from vmo_lib.analysis.realisation import _kpi_rule as rule_of  # one rule for cases and the portfolio
+def kpi_rule(unit: Any, rule: Any) -> str:
+    from vmo_lib.analysis.realisation import kpi_rule as rule_of  # one rule for cases and the portfolio
 
     return rule_of(unit, rule)
 
@@ -532,7 +517,9 @@ def kpi_rollup(benefits: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
     >>> r["kpi_rollup"], float(r["kpi_latest"])
     ('mean', 73.0)
     """
-    from vmo_lib.analysis.realisation import _roll  # the same roll-up rules as one case's realisation_by_type
+    from vmo_lib.analysis.realisation import (
+        roll_up,  # the same roll-up rules as one case's realisation_by_type
+    )
 
     b = benefits[benefits["kpi_key"].fillna("").astype(str).str.len() > 0].copy()
     if "org_unit" not in b:
@@ -558,9 +545,9 @@ def kpi_rollup(benefits: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
         else:
             rule = rules.pop()
             order = units["_order"]
-            row.update(kpi_rollup=rule, kpi_baseline=_roll(units["kpi_baseline"], rule, order),
-                       kpi_target=_roll(units["kpi_target"], rule, order),
-                       kpi_latest=_roll(units["kpi_latest"], rule, order))
+            row.update(kpi_rollup=rule, kpi_baseline=roll_up(units["kpi_baseline"], rule, order),
+                       kpi_target=roll_up(units["kpi_target"], rule, order),
+                       kpi_latest=roll_up(units["kpi_latest"], rule, order))
         row["kpi_note"] = "; ".join(notes)
         out.append(row)
     return pd.DataFrame(out, columns=cols)
@@ -759,7 +746,7 @@ def selection_options(portfolio: Portfolio | Iterable[BusinessCase], as_of: obje
     >>> float(opts.loc["P", "value"]), costs.loc["P"].to_dict()
     (100.0, {2026: 30.0, 2027: 70.0})
     """
-    from vmo_lib.analysis.realisation import _shared_work, expected_flows, forward_npv
+    from vmo_lib.analysis.realisation import expected_flows, forward_npv, shared_work
 
     if candidates not in CANDIDATE_STATUSES:
         raise ValueError(f"candidates must be one of {sorted(CANDIDATE_STATUSES)}, not {candidates!r}")
@@ -772,7 +759,7 @@ def selection_options(portfolio: Portfolio | Iterable[BusinessCase], as_of: obje
         if str(c.meta.get("status") or "") not in statuses:
             continue
         c_as_of = case_as_of(c, as_of)
-        with _shared_work():  # forward_npv and expected_flows share one expected profile
+        with shared_work():  # forward_npv and expected_flows share one expected profile
             if reg is not None and c.case_id in reg.index and not pd.isna(reg.loc[c.case_id, value]):
                 v = float(reg.loc[c.case_id, value])
             elif value == "forward_npv":

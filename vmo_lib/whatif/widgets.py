@@ -68,7 +68,14 @@ from vmo_lib.analysis.scenarios import (
 )
 from vmo_lib.errors import AnalysisError
 from vmo_lib.model import BusinessCase
-from vmo_lib.outputs.charts import PALETTE, _figure, _style, _thin_ticks, currency_formatter, format_money
+from vmo_lib.outputs.charts import (
+    PALETTE,
+    currency_formatter,
+    figure_and_axes,
+    format_money,
+    style_axes,
+    thin_ticks,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -593,7 +600,7 @@ def cumulative_cash_flow_chart(result: WhatIfResult, ax: Axes | None = None) -> 
     >>> fig.axes[0].get_title().splitlines()
     ['Y: cumulative net cash flow', 'benefits 1 year late']
     """
-    fig, ax = _figure(ax, (5.8, 3.4))
+    fig, ax = figure_and_axes(ax, (5.8, 3.4))
     x = np.arange(len(result.periods))
     cum = result.cumulative
     cur = result.currency
@@ -614,13 +621,13 @@ def cumulative_cash_flow_chart(result: WhatIfResult, ax: Axes | None = None) -> 
         ax.plot([result.payback], [0], marker="o", color=PALETTE["actual"], markersize=6, zorder=5)
         ax.annotate(f"payback {at} ({result.payback_years:.1f} yrs)", (result.payback, 0),
                     textcoords="offset points", xytext=(6, -14), fontsize=8, color=PALETTE["actual"])
-    _thin_ticks(ax, list(result.periods), max_labels=8)
+    thin_ticks(ax, list(result.periods), max_labels=8)
     ax.yaxis.set_major_formatter(currency_formatter(cur))
     ax.set_ylabel(f"cumulative net cash flow{f' ({cur})' if cur else ''}", fontsize=9, color=PALETTE["ink"])
     ax.set_title(f"{result.case_id}: cumulative net cash flow\n"
                  f"{result.settings.describe('quarter' if result.periods_per_year == 4 else 'year')}")
     ax.legend(fontsize=8, frameon=False, loc="upper left")
-    _style(ax)
+    style_axes(ax)
     ax.title.set_fontsize(11)
     return fig
 
