@@ -1,9 +1,8 @@
 """Excel workbooks for finance: the review pack of one case and of the portfolio.
 
 :func:`export_case_pack` writes what finance receives with every case's review pack;
-:func:`export_portfolio_pack` the portfolio's. Both only lay out figures computed elsewhere
-(:mod:`vmo_lib.analysis.realisation`, :mod:`vmo_lib.analysis.appraisal`, :mod:`vmo_lib.analysis.risk`,
-:mod:`vmo_lib.portfolio.reference_class`, :mod:`vmo_lib.portfolio.core`), so the workbook's numbers are the numbers
+:func:`export_portfolio_pack` the portfolio's. Both only lay out a review computed elsewhere (a
+:class:`~vmo_lib.analysis.review.CaseReview`, a portfolio review), so the workbook's numbers are the numbers
 of ``vmo status --json``, ``vmo risk --json`` and the HTML pack, to the last digit: values are
 written at full precision and only *displayed* rounded by the number formats.
 
@@ -20,7 +19,7 @@ Decisions
   formula at all. Untrusted text never reaches a chart title, a series name, a sheet name, a page
   header or a file path (those are fixed words; the caller chooses ``path``).
 * **Atomic.** The workbook is built in memory and written with
-  :func:`vmo_lib.outputs.html.atomic_write_bytes` (temp file in the same folder, then :func:`os.replace`):
+  :func:`vmo_lib.files.atomic_write_bytes` (temp file in the same folder, then :func:`os.replace`):
   a failed export leaves the previous file, or nothing, under the final name.
 * **Blank means "no figure".** NaN (an IRR with no root, a payback never reached, a realisation % with
   nothing due) is written as an empty cell, which is what ``vmo status --json`` writes as ``null``.
@@ -31,11 +30,12 @@ Examples
 --------
 >>> import tempfile, pathlib
 >>> from vmo_lib.model import make_case
+>>> from vmo_lib.analysis.review import review_case
 >>> case = make_case({"case_id": "X", "title": "=1+1", "first_period": "2026Q1", "horizon": 4},
 ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100]}],
 ...     benefits=[{"line_id": "B1", "name": "Savings", "amounts": [0, 50, 50, 50]}],
 ...     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 110}])
->>> path = export_case_pack(case, "2026Q1", pathlib.Path(tempfile.mkdtemp()) / "pack.xlsx", iterations=1000)
+>>> path = export_case_pack(review_case(case, "2026Q1", iterations=0), pathlib.Path(tempfile.mkdtemp()) / "pack.xlsx")
 >>> import openpyxl
 >>> ws = openpyxl.load_workbook(path)["Summary"]
 >>> [ws.cell(r, 2).value for r in range(1, 30) if ws.cell(r, 1).value == "Title"]
@@ -57,14 +57,12 @@ import numpy as np
 import pandas as pd
 
 from vmo_lib import __version__
-from vmo_lib.analysis.appraisal import Appraisal, appraise
+from vmo_lib.analysis.appraisal import Appraisal
 from vmo_lib.analysis.realisation import (
     EXPECTED,
     VARIANCE_NOTE,
     CaseStatus,
     ValueBridge,
-    case_status,
-    expected_case,
 )
 from vmo_lib.files import atomic_write_bytes
 from vmo_lib.model import BusinessCase, Portfolio
@@ -372,46 +370,23 @@ def _as_of_end(as_of: str, period_length: str) -> _dt.date | None:
 # --------------------------------------------------------------------------------------------------
 # the case pack
 # --------------------------------------------------------------------------------------------------
-def export_case_pack(
-    case: BusinessCase,
-    as_of: str,
-    path: str | os.PathLike[str],
-    *,
-    status: CaseStatus | None = None,
-    risk: Any = None,
-    scenario: str = "baseline",
-    view: str = "economic",
-    seed: int = 0,
-    iterations: int = _MC_ITERATIONS,
-) -> Path:
-    """Write the Excel review pack of one case for finance.
+def export_case_pack(review: Any, path: str | os.PathLike[str]) -> Path:
+    """Write the Excel review pack of one case review for finance (renders; computes nothing).
 
-    Sheets (:data:`CASE_SHEETS`): *Summary* (header, verdict, RAG, headline figures),
-    *Metrics* (appraisal of the approved baseline, the baseline in force and the expected outlook side
-    by side), *Bridge* (value bridge with a waterfall chart, and by line), *Realisation* (benefits and
-    costs per period, cumulative benefit chart), *Lines by period* (wide: one row per line and
-    scenario), *Flows* (tidy: one row per line and period), *Benefits* and *Costs* (realisation by
-    line, KPI progress, RAG, owner), *Risk* (Monte Carlo, switching values, optimism bias) and
-    *Issues* (validation warnings and measurement gaps).
+    Sheets (:data:`CASE_SHEETS`): *Summary* (header, decision, verdict, RAG, headline figures each
+    with its basis), *Metrics* (appraisal of the approved baseline, the baseline in force and the
+    expected outlook side by side), *Bridge* (value bridge with a waterfall chart, and by line),
+    *Realisation* (benefits and costs per period, cumulative benefit chart), *Lines by period* (wide:
+    one row per line and scenario), *Flows* (tidy: one row per line and period), *Benefits* and
+    *Costs* (realisation by line, KPI progress, RAG, owner), *Risk* (Monte Carlo of the expected
+    outlook, switching values, optimism bias) and *Issues* (validation warnings and measurement gaps).
 
     Parameters
     ----------
-    case : BusinessCase
-    as_of : str
-        Review period (``"2026Q3"``).
+    review : vmo_lib.analysis.review.CaseReview
+        The review every figure comes from (the one the HTML pack and ``vmo status`` show).
     path : path-like
         The ``.xlsx`` to write (replaced atomically). Choose it yourself: never a raw case id.
-    status : CaseStatus, optional
-        :func:`vmo_lib.analysis.realisation.case_status` of ``case`` at ``as_of`` in ``view`` if already
-        computed (the notebook's), so every figure comes from one computation.
-    risk : MonteCarloResult, optional
-        A Monte Carlo result to show; default: :func:`vmo_lib.analysis.risk.monte_carlo` of ``scenario`` with
-        ``iterations`` and ``seed`` (the defaults of ``vmo risk``, so the figures match its JSON).
-    scenario : str, default "baseline"
-        Scenario of the risk analysis (``"current"`` = the baseline in force).
-    view : {"economic", "cash"}
-    seed, iterations : int
-        Monte Carlo settings when ``risk`` is not given.
 
     Returns
     -------
@@ -422,35 +397,27 @@ def export_case_pack(
     --------
     >>> import tempfile, pathlib, openpyxl
     >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.analysis.review import review_case
     >>> case = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 3, "discount_rate": 0.0},
     ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
     ...     benefits=[{"line_id": "B1", "name": "Savings", "amounts": [0, 100, 100]}],
     ...     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 110}])
-    >>> p = export_case_pack(case, "2026Q1", pathlib.Path(tempfile.mkdtemp()) / "pack.xlsx", iterations=500)
+    >>> p = export_case_pack(review_case(case, "2026Q1", iterations=0), pathlib.Path(tempfile.mkdtemp()) / "pack.xlsx")
     >>> ws = openpyxl.load_workbook(p)["Summary"]
     >>> {ws.cell(r, 1).value: ws.cell(r, 2).value for r in range(1, 60)}["Expected NPV"]
     90
     """
-    from vmo_lib.analysis.risk import appraisal_with_optimism_bias, monte_carlo, switching_values
-
-    s = status if status is not None else case_status(case, as_of, view=view)
-    if s.case_id != case.case_id:
-        raise ValueError(f"status is for case {s.case_id!r}, not {case.case_id!r}")
-    risk_scenario = case.current_baseline if scenario == "current" else scenario
-    ec = expected_case(case, s.as_of)
-    appraisals = {"baseline": appraise(ec, "baseline", view)}
+    s: CaseStatus = review.status
+    case: BusinessCase = review.case
+    appraisals = {"baseline": review.approved}
     if case.current_baseline != "baseline":
-        appraisals[case.current_baseline] = appraise(ec, case.current_baseline, view)
-    appraisals[EXPECTED] = appraise(ec, EXPECTED, view)
-    if risk is None:
-        risk = monte_carlo(case, iterations=iterations, seed=seed, scenario=risk_scenario, view=view)
-    sv = switching_values(case, risk_scenario, view)
-    ob = appraisal_with_optimism_bias(case, risk_scenario, view)
+        appraisals[case.current_baseline] = review.in_force
+    appraisals[EXPECTED] = review.expected
     header = f"VMO review pack, as of {s.as_of}"
 
     def build(wb: Any, st: _Styles) -> None:
         sheets = {name: _Sheet(wb, st, name, header) for name in CASE_SHEETS}
-        _summary_sheet(sheets["Summary"], case, s, appraisals[EXPECTED])
+        _summary_sheet(sheets["Summary"], review)
         _metrics_sheet(sheets["Metrics"], case, s, appraisals)
         _bridge_sheet(wb, sheets["Bridge"], s)
         _realisation_sheet(wb, sheets["Realisation"], s)
@@ -459,7 +426,7 @@ def export_case_pack(
         _flows_sheet(sheets["Flows"], s, flows)
         _lines_sheet(sheets["Benefits"], s, s.benefits, "benefit")
         _lines_sheet(sheets["Costs"], s, s.costs, "cost")
-        _risk_sheet(sheets["Risk"], s, risk, sv, ob, risk_scenario)
+        _risk_sheet(sheets["Risk"], review)
         _issues_sheet(sheets["Issues"], case, s)
         for sh in sheets.values():
             sh.finish()
@@ -467,7 +434,8 @@ def export_case_pack(
     return _save(build, path, f"Review pack {s.as_of}", _as_of_end(s.as_of, case.period_length))
 
 
-def _summary_sheet(sh: _Sheet, case: BusinessCase, s: CaseStatus, outlook: Appraisal) -> None:
+def _summary_sheet(sh: _Sheet, review: Any) -> None:
+    case, s, outlook = review.case, review.status, review.expected
     m = case.meta
     sh.portrait = True
     sh.width(0, 36)
@@ -491,6 +459,7 @@ def _summary_sheet(sh: _Sheet, case: BusinessCase, s: CaseStatus, outlook: Appra
     ])
     r = sh.section(r, "Verdict")
     r = sh.pairs(r, [
+        ("Decision", review.decision, "text"), ("Decision reason", review.decision_reason, "text"),
         ("Verdict", s.verdict.label, "verdict"), ("RAG", s.rag, "rag"), ("RAG reason", s.rag_reason, "text"),
         ("Verdict vs approved baseline", s.verdict_vs_original.label, "verdict"),
         ("Rule applied", s.verdict.rule, "text"), ("Continue or stop", s.continue_signal, "text"),
@@ -498,7 +467,7 @@ def _summary_sheet(sh: _Sheet, case: BusinessCase, s: CaseStatus, outlook: Appra
     r = sh.note(r, s.verdict_sentence, span=3)
     r += 1
     r = sh.section(r, "Headline figures", 3)
-    d = s.to_dict()
+    d = review.to_dict(detail=False)
     notes = {"forward_npv": f"discounted to {s.forward_discounted_to}" if s.forward_discounted_to else "nothing remains",
              "current_baseline_npv": "same as approved" if s.baseline_in_force == "baseline" else s.baseline_in_force,
              "realisation_pct": "like-for-like: periods with an actual", "cost_spend_pct": "like-for-like"}
@@ -677,6 +646,7 @@ def line_period_table(case: BusinessCase, status: CaseStatus) -> pd.DataFrame:
     Examples
     --------
     >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.analysis.realisation import case_status
     >>> c = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 2},
     ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [10, 10]}],
     ...               actuals=[{"period": "2026Q1", "line_id": "B1", "amount": 8}])
@@ -781,19 +751,26 @@ def _lines_sheet(sh: _Sheet, s: CaseStatus, table: pd.DataFrame, kind: str) -> N
     sh.table(r, table, _line_cols(kind), freeze=2, empty=f"No {what.lower()}.")
 
 
-def _risk_sheet(sh: _Sheet, s: CaseStatus, mc: Any, sv: pd.DataFrame, ob: pd.DataFrame, scenario: str) -> None:
-    r = sh.title(0, "Risk", f"Scenario {scenario}, {s.view} view, {s.currency}. Same settings as "
-                            f"`vmo risk`, so the figures match its JSON.")
+def _risk_sheet(sh: _Sheet, review: Any) -> None:
+    s, mc, sv, ob = review.status, review.simulation, review.switching, review.optimism_bias
+    r = sh.title(0, "Risk", f"The expected outlook as of {s.as_of} (actuals to date fixed, uncertainty on what "
+                            f"remains), {s.view} view, {s.currency}. Same figures as `vmo risk --as-of {s.as_of}`.")
+    if mc is None:
+        sh.note(r, "No Monte Carlo was run for this review.", span=3)
+        return
     sm = mc.summary()
     r = sh.section(r, "Monte Carlo of the NPV", 3)
     r = sh.pairs(r, [
         ("Iterations", sm["iterations"], "int"), ("Seed", sm["seed"], "int"),
         ("NPV as planned", sm["deterministic_npv"], "money"), ("Mean", sm["mean"], "money"),
         ("Standard deviation", sm["std"], "money"), ("P10", sm["p10"], "money"), ("P50", sm["p50"], "money"),
-        ("P90", sm["p90"], "money"), ("Probability NPV < 0", sm["prob_negative"], "pct"),
+        ("P90", sm["p90"], "money"), ("Probability NPV < 0", review.risk_figures()["prob_below_zero"], "pct"),
+        ("Probability of getting back to the NPV in force", review.risk_figures()["prob_reach_approved"], "pct"),
         ("Mean of the worst decile", sm["expected_shortfall_worst_decile"], "money"),
     ])
     r = sh.section(r, "Switching values: how far an input can move before NPV reaches zero", 5)
+    if not len(sv):
+        sv = pd.DataFrame({"driver": [], "value": [], "unit": [], "npv_at_value": [], "note": []})
     # NPV at the switching value is zero by construction; rounding to the cent shows 0, not "-0".
     sv = sv.assign(_kind=sv["unit"].map(_SV_KINDS).fillna("ratio"),
                    npv_at_value=[round(float(x), 2) + 0.0 for x in sv["npv_at_value"]])
@@ -801,6 +778,8 @@ def _risk_sheet(sh: _Sheet, s: CaseStatus, mc: Any, sv: pd.DataFrame, ob: pd.Dat
                          _Col("unit", "Unit"), _Col("npv_at_value", "NPV at that value", "money"),
                          _Col("note", "In words", "wrap", 60)], autofilter=False)
     r = sh.section(r, "Optimism bias: the appraisal before and after the Green Book adjustment", 4)
+    if not len(ob):
+        return
     t = ob.reset_index()
     t["_kind"] = t["metric"].map(_OB_KINDS).fillna("money")
     sh.table(r, t, [_Col("label", "Metric"), _Col("before", "Before", lambda row: row["_kind"]),
