@@ -89,8 +89,10 @@ NOTEBOOK_DIR = Path(str(importlib.resources.files("vmo_lib") / "notebooks"))
 CASE_NOTEBOOK = NOTEBOOK_DIR / "case_review.py"
 PORTFOLIO_NOTEBOOK = NOTEBOOK_DIR / "portfolio_review.py"
 #: Parameters the runner passes to each notebook (checked against its parameters cell).
-CASE_PARAMETERS = ("case_path", "as_of", "scenario", "seed", "out_dir")
-PORTFOLIO_PARAMETERS = ("folder", "as_of", "scenario", "seed", "out_dir")
+CASE_PARAMETERS = ("case_path", "as_of", "scenario", "seed", "out_dir", "review_file")
+PORTFOLIO_PARAMETERS = ("folder", "as_of", "scenario", "seed", "out_dir", "annual_budget", "review_file")
+#: File name of the computed review a task hands to its notebook (removed before the pack is placed).
+REVIEW_FILE = "review.pickle"
 
 _KERNEL = "python3"
 _CHROMIUM = "/usr/bin/chromium"
@@ -278,26 +280,6 @@ def _load_case(path: Path, as_of: str) -> tuple[Any, dict[str, Any] | None]:
         return None, {"step": "load", "error": str(exc), "issues": []}
 
 
-def _export_excel(kind: str, obj: Any, path: Path, task: _Task, results: Mapping[str, Any]) -> bool:
-    """The Excel workbook for finance, through :mod:`vmo_lib.outputs.excel`, with the notebook's settings
-    (as of, scenario, seed; the portfolio's budget from its results file), so the workbook's numbers
-    are the pack's. Returns False when the export module is not available.
-    """
-    import importlib
-    import importlib.util
-
-    if importlib.util.find_spec("vmo_lib.outputs.excel") is None:
-        return False
-    export = importlib.import_module("vmo_lib.outputs.excel")
-    seed = int(task.parameters.get("seed", 0))
-    if kind == "case":
-        export.export_case_pack(obj, task.as_of, path, scenario=task.scenario, seed=seed)
-    else:
-        export.export_portfolio_pack(obj, task.as_of, path, budget=results.get("annual_budget"),
-                                     candidates=str(results.get("candidates") or "active"), seed=seed)
-    return True
-
-
 def print_pdf(html_path: str | os.PathLike[str], pdf_path: str | os.PathLike[str], timeout: float = 120) -> None:
     """Print an HTML pack to PDF with Debian's headless chromium (no network, throwaway profile).
 
@@ -365,6 +347,17 @@ def _run_task(task: _Task) -> dict[str, Any]:
                 atomic_write_text(tmp / "failed.html", page)
                 return rec
         params = {**task.parameters, "out_dir": str(tmp)}
+        review_path = tmp / REVIEW_FILE
+        if task.kind == "case" and obj is not None:
+            rec["step"] = "review"
+            from vmo_lib.analysis.review import review_case
+            from vmo_lib.portfolio.review import save_review
+
+            review = review_case(obj, task.as_of, seed=int(task.parameters.get("seed", 0)))
+            save_review(review, review_path)
+            rec["review"] = review
+            params["review_file"] = str(review_path)
+            rec["step"] = ""
         ipynb = tmp / f"{stem}.ipynb"
         try:
             _execute(task, params, ipynb, tmp)
@@ -383,7 +376,8 @@ def _run_task(task: _Task) -> dict[str, Any]:
         results: dict[str, Any] = {}
         if (tmp / RESULTS_FILE).exists():
             results = read_results(tmp)
-            rec.update({k: results[k] for k in ("verdict", "rag") if results.get(k) is not None})
+            rec.update({k: results[k] for k in ("verdict", "rag", "decision", "decision_reason")
+                        if results.get(k) is not None})
             rec["title"] = rec["title"] or str(results.get("title") or "")
             rec["figures"] = _index_figures(results)
             rec["headline"] = [str(h) for h in results.get("headline") or []]
@@ -393,11 +387,7 @@ def _run_task(task: _Task) -> dict[str, Any]:
         nb = nbformat.read(str(ipynb), as_version=4)
         html_path = tmp / f"{stem}.html"
         atomic_write_text(html_path, render_pack_html(nb, banner=f"Quarterly review {task.as_of}", footer=task.footer))
-        rec["step"] = "excel"
-        if task.kind == "portfolio" and obj is None:
-            obj = _load_portfolio(src, task.as_of)
-        if obj is not None:
-            _export_excel(task.kind, obj, tmp / f"{stem}.xlsx", task, results)
+        review_path.unlink(missing_ok=True)  # the notebook wrote the Excel pack from it
         if task.pdf:
             rec["step"] = "pdf"
             print_pdf(html_path, tmp / f"{stem}.pdf")
@@ -408,14 +398,6 @@ def _run_task(task: _Task) -> dict[str, Any]:
     finally:
         rec["seconds"] = round(time.perf_counter() - t0, 3)
     return rec
-
-
-def _load_portfolio(folder: Path, as_of: str) -> Any:
-    try:
-        from vmo_lib.intake.loader import load_portfolio
-    except ModuleNotFoundError:
-        return None
-    return load_portfolio(folder, as_of=as_of)
 
 
 def _index_figures(results: Mapping[str, Any]) -> dict[str, str]:
@@ -433,6 +415,21 @@ def _index_figures(results: Mapping[str, Any]) -> dict[str, str]:
             text = "–" if value is None else str(value)
         out[str(card.get("label"))] = text
     return out
+
+
+def _portfolio_review(recs: list[dict], as_of: str, seed: int, annual_budget: float | None, work: Path) -> Path:
+    """Build the portfolio review from the case reviews the tasks computed and save it for the notebook."""
+    import pandas as pd
+
+    from vmo_lib.periods import review_quarter
+    from vmo_lib.portfolio.review import review_portfolio, save_review
+
+    reviews = [r["review"] for r in sorted(recs, key=lambda r: r["source"]) if r.get("review") is not None]
+    failed = [{"path": os.path.basename(r["source"]), "kind": r.get("step") or "load", "error": r.get("error"),
+               "issues": None} for r in recs if r.get("review") is None]
+    failures = pd.DataFrame(failed, columns=["path", "kind", "error", "issues"])
+    pr = review_portfolio(reviews, review_quarter(as_of), annual_budget=annual_budget, failures=failures, seed=seed)
+    return save_review(pr, work / "portfolio_review.pickle")
 
 
 # --- running many tasks ------------------------------------------------------------------------------------
@@ -595,6 +592,7 @@ def run_review(
     seed: int = 0,
     scenario: str = "baseline",
     timeout: float = 600,
+    annual_budget: float | None = None,
     case_notebook: str | os.PathLike[str] | None = None,
     portfolio_notebook: str | os.PathLike[str] | None = None,
 ) -> ReviewResult:
@@ -624,6 +622,8 @@ def run_review(
         Scenario the appraisal is computed on.
     timeout : float, default 600
         Longest a single notebook cell may run, in seconds.
+    annual_budget : float, optional
+        Yearly limit of the portfolio selection (shown on the portfolio pack); None = no selection.
     case_notebook, portfolio_notebook : path, optional
         Other notebooks (jupytext ``.py`` or ``.ipynb``) with the same parameters; default
         ``notebooks/case_review.py`` and ``notebooks/portfolio_review.py``. Pass
@@ -647,14 +647,11 @@ def run_review(
     >>> result.ok, result.index  # doctest: +SKIP
     (True, PosixPath('reports/2026Q3/index.html'))
     """
-    from vmo_lib.periods import parse_period
+    from vmo_lib.periods import review_quarter
 
     _skip_slow_imports()
     t_start, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    try:
-        parse_period(as_of, "quarter" if "q" in str(as_of).lower() else "year")
-    except ValueError as exc:
-        raise VmoError(f"--as-of: {exc}") from None
+    as_of = review_quarter(as_of)  # the one rule; a malformed --as-of is a UsageError (exit 2)
     from vmo_lib.intake.loader import workbook_files
 
     folder = Path(folder)
@@ -681,16 +678,20 @@ def run_review(
         footer = f"VMO Workbench {__version__} · review as of {as_of} · seed {seed} · scenario {scenario}"
         common = {"as_of": as_of, "scenario": scenario, "seed": int(seed)}
         tasks: list[_Task] = []
-        if pf_nb is not None:  # the longest task goes first
-            tasks.append(_Task("portfolio", str(folder.resolve()), "portfolio", str(pf_nb),
-                               {"folder": str(folder.resolve()), **common}, str(out_abs), as_of, scenario, pdf,
-                               timeout, footer))
         for p in inputs:
             tasks.append(_Task("case", str(p.resolve()), p.stem, str(case_nb),
                                {"case_path": str(p.resolve()), **common}, str(out_abs), as_of, scenario, pdf,
                                timeout, footer))
-        bar = _Progress(progress, len(tasks))
+        bar = _Progress(progress, len(tasks) + (pf_nb is not None))
         recs = _run_all(tasks, workers, scheduler, bar)
+        if pf_nb is not None:  # the portfolio review is built from the case reviews just computed
+            pf_review = _portfolio_review(recs, as_of, seed, annual_budget, work)
+            pf_task = _Task("portfolio", str(folder.resolve()), "portfolio", str(pf_nb),
+                            {"folder": str(folder.resolve()), **common, "annual_budget": annual_budget,
+                             "review_file": str(pf_review)}, str(out_abs), as_of, scenario, pdf, timeout, footer)
+            recs += _run_all([pf_task], 1, None, bar)
+        for r in recs:
+            r.pop("review", None)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -723,6 +724,7 @@ def run_review(
         "tool": "vmo-workbench", "version": __version__, "python": platform.python_version(),
         "platform": platform.platform(), "command": "review",
         "parameters": {"folder": str(folder), "as_of": as_of, "scenario": scenario, "seed": int(seed),
+                       "annual_budget": annual_budget,
                        "workers": workers, "scheduler": scheduler, "pdf": pdf, "timeout": timeout},
         "notebooks": {p.name: _sha256(p) for p in (case_src, pf_src) if p is not None},
         "inputs": [{"path": r["source"], "sha256": r.get("sha256")} for r in case_recs],
@@ -744,7 +746,7 @@ def run_review(
 
 
 _MANIFEST_KEYS = ("case_id", "title", "source", "sha256", "safe_id", "status", "step", "error", "issues",
-                  "partial_output", "verdict", "rag", "seconds", "outputs")
+                  "partial_output", "verdict", "rag", "decision", "decision_reason", "seconds", "outputs")
 
 
 def _manifest_row(r: dict) -> dict[str, Any]:
@@ -757,6 +759,7 @@ def _manifest_row(r: dict) -> dict[str, Any]:
 def _index_entry(r: dict) -> dict[str, Any]:
     return {"case_id": r["case_id"], "title": r.get("title"), "source": Path(r["source"]).name,
             "status": r["status"], "step": r.get("step"), "error": r.get("error"), "issues": r.get("issues") or [],
-            "verdict": r.get("verdict"), "rag": r.get("rag"), "figures": r.get("figures") or {},
+            "verdict": r.get("verdict"), "rag": r.get("rag"), "decision": r.get("decision"),
+            "figures": r.get("figures") or {},
             "links": r.get("links") or [], "headline": r.get("headline") or []}
 

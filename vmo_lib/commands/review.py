@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="run on an existing Dask distributed cluster, e.g. tcp://10.0.0.5:8786 "
                         "(inputs and OUT must be on a shared file system)")
     p.add_argument("--pdf", action="store_true", help="also print each HTML pack to PDF (needs /usr/bin/chromium)")
+    p.add_argument("--budget", type=float, default=None, metavar="AMOUNT",
+                   help="annual budget of the portfolio selection, in the cases' currency (shown on the "
+                        "portfolio pack); without it no selection is made")
     p.add_argument("--seed", type=int, default=0, help="seed of any randomness (Monte Carlo); default 0")
     p.add_argument("--scenario", default="baseline", help="scenario appraised (default: baseline)")
     p.add_argument("--timeout", type=float, default=600, help="longest a notebook cell may run, in seconds")
@@ -52,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
 
     result = run_review(args.folder, args.as_of, args.out, workers=args.workers, scheduler=args.scheduler,
                         pdf=args.pdf, progress=args.progress, seed=args.seed, scenario=args.scenario,
-                        timeout=args.timeout)
+                        timeout=args.timeout, annual_budget=args.budget)
     n = len(result.cases)
     print(f"{n - sum(c['status'] != 'ok' for c in result.cases)} of {n} case packs produced in "
           f"{result.seconds:.1f} s; open {result.index}")

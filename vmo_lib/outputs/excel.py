@@ -64,6 +64,7 @@ from vmo_lib.analysis.realisation import (
     CaseStatus,
     ValueBridge,
 )
+from vmo_lib.analysis.review import DECISIONS
 from vmo_lib.files import atomic_write_bytes
 from vmo_lib.model import BusinessCase, Portfolio
 from vmo_lib.periods import period_end_date
@@ -816,59 +817,32 @@ def _issues_sheet(sh: _Sheet, case: BusinessCase, s: CaseStatus) -> None:
 # --------------------------------------------------------------------------------------------------
 # the portfolio pack
 # --------------------------------------------------------------------------------------------------
-def export_portfolio_pack(
-    portfolio: Portfolio,
-    as_of: str,
-    path: str | os.PathLike[str],
-    *,
-    register: Any = None,
-    budget: float | Mapping[int, float] | None = None,
-    candidates: str = "proposed",
-    view: str = "economic",
-    seed: int = 0,
-    risk_iterations: int = 2000,
-) -> Path:
-    """Write the Excel portfolio pack for finance.
+def export_portfolio_pack(review: Any, path: str | os.PathLike[str]) -> Path:
+    """Write the Excel portfolio pack for finance from a portfolio review (renders; computes nothing
+    of its own but what more budget would buy and the frontier on the *Selection* sheet).
 
-    Sheets (:data:`PORTFOLIO_SHEETS`): *Summary* (totals per currency, verdict and RAG counts),
-    *Register* (every case's appraisal, status, realisation, verdict and risk, ranked by value for
-    money), *Benefit register* (every benefit of every case with owner, KPI, type, realisation and
-    RAG), *Selection* (the best set of candidates within ``budget``, spend per year, what more budget
-    would buy, the efficient frontier), *Double counting* (the same KPI claimed twice, with the
-    amount at stake), *Reference class* (the organisation's actual ÷ baseline history and the
-    uplifts it implies, against the Green Book and UK major projects) and *Not loaded*.
-    Every figure comes from :mod:`vmo_lib.portfolio.core` and :mod:`vmo_lib.portfolio.reference_class`.
+    Sheets (:data:`PORTFOLIO_SHEETS`): *Summary* (totals per currency, each the sum of its register
+    column; decision, verdict and RAG counts), *Register* (every case's figures from its review, ranked
+    by value for money of the outlook), *Benefit register*, *Selection* (the best set of candidates
+    within the review's budget), *Double counting*, *Reference class* and *Not loaded*.
 
     Parameters
     ----------
-    portfolio : Portfolio
-    as_of : str
-        Review period.
+    review : vmo_lib.portfolio.review.PortfolioReview
     path : path-like
         The ``.xlsx`` to write (replaced atomically).
-    register : vmo_lib.portfolio.core.Register, optional
-        :func:`vmo_lib.portfolio.core.build_register` already computed (the notebook's); else built here
-        with ``view``, ``risk_iterations`` and ``seed``.
-    budget : float or {year: float}, optional
-        Annual budget of the selection (forward costs per calendar year). None = unconstrained.
-    candidates : {"proposed", "active"}
-        Which cases compete for the budget (:data:`vmo_lib.portfolio.core.CANDIDATE_STATUSES`).
-    view : {"economic", "cash"}
-    seed, risk_iterations : int
-        Register Monte Carlo settings when ``register`` is not given.
-
-    Returns
-    -------
-    pathlib.Path
 
     Examples
     --------
     >>> import tempfile, pathlib, openpyxl
-    >>> from vmo_lib.model import make_case, Portfolio
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.analysis.review import review_case
+    >>> from vmo_lib.portfolio.review import review_portfolio
     >>> a = make_case({"case_id": "A", "first_period": "2026Q1", "horizon": 2, "discount_rate": 0},
     ...               costs=[{"line_id": "C1", "name": "c", "amounts": [10]}],
     ...               benefits=[{"line_id": "B1", "name": "b", "amounts": [0, 30]}])
-    >>> p = export_portfolio_pack(Portfolio([a]), "2026Q1", pathlib.Path(tempfile.mkdtemp()) / "p.xlsx")
+    >>> pr = review_portfolio([review_case(a, "2026Q1", iterations=0)], "2026Q1")
+    >>> p = export_portfolio_pack(pr, pathlib.Path(tempfile.mkdtemp()) / "p.xlsx")
     >>> ws = openpyxl.load_workbook(p)["Register"]
     >>> [c.value for c in ws[5]][:2]
     [1, 'A']
@@ -876,28 +850,27 @@ def export_portfolio_pack(
     from vmo_lib.portfolio import core as pf
     from vmo_lib.portfolio import reference_class
 
-    label = str(as_of)
-    reg = register if register is not None else pf.build_register(
-        portfolio, label, view=view, risk_iterations=risk_iterations, seed=seed)
-    ranked = pf.rank_cases(reg.cases)
-    totals = pf.totals_by_currency(reg.cases)
-    history = reference_class.history_ratios(portfolio.cases, label)
-    uplifts = reference_class.reference_class_uplifts(history)
+    label = str(review.as_of)
+    cases = review.cases
+    portfolio = Portfolio(cases, failures=review.failures)
+    ranked = review.register
+    totals = review.totals
+    history, uplifts = review.history, review.uplifts
     findings = []
-    for ct in sorted({str(c.meta.get("case_type") or "") for c in portfolio.cases} - {""}):
+    for ct in sorted({str(c.meta.get("case_type") or "") for c in cases} - {""}):
         findings.append({"case_type": ct, "finding": reference_class.reference_class_sentence(ct, history)})
-    selection = _selection_tables(pf, portfolio, label, reg, budget, candidates, view)
-    doubles = pf.double_counting(portfolio)
+    selection = _selection_tables(pf, portfolio, label, ranked, review.annual_budget, review.candidates, "economic")
+    doubles = review.overlaps
     header = f"VMO portfolio pack, as of {label}"
-    length = portfolio.cases[0].period_length if portfolio.cases else ("quarter" if "Q" in label.upper() else "year")
+    length = cases[0].period_length if cases else ("quarter" if "Q" in label.upper() else "year")
 
     def build(wb: Any, st: _Styles) -> None:
         sheets = {name: _Sheet(wb, st, name, header) for name in PORTFOLIO_SHEETS}
-        _portfolio_summary(sheets["Summary"], portfolio, label, reg, totals)
+        _portfolio_summary(sheets["Summary"], portfolio, label, ranked, totals)
         _register_sheet(sheets["Register"], label, ranked)
         sh = sheets["Benefit register"]
         r = sh.title(0, "Benefit register", f"Every benefit of every case as of {label}. {VARIANCE_NOTE}")
-        sh.table(r, reg.benefits, _BENEFIT_REGISTER_COLS, freeze=3, empty="No benefits.")
+        sh.table(r, review.benefits, _BENEFIT_REGISTER_COLS, freeze=3, empty="No benefits.")
         _selection_sheet(sheets["Selection"], selection)
         sh = sheets["Double counting"]
         r = sh.title(0, "Double counting", "Benefits of different cases claiming the same KPI for the same "
@@ -916,14 +889,18 @@ _REGISTER_COLS = [
     _Col("rank", "Rank (value for money)", "int"), _Col("case_id", "Case"), _Col("title", "Title", "text", 30),
     _Col("sponsor", "Sponsor"), _Col("portfolio", "Portfolio"), _Col("strategic_objective", "Objective"),
     _Col("org_unit", "Unit"), _Col("case_type", "Case type"), _Col("status", "Status"),
-    _Col("currency", "Currency"), _Col("verdict", "Verdict", "verdict"), _Col("rag", "RAG", "rag"),
-    _Col("baseline_npv", "Baseline NPV", "money"), _Col("expected_npv", "Expected NPV", "money"),
+    _Col("currency", "Currency"), _Col("decision", "Decision"), _Col("decision_reason", "Reason", "wrap", 40),
+    _Col("verdict", "Verdict", "verdict"), _Col("rag", "RAG", "rag"),
+    _Col("approved_npv", "Approved NPV (original)", "money"), _Col("in_force_npv", "NPV in force", "money"),
+    _Col("expected_npv", "Expected NPV", "money"),
     _Col("forward_npv", "Forward NPV", "money"), _Col("ob_npv", "NPV after optimism bias", "money"),
     _Col("realisation_pct", "Benefits realised", "pct"), _Col("pv_costs", "PV costs", "money"),
-    _Col("budget", "Budget (PV capex)", "money"), _Col("vfm", "Value for money (NPV / budget)", "ratio"),
-    _Col("irr", "IRR", "pct"), _Col("bcr", "BCR", "ratio"), _Col("payback_years", "Payback (years)", "years"),
-    _Col("risk_p10", "NPV P10", "money"), _Col("risk_p90", "NPV P90", "money"),
-    _Col("risk_spread", "P90 − P10", "money"), _Col("prob_negative", "P(NPV < 0)", "pct")]
+    _Col("budget", "Budget (PV capex, expected)", "money"),
+    _Col("vfm", "Value for money (expected NPV / budget)", "ratio"),
+    _Col("irr", "IRR (expected)", "pct"), _Col("bcr", "BCR (expected)", "ratio"),
+    _Col("payback_years", "Payback (years, expected)", "years"),
+    _Col("risk_p10", "Expected NPV P10", "money"), _Col("risk_p90", "Expected NPV P90", "money"),
+    _Col("risk_spread", "P90 − P10", "money"), _Col("prob_negative", "P(expected NPV < 0)", "pct")]
 _BENEFIT_REGISTER_COLS = [
     _Col("case_id", "Case"), _Col("line_id", "Line"), _Col("name", "Benefit"), _Col("benefit_type", "Type"),
     _Col("owner", "Owner"), _Col("rag", "RAG", "rag"), _Col("kpi", "KPI"), _Col("unit", "Unit"),
@@ -949,7 +926,7 @@ def _selection_tables(pf: Any, portfolio: Portfolio, label: str, reg: Any, budge
     out: dict[str, Any] = {"budget": budget, "candidates": candidates, "note": ""}
     try:
         options, costs = pf.selection_options(portfolio, label, candidates=candidates, view=view,
-                                              register=reg.cases)
+                                              register=reg)
         if options.empty:
             out["note"] = f"No candidate for selection (statuses {', '.join(pf.CANDIDATE_STATUSES[candidates])})."
             return out
@@ -1007,22 +984,25 @@ def _selection_sheet(sh: _Sheet, sel: Mapping[str, Any]) -> None:
     sh.width(0, 28)
 
 
-def _portfolio_summary(sh: _Sheet, portfolio: Portfolio, label: str, reg: Any, totals: pd.DataFrame) -> None:
-    r = sh.title(0, "Portfolio review pack", f"As of {label} · {reg.view} view · VMO Workbench {__version__}")
+def _portfolio_summary(sh: _Sheet, portfolio: Portfolio, label: str, reg: pd.DataFrame, totals: pd.DataFrame) -> None:
+    r = sh.title(0, "Portfolio review pack", f"As of {label} · economic view · VMO Workbench {__version__}")
     r = sh.section(r, "Portfolio", 3)
     r = sh.pairs(r, [("Cases", len(portfolio.cases), "int"),
                      ("Workbooks not loaded", len(portfolio.failures), "int")])
     r = sh.section(r, "Totals per currency (never added across currencies)", 7)
     r = sh.table(r, totals, [_Col("currency", "Currency"), _Col("cases", "Cases", "int"),
-                             _Col("baseline_npv", "Baseline NPV", "money"),
-                             _Col("expected_npv", "Expected NPV", "money"), _Col("forward_npv", "Forward NPV", "money"),
-                             _Col("pv_costs", "PV costs", "money"), _Col("budget", "Budget (PV capex)", "money")],
+                             _Col("approved_npv", "Approved NPV (original)", "money"),
+                             _Col("in_force_npv", "NPV in force", "money"),
+                             _Col("expected_npv", "Expected NPV", "money"), _Col("forward_npv", "Forward NPV", "money")],
                  autofilter=False)
+    r = sh.section(r, "Decisions", 3)
+    counts = reg["decision"].value_counts()
+    r = sh.pairs(r, [(v, int(counts.get(v, 0)), "int") for v in DECISIONS])
     r = sh.section(r, "Verdicts", 3)
-    counts = reg.cases["verdict"].value_counts()
+    counts = reg["verdict"].value_counts()
     r = sh.pairs(r, [(v, int(counts.get(v, 0)), "int") for v in _VERDICT_RAG])
     r = sh.section(r, "RAG", 3)
-    counts = reg.cases["rag"].value_counts()
+    counts = reg["rag"].value_counts()
     sh.pairs(r, [(v, int(counts.get(v, 0)), "int") for v in _RAG_FILL])
     sh.width(0, 30)
     for c in range(1, 7):
@@ -1071,3 +1051,16 @@ def _failures_sheet(sh: _Sheet, portfolio: Portfolio) -> None:
                       "kind": list(f["kind"]), "error": list(f["error"])}) if len(f) else pd.DataFrame()
     sh.table(r, t, [_Col("file", "Workbook"), _Col("kind", "Problem"), _Col("error", "Reason", "wrap", 80)],
              freeze=1, empty="Every workbook was loaded.")
+
+
+def export_pack_into(out_dir: str | os.PathLike[str], review: Any, name: str = "pack.xlsx") -> Path | None:
+    """Write the Excel pack of a case review (:func:`export_case_pack`) or a portfolio review
+    (:func:`export_portfolio_pack`) as ``out_dir/name``; nothing when ``out_dir`` is empty (a notebook
+    opened interactively). The notebooks call it with the review they render, so the HTML and the Excel
+    pack show one computation."""
+    if not out_dir:
+        return None
+    path = Path(out_dir) / name
+    if hasattr(review, "register"):
+        return export_portfolio_pack(review, path)
+    return export_case_pack(review, path)
