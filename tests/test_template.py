@@ -210,7 +210,7 @@ def test_numeric_validations_take_their_range_from_the_schema(wb):
     ws = wb["Case"]
     row = {f.key: schema.CASE_FIRST_ROW + i for i, f in enumerate(schema.CASE_FIELDS)}
     horizon = _validation_at(ws, f"B{row['horizon']}")
-    assert (horizon.type, horizon.operator, horizon.formula1, horizon.formula2) == ("whole", "between", "1", "400")
+    assert (horizon.type, horizon.operator, horizon.formula1, horizon.formula2) == ("whole", "between", "2", "400")
     rate = _validation_at(ws, f"B{row['discount_rate']}")
     assert (rate.type, rate.formula1, rate.formula2) == ("decimal", "-0.5", "1")
     haircut = _validation_at(ws, f"B{row['ob_benefits']}")
@@ -386,4 +386,4 @@ def test_a_rebaseline_without_its_baselines_row_is_written_not_dropped(tmp_path)
     case = _hand_built_case()
     case.baselines = case.baselines.iloc[0:0]
     ws = openpyxl.load_workbook(write_case_workbook(case, tmp_path / "rb.xlsx"))["Baselines"]
-    assert [c.value for c in ws[5]] == ["RB1", None, None, "2026Q1", "C1", 1000]
+    assert [c.value for c in ws[5]] == ["RB1", None, None, "2026Q1", "C1", 1000, None]

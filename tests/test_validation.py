@@ -432,3 +432,214 @@ def test_there_are_at_least_25_rules_and_every_rule_is_tested_here_or_in_test_lo
     untested = [r for r in RULES if f'"{r}"' not in here]
     assert not untested, untested
     assert all(sev in ("error", "warning") for sev, _ in RULES.values())
+
+
+# --- amounts: sign convention and plausibility bound (issue 15) --------------------------------------
+# The plan's non-zero amounts (conftest): C1 100, 100, 50; C2 10 x6; B1 40 x5; B2 -5, -5. Sorted by size:
+# 5 5 10 10 10 10 10 10 | 40 40 40 40 40 50 100 100 -> median (10 + 40) / 2 = 25, bound 1,000 x 25 = 25,000.
+def _issue(issues, rule, sheet, cell):
+    rows = issues[(issues["rule"] == rule) & (issues["sheet"] == sheet) & (issues["cell"] == cell)]
+    assert len(rows) == 1, issues.to_string()
+    return rows.iloc[0]
+
+
+def test_a_negative_actual_cost_and_a_1e300_actual_benefit_are_errors(broken):
+    # found before: an actual cost of -5,000,000 and a benefit of 1e300 validated OK
+    issues = broken(edits(put("Actuals", "C5", -5_000_000), row_put("Actuals", 9, {"period": "2026Q3", "line_id": "B1",
+                                                                                     "amount": 1e300})))
+    neg = _issue(issues, "costs.negative_amount", "Actuals", "C5")
+    assert neg["severity"] == "error"
+    assert neg["message"].startswith("actual for cost C1 in 2026Q1: -5,000,000.00 is negative; expected a positive")
+    big = _issue(issues, "value.implausible_amount", "Actuals", "C9")
+    assert big["severity"] == "error"
+    assert "1e+300" in big["message"] and "plausibility bound of 1e12" in big["message"]
+
+
+def test_1e307_per_period_in_the_plan_is_an_error(broken):
+    issues = broken(put("Costs", f"{pcol('Costs', 3)}{C2}", 1e307))
+    row = _issue(issues, "value.implausible_amount", "Costs", f"{pcol('Costs', 3)}{C2}")
+    assert row["severity"] == "error"
+    assert row["message"].startswith("cost C2 in 2026Q4: 1e+307 is beyond the plausibility bound of 1e12")
+
+
+def test_just_above_1e12_is_an_error_and_1e12_itself_only_a_warning(broken):
+    issues = broken(edits(put("Forecast", "C5", 1e12 + 1e4), row_put("Forecast", 6, {"period": "2026Q4", "line_id": "C2",
+                                                                                     "amount": 1e12})))
+    assert _issue(issues, "value.implausible_amount", "Forecast", "C5")["severity"] == "error"
+    assert _issue(issues, "value.implausible_amount", "Forecast", "C6")["severity"] == "warning"
+
+
+def test_an_amount_above_1000x_the_median_line_period_amount_is_a_warning(broken):
+    # median 25 (hand-worked above): 25,001 is flagged, 25,000 is not
+    issues = broken(edits(put("Forecast", "C5", 25_001),
+                          row_put("Forecast", 6, {"period": "2026Q4", "line_id": "C2", "amount": 25_000})))
+    row = _issue(issues, "value.implausible_amount", "Forecast", "C5")
+    assert row["severity"] == "warning"
+    assert "more than 1,000x the case's median non-zero line-period amount (25.00)" in row["message"]
+    assert "expected at most 25,000.00" in row["message"]
+    assert ("Forecast", "C6") not in where(issues, "value.implausible_amount")
+    assert not (issues["severity"] == "error").any(), issues.to_string()
+
+
+def test_the_sign_convention_holds_on_forecast_actuals_and_rebaselines(broken):
+    # costs positive; benefits positive; a dis-benefit (B2) negative: the same rule on every sheet
+    issues = broken(edits(put("Forecast", "C5", -30),                       # B1 cash-releasing
+                          put("Actuals", "C8", 4),                          # B2 dis-benefit, was -4
+                          put("Baselines", "F5", -100)))                    # C1 cost
+    assert _issue(issues, "benefits.negative_amount", "Forecast", "C5")["message"].startswith(
+        "forecast for benefit B1 in 2026Q4: -30.00 is negative; expected a positive amount (only a line of type "
+        "'dis-benefit'")
+    assert "is positive on a dis-benefit; expected a negative amount" in _issue(
+        issues, "benefits.positive_disbenefit", "Actuals", "C8")["message"]
+    assert _issue(issues, "costs.negative_amount", "Baselines", "F5")["message"].startswith(
+        "re-baseline amount for cost C1 in 2026Q1: -100.00 is negative")
+
+
+def test_a_three_point_total_above_1e12_is_an_error(broken):
+    cell = f"{col('Costs', 'high')}{C1}"
+    row = _issue(broken(put("Costs", cell, 5e12)), "value.implausible_amount", "Costs", cell)
+    assert row["severity"] == "error" and row["message"].startswith("line C1: high 5e+12 is beyond")
+
+
+def test_typical_amount_and_amount_issues_by_hand():
+    from vmo_lib.intake.validation import amount_issues, typical_amount
+
+    assert typical_amount([[100, 100, 50, 0], [10, 10, 10, 10], [-5, -5, 0, 2e12]]) == 10.0
+    got = amount_issues([0.0, -1.0, -1.0, 0.0, float("nan"), 10_001.0], ["cost", "benefit", "benefit", "benefit", "cost", "cost"],
+                        [None, "dis-benefit", None, "cash-releasing", None, None], 10.0)
+    # a zero is always allowed; a negative dis-benefit is right; an untyped benefit gets no sign check
+    assert [(i, rule, sev) for i, rule, sev, _ in got] == [(5, "value.implausible_amount", "warning")]
+
+
+# --- the horizon (issue 15) -------------------------------------------------------------------------
+def test_a_one_period_horizon_is_refused_naming_the_case_cell(broken):
+    issues = broken(put("Case", case_cell("horizon"), 1))
+    row = _issue(issues, "value.out_of_range", "Case", case_cell("horizon"))
+    assert row["severity"] == "error"
+    assert row["message"].startswith("Horizon (periods) 1 is outside 2 to 400: expected at least 2 periods")
+    assert ("Case", case_cell("horizon")) not in where(broken(put("Case", case_cell("horizon"), 2)), "value.out_of_range")
+
+
+# --- re-baselines (issue 11) ----------------------------------------------------------------------------
+# The base workbook's RB1 (approved 2026-06-30) states C1 on rows 5-7 (100, 120, 80) and restates C2, B1
+# and B2 as a 0 in 2026Q1 on rows 8-10. Baselines columns: A version, B approved, C reason, D period,
+# E line id, F amount, G carry over.
+def _only_c1(wb):
+    wb["Baselines"].delete_rows(8, 3)
+
+
+def test_a_rebaseline_that_omits_lines_with_a_plan_names_each(broken):
+    issues = broken(_only_c1)
+    got = issues[issues["rule"] == "baselines.line_omitted"]
+    assert set(got["sheet"] + "!" + got["cell"]) == {"Baselines!A5"}
+    assert (got["severity"] == "error").all()
+    # plan totals by hand: C2 10 x 6 = 60; B1 40 x 5 = 200; B2 -5 -5 = -10
+    assert [m.split(": it")[0] for m in got["message"]] == [
+        "re-baseline RB1 does not list line C2, whose plan in force before it (the original baseline) totals 60.00",
+        "re-baseline RB1 does not list line B1, whose plan in force before it (the original baseline) totals 200.00",
+        "re-baseline RB1 does not list line B2, whose plan in force before it (the original baseline) totals -10.00",
+    ]
+    assert all("'Carry over unlisted lines' = yes" in m for m in got["message"])
+
+
+def test_a_line_with_no_plan_need_not_be_restated(broken):
+    # C2 without any amount: nothing to lose, so RB1 may leave it out
+    blank_c2 = edits(*(put("Costs", f"{pcol('Costs', t)}{C2}", None) for t in range(8)),
+                     put("Costs", f"{col('Costs', 'likely')}{C2}", None))
+    issues = broken(edits(blank_c2, lambda wb: wb["Baselines"].delete_rows(8, 1)))
+    assert "baselines.line_omitted" not in set(issues["rule"]), issues.to_string()
+
+
+def _carry(*rows):
+    return edits(*(put("Baselines", f"G{r}", "yes") for r in rows))
+
+
+def test_carry_over_yes_keeps_the_unlisted_lines_of_the_baseline_in_force(broken, base_workbook, tmp_path):
+    from vmo_lib import load_case
+
+    edit = edits(_only_c1, _carry(5, 6, 7))
+    assert broken(edit).empty
+    path = tmp_path / "case.xlsx"  # written by broken()
+    rb1 = load_case(path, as_of=AS_OF).matrix("rebaseline:RB1")
+    assert rb1.loc["C1"].tolist() == [100, 120, 80, 0, 0, 0, 0, 0]
+    assert rb1.loc["C2"].tolist() == [0, 0, 10, 10, 10, 10, 10, 10]
+    assert rb1.loc["B1"].tolist() == [0, 0, 0, 40, 40, 40, 40, 40]
+    assert rb1.loc["B2"].tolist() == [0, 0, -5, -5, 0, 0, 0, 0]
+    # net under RB1 by hand: -100, -120, -(80 + 10) - 5, 40 - 10 - 5, then 40 - 10
+    assert load_case(path, as_of=AS_OF).net_flow("rebaseline:RB1").tolist() == [-100, -120, -95, 25, 30, 30, 30, 30]
+
+
+def test_carry_over_chains_in_approval_order_not_row_order(broken, tmp_path):
+    from vmo_lib import load_case
+
+    rb = {"period": "2026Q3", "amount": 99}
+    edit = edits(_only_c1, _carry(5, 6, 7),
+                 # RB2 (approved after RB1) on row 8 lists B1 only; RB0 (approved before RB1) on row 9 lists C2 only
+                 row_put("Baselines", 8, {"version": "RB2", "approved": dt.date(2026, 9, 30), "reason": "Scope",
+                                          "period": "2026Q4", "line_id": "B1", "amount": 10, "carry_over": "yes"}),
+                 row_put("Baselines", 9, {"version": "RB0", "approved": dt.date(2026, 3, 31), "reason": "Delay",
+                                          "line_id": "C2", "carry_over": "Yes", **rb}))
+    assert broken(edit).empty
+    case = load_case(tmp_path / "case.xlsx", as_of=AS_OF)
+    assert case.rebaseline_versions == ["RB0", "RB1", "RB2"]
+    m = {v: case.matrix(f"rebaseline:{v}") for v in case.rebaseline_versions}
+    assert m["RB0"].loc["C2"].tolist() == [0, 0, 99, 0, 0, 0, 0, 0]          # listed
+    assert m["RB0"].loc["C1"].tolist() == [100, 100, 50, 0, 0, 0, 0, 0]      # from the original
+    assert m["RB1"].loc["C2"].tolist() == [0, 0, 99, 0, 0, 0, 0, 0]          # from RB0, not the original
+    assert m["RB2"].loc["C1"].tolist() == [100, 120, 80, 0, 0, 0, 0, 0]      # from RB1
+    assert m["RB2"].loc["C2"].tolist() == [0, 0, 99, 0, 0, 0, 0, 0]          # from RB1, itself from RB0
+    assert m["RB2"].loc["B1"].tolist() == [0, 0, 0, 10, 0, 0, 0, 0]          # listed: unlisted periods are 0
+    assert m["RB2"].loc["B2"].tolist() == [0, 0, -5, -5, 0, 0, 0, 0]
+
+
+def test_an_omission_is_judged_against_the_preceding_rebaseline(broken):
+    # RB2 without carry-over leaves out C1 (RB1 total 300), C2, B1 and B2 (from the original via RB1's zeros)
+    edit = row_put("Baselines", 11, {"version": "RB2", "approved": dt.date(2026, 9, 30), "reason": "Scope",
+                                     "period": "2026Q4", "line_id": "B1", "amount": 10})
+    got = broken(edit)
+    omitted = got[got["rule"] == "baselines.line_omitted"]
+    assert set(omitted["cell"]) == {"A11"}
+    assert [m.split(",")[0] for m in omitted["message"]] == ["re-baseline RB2 does not list line C1"]
+    assert "plan in force before it (re-baseline RB1) totals 300.00" in omitted["message"].iloc[0]
+
+
+def test_a_rebaseline_without_approval_date_is_one_error_at_its_first_row(broken):
+    issues = broken(edits(*(put("Baselines", f"B{r}", None) for r in range(5, 11))))
+    row = _issue(issues, "baselines.missing_approval_date", "Baselines", "B5")
+    assert row["severity"] == "error"
+    assert row["message"] == ("re-baseline RB1 has no approval date (Approved on): expected the date the board "
+                              "approved it; it decides which baseline is in force at a review date")
+    assert len(issues) == 1, issues.to_string()
+
+
+def test_rows_of_one_rebaseline_must_agree_on_date_and_carry_over(broken):
+    issues = broken(edits(put("Baselines", "B6", dt.date(2026, 7, 1)), put("Baselines", "G5", "yes"),
+                          put("Baselines", "G7", "no")))
+    assert where(issues, "baselines.inconsistent_version") == {("Baselines", "B6"), ("Baselines", "G7")}
+    assert "approved on 2026-07-01 here but on 2026-06-30 on row 5" in _issue(
+        issues, "baselines.inconsistent_version", "Baselines", "B6")["message"]
+
+
+# --- invisible and control characters (issue 15) ------------------------------------------------------
+def test_bidi_override_is_removed_and_reported_with_its_cell(broken, tmp_path):
+    from vmo_lib import load_case
+
+    cell = f"{col('Costs', 'name')}{C1}"
+    issues = broken(edits(put("Costs", cell, "Licences\u202egnp.exe"), put("Case", case_cell("title"), "CRM\u2066 x\u2069")))
+    row = _issue(issues, "text.invisible_characters", "Costs", cell)
+    assert row["severity"] == "warning" and "U+202E" in row["message"]
+    assert "U+2066, U+2069" in _issue(issues, "text.invisible_characters", "Case", case_cell("title"))["message"]
+    case = load_case(tmp_path / "case.xlsx", as_of=AS_OF)
+    assert case.lines.set_index("line_id").loc["C1", "name"] == "Licencesgnp.exe"
+    assert case.meta["title"] == "CRM x"
+
+
+def test_c0_and_c1_controls_are_removed_but_tab_and_newline_kept():
+    raw = parse_sheets({"Case": [[], ["Template version", "1.0"], [], ["Case id", "X1"],
+                                 ["Title", "Red\x1b[31m alert\x9b2J"], ["Sponsor", "line one\nline\ttwo"]]})
+    assert raw.case.fields["title"] == ("Red[31m alert2J", "B5")
+    assert raw.case.fields["sponsor"] == ("line one\nline\ttwo", "B6")
+    issues = check_workbook(raw, as_of=AS_OF).issues
+    got = issues[issues["rule"] == "text.invisible_characters"]
+    assert got[["sheet", "cell"]].values.tolist() == [["Case", "B5"]]
+    assert "U+001B, U+009B" in got["message"].iloc[0]

@@ -15,6 +15,10 @@ Layout (template version :data:`TEMPLATE_VERSION`)
 *Actuals*    long form, one row per (period, line): :data:`ACTUAL_COLUMNS`.
 *Forecast*   long form, today's estimate for periods not yet reported: :data:`FORECAST_COLUMNS`.
 *Baselines*  long form formal re-baselines, each a full set of lines: :data:`BASELINE_COLUMNS`.
+             A re-baseline either restates every line (a line it does not list would otherwise read as
+             zero: an error when that line has a plan), or says ``carry_over`` = yes on its rows, and
+             every line it does not list keeps the baseline in force before it (the original, or the
+             re-baseline approved before it).
 *Lists*      hidden; the allowed values behind the drop-downs.
 
 In every table sheet the header is on row :data:`HEADER_ROW`; data starts on the next row.
@@ -132,7 +136,7 @@ CASE_FIELDS: tuple[Column, ...] = (
     C("approval_date", "Approval date", "date", help="Date the board approved the baseline (blank while proposed).", example="2025-12-15"),
     C("first_period", "First period", "period", True, help="Period 0 of the appraisal, e.g. 2026Q1 (quarters) or 2026 (years). Not discounted.", example="2026Q1"),
     C("period_length", "Period length", "choice", True, PERIOD_LENGTHS, example="quarter"),
-    C("horizon", "Horizon (periods)", "int", True, help="Number of periods appraised, including period 0.", example=20, minimum=1, maximum=400),
+    C("horizon", "Horizon (periods)", "int", True, help="Number of periods appraised, including period 0; at least 2 (one period has no payback, IRR or trend).", example=20, minimum=2, maximum=400),
     C("go_live_period", "Go-live period", "period", True, help="Period in which the solution goes live; benefits normally start after it.", example="2026Q4"),
     C("currency", "Currency", "text", True, help="ISO code of every amount in the workbook.", example="GBP"),
     C("price_base", "Price base", "choice", True, PRICE_BASES, help="real = constant prices of the base year; nominal = cash prices.", example="real"),
@@ -209,6 +213,10 @@ BASELINE_COLUMNS: tuple[Column, ...] = (
     C("period", "Period", "period", True, width=10),
     C("line_id", "Line id", "id", True, width=9),
     C("amount", "Amount", "amount", True, width=14),
+    C("carry_over", "Carry over unlisted lines", "choice", False, YES_NO,
+      help="yes = a line this re-baseline does not list keeps the baseline in force before it; "
+           "blank or no = the re-baseline must list every line (an omitted line with a plan is an error).",
+      width=12),
 )
 
 #: Field key → Column, for every table sheet.

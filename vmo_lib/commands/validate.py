@@ -3,6 +3,9 @@
 Prints every issue of each workbook (grouped per file: severity, cell, rule, message), then one
 summary line. A folder stands for the workbooks in it (``*.xlsx``/``*.xlsm``, sorted; Excel lock
 files ``~$...`` and hidden files skipped), so ``vmo validate data/sample`` checks a portfolio.
+A case's filled returns (``<stem>.returns/`` beside it) are checked with it, each issue naming
+the return's file and cell; a return given on its own is checked as a return. Two workbooks whose
+case ids differ only in upper/lower case are refused (``portfolio.duplicate_case_id`` on the later).
 
 Exit code: 0 when no workbook has errors (warnings allowed); 1 when a workbook has errors; 2 when a
 path is missing, a folder holds no workbook, or a file cannot be read as a workbook at all
@@ -21,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,19 +56,28 @@ def _expand(paths: list[str]) -> list[tuple[str, str | None]]:
 
 def check_paths(paths: list[str], as_of: str | None) -> list[dict[str, Any]]:
     """One result per workbook: what ``--json`` prints (the text output formats the same)."""
-    from vmo_lib.errors import WorkbookError
-    from vmo_lib.intake.loader import validate_workbook
+    import pandas as pd
 
-    results = []
+    from vmo_lib.errors import WorkbookError
+    from vmo_lib.intake.loader import check_case_file, duplicate_case_ids
+
+    checked: list[tuple[str, str | None, Any, str | None, str]] = []  # path, reason, issues, case id, cell
     for path, reason in _expand(paths):
-        issues = None
+        issues, case_id, cell = None, None, ""
         if reason is None:
             try:
-                issues = validate_workbook(path, as_of=as_of)
+                issues, case_id, cell = check_case_file(path, as_of=as_of)
             except WorkbookError as exc:
                 reason = exc.reason
             except Exception as exc:  # noqa: BLE001 - one file must not stop the others
                 reason = f"internal error while checking ({type(exc).__name__}: {exc})"
+        checked.append((path, reason, issues, case_id, cell))
+    dups = duplicate_case_ids((path, case_id if issues is not None else None, cell)
+                              for path, _, issues, case_id, cell in checked)
+    results = []
+    for i, (path, reason, issues, _, _) in enumerate(checked):
+        if i in dups:
+            issues = pd.concat([issues, dups[i]], ignore_index=True)
         if issues is None:
             results.append({"path": path, "status": "unreadable", "errors": 0, "warnings": 0,
                             "reason": reason, "issues": []})

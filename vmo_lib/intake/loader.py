@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +34,28 @@ import numpy as np
 import pandas as pd
 
 from vmo_lib.errors import ValidationError, WorkbookError
-from vmo_lib.intake.validation import CheckedWorkbook, check_workbook, duplicate_rows, resolve_as_of
+from vmo_lib.intake.validation import (
+    ISSUE_COLUMNS,
+    CheckedWorkbook,
+    check_workbook,
+    duplicate_rows,
+    rebaseline_carry_over,
+    rebaseline_order,
+    resolve_as_of,
+)
 from vmo_lib.intake.workbook import read_workbook
 from vmo_lib.model import FLOW_COLUMNS, LINE_COLUMNS, BusinessCase, Portfolio, normalise_flows
 from vmo_lib.periods import period_range
 
-__all__ = ["WORKBOOK_SUFFIXES", "load_case", "load_portfolio", "validate_workbook", "workbook_files"]
+__all__ = [
+    "WORKBOOK_SUFFIXES",
+    "check_case_file",
+    "duplicate_case_ids",
+    "load_case",
+    "load_portfolio",
+    "validate_workbook",
+    "workbook_files",
+]
 
 #: File endings read as business-case workbooks.
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
@@ -66,8 +83,8 @@ def workbook_files(folder: str | os.PathLike[str]) -> list[Path]:
     )
 
 
-def _inspect(path: str | os.PathLike[str], as_of: object) -> tuple[CheckedWorkbook, str]:
-    """File check, read and rules; returns the checked workbook and the file's SHA-256."""
+def _inspect(path: str | os.PathLike[str], as_of: object) -> tuple[CheckedWorkbook, str, list[str]]:
+    """File check, read and rules; returns the checked workbook, the file's SHA-256 and its sheet names."""
     # The file check comes first: nothing parses a file it refuses (zip bombs, encrypted, .xls...).
     from vmo_lib.intake.safety import check_workbook_file  # lazy: keeps `import vmo_lib` light
 
@@ -80,11 +97,16 @@ def _inspect(path: str | os.PathLike[str], as_of: object) -> tuple[CheckedWorkbo
         raise WorkbookError(p, f"cannot open the file ({exc.strerror or exc})") from None
     raw = read_workbook(data, path=str(p))
     checked = check_workbook(raw, as_of=as_of, file_warnings=warnings)
-    return checked, hashlib.sha256(data).hexdigest()
+    return checked, hashlib.sha256(data).hexdigest(), list(raw.sheet_names)
 
 
 def validate_workbook(path: str | os.PathLike[str], as_of: object = None) -> pd.DataFrame:
-    """Every issue of one workbook (errors and warnings), without building the case.
+    """Every issue of one workbook (errors and warnings) and of its filled returns.
+
+    A case workbook is checked by every rule, then its returns (``<stem>.returns/`` beside it,
+    :func:`vmo_lib.intake.returns.find_returns`) against it, each issue naming its own file. A
+    filled actuals return (a ``Return`` sheet, no ``Case`` sheet) is checked as a return: against
+    its case when it sits in a case's ``.returns`` folder, else on its own. See :func:`check_case_file`.
 
     Parameters
     ----------
@@ -111,7 +133,143 @@ def validate_workbook(path: str | os.PathLike[str], as_of: object = None) -> pd.
     >>> validate_workbook(p, as_of="2026Q3")[["sheet", "rule"]].values.tolist()
     [['Case', 'workbook.missing_sheet'], ['Costs', 'workbook.missing_sheet'], ['Benefits', 'workbook.missing_sheet']]
     """
-    return _inspect(path, as_of)[0].issues
+    return check_case_file(path, as_of)[0]
+
+
+def check_case_file(path: str | os.PathLike[str], as_of: object = None) -> tuple[pd.DataFrame, str | None, str]:
+    """What ``vmo validate`` needs of one file: its issues (and its returns'), its case id and that id's cell.
+
+    Returns
+    -------
+    issues : pandas.DataFrame
+        Columns :data:`vmo_lib.intake.validation.ISSUE_COLUMNS`; the returns' issues follow the
+        workbook's.
+    case_id : str or None
+        None for a return or when the id could not be read.
+    cell : str
+        The Case-sheet cell of the case id (``"B4"``), "" when unknown.
+
+    Raises
+    ------
+    WorkbookError
+        The file cannot be read as a workbook at all, or a return file is not a readable return.
+    """
+    from vmo_lib.intake.returns import check_returns, find_returns, validate_return
+
+    as_of = resolve_as_of(as_of)
+    checked, _, names = _inspect(path, as_of)
+    if _is_return(names):
+        return _check_return_file(Path(path), as_of), None, ""
+    issues = checked.issues
+    paths = find_returns(path)
+    if paths:
+        case = _draft_case(checked, path)
+        if case is not None:
+            more = [check_returns(case, paths, as_of=checked.as_of)]
+        else:  # the case cannot be built: each return on its own, so its own problems still show
+            more = []
+            for p in paths:
+                try:
+                    more.append(validate_return(p))
+                except WorkbookError as exc:
+                    more.append(pd.DataFrame([{"file": str(p), "sheet": "", "cell": "", "field": "",
+                                               "rule": "return.unreadable", "message": exc.reason,
+                                               "severity": "error"}], columns=list(ISSUE_COLUMNS)))
+        issues = pd.concat([issues, *[m for m in more if len(m)]], ignore_index=True)
+    return issues, checked.meta.get("case_id"), checked.cells.get("case_id", "")
+
+
+def _is_return(sheet_names: list[str]) -> bool:
+    """A filled actuals return: a ``Return`` sheet and no ``Case`` sheet."""
+    from vmo_lib.intake.returns import FORM_SHEET
+
+    lower = {n.strip().lower() for n in sheet_names}
+    return FORM_SHEET.lower() in lower and "case" not in lower
+
+
+def _draft_case(checked: CheckedWorkbook, path: str | os.PathLike[str]) -> BusinessCase | None:
+    """The case as far as it can be built (as ``load_case(strict=False)``), or None."""
+    if not _buildable(checked):
+        return None
+    try:
+        case = build_case(checked)
+    except Exception:  # noqa: BLE001 - a draft for checking returns only; the workbook's issues say why
+        return None
+    case.source = str(path)
+    return case
+
+
+def _check_return_file(path: Path, as_of: str) -> pd.DataFrame:
+    """A return on its own; against its case when it is in ``<stem>.returns/`` beside ``<stem>.xlsx``."""
+    from vmo_lib.intake.returns import RETURNS_SUFFIX, validate_return
+
+    folder = path.parent
+    if folder.name.endswith(RETURNS_SUFFIX):
+        stem = folder.name[: -len(RETURNS_SUFFIX)]
+        for suffix in WORKBOOK_SUFFIXES:
+            case_path = folder.parent / (stem + suffix)
+            if case_path.is_file():
+                try:
+                    case = _draft_case(_inspect(case_path, as_of)[0], case_path)
+                except WorkbookError:
+                    case = None
+                if case is not None:
+                    return validate_return(path, case, as_of=as_of)
+    return validate_return(path)
+
+
+def duplicate_case_ids(entries: Iterable[Any]) -> dict[int, pd.DataFrame]:
+    """The entries whose case id an earlier entry already uses, compared case-insensitively.
+
+    Case ids name files and folders (and ``CRM-2025`` and ``crm-2025`` are one folder on Windows
+    and macOS), so two workbooks whose ids differ only in upper/lower case are duplicates. The
+    first entry keeps its id; each later one gets an error ``portfolio.duplicate_case_id`` naming
+    both files. ``vmo validate FOLDER``, :func:`load_portfolio` and the batch all use this function.
+
+    Parameters
+    ----------
+    entries : iterable
+        In order, each a :class:`~vmo_lib.model.BusinessCase` (its ``source`` and ``case_id``; the
+        cell is the template's case-id cell) or a ``(path, case_id, cell)`` tuple; a None case id
+        is skipped.
+
+    Returns
+    -------
+    dict of int to pandas.DataFrame
+        Position of each duplicate entry → its issues table (one row, on the Case sheet).
+
+    Examples
+    --------
+    >>> d = duplicate_case_ids([("a/CRM.xlsx", "CRM-2025", "B4"), ("a/b.xlsx", "X", "B4"),
+    ...                         ("a/crm.xlsx", "crm-2025", "B4")])
+    >>> list(d), d[2].loc[0, "message"]
+    ([2], "case id 'crm-2025' in crm.xlsx is already used by CRM.xlsx (as 'CRM-2025'); case ids are compared ignoring upper/lower case (they name files and folders): expected a case id no other workbook of the folder uses")
+    """
+    from vmo_lib import schema
+
+    default_cell = f"B{schema.CASE_FIRST_ROW + [c.key for c in schema.CASE_FIELDS].index('case_id')}"
+    seen: dict[str, tuple[str, str]] = {}
+    out: dict[int, pd.DataFrame] = {}
+    for i, e in enumerate(entries):
+        if isinstance(e, BusinessCase):
+            path, cid, cell = e.source, e.case_id, default_cell
+        else:
+            path, cid, cell = e
+        if cid is None:
+            continue
+        key = str(cid).casefold()
+        if key not in seen:
+            seen[key] = (str(path), str(cid))
+            continue
+        first_path, first_id = seen[key]
+        as_first = "" if first_id == cid else f" (as {first_id!r})"
+        msg = (f"case id {cid!r} in {Path(str(path)).name} is already used by {Path(first_path).name}{as_first}; case ids "
+               "are compared ignoring upper/lower case (they name files and folders): expected a case id no other "
+               "workbook of the folder uses")
+        out[i] = pd.DataFrame([{"file": str(path), "sheet": "Case", "cell": cell or default_cell, "field": "case_id",
+                                "rule": "portfolio.duplicate_case_id", "message": msg, "severity": "error"}],
+                              columns=list(ISSUE_COLUMNS))
+    return out
 
 
 def load_case(path: str | os.PathLike[str], as_of: object = None, strict: bool = True) -> BusinessCase:
@@ -150,7 +308,7 @@ def load_case(path: str | os.PathLike[str], as_of: object = None, strict: bool =
 
 
 def _load(path: str | os.PathLike[str], as_of: object, strict: bool) -> tuple[BusinessCase, CheckedWorkbook]:
-    checked, sha = _inspect(path, as_of)
+    checked, sha, _ = _inspect(path, as_of)
     issues = checked.issues
     if checked.has_errors and (strict or not _buildable(checked)):
         raise ValidationError(path, issues)
@@ -240,6 +398,9 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
     data["case_id"] = _filled(len(data["t"]), case_id)
     data = {c: _object_column(v) if v.dtype == object else v for c, v in data.items()}
     flows = normalise_flows(pd.DataFrame(data, columns=list(FLOW_COLUMNS)))
+    bl = checked.long.get("Baselines")
+    if bl is not None and len(bl["row"]):
+        flows = _carry_over(flows, bl)
 
     versions: dict[str, dict[str, Any]] = {}
     bl = checked.long.get("Baselines")
@@ -249,6 +410,31 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
                 versions[v] = {"version": v, "approved": approved, "reason": reason}
     baselines = pd.DataFrame(list(versions.values()), columns=["version", "approved", "reason"])
     return BusinessCase(meta=meta, lines=lines, flows=flows, baselines=baselines)
+
+
+def _carry_over(flows: pd.DataFrame, baselines: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Complete the re-baselines that carry unlisted lines over (``carry_over`` = yes).
+
+    In approval order (:func:`~vmo_lib.intake.validation.rebaseline_order`), a line such a
+    re-baseline does not list takes the flows of the baseline in force before it: the original
+    (``baseline``) for the first, else the re-baseline approved just before (itself completed).
+    So every ``rebaseline:<version>`` scenario holds a complete plan.
+    """
+    carry = rebaseline_carry_over(baselines)
+    previous = "baseline"
+    for v in rebaseline_order(baselines):
+        scenario = f"rebaseline:{v}"
+        if carry.get(v):
+            scen = flows["scenario"].to_numpy(dtype=object)
+            listed = set(baselines["line_id"][(baselines["version"] == v) & ~pd.isna(baselines["line_id"])])
+            take = (scen == previous) & ~flows["line_id"].isin(listed).to_numpy()
+            if take.any():
+                extra = flows[take].copy()
+                extra["scenario"] = scenario
+                extra["comment"] = None
+                flows = normalise_flows(pd.concat([flows, extra], ignore_index=True))
+        previous = scenario
+    return flows
 
 
 def _object_column(values: np.ndarray) -> pd.Series:
@@ -334,7 +520,8 @@ def load_portfolio(folder: str | os.PathLike[str], as_of: object = None, workers
         ``cases`` in file-name order; ``failures`` one row per workbook that did not load, with
         ``path``, ``kind`` (``workbook``, ``validation`` or ``internal``), ``error`` (a sentence) and
         ``issues`` (the issues table, for validation failures). A case id already used by an earlier
-        workbook is a validation failure of the later one (rule ``portfolio.duplicate_case_id``).
+        workbook, compared case-insensitively (:func:`duplicate_case_ids`), is a validation failure of the
+        later one (rule ``portfolio.duplicate_case_id``).
 
     Raises
     ------
@@ -351,7 +538,6 @@ def load_portfolio(folder: str | os.PathLike[str], as_of: object = None, workers
     as_of = resolve_as_of(as_of)
     cases: list[BusinessCase] = []
     failures: list[dict[str, Any]] = []
-    seen: dict[str, str] = {}
     paths = workbook_files(folder)
     workers = auto_workers(len(paths), workers)
     if workers > 1 and len(paths) > 1:
@@ -362,16 +548,16 @@ def load_portfolio(folder: str | os.PathLike[str], as_of: object = None, workers
                                     chunksize=max(1, len(paths) // (4 * workers))))
     else:
         results = [_load_one(p, as_of) for p in paths]
-    for path, (case, cell, failure) in zip(paths, results, strict=True):
+    loaded = [(path, case, cell) for path, (case, cell, failure) in zip(paths, results, strict=True) if failure is None]
+    dups = duplicate_case_ids((str(path), case.case_id, cell) for path, case, cell in loaded)
+    dup_of = {str(loaded[i][0]): issues for i, issues in dups.items()}
+    for path, (case, _, failure) in zip(paths, results, strict=True):
         if failure is not None:
             failures.append(failure)
-            continue
-        if case.case_id in seen:
-            msg = f"case id {case.case_id!r} is already used by {Path(seen[case.case_id]).name}"
-            issues = pd.DataFrame([{"file": str(path), "sheet": "Case", "cell": cell, "field": "case_id",
-                                    "rule": "portfolio.duplicate_case_id", "message": msg, "severity": "error"}])
-            failures.append({"path": str(path), "kind": "validation", "error": msg, "issues": issues})
-            continue
-        seen[case.case_id] = str(path)
-        cases.append(case)
+        elif str(path) in dup_of:
+            issues = dup_of[str(path)]
+            failures.append({"path": str(path), "kind": "validation", "error": issues.loc[0, "message"],
+                             "issues": issues})
+        else:
+            cases.append(case)
     return Portfolio(cases=cases, failures=pd.DataFrame(failures, columns=["path", "kind", "error", "issues"]))

@@ -65,7 +65,8 @@ from vmo_lib.intake.template import save_workbook
 from vmo_lib.intake.template import (
     set_text_cell as _put_text,  # the one formula-safe text writer (quote prefix)
 )
-from vmo_lib.intake.validation import ISSUE_COLUMNS
+from vmo_lib.intake.validation import ISSUE_COLUMNS, amount_issues, typical_amount
+from vmo_lib.intake.workbook import sanitise_grid
 from vmo_lib.model import FLOW_COLUMNS, BusinessCase, normalise_flows
 from vmo_lib.periods import parse_period, period_label, review_period
 
@@ -74,10 +75,12 @@ __all__ = [
     "HEADER_ROW",
     "RETURN_COLUMNS",
     "RETURNS_SUFFIX",
+    "check_returns",
     "due_lines",
     "find_returns",
     "merge_returns",
     "read_return",
+    "validate_return",
     "returns_folder",
     "write_actuals_form",
 ]
@@ -323,9 +326,9 @@ def find_returns(case_path: str | os.PathLike[str]) -> list[Path]:
                    and not p.name.startswith(("~$", ".")) and p.is_file()), key=lambda p: p.name)
 
 
-def _issue(file: Any, cell: str, field: str, rule: str, message: str) -> dict[str, Any]:
+def _issue(file: Any, cell: str, field: str, rule: str, message: str, severity: str = "error") -> dict[str, Any]:
     return {"file": str(file), "sheet": FORM_SHEET, "cell": cell, "field": field, "rule": rule,
-            "message": message, "severity": "error"}
+            "message": message, "severity": severity}
 
 
 def read_return(path: str | os.PathLike[str]) -> tuple[dict[str, Any], pd.DataFrame, list[dict[str, Any]]]:
@@ -362,6 +365,7 @@ def read_return(path: str | os.PathLike[str]) -> tuple[dict[str, Any], pd.DataFr
         grid = [list(r) for r in ws.iter_rows(min_row=1, max_col=len(RETURN_COLUMNS), values_only=True)]
     finally:
         wb.close()
+    grid, invisible = sanitise_grid(grid)  # the workbook reader's cleaning, the same characters
     title = str(grid[0][0] or "") if grid and grid[0] else ""
     if not title.startswith(_MARKER):
         raise WorkbookError(p, f"not an actuals return: cell A1 should start with '{_MARKER}'")
@@ -371,7 +375,11 @@ def read_return(path: str | os.PathLike[str]) -> tuple[dict[str, Any], pd.DataFr
 
     stamp = {"case_id": _text(at(2, 2)), "period": _text(at(3, 2))}
     headers = [_text(at(HEADER_ROW, _COL[k])) for k in RETURN_COLUMNS]
-    issues = []
+    issues = [_issue(p, cell, "", "text.invisible_characters",
+                     f"removed invisible or control characters {', '.join(codes)} from the text (they can reorder, "
+                     "hide or fake what is displayed); expected plain text: check the cell reads as intended",
+                     severity="warning")
+              for cell, codes in invisible]
     expected = [h for h, _, _ in RETURN_COLUMNS.values()]
     if headers != expected:
         issues.append(_issue(p, f"{HEADER_ROW}:{HEADER_ROW}", "header", "return.layout",
@@ -437,15 +445,17 @@ def merge_returns(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], a
     -------
     BusinessCase
         A copy with the returns' actuals added and ``meta["actuals_returns"]``: one entry per
-        return (``file``, ``period``, ``rows``). The case itself is unchanged; with no paths it is
+        return (``file``, ``period``, ``rows``); the returns' warnings (cleaned text, implausible
+        amounts) are added to ``issues``. The case itself is unchanged; with no paths it is
         returned as is.
 
     Raises
     ------
     ValidationError
         Any return is for another case or a later period, names an unknown line, holds a
-        non-number, or conflicts with the case's Actuals or another return. ``issues`` names the
-        file and cell of each.
+        non-number, a negative cost, an amount beyond the plausibility bound, or conflicts with the
+        case's Actuals or another return (:func:`check_returns`). ``issues`` names the file and
+        cell of each, errors and warnings of every return.
     WorkbookError
         A file is not a readable actuals return.
 
@@ -465,11 +475,91 @@ def merge_returns(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], a
     """
     if not paths:
         return case
+    flows, provenance, issues = _merge(case, paths, as_of, unreadable_is_issue=False)
+    table = pd.DataFrame(issues, columns=list(ISSUE_COLUMNS))
+    if (table["severity"] == "error").any():
+        raise ValidationError(returns_folder(case.source) if case.source else paths[0], table)
+    merged = case.with_flows(normalise_flows(flows[list(FLOW_COLUMNS)]))
+    merged.meta = {**case.meta, "actuals_returns": provenance}
+    if len(table):
+        merged.issues = table if case.issues is None or case.issues.empty else pd.concat(
+            [case.issues, table], ignore_index=True)
+    return merged
 
+
+def check_returns(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], as_of: object = None) -> pd.DataFrame:
+    """Every issue of every return against its case, without raising: the issues table.
+
+    The checks of :func:`merge_returns`; a file that is not a readable actuals return becomes a
+    ``return.unreadable`` error naming it instead of stopping the others.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`vmo_lib.intake.validation.ISSUE_COLUMNS` (``file`` is the return).
+    """
+    if not paths:
+        return pd.DataFrame(columns=list(ISSUE_COLUMNS))
+    issues = _merge(case, paths, as_of, unreadable_is_issue=True)[2]
+    return pd.DataFrame(issues, columns=list(ISSUE_COLUMNS))
+
+
+def validate_return(path: str | os.PathLike[str], case: BusinessCase | None = None,
+                    as_of: object = None) -> pd.DataFrame:
+    """The issues of one filled return: against ``case`` when given (:func:`check_returns`), else
+    on its own (layout, stamp, numbers, cleaned text, the absolute plausibility bound).
+
+    Raises
+    ------
+    WorkbookError
+        The file is not a readable actuals return.
+    """
+    if case is not None:
+        read_return(path)  # raises WorkbookError when it is not a return at all
+        return check_returns(case, [path], as_of)
+    p = Path(path)
+    stamp, rows, issues = read_return(p)
+    if stamp["case_id"] is None:
+        issues.append(_issue(p, CASE_CELL, "case_id", "return.other_case",
+                             "no case id in the return's stamp; expected the id of the case it reports on"))
+    if stamp["period"] is None or not _parses(stamp["period"]):
+        issues.append(_issue(p, PERIOD_CELL, "period", "return.bad_period",
+                             f"period {stamp['period']!r} is not a quarter such as 2026Q3 or a year such as 2026"))
+    for r in rows.itertuples(index=False):
+        vals: dict[str, float] = {}
+        for key in ("amount", "kpi_value"):
+            x, ok = _number(getattr(r, key))
+            vals[key] = x
+            if not ok:
+                issues.append(_issue(p, f"{_LETTER[key]}{r.row}", key, "return.not_a_number",
+                                     f"expected a finite number, found {str(getattr(r, key))[:40]!r}"))
+        if r.line_id is None:
+            issues.append(_issue(p, f"{_LETTER['line_id']}{r.row}", "line_id", "return.unknown_line",
+                                 "a reported row without a line id"))
+        for _, rule, sev, msg in amount_issues([vals["amount"]], [None], [None], math.nan, [f"{r.line_id}:"]):
+            issues.append(_issue(p, f"{_LETTER['amount']}{r.row}", "amount", rule, msg, severity=sev))
+    return pd.DataFrame(issues, columns=list(ISSUE_COLUMNS))
+
+
+def _parses(period: str) -> bool:
+    for length in ("quarter", "year"):
+        try:
+            parse_period(period, length)
+            return True
+        except ValueError:
+            continue
+    return False
+
+
+def _merge(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], as_of: object,
+           unreadable_is_issue: bool) -> tuple[pd.DataFrame, list[dict[str, Any]], list[dict[str, Any]]]:
+    """The merged flows, the provenance and every issue (errors and warnings) of the returns."""
     review = None if as_of is None else review_period(as_of, case.period_length)
     tau = None if review is None else case.t_of(review)
     known = set(case.line_ids())
     kind_of = dict(zip(case.lines["line_id"], case.lines["kind"], strict=True))
+    btype_of = dict(zip(case.lines["line_id"], case.lines["benefit_type"], strict=True))
+    typical = typical_amount(case.matrix("baseline").to_numpy())
     flows = case.flows.reset_index(drop=True).copy()
     act_idx = {(r.line_id, int(r.t)): i for i, r in flows[flows["scenario"] == "actual"].iterrows()}
     where: dict[tuple[str, int], str] = {k: f"{Path(case.source).name or 'the case'} (Actuals sheet)" for k in act_idx}
@@ -477,7 +567,14 @@ def merge_returns(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], a
     provenance = []
     for path in paths:
         p = Path(path)
-        stamp, rows, read_issues = read_return(p)
+        try:
+            stamp, rows, read_issues = read_return(p)
+        except WorkbookError as exc:
+            if not unreadable_is_issue:
+                raise
+            issues.append({"file": str(p), "sheet": "", "cell": "", "field": "", "rule": "return.unreadable",
+                           "message": exc.reason, "severity": "error"})
+            continue
         issues.extend(read_issues)
         if stamp["case_id"] != case.case_id:
             issues.append(_issue(p, CASE_CELL, "case_id", "return.other_case",
@@ -519,8 +616,13 @@ def merge_returns(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], a
             for ok, key, raw in ((ok_a, "amount", r.amount), (ok_k, "kpi_value", r.kpi_value)):
                 if not ok:
                     issues.append(_issue(p, cell(key), key, "return.not_a_number",
-                                         f"expected a number, found {str(raw)[:40]!r}"))
+                                         f"expected a finite number, found {str(raw)[:40]!r}"))
                     bad = True
+            for _, rule, sev, msg in amount_issues([amount], [kind_of.get(r.line_id)], [btype_of.get(r.line_id)],
+                                                   typical, [f"actual for {kind_of.get(r.line_id) or 'line'} "
+                                                             f"{r.line_id} in {label}:"]):
+                issues.append(_issue(p, cell("amount"), "amount", rule, msg, severity=sev))
+                bad = bad or sev == "error"
             if bad:
                 continue
             key = (r.line_id, t_stamp)
@@ -548,12 +650,7 @@ def merge_returns(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], a
                                      "kpi_value": kpi, "comment": r.comment}
             n += 1
         provenance.append({"file": str(p), "period": label, "rows": n})
-    if issues:
-        raise ValidationError(returns_folder(case.source) if case.source else paths[0],
-                              pd.DataFrame(issues, columns=list(ISSUE_COLUMNS)))
-    merged = case.with_flows(normalise_flows(flows[list(FLOW_COLUMNS)]))
-    merged.meta = {**case.meta, "actuals_returns": provenance}
-    return merged
+    return flows, provenance, issues
 
 
 def _fmt(x: float) -> str:

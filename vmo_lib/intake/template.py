@@ -137,7 +137,8 @@ _INSTRUCTIONS = {
                  "in row {header} to match the Costs sheet."),
     "Actuals": "After approval: one row per reported period and line id (from Costs or Benefits). Never change past rows.",
     "Forecast": "After approval: your best estimate for each period not yet reported, per line id.",
-    "Baselines": "Only for a formal re-baseline approved by the board: every line, every period, under a new version name.",
+    "Baselines": ("Only for a formal re-baseline approved by the board, under a new version name with its approval "
+                  "date: every line, every period; or 'Carry over unlisted lines' = yes to keep the lines not listed."),
 }
 _CASE_HEADER = ("Field", "Value", "Guidance")
 _CASE_WIDTHS = (32, 34, 100)
@@ -154,7 +155,9 @@ _GUIDE_SHEETS = (
     ("Actuals", "After approval, every quarter: one row per reported period and line: amount and, for benefits, "
                 "the measured KPI value."),
     ("Forecast", "After approval: today's best estimate of each line for the periods not yet reported."),
-    ("Baselines", "Formal re-baselines only: version, approval date, reason, then a full set of period amounts. "
+    ("Baselines", "Formal re-baselines only: version, approval date (required: it decides which baseline is in force), "
+                  "reason, then a full set of period amounts: a line it does not list is an error, unless 'Carry "
+                  "over unlisted lines' is yes, when those lines keep the baseline in force before it. "
                   "The approved Costs and Benefits periods are never edited; they stay the original baseline."),
 )
 _GUIDE_CONVENTIONS = (
@@ -288,7 +291,9 @@ def write_case_workbook(case: BusinessCase, path: str | os.PathLike[str]) -> Pat
     The Case sheet takes ``case.meta``; Costs and Benefits take ``case.lines`` with one column per
     period of ``case.periods`` holding the ``"baseline"`` amounts (blank where the case has no
     flow); Actuals and Forecast take the ``"actual"`` and ``"forecast"`` flows; Baselines takes every
-    ``"rebaseline:<version>"`` flow with the version's row of ``case.baselines``. Dates are written as
+    ``"rebaseline:<version>"`` flow with the version's row of ``case.baselines``, plus a 0 in period 0
+    for each line without a flow in that re-baseline (the model reads it as zero; the sheet must
+    restate every line, :mod:`vmo_lib.intake.validation`). Dates are written as
     Excel dates, numbers as numbers, text as text (never as a formula).
 
     Parameters
@@ -704,8 +709,16 @@ def _case_tables(case: BusinessCase) -> dict[str, list[dict[str, Any]]]:
     rebase: list[dict[str, Any]] = []
     for version in versions:
         b = info.get(version, {})
-        for rec in flows[flows["scenario"] == prefix + version].to_dict("records"):
+        recs = flows[flows["scenario"] == prefix + version].to_dict("records")
+        for rec in recs:
             rebase.append({**rec, "version": version, "approved": b.get("approved"), "reason": b.get("reason")})
+        # In the model a line without a flow in a re-baseline is zero under it; the workbook says so
+        # explicitly (one 0 in period 0), as the Baselines sheet requires every line to be restated.
+        listed = {r["line_id"] for r in recs}
+        for lid in case.lines["line_id"]:
+            if lid not in listed:
+                rebase.append({"version": version, "approved": b.get("approved"), "reason": b.get("reason"),
+                               "period": periods[0], "line_id": lid, "amount": 0.0})
     out["Baselines"] = rebase
     return out
 

@@ -50,13 +50,19 @@ from vmo_lib.periods import (
 )
 
 __all__ = [
+    "AMOUNT_HARD_LIMIT",
+    "AMOUNT_RELATIVE_LIMIT",
     "ISSUE_COLUMNS",
     "RULES",
     "CheckedWorkbook",
+    "amount_issues",
     "check_workbook",
     "duplicate_rows",
     "empty_issues",
+    "rebaseline_carry_over",
+    "rebaseline_order",
     "resolve_as_of",
+    "typical_amount",
 ]
 
 ISSUE_COLUMNS: tuple[str, ...] = ("file", "sheet", "cell", "field", "rule", "message", "severity")
@@ -96,9 +102,12 @@ RULES: dict[str, tuple[str, str]] = {
     "line.price_base_mismatch": ("error", "a line in another price base than the case (real and nominal mixed)"),
     "line.three_point_order": ("error", "low > likely or likely > high"),
     "line.likely_vs_periods": ("warning", "likely total far (>10%) from the sum of the period amounts"),
-    "costs.negative_amount": ("error", "a negative cost"),
+    "costs.negative_amount": ("error", "a negative cost (plan, actual, forecast, re-baseline or return)"),
     "benefits.negative_amount": ("error", "a negative amount for a benefit that is not a dis-benefit"),
     "benefits.positive_disbenefit": ("error", "a dis-benefit entered as a positive amount"),
+    "value.implausible_amount": ("warning", "an amount more than 1,000x the case's median non-zero line-period "
+                                            "amount (warning), or above 1e12 in absolute value (error)"),
+    "text.invisible_characters": ("warning", "bidirectional-override or control characters removed from a text cell"),
     "benefits.missing_owner": ("error", "a benefit without an owner"),
     "benefits.missing_kpi": ("error", "a benefit without a KPI"),
     "benefits.missing_unit": ("error", "a benefit whose KPI has no unit"),
@@ -122,7 +131,11 @@ RULES: dict[str, tuple[str, str]] = {
     "forecast.duplicate": ("error", "the same period and line forecast twice"),
     "baselines.unknown_line": ("error", "a re-baseline amount for a line id not in Costs or Benefits"),
     "baselines.outside_horizon": ("error", "a re-baseline amount for a period outside the horizon"),
-    "portfolio.duplicate_case_id": ("error", "a case id already used by an earlier workbook of the folder"),
+    "baselines.missing_approval_date": ("error", "a re-baseline without its approval date (it decides which baseline is in force)"),
+    "baselines.inconsistent_version": ("error", "rows of one re-baseline disagree on its approval date or carry-over"),
+    "baselines.line_omitted": ("error", "a re-baseline that does not list a line with a plan, without carry-over = yes"),
+    "portfolio.duplicate_case_id": ("error", "a case id already used by an earlier workbook of the folder "
+                                             "(compared case-insensitively)"),
 }
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
@@ -130,6 +143,17 @@ _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lp
 _VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
 _POST_APPROVAL = ("approved", "in delivery", "live", "closed")
 _LIKELY_TOLERANCE = 0.10
+#: An amount above this in absolute value (any currency) is an error: no single line-period of a
+#: business case moves a trillion, and 1e300 or 1e307 would overflow every total downstream.
+AMOUNT_HARD_LIMIT = 1e12
+#: An amount more than this many times the case's median non-zero line-period amount is a warning
+#: (a slipped decimal point, thousands entered as units, a pasted account number).
+AMOUNT_RELATIVE_LIMIT = 1000.0
+#: Why a Case field has the range it has (appended to ``value.out_of_range``).
+_RANGE_WHY = {
+    "horizon": ("at least 2 periods, so that every metric is defined (payback, IRR, trends and the risk "
+                "and portfolio views need more than one period)"),
+}
 _SHEET_ORDER = {s: i for i, s in enumerate(schema.SHEETS)}
 
 
@@ -414,7 +438,8 @@ def _type_case_value(col: schema.Column, value: Any, cell: str, length: str | No
         shown = f"{x:.2%}" if col.kind == "rate" else f"{x:g}"
         lo = f"{col.minimum:.0%}" if col.kind == "rate" else f"{col.minimum:g}"
         hi = f"{col.maximum:.0%}" if col.kind == "rate" else f"{col.maximum:g}"
-        iss.add("value.out_of_range", "Case", cell, col.key, f"{col.label} {shown} is outside {lo} to {hi}")
+        why = f": expected {_RANGE_WHY[col.key]}" if col.key in _RANGE_WHY else ""
+        iss.add("value.out_of_range", "Case", cell, col.key, f"{col.label} {shown} is outside {lo} to {hi}{why}")
         return None
     return int(x) if col.kind == "int" else x
 
@@ -634,24 +659,128 @@ def _check_amounts(t: RawTable, df: dict[str, np.ndarray], pos: list[int], ts: l
     kinds = t.period_kinds[:, pos] if pos else np.empty((len(t), 0), dtype=np.int8)
     nums, code = _numbers(raw, kinds)
     _report_numbers(iss, t.sheet, "amount", code, ref, raw, "an amount")
-    if not nums.size:
-        return nums
-    if t.sheet == "Costs":
-        neg = np.nonzero((nums < 0).ravel())[0]
-        iss.add_many("costs.negative_amount", t.sheet, (ref(i) for i in neg), "amount",
-                     [f"cost {nums.ravel()[i]:,.2f} is negative; enter costs as positive amounts" for i in neg])
-    else:
-        dis = (df["benefit_type"] == "dis-benefit")[:, None]
-        typed = ~_na(df["benefit_type"])[:, None]
-        neg = np.nonzero(((nums < 0) & ~dis & typed).ravel())[0]
-        iss.add_many("benefits.negative_amount", t.sheet, (ref(i) for i in neg), "amount",
-                     [f"benefit {nums.ravel()[i]:,.2f} is negative; only a dis-benefit is entered as a negative amount"
-                      for i in neg])
-        pos_dis = np.nonzero(((nums > 0) & dis).ravel())[0]
-        iss.add_many("benefits.positive_disbenefit", t.sheet, (ref(i) for i in pos_dis), "amount",
-                     [f"dis-benefit entered as {nums.ravel()[i]:,.2f}; enter dis-benefits as negative amounts"
-                      for i in pos_dis])
     return nums
+
+
+# --- amounts: sign and magnitude (the workbook's sheets and the returns) ---------------------------
+def typical_amount(amounts: Any) -> float:
+    """The case's typical amount: median absolute value of its non-zero, finite line-period amounts
+    (those at or below :data:`AMOUNT_HARD_LIMIT`); NaN when there are none.
+
+    >>> typical_amount([0, 100, -50, 300, float("nan"), 1e300])
+    100.0
+    """
+    a = np.abs(np.asarray(amounts, dtype=float).ravel())
+    a = a[np.isfinite(a) & (a > 0) & (a <= AMOUNT_HARD_LIMIT)]
+    return float(np.median(a)) if a.size else math.nan
+
+
+def amount_issues(amounts: Any, kinds: Any, benefit_types: Any, typical: float,
+                  labels: Sequence[str] | None = None) -> list[tuple[int, str, str, str]]:
+    """Sign and magnitude problems of money amounts, one ``(position, rule, severity, message)`` each.
+
+    The sign convention is the template's, the same on every sheet and in the returns: a cost is
+    entered as a positive amount; a benefit as a positive amount; a **dis-benefit** (a benefit line
+    whose type is ``"dis-benefit"``) as a negative amount. Zero is always allowed. So a negative
+    cost is ``costs.negative_amount``, a negative amount on a benefit line of another type
+    ``benefits.negative_amount``, a positive one on a dis-benefit ``benefits.positive_disbenefit``
+    (all errors). A position whose kind is unknown (an unknown line) or whose benefit type is blank
+    gets no sign check.
+
+    The plausibility bound: an absolute value above :data:`AMOUNT_HARD_LIMIT` (1e12) is an error
+    (``value.implausible_amount``); one more than :data:`AMOUNT_RELATIVE_LIMIT` (1,000) times
+    ``typical`` (:func:`typical_amount` of the case's plan) a warning. NaN amounts (blanks) are skipped.
+
+    Parameters
+    ----------
+    amounts : array-like of float
+    kinds : array-like
+        ``"cost"``, ``"benefit"`` or None per amount.
+    benefit_types : array-like
+        The benefit type of each amount's line (ignored for costs).
+    typical : float
+        The case's typical amount; NaN skips the relative bound.
+    labels : sequence of str, optional
+        What each amount is, starting the message (default ``"amount"``).
+
+    Examples
+    --------
+    >>> for i, rule, sev, _ in amount_issues([-5.0, 10.0, 3.0, 2e6, 1e300], ["cost", "benefit", "benefit", "cost", "benefit"],
+    ...                                      [None, "dis-benefit", "cash-releasing", None, "cash-releasing"], 100.0):
+    ...     print(i, rule, sev)
+    0 costs.negative_amount error
+    1 benefits.positive_disbenefit error
+    3 value.implausible_amount warning
+    4 value.implausible_amount error
+    """
+    a = np.asarray(amounts, dtype=float).ravel()
+    k = np.asarray(kinds, dtype=object).ravel()
+    bt = np.asarray(benefit_types, dtype=object).ravel()
+    with np.errstate(invalid="ignore"):
+        is_cost, is_benefit = k == "cost", k == "benefit"
+        dis = bt == "dis-benefit"
+        typed = ~pd.isna(bt)
+        masks = (
+            (is_cost & (a < 0), "costs.negative_amount", "error",
+             "{w} {x:,.2f} is negative; expected a positive amount (costs are entered as positive amounts)"),
+            (is_benefit & typed & ~dis & (a < 0), "benefits.negative_amount", "error",
+             "{w} {x:,.2f} is negative; expected a positive amount (only a line of type 'dis-benefit' is "
+             "entered as a negative amount)"),
+            (is_benefit & dis & (a > 0), "benefits.positive_disbenefit", "error",
+             "{w} {x:,.2f} is positive on a dis-benefit; expected a negative amount (dis-benefits are entered "
+             "as negative amounts)"),
+            (np.abs(a) > AMOUNT_HARD_LIMIT, "value.implausible_amount", "error",
+             "{w} {x:.6g} is beyond the plausibility bound of 1e12 (1,000,000,000,000) in absolute value; "
+             "expected an amount in units of the case currency"),
+        )
+        relative = np.zeros(a.shape, dtype=bool)
+        if not math.isnan(typical) and typical > 0:
+            relative = (np.abs(a) > AMOUNT_RELATIVE_LIMIT * typical) & (np.abs(a) <= AMOUNT_HARD_LIMIT)
+    out: list[tuple[int, str, str, str]] = []
+    for mask, rule, sev, msg in masks:
+        for i in np.nonzero(mask)[0]:
+            w = labels[i] if labels is not None else "amount"
+            out.append((int(i), rule, sev, msg.format(w=w, x=a[i])))
+    for i in np.nonzero(relative)[0]:
+        w = labels[i] if labels is not None else "amount"
+        out.append((int(i), "value.implausible_amount", "warning",
+                    f"{w} {a[i]:,.2f} is more than 1,000x the case's median non-zero line-period amount "
+                    f"({typical:,.2f}); expected at most {AMOUNT_RELATIVE_LIMIT * typical:,.2f}: check the units "
+                    "(currency units, not thousands) and the decimal point"))
+    out.sort(key=lambda x: x[0])
+    return out
+
+
+def _report_amounts(iss: _Issues, sheet: str, amounts: np.ndarray, kinds: Any, benefit_types: Any,
+                    typical: float, cells: Sequence[str], labels: Sequence[str], fld: str = "amount") -> None:
+    for i, rule, sev, msg in amount_issues(amounts, kinds, benefit_types, typical, labels):
+        iss.add(rule, sheet, cells[i], fld, msg, severity=sev)
+
+
+def _check_plan_amounts(sheet: str, kind: str, df: dict[str, np.ndarray], amounts: tuple[list[int], np.ndarray],
+                        letters: list[str], columns: dict[str, str], meta: dict[str, Any], typical: float,
+                        iss: _Issues) -> None:
+    """Sign and plausibility of the period amounts of Costs or Benefits, and the bound on Low/Likely/High."""
+    ts, nums = amounts
+    ids, rows = df["line_id"], df["row"]
+    if nums.size:
+        first, length = meta.get("first_period"), meta.get("period_length")
+        plabels = [_label(first, t, length) if first and length else f"period {t}" for t in ts]
+        r, c = np.divmod(np.arange(nums.size), nums.shape[1])
+        noun = "cost" if kind == "cost" else "benefit"
+        cells = [f"{letters[j]}{rows[i]}" for i, j in zip(r, c, strict=True)]
+        labels = [f"{noun} {ids[i]} in {plabels[j]}:" for i, j in zip(r, c, strict=True)]
+        bts = (np.repeat(df["benefit_type"], nums.shape[1]) if kind == "benefit"
+               else np.full(nums.size, None, dtype=object))
+        _report_amounts(iss, sheet, nums.ravel(), np.full(nums.size, kind, dtype=object), bts, typical, cells, labels)
+    for key in ("low", "likely", "high"):
+        v = df[key].astype(float)
+        with np.errstate(invalid="ignore"):
+            big = np.abs(v) > AMOUNT_HARD_LIMIT
+        for i in np.nonzero(big)[0]:
+            iss.add("value.implausible_amount", sheet, f"{columns.get(key, '')}{rows[i]}", key,
+                    f"line {ids[i]}: {key} {v[i]:.6g} is beyond the plausibility bound of 1e12 (1,000,000,000,000) "
+                    "in absolute value; expected a whole-life total in units of the case currency", severity="error")
 
 
 def _check_line_attributes(sheet: str, t: RawTable, df: dict[str, np.ndarray], nums: np.ndarray, meta: dict[str, Any],
@@ -782,6 +911,8 @@ def _check_long(sheet: str, t: RawTable, df: dict[str, np.ndarray], meta: dict[s
         return [f"{letter}{r}" for r in rows[mask]]
 
     for key, col in cols.items():
+        if sheet == "Baselines" and key == "approved":
+            continue  # one issue per re-baseline, not per row (_check_rebaselines)
         if col.required and key in t.columns and key != "line_id":
             miss = _na(df[key]) & ~_bad_cells(iss, sheet, key, t)
             iss.add_many("line.missing_value", sheet, cells(key, miss), key,
@@ -820,6 +951,101 @@ def _check_long(sheet: str, t: RawTable, df: dict[str, np.ndarray], meta: dict[s
     if sheet in ("Actuals", "Forecast") and n:
         _check_duplicates(sheet, df, t, iss)
     return df
+
+
+def rebaseline_order(baselines: dict[str, np.ndarray]) -> list[str]:
+    """Versions of the Baselines sheet in the order they were approved (oldest first).
+
+    A version's approval date is the first one given on its rows; versions with none come last;
+    ties keep the order of their first row (as :attr:`vmo_lib.model.BusinessCase.rebaseline_versions`).
+
+    >>> import datetime as dt
+    >>> rebaseline_order({"version": np.array(["RB2", "RB1", "RB2", "RB3"], dtype=object),
+    ...                   "approved": np.array([dt.date(2026, 9, 1), dt.date(2026, 3, 1), None, None], dtype=object)})
+    ['RB1', 'RB2', 'RB3']
+    """
+    first_row: dict[str, int] = {}
+    approved: dict[str, Any] = {}
+    for i, (v, a) in enumerate(zip(baselines["version"], baselines["approved"], strict=True)):
+        if v is None:
+            continue
+        first_row.setdefault(v, i)
+        if approved.get(v) is None and a is not None:
+            approved[v] = a
+    return sorted(first_row, key=lambda v: (approved.get(v) is None, approved.get(v) or _dt.date.min, first_row[v]))
+
+
+def rebaseline_carry_over(baselines: dict[str, np.ndarray]) -> dict[str, bool]:
+    """Version → whether its unlisted lines carry over (``yes`` on any of its rows)."""
+    out: dict[str, bool] = {}
+    carry = baselines.get("carry_over")
+    for i, v in enumerate(baselines["version"]):
+        if v is not None:
+            out[v] = out.get(v, False) or (carry is not None and carry[i] == "yes")
+    return out
+
+
+def _check_rebaselines(t: RawTable, d: dict[str, np.ndarray], lines: dict[str, dict[str, np.ndarray]],
+                       amounts: dict[str, tuple[list[int], np.ndarray]], iss: _Issues) -> None:
+    """Each re-baseline has one approval date and one carry-over flag, and restates every line with a
+    plan unless it carries unlisted lines over."""
+    sheet = "Baselines"
+    vcol, acol, ccol = (t.columns.get(k, "") for k in ("version", "approved", "carry_over"))
+    rows = d["row"]
+    by_version: dict[str, list[int]] = {}
+    for i, v in enumerate(d["version"]):
+        if v is not None:
+            by_version.setdefault(v, []).append(i)
+    bad_date = _bad_cells(iss, sheet, "approved", t)
+    for v, idx in by_version.items():
+        dates = [(i, d["approved"][i]) for i in idx if d["approved"][i] is not None]
+        if not dates and acol and not bad_date[idx].any():
+            iss.add("baselines.missing_approval_date", sheet, f"{acol}{rows[idx[0]]}", "approved",
+                    f"re-baseline {v} has no approval date (Approved on): expected the date the board approved it; "
+                    "it decides which baseline is in force at a review date")
+        for i, a in dates[1:]:
+            if a != dates[0][1]:
+                iss.add("baselines.inconsistent_version", sheet, f"{acol}{rows[i]}", "approved",
+                        f"re-baseline {v} is approved on {a} here but on {dates[0][1]} on row {rows[dates[0][0]]}; "
+                        "expected one approval date per re-baseline")
+        flags = [(i, d["carry_over"][i]) for i in idx if d["carry_over"][i] is not None]
+        for i, f in flags[1:]:
+            if f != flags[0][1]:
+                iss.add("baselines.inconsistent_version", sheet, f"{ccol}{rows[i]}", "carry_over",
+                        f"re-baseline {v} says carry over {f!r} here but {flags[0][1]!r} on row {rows[flags[0][0]]}; "
+                        "expected one carry-over answer per re-baseline")
+    # the plan in force before each re-baseline: line → total, for lines with a non-zero amount
+    prev: dict[str, float] = {}
+    for sheet_name in schema.WIDE_SHEETS:
+        if sheet_name in lines and sheet_name in amounts:
+            nums = amounts[sheet_name][1]
+            for lid, row in zip(lines[sheet_name]["line_id"], nums if nums.size else [None] * len(lines[sheet_name]["line_id"]),
+                                strict=True):
+                if lid is not None and row is not None and np.any(np.nan_to_num(row) != 0):
+                    prev.setdefault(lid, float(np.nansum(row)))
+    prev_name = "the original baseline"
+    carry = rebaseline_carry_over(d)
+    for v in rebaseline_order(d):
+        idx = [i for i in by_version[v] if d["line_id"][i] is not None and d["kind"][i] is not None]
+        totals: dict[str, float] = {}
+        nonzero: set[str] = set()
+        for i in idx:
+            lid, a = d["line_id"][i], float(d["amount"][i])
+            totals[lid] = totals.get(lid, 0.0) + (0.0 if math.isnan(a) else a)
+            if not math.isnan(a) and a != 0:
+                nonzero.add(lid)
+        new = {lid: totals[lid] for lid in totals if lid in nonzero}
+        if carry[v]:
+            new.update({lid: tot for lid, tot in prev.items() if lid not in totals})
+        else:
+            for lid, tot in prev.items():
+                if lid not in totals:
+                    iss.add("baselines.line_omitted", sheet, f"{vcol}{rows[by_version[v][0]]}", "line_id",
+                            f"re-baseline {v} does not list line {lid}, whose plan in force before it ({prev_name}) "
+                            f"totals {tot:,.2f}: it would read as zero under {v}. Expected every line restated "
+                            f"(0 where a line stops), or 'Carry over unlisted lines' = yes on {v}'s rows to keep "
+                            "the plans of the lines it does not list")
+        prev, prev_name = new, f"re-baseline {v}"
 
 
 def _lookup(values: np.ndarray, mapping: dict[Any, Any]) -> np.ndarray:
@@ -943,6 +1169,11 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
         if sheet not in present:
             iss.add("workbook.missing_sheet", sheet, "", "", f"the workbook has no {sheet!r} sheet; start from the current template")
     _check_formulas(raw, iss)
+    for sheet, found in raw.invisible_cells.items():
+        for cell, codes in found:
+            iss.add("text.invisible_characters", sheet, cell, "",
+                    f"removed invisible or control characters {', '.join(codes)} from the text (they can reorder, "
+                    "hide or fake what is displayed); expected plain text: check the cell reads as intended")
     if "Case" in present:
         meta = _check_case(raw, iss)
     else:  # the missing sheet says it all; no issue per absent field
@@ -951,6 +1182,7 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
 
     lines: dict[str, dict[str, np.ndarray]] = {}
     amounts: dict[str, tuple[list[int], np.ndarray]] = {}
+    letters: dict[str, list[str]] = {}
     for sheet in schema.WIDE_SHEETS:
         t = raw.tables.get(sheet)
         if t is None:
@@ -963,6 +1195,16 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
         _check_line_attributes(sheet, t, df, nums, meta, iss)
         lines[sheet] = df
         amounts[sheet] = (ts, nums)
+        letters[sheet] = [t.period_headers[j][1] for j in pos]
+    typical = typical_amount(np.concatenate([n.ravel() for _, n in amounts.values()])) if amounts else math.nan
+    benefit_type_of: dict[str, Any] = {}
+    if "Benefits" in lines:
+        benefit_type_of = {lid: bt for lid, bt in zip(lines["Benefits"]["line_id"], lines["Benefits"]["benefit_type"],
+                                                      strict=True) if lid is not None}
+    for sheet, kind in (("Costs", "cost"), ("Benefits", "benefit")):
+        if sheet in lines:
+            _check_plan_amounts(sheet, kind, lines[sheet], amounts[sheet], letters[sheet], raw.tables[sheet].columns,
+                                meta, typical, iss)
     _check_line_ids_across(lines, raw.tables, iss)
     if "Costs" in raw.tables and not len(raw.tables["Costs"]):
         iss.add("case.no_costs", "Costs", f"A{schema.TABLE_FIRST_ROW}", "",
@@ -987,6 +1229,15 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
         df = _typed_columns(t, iss, length)
         _check_ids(t, df, iss)
         long[sheet] = _check_long(sheet, t, df, meta, known, as_of, iss)
+        if "amount" in t.columns and len(t):
+            d = long[sheet]
+            letter = t.columns["amount"]
+            what = {"Actuals": "actual", "Forecast": "forecast", "Baselines": "re-baseline amount"}[sheet]
+            labels = [f"{what} for {k or 'line'} {x} in {p}:" for k, x, p in zip(d["kind"], d["line_id"], d["period"], strict=True)]
+            _report_amounts(iss, sheet, d["amount"].astype(float), d["kind"], _lookup(d["line_id"], benefit_type_of),
+                            typical, [f"{letter}{r}" for r in d["row"]], labels)
+    if "Baselines" in long:
+        _check_rebaselines(raw.tables["Baselines"], long["Baselines"], lines, amounts, iss)
     if len(long.get("Actuals", {}).get("row", ())) and len(long.get("Forecast", {}).get("row", ())):
         a, f = long["Actuals"], long["Forecast"]
         reported = {k for k in zip(a["period"], a["line_id"], strict=True) if None not in k}

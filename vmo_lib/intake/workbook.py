@@ -56,6 +56,8 @@ __all__ = [
     "TEXT",
     "cell_grid",
     "read_workbook",
+    "sanitise_grid",
+    "strip_invisible",
 ]
 
 _QUARTER_FORM = re.compile(r"^\s*\d{4}\s*-?\s*[Qq][1-4]\s*$")
@@ -109,6 +111,57 @@ def is_period_like(label: object) -> bool:
     if isinstance(label, (int, float)) and not isinstance(label, bool):
         return True
     return bool(_PERIOD_ATTEMPT.search(str(label)))
+
+
+#: Characters that can reorder, hide or fake what a text displays: bidirectional embeddings,
+#: overrides and isolates (U+202A-U+202E, U+2066-U+2069), directional and zero-width marks
+#: (U+200B-U+200F, U+061C, U+2060-U+2064, U+FEFF), C0 controls other than tab and newline, DEL and
+#: C1 controls (terminal escapes). Removed where text cells are read; the cell gets a warning.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+                        "\u2066-\u2069\ufeff]")
+
+
+def strip_invisible(text: str) -> tuple[str, list[str]]:
+    """``text`` without invisible or control characters, and the code points removed (``U+202E``...).
+
+    A Windows line break (CR LF) becomes a newline without being reported.
+
+    >>> strip_invisible("Invoice\u202etxt.exe")
+    ('Invoicetxt.exe', ['U+202E'])
+    >>> strip_invisible("two\r\nlines\tok")
+    ('two\nlines\tok', [])
+    """
+    if "\r\n" in text:
+        text = text.replace("\r\n", "\n")
+    found = _INVISIBLE.findall(text)
+    if not found:
+        return text, []
+    return _INVISIBLE.sub("", text), sorted({f"U+{ord(c):04X}" for c in found})
+
+
+def sanitise_grid(grid: Sequence[Sequence[Any]], first_row: int = 1) -> tuple[Sequence[Sequence[Any]], list[tuple[str, list[str]]]]:
+    """The rows of a sheet with invisible characters removed from every text cell (:func:`strip_invisible`).
+
+    Returns the rows (the same object when nothing was found; never modified in place) and
+    ``(cell, code points)`` for each cleaned cell, ``cell`` counted from row ``first_row``.
+
+    >>> rows, found = sanitise_grid([["ok", 1.0], [None, "a\u202eb"]])
+    >>> rows[1][1], found
+    ('ab', [('B2', ['U+202E'])])
+    """
+    out: list[list[Any]] | None = None
+    found: list[tuple[str, list[str]]] = []
+    search = _INVISIBLE.search
+    for i, row in enumerate(grid):
+        for j, v in enumerate(row):
+            if v.__class__ is str and (search(v) or "\r" in v):
+                text, codes = strip_invisible(v)
+                if out is None:
+                    out = [list(r) for r in grid]
+                out[i][j] = text
+                if codes:
+                    found.append((cell_ref(i + first_row, j), codes))
+    return (grid if out is None else out), found
 
 
 def _clean(value: Any) -> Any:
@@ -206,6 +259,8 @@ class RawWorkbook:
 
     ``formula_cells`` and ``error_cells`` map a sheet name to the cells holding a formula without a
     usable cached value and an Excel error value (``#DIV/0!``...), respectively.
+    ``invisible_cells`` maps a sheet name to ``(cell, code points)`` for each text cell from which
+    invisible or control characters were removed (:func:`strip_invisible`).
     """
 
     path: str
@@ -215,6 +270,7 @@ class RawWorkbook:
     tables: dict[str, RawTable]
     formula_cells: dict[str, list[str]] = field(default_factory=dict)
     error_cells: dict[str, list[str]] = field(default_factory=dict)
+    invisible_cells: dict[str, list[tuple[str, list[str]]]] = field(default_factory=dict)
 
 
 # --- parsing rows (no file involved) -----------------------------------------------------------------
@@ -385,6 +441,14 @@ def parse_sheets(
     ({'line_id': 'A', 'name': 'B'}, [5], [('2026Q1', 'C')])
     """
     names = list(sheets)
+    canon = {n: (_find_sheet(list(schema.SHEETS), n) or n) for n in names}
+    invisible: dict[str, list[tuple[str, list[str]]]] = {}
+    cleaned: dict[str, Sequence[Sequence[Any]]] = {}
+    for n in names:  # the one place text cells of a workbook are cleaned
+        cleaned[n], found = sanitise_grid(sheets[n])
+        if found:
+            invisible[canon[n]] = found
+    sheets = cleaned
     case_name = _find_sheet(names, "Case")
     if case_name is not None:
         version, case = _parse_case(sheets[case_name])
@@ -395,7 +459,6 @@ def parse_sheets(
         name = _find_sheet(names, sheet)
         if name is not None:
             tables[sheet] = _parse_table(sheet, sheets[name])
-    canon = {n: (_find_sheet(list(schema.SHEETS), n) or n) for n in names}
     return RawWorkbook(
         path=str(path),
         sheet_names=names,
@@ -404,6 +467,7 @@ def parse_sheets(
         tables=tables,
         formula_cells={canon.get(k, k): list(v) for k, v in (formula_cells or {}).items()},
         error_cells={canon.get(k, k): list(v) for k, v in (error_cells or {}).items()},
+        invisible_cells=invisible,
     )
 
 
