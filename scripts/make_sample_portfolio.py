@@ -249,7 +249,9 @@ def build_case(spec: Spec) -> BusinessCase:
         rest = range(as_of_t + 1, meta["horizon"])
         if money and (spec.forecast_all or any(abs(outlook[t] - base_ref[t]) >= 1 for t in rest)):
             for t in rest:
-                if abs(outlook[t]) >= 1 or abs(base_ref[t]) >= 1:
+                # a zero is stated where the original plan had a flow, so the expected profile never
+                # falls back to the original plan whichever baseline is in force
+                if abs(outlook[t]) >= 1 or abs(base_ref[t]) >= 1 or abs(plan[t]) >= 1:
                     forecast.append({"period": periods[t], "line_id": line_id,
                                      "amount": float(np.round(outlook[t], -2)),
                                      "comment": spec.comments.get((periods[t], line_id))})

@@ -393,3 +393,144 @@ def test_readme_lists_every_case(sample):
     text = (SAMPLE / "README.md").read_text(encoding="utf-8")
     for cid in sample:
         assert text.count(f"| {cid} |") == 2, cid  # the register and the "what each case exercises" table
+
+
+# --- the cases that exercise the review rules (issue 11) --------------------------------------------
+def _status(case_id: str, as_of: str):
+    loader = pytest.importorskip("vmo_lib.intake.loader")
+    from vmo_lib.analysis.realisation import case_status
+
+    return case_status(loader.load_case(SAMPLE / f"{case_id}.xlsx", as_of=as_of), as_of)
+
+
+def _npv8(flows: list[float]) -> float:
+    return sum(x / 1.08 ** t for t, x in enumerate(flows))
+
+
+def test_yearly_case_is_reviewed_for_its_last_completed_year(sample):
+    s = sample["DEVICE-2024"]
+    assert s.periods == ["2024", "2025", "2026", "2027", "2028", "2029"]
+    assert sorted(set(s.actuals["period"])) == ["2024", "2025"]  # the 2026 return is not due before the year ends
+    assert s.forecast.empty
+    # Worked by hand from the generator: C1 £800k a year; C2 £450k (2024) + £250k (2025); C3 £60k (2025);
+    # B1 £700k in 2025, then £1.4m a year; B2 4,000 then 8,000 hours at £35 (£140k, £280k).
+    base = [-1_250_000, -270_000, 880_000, 880_000, 880_000, 880_000]
+    # Actuals: C2 +10% (£495k, £275k), B1 90% of plan in 2025 (£630k), the rest as planned; 2026 on: the baseline.
+    exp = [-1_295_000, -365_000, 880_000, 880_000, 880_000, 880_000]
+    assert _npv8(base) == pytest.approx(1_198_770.02, abs=0.01)
+    assert _npv8(exp) == pytest.approx(1_065_807.05, abs=0.01)
+    assert baseline_npv(s) == pytest.approx(_npv8(base), abs=0.01)
+    assert expected_npv(s) == pytest.approx(_npv8(exp), abs=0.01)
+    pv_cost = 1_250_000 + 1_110_000 / 1.08 + sum(800_000 / 1.08 ** t for t in range(2, 6))
+    assert pv_cost == pytest.approx(4_731_205.0, abs=1.0)  # a shortfall of £132,963: -2.8 %, inside the band
+
+    q3 = _status("DEVICE-2024", "2026Q3")
+    assert q3.as_of == "2025"
+    assert q3.baseline_npv == pytest.approx(_npv8(base), abs=0.01)
+    assert q3.expected_npv == pytest.approx(_npv8(exp), abs=0.01)
+    assert q3.verdict.label == hand_verdict(_npv8(base), _npv8(exp), pv_cost) == "on track"
+    assert q3.realisation_pct == pytest.approx((630_000 + 140_000) / (700_000 + 140_000))
+
+    q4 = _status("DEVICE-2024", "2026Q4")  # now the review covers 2026, whose actual is missing
+    assert q4.as_of == "2026"
+    y2026 = q4.expected[q4.expected["period"] == "2026"]
+    assert (y2026["source"] == "plan").all()
+    assert y2026.loc[y2026["amount"] != 0, "estimated"].all() and (y2026["amount"] != 0).sum() == 3
+
+
+def test_cancelled_case_has_actuals_to_the_cancellation_and_nothing_after(sample):
+    s = sample["LOYALTY-2025"]
+    assert s.meta["status"] == "cancelled"
+    cancel_t = _t(s, "2026Q3")
+    assert max(_t(s, p) for p in s.actuals["period"]) == cancel_t
+    m, ids, sign = baseline_matrix(s)
+    planned_after = {(ids[i], s.periods[t]) for i in range(len(ids)) for t in range(cancel_t + 1, len(s.periods))
+                     if m[i, t] != 0}
+    forecast = set(zip(s.forecast["line_id"], s.forecast["period"], strict=True))
+    assert len(planned_after) == 3 * 13 and planned_after <= forecast  # C2, B1, B2 2026Q4-2029Q4 (C1's plan ended)
+    assert (s.forecast["amount"] == 0).all()
+    assert (expected_matrix(s)[:, cancel_t + 1:] == 0).all()
+    ben = s.actuals[s.actuals["line_id"].str.startswith("B")]
+    assert set(ben["period"]) == {"2026Q3"} and (ben["amount"] == 0).all()  # nothing realised when benefits fell due
+    # the expected NPV is the actuals alone, discounted one by one
+    q = 1.10 ** 0.25 - 1
+    by_hand = sum((-1 if r.line_id.startswith("C") else 1) * r.amount / (1 + q) ** _t(s, r.period)
+                  for r in s.actuals.itertuples())
+    assert expected_npv(s) == pytest.approx(by_hand, rel=1e-12)
+    assert by_hand < -1_000_000 < 1_000_000 < baseline_npv(s)
+
+    st = _status("LOYALTY-2025", AS_OF)
+    assert st.expected_npv == pytest.approx(by_hand, abs=0.01)
+    assert st.forward_npv == 0
+    assert st.verdict.label == hand_verdict(baseline_npv(s), by_hand, pv_costs(s, m)) == "value destroyed"
+
+
+def test_review_quarter_with_only_a_dis_benefit_due(sample):
+    s = sample["WMS-2025"]
+    b = s.benefits.set_index("line_id")
+
+    def due(lid: str) -> set[str]:
+        return {p for p in s.periods if not pd.isna(b.loc[lid, p]) and b.loc[lid, p] != 0}
+
+    assert {lid: float(b.loc[lid, "2026Q3"]) for lid in b.index if "2026Q3" in due(lid)} == {"D1": -85_000.0}
+    assert b.loc["D1", "benefit_type"] == "dis-benefit" and due("D1") == {"2026Q3"}
+    assert due("B1") == {"2025Q4", "2026Q4", "2027Q4", "2028Q4", "2029Q4"}  # peak season
+    assert due("B2") == {"2026Q1", "2027Q1", "2028Q1", "2029Q1", "2030Q1"}  # year-end stock count
+    q3 = s.actuals[(s.actuals["period"] == "2026Q3") & s.actuals["line_id"].isin(b.index)]
+    assert list(q3["line_id"]) == ["D1"] and float(q3["amount"].iloc[0]) < -85_000  # 20 % above plan
+
+    loader = pytest.importorskip("vmo_lib.intake.loader")
+    from vmo_lib.analysis.realisation import realisation_by_line
+
+    lines = realisation_by_line(loader.load_case(SAMPLE / "WMS-2025.xlsx", as_of=AS_OF), AS_OF).set_index("line_id")
+    assert lines.loc["B1", "plan_period"] == 0 and lines.loc["B2", "plan_period"] == 0  # nothing due
+    assert lines.loc["D1", "plan_period"] == -85_000
+    assert lines.loc["D1", "actual_period"] == float(q3["amount"].iloc[0])
+    st = _status("WMS-2025", AS_OF)
+    m = baseline_matrix(s)[0]
+    assert st.verdict.label == hand_verdict(baseline_npv(s), expected_npv(s), pv_costs(s, m)) == "on track"
+
+
+def test_rebaseline_approved_after_the_review_period(sample):
+    s = sample["FIELD-2025"]
+    approved = pd.Timestamp(s.baselines["approved"].iloc[0]).date()
+    assert dt.date(2026, 9, 30) < approved <= dt.date(2026, 12, 31)  # after 2026Q3, within 2026Q4
+    m, ids, sign = baseline_matrix(s)
+    rb = rebaseline_matrix(s, "RB1")
+    q3_t = _t(s, "2026Q3")
+    b1, b2 = ids.index("B1"), ids.index("B2")
+    # the original baseline had benefits due in 2026Q3 (B1 £180k/4; B2 3,000/4 visits at £85 = £63,750, to the
+    # £100: £63,800); RB1 none yet
+    assert (m[b1, q3_t], m[b2, q3_t]) == (45_000, 63_800) and rb[b1, q3_t] + rb[b2, q3_t] == 0
+    reported = s.actuals[s.actuals["period"] == "2026Q3"].set_index("line_id")["amount"]
+    assert reported["B1"] == 0 and reported["B2"] == 0
+    # the owner's forecast already follows RB1, so the expected NPV does not depend on the baseline in force
+    np.testing.assert_array_equal(expected_matrix(s), expected_matrix(s, rb))
+    np.testing.assert_array_equal(expected_matrix(s)[:, q3_t + 1:], rb[:, q3_t + 1:])
+    base, rb_npv, exp = case_npv(s, sign @ m), case_npv(s, sign @ rb), expected_npv(s)
+    vs_original = hand_verdict(base, exp, pv_costs(s, m))
+    vs_rb1 = hand_verdict(rb_npv, exp, pv_costs(s, rb))
+    assert (vs_original, vs_rb1) == ("at risk", "on track")
+
+    q3, q4 = _status("FIELD-2025", "2026Q3"), _status("FIELD-2025", "2026Q4")
+    assert q3.baseline_npv == pytest.approx(base, abs=0.01) and q3.expected_npv == pytest.approx(exp, abs=0.01)
+    assert q3.verdict_vs_original.label == vs_original
+    # As of 2026Q3 the approval-date rule keeps the original in force (today's code: RB1 at once).
+    assert q3.verdict.label == {"baseline": vs_original, "rebaseline:RB1": vs_rb1}[q3.baseline_in_force]
+    assert q4.baseline_in_force == "rebaseline:RB1"
+    assert q4.current_baseline_npv == pytest.approx(rb_npv, abs=0.01) and q4.verdict.label == vs_rb1
+
+
+def test_readme_verdicts_are_the_verdicts_of_today(sample):
+    from vmo_lib.analysis.realisation import VERDICTS
+
+    text = (SAMPLE / "README.md").read_text(encoding="utf-8")
+    specs = _script().sample_specs()
+    assert sorted(sp.meta["case_id"] for sp in specs) == sorted(sample)
+    assert {sp.verdict for sp in specs} == set(VERDICTS)
+    for sp in specs:
+        cid = sp.meta["case_id"]
+        assert f"| {cid} | {sp.exercises} | {sp.verdict}" in text
+        if cid == "FIELD-2025":
+            continue  # depends on the baseline in force: test_rebaseline_approved_after_the_review_period
+        assert _status(cid, AS_OF).verdict.label == sp.verdict, cid
