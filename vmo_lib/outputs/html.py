@@ -386,7 +386,7 @@ def render_index(entries: Sequence[Mapping[str, Any]], *, as_of: str, source: st
     rows = []
     for e in entries:
         rows.append({"case_id": e.get("case_id", ""), "title": e.get("title") or "", "source": e.get("source") or "",
-                     "status": e.get("status", "failed"), "verdict": e.get("verdict"), "rag": e.get("rag"),
+                     "status": e.get("status", "failed"), "verdict": e.get("verdict"), "decision": e.get("decision"), "rag": e.get("rag"),
                      "rag_class": rag_class(e.get("rag")), "rag_text": rag_text(e.get("rag")),
                      "figures": dict(e.get("figures") or {}),
                      "links": list(e.get("links") or []), "step": e.get("step") or "", "error": e.get("error") or "",
