@@ -96,6 +96,22 @@ def _as_flows(values: ArrayLike) -> tuple[NDArray[np.float64], bool]:
     raise ValueError(f"values must be 1-D (one series) or 2-D (one series per row), got {arr.ndim}-D")
 
 
+def _quiet(fn: Any) -> Any:
+    """Run ``fn`` with numpy's floating-point errors ignored.
+
+    Overflow, division by zero and invalid operations are answered as ``nan``/``inf`` and then
+    checked, never raised: a caller's ``numpy.seterr(all="raise")`` or ``warnings`` filter turning
+    RuntimeWarnings into errors must not turn a "no answer" into a ``FloatingPointError``.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def _out(result: NDArray[np.float64], one: bool) -> Any:
     """Unwrap a one-row result to a Python float, keep arrays as arrays."""
     return float(result[0]) if one else result
@@ -190,6 +206,7 @@ def _dated_times(dates: ArrayLike, n_values: int) -> tuple[NDArray[np.float64], 
 # --------------------------------------------------------------------------------------------------
 # discounting
 # --------------------------------------------------------------------------------------------------
+@_quiet
 def per_period_rate(annual_rate: ArrayLike, periods_per_year: int) -> Any:
     """Convert an annual rate to the equivalent compound rate per period.
 
@@ -224,6 +241,7 @@ def per_period_rate(annual_rate: ArrayLike, periods_per_year: int) -> Any:
     return float(out) if out.ndim == 0 else out
 
 
+@_quiet
 def discount_factors(rate: float, n_periods: int) -> NDArray[np.float64]:
     """Discount factors ``1 / (1 + rate) ** t`` for ``t = 0 .. n_periods - 1``.
 
@@ -255,6 +273,7 @@ def discount_factors(rate: float, n_periods: int) -> NDArray[np.float64]:
     return np.power(1.0 + float(rate), -t)
 
 
+@_quiet
 def green_book_discount_factors(
     n_periods: int, periods_per_year: int = 1, schedule: str = "standard"
 ) -> NDArray[np.float64]:
@@ -317,6 +336,7 @@ def green_book_discount_factors(
     return np.exp(log_df)
 
 
+@_quiet
 def annuity_factor(rate: ArrayLike, n_periods: ArrayLike) -> Any:
     """Present value of 1 paid at the end of each of ``n_periods`` periods.
 
@@ -355,6 +375,7 @@ def annuity_factor(rate: ArrayLike, n_periods: ArrayLike) -> Any:
     return float(out) if out.ndim == 0 else out
 
 
+@_quiet
 def equivalent_annual_cost(rate: ArrayLike, pv: ArrayLike, n_years: ArrayLike) -> Any:
     """Equivalent annual cost: the level end-of-year amount with the same present value as ``pv``.
 
@@ -403,6 +424,7 @@ def _period_factors(rate: float | None, factors: ArrayLike | None, n: int) -> ND
     return df[:n]
 
 
+@_quiet
 def npv(rate: float | None, values: ArrayLike, *, factors: ArrayLike | None = None) -> Any:
     """Net present value with period 0 undiscounted (the appraisal convention).
 
@@ -455,6 +477,7 @@ def npv(rate: float | None, values: ArrayLike, *, factors: ArrayLike | None = No
     return _out(v @ _period_factors(rate, factors, v.shape[1]), one)
 
 
+@_quiet
 def excel_npv(rate: float, values: ArrayLike) -> Any:
     """Excel's ``NPV(rate, values)``: the first value is discounted one full period.
 
@@ -488,6 +511,7 @@ def excel_npv(rate: float, values: ArrayLike) -> Any:
     return float(out) if out.ndim == 0 else out
 
 
+@_quiet
 def xnpv(rate: float, values: ArrayLike, dates: ArrayLike) -> Any:
     """Excel's ``XNPV``: NPV of flows on arbitrary dates, actual/365 from the first date.
 
@@ -758,6 +782,7 @@ def _distinct_sorted(roots: NDArray[np.float64]) -> NDArray[np.float64]:
     return roots
 
 
+@_quiet
 def irr_roots(values: ArrayLike) -> NDArray[np.float64]:
     """Every real IRR of one series (all rates ``r > -1`` with ``NPV(r) = 0``), ascending.
 
@@ -978,6 +1003,7 @@ def _polynomial_roots_batch(v: NDArray[np.float64]) -> tuple[NDArray[np.intp], N
     return row_of, _polish(v[row_of], cand, steps=6)
 
 
+@_quiet
 def irr(values: ArrayLike, guess: ArrayLike = 0.1, *, raise_on_failure: bool = False) -> Any:
     """Internal rate of return of periodic flows, as Excel's ``IRR`` finds it.
 
@@ -1096,6 +1122,7 @@ class IrrReport:
     message: str
 
 
+@_quiet
 def irr_report(values: ArrayLike, guess: float = 0.1) -> IrrReport:
     """IRR of one series with all its roots and a plain-words verdict.
 
@@ -1242,6 +1269,7 @@ def _xirr_nearest(v: NDArray[np.float64], t: NDArray[np.float64], guess: float) 
     return r if _xirr_verified(v, t, r) else math.nan
 
 
+@_quiet
 def xirr(
     values: ArrayLike, dates: ArrayLike, guess: float = 0.1, *, raise_on_failure: bool = False
 ) -> float:
@@ -1316,6 +1344,7 @@ def xirr(
 # --------------------------------------------------------------------------------------------------
 # MIRR and payback
 # --------------------------------------------------------------------------------------------------
+@_quiet
 def mirr(values: ArrayLike, finance_rate: float, reinvest_rate: float) -> Any:
     """Excel's ``MIRR``: outflows financed at one rate, inflows reinvested at another.
 
@@ -1361,6 +1390,7 @@ def mirr(values: ArrayLike, finance_rate: float, reinvest_rate: float) -> Any:
     return _out(out, one)
 
 
+@_quiet
 def payback(values: ArrayLike) -> Any:
     """Payback period: when the cumulative net flow first turns non-negative, in fractional periods.
 
@@ -1401,6 +1431,9 @@ def payback(values: ArrayLike) -> Any:
 def _first_recovery(cum: NDArray[np.float64], finite: NDArray[np.bool_]) -> NDArray[np.float64]:
     """Interpolated first time each row of cumulative flows turns from negative to non-negative."""
     m, n = cum.shape
+    if n < 2:  # one period: under water at t = 0 can never recover; otherwise paid back at once
+        out = np.where(cum[:, 0] < 0, np.nan, 0.0) if n == 1 else np.full(m, np.nan)
+        return np.where(finite, out, np.nan)
     negative = cum < 0
     went_negative = negative.any(axis=1)
     first_negative = np.argmax(negative, axis=1)
@@ -1415,6 +1448,7 @@ def _first_recovery(cum: NDArray[np.float64], finite: NDArray[np.bool_]) -> NDAr
     return np.where(finite, out, np.nan)
 
 
+@_quiet
 def discounted_payback(rate: float | None, values: ArrayLike, *, factors: ArrayLike | None = None) -> Any:
     """Discounted payback: :func:`payback` on flows discounted to period 0.
 
