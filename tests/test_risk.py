@@ -555,7 +555,7 @@ def test_outlook_already_negative_says_so_and_gives_the_rise_in_future_benefits_
     assert outlook_npv_by_hand(case, "2027Q4", ben_mult=1 - s) == pytest.approx(0, abs=1e-9)
     # future costs of 20 (PV 15.8) cannot absorb a gap of 53.5: no cost switching value, said in words
     assert math.isnan(sv.loc["cost uplift", "value"])
-    assert "even with no future costs" in sv.loc["cost uplift", "note"]
+    assert sv.loc["cost uplift", "note"] == "None: the expected NPV stays negative even with no future cost at all."
     assert math.isnan(sv.loc["delay", "value"]) and "already negative" in sv.loc["delay", "note"]
     assert not any("can rise" in n or "can fall" in n for n in sv["note"])
 

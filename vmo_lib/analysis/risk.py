@@ -301,7 +301,7 @@ def switching_values(case: BusinessCase | CaseMatrices, scenario: str = "baselin
         rows.append(("cost uplift", x, "share of costs", what_if_npv(m, WhatIf(cost_overrun=x)), note))
     else:
         why = (f"no {costs_w} remain" if outlook else "there are no costs") if pv_c <= 0 \
-            else f"{subject} stays negative even with no {costs_w} at all"
+            else f"{subject} stays negative even with no {costs_w[:-1]} at all"
         rows.append(("cost uplift", math.nan, "share of costs", math.nan, f"None: {why}."))
 
     # benefit shortfall
