@@ -119,7 +119,8 @@ _OB_KINDS = {"irr": "pct", "bcr": "ratio", "roi": "pct", "discounted_payback_yea
 _SV_KINDS = {"share of costs": "pct", "share of benefits": "pct", "annual rate": "pct", "periods": "ratio"}
 _RAG_FILL = {"green": ("#C6EFCE", "#006100"), "amber": ("#FFEB9C", "#9C5700"), "red": ("#FFC7CE", "#9C0006"),
              "grey": ("#E7E6E6", "#3A3838")}
-_VERDICT_RAG = {"value created": "green", "on track": "green", "at risk": "amber", "value destroyed": "red"}
+_VERDICT_RAG = {"value created": "green", "on track": "green", "at risk": "amber", "value destroyed": "red",
+                "not started": "grey"}
 _NAVY = "#1F3864"
 _MAX_TEXT = 32_767  # Excel's limit on a cell's text
 _MC_ITERATIONS = 100_000  # the default of `vmo risk`, so the Risk sheet equals `vmo risk --json`

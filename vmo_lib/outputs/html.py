@@ -876,7 +876,7 @@ def portfolio_headline(review: Any) -> list[str]:
         out.append(f"{cur or 'No currency'} ({n} case{'s' if n != 1 else ''}): NPV in force "
                    f"{format_money(base, cur, compact=True)}, expected NPV now {format_money(exp, cur, compact=True)}: "
                    f"{moved}.")
-    order = ["value created", "on track", "at risk", "value destroyed"]
+    order = ["value created", "on track", "at risk", "value destroyed", "not started"]
     counts = cases["verdict"].fillna("no verdict").value_counts()
     verdicts = [v for v in order if v in counts.index] + sorted(v for v in counts.index if v not in order)
     out.append("Verdicts: " + ", ".join(f"{int(counts[v])} {v}" for v in verdicts) + ".")
