@@ -15,14 +15,14 @@
 # # Case review
 # The quarterly review of one business case: where it stands and whether it is creating value.
 # Run it as-is on a sample case, or let `vmo review` (papermill) run it per case with the parameters below.
-# Cells tagged `hide-in-pack` do not appear in the HTML pack.
+# Every figure below is read from one `CaseReview` (vmo_lib.analysis.review), computed once; the Excel
+# pack is written from the same review. Cells tagged `hide-in-pack` do not appear in the HTML pack.
 
 # %%
 # %matplotlib inline
-from vmo_lib.analysis import appraisal, realisation, risk
-from vmo_lib.intake import loader
-from vmo_lib.outputs import charts
+from vmo_lib.outputs import charts, excel
 from vmo_lib.outputs import html as report
+from vmo_lib.portfolio import review as reviews
 
 # %% tags=["parameters"]
 case_path = "../data/sample/CRM-2025.xlsx"
@@ -30,24 +30,21 @@ as_of = "2026Q3"
 scenario = "baseline"
 seed = 0
 out_dir = ""
+review_file = ""  # the review the batch computed, else computed here
 
 # %%
-case = loader.load_case(case_path, as_of=as_of)
-status = realisation.case_status(case, as_of)
-appraised = appraisal.appraise(case, scenario)
-simulation = risk.monte_carlo(case, seed=seed, scenario=scenario)
-switching = risk.switching_values(case, scenario)
-results = report.case_results(case, status, appraised, scenario=scenario, seed=seed)
-results["risk"] = simulation.summary()
-saved = report.write_results(out_dir, results)
+review = reviews.case_review_from(case_path, as_of, seed=seed, review_file=review_file)
+status = review.status
+report.write_results(out_dir, report.case_results(review))
+excel.export_pack_into(out_dir, review)
 
 # %%
-report.case_summary(case, status, appraised)
+report.case_summary(review)
 
 # %% [markdown]
-# ## Summary and verdict
-# The verdict compares the expected NPV (actuals to date, then the owner's forecast) with the NPV approved
-# for this case. Sentences generated from this quarter's figures:
+# ## Summary, verdict and decision
+# The verdict compares the expected NPV (actuals to date, then the owner's forecast) with the NPV of the
+# baseline in force; the decision follows from it by one rule. Sentences generated from this quarter's figures:
 
 # %%
 report.narrative_html(status)
@@ -61,14 +58,15 @@ charts.value_bridge_chart(status.bridge_current or status.bridge, status.currenc
 
 # %% [markdown]
 # ## Appraisal
-# Whole-life figures of the plan appraised, discounted to the case's first period.
+# Whole-life figures of the expected outlook beside the approved plan, discounted to the case's first period.
 
 # %%
-report.appraisal_table(appraised)
+report.appraisal_table(review)
 
 # %% [markdown]
 # ## Realisation
-# Plan against actual for every benefit and cost line up to the review period; variance is positive when better than plan.
+# Plan against actual for every benefit and cost line up to the review period; variance is positive when better
+# than plan. Benefits are counted gross; dis-benefits are on their own lines.
 
 # %%
 charts.realisation_curve(status)
@@ -78,13 +76,14 @@ report.realisation_table(status)
 
 # %% [markdown]
 # ## Risk
-# How wrong the NPV could plausibly be (Monte Carlo on the three-point estimates), and how far each input can move before the NPV reaches zero.
+# How wrong the expected NPV could plausibly be (Monte Carlo on what is still to come; actuals are fixed),
+# and how far each input can move before the expected NPV reaches zero.
 
 # %%
-report.risk_summary(simulation, switching, status.currency)
+report.risk_summary(review)
 
 # %%
-charts.tornado_chart(risk.tornado(case, scenario), status.currency)
+charts.tornado_chart(review.tornado, status.currency) if len(review.tornado) else None
 
 # %% [markdown]
 # ## Measurement gaps
@@ -98,4 +97,4 @@ report.gaps_table(status)
 # Points the workbook's author should correct; none of them stopped the review.
 
 # %%
-report.issues_table(case.issues)
+report.issues_table(review.case.issues)

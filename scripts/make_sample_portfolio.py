@@ -1,4 +1,4 @@
-"""Build the sample portfolio in ``data/sample/``: twelve IT business cases reviewed as of 2026Q3.
+"""Build the sample portfolio in ``data/sample/``: sixteen IT business cases reviewed as of 2026Q3.
 
 Each case is written with :func:`vmo_lib.intake.template.write_case_workbook` from a
 :func:`vmo_lib.model.make_case` case, and ``data/sample/README.md`` lists them with the story each
@@ -13,8 +13,10 @@ How the numbers are made
   KPI values in the Actuals sheet are therefore consistent with the amounts.
 * A :class:`Story` says how reality departed from the approved baseline for one line: a level
   (actual ÷ plan), a slip in periods (benefits shift, build costs stretch), the owner's new estimate
-  for the rest of the horizon, noise, and measurement gaps. Actuals run from period 0 to the
-  review period 2026Q3; forecast rows are written only for lines whose estimate changed.
+  for the rest of the horizon, noise, and measurement gaps. Actuals run from period 0 to the period
+  the 2026Q3 review covers (:func:`vmo_lib.periods.review_period`: 2026Q3, or 2025 for a yearly case);
+  forecast rows are written only for lines whose estimate changed (every line with ``forecast_all``).
+* A cancelled case's lines have ``outlook=0``: a zero forecast for every period after the cancellation.
 * Three-point estimates are whole-life totals with ``likely`` equal to the sum of the periods.
 """
 
@@ -34,7 +36,7 @@ if str(ROOT) not in sys.path:  # runnable without installing the package
     sys.path.insert(0, str(ROOT))
 
 from vmo_lib.model import BusinessCase, make_case  # noqa: E402
-from vmo_lib.periods import period_end_date, period_offset, period_range  # noqa: E402
+from vmo_lib.periods import period_end_date, period_offset, period_range, review_period  # noqa: E402
 
 AS_OF = "2026Q3"
 SEED = 20260930
@@ -117,11 +119,21 @@ class Spec:
     comments: dict[tuple[str, str], str] = field(default_factory=dict)  # (period, line) -> comment
     rebaseline: dict[str, Any] | None = None  # version, approved, reason, stories {line_id: Story}
     seed: int = 0
+    exercises: str = ""  # what the case exercises in a review, for the README
+    verdict: str = ""  # the verdict as of 2026Q3 under today's code, for the README (the tests check it)
+    verdict_note: str = ""  # why, where a rule being changed decides it
+    forecast_all: bool = False  # a Forecast row for every monetised line after the review period
 
 
 # --- building -----------------------------------------------------------------------------------
 def _t(case_meta: dict[str, Any], period: str) -> int:
     return period_offset(period, case_meta["first_period"], case_meta["period_length"])
+
+
+def _review_t(case_meta: dict[str, Any]) -> int:
+    """Offset of the period the 2026Q3 review covers: the quarter itself, or a yearly case's last
+    completed year (2025), :func:`vmo_lib.periods.review_period`."""
+    return _t(case_meta, review_period(AS_OF, case_meta["period_length"]))
 
 
 def _cost_plan(meta: dict[str, Any], c: Cost) -> np.ndarray:
@@ -198,7 +210,7 @@ def build_case(spec: Spec) -> BusinessCase:
     meta = spec.meta
     rng = np.random.default_rng([SEED, spec.seed])
     periods = period_range(meta["first_period"], meta["horizon"], meta["period_length"])
-    as_of_t = min(_t(meta, AS_OF), meta["horizon"] - 1)
+    as_of_t = min(_review_t(meta), meta["horizon"] - 1)
     reported = meta["status"] != "proposed" and as_of_t >= 0
     costs, benefits, actuals, forecast = [], [], [], []
     rb_amounts: dict[str, list[float]] = {}
@@ -235,9 +247,11 @@ def build_case(spec: Spec) -> BusinessCase:
             actuals.append(row)
         base_ref = rb_amounts.get(line_id, plan) if money else plan
         rest = range(as_of_t + 1, meta["horizon"])
-        if money and any(abs(outlook[t] - base_ref[t]) >= 1 for t in rest):
+        if money and (spec.forecast_all or any(abs(outlook[t] - base_ref[t]) >= 1 for t in rest)):
             for t in rest:
-                if abs(outlook[t]) >= 1 or abs(base_ref[t]) >= 1:
+                # a zero is stated where the original plan had a flow, so the expected profile never
+                # falls back to the original plan whichever baseline is in force
+                if abs(outlook[t]) >= 1 or abs(base_ref[t]) >= 1 or abs(plan[t]) >= 1:
                     forecast.append({"period": periods[t], "line_id": line_id,
                                      "amount": float(np.round(outlook[t], -2)),
                                      "comment": spec.comments.get((periods[t], line_id))})
@@ -267,7 +281,7 @@ def build_case(spec: Spec) -> BusinessCase:
         benefits.append({
             "line_id": b.line_id, "name": b.name, "benefit_type": b.benefit_type, "owner": b.owner,
             "kpi": b.kpi, "unit": b.unit, "baseline_value": b.baseline_value, "baseline_date": b.baseline_date,
-            "target_value": b.target_value, "target_date": period_end_date(periods[min(target_t, len(periods) - 1)], "quarter"),
+            "target_value": b.target_value, "target_date": period_end_date(periods[min(target_t, len(periods) - 1)], meta["period_length"]),
             "value_per_unit": b.value_per_unit, "frequency": b.frequency, "data_source": b.data_source,
             "enabler": b.enabler, "confidence": b.confidence, "kpi_rollup": b.kpi_rollup, "org_unit": b.org_unit,
             "driver": b.driver, "distribution": b.distribution,
@@ -293,7 +307,7 @@ def _meta(case_id: str, title: str, **kw: Any) -> dict[str, Any]:
     return base
 
 
-# --- the twelve cases ---------------------------------------------------------------------------
+# --- the cases ---------------------------------------------------------------------------------
 def sample_specs() -> list[Spec]:
     """The sample portfolio's cases, in README order."""
     d = dt.date
@@ -350,6 +364,8 @@ def sample_specs() -> list[Spec]:
                   ("2026Q2", "C2"): "Hypercare extended by one quarter",
                   ("2026Q3", "B1"): "Legacy contract ended 30 June; first full quarter without licence fees",
                   ("2026Q3", "B2"): "Reconciliation workflow live in two of five teams"},
+        exercises='a slip and an overrun: benefits two quarters late (mostly a timing effect); a quantifiable non-financial KPI',
+        verdict='at risk',
         seed=1,
     ))
 
@@ -385,6 +401,8 @@ def sample_specs() -> list[Spec]:
                     driver="adoption", story=Story(level=1.1)),
         ],
         comments={("2026Q1", "B1"): "Lead scoring model retrained; conversion above target in three regions"},
+        exercises='value created: benefits above plan and a raised forecast',
+        verdict='value created',
         seed=2,
     ))
 
@@ -418,6 +436,8 @@ def sample_specs() -> list[Spec]:
                     "Service management tool", "Resilient cloud landing zone", "medium", d(2024, 10, 31),
                     driver="delivery", story=Story(level=1.02)),
         ],
+        exercises='on track in delivery: spend and first savings as planned; cost avoidance',
+        verdict='on track',
         seed=3,
     ))
 
@@ -457,6 +477,8 @@ def sample_specs() -> list[Spec]:
         ],
         comments={("2026Q1", "B1"): "Model uplift lower than pilot; only two of five product lines live",
                   ("2026Q3", "C4"): "Further customer-data remediation needed"},
+        exercises='at risk with a positive NPV; a measurement gap (B3 not measured since 2026Q2)',
+        verdict='at risk',
         seed=4,
     ))
 
@@ -488,6 +510,8 @@ def sample_specs() -> list[Spec]:
                     "Validation rules in the bots", "medium", d(2025, 3, 31), kpi_rollup="mean",
                     story=Story(level=1.0, noise=0.002)),
         ],
+        exercises='the economic and cash views diverge: 85% of the value is non-cash-releasing',
+        verdict='on track',
         seed=5,
     ))
 
@@ -519,6 +543,8 @@ def sample_specs() -> list[Spec]:
                     "Cyber insurance premium", "GBP per quarter", 95_000, 70_000, 1.0, "2027Q1", 1, "annually",
                     "Insurance schedule", "Evidence of controls to the insurer", "medium", d(2025, 9, 30)),
         ],
+        exercises='in delivery with no benefit due yet (nothing due to date); cost-avoidance value',
+        verdict='on track',
         seed=6,
     ))
 
@@ -560,6 +586,8 @@ def sample_specs() -> list[Spec]:
         ],
         comments={("2026Q1", "D1"): "Retraining ran four weeks longer than planned",
                   ("2026Q3", "B1"): "Billing journey outage in August pushed customers back to phone"},
+        exercises='a dis-benefit (entered negative) 30% above plan; the double-counted KPI with CHATBOT-2025 B1',
+        verdict='at risk',
         seed=7,
     ))
 
@@ -587,6 +615,8 @@ def sample_specs() -> list[Spec]:
                     "annually", "Compliance risk register", "Self-assessment accepted by the regulator", "low",
                     d(2026, 3, 31), range_=(0.0, 2.0)),
         ],
+        exercises='negative NPV by design (mandatory); Green Book declining schedule, real prices; approved with one quarter of spend',
+        verdict='on track',
         seed=8,
     ))
 
@@ -619,6 +649,8 @@ def sample_specs() -> list[Spec]:
         ],
         comments={("2026Q1", "B1"): "Customers abandon the bot for complex queries; hand-off rate 78%",
                   ("2026Q3", "B1"): "Vendor model change degraded intent recognition"},
+        exercises='value destroyed: positive baseline NPV, negative expected NPV; the double-counted KPI with PORTAL-2025 B1',
+        verdict='value destroyed',
         seed=9,
     ))
 
@@ -659,6 +691,8 @@ def sample_specs() -> list[Spec]:
                                 "C4": Story(level=1.0, delay=3), "C5": Story(delay=3),
                                 "B1": Story(delay=3), "B2": Story(delay=3), "B3": Story(level=2.5, delay=3)}},
         comments={("2025Q3", "C2"): "Re-baselined: see Baselines sheet, version RB1"},
+        exercises='a re-baseline in force: RB1 approved 2025-09-30, before the review period, restates every line',
+        verdict='on track',
         seed=10,
     ))
 
@@ -687,6 +721,9 @@ def sample_specs() -> list[Spec]:
                     "Time-recording sample", "Manager and employee self-service", "medium", d(2026, 6, 30),
                     driver="adoption"),
         ],
+        exercises='a proposed case: no actuals, no forecast (not started)',
+        verdict='on track',
+        verdict_note='nothing reported: the verdict is the baseline against itself',
         seed=11,
     ))
 
@@ -715,7 +752,169 @@ def sample_specs() -> list[Spec]:
                     "Expenses system", "Online meetings and telephony", "medium", d(2021, 9, 30),
                     story=Story(level=1.0, noise=0.05)),
         ],
+        exercises='a closed case: actuals to the end of the horizon (2025Q4), nothing remaining',
+        verdict='on track',
         seed=12,
+    ))
+
+    # 13. Device fleet: a yearly case. Reviewed as of 2026Q3 it covers 2025, its last completed year;
+    # the 2026 return is not due before the year ends, so none is filed. No noise: round figures.
+    exact = Story(noise=0.0)
+    specs.append(Spec(
+        _meta("DEVICE-2024", "End-user devices as a service (laptop fleet refresh)", sponsor="Chief Technology Officer",
+              portfolio="Technology", strategic_objective=OBJ_LEAN, org_unit="Workplace Technology",
+              case_type="IT: outsourcing", status="live", approval_date=d(2023, 10, 17), first_period="2024",
+              period_length="year", horizon=6, go_live_period="2025"),
+        "Yearly periods; actuals for 2024 and 2025, the 2026 return not due yet: deployment +10%, device savings "
+        "90% of plan in the first year",
+        costs=[
+            Cost("C1", "Device-as-a-service subscription", "opex", {("2024", "2029"): 800_000}, driver="vendor",
+                 range_=(0.95, 1.2), story=exact),
+            Cost("C2", "Deployment, imaging and data transfer", "capex", {("2024", "2024"): 450_000,
+                 ("2025", "2025"): 250_000}, driver="delivery", story=Story(level=1.1, noise=0.0)),
+            Cost("C3", "Secure disposal of legacy devices", "capex", {("2025", "2025"): 60_000}, story=exact),
+        ],
+        benefits=[
+            Benefit("B1", "Device purchases and break-fix maintenance avoided", "cash-releasing",
+                    "Head of Workplace Technology", "Device purchase and maintenance spend", "GBP per year",
+                    1_600_000, 200_000, 1.0, "2025", 2, "annually", "IT cost ledger",
+                    "Every device on the as-a-service contract", "high", d(2023, 9, 30), driver="vendor",
+                    range_=(0.8, 1.05), story=Story(level=0.9, outlook=1.0, noise=0.0)),
+            Benefit("B2", "Service-desk time released from device faults", "non-cash-releasing", "Head of IT Service Desk",
+                    "Service-desk hours on device faults per year", "hours", 14_000, 6_000, 35.0, "2025", 2,
+                    "annually", "Service management tool", "Vendor break-fix and self-service reset", "medium",
+                    d(2023, 9, 30), driver="adoption", story=exact),
+        ],
+        comments={("2025", "B1"): "Two business units joined the contract in the second half of 2025"},
+        exercises="a yearly case: the 2026Q3 review covers 2025 (its last completed year); no 2026 actual is "
+                  "filed and none is expected before the year ends",
+        verdict="on track",
+        seed=13,
+    ))
+
+    # 14. Loyalty app: cancelled after the pilot; actuals to the cancellation, nothing expected after it.
+    stopped = Story(level=0.0, outlook=0.0, noise=0.0)
+    specs.append(Spec(
+        _meta("LOYALTY-2025", "Customer loyalty app", sponsor="Chief Marketing Officer", portfolio="Commercial",
+              strategic_objective=OBJ_REVENUE, org_unit="Marketing", case_type="IT: equipment/development",
+              status="cancelled", approval_date=d(2024, 11, 26), first_period="2025Q1", horizon=20,
+              go_live_period="2026Q2", discount_rate=0.10),
+        "Cancelled in 2026Q3 after the pilot missed its adoption gate: build +30%, no benefit realised; every "
+        "line forecast at zero after the cancellation",
+        costs=[
+            Cost("C1", "App build (digital agency)", "capex", {("2025Q1", "2026Q2"): 180_000}, driver="delivery",
+                 distribution="pert", range_=(0.9, 1.6), story=Story(level=1.3, delay=1, outlook=0.0)),
+            Cost("C2", "Loyalty platform licence", "opex", {("2025Q3", "2029Q4"): 40_000}, driver="vendor",
+                 range_=(0.95, 1.2), story=Story(level=1.0, outlook=0.0, noise=0.0)),
+        ],
+        benefits=[
+            Benefit("B1", "Repeat purchases by loyalty members (margin)", "cash-releasing", "Head of CRM Marketing",
+                    "Repeat-purchase margin from app members per quarter", "GBP per quarter", 0, 300_000, 1.0,
+                    "2026Q3", 4, "quarterly", "Campaign attribution report", "Loyalty app in the stores",
+                    "low", d(2024, 9, 30), driver="adoption", distribution="pert", range_=(0.3, 1.2),
+                    story=stopped),
+            Benefit("B2", "Direct mail replaced by app offers", "cash-releasing", "Head of CRM Marketing",
+                    "Direct-mail spend per quarter", "GBP per quarter", 60_000, 20_000, 1.0, "2026Q3", 2,
+                    "quarterly", "Marketing cost centre", "Offers pushed in the app", "medium", d(2024, 9, 30),
+                    story=stopped),
+        ],
+        comments={("2026Q2", "C1"): "Pilot in 12 stores: 4% of customers enrolled against a 15% gate",
+                  ("2026Q3", "C1"): "Cancelled by the investment committee on 15 July 2026; agency contract "
+                                    "terminated, no further spend",
+                  ("2026Q3", "B1"): "App withdrawn from the stores; nothing to measure"},
+        exercises="a cancelled case: actuals to the cancellation (2026Q3), a zero forecast for every line after it; "
+                  "must never be told to continue",
+        verdict="value destroyed",
+        verdict_note="today's code still signals continue (forward NPV 0 is not negative)",
+        seed=14,
+    ))
+
+    # 15. Warehouse management: benefits fall due once a year (peak season in Q4, stock count in Q1),
+    # so the review quarter 2026Q3 has only a dis-benefit due (the second site's cutover).
+    specs.append(Spec(
+        _meta("WMS-2025", "Warehouse management system (two distribution centres)", sponsor="Supply Chain Director",
+              portfolio="Operations", strategic_objective=OBJ_LEAN, org_unit="Logistics",
+              case_type="IT: equipment/development", status="live", approval_date=d(2025, 3, 11),
+              first_period="2025Q2", horizon=20, go_live_period="2025Q4", discount_rate=0.09),
+        "Live at the first site; benefits due once a year (Q4 peak, Q1 stock count), so 2026Q3 has only the second "
+        "site's cutover dip due (dis-benefit 20% above plan)",
+        costs=[
+            Cost("C1", "WMS subscription", "opex", {("2025Q2", "2030Q1"): 55_000}, driver="vendor",
+                 range_=(0.95, 1.2), story=Story(noise=0.0)),
+            Cost("C2", "Implementation partner (two sites)", "capex", {("2025Q2", "2026Q3"): 120_000},
+                 driver="delivery", distribution="pert"),
+            Cost("C3", "WMS support", "opex", {("2025Q4", "2030Q1"): 15_000}),
+        ],
+        benefits=[
+            Benefit("B1", "Peak-season agency labour avoided", "cash-releasing", "Head of Warehouse Operations",
+                    "Peak-season agency hours", "hours", 30_000, 12_000, 30.0, "2025Q4", 1, "annually",
+                    "Agency invoices", "Directed picking and slotting at both sites", "medium", d(2025, 3, 31),
+                    kpi_rollup="sum", driver="volume",
+                    profile={"2025Q4": 9_000, "2026Q4": 18_000, "2027Q4": 18_000, "2028Q4": 18_000,
+                             "2029Q4": 18_000}),
+            Benefit("B2", "Stock written off at the year-end count reduced", "cash-releasing", "Head of Inventory",
+                    "Stock written off at the year-end count", "GBP", 400_000, 250_000, 1.0, "2026Q1", 1,
+                    "annually", "Stock-count reconciliation", "Perpetual inventory with cycle counts", "medium",
+                    d(2025, 3, 31),
+                    profile={"2026Q1": 150_000, "2027Q1": 150_000, "2028Q1": 150_000, "2029Q1": 150_000,
+                             "2030Q1": 150_000}, story=Story(level=1.1)),
+            Benefit("D1", "Picking productivity dip at the second site's cutover", "dis-benefit",
+                    "Head of Warehouse Operations", "Extra picking labour cost from the cutover", "GBP per quarter",
+                    0, 0, 1.0, "2026Q3", 1, "quarterly", "Site labour cost centre",
+                    "Pickers retrained; slower picking for six weeks after cutover", "medium", d(2025, 3, 31),
+                    profile={"2026Q3": 85_000}, range_=(1.5, 0.8), story=Story(level=1.2)),
+        ],
+        comments={("2026Q3", "D1"): "Second site live on 3 August; picking rate back to plan by mid-September"},
+        exercises="a review quarter with only a dis-benefit due: 2026Q3 shows nothing due for benefits and the "
+                  "dis-benefit on its own line (benefits gross of dis-benefits)",
+        verdict="on track",
+        verdict_note="today's code nets the dis-benefit into the quarter's benefit plan (−£85k due)",
+        seed=15,
+    ))
+
+    # 16. Field service: slipped two quarters; the re-baseline (RB1) was approved on 2026-10-20, after the
+    # 2026Q3 review period, so a 2026Q3 review judges it against the original baseline and a 2026Q4 review
+    # against RB1. RB1 restates every line; the owner's forecast already follows it.
+    specs.append(Spec(
+        _meta("FIELD-2025", "Field-service scheduling and mobile workforce", sponsor="Chief Operating Officer",
+              portfolio="Operations", strategic_objective=OBJ_LEAN, org_unit="Field Operations",
+              case_type="IT: equipment/development", status="in delivery", approval_date=d(2024, 12, 17),
+              first_period="2025Q1", horizon=24, go_live_period="2026Q2"),
+        "Slipped two quarters (go-live 2026Q2 → 2026Q4), integration +30%; re-baselined by RB1 on 2026-10-20, "
+        "after the 2026Q3 review period; on track against RB1, behind the original",
+        costs=[
+            Cost("C1", "Scheduling and mobile SaaS", "opex", {("2025Q1", "2030Q4"): 50_000}, driver="vendor",
+                 range_=(0.95, 1.2), story=Story(noise=0.0)),
+            Cost("C2", "Integration partner", "capex", {("2025Q1", "2026Q2"): 200_000}, driver="delivery",
+                 distribution="pert", range_=(0.9, 1.6)),
+            Cost("C3", "Rugged devices for engineers", "capex", {("2026Q1", "2026Q2"): 150_000}, driver="delivery"),
+            Cost("C4", "Mobile support and device management", "opex", {("2026Q2", "2030Q4"): 20_000}),
+        ],
+        benefits=[
+            Benefit("B1", "Engineer overtime and subcontractor spend avoided", "cash-releasing",
+                    "Head of Field Operations", "Field overtime and subcontractor spend", "GBP per quarter",
+                    500_000, 320_000, 1.0, "2026Q3", 4, "quarterly", "Field cost centre",
+                    "Optimised schedules and same-day re-planning", "medium", d(2024, 10, 31), driver="adoption",
+                    distribution="pert", range_=(0.5, 1.1)),
+            Benefit("B2", "Repeat visits avoided (first-time fix)", "cost avoidance", "Head of Field Operations",
+                    "Repeat visits per quarter", "visits", 9_000, 6_000, 85.0, "2026Q3", 4, "monthly",
+                    "Job management system", "Parts and job history on the engineer's device", "medium",
+                    d(2024, 10, 31), driver="adoption"),
+        ],
+        rebaseline={"version": "RB1", "approved": d(2026, 10, 20),
+                    "reason": "Go-live moved two quarters after the scheduling-engine integration failed acceptance; "
+                              "integration +30%; approved by the investment committee",
+                    "stories": {"C1": Story(), "C2": Story(level=1.3, delay=2), "C3": Story(delay=2),
+                                "C4": Story(delay=2), "B1": Story(delay=2), "B2": Story(delay=2)}},
+        comments={("2026Q3", "C2"): "Integration failed acceptance in July; re-baseline RB1 goes to the October "
+                                    "investment committee"},
+        forecast_all=True,
+        exercises="a re-baseline approved after the review period (2026-10-20): as of 2026Q3 the original "
+                  "baseline is in force, as of 2026Q4 RB1",
+        verdict="on track",
+        verdict_note="today's code puts RB1 in force at once (on track against it); against the original "
+                     "baseline, in force as of 2026Q3 under the approval-date rule, it is at risk",
+        seed=16,
     ))
     return specs
 
@@ -740,38 +939,65 @@ def _blank_zeros(amounts: np.ndarray) -> list[float | None]:
 def readme_text(built: Sequence[tuple[Spec, BusinessCase]]) -> str:
     from vmo_lib.analysis.appraisal import npv_of
 
-    rows = []
+    rows, checks = [], []
     for spec, case in built:
         m = case.meta
         cost = case.matrix("baseline", "cost").to_numpy().sum()
-        rows.append(f"| {case.case_id} | {case.title} | {m['status']} | {m['strategic_objective']} | {m['org_unit']} | "
-                    f"{_money_text(cost)} | {_money_text(npv_of(case, 'baseline'))} | {spec.story} |")
+        rows.append(f"| {case.case_id} | {case.title} | {m['status']} | {m['period_length']} | "
+                    f"{m['strategic_objective']} | {m['org_unit']} | {_money_text(cost)} | "
+                    f"{_money_text(npv_of(case, 'baseline'))} | {spec.story} |")
+        note = f": {spec.verdict_note}" if spec.verdict_note else ""
+        checks.append(f"| {case.case_id} | {spec.exercises} | {spec.verdict}{note} |")
+    n = len(built)
+    words = {12: "Twelve", 13: "Thirteen", 14: "Fourteen", 15: "Fifteen", 16: "Sixteen"}
     return "\n".join([
         "# Sample portfolio",
         "",
-        "Twelve IT business cases as a Value Management Office would hold them, reviewed **as of 2026Q3**.",
+        f"{words.get(n, str(n))} IT business cases as a Value Management Office would hold them, reviewed "
+        "**as of 2026Q3**.",
         "Generated by `scripts/make_sample_portfolio.py` (deterministic: fixed seed, no dates from the clock);",
         "do not edit the workbooks by hand: change the script and run `make sample`.",
         "",
-        "Conventions: quarterly periods, GBP; cases past approval carry actuals from their first period up to",
-        "2026Q3 (the closed case to the end of its horizon) with measured KPI values and a few comments; a",
-        "Forecast row exists only where the owner changed the estimate, otherwise the baseline stands for the",
-        "rest of the horizon. The Case sheet keeps the *approved* go-live period; slips show in the actuals.",
-        "Money per period = KPI improvement × value per unit (a dis-benefit's is negative); a",
-        "quantifiable non-financial benefit has a KPI but no money. Baseline NPV below is the economic view",
-        "(all monetised benefits) from `vmo_lib.analysis.appraisal.npv_of`.",
+        "Conventions: GBP; quarterly periods except DEVICE-2024 (yearly). A case past approval carries actuals",
+        "from its first period up to the period the 2026Q3 review covers: the quarter 2026Q3, or for the",
+        "yearly case its last completed year, 2025 (its 2026 return is not due before the year ends, so none is",
+        "filed); the closed case carries them to the end of its horizon. Actuals come with measured KPI values",
+        "and a few comments. A Forecast row exists only where the owner changed the estimate (FIELD-2025: for",
+        "every line), otherwise the baseline stands for the rest of the horizon; the cancelled case forecasts",
+        "zero for every line after its cancellation. The Case sheet keeps the *approved* go-live period; slips",
+        "show in the actuals. Money per period = KPI improvement × value per unit (a dis-benefit's is",
+        "negative); a quantifiable non-financial benefit has a KPI but no money. Costs are never negative.",
+        "Baseline NPV below is the economic view (all monetised benefits) from",
+        "`vmo_lib.analysis.appraisal.npv_of`.",
         "",
-        "| case | what it is | status | strategic objective | org unit | baseline cost | baseline NPV | the story it tells |",
-        "|---|---|---|---|---|---|---|---|",
+        "| case | what it is | status | periods | strategic objective | org unit | baseline cost | baseline NPV | "
+        "the story it tells |",
+        "|---|---|---|---|---|---|---|---|---|",
         *rows,
+        "",
+        "## What each case exercises",
+        "",
+        "The verdict is `vmo status data/sample/<case>.xlsx --as-of 2026Q3` under the code of this commit (value",
+        "created, on track, at risk, value destroyed against the baseline in force); tests/test_sample_portfolio.py",
+        "checks every one.",
+        "",
+        "| case | what it exercises | verdict as of 2026Q3 |",
+        "|---|---|---|",
+        *checks,
         "",
         "Deliberate features for the analyses that use this portfolio:",
         f"- **Double counting**: PORTAL-2025 B1 and CHATBOT-2025 B1 both claim the KPI \"{CALLS_KPI}\" for",
         "  Customer Service from 2025Q4 (spelled with different capitals and a trailing space in CHATBOT-2025).",
-        "- **Dis-benefit** entered negative: PORTAL-2025 D1 (contact-centre transition costs).",
-        "- **Every benefit type** and every status except *cancelled*; four strategic objectives.",
-        "- **Re-baseline**: PAY-2024 has RB1 in its Baselines sheet; the original baseline is kept.",
+        "- **Dis-benefits** entered negative: PORTAL-2025 D1 (contact-centre transition costs) and WMS-2025 D1",
+        "  (picking dip at the second site's cutover, the only line due in WMS-2025's 2026Q3).",
+        "- **Every benefit type and every status** (proposed, approved, in delivery, live, closed, cancelled);",
+        "  four strategic objectives; every verdict.",
+        "- **Re-baselines**, each restating every monetised line, the original baseline kept: PAY-2024 RB1",
+        "  (approved 2025-09-30, in force for a 2026Q3 review) and FIELD-2025 RB1 (approved 2026-10-20, after",
+        "  the 2026Q3 review period: in force from a 2026Q4 review).",
         "- **Measurement gap** (a warning, not an error): DATA-2025 B3 has no actual since 2026Q2.",
+        "- **Yearly periods**: DEVICE-2024 (2024–2029); as of 2026Q3 it is reviewed for 2025, as of 2026Q4",
+        "  for 2026 (its 2026 actual then missing).",
         "- **Green Book**: REG-2026 uses the declining schedule at 3.5% real; HR-2027 is real at 7%;",
         "  the others are nominal at 6–12%.",
         "- **Risk inputs**: three-point estimates (low/likely/high whole-life totals, likely = sum of the",

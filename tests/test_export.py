@@ -143,7 +143,7 @@ def test_risk_sheet_equals_vmo_risk_json(capsys, tmp_path):
     case = load_case(path, as_of="2026Q3")
     out = export_case_pack(case, "2026Q3", tmp_path / "pack.xlsx", iterations=ITER, seed=7)
     capsys.readouterr()
-    assert cli.main(["risk", str(path), "--iterations", str(ITER), "--seed", "7", "--json"]) == 0
+    assert cli.main(["risk", str(path), "--approved", "--iterations", str(ITER), "--seed", "7", "--json"]) == 0
     risk = json.loads(capsys.readouterr().out)
     shown = label_values(openpyxl.load_workbook(out)["Risk"])
     for label, key in (("P10", "p10"), ("P50", "p50"), ("P90", "p90"), ("Mean", "mean"),

@@ -2,12 +2,16 @@
 
 The workbooks are read here with a small openpyxl reader of our own, independent of
 ``vmo_lib.intake.loader``, so these tests check the files themselves; NPVs are recomputed with plain numpy
-(quarterly rate ``(1+r)^(1/4) - 1``, period 0 undiscounted) and cross-checked against
-``vmo_lib.analysis.appraisal``.
+(quarterly rate ``(1+r)^(1/4) - 1``, a yearly case at ``r``, period 0 undiscounted) and cross-checked against
+``vmo_lib.analysis.appraisal``. The new cases of issue 11 (a yearly case, a cancelled case, a quarter with only
+a dis-benefit due, a re-baseline approved after the review period) are checked against figures worked by hand
+from the generator's numbers.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import importlib.util
 import re
 import sys
@@ -26,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 SCRIPT = ROOT / "scripts" / "make_sample_portfolio.py"
 AS_OF = "2026Q3"
+#: The period a 2026Q3 review covers, by period length: a yearly case's last completed year.
+REVIEWED = {"quarter": "2026Q3", "year": "2025"}
 
 
 def _script():
@@ -56,7 +62,7 @@ def _table(ws, columns) -> tuple[pd.DataFrame, list[str]]:
     for h in header:
         if h in labels:
             keys.append(labels[h])
-        elif h is not None and re.fullmatch(r"\d{4}Q[1-4]", str(h)):
+        elif h is not None and re.fullmatch(r"\d{4}(Q[1-4])?", str(h)):
             keys.append(str(h))
             periods.append(str(h))
         else:
@@ -108,26 +114,67 @@ def quarterly_npv(net: np.ndarray, annual_rate: float) -> float:
     return float(np.sum(net / (1 + q) ** np.arange(len(net))))
 
 
+def case_npv(s: Sheetful, net: np.ndarray) -> float:
+    rate = float(s.meta["discount_rate"])
+    if s.meta["period_length"] == "year":
+        return float(np.sum(net / (1 + rate) ** np.arange(len(net))))
+    return quarterly_npv(net, rate)
+
+
+def _t(s: Sheetful, period: str) -> int:
+    return period_offset(period, s.meta["first_period"], s.meta["period_length"])
+
+
 def baseline_npv(s: Sheetful) -> float:
     m, _, sign = baseline_matrix(s)
-    return quarterly_npv(sign @ m, float(s.meta["discount_rate"]))
+    return case_npv(s, sign @ m)
 
 
-def expected_npv(s: Sheetful) -> float:
-    """Actuals up to the review date (missing = 0), then the forecast where given, else the baseline."""
-    m, ids, sign = baseline_matrix(s)
-    first = s.meta["first_period"]
-    as_of_t = period_offset(AS_OF, first, "quarter")
+def rebaseline_matrix(s: Sheetful, version: str) -> np.ndarray:
+    """The re-baseline ``version`` in the line order of :func:`baseline_matrix` (lines it omits: 0)."""
+    _, ids, _ = baseline_matrix(s)
+    m = np.zeros((len(ids), len(s.periods)))
+    rb = s.baselines[s.baselines["version"] == version]
+    for _, r in rb.iterrows():
+        m[ids.index(r["line_id"]), _t(s, r["period"])] += float(r["amount"])
+    return m
+
+
+def expected_matrix(s: Sheetful, reference: np.ndarray | None = None) -> np.ndarray:
+    """Actuals up to the period the review covers (missing = 0), then the forecast where given, else the
+    reference plan (default: the original baseline)."""
+    m = baseline_matrix(s)[0] if reference is None else reference.copy()
+    _, ids, _ = baseline_matrix(s)
+    as_of_t = _t(s, REVIEWED[s.meta["period_length"]])
     pos = {lid: i for i, lid in enumerate(ids)}
     m[:, : as_of_t + 1] = 0.0
     for _, r in s.actuals.iterrows():
         if not pd.isna(r["amount"]):
-            m[pos[r["line_id"]], period_offset(r["period"], first, "quarter")] += float(r["amount"])
+            m[pos[r["line_id"]], _t(s, r["period"])] += float(r["amount"])
     for _, r in s.forecast.iterrows():
-        t = period_offset(r["period"], first, "quarter")
+        t = _t(s, r["period"])
         assert t > as_of_t, f"forecast for a reported period {r['period']}"
         m[pos[r["line_id"]], t] = float(r["amount"])
-    return quarterly_npv(sign @ m, float(s.meta["discount_rate"]))
+    return m
+
+
+def expected_npv(s: Sheetful, reference: np.ndarray | None = None) -> float:
+    sign = baseline_matrix(s)[2]
+    return case_npv(s, sign @ expected_matrix(s, reference))
+
+
+def pv_costs(s: Sheetful, m: np.ndarray) -> float:
+    sign = baseline_matrix(s)[2]
+    return case_npv(s, (sign < 0) @ m)
+
+
+def hand_verdict(reference_npv: float, expected: float, pv_cost: float) -> str:
+    """The README's verdict rule, restated: negative after promising >= 0 -> destroyed; more than 5 % of PV
+    costs below -> at risk; more than 5 % above -> created; else on track."""
+    pct = (expected - reference_npv) / pv_cost
+    if reference_npv >= 0 > expected:
+        return "value destroyed"
+    return "at risk" if pct < -0.05 else "value created" if pct > 0.05 else "on track"
 
 
 def test_hand_rolled_npv_matches_a_worked_example():
@@ -183,17 +230,19 @@ def test_every_sample_workbook_loads_and_validates_without_errors():
 
 
 def test_at_least_ten_cases_with_realistic_sizes(sample):
-    assert len(sample) >= 10
+    assert 10 <= len(sample) <= 16  # `make demo` stays fast
     for cid, s in sample.items():
         assert s.meta["case_id"] == cid
-        assert s.meta["currency"] == "GBP" and s.meta["period_length"] == "quarter"
+        assert s.meta["currency"] == "GBP"
+        assert s.meta["period_length"] == ("year" if cid == "DEVICE-2024" else "quarter"), cid
+        assert s.meta["horizon"] >= 2 and len(s.periods) == s.meta["horizon"]
         total_cost = s.costs[s.periods].sum().sum()
         assert 300_000 <= total_cost <= 50_000_000, (cid, total_cost)
 
 
 def test_covers_every_status_and_benefit_type(sample):
     statuses = {s.meta["status"] for s in sample.values()}
-    assert statuses >= {"proposed", "approved", "in delivery", "live", "closed"}
+    assert statuses == set(schema.CASE_STATUSES)
     types = set(pd.concat([s.benefits["benefit_type"] for s in sample.values()]))
     assert types == set(schema.BENEFIT_TYPES)
     assert len({s.meta["strategic_objective"] for s in sample.values()}) in (3, 4)
@@ -234,6 +283,24 @@ def test_dis_benefit_is_entered_negative(sample):
     assert found >= 1
 
 
+def test_amounts_have_the_conventional_signs(sample):
+    """Costs never negative; benefits never negative except dis-benefits, which are never positive."""
+    for cid, s in sample.items():
+        dis = set(s.benefits.loc[s.benefits["benefit_type"] == "dis-benefit", "line_id"])
+        costs = set(s.costs["line_id"])
+        for df in (s.costs, s.benefits):
+            for _, r in df.iterrows():
+                values = [float(r[p]) for p in s.periods if not pd.isna(r[p])]
+                assert all(v <= 0 for v in values) if r["line_id"] in dis else all(v >= 0 for v in values), cid
+        for df in (s.actuals, s.forecast, s.baselines):
+            for _, r in df.iterrows():
+                if pd.isna(r["amount"]):
+                    continue
+                ok = r["amount"] <= 0 if r["line_id"] in dis else r["amount"] >= 0
+                assert ok, (cid, r["line_id"], r["period"], r["amount"])
+        assert costs.isdisjoint(set(s.benefits["line_id"])), cid
+
+
 def test_three_point_estimates_are_ordered_and_likely_is_the_sum(sample):
     with_range = lines = pert = 0
     drivers: dict[str, int] = {}
@@ -263,9 +330,9 @@ def test_actuals_run_to_the_review_date_and_no_further(sample):
         if status == "proposed":
             assert s.actuals.empty and s.forecast.empty and s.meta["approval_date"] is None
             continue
-        last = max(s.actuals["period"], key=lambda p: period_offset(p, "2000Q1", "quarter"))
+        last = max(s.actuals["period"], key=lambda p: _t(s, p))
         horizon_end = s.periods[-1]
-        expected_last = horizon_end if status == "closed" else AS_OF
+        expected_last = horizon_end if status == "closed" else REVIEWED[s.meta["period_length"]]
         assert last == expected_last, cid
         if status in ("live", "closed"):
             assert s.actuals["kpi_value"].notna().any(), f"{cid}: measured KPI values"
@@ -274,8 +341,8 @@ def test_actuals_run_to_the_review_date_and_no_further(sample):
 
 def test_benefit_baselines_are_measured_before_go_live(sample):
     for cid, s in sample.items():
-        go_live = s.meta["go_live_period"]
-        start = pd.Timestamp(int(go_live[:4]), 3 * int(go_live[-1]) - 2, 1)
+        go_live = str(s.meta["go_live_period"])
+        start = pd.Timestamp(int(go_live[:4]), 3 * int(go_live[-1]) - 2 if "Q" in go_live else 1, 1)
         for _, b in s.benefits.iterrows():
             assert pd.Timestamp(b["baseline_date"]) < start, (cid, b["line_id"])
             for key in ("owner", "kpi", "unit", "baseline_value", "target_value", "target_date", "frequency",
@@ -283,17 +350,19 @@ def test_benefit_baselines_are_measured_before_go_live(sample):
                 assert not pd.isna(b[key]) and b[key] != "", (cid, b["line_id"], key)
 
 
-def test_rebaselined_case_keeps_the_original(sample):
+def test_rebaselined_cases_keep_the_original_and_restate_every_line(sample):
     rebased = {cid: s for cid, s in sample.items() if not s.baselines.empty}
-    assert list(rebased) == ["PAY-2024"]
-    s = rebased["PAY-2024"]
-    assert set(s.baselines["version"]) == {"RB1"}
-    monetised = {r["line_id"] for df in (s.costs, s.benefits) for _, r in df.iterrows()
-                 if any(not pd.isna(r[p]) for p in s.periods)}
-    assert set(s.baselines["line_id"]) == monetised
-    c2 = s.costs.set_index("line_id").loc["C2", s.periods]
-    rb_c2 = s.baselines[s.baselines["line_id"] == "C2"]["amount"].sum()
-    assert rb_c2 == pytest.approx(1.25 * c2.sum(), rel=1e-3)  # the original is kept, RB1 is +25%
+    assert sorted(rebased) == ["FIELD-2025", "PAY-2024"]
+    for cid, uplift in (("PAY-2024", 1.25), ("FIELD-2025", 1.3)):
+        s = rebased[cid]
+        assert set(s.baselines["version"]) == {"RB1"}
+        every_line = set(s.costs["line_id"]) | set(s.benefits["line_id"])  # all monetised in these two cases
+        assert set(s.baselines["line_id"]) == every_line, cid  # a re-baseline restates every line
+        c2 = s.costs.set_index("line_id").loc["C2", s.periods]
+        rb_c2 = s.baselines[s.baselines["line_id"] == "C2"]["amount"].sum()
+        assert rb_c2 == pytest.approx(uplift * c2.sum(), rel=1e-3), cid  # the original is kept
+    approved = {cid: pd.Timestamp(s.baselines["approved"].iloc[0]).date() for cid, s in rebased.items()}
+    assert approved == {"PAY-2024": dt.date(2025, 9, 30), "FIELD-2025": dt.date(2026, 10, 20)}
 
 
 def test_green_book_case_is_real_at_three_and_a_half_percent(sample):
@@ -341,4 +410,150 @@ def test_hand_rolled_baseline_npv_agrees_with_the_appraisal_module(sample):
 def test_readme_lists_every_case(sample):
     text = (SAMPLE / "README.md").read_text(encoding="utf-8")
     for cid in sample:
-        assert f"| {cid} |" in text
+        assert text.count(f"| {cid} |") == 2, cid  # the register and the "what each case exercises" table
+
+
+# --- the cases that exercise the review rules (issue 11) --------------------------------------------
+@functools.cache
+def _loaded(case_id: str):
+    from vmo_lib.intake.loader import load_case
+
+    return load_case(SAMPLE / f"{case_id}.xlsx", as_of="2026Q4")  # actuals up to 2026Q4 are allowed
+
+
+def _status(case_id: str, as_of: str):
+    from vmo_lib.analysis.realisation import case_status
+
+    return case_status(_loaded(case_id), as_of)
+
+
+def _npv8(flows: list[float]) -> float:
+    return sum(x / 1.08 ** t for t, x in enumerate(flows))
+
+
+def test_yearly_case_is_reviewed_for_its_last_completed_year(sample):
+    s = sample["DEVICE-2024"]
+    assert s.periods == ["2024", "2025", "2026", "2027", "2028", "2029"]
+    assert sorted(set(s.actuals["period"])) == ["2024", "2025"]  # the 2026 return is not due before the year ends
+    assert s.forecast.empty
+    # Worked by hand from the generator: C1 £800k a year; C2 £450k (2024) + £250k (2025); C3 £60k (2025);
+    # B1 £700k in 2025, then £1.4m a year; B2 4,000 then 8,000 hours at £35 (£140k, £280k).
+    base = [-1_250_000, -270_000, 880_000, 880_000, 880_000, 880_000]
+    # Actuals: C2 +10% (£495k, £275k), B1 90% of plan in 2025 (£630k), the rest as planned; 2026 on: the baseline.
+    exp = [-1_295_000, -365_000, 880_000, 880_000, 880_000, 880_000]
+    assert _npv8(base) == pytest.approx(1_198_770.02, abs=0.01)
+    assert _npv8(exp) == pytest.approx(1_065_807.05, abs=0.01)
+    assert baseline_npv(s) == pytest.approx(_npv8(base), abs=0.01)
+    assert expected_npv(s) == pytest.approx(_npv8(exp), abs=0.01)
+    pv_cost = 1_250_000 + 1_110_000 / 1.08 + sum(800_000 / 1.08 ** t for t in range(2, 6))
+    assert pv_cost == pytest.approx(4_731_205.0, abs=1.0)  # a shortfall of £132,963: -2.8 %, inside the band
+
+    q3 = _status("DEVICE-2024", "2026Q3")
+    assert q3.as_of == "2025"
+    assert q3.baseline_npv == pytest.approx(_npv8(base), abs=0.01)
+    assert q3.expected_npv == pytest.approx(_npv8(exp), abs=0.01)
+    assert q3.verdict.label == hand_verdict(_npv8(base), _npv8(exp), pv_cost) == "on track"
+    assert q3.realisation_pct == pytest.approx((630_000 + 140_000) / (700_000 + 140_000))
+
+    q4 = _status("DEVICE-2024", "2026Q4")  # now the review covers 2026, whose actual is missing
+    assert q4.as_of == "2026"
+    y2026 = q4.expected[q4.expected["period"] == "2026"]
+    assert (y2026["source"] == "plan").all()
+    assert y2026.loc[y2026["amount"] != 0, "estimated"].all() and (y2026["amount"] != 0).sum() == 3
+
+
+def test_cancelled_case_has_actuals_to_the_cancellation_and_nothing_after(sample):
+    s = sample["LOYALTY-2025"]
+    assert s.meta["status"] == "cancelled"
+    cancel_t = _t(s, "2026Q3")
+    assert max(_t(s, p) for p in s.actuals["period"]) == cancel_t
+    m, ids, sign = baseline_matrix(s)
+    planned_after = {(ids[i], s.periods[t]) for i in range(len(ids)) for t in range(cancel_t + 1, len(s.periods))
+                     if m[i, t] != 0}
+    forecast = set(zip(s.forecast["line_id"], s.forecast["period"], strict=True))
+    assert len(planned_after) == 3 * 13 and planned_after <= forecast  # C2, B1, B2 2026Q4-2029Q4 (C1's plan ended)
+    assert (s.forecast["amount"] == 0).all()
+    assert (expected_matrix(s)[:, cancel_t + 1:] == 0).all()
+    ben = s.actuals[s.actuals["line_id"].str.startswith("B")]
+    assert set(ben["period"]) == {"2026Q3"} and (ben["amount"] == 0).all()  # nothing realised when benefits fell due
+    # the expected NPV is the actuals alone, discounted one by one
+    q = 1.10 ** 0.25 - 1
+    by_hand = sum((-1 if r.line_id.startswith("C") else 1) * r.amount / (1 + q) ** _t(s, r.period)
+                  for r in s.actuals.itertuples())
+    assert expected_npv(s) == pytest.approx(by_hand, rel=1e-12)
+    assert by_hand < -1_000_000 < 1_000_000 < baseline_npv(s)
+
+    st = _status("LOYALTY-2025", AS_OF)
+    assert st.expected_npv == pytest.approx(by_hand, abs=0.01)
+    assert st.forward_npv == 0
+    assert st.verdict.label == hand_verdict(baseline_npv(s), by_hand, pv_costs(s, m)) == "value destroyed"
+
+
+def test_review_quarter_with_only_a_dis_benefit_due(sample):
+    s = sample["WMS-2025"]
+    b = s.benefits.set_index("line_id")
+
+    def due(lid: str) -> set[str]:
+        return {p for p in s.periods if not pd.isna(b.loc[lid, p]) and b.loc[lid, p] != 0}
+
+    assert {lid: float(b.loc[lid, "2026Q3"]) for lid in b.index if "2026Q3" in due(lid)} == {"D1": -85_000.0}
+    assert b.loc["D1", "benefit_type"] == "dis-benefit" and due("D1") == {"2026Q3"}
+    assert due("B1") == {"2025Q4", "2026Q4", "2027Q4", "2028Q4", "2029Q4"}  # peak season
+    assert due("B2") == {"2026Q1", "2027Q1", "2028Q1", "2029Q1", "2030Q1"}  # year-end stock count
+    q3 = s.actuals[(s.actuals["period"] == "2026Q3") & s.actuals["line_id"].isin(b.index)]
+    assert list(q3["line_id"]) == ["D1"] and float(q3["amount"].iloc[0]) < -85_000  # 20 % above plan
+
+    from vmo_lib.analysis.realisation import realisation_by_line
+
+    lines = realisation_by_line(_loaded("WMS-2025"), AS_OF).set_index("line_id")
+    assert lines.loc["B1", "plan_period"] == 0 and lines.loc["B2", "plan_period"] == 0  # nothing due
+    assert lines.loc["D1", "plan_period"] == -85_000
+    assert lines.loc["D1", "actual_period"] == float(q3["amount"].iloc[0])
+    st = _status("WMS-2025", AS_OF)
+    m = baseline_matrix(s)[0]
+    assert st.verdict.label == hand_verdict(baseline_npv(s), expected_npv(s), pv_costs(s, m)) == "on track"
+
+
+def test_rebaseline_approved_after_the_review_period(sample):
+    s = sample["FIELD-2025"]
+    approved = pd.Timestamp(s.baselines["approved"].iloc[0]).date()
+    assert dt.date(2026, 9, 30) < approved <= dt.date(2026, 12, 31)  # after 2026Q3, within 2026Q4
+    m, ids, sign = baseline_matrix(s)
+    rb = rebaseline_matrix(s, "RB1")
+    q3_t = _t(s, "2026Q3")
+    b1, b2 = ids.index("B1"), ids.index("B2")
+    # the original baseline had benefits due in 2026Q3 (B1 £180k/4; B2 3,000/4 visits at £85 = £63,750, to the
+    # £100: £63,800); RB1 none yet
+    assert (m[b1, q3_t], m[b2, q3_t]) == (45_000, 63_800) and rb[b1, q3_t] + rb[b2, q3_t] == 0
+    reported = s.actuals[s.actuals["period"] == "2026Q3"].set_index("line_id")["amount"]
+    assert reported["B1"] == 0 and reported["B2"] == 0
+    # the owner's forecast already follows RB1, so the expected NPV does not depend on the baseline in force
+    np.testing.assert_array_equal(expected_matrix(s), expected_matrix(s, rb))
+    np.testing.assert_array_equal(expected_matrix(s)[:, q3_t + 1:], rb[:, q3_t + 1:])
+    base, rb_npv, exp = case_npv(s, sign @ m), case_npv(s, sign @ rb), expected_npv(s)
+    vs_original = hand_verdict(base, exp, pv_costs(s, m))
+    vs_rb1 = hand_verdict(rb_npv, exp, pv_costs(s, rb))
+    assert (vs_original, vs_rb1) == ("at risk", "on track")
+
+    q3, q4 = _status("FIELD-2025", "2026Q3"), _status("FIELD-2025", "2026Q4")
+    assert q3.baseline_npv == pytest.approx(base, abs=0.01) and q3.expected_npv == pytest.approx(exp, abs=0.01)
+    assert q3.verdict_vs_original.label == vs_original
+    # As of 2026Q3 the approval-date rule keeps the original in force (today's code: RB1 at once).
+    assert q3.verdict.label == {"baseline": vs_original, "rebaseline:RB1": vs_rb1}[q3.baseline_in_force]
+    assert q4.baseline_in_force == "rebaseline:RB1"
+    assert q4.current_baseline_npv == pytest.approx(rb_npv, abs=0.01) and q4.verdict.label == vs_rb1
+
+
+def test_readme_verdicts_are_the_verdicts_of_today(sample):
+    from vmo_lib.analysis.realisation import VERDICTS
+
+    text = (SAMPLE / "README.md").read_text(encoding="utf-8")
+    specs = _script().sample_specs()
+    assert sorted(sp.meta["case_id"] for sp in specs) == sorted(sample)
+    assert {sp.verdict for sp in specs} == set(VERDICTS)
+    for sp in specs:
+        cid = sp.meta["case_id"]
+        assert f"| {cid} | {sp.exercises} | {sp.verdict}" in text
+        if cid == "FIELD-2025":
+            continue  # depends on the baseline in force: test_rebaseline_approved_after_the_review_period
+        assert _status(cid, AS_OF).verdict.label == sp.verdict, cid

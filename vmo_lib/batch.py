@@ -40,6 +40,9 @@ Decisions
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import glob
 import hashlib
 import importlib.resources
 import json
@@ -47,9 +50,12 @@ import os
 import platform
 import secrets
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -77,7 +83,10 @@ __all__ = [
     "NOTEBOOK_DIR",
     "PORTFOLIO_NOTEBOOK",
     "PORTFOLIO_PARAMETERS",
+    "OutputError",
     "ReviewResult",
+    "ReviewStopped",
+    "SchedulerError",
     "prepare_notebook",
     "run_review",
 ]
@@ -89,8 +98,10 @@ NOTEBOOK_DIR = Path(str(importlib.resources.files("vmo_lib") / "notebooks"))
 CASE_NOTEBOOK = NOTEBOOK_DIR / "case_review.py"
 PORTFOLIO_NOTEBOOK = NOTEBOOK_DIR / "portfolio_review.py"
 #: Parameters the runner passes to each notebook (checked against its parameters cell).
-CASE_PARAMETERS = ("case_path", "as_of", "scenario", "seed", "out_dir")
-PORTFOLIO_PARAMETERS = ("folder", "as_of", "scenario", "seed", "out_dir")
+CASE_PARAMETERS = ("case_path", "as_of", "scenario", "seed", "out_dir", "review_file")
+PORTFOLIO_PARAMETERS = ("folder", "as_of", "scenario", "seed", "out_dir", "annual_budget", "review_file")
+#: File name of the computed review a task hands to its notebook (removed before the pack is placed).
+REVIEW_FILE = "review.pickle"
 
 _KERNEL = "python3"
 _CHROMIUM = "/usr/bin/chromium"
@@ -278,26 +289,6 @@ def _load_case(path: Path, as_of: str) -> tuple[Any, dict[str, Any] | None]:
         return None, {"step": "load", "error": str(exc), "issues": []}
 
 
-def _export_excel(kind: str, obj: Any, path: Path, task: _Task, results: Mapping[str, Any]) -> bool:
-    """The Excel workbook for finance, through :mod:`vmo_lib.outputs.excel`, with the notebook's settings
-    (as of, scenario, seed; the portfolio's budget from its results file), so the workbook's numbers
-    are the pack's. Returns False when the export module is not available.
-    """
-    import importlib
-    import importlib.util
-
-    if importlib.util.find_spec("vmo_lib.outputs.excel") is None:
-        return False
-    export = importlib.import_module("vmo_lib.outputs.excel")
-    seed = int(task.parameters.get("seed", 0))
-    if kind == "case":
-        export.export_case_pack(obj, task.as_of, path, scenario=task.scenario, seed=seed)
-    else:
-        export.export_portfolio_pack(obj, task.as_of, path, budget=results.get("annual_budget"),
-                                     candidates=str(results.get("candidates") or "active"), seed=seed)
-    return True
-
-
 def print_pdf(html_path: str | os.PathLike[str], pdf_path: str | os.PathLike[str], timeout: float = 120) -> None:
     """Print an HTML pack to PDF with Debian's headless chromium (no network, throwaway profile).
 
@@ -365,6 +356,17 @@ def _run_task(task: _Task) -> dict[str, Any]:
                 atomic_write_text(tmp / "failed.html", page)
                 return rec
         params = {**task.parameters, "out_dir": str(tmp)}
+        review_path = tmp / REVIEW_FILE
+        if task.kind == "case" and obj is not None:
+            rec["step"] = "review"
+            from vmo_lib.analysis.review import review_case
+            from vmo_lib.portfolio.review import save_review
+
+            review = review_case(obj, task.as_of, seed=int(task.parameters.get("seed", 0)))
+            save_review(review, review_path)
+            rec["review"] = review
+            params["review_file"] = str(review_path)
+            rec["step"] = ""
         ipynb = tmp / f"{stem}.ipynb"
         try:
             _execute(task, params, ipynb, tmp)
@@ -383,7 +385,8 @@ def _run_task(task: _Task) -> dict[str, Any]:
         results: dict[str, Any] = {}
         if (tmp / RESULTS_FILE).exists():
             results = read_results(tmp)
-            rec.update({k: results[k] for k in ("verdict", "rag") if results.get(k) is not None})
+            rec.update({k: results[k] for k in ("verdict", "rag", "decision", "decision_reason")
+                        if results.get(k) is not None})
             rec["title"] = rec["title"] or str(results.get("title") or "")
             rec["figures"] = _index_figures(results)
             rec["headline"] = [str(h) for h in results.get("headline") or []]
@@ -393,11 +396,7 @@ def _run_task(task: _Task) -> dict[str, Any]:
         nb = nbformat.read(str(ipynb), as_version=4)
         html_path = tmp / f"{stem}.html"
         atomic_write_text(html_path, render_pack_html(nb, banner=f"Quarterly review {task.as_of}", footer=task.footer))
-        rec["step"] = "excel"
-        if task.kind == "portfolio" and obj is None:
-            obj = _load_portfolio(src, task.as_of)
-        if obj is not None:
-            _export_excel(task.kind, obj, tmp / f"{stem}.xlsx", task, results)
+        review_path.unlink(missing_ok=True)  # the notebook wrote the Excel pack from it
         if task.pdf:
             rec["step"] = "pdf"
             print_pdf(html_path, tmp / f"{stem}.pdf")
@@ -408,14 +407,6 @@ def _run_task(task: _Task) -> dict[str, Any]:
     finally:
         rec["seconds"] = round(time.perf_counter() - t0, 3)
     return rec
-
-
-def _load_portfolio(folder: Path, as_of: str) -> Any:
-    try:
-        from vmo_lib.intake.loader import load_portfolio
-    except ModuleNotFoundError:
-        return None
-    return load_portfolio(folder, as_of=as_of)
 
 
 def _index_figures(results: Mapping[str, Any]) -> dict[str, str]:
@@ -435,54 +426,280 @@ def _index_figures(results: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def _portfolio_review(recs: list[dict], as_of: str, seed: int, annual_budget: float | None, work: Path) -> Path:
+    """Build the portfolio review from the case reviews the tasks computed and save it for the notebook."""
+    import pandas as pd
+
+    from vmo_lib.periods import review_quarter
+    from vmo_lib.portfolio.review import review_portfolio, save_review
+
+    reviews = [r["review"] for r in sorted(recs, key=lambda r: r["source"]) if r.get("review") is not None]
+    failed = [{"path": os.path.basename(r["source"]), "kind": r.get("step") or "load", "error": r.get("error"),
+               "issues": None} for r in recs if r.get("review") is None]
+    failures = pd.DataFrame(failed, columns=["path", "kind", "error", "issues"])
+    pr = review_portfolio(reviews, review_quarter(as_of), annual_budget=annual_budget, failures=failures, seed=seed)
+    return save_review(pr, work / "portfolio_review.pickle")
+
+
 # --- running many tasks ------------------------------------------------------------------------------------
 def _mp_context():
+    """Worker processes are spawned by this process (not by a forkserver), so each one is a direct
+    child: it can notice when this process dies (see :func:`_worker_init`) and nothing outlives us."""
     import multiprocessing
 
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return multiprocessing.get_context("spawn")
 
 
-def _run_all(tasks: list[_Task], workers: int, scheduler: str | None, on_done: Callable[[dict], None]) -> list[dict]:
+def _proc_children() -> dict[int, list[int]]:
+    """{ppid: [pid, ...]} of every process, read from /proc (Linux); empty elsewhere."""
+    kids: dict[int, list[int]] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return kids
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                stat = fh.read()
+            ppid = int(stat.rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        kids.setdefault(ppid, []).append(int(name))
+    return kids
+
+
+def _descendants(pid: int, kids: Mapping[int, list[int]] | None = None) -> list[int]:
+    """Every process below ``pid`` (children, grandchildren...), Linux only; [] elsewhere."""
+    kids = _proc_children() if kids is None else kids
+    found, todo = [], list(kids.get(pid, []))
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo.extend(kids.get(p, []))
+    return found
+
+
+def _kill(pids: Sequence[int], *, groups: bool = False) -> None:
+    """SIGKILL each pid (its process group first when ``groups``), ignoring ones already gone."""
+    for pid in pids:
+        if groups:
+            try:
+                if os.getpgid(pid) == pid:  # a worker leads its own group: its children go too
+                    os.killpg(pid, signal.SIGKILL)
+                    continue
+            except OSError:
+                pass
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _ignore_signal(signum: int, frame: Any) -> None:  # pragma: no cover - runs in workers
+    """A Python-level 'ignore': unlike SIG_IGN it is not inherited by the kernels a worker execs."""
+
+
+def _worker_init(parent_pid: int, tmp: str) -> None:
+    """Initializer of each local worker process.
+
+    * Its own process group, and Ctrl-C ignored: the terminal's SIGINT goes to ``vmo review`` only,
+      which decides (no KeyboardInterrupt traceback from every worker).
+    * It dies with its parent: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` on Linux, plus a thread that
+      polls :func:`os.getppid` (every platform, and the PDEATHSIG race at start) and kills the
+      worker's kernels before exiting. A kernel also watches its own parent (ipykernel's parent
+      poller, ``JPY_PARENT_PID``), so it exits when its worker does, however the worker died.
+    * Temp files (kernel sockets, connection files) go under ``tmp``, a folder of this run that
+      ``vmo review`` deletes, even when a worker was killed.
+    """
+    signal.signal(signal.SIGINT, _ignore_signal)
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+    os.environ["TMPDIR"] = os.environ["JUPYTER_RUNTIME_DIR"] = tmp
+    tempfile.tempdir = tmp
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    if os.getppid() != parent_pid:  # the parent died before the prctl
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent_pid:
+                _kill(_descendants(os.getpid()))
+                os._exit(1)
+
+    threading.Thread(target=watch, name="vmo-parent-watch", daemon=True).start()
+
+
+def _output_reason(exc: OSError, where: Path | str) -> str | None:
+    """A sentence for an OSError that means the output cannot be written (full, read-only, denied)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left on device: {where} is full"
+    if exc.errno == errno.EROFS:
+        return f"{where} is on a read-only file system"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied writing in {where} ({exc.filename or where})"
+    if exc.errno == errno.EFBIG:
+        return f"file too large for the file system of {where}"
+    return None
+
+
+_DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded", "[Errno 28]", "[Errno 122]")
+
+
+def _disk_full(folder: Path, rec: Mapping[str, Any]) -> bool:
+    """Did a failed task fail because the disk is full? Its error says so, or the folder has < 1 MiB left
+    (a notebook written into a full disk is cut short and read back as 'not JSON')."""
+    text = f"{rec.get('error') or ''}\n{rec.get('traceback') or ''}"
+    if any(t in text for t in _DISK_FULL_TEXT):
+        return True
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return False
+    return st.f_bavail * st.f_frsize < (1 << 20) or (st.f_files > 0 and st.f_favail == 0)
+
+
+def _run_guarded(task: _Task) -> dict[str, Any]:
+    """:func:`_run_task`, with a full or unwritable output folder marked as such (``output_error``):
+    the review then stops, reports it and keeps the previous run (a failed pack would hide the cause)."""
+    try:
+        rec = _run_task(task)
+    except OSError as exc:
+        reason = _output_reason(exc, task.out)
+        if reason is None:
+            raise
+        return {**_crashed(task, exc), "output_error": reason}
+    if rec.get("status") != "ok" and _disk_full(Path(task.out), rec):
+        rec["output_error"] = _output_reason(OSError(errno.ENOSPC, "full"), task.out)
+    return rec
+
+
+def _crashed(task: _Task, exc: BaseException) -> dict[str, Any]:
+    return {"kind": task.kind, "key": task.key, "source": task.source, "case_id": task.key, "title": "",
+            "status": "failed", "step": "worker", "error": f"{type(exc).__name__}: {exc}", "issues": [],
+            "verdict": None, "rag": None, "figures": {}, "seconds": None, "tmp": None}
+
+
+def _run_all(tasks: list[_Task], workers: int, scheduler: str | None, on_done: Callable[[dict], None],
+             worker_timeout: float = 60.0) -> list[dict]:
+    """Run every task; return their records in completion order.
+
+    Raises :class:`OutputError` as soon as a task reports a full or unwritable output folder, and lets
+    :class:`ReviewStopped` through; in both cases pending tasks are cancelled and local workers and
+    their kernels are killed before the exception leaves.
+    """
     done: list[dict] = []
 
     def finish(rec: dict) -> None:
         done.append(rec)
         on_done(rec)
-
-    def crashed(task: _Task, exc: BaseException) -> dict:
-        return {"kind": task.kind, "key": task.key, "source": task.source, "case_id": task.key, "title": "",
-                "status": "failed", "step": "worker", "error": f"{type(exc).__name__}: {exc}", "issues": [],
-                "verdict": None, "rag": None, "figures": {}, "seconds": None, "tmp": None}
+        if rec.get("output_error"):
+            raise OutputError(rec["output_error"])
+        _pause_for_tests("task-done")
 
     if scheduler:
-        from distributed import Client, as_completed
-
-        with Client(scheduler, timeout="20s") as client:
-            futures = client.map(_run_task, tasks, retries=1, pure=False)
-            by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
-            for fut in as_completed(futures):
-                try:
-                    finish(fut.result())
-                except Exception as exc:  # noqa: BLE001 - a task that died twice
-                    finish(crashed(by_key[fut.key], exc))
+        _run_dask(tasks, scheduler, finish, worker_timeout)
     elif workers <= 1:
-        for t in tasks:
-            try:
-                finish(_run_task(t))
-            except Exception as exc:  # noqa: BLE001
-                finish(crashed(t, exc))
-    else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
-            futs = {pool.submit(_run_task, t): t for t in tasks}
-            for fut in as_completed(futs):
+        before = set(_descendants(os.getpid()))
+        try:
+            for t in tasks:
                 try:
-                    finish(fut.result())
-                except Exception as exc:  # noqa: BLE001 - a worker process that died
-                    finish(crashed(futs[fut], exc))
+                    rec = _run_guarded(t)
+                except Exception as exc:  # noqa: BLE001
+                    rec = _crashed(t, exc)
+                finish(rec)
+        except BaseException:
+            _kill([p for p in _descendants(os.getpid()) if p not in before])  # a kernel still running
+            raise
+    else:
+        _run_pool(tasks, workers, finish)
     return done
+
+
+def _run_pool(tasks: list[_Task], workers: int, finish: Callable[[dict], None]) -> None:
+    """Local worker processes. On any exception (a signal, a full disk) the pool is not drained: pending
+    tasks are cancelled and the workers, with their kernels, are killed at once."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    before = {p.pid for p in multiprocessing.active_children()}
+    tmp = tempfile.mkdtemp(prefix=f"vmo-run-{os.getpid()}-")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_worker_init,
+                               initargs=(os.getpid(), tmp))
+    try:
+        futs = {pool.submit(_run_guarded, t): t for t in tasks}
+        for fut in as_completed(futs):
+            try:
+                rec = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a worker process that died
+                rec = _crashed(futs[fut], exc)
+            finish(rec)
+    except BaseException:
+        procs = [p for p in multiprocessing.active_children() if p.pid not in before]
+        kids = _proc_children()
+        victims = [k for p in procs for k in _descendants(p.pid, kids)]  # kernels: their own session
+        _kill([p.pid for p in procs if p.pid], groups=True)
+        _kill(victims)
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            p.join(timeout=10)
+        raise
+    else:
+        pool.shutdown(wait=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run_dask(tasks: list[_Task], scheduler: str, finish: Callable[[dict], None], worker_timeout: float) -> None:
+    """The tasks on a Dask distributed cluster; a cluster with no worker fails after ``worker_timeout`` s."""
+    from distributed import Client, as_completed
+
+    try:
+        client = Client(scheduler, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    futures: list[Any] = []
+    try:
+        try:
+            client.wait_for_workers(1, timeout=worker_timeout)
+        except TimeoutError:
+            raise SchedulerError(
+                f"the Dask scheduler at {scheduler} has no worker after {worker_timeout:g} s: start one "
+                f"(dask worker {scheduler}) or run without --scheduler") from None
+        futures = client.map(_run_guarded, tasks, retries=1, pure=False)
+        by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
+        for fut in as_completed(futures):
+            try:
+                rec = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a task that died twice
+                rec = _crashed(by_key[fut.key], exc)
+            finish(rec)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            client.cancel(futures, force=True)
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            client.close(timeout=10)
+
+
+def _pause_for_tests(step: str) -> None:
+    """Test hook: with ``VMO_REVIEW_PAUSE=<step>`` and ``VMO_REVIEW_PAUSE_FILE=<path>`` in the environment,
+    the runner writes ``<pid> <step>`` to that file when it reaches ``step`` and waits there (up to 10
+    minutes) for the test to send a signal. Steps: ``task-done`` (the first pack is back, others run),
+    ``placing`` (half the packs placed in the new run's folder), ``switch`` (the new run is complete,
+    just before the switch), ``switched`` (just after it, before old runs are deleted)."""
+    if os.environ.get("VMO_REVIEW_PAUSE") != step or not os.environ.get("VMO_REVIEW_PAUSE_FILE"):
+        return
+    path = os.environ.pop("VMO_REVIEW_PAUSE_FILE")
+    atomic_write_text(path, f"{os.getpid()} {step}\n")
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 class _Progress:
@@ -582,6 +799,216 @@ def _links(rec: dict) -> list[dict[str, str]]:
     return [{"label": label, "href": outs[name]} for name, label in labels if name in outs]
 
 
+# --- one run, one generation: locking, switching, stopping ------------------------------------------------
+class OutputError(VmoError):
+    """The output folder cannot take the review: another run holds it, it is read-only, or the disk is
+    full. Nothing was switched: ``out`` still holds the previous complete run. ``vmo review`` exits 2."""
+
+
+class SchedulerError(VmoError):
+    """The Dask scheduler cannot be reached, or has no worker within the deadline. ``vmo review`` exits 2."""
+
+
+class ReviewStopped(KeyboardInterrupt):
+    """The review was stopped by a signal (SIGINT, SIGTERM, SIGHUP) after its workers and kernels were killed.
+
+    A :class:`KeyboardInterrupt` (not an :class:`Exception`), so no ``except Exception`` swallows it.
+
+    Attributes
+    ----------
+    signum : int
+        The signal.
+    completed : bool
+        True when the signal came after the switch: ``out`` holds the new run; otherwise it still holds
+        the previous one.
+    exit_code : int
+        ``128 + signum`` (130 for Ctrl-C, 143 for SIGTERM), the shell's convention.
+    """
+
+    def __init__(self, signum: int, completed: bool = False) -> None:
+        self.signum, self.completed = int(signum), completed
+        super().__init__(f"stopped by {signal.Signals(self.signum).name}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+_STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+class _StopSignals:
+    """SIGINT/SIGTERM/SIGHUP raise :class:`ReviewStopped` in the main thread (once; later ones are
+    ignored while the run cleans up), or are held back inside :meth:`deferred` (the switch)."""
+
+    def __init__(self) -> None:
+        self.old: dict[int, Any] = {}
+        self.stopping: int | None = None
+        self.deferring = False
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in _STOP_SIGNALS:
+                self.old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.stopping is not None:
+            return
+        self.stopping = signum
+        if not self.deferring:
+            raise ReviewStopped(signum)
+
+    @contextlib.contextmanager
+    def deferred(self):
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+
+
+def _layout(out: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
+    """(OUT as an absolute path — its last part not resolved, it is our link —, the runs folder, the lock)."""
+    p = Path(os.path.abspath(out))
+    parent = p.parent.resolve()
+    return parent / p.name, parent / f".{p.name}.runs", parent / f".{p.name}.lock"
+
+
+def _holder_text(raw: bytes) -> str:
+    try:
+        h = json.loads(raw.decode())
+        return f"pid {h['pid']} on host {h['host']}, started {h['started']}"
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return "pid unknown"
+
+
+@contextlib.contextmanager
+def _run_lock(lock: Path, out: Path):
+    """Hold ``lock`` (``fcntl.flock``) for the run; refuse at once if another run holds it."""
+    import fcntl
+
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise OutputError(_output_reason(exc, lock.parent) or f"cannot create the lock file {lock}: {exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder_text(os.pread(fd, 4096, 0))
+            raise OutputError(f"{out} is being written by another review ({holder}); wait for it to finish "
+                              f"or choose another --out (lock file {lock})") from None
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(me).encode() + b"\n", 0)
+        try:
+            yield me
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _remove(path: Path) -> None:
+    """Delete a file, a link (never what it points to) or a folder tree, ignoring errors."""
+    if path.is_symlink() or path.is_file():
+        with contextlib.suppress(OSError):
+            path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _current_run(out: Path, runs: Path) -> Path | None:
+    """The run folder ``out`` links to, if ``out`` is one of our links."""
+    if not out.is_symlink():
+        return None
+    target = (out.parent / os.readlink(out)).resolve()
+    return target if target.parent == runs.resolve() and target.is_dir() else None
+
+
+def _is_complete(run: Path) -> bool:
+    return (run / "manifest.json").is_file() and (run / "index.html").is_file()
+
+
+def _tidy(out: Path, runs: Path, keep: Path | None) -> None:
+    """Delete what earlier runs left (under the lock, so nothing here is in use): run folders other
+    than ``keep``, half-made links, temp folders of local workers whose ``vmo`` is dead."""
+    if runs.is_dir():
+        for run in runs.iterdir():
+            if keep is None or run.resolve() != keep.resolve():
+                _remove(run)
+    for left in out.parent.glob(f".{glob.escape(out.name)}.swap-*"):
+        _remove(left)
+    for left in Path(tempfile.gettempdir()).glob("vmo-run-*-*"):
+        try:
+            pid = int(left.name.split("-")[2])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            _remove(left)
+        except (ValueError, IndexError, OSError):
+            continue
+
+
+def _recover(out: Path, runs: Path) -> None:
+    """Repair a switch cut short between its two renames (only where the one-step exchange is not
+    available): ``out`` missing but complete runs exist -> link ``out`` to the newest complete one."""
+    if os.path.lexists(out) or not runs.is_dir():
+        return
+    complete = [r for r in runs.iterdir() if r.is_dir() and not r.is_symlink() and _is_complete(r)]
+    if complete:
+        newest = max(complete, key=lambda r: (r / "manifest.json").stat().st_mtime)
+        _switch(out, newest)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where not supported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _switch(out: Path, run: Path) -> Path | None:
+    """Point ``out`` at ``run`` in one step; return an earlier plain folder moved aside (to delete).
+
+    ``out`` is a symbolic link, replaced by a new link with one :func:`os.replace` (atomic on POSIX).
+    A plain folder left by an earlier version is exchanged with the new link in one step where Linux
+    allows (``renameat2``), else renamed into the runs folder and then replaced (a kill between the two
+    leaves ``out`` missing; the next run's :func:`_recover` restores it).
+    """
+    link = out.with_name(f".{out.name}.swap-{secrets.token_hex(4)}")
+    os.symlink(os.path.relpath(run, out.parent), link)
+    if out.is_dir() and not out.is_symlink():
+        if _exchange(link, out):
+            return link
+        aside = run.parent / f"earlier-{secrets.token_hex(4)}"
+        os.rename(out, aside)
+        os.replace(link, out)
+        return aside
+    os.replace(link, out)
+    return None
+
+
 # --- the review -----------------------------------------------------------------------------------------------
 def run_review(
     folder: str | os.PathLike[str],
@@ -595,8 +1022,10 @@ def run_review(
     seed: int = 0,
     scenario: str = "baseline",
     timeout: float = 600,
+    annual_budget: float | None = None,
     case_notebook: str | os.PathLike[str] | None = None,
     portfolio_notebook: str | os.PathLike[str] | None = None,
+    worker_timeout: float = 60.0,
 ) -> ReviewResult:
     """Run the quarterly review of a folder of case workbooks into ``out``.
 
@@ -608,7 +1037,8 @@ def run_review(
     as_of : str
         Review period, e.g. ``"2026Q3"``.
     out : path
-        Output folder (created; packs of an earlier run are replaced, see the module notes).
+        Output folder: a link to this run's folder, switched in one step when the run is complete (see
+        the module notes); the previous run stays until then.
     workers : int, optional
         Local worker processes (default ``min(2, cpu count)``); 1 runs in this process.
     scheduler : str, optional
@@ -624,10 +1054,14 @@ def run_review(
         Scenario the appraisal is computed on.
     timeout : float, default 600
         Longest a single notebook cell may run, in seconds.
+    annual_budget : float, optional
+        Yearly limit of the portfolio selection (shown on the portfolio pack); None = no selection.
     case_notebook, portfolio_notebook : path, optional
         Other notebooks (jupytext ``.py`` or ``.ipynb``) with the same parameters; default
         ``notebooks/case_review.py`` and ``notebooks/portfolio_review.py``. Pass
         ``portfolio_notebook=""`` to skip the portfolio pack.
+    worker_timeout : float, default 60
+        With ``scheduler``: how long to wait for the cluster's first worker before failing.
 
     Returns
     -------
@@ -640,6 +1074,14 @@ def run_review(
         Before any work, if ``folder`` is not a folder.
     VmoError
         Before any work, if ``as_of`` is not a period or a notebook lacks a parameter.
+    OutputError
+        If another review is writing into ``out``, or ``out`` cannot be written (read-only, no space
+        left): ``out`` keeps the previous complete run.
+    SchedulerError
+        If the Dask scheduler cannot be reached or has no worker within ``worker_timeout``.
+    ReviewStopped
+        On SIGINT, SIGTERM or SIGHUP (in the main thread): pending cases are cancelled, workers and
+        kernels killed, and ``out`` keeps the previous complete run (unless ``completed``).
 
     Examples
     --------
@@ -647,58 +1089,113 @@ def run_review(
     >>> result.ok, result.index  # doctest: +SKIP
     (True, PosixPath('reports/2026Q3/index.html'))
     """
-    from vmo_lib.periods import parse_period
+    from vmo_lib.periods import review_quarter
 
     _skip_slow_imports()
     t_start, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    try:
-        parse_period(as_of, "quarter" if "q" in str(as_of).lower() else "year")
-    except ValueError as exc:
-        raise VmoError(f"--as-of: {exc}") from None
+    as_of = review_quarter(as_of)  # the one rule; a malformed --as-of is a UsageError (exit 2)
     from vmo_lib.intake.loader import workbook_files
 
     folder = Path(folder)
     inputs = workbook_files(folder)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    out_abs = out.resolve()
-    if out_abs == folder.resolve():
+    out_path, runs, lock = _layout(out)
+    if os.path.lexists(out_path) and not out_path.is_dir():
+        raise OutputError(f"{out}: exists and is not a folder")
+    if folder.resolve() in (out_path, out_path.resolve()):
         raise VmoError(f"{out}: write the review outside the input folder {folder}")
-    for leftover in out_abs.glob(".tmp-*"):  # a crashed earlier run
-        shutil.rmtree(leftover, ignore_errors=True)
-    for leftover in [*out_abs.glob(".old-*"), *out_abs.glob(".work-*")]:
-        shutil.rmtree(leftover, ignore_errors=True)
-    for leftover in (out_abs / "cases").glob(".old-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
-
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(_output_reason(exc, out_path.parent) or f"{out}: {exc}") from None
     workers = max(1, int(workers if workers is not None else min(2, os.cpu_count() or 1)))
+    run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{secrets.token_hex(3)}"
+
+    with _run_lock(lock, out_path), _StopSignals() as stop:
+        try:
+            _recover(out_path, runs)
+            _tidy(out_path, runs, keep=_current_run(out_path, runs))
+            runs.mkdir(exist_ok=True)
+            gen = runs / run_id
+            gen.mkdir()
+        except OSError as exc:
+            raise OutputError(_output_reason(exc, out_path.parent) or f"{out}: {exc}") from None
+        switched = False
+        try:
+            result, bar, summary = _review_into(
+                gen, run_id, out, folder, inputs, as_of, workers, scheduler, pdf, progress, seed, scenario, timeout,
+                case_notebook, portfolio_notebook, worker_timeout, started, t_start, annual_budget)
+            _pause_for_tests("switch")
+            with stop.deferred():
+                aside = _switch(out_path, gen)
+                switched = True
+            _pause_for_tests("switched")
+            if aside is not None:
+                _remove(aside)
+            _tidy(out_path, runs, keep=gen)
+            if stop.stopping is not None:
+                raise ReviewStopped(stop.stopping, completed=True)
+        except ReviewStopped as exc:
+            exc.completed = switched
+            raise
+        except OSError as exc:
+            reason = _output_reason(exc, out_path.parent)
+            if reason is None or switched:
+                raise
+            was = "still holds the previous run" if _current_run(out_path, runs) or out_path.is_dir() else \
+                "was not created"
+            raise OutputError(f"{reason}; the review was not written and {out} {was}") from None
+        except OutputError as exc:
+            was = "still holds the previous run" if _current_run(out_path, runs) or out_path.is_dir() else \
+                "was not created"
+            raise OutputError(f"{exc}; the review was not written and {out} {was}") from None
+        finally:
+            if not switched:
+                _remove(gen)
+    bar.close(summary)
+    return result
+
+
+def _review_into(out_abs: Path, run_id: str, out: Path, folder: Path, inputs: Sequence[Path], as_of: str,
+                 workers: int, scheduler: str | None, pdf: bool, progress: str | None, seed: int, scenario: str,
+                 timeout: float, case_notebook: str | os.PathLike[str] | None,
+                 portfolio_notebook: str | os.PathLike[str] | None, worker_timeout: float, started: str,
+                 t_start: float, annual_budget: float | None = None) -> tuple[ReviewResult, _Progress, dict[str, Any]]:
+    """The whole review written into ``out_abs``, the new run's folder (not yet visible as ``out``)."""
     work = Path(tempfile.mkdtemp(prefix=".work-", dir=out_abs))
     try:
         case_src = Path(case_notebook) if case_notebook else CASE_NOTEBOOK
         case_nb = prepare_notebook(case_src, work / "case_review.ipynb", CASE_PARAMETERS)
         pf_src = None if portfolio_notebook == "" else Path(portfolio_notebook or PORTFOLIO_NOTEBOOK)
         pf_nb = prepare_notebook(pf_src, work / "portfolio_review.ipynb", PORTFOLIO_PARAMETERS) if pf_src else None
-        footer = f"VMO Workbench {__version__} · review as of {as_of} · seed {seed} · scenario {scenario}"
+        footer = (f"VMO Workbench {__version__} · review as of {as_of} · seed {seed} · scenario {scenario}"
+                  f" · run {run_id}")
         common = {"as_of": as_of, "scenario": scenario, "seed": int(seed)}
         tasks: list[_Task] = []
-        if pf_nb is not None:  # the longest task goes first
-            tasks.append(_Task("portfolio", str(folder.resolve()), "portfolio", str(pf_nb),
-                               {"folder": str(folder.resolve()), **common}, str(out_abs), as_of, scenario, pdf,
-                               timeout, footer))
         for p in inputs:
             tasks.append(_Task("case", str(p.resolve()), p.stem, str(case_nb),
                                {"case_path": str(p.resolve()), **common}, str(out_abs), as_of, scenario, pdf,
                                timeout, footer))
-        bar = _Progress(progress, len(tasks))
-        recs = _run_all(tasks, workers, scheduler, bar)
+        bar = _Progress(progress, len(tasks) + (pf_nb is not None))
+        recs = _run_all(tasks, workers, scheduler, bar, worker_timeout)
+        if pf_nb is not None:  # the portfolio review is built from the case reviews just computed
+            pf_review = _portfolio_review(recs, as_of, seed, annual_budget, work)
+            pf_task = _Task("portfolio", str(folder.resolve()), "portfolio", str(pf_nb),
+                            {"folder": str(folder.resolve()), **common, "annual_budget": annual_budget,
+                             "review_file": str(pf_review)}, str(out_abs), as_of, scenario, pdf, timeout, footer)
+            recs += _run_all([pf_task], 1, None, bar, worker_timeout)
+        for r in recs:
+            r.pop("review", None)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     case_recs = sorted((r for r in recs if r["kind"] == "case"), key=lambda r: r["source"])
     pf_rec = next((r for r in recs if r["kind"] == "portfolio"), None)
     _assign_names(case_recs)
-    for r in case_recs:
+    for i, r in enumerate(case_recs):
         _place_case(r, out_abs)
+        if i == len(case_recs) // 2:
+            _pause_for_tests("placing")
     if pf_rec is not None:
         pf_rec["case_id"] = "portfolio"
         _place_portfolio(pf_rec, out_abs)
@@ -720,9 +1217,10 @@ def run_review(
     seconds = round(time.perf_counter() - t_start, 3)
     n_failed = sum(r["status"] != "ok" for r in case_recs) + (pf_rec is not None and pf_rec["status"] != "ok")
     manifest = {
-        "tool": "vmo-workbench", "version": __version__, "python": platform.python_version(),
+        "tool": "vmo-workbench", "version": __version__, "run_id": run_id, "python": platform.python_version(),
         "platform": platform.platform(), "command": "review",
         "parameters": {"folder": str(folder), "as_of": as_of, "scenario": scenario, "seed": int(seed),
+                       "annual_budget": annual_budget,
                        "workers": workers, "scheduler": scheduler, "pdf": pdf, "timeout": timeout},
         "notebooks": {p.name: _sha256(p) for p in (case_src, pf_src) if p is not None},
         "inputs": [{"path": r["source"], "sha256": r.get("sha256")} for r in case_recs],
@@ -736,15 +1234,20 @@ def run_review(
     index_html = render_index(
         [_index_entry(r) for r in case_recs], as_of=as_of, source=str(folder),
         portfolio=_index_entry(pf_rec) if pf_rec else None, footer=footer)
-    index_path = atomic_write_text(out_abs / "index.html", index_html)
-    bar.close({"packs": len(recs), "failed": int(n_failed), "seconds": seconds, "index": str(index_path)})
+    atomic_write_text(out_abs / "index.html", index_html)
+    for leftover in [*out_abs.glob(".tmp-*"), *out_abs.glob(".work-*")]:  # e.g. a task Dask ran twice
+        _remove(leftover)
+    summary = {"packs": len(recs), "failed": int(n_failed), "seconds": seconds, "index": str(out / "index.html"),
+               "run_id": run_id}
     return ReviewResult(out=out, index=out / "index.html", manifest=out / "manifest.json",
                         cases=[_manifest_row(r) for r in case_recs],
-                        portfolio=_manifest_row(pf_rec) if pf_rec else None, seconds=seconds)
+                        portfolio=_manifest_row(pf_rec) if pf_rec else None, seconds=seconds), bar, summary
+
+
 
 
 _MANIFEST_KEYS = ("case_id", "title", "source", "sha256", "safe_id", "status", "step", "error", "issues",
-                  "partial_output", "verdict", "rag", "seconds", "outputs")
+                  "partial_output", "verdict", "rag", "decision", "decision_reason", "seconds", "outputs")
 
 
 def _manifest_row(r: dict) -> dict[str, Any]:
@@ -757,6 +1260,7 @@ def _manifest_row(r: dict) -> dict[str, Any]:
 def _index_entry(r: dict) -> dict[str, Any]:
     return {"case_id": r["case_id"], "title": r.get("title"), "source": Path(r["source"]).name,
             "status": r["status"], "step": r.get("step"), "error": r.get("error"), "issues": r.get("issues") or [],
-            "verdict": r.get("verdict"), "rag": r.get("rag"), "figures": r.get("figures") or {},
+            "verdict": r.get("verdict"), "rag": r.get("rag"), "decision": r.get("decision"),
+            "figures": r.get("figures") or {},
             "links": r.get("links") or [], "headline": r.get("headline") or []}
 

@@ -165,6 +165,34 @@ class BusinessCase:
         b = self.baselines.sort_values("approved", kind="stable")
         return [str(v) for v in b["version"]]
 
+    def as_known_at(self, review_end: _dt.date | None) -> BusinessCase:
+        """The case as it stood at the end of a review period: re-baselines approved after
+        ``review_end`` are not yet in force, so they (and their flows) are left out.
+
+        This is the one rule for the baseline in force at a review date: the latest re-baseline
+        approved on or before the end of the review period (a re-baseline with no approval date
+        counts as in force). Returns ``self`` when nothing changes.
+
+        Examples
+        --------
+        >>> import datetime as dt
+        >>> c = make_case({"horizon": 2}, benefits=[{"line_id": "B1", "name": "S", "amounts": [1, 1]}],
+        ...               rebaselines=[{"version": "RB1", "approved": "2026-10-20", "amounts": {"B1": [2, 2]}}])
+        >>> c.current_baseline, c.as_known_at(dt.date(2026, 9, 30)).current_baseline
+        ('rebaseline:RB1', 'baseline')
+        """
+        if review_end is None or self.baselines is None or self.baselines.empty:
+            return self
+        approved = [as_date(v) for v in self.baselines["approved"]]
+        later = [str(v) for v, d in zip(self.baselines["version"], approved, strict=True)
+                 if d is not None and d > review_end]
+        if not later:
+            return self
+        keep = ~self.baselines["version"].astype(str).isin(later)
+        drop = self.flows["scenario"].isin([f"rebaseline:{v}" for v in later])
+        return dataclasses.replace(self, baselines=self.baselines[keep].reset_index(drop=True),
+                                   flows=self.flows[~drop].reset_index(drop=True))
+
     @property
     def current_baseline(self) -> str:
         """Scenario name of the baseline in force: the latest re-baseline, else ``"baseline"``."""

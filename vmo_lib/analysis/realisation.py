@@ -118,7 +118,8 @@ STATUS_KEYS = (
     "current_baseline_npv", "expected_npv", "npv_change", "npv_change_pct_of_cost", "forward_npv",
     "forward_discounted_to", "continue_signal", "verdict", "verdict_sentence", "verdict_rule",
     "verdict_vs_original", "rag", "rag_reason", "realisation_pct", "benefit_plan_to_date",
-    "benefit_actual_to_date", "benefit_variance_to_date", "cost_spend_pct", "cost_plan_to_date",
+    "benefit_actual_to_date", "benefit_variance_to_date", "disbenefit_plan_to_date",
+    "disbenefit_actual_to_date", "disbenefit_variance_to_date", "cost_spend_pct", "cost_plan_to_date",
     "cost_actual_to_date", "cost_variance_to_date", "bridge", "bridge_current", "variance_note",
     "thresholds", "benefits", "costs", "gaps",
 )
@@ -1313,6 +1314,7 @@ def case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | None
     >>> s.baseline_npv, s.expected_npv, s.bridge.components, s.verdict.label, s.forward_npv
     (100.0, 90.0, {'cost': -10.0, 'benefit': 0.0, 'timing': 0.0}, 'at risk', 100.0)
     """
+    case = case.as_known_at(period_end_date(review_period(case, as_of), case.period_length))
     with shared_work():
         return _case_status(case, as_of, thresholds, view)
 
@@ -1339,7 +1341,10 @@ def _case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | Non
     benefits = lines[lines["kind"] == "benefit"].reset_index(drop=True)
     costs = lines[lines["kind"] == "cost"].reset_index(drop=True)
     _, in_view = _line_matrices(case, "baseline", view)
-    bv = benefits[benefits["line_id"].isin(in_view.index)]
+    bv_all = benefits[benefits["line_id"].isin(in_view.index)]
+    # Realisation is gross: benefits on their own, dis-benefits on their own line (never one netted ratio).
+    is_dis = bv_all["type"].to_numpy() == "dis-benefit"
+    bv, dis = bv_all[~is_dis], bv_all[is_dis]
 
     def totals(t: pd.DataFrame, kind: str) -> dict[str, float]:
         rep = t["periods_reported"].sum() > 0
@@ -1348,7 +1353,7 @@ def _case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | Non
         var = float(t["variance_to_date"].sum(min_count=1)) if rep else math.nan
         return {f"{kind}_plan_to_date": plan, f"{kind}_actual_to_date": actual, f"{kind}_variance_to_date": var}
 
-    tot = {**totals(bv, "benefit"), **totals(costs, "cost")}
+    tot = {**totals(bv, "benefit"), **totals(dis, "disbenefit"), **totals(costs, "cost")}
     real_pct = _ratio(tot["benefit_actual_to_date"], tot["benefit_plan_to_date"])
     spend_pct = _ratio(tot["cost_actual_to_date"], tot["cost_plan_to_date"])
     ben_perf = 1 + _ratio(tot["benefit_variance_to_date"], abs(tot["benefit_plan_to_date"]))

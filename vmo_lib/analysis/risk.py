@@ -16,6 +16,19 @@ one scenario of one case:
 Every function is pure: it takes a case (or precomputed :class:`~vmo_lib.analysis.scenarios.CaseMatrices`)
 and returns tables, numbers or dataclasses.
 
+Plan or outlook
+---------------
+Without ``as_of`` the functions describe a plan scenario as approved (``basis`` ``"approved plan"``).
+With ``as_of="2026Q3"`` they describe the **outlook** at that review
+(:meth:`~vmo_lib.analysis.scenarios.CaseMatrices.outlook`): the expected flows of
+:func:`vmo_lib.analysis.realisation.expected_case` (actuals to date, then the forecast, then the plan in
+force) with everything up to the review period fixed; ranges, overrun, delays and switching values act
+only on what remains, and the NPV is the expected NPV (discounted to period 0, actuals included). A
+reported period without an actual (a measurement gap, :func:`vmo_lib.analysis.realisation.measurement_gaps`)
+is fixed at the estimate the outlook uses for it. Every result carries its basis
+(:func:`basis_of`: ``"outlook as of 2026Q3"``) so an output can label it; a review pack should show the
+outlook, and may show the approved plan's risk beside it, labelled.
+
 Examples
 --------
 >>> from vmo_lib.model import make_case
@@ -46,6 +59,7 @@ from scipy import special
 
 from vmo_lib.analysis import appraisal, finance
 from vmo_lib.analysis.overrun import OverrunDistribution, flyvbjerg_it_overrun
+from vmo_lib.analysis.realisation import EXPECTED
 from vmo_lib.analysis.scenarios import (
     CaseMatrices,
     WhatIf,
@@ -60,8 +74,10 @@ __all__ = [
     "CHUNK_ITERATIONS",
     "MonteCarloResult",
     "appraisal_with_optimism_bias",
+    "basis_of",
     "monte_carlo",
     "switching_values",
+    "three_point_npv",
     "tornado",
 ]
 
@@ -122,12 +138,60 @@ def appraisal_with_optimism_bias(case: BusinessCase, scenario: str = "baseline",
 # --------------------------------------------------------------------------------------------------
 # switching values
 # --------------------------------------------------------------------------------------------------
-def _matrices(case: BusinessCase | CaseMatrices, scenario: str, view: str) -> CaseMatrices:
-    return case if isinstance(case, CaseMatrices) else CaseMatrices.from_case(case, scenario, view)
+def _matrices(case: BusinessCase | CaseMatrices, scenario: str, view: str, as_of: object = None) -> CaseMatrices:
+    """The plan ``scenario`` of the case, or its outlook as of ``as_of`` (:meth:`CaseMatrices.outlook`)."""
+    if isinstance(case, CaseMatrices):
+        if as_of is not None:
+            raise ValueError("as_of needs a BusinessCase: precomputed matrices carry their own basis "
+                             "(build them with CaseMatrices.outlook(case, as_of))")
+        return case
+    if as_of is None:
+        return CaseMatrices.from_case(case, scenario, view)
+    if scenario not in ("baseline", case.current_baseline, EXPECTED):
+        raise ValueError(f"as_of simulates the expected outlook (actuals to date, then the forecast, then the plan "
+                         f"in force {case.current_baseline!r}); scenario {scenario!r} cannot be combined with it: "
+                         "leave scenario at 'baseline', or drop as_of for the plan view of that scenario")
+    return CaseMatrices.outlook(case, as_of, view)
+
+
+def basis_of(matrices: CaseMatrices) -> str:
+    """What the figures describe, as every output labels them.
+
+    ``"outlook as of 2026Q3"`` for an outlook (:meth:`CaseMatrices.outlook`); ``"approved plan"`` for
+    the baseline or a formal re-baseline; else ``"scenario <name>"``.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> case = make_case({"horizon": 2}, costs=[{"line_id": "C", "name": "c", "amounts": [1]}])
+    >>> basis_of(CaseMatrices.from_case(case)), basis_of(CaseMatrices.outlook(case, "2026Q1"))
+    ('approved plan', 'outlook as of 2026Q1')
+    """
+    if matrices.as_of is not None:
+        return f"outlook as of {matrices.as_of}"
+    name = matrices.scenario
+    return "approved plan" if name == "baseline" or name.startswith("rebaseline:") else f"scenario {name}"
+
+
+def _factors(case: BusinessCase, m: CaseMatrices) -> pd.DataFrame:
+    """Three-point factors of the lines of ``m``; an outlook's are those of the plan in force (the
+    estimates were made against it) and scale the flows after the review."""
+    if m.as_of is None:
+        return three_point_factors(case, m)
+    plan = CaseMatrices.from_case(case, case.current_baseline, m.view)
+    return three_point_factors(case, plan).reindex(list(m.cost_ids) + list(m.benefit_ids))
+
+
+def _future_line_pv(m: CaseMatrices) -> tuple[np.ndarray, np.ndarray]:
+    """PV of each cost and benefit line counting only the periods after the fixed ones (all of a plan)."""
+    df = m.discount_factors
+    return m.split(m.costs)[1] @ df, m.split(m.benefits)[1] @ df
 
 
 def npv_by_delay(matrices: CaseMatrices) -> np.ndarray:
     """NPV with every benefit ``d`` whole periods late, for ``d = 0 .. horizon`` (exact, one array).
+
+    On an outlook only the benefits after the review move (actuals to date stay where they are).
 
     Examples
     --------
@@ -142,10 +206,14 @@ def npv_by_delay(matrices: CaseMatrices) -> np.ndarray:
     h = matrices.horizon
     ben = p[2] + p[3]
     pv_cost = float((p[0] + p[1]) @ df)
-    return np.array([float(ben[: h - d] @ df[d:]) for d in range(h + 1)]) - pv_cost
+    if matrices.fixed_through < 0:
+        return np.array([float(ben[: h - d] @ df[d:]) for d in range(h + 1)]) - pv_cost
+    fixed, future = matrices.split(ben)
+    return np.array([float(future[: h - d] @ df[d:]) for d in range(h + 1)]) + (float(fixed @ df) - pv_cost)
 
 
-def switching_values(case: BusinessCase | CaseMatrices, scenario: str = "baseline", view: str = "economic") -> pd.DataFrame:
+def switching_values(case: BusinessCase | CaseMatrices, scenario: str = "baseline", view: str = "economic", *,
+                     as_of: object = None) -> pd.DataFrame:
     """How far each input can move before NPV reaches zero, solved exactly.
 
     Parameters
@@ -153,6 +221,10 @@ def switching_values(case: BusinessCase | CaseMatrices, scenario: str = "baselin
     case : BusinessCase or CaseMatrices
     scenario, view : str
         Ignored when ``case`` is already :class:`~vmo_lib.analysis.scenarios.CaseMatrices`.
+    as_of : str or date, optional
+        Review quarter: solve on the **outlook** at that date (:meth:`CaseMatrices.outlook`: actuals to
+        date, then the forecast, then the plan in force), moving only the flows after the review (the
+        actuals are sunk). None (default): the plan ``scenario`` as approved.
 
     Returns
     -------
@@ -160,6 +232,7 @@ def switching_values(case: BusinessCase | CaseMatrices, scenario: str = "baselin
         One row per driver: ``driver`` (``cost uplift``, ``benefit shortfall``, ``delay``,
         ``discount rate``), ``value`` (NaN when NPV cannot reach zero that way), ``unit``,
         ``npv_at_value`` (the NPV with the value substituted back: ≈ 0), ``note`` (a sentence).
+        ``attrs["basis"]`` is :func:`basis_of` the matrices (``"outlook as of 2026Q3"``, ``"approved plan"``).
 
     Notes
     -----
@@ -181,6 +254,11 @@ def switching_values(case: BusinessCase | CaseMatrices, scenario: str = "baselin
     A negative cost uplift or benefit shortfall means NPV is negative now: costs must fall (or
     benefits rise) by that much for NPV to reach zero.
 
+    On an outlook ``NPV`` is the expected NPV (discounted to period 0, actuals included) while ``B``
+    and ``C`` count only the periods after the review: ``x`` is how far the *remaining* costs may
+    rise. When the expected NPV is already negative the notes say so and give the move the other way
+    (how much future costs must fall, future benefits must rise).
+
     Examples
     --------
     >>> from vmo_lib.model import make_case
@@ -188,47 +266,72 @@ def switching_values(case: BusinessCase | CaseMatrices, scenario: str = "baselin
     ...                  benefits=[{"line_id": "B", "name": "b", "amounts": [0, 8, 8]}])
     >>> switching_values(case).set_index("driver")["value"].round(4).tolist()
     [0.6, 0.375, 0.75, 2.6246]
+
+    With the 10 spent as 20 by the end of the first quarter, the outlook is 16 - 20 = -4: future
+    benefits must rise 4/16 = 25 %.
+
+    >>> late = make_case({"horizon": 3, "discount_rate": 0}, costs=[{"line_id": "C", "name": "c", "amounts": [10]}],
+    ...                  benefits=[{"line_id": "B", "name": "b", "amounts": [0, 8, 8]}],
+    ...                  actuals=[{"period": "2026Q1", "line_id": "C", "amount": 20}])
+    >>> sv = switching_values(late, as_of="2026Q1").set_index("driver")
+    >>> float(sv.loc["benefit shortfall", "value"]), sv.loc["benefit shortfall", "note"]
+    (-0.25, 'The expected NPV is already negative: future benefits must rise 25.0% for it to reach zero.')
     """
-    m = _matrices(case, scenario, view)
+    m = _matrices(case, scenario, view, as_of)
+    outlook = m.as_of is not None
     p = m.profiles()
     df = m.discount_factors
-    pv_c = float((p[0] + p[1]) @ df)
-    pv_b = float(p[2] @ df)
+    pv_c = float(m.split(p[0] + p[1])[1] @ df)
+    pv_b = float(m.split(p[2])[1] @ df)
     npv = m.npv()
+    subject, costs_w, benefits_w = (("the expected NPV", "future costs", "future benefits") if outlook
+                                    else ("NPV", "costs", "benefits"))
+    already = "The expected NPV is already negative: "
     rows = []
 
     # cost uplift
     if pv_c > 0 and npv / pv_c > -1.0:
         x = npv / pv_c
-        note = (f"Costs can rise {x:.1%} before NPV falls to zero." if x >= 0
-                else f"Costs must fall {-x:.1%} for NPV to reach zero.")
+        if x >= 0:
+            note = f"{costs_w.capitalize()} can rise {x:.1%} before {subject} falls to zero."
+        elif outlook:
+            note = f"{already}future costs must fall {-x:.1%} for it to reach zero."
+        else:
+            note = f"Costs must fall {-x:.1%} for NPV to reach zero."
         rows.append(("cost uplift", x, "share of costs", what_if_npv(m, WhatIf(cost_overrun=x)), note))
     else:
-        why = "there are no costs" if pv_c <= 0 else "NPV stays negative even with no cost at all"
+        why = (f"no {costs_w} remain" if outlook else "there are no costs") if pv_c <= 0 \
+            else f"{subject} stays negative even with no {costs_w[:-1]} at all"
         rows.append(("cost uplift", math.nan, "share of costs", math.nan, f"None: {why}."))
 
     # benefit shortfall
     if pv_b > 0 and npv / pv_b <= 1.0:
         s = npv / pv_b
-        note = (f"Benefits can fall {s:.1%} before NPV falls to zero." if s >= 0
-                else f"Benefits must rise {-s:.1%} for NPV to reach zero.")
+        if s >= 0:
+            note = f"{benefits_w.capitalize()} can fall {s:.1%} before {subject} falls to zero."
+        elif outlook:
+            note = f"{already}future benefits must rise {-s:.1%} for it to reach zero."
+        else:
+            note = f"Benefits must rise {-s:.1%} for NPV to reach zero."
         rows.append(("benefit shortfall", s, "share of benefits",
                      what_if_npv(m, WhatIf(benefit_realisation=1.0 - s)), note))
     else:
-        why = ("there are no benefits" if pv_b <= 0
-               else "benefits can fall 100% and NPV stays positive")
+        why = ((f"no {benefits_w} remain" if outlook else "there are no benefits") if pv_b <= 0
+               else f"{benefits_w} can fall 100% and {subject} stays positive")
         rows.append(("benefit shortfall", math.nan, "share of benefits", math.nan, f"None: {why}."))
 
     # delay
     by_delay = npv_by_delay(m)
     k = m.periods_per_year
     if by_delay[0] <= 0:
-        rows.append(("delay", math.nan, "periods", math.nan, "None: NPV is not positive without delay."))
+        why = ("the expected NPV is already negative; a delay only lowers it further" if outlook
+               else "NPV is not positive without delay")
+        rows.append(("delay", math.nan, "periods", math.nan, f"None: {why}."))
     else:
         below = np.flatnonzero(by_delay <= 0)
         if not below.size:
             rows.append(("delay", math.nan, "periods", math.nan,
-                         "None: NPV stays positive even with every benefit pushed past the horizon."))
+                         f"None: {subject} stays positive even with every {benefits_w[:-1]} pushed past the horizon."))
         else:
             d1 = int(below[0])
             a, b = by_delay[d1 - 1], by_delay[d1]
@@ -236,7 +339,8 @@ def switching_values(case: BusinessCase | CaseMatrices, scenario: str = "baselin
             delta = d1 - 1 + f
             at = (1.0 - f) * a + f * b
             rows.append(("delay", delta, "periods", at,
-                         f"Benefits can arrive {delta:.2f} periods ({delta / k:.2f} years) late before NPV falls to zero."))
+                         f"{benefits_w.capitalize()} can arrive {delta:.2f} periods ({delta / k:.2f} years) late "
+                         f"before {subject} falls to zero."))
 
     # discount rate
     net = p[2] + p[3] - p[0] - p[1]
@@ -245,11 +349,14 @@ def switching_values(case: BusinessCase | CaseMatrices, scenario: str = "baselin
         rows.append(("discount rate", math.nan, "annual rate", math.nan, f"None: {rep.message}"))
     else:
         r = (1.0 + rep.irr) ** k - 1.0
-        note = f"NPV is zero at a discount rate of {r:.2%} a year (the IRR)."
+        note = (f"The expected NPV (actuals to date and outlook) is zero at a discount rate of {r:.2%} a year."
+                if outlook else f"NPV is zero at a discount rate of {r:.2%} a year (the IRR).")
         if rep.ambiguous:
             note += f" The flows have {len(rep.roots)} IRRs: this is the one from a 10% guess; use MIRR."
         rows.append(("discount rate", r, "annual rate", what_if_npv(m, WhatIf(discount_rate=r)), note))
-    return pd.DataFrame(rows, columns=["driver", "value", "unit", "npv_at_value", "note"])
+    out = pd.DataFrame(rows, columns=["driver", "value", "unit", "npv_at_value", "note"])
+    out.attrs["basis"] = basis_of(m)
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -264,6 +371,7 @@ def tornado(
     benefit_realisation: tuple[float, float] = (0.8, 1.2),
     cost_overrun: tuple[float, float] = (-0.2, 0.2),
     delay_periods: int | None = None,
+    as_of: object = None,
 ) -> pd.DataFrame:
     """One-way sensitivity of NPV to every line group and global driver, largest swing first.
 
@@ -281,6 +389,11 @@ def tornado(
     delay_periods : int, optional
         Delay tested against none; default the optimism-bias delay of the case, or one year when
         that is zero.
+    as_of : str or date, optional
+        Review quarter: the sensitivity of the **expected NPV** at that date (:meth:`CaseMatrices.outlook`):
+        line groups move to their low / high estimates and the global drivers apply only to the flows
+        after the review; actuals to date are fixed. The ranges are those of the plan in force, scaling
+        each line's remaining expected flows. None (default): the plan ``scenario`` as approved.
 
     Returns
     -------
@@ -290,7 +403,8 @@ def tornado(
         (``|npv_high - npv_low|``), ``base_npv`` and, for line groups, ``switching_change``: the
         relative change of the group's amounts at which NPV is zero (``+0.4`` = 40 % more; NaN when
         impossible). Line groups move all their lines to their ``low`` and ``high`` estimates
-        (others stay likely); a group without ranges has no swing.
+        (others stay likely); a group without ranges has no swing. ``attrs["basis"]`` is
+        :func:`basis_of` the figures.
 
     Examples
     --------
@@ -302,9 +416,9 @@ def tornado(
     >>> t[["driver", "npv_low", "npv_high"]].round(1).head(3).values.tolist()
     [['benefit realisation', 60.0, 140.0], ['capex', 110.0, 50.0], ['cost overrun', 120.0, 80.0]]
     """
-    m = CaseMatrices.from_case(case, scenario, view)
-    f = three_point_factors(case, m)
-    pv_c, pv_b = m.line_pv()
+    m = _matrices(case, scenario, view, as_of)
+    f = _factors(case, m)
+    pv_c, pv_b = _future_line_pv(m)
     signed = pd.Series(np.concatenate([-pv_c, pv_b]), index=list(m.cost_ids) + list(m.benefit_ids))
     base = m.npv()
     lines = case.lines.drop_duplicates("line_id").set_index("line_id").reindex(signed.index)
@@ -352,7 +466,48 @@ def tornado(
     # equal swings (to a millionth of the currency unit) are ordered by name, not by rounding noise
     out["_key"] = out["swing"].round(6)
     out = out.sort_values(["_key", "driver"], ascending=[False, True], kind="stable").reset_index(drop=True)
-    return out[["driver", "kind", "low", "high", "npv_low", "npv_high", "swing", "base_npv", "switching_change"]]
+    out = out[["driver", "kind", "low", "high", "npv_low", "npv_high", "swing", "base_npv", "switching_change"]]
+    out.attrs["basis"] = basis_of(m)
+    return out
+
+
+def three_point_npv(case: BusinessCase, scenario: str = "baseline", view: str = "economic", *,
+                    as_of: object = None) -> dict[str, float]:
+    """NPV with every line at its pessimistic, likely and optimistic estimate.
+
+    Parameters
+    ----------
+    case : BusinessCase
+    scenario, view : str
+    as_of : str or date, optional
+        Review quarter: scale only the expected flows after the review (:meth:`CaseMatrices.outlook`);
+        ``likely`` is then the expected NPV. None: the plan ``scenario`` (the NPVs of
+        :func:`~vmo_lib.analysis.scenarios.three_point_scenarios`).
+
+    Returns
+    -------
+    dict
+        ``{"pessimistic": ..., "likely": ..., "optimistic": ...}``.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> case = make_case({"horizon": 2, "discount_rate": 0},
+    ...     costs=[{"line_id": "C1", "name": "x", "amounts": [100], "low": 90, "likely": 100, "high": 130}],
+    ...     benefits=[{"line_id": "B1", "name": "y", "amounts": [0, 150], "low": 100, "likely": 150, "high": 160}],
+    ...     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 120}])
+    >>> {k: round(v, 9) for k, v in three_point_npv(case).items()}
+    {'pessimistic': -30.0, 'likely': 50.0, 'optimistic': 70.0}
+    >>> {k: round(v, 9) for k, v in three_point_npv(case, as_of="2026Q1").items()}   # the 120 spent is fixed
+    {'pessimistic': -20.0, 'likely': 30.0, 'optimistic': 40.0}
+    """
+    m = _matrices(case, scenario, view, as_of)
+    f = _factors(case, m)
+    pv_c, pv_b = _future_line_pv(m)
+    signed = np.concatenate([-pv_c, pv_b])
+    base = m.npv()
+    return {"pessimistic": base + float(((f["pessimistic"].to_numpy() - 1.0) * signed).sum()), "likely": base,
+            "optimistic": base + float(((f["optimistic"].to_numpy() - 1.0) * signed).sum())}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -367,11 +522,20 @@ class MonteCarloResult:
     npv : ndarray
         NPV of each iteration (float64), in drawing order.
     deterministic_npv : float
-        NPV of the scenario with every line at its likely value, no overrun, no delay.
+        NPV of the scenario with every line at its likely value, no overrun, no delay (on an
+        outlook: the expected NPV).
     case_id, scenario, view : str
+        ``scenario`` is ``"expected"`` on an outlook.
     seed : int
     settings : dict
         What was drawn (rho, overrun, delay), for the record.
+    basis : str
+        What was simulated, as outputs label it: ``"outlook as of 2026Q3"`` or ``"approved plan"``
+        (:func:`basis_of`).
+    as_of : str or None
+        Review quarter of an outlook.
+    reference_npv : float
+        The NPV the case promised: the approved NPV in force (NaN when unknown).
     """
 
     npv: np.ndarray = field(repr=False)
@@ -381,6 +545,9 @@ class MonteCarloResult:
     view: str
     seed: int
     settings: dict[str, Any] = field(default_factory=dict)
+    basis: str = "approved plan"
+    as_of: str | None = None
+    reference_npv: float = math.nan
 
     @property
     def iterations(self) -> int:
@@ -416,17 +583,36 @@ class MonteCarloResult:
         return float(np.mean(self.npv < 0))
 
     @property
+    def prob_below_zero(self) -> float:
+        """Chance the NPV ends below zero (on an outlook: the expected NPV); = :attr:`prob_negative`."""
+        return self.prob_negative
+
+    @property
+    def prob_reach_approved(self) -> float:
+        """Chance the NPV gets back to (or beats) :attr:`reference_npv`, the approved NPV; NaN without one."""
+        if math.isnan(self.reference_npv):
+            return math.nan
+        return float(np.mean(self.npv >= self.reference_npv))
+
+    @property
     def expected_shortfall(self) -> float:
         """Mean NPV of the worst decile: the ``ceil(n / 10)`` lowest iterations."""
         k = max(1, math.ceil(self.iterations / 10))
         return float(np.partition(self.npv, k - 1)[:k].mean())
 
     def summary(self) -> dict[str, Any]:
-        """The headline figures under stable keys (the ``monte_carlo`` object of ``vmo risk --json``)."""
+        """The headline figures under stable keys (the ``monte_carlo`` object of ``vmo risk --json``).
+
+        ``basis`` and ``as_of`` say what was simulated; ``prob_below_zero`` (= ``prob_negative``) is the
+        chance the NPV ends below zero, ``prob_reach_approved`` the chance it reaches ``reference_npv``.
+        """
         return {
+            "basis": self.basis, "as_of": self.as_of,
             "iterations": self.iterations, "seed": self.seed, "deterministic_npv": self.deterministic_npv,
             "mean": self.mean, "std": self.std, "p10": self.p10, "p50": self.p50, "p90": self.p90,
-            "prob_negative": self.prob_negative, "expected_shortfall_worst_decile": self.expected_shortfall,
+            "prob_negative": self.prob_negative, "prob_below_zero": self.prob_below_zero,
+            "reference_npv": self.reference_npv, "prob_reach_approved": self.prob_reach_approved,
+            "expected_shortfall_worst_decile": self.expected_shortfall,
         }
 
 
@@ -494,8 +680,10 @@ def monte_carlo(
     cost_overrun: OverrunDistribution | str | None = None,
     delay: Mapping[int, float] | str | None = None,
     chunk_size: int = CHUNK_ITERATIONS,
+    as_of: object = None,
+    reference_npv: float | None = None,
 ) -> MonteCarloResult:
-    """Monte Carlo of the NPV from the lines' three-point estimates.
+    """Monte Carlo of the NPV from the lines' three-point estimates, on the plan or on the outlook.
 
     Parameters
     ----------
@@ -519,6 +707,15 @@ def monte_carlo(
         ``"optimism-bias"`` = uniform over 0 .. the case's optimism-bias delay. None = no delay.
     chunk_size : int, default :data:`CHUNK_ITERATIONS`
         Iterations drawn at a time (memory ~ ``chunk_size x lines x 8`` bytes per temporary).
+    as_of : str or date, optional
+        Review quarter: simulate the **expected outlook** at that date (:meth:`CaseMatrices.outlook`:
+        actuals to date, then the forecast, then the plan in force) with the actuals to date fixed.
+        The ranges, the overrun and the delay then act only on the flows after the review period.
+        ``scenario`` must stay ``"baseline"`` (the outlook follows the plan in force). None (default):
+        the plan ``scenario`` as approved.
+    reference_npv : float, optional
+        NPV to get back to (:attr:`MonteCarloResult.prob_reach_approved`); default the approved NPV in
+        force (``npv_of(case, case.current_baseline, view)``).
 
     Returns
     -------
@@ -536,6 +733,13 @@ def monte_carlo(
     normals), mapped to its distribution by ``Phi``; independent triangular lines are drawn from
     uniforms directly. PERT quantiles are read from a 1,025-point table of ``F^-1(Phi(z))`` over
     ``|z| <= 8.5`` (linear interpolation; error below 1e-4 of the range).
+
+    Outlook: with ``tau`` the review period's offset, ``NPV_i = S + F_b,i . PVb_future(d_i) -
+    (1 + X_i) F_c,i . PVc_future`` where ``S`` is the PV of the actuals (and any estimate) up to
+    ``tau``, fixed, and the ``PV*_future`` count only periods after ``tau`` (a delay moves only those;
+    amounts pushed past the horizon are lost). A line's three-point factor (its estimate over likely,
+    from the plan in force) scales its remaining expected flows. A case with nothing left after the
+    review has no spread.
 
     Reproducibility: ``SeedSequence(seed)`` spawns one PCG64 stream per kind of draw (uniforms,
     normals, driver factors, overrun, delay); each stream is consumed in iteration order, so chunks
@@ -557,15 +761,21 @@ def monte_carlo(
     if int(chunk_size) != chunk_size or chunk_size < 1:
         raise ValueError(f"chunk_size must be a whole number ≥ 1, not {chunk_size!r}")
     iterations, chunk_size = int(iterations), int(chunk_size)
-    m = CaseMatrices.from_case(case, scenario, view)
-    f = three_point_factors(case, m)
+    m = _matrices(case, scenario, view, as_of)
+    f = _factors(case, m)
     df = m.discount_factors
     ds, ps = _delay_distribution(delay, m)
     n_c = len(m.cost_ids)
-    # PV of every line (zero for the other kind): costs, and benefits under each possible delay
-    pv_line_c = np.concatenate([m.costs @ df, np.zeros(len(m.benefit_ids))])
+    # the fixed periods (actuals to date; none on a plan) as one constant, the rest per line
+    fixed_c, future_c = m.split(m.costs)
+    fixed_b, future_b = m.split(m.benefits)
+    sunk = float(fixed_b.sum(axis=0) @ df - fixed_c.sum(axis=0) @ df) if m.fixed_through >= 0 else 0.0
+    # PV of every line's future (zero for the other kind): costs, and benefits under each possible delay
+    pv_line_c = np.concatenate([future_c @ df, np.zeros(len(m.benefit_ids))])
     pv_line_b = np.concatenate([np.zeros((len(ds), n_c)),
-                                np.stack([shift_right(m.benefits, int(d)) @ df for d in ds])], axis=1)
+                                np.stack([shift_right(future_b, int(d)) @ df for d in ds])], axis=1)
+    if reference_npv is None:
+        reference_npv = appraisal.npv_of(case, case.current_baseline, view)
 
     if isinstance(cost_overrun, str):
         if cost_overrun != "reference-class":
@@ -640,11 +850,16 @@ def monte_carlo(
         if cost_overrun is not None:
             cost_part *= 1.0 + np.asarray(cost_overrun.sample(rng_o, n), dtype=np.float64)
         out[start:start + n] = ben_part - cost_part
+    if m.fixed_through >= 0:
+        out += sunk
     settings = {
         "rho": dict(rho) if isinstance(rho, Mapping) else float(rho),
         "cost_overrun": None if cost_overrun is None else repr(cost_overrun),
         "delay": {int(d): float(p) for d, p in zip(ds, ps, strict=True)},
         "stochastic_lines": int(stoch.sum()), "lines": int(stoch.size),
+        # the last period whose flows are actuals, fixed (None on a plan or before period 0)
+        "fixed_through": case.periods[min(m.fixed_through, m.horizon - 1)] if m.fixed_through >= 0 else None,
     }
-    return MonteCarloResult(npv=out, deterministic_npv=m.npv(), case_id=m.case_id, scenario=scenario,
-                            view=view, seed=int(seed), settings=settings)
+    return MonteCarloResult(npv=out, deterministic_npv=m.npv(), case_id=m.case_id, scenario=m.scenario,
+                            view=view, seed=int(seed), settings=settings, basis=basis_of(m), as_of=m.as_of,
+                            reference_npv=float(reference_npv))

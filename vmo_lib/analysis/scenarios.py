@@ -21,6 +21,9 @@ Rules (the same on every path)
 * ``discount_rate`` is a flat annual rate replacing the case's rate and schedule
   (:func:`vmo_lib.analysis.appraisal.discount_factors` with ``annual_rate``).
 * ``optimism_bias=True`` first applies the case's :class:`OptimismBias` (below), then the rest.
+* On an **outlook** (:meth:`CaseMatrices.outlook`: actuals to date, then forecast, then plan) the
+  periods up to the review are actuals: sunk, never scaled or moved. Every rule above applies to the
+  later periods only, and a delay moves those later flows further out (never into the past).
 
 Optimism bias (HM Treasury Green Book, supplementary guidance)
 --------------------------------------------------------------
@@ -81,9 +84,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vmo_lib.analysis import appraisal, finance
+from vmo_lib.analysis import appraisal, finance, realisation
 from vmo_lib.errors import AnalysisError
 from vmo_lib.model import BusinessCase, normalise_flows
+from vmo_lib.periods import review_quarter
 
 __all__ = [
     "CASE_TYPE_CLASS",
@@ -325,6 +329,11 @@ class CaseMatrices:
     discount_factors : ndarray
         The case's own factors (``DF[0] = 1``).
     optimism : OptimismBias
+    fixed_through : int, default -1
+        Last period of actuals to date: periods ``t <= fixed_through`` are sunk and every what-if,
+        range and delay leaves them as they are (:meth:`outlook`). ``-1`` = nothing is fixed (a plan).
+    as_of : str or None
+        Review quarter of an outlook (:meth:`outlook`); None for a plan.
     """
 
     case_id: str
@@ -339,6 +348,8 @@ class CaseMatrices:
     is_disbenefit: np.ndarray = field(repr=False)
     discount_factors: np.ndarray = field(repr=False)
     optimism: OptimismBias
+    fixed_through: int = -1
+    as_of: str | None = None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -365,9 +376,51 @@ class CaseMatrices:
             discount_factors=_frozen(appraisal.discount_factors(case)), optimism=optimism_bias(case),
         )
 
+    @classmethod
+    def outlook(cls, case: BusinessCase, as_of: object, view: str = "economic") -> CaseMatrices:
+        """The expected outlook at a review: actuals to date (fixed), then the forecast, then the plan.
+
+        The scenario ``"expected"`` of :func:`vmo_lib.analysis.realisation.expected_case`, with
+        ``fixed_through`` = the review period's offset (:func:`vmo_lib.analysis.realisation.review_period`
+        and :meth:`~vmo_lib.model.BusinessCase.t_of`; ``-1`` when the review precedes period 0): what-ifs
+        (:func:`what_if_npv`, :func:`apply_what_if`) then move only the flows after the review.
+
+        Parameters
+        ----------
+        case : BusinessCase
+        as_of : str or date
+            Review quarter (:func:`vmo_lib.periods.review_quarter`: ``"2026Q3"``, a year, a date).
+        view : {"economic", "cash"}
+
+        Examples
+        --------
+        >>> from vmo_lib.model import make_case
+        >>> case = make_case({"first_period": "2026", "period_length": "year", "horizon": 3, "discount_rate": 0},
+        ...                  costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
+        ...                  benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 80, 80]}],
+        ...                  actuals=[{"period": "2026", "line_id": "C1", "amount": 130}])
+        >>> m = CaseMatrices.outlook(case, "2026Q4")
+        >>> m.scenario, m.fixed_through, m.npv(), what_if_npv(m, WhatIf(cost_overrun=0.5))  # 130 is sunk
+        ('expected', 0, 30.0, 30.0)
+        """
+        quarter = review_quarter(as_of)
+        tau = case.t_of(realisation.review_period(case, quarter))
+        m = cls.from_case(realisation.expected_case(case, quarter), realisation.EXPECTED, view)
+        return dataclasses.replace(m, fixed_through=max(int(tau), -1), as_of=quarter, _cache={})
+
     @property
     def horizon(self) -> int:
         return int(self.discount_factors.shape[0])
+
+    @property
+    def future(self) -> np.ndarray:
+        """Per period: True after the last fixed period (every period of a plan)."""
+        return np.arange(self.horizon) > self.fixed_through
+
+    def split(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(fixed, future)``: ``a`` (``(..., horizon)``) with the future, then the fixed periods zeroed."""
+        fut = self.future
+        return np.where(fut, 0.0, a), np.where(fut, a, 0.0)
 
     def factors(self, annual_rate: float | None = None) -> np.ndarray:
         """The case's discount factors, or flat ones at ``annual_rate`` (cached per rate)."""
@@ -421,8 +474,21 @@ def shift_right(x: np.ndarray, n: int) -> np.ndarray:
 
 
 def _adjust(costs: np.ndarray, is_capex: np.ndarray, benefits: np.ndarray, is_dis: np.ndarray,
-            what_if: WhatIf, ob: OptimismBias) -> tuple[np.ndarray, np.ndarray]:
-    """The what-if rules on (lines, t) arrays: the only place they are written down in code."""
+            what_if: WhatIf, ob: OptimismBias, fixed_through: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """The what-if rules on (lines, t) arrays: the only place they are written down in code.
+
+    Periods ``t <= fixed_through`` (actuals to date) are left as they are: only the later flows are
+    scaled, and a delay moves them later (never into the fixed periods).
+    """
+    if fixed_through >= 0:
+        k = min(fixed_through + 1, costs.shape[-1])
+        c_f, b_f = costs.copy(), benefits.copy()
+        c_f[..., :k] = 0.0
+        b_f[..., :k] = 0.0
+        c, b = _adjust(c_f, is_capex, b_f, is_dis, what_if, ob)
+        c[..., :k] = costs[..., :k]
+        b[..., :k] = benefits[..., :k]
+        return c, b
     capex_mult = opex_mult = 1.0 + what_if.cost_overrun
     ben_mult = what_if.benefit_realisation
     delay = what_if.delay_periods
@@ -459,7 +525,7 @@ def what_if_npv(matrices: CaseMatrices, what_if: WhatIf) -> float:
     0.0
     """
     p = matrices.profiles()
-    c, b = _adjust(p[:2], _CAPEX_OPEX, p[2:], _BEN_DIS, what_if, matrices.optimism)
+    c, b = _adjust(p[:2], _CAPEX_OPEX, p[2:], _BEN_DIS, what_if, matrices.optimism, matrices.fixed_through)
     df = matrices.factors(what_if.discount_rate)
     return float((b[0] + b[1] - c[0] - c[1]) @ df)
 
@@ -498,7 +564,8 @@ def apply_what_if(target: BusinessCase | CaseMatrices, what_if: WhatIf, scenario
     -70.0
     """
     if isinstance(target, CaseMatrices):
-        c, b = _adjust(target.costs, target.is_capex, target.benefits, target.is_disbenefit, what_if, target.optimism)
+        c, b = _adjust(target.costs, target.is_capex, target.benefits, target.is_disbenefit, what_if, target.optimism,
+                       target.fixed_through)
         df = target.factors(what_if.discount_rate)
         return dataclasses.replace(target, scenario=what_if.scenario_name(target.scenario), costs=_frozen(c),
                                    benefits=_frozen(b), discount_factors=df, _cache={})

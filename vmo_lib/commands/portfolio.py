@@ -130,15 +130,22 @@ def export_tables(path: str | os.PathLike[str], sheets: dict[str, Any]) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from types import SimpleNamespace
+
+    from vmo_lib.analysis.review import review_case
     from vmo_lib.commands import dump_json
     from vmo_lib.intake.loader import load_portfolio
+    from vmo_lib.periods import review_quarter
     from vmo_lib.portfolio import core as P
     from vmo_lib.portfolio import reference_class as R
+    from vmo_lib.portfolio.review import review_portfolio
 
-    pf = load_portfolio(args.folder, as_of=args.as_of, workers=args.workers)
-    reg = P.build_register(pf, args.as_of, view=args.view, risk_iterations=args.risk_iterations, seed=args.seed,
-                           workers=args.workers)
-    totals = P.totals_by_currency(reg.cases)
+    as_of = review_quarter(args.as_of)  # a malformed --as-of is a UsageError: exit 2
+    pf = load_portfolio(args.folder, as_of=as_of, workers=args.workers)
+    pr = review_portfolio([review_case(c, as_of, view=args.view, seed=args.seed, iterations=args.risk_iterations)
+                           for c in pf.cases], as_of, failures=pf.failures, seed=args.seed)
+    reg = SimpleNamespace(as_of=as_of, view=args.view, cases=pr.register, benefits=pr.benefits)
+    totals = pr.totals
     dc = P.double_counting(pf)
     kpis = P.kpi_rollup(reg.benefits)
     history = R.history_ratios(pf, args.as_of)
@@ -183,7 +190,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.json:
         dump_json({
-            "as_of": reg.as_of, "view": reg.view, "cases": _records(reg.cases),
+            "as_of": reg.as_of, "view": reg.view, "cases": [r.to_dict(detail=False) for r in pr.reviews.values()],
+            "register": _records(reg.cases),
             "totals_by_currency": _records(totals),
             "failures": _records(pf.failures[["path", "kind", "error"]]),
             "selection": selection, "double_counting": _records(dc), "kpi_rollup": _records(kpis),
@@ -193,14 +201,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     print(f"Portfolio {args.folder} as of {reg.as_of}: {len(pf)} case(s), {len(pf.failures)} not loaded")
-    cols = ["case_id", "status", "verdict", "rag", "baseline_npv", "expected_npv", "forward_npv", "vfm"]
+    cols = ["case_id", "status", "decision", "verdict", "rag", "in_force_npv", "expected_npv", "forward_npv", "vfm"]
     t = reg.cases[cols].copy()
-    for c in ("baseline_npv", "expected_npv", "forward_npv"):
+    for c in ("in_force_npv", "expected_npv", "forward_npv"):
         t[c] = t[c].map(_money)
     t["vfm"] = t["vfm"].map(lambda x: "n/a" if math.isnan(x) else f"{x:.2f}")
     print(t.to_string(index=False))
     for _, r in totals.iterrows():
-        print(f"Total {r['currency']} ({r['cases']} cases): baseline NPV {_money(r['baseline_npv'])}, "
+        print(f"Total {r['currency']} ({r['cases']} cases): NPV in force {_money(r['in_force_npv'])}, "
               f"expected NPV {_money(r['expected_npv'])}, forward NPV {_money(r['forward_npv'])}")
     for _, f in pf.failures.iterrows():
         print(f"not loaded: {Path(str(f['path'])).name}: {f['error']}")

@@ -2,7 +2,9 @@
 
 A thin adapter over :func:`vmo_lib.batch.run_review`. Exit code 0 when every pack was produced,
 1 when some case (or the portfolio pack) failed — the others are still produced and the index says
-why — and 2 when the folder cannot be read at all.
+why — and 2 when the folder cannot be read at all, OUT cannot be written (another review is writing
+it, read-only, no space left) or the Dask cluster has no worker; OUT then keeps the previous run.
+A signal stops the review cleanly with one line on stderr: exit 130 (Ctrl-C), 143 (SIGTERM), 129 (SIGHUP).
 """
 
 from __future__ import annotations
@@ -38,21 +40,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="run on an existing Dask distributed cluster, e.g. tcp://10.0.0.5:8786 "
                         "(inputs and OUT must be on a shared file system)")
     p.add_argument("--pdf", action="store_true", help="also print each HTML pack to PDF (needs /usr/bin/chromium)")
+    p.add_argument("--budget", type=float, default=None, metavar="AMOUNT",
+                   help="annual budget of the portfolio selection, in the cases' currency (shown on the "
+                        "portfolio pack); without it no selection is made")
     p.add_argument("--seed", type=int, default=0, help="seed of any randomness (Monte Carlo); default 0")
     p.add_argument("--scenario", default="baseline", help="scenario appraised (default: baseline)")
     p.add_argument("--timeout", type=float, default=600, help="longest a notebook cell may run, in seconds")
+    p.add_argument("--worker-timeout", type=float, default=60, metavar="SECONDS",
+                   help="with --scheduler: fail if the cluster has no worker within this time (default: 60)")
     p.add_argument("--progress", choices=("auto", "bar", "json", "off"), default="auto",
                    help="progress on stderr: a bar on a terminal, JSON lines otherwise (default: auto)")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from vmo_lib.batch import run_review
+    import signal
+
+    from vmo_lib.batch import OutputError, ReviewStopped, SchedulerError, run_review
+    from vmo_lib.commands import EXIT_UNREADABLE
     from vmo_lib.errors import BatchError
 
-    result = run_review(args.folder, args.as_of, args.out, workers=args.workers, scheduler=args.scheduler,
-                        pdf=args.pdf, progress=args.progress, seed=args.seed, scenario=args.scenario,
-                        timeout=args.timeout)
+    try:
+        result = run_review(args.folder, args.as_of, args.out, workers=args.workers, scheduler=args.scheduler,
+                            pdf=args.pdf, progress=args.progress, seed=args.seed, scenario=args.scenario,
+                            timeout=args.timeout, worker_timeout=args.worker_timeout,
+                            annual_budget=args.budget)
+    except ReviewStopped as exc:
+        now = "holds the new complete run" if exc.completed else "still holds the previous complete run"
+        print(f"\nvmo: review stopped by {signal.Signals(exc.signum).name}; {args.out} {now}", file=sys.stderr)
+        return exc.exit_code
+    except (OutputError, SchedulerError) as exc:
+        print(f"vmo: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
     n = len(result.cases)
     print(f"{n - sum(c['status'] != 'ok' for c in result.cases)} of {n} case packs produced in "
           f"{result.seconds:.1f} s; open {result.index}")

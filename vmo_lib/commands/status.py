@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import math
 import re
-import sys
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -47,22 +46,19 @@ def _pct(x: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vmo_lib.analysis.realisation import case_status
+    from vmo_lib.analysis.review import review_case
     from vmo_lib.commands import dump_json
     from vmo_lib.intake.loader import load_case
-    from vmo_lib.intake.validation import resolve_as_of
+    from vmo_lib.periods import review_quarter
 
-    try:
-        as_of = resolve_as_of(args.as_of)
-    except ValueError as exc:
-        print(f"vmo status: {exc}", file=sys.stderr)
-        return 2
+    as_of = review_quarter(args.as_of)  # a malformed --as-of is a UsageError: exit 2
     case = load_case(args.path, as_of=as_of)
-    status = case_status(case, as_of, view=args.view)
+    review = review_case(case, as_of, view=args.view, seed=getattr(args, "seed", 0) or 0)
     if args.json:
-        dump_json(status.to_dict())
+        dump_json(review.to_dict())
         return 0
-    print(format_status(status))
+    print(format_status(review.status))
+    print(f"\nDecision: {review.decision.upper()}: {_clean(review.decision_reason)}")
     return 0
 
 

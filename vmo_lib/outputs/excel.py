@@ -1,9 +1,8 @@
 """Excel workbooks for finance: the review pack of one case and of the portfolio.
 
 :func:`export_case_pack` writes what finance receives with every case's review pack;
-:func:`export_portfolio_pack` the portfolio's. Both only lay out figures computed elsewhere
-(:mod:`vmo_lib.analysis.realisation`, :mod:`vmo_lib.analysis.appraisal`, :mod:`vmo_lib.analysis.risk`,
-:mod:`vmo_lib.portfolio.reference_class`, :mod:`vmo_lib.portfolio.core`), so the workbook's numbers are the numbers
+:func:`export_portfolio_pack` the portfolio's. Both only lay out a review computed elsewhere (a
+:class:`~vmo_lib.analysis.review.CaseReview`, a portfolio review), so the workbook's numbers are the numbers
 of ``vmo status --json``, ``vmo risk --json`` and the HTML pack, to the last digit: values are
 written at full precision and only *displayed* rounded by the number formats.
 
@@ -20,7 +19,7 @@ Decisions
   formula at all. Untrusted text never reaches a chart title, a series name, a sheet name, a page
   header or a file path (those are fixed words; the caller chooses ``path``).
 * **Atomic.** The workbook is built in memory and written with
-  :func:`vmo_lib.outputs.html.atomic_write_bytes` (temp file in the same folder, then :func:`os.replace`):
+  :func:`vmo_lib.files.atomic_write_bytes` (temp file in the same folder, then :func:`os.replace`):
   a failed export leaves the previous file, or nothing, under the final name.
 * **Blank means "no figure".** NaN (an IRR with no root, a payback never reached, a realisation % with
   nothing due) is written as an empty cell, which is what ``vmo status --json`` writes as ``null``.
@@ -31,11 +30,12 @@ Examples
 --------
 >>> import tempfile, pathlib
 >>> from vmo_lib.model import make_case
+>>> from vmo_lib.analysis.review import review_case
 >>> case = make_case({"case_id": "X", "title": "=1+1", "first_period": "2026Q1", "horizon": 4},
 ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100]}],
 ...     benefits=[{"line_id": "B1", "name": "Savings", "amounts": [0, 50, 50, 50]}],
 ...     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 110}])
->>> path = export_case_pack(case, "2026Q1", pathlib.Path(tempfile.mkdtemp()) / "pack.xlsx", iterations=1000)
+>>> path = export_case_pack(review_case(case, "2026Q1", iterations=0), pathlib.Path(tempfile.mkdtemp()) / "pack.xlsx")
 >>> import openpyxl
 >>> ws = openpyxl.load_workbook(path)["Summary"]
 >>> [ws.cell(r, 2).value for r in range(1, 30) if ws.cell(r, 1).value == "Title"]
@@ -57,15 +57,14 @@ import numpy as np
 import pandas as pd
 
 from vmo_lib import __version__
-from vmo_lib.analysis.appraisal import Appraisal, appraise
+from vmo_lib.analysis.appraisal import Appraisal
 from vmo_lib.analysis.realisation import (
     EXPECTED,
     VARIANCE_NOTE,
     CaseStatus,
     ValueBridge,
-    case_status,
-    expected_case,
 )
+from vmo_lib.analysis.review import DECISIONS
 from vmo_lib.files import atomic_write_bytes
 from vmo_lib.model import BusinessCase, Portfolio
 from vmo_lib.periods import period_end_date
@@ -372,46 +371,23 @@ def _as_of_end(as_of: str, period_length: str) -> _dt.date | None:
 # --------------------------------------------------------------------------------------------------
 # the case pack
 # --------------------------------------------------------------------------------------------------
-def export_case_pack(
-    case: BusinessCase,
-    as_of: str,
-    path: str | os.PathLike[str],
-    *,
-    status: CaseStatus | None = None,
-    risk: Any = None,
-    scenario: str = "baseline",
-    view: str = "economic",
-    seed: int = 0,
-    iterations: int = _MC_ITERATIONS,
-) -> Path:
-    """Write the Excel review pack of one case for finance.
+def export_case_pack(review: Any, path: str | os.PathLike[str]) -> Path:
+    """Write the Excel review pack of one case review for finance (renders; computes nothing).
 
-    Sheets (:data:`CASE_SHEETS`): *Summary* (header, verdict, RAG, headline figures),
-    *Metrics* (appraisal of the approved baseline, the baseline in force and the expected outlook side
-    by side), *Bridge* (value bridge with a waterfall chart, and by line), *Realisation* (benefits and
-    costs per period, cumulative benefit chart), *Lines by period* (wide: one row per line and
-    scenario), *Flows* (tidy: one row per line and period), *Benefits* and *Costs* (realisation by
-    line, KPI progress, RAG, owner), *Risk* (Monte Carlo, switching values, optimism bias) and
-    *Issues* (validation warnings and measurement gaps).
+    Sheets (:data:`CASE_SHEETS`): *Summary* (header, decision, verdict, RAG, headline figures each
+    with its basis), *Metrics* (appraisal of the approved baseline, the baseline in force and the
+    expected outlook side by side), *Bridge* (value bridge with a waterfall chart, and by line),
+    *Realisation* (benefits and costs per period, cumulative benefit chart), *Lines by period* (wide:
+    one row per line and scenario), *Flows* (tidy: one row per line and period), *Benefits* and
+    *Costs* (realisation by line, KPI progress, RAG, owner), *Risk* (Monte Carlo of the expected
+    outlook, switching values, optimism bias) and *Issues* (validation warnings and measurement gaps).
 
     Parameters
     ----------
-    case : BusinessCase
-    as_of : str
-        Review period (``"2026Q3"``).
+    review : vmo_lib.analysis.review.CaseReview
+        The review every figure comes from (the one the HTML pack and ``vmo status`` show).
     path : path-like
         The ``.xlsx`` to write (replaced atomically). Choose it yourself: never a raw case id.
-    status : CaseStatus, optional
-        :func:`vmo_lib.analysis.realisation.case_status` of ``case`` at ``as_of`` in ``view`` if already
-        computed (the notebook's), so every figure comes from one computation.
-    risk : MonteCarloResult, optional
-        A Monte Carlo result to show; default: :func:`vmo_lib.analysis.risk.monte_carlo` of ``scenario`` with
-        ``iterations`` and ``seed`` (the defaults of ``vmo risk``, so the figures match its JSON).
-    scenario : str, default "baseline"
-        Scenario of the risk analysis (``"current"`` = the baseline in force).
-    view : {"economic", "cash"}
-    seed, iterations : int
-        Monte Carlo settings when ``risk`` is not given.
 
     Returns
     -------
@@ -422,35 +398,27 @@ def export_case_pack(
     --------
     >>> import tempfile, pathlib, openpyxl
     >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.analysis.review import review_case
     >>> case = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 3, "discount_rate": 0.0},
     ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
     ...     benefits=[{"line_id": "B1", "name": "Savings", "amounts": [0, 100, 100]}],
     ...     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 110}])
-    >>> p = export_case_pack(case, "2026Q1", pathlib.Path(tempfile.mkdtemp()) / "pack.xlsx", iterations=500)
+    >>> p = export_case_pack(review_case(case, "2026Q1", iterations=0), pathlib.Path(tempfile.mkdtemp()) / "pack.xlsx")
     >>> ws = openpyxl.load_workbook(p)["Summary"]
     >>> {ws.cell(r, 1).value: ws.cell(r, 2).value for r in range(1, 60)}["Expected NPV"]
     90
     """
-    from vmo_lib.analysis.risk import appraisal_with_optimism_bias, monte_carlo, switching_values
-
-    s = status if status is not None else case_status(case, as_of, view=view)
-    if s.case_id != case.case_id:
-        raise ValueError(f"status is for case {s.case_id!r}, not {case.case_id!r}")
-    risk_scenario = case.current_baseline if scenario == "current" else scenario
-    ec = expected_case(case, s.as_of)
-    appraisals = {"baseline": appraise(ec, "baseline", view)}
+    s: CaseStatus = review.status
+    case: BusinessCase = review.case
+    appraisals = {"baseline": review.approved}
     if case.current_baseline != "baseline":
-        appraisals[case.current_baseline] = appraise(ec, case.current_baseline, view)
-    appraisals[EXPECTED] = appraise(ec, EXPECTED, view)
-    if risk is None:
-        risk = monte_carlo(case, iterations=iterations, seed=seed, scenario=risk_scenario, view=view)
-    sv = switching_values(case, risk_scenario, view)
-    ob = appraisal_with_optimism_bias(case, risk_scenario, view)
+        appraisals[case.current_baseline] = review.in_force
+    appraisals[EXPECTED] = review.expected
     header = f"VMO review pack, as of {s.as_of}"
 
     def build(wb: Any, st: _Styles) -> None:
         sheets = {name: _Sheet(wb, st, name, header) for name in CASE_SHEETS}
-        _summary_sheet(sheets["Summary"], case, s, appraisals[EXPECTED])
+        _summary_sheet(sheets["Summary"], review)
         _metrics_sheet(sheets["Metrics"], case, s, appraisals)
         _bridge_sheet(wb, sheets["Bridge"], s)
         _realisation_sheet(wb, sheets["Realisation"], s)
@@ -459,7 +427,7 @@ def export_case_pack(
         _flows_sheet(sheets["Flows"], s, flows)
         _lines_sheet(sheets["Benefits"], s, s.benefits, "benefit")
         _lines_sheet(sheets["Costs"], s, s.costs, "cost")
-        _risk_sheet(sheets["Risk"], s, risk, sv, ob, risk_scenario)
+        _risk_sheet(sheets["Risk"], review)
         _issues_sheet(sheets["Issues"], case, s)
         for sh in sheets.values():
             sh.finish()
@@ -467,7 +435,8 @@ def export_case_pack(
     return _save(build, path, f"Review pack {s.as_of}", _as_of_end(s.as_of, case.period_length))
 
 
-def _summary_sheet(sh: _Sheet, case: BusinessCase, s: CaseStatus, outlook: Appraisal) -> None:
+def _summary_sheet(sh: _Sheet, review: Any) -> None:
+    case, s, outlook = review.case, review.status, review.expected
     m = case.meta
     sh.portrait = True
     sh.width(0, 36)
@@ -491,6 +460,7 @@ def _summary_sheet(sh: _Sheet, case: BusinessCase, s: CaseStatus, outlook: Appra
     ])
     r = sh.section(r, "Verdict")
     r = sh.pairs(r, [
+        ("Decision", review.decision, "text"), ("Decision reason", review.decision_reason, "text"),
         ("Verdict", s.verdict.label, "verdict"), ("RAG", s.rag, "rag"), ("RAG reason", s.rag_reason, "text"),
         ("Verdict vs approved baseline", s.verdict_vs_original.label, "verdict"),
         ("Rule applied", s.verdict.rule, "text"), ("Continue or stop", s.continue_signal, "text"),
@@ -498,7 +468,7 @@ def _summary_sheet(sh: _Sheet, case: BusinessCase, s: CaseStatus, outlook: Appra
     r = sh.note(r, s.verdict_sentence, span=3)
     r += 1
     r = sh.section(r, "Headline figures", 3)
-    d = s.to_dict()
+    d = review.to_dict(detail=False)
     notes = {"forward_npv": f"discounted to {s.forward_discounted_to}" if s.forward_discounted_to else "nothing remains",
              "current_baseline_npv": "same as approved" if s.baseline_in_force == "baseline" else s.baseline_in_force,
              "realisation_pct": "like-for-like: periods with an actual", "cost_spend_pct": "like-for-like"}
@@ -677,6 +647,7 @@ def line_period_table(case: BusinessCase, status: CaseStatus) -> pd.DataFrame:
     Examples
     --------
     >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.analysis.realisation import case_status
     >>> c = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 2},
     ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [10, 10]}],
     ...               actuals=[{"period": "2026Q1", "line_id": "B1", "amount": 8}])
@@ -781,19 +752,26 @@ def _lines_sheet(sh: _Sheet, s: CaseStatus, table: pd.DataFrame, kind: str) -> N
     sh.table(r, table, _line_cols(kind), freeze=2, empty=f"No {what.lower()}.")
 
 
-def _risk_sheet(sh: _Sheet, s: CaseStatus, mc: Any, sv: pd.DataFrame, ob: pd.DataFrame, scenario: str) -> None:
-    r = sh.title(0, "Risk", f"Scenario {scenario}, {s.view} view, {s.currency}. Same settings as "
-                            f"`vmo risk`, so the figures match its JSON.")
+def _risk_sheet(sh: _Sheet, review: Any) -> None:
+    s, mc, sv, ob = review.status, review.simulation, review.switching, review.optimism_bias
+    r = sh.title(0, "Risk", f"The expected outlook as of {s.as_of} (actuals to date fixed, uncertainty on what "
+                            f"remains), {s.view} view, {s.currency}. Same figures as `vmo risk --as-of {s.as_of}`.")
+    if mc is None:
+        sh.note(r, "No Monte Carlo was run for this review.", span=3)
+        return
     sm = mc.summary()
     r = sh.section(r, "Monte Carlo of the NPV", 3)
     r = sh.pairs(r, [
         ("Iterations", sm["iterations"], "int"), ("Seed", sm["seed"], "int"),
         ("NPV as planned", sm["deterministic_npv"], "money"), ("Mean", sm["mean"], "money"),
         ("Standard deviation", sm["std"], "money"), ("P10", sm["p10"], "money"), ("P50", sm["p50"], "money"),
-        ("P90", sm["p90"], "money"), ("Probability NPV < 0", sm["prob_negative"], "pct"),
+        ("P90", sm["p90"], "money"), ("Probability NPV < 0", review.risk_figures()["prob_below_zero"], "pct"),
+        ("Probability of getting back to the NPV in force", review.risk_figures()["prob_reach_approved"], "pct"),
         ("Mean of the worst decile", sm["expected_shortfall_worst_decile"], "money"),
     ])
     r = sh.section(r, "Switching values: how far an input can move before NPV reaches zero", 5)
+    if not len(sv):
+        sv = pd.DataFrame({"driver": [], "value": [], "unit": [], "npv_at_value": [], "note": []})
     # NPV at the switching value is zero by construction; rounding to the cent shows 0, not "-0".
     sv = sv.assign(_kind=sv["unit"].map(_SV_KINDS).fillna("ratio"),
                    npv_at_value=[round(float(x), 2) + 0.0 for x in sv["npv_at_value"]])
@@ -801,6 +779,8 @@ def _risk_sheet(sh: _Sheet, s: CaseStatus, mc: Any, sv: pd.DataFrame, ob: pd.Dat
                          _Col("unit", "Unit"), _Col("npv_at_value", "NPV at that value", "money"),
                          _Col("note", "In words", "wrap", 60)], autofilter=False)
     r = sh.section(r, "Optimism bias: the appraisal before and after the Green Book adjustment", 4)
+    if not len(ob):
+        return
     t = ob.reset_index()
     t["_kind"] = t["metric"].map(_OB_KINDS).fillna("money")
     sh.table(r, t, [_Col("label", "Metric"), _Col("before", "Before", lambda row: row["_kind"]),
@@ -837,59 +817,32 @@ def _issues_sheet(sh: _Sheet, case: BusinessCase, s: CaseStatus) -> None:
 # --------------------------------------------------------------------------------------------------
 # the portfolio pack
 # --------------------------------------------------------------------------------------------------
-def export_portfolio_pack(
-    portfolio: Portfolio,
-    as_of: str,
-    path: str | os.PathLike[str],
-    *,
-    register: Any = None,
-    budget: float | Mapping[int, float] | None = None,
-    candidates: str = "proposed",
-    view: str = "economic",
-    seed: int = 0,
-    risk_iterations: int = 2000,
-) -> Path:
-    """Write the Excel portfolio pack for finance.
+def export_portfolio_pack(review: Any, path: str | os.PathLike[str]) -> Path:
+    """Write the Excel portfolio pack for finance from a portfolio review (renders; computes nothing
+    of its own but what more budget would buy and the frontier on the *Selection* sheet).
 
-    Sheets (:data:`PORTFOLIO_SHEETS`): *Summary* (totals per currency, verdict and RAG counts),
-    *Register* (every case's appraisal, status, realisation, verdict and risk, ranked by value for
-    money), *Benefit register* (every benefit of every case with owner, KPI, type, realisation and
-    RAG), *Selection* (the best set of candidates within ``budget``, spend per year, what more budget
-    would buy, the efficient frontier), *Double counting* (the same KPI claimed twice, with the
-    amount at stake), *Reference class* (the organisation's actual ÷ baseline history and the
-    uplifts it implies, against the Green Book and UK major projects) and *Not loaded*.
-    Every figure comes from :mod:`vmo_lib.portfolio.core` and :mod:`vmo_lib.portfolio.reference_class`.
+    Sheets (:data:`PORTFOLIO_SHEETS`): *Summary* (totals per currency, each the sum of its register
+    column; decision, verdict and RAG counts), *Register* (every case's figures from its review, ranked
+    by value for money of the outlook), *Benefit register*, *Selection* (the best set of candidates
+    within the review's budget), *Double counting*, *Reference class* and *Not loaded*.
 
     Parameters
     ----------
-    portfolio : Portfolio
-    as_of : str
-        Review period.
+    review : vmo_lib.portfolio.review.PortfolioReview
     path : path-like
         The ``.xlsx`` to write (replaced atomically).
-    register : vmo_lib.portfolio.core.Register, optional
-        :func:`vmo_lib.portfolio.core.build_register` already computed (the notebook's); else built here
-        with ``view``, ``risk_iterations`` and ``seed``.
-    budget : float or {year: float}, optional
-        Annual budget of the selection (forward costs per calendar year). None = unconstrained.
-    candidates : {"proposed", "active"}
-        Which cases compete for the budget (:data:`vmo_lib.portfolio.core.CANDIDATE_STATUSES`).
-    view : {"economic", "cash"}
-    seed, risk_iterations : int
-        Register Monte Carlo settings when ``register`` is not given.
-
-    Returns
-    -------
-    pathlib.Path
 
     Examples
     --------
     >>> import tempfile, pathlib, openpyxl
-    >>> from vmo_lib.model import make_case, Portfolio
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.analysis.review import review_case
+    >>> from vmo_lib.portfolio.review import review_portfolio
     >>> a = make_case({"case_id": "A", "first_period": "2026Q1", "horizon": 2, "discount_rate": 0},
     ...               costs=[{"line_id": "C1", "name": "c", "amounts": [10]}],
     ...               benefits=[{"line_id": "B1", "name": "b", "amounts": [0, 30]}])
-    >>> p = export_portfolio_pack(Portfolio([a]), "2026Q1", pathlib.Path(tempfile.mkdtemp()) / "p.xlsx")
+    >>> pr = review_portfolio([review_case(a, "2026Q1", iterations=0)], "2026Q1")
+    >>> p = export_portfolio_pack(pr, pathlib.Path(tempfile.mkdtemp()) / "p.xlsx")
     >>> ws = openpyxl.load_workbook(p)["Register"]
     >>> [c.value for c in ws[5]][:2]
     [1, 'A']
@@ -897,28 +850,27 @@ def export_portfolio_pack(
     from vmo_lib.portfolio import core as pf
     from vmo_lib.portfolio import reference_class
 
-    label = str(as_of)
-    reg = register if register is not None else pf.build_register(
-        portfolio, label, view=view, risk_iterations=risk_iterations, seed=seed)
-    ranked = pf.rank_cases(reg.cases)
-    totals = pf.totals_by_currency(reg.cases)
-    history = reference_class.history_ratios(portfolio.cases, label)
-    uplifts = reference_class.reference_class_uplifts(history)
+    label = str(review.as_of)
+    cases = review.cases
+    portfolio = Portfolio(cases, failures=review.failures)
+    ranked = review.register
+    totals = review.totals
+    history, uplifts = review.history, review.uplifts
     findings = []
-    for ct in sorted({str(c.meta.get("case_type") or "") for c in portfolio.cases} - {""}):
+    for ct in sorted({str(c.meta.get("case_type") or "") for c in cases} - {""}):
         findings.append({"case_type": ct, "finding": reference_class.reference_class_sentence(ct, history)})
-    selection = _selection_tables(pf, portfolio, label, reg, budget, candidates, view)
-    doubles = pf.double_counting(portfolio)
+    selection = _selection_tables(pf, portfolio, label, ranked, review.annual_budget, review.candidates, "economic")
+    doubles = review.overlaps
     header = f"VMO portfolio pack, as of {label}"
-    length = portfolio.cases[0].period_length if portfolio.cases else ("quarter" if "Q" in label.upper() else "year")
+    length = cases[0].period_length if cases else ("quarter" if "Q" in label.upper() else "year")
 
     def build(wb: Any, st: _Styles) -> None:
         sheets = {name: _Sheet(wb, st, name, header) for name in PORTFOLIO_SHEETS}
-        _portfolio_summary(sheets["Summary"], portfolio, label, reg, totals)
+        _portfolio_summary(sheets["Summary"], portfolio, label, ranked, totals)
         _register_sheet(sheets["Register"], label, ranked)
         sh = sheets["Benefit register"]
         r = sh.title(0, "Benefit register", f"Every benefit of every case as of {label}. {VARIANCE_NOTE}")
-        sh.table(r, reg.benefits, _BENEFIT_REGISTER_COLS, freeze=3, empty="No benefits.")
+        sh.table(r, review.benefits, _BENEFIT_REGISTER_COLS, freeze=3, empty="No benefits.")
         _selection_sheet(sheets["Selection"], selection)
         sh = sheets["Double counting"]
         r = sh.title(0, "Double counting", "Benefits of different cases claiming the same KPI for the same "
@@ -937,14 +889,18 @@ _REGISTER_COLS = [
     _Col("rank", "Rank (value for money)", "int"), _Col("case_id", "Case"), _Col("title", "Title", "text", 30),
     _Col("sponsor", "Sponsor"), _Col("portfolio", "Portfolio"), _Col("strategic_objective", "Objective"),
     _Col("org_unit", "Unit"), _Col("case_type", "Case type"), _Col("status", "Status"),
-    _Col("currency", "Currency"), _Col("verdict", "Verdict", "verdict"), _Col("rag", "RAG", "rag"),
-    _Col("baseline_npv", "Baseline NPV", "money"), _Col("expected_npv", "Expected NPV", "money"),
+    _Col("currency", "Currency"), _Col("decision", "Decision"), _Col("decision_reason", "Reason", "wrap", 40),
+    _Col("verdict", "Verdict", "verdict"), _Col("rag", "RAG", "rag"),
+    _Col("approved_npv", "Approved NPV (original)", "money"), _Col("in_force_npv", "NPV in force", "money"),
+    _Col("expected_npv", "Expected NPV", "money"),
     _Col("forward_npv", "Forward NPV", "money"), _Col("ob_npv", "NPV after optimism bias", "money"),
     _Col("realisation_pct", "Benefits realised", "pct"), _Col("pv_costs", "PV costs", "money"),
-    _Col("budget", "Budget (PV capex)", "money"), _Col("vfm", "Value for money (NPV / budget)", "ratio"),
-    _Col("irr", "IRR", "pct"), _Col("bcr", "BCR", "ratio"), _Col("payback_years", "Payback (years)", "years"),
-    _Col("risk_p10", "NPV P10", "money"), _Col("risk_p90", "NPV P90", "money"),
-    _Col("risk_spread", "P90 − P10", "money"), _Col("prob_negative", "P(NPV < 0)", "pct")]
+    _Col("budget", "Budget (PV capex, expected)", "money"),
+    _Col("vfm", "Value for money (expected NPV / budget)", "ratio"),
+    _Col("irr", "IRR (expected)", "pct"), _Col("bcr", "BCR (expected)", "ratio"),
+    _Col("payback_years", "Payback (years, expected)", "years"),
+    _Col("risk_p10", "Expected NPV P10", "money"), _Col("risk_p90", "Expected NPV P90", "money"),
+    _Col("risk_spread", "P90 − P10", "money"), _Col("prob_negative", "P(expected NPV < 0)", "pct")]
 _BENEFIT_REGISTER_COLS = [
     _Col("case_id", "Case"), _Col("line_id", "Line"), _Col("name", "Benefit"), _Col("benefit_type", "Type"),
     _Col("owner", "Owner"), _Col("rag", "RAG", "rag"), _Col("kpi", "KPI"), _Col("unit", "Unit"),
@@ -970,7 +926,7 @@ def _selection_tables(pf: Any, portfolio: Portfolio, label: str, reg: Any, budge
     out: dict[str, Any] = {"budget": budget, "candidates": candidates, "note": ""}
     try:
         options, costs = pf.selection_options(portfolio, label, candidates=candidates, view=view,
-                                              register=reg.cases)
+                                              register=reg)
         if options.empty:
             out["note"] = f"No candidate for selection (statuses {', '.join(pf.CANDIDATE_STATUSES[candidates])})."
             return out
@@ -1028,22 +984,25 @@ def _selection_sheet(sh: _Sheet, sel: Mapping[str, Any]) -> None:
     sh.width(0, 28)
 
 
-def _portfolio_summary(sh: _Sheet, portfolio: Portfolio, label: str, reg: Any, totals: pd.DataFrame) -> None:
-    r = sh.title(0, "Portfolio review pack", f"As of {label} · {reg.view} view · VMO Workbench {__version__}")
+def _portfolio_summary(sh: _Sheet, portfolio: Portfolio, label: str, reg: pd.DataFrame, totals: pd.DataFrame) -> None:
+    r = sh.title(0, "Portfolio review pack", f"As of {label} · economic view · VMO Workbench {__version__}")
     r = sh.section(r, "Portfolio", 3)
     r = sh.pairs(r, [("Cases", len(portfolio.cases), "int"),
                      ("Workbooks not loaded", len(portfolio.failures), "int")])
     r = sh.section(r, "Totals per currency (never added across currencies)", 7)
     r = sh.table(r, totals, [_Col("currency", "Currency"), _Col("cases", "Cases", "int"),
-                             _Col("baseline_npv", "Baseline NPV", "money"),
-                             _Col("expected_npv", "Expected NPV", "money"), _Col("forward_npv", "Forward NPV", "money"),
-                             _Col("pv_costs", "PV costs", "money"), _Col("budget", "Budget (PV capex)", "money")],
+                             _Col("approved_npv", "Approved NPV (original)", "money"),
+                             _Col("in_force_npv", "NPV in force", "money"),
+                             _Col("expected_npv", "Expected NPV", "money"), _Col("forward_npv", "Forward NPV", "money")],
                  autofilter=False)
+    r = sh.section(r, "Decisions", 3)
+    counts = reg["decision"].value_counts()
+    r = sh.pairs(r, [(v, int(counts.get(v, 0)), "int") for v in DECISIONS])
     r = sh.section(r, "Verdicts", 3)
-    counts = reg.cases["verdict"].value_counts()
+    counts = reg["verdict"].value_counts()
     r = sh.pairs(r, [(v, int(counts.get(v, 0)), "int") for v in _VERDICT_RAG])
     r = sh.section(r, "RAG", 3)
-    counts = reg.cases["rag"].value_counts()
+    counts = reg["rag"].value_counts()
     sh.pairs(r, [(v, int(counts.get(v, 0)), "int") for v in _RAG_FILL])
     sh.width(0, 30)
     for c in range(1, 7):
@@ -1092,3 +1051,16 @@ def _failures_sheet(sh: _Sheet, portfolio: Portfolio) -> None:
                       "kind": list(f["kind"]), "error": list(f["error"])}) if len(f) else pd.DataFrame()
     sh.table(r, t, [_Col("file", "Workbook"), _Col("kind", "Problem"), _Col("error", "Reason", "wrap", 80)],
              freeze=1, empty="Every workbook was loaded.")
+
+
+def export_pack_into(out_dir: str | os.PathLike[str], review: Any, name: str = "pack.xlsx") -> Path | None:
+    """Write the Excel pack of a case review (:func:`export_case_pack`) or a portfolio review
+    (:func:`export_portfolio_pack`) as ``out_dir/name``; nothing when ``out_dir`` is empty (a notebook
+    opened interactively). The notebooks call it with the review they render, so the HTML and the Excel
+    pack show one computation."""
+    if not out_dir:
+        return None
+    path = Path(out_dir) / name
+    if hasattr(review, "register"):
+        return export_portfolio_pack(review, path)
+    return export_case_pack(review, path)

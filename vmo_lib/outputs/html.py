@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import html
 import importlib.resources
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -55,7 +54,6 @@ __all__ = [
     "case_cards",
     "case_results",
     "case_summary",
-    "decisions_needed",
     "decisions_table",
     "format_money",
     "format_number",
@@ -82,7 +80,6 @@ __all__ = [
     "safe_child",
     "safe_id",
     "scenario_label",
-    "select_at_budget",
     "selection_table",
     "table",
     "write_results",
@@ -389,7 +386,7 @@ def render_index(entries: Sequence[Mapping[str, Any]], *, as_of: str, source: st
     rows = []
     for e in entries:
         rows.append({"case_id": e.get("case_id", ""), "title": e.get("title") or "", "source": e.get("source") or "",
-                     "status": e.get("status", "failed"), "verdict": e.get("verdict"), "rag": e.get("rag"),
+                     "status": e.get("status", "failed"), "verdict": e.get("verdict"), "decision": e.get("decision"), "rag": e.get("rag"),
                      "rag_class": rag_class(e.get("rag")), "rag_text": rag_text(e.get("rag")),
                      "figures": dict(e.get("figures") or {}),
                      "links": list(e.get("links") or []), "step": e.get("step") or "", "error": e.get("error") or "",
@@ -466,6 +463,8 @@ _FORWARD_NOTE = {"continue": "what remains is worth doing", "rethink": "what rem
 
 
 def _fmt(value: Any, kind: str, currency: str) -> str:
+    if kind == "text":
+        return "–" if is_missing(value) else str(value)
     if kind == "money":
         return format_money(value, currency, compact=True)
     if kind == "percent":
@@ -473,97 +472,91 @@ def _fmt(value: Any, kind: str, currency: str) -> str:
     return format_number(value, 2)
 
 
-def case_cards(status: Any, appraisal: Any = None) -> list[dict[str, Any]]:
-    """The key figures of a case review as data: ``label``, ``value`` (a number), ``kind``
-    (``money`` / ``percent``), ``note`` and ``tone``. The pack shows them as cards
-    (:func:`case_summary`), the index shows the first three.
-
-    Parameters
-    ----------
-    status : vmo_lib.analysis.realisation.CaseStatus
-    appraisal : vmo_lib.analysis.appraisal.Appraisal, optional
-        Adds the benefit-cost ratio of the appraised scenario.
+def case_cards(review: Any) -> list[dict[str, Any]]:
+    """The key figures of a case review as data: ``label``, ``value``, ``kind`` (``money`` /
+    ``percent`` / ``ratio`` / ``text``), ``note`` (its basis) and ``tone``. The pack shows them as
+    cards (:func:`case_summary`), the index the first three; every value is read from the review.
 
     Examples
     --------
     >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.analysis.realisation import case_status
+    >>> from vmo_lib.analysis.review import review_case
     >>> case = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 3, "discount_rate": 0.0},
     ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
     ...     benefits=[{"line_id": "B1", "name": "Savings", "amounts": [0, 100, 100]}],
     ...     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 110}])
-    >>> [(c["label"], c["value"]) for c in case_cards(case_status(case, "2026Q1"))][:3]
-    [('Expected NPV', 90.0), ('Approved NPV', 100.0), ('Forward NPV', 200.0)]
+    >>> [(c["label"], c["value"]) for c in case_cards(review_case(case, "2026Q1", iterations=0))][:4]
+    [('Expected NPV', 90.0), ('Approved NPV', 100.0), ('Forward NPV', 200.0), ('Decision', 'recover')]
     """
-    s = status
-    ref = s.verdict.reference_npv
+    s = review.status
     approved = s.baseline_in_force == "baseline"
     change = s.verdict.change
     change_text = format_money(change, s.currency, compact=True)
+    nothing_due = abs(s.totals.get("benefit_plan_to_date") or 0.0) < 0.5 and is_missing(s.realisation_pct)
+    risk = review.risk_figures()
     cards = [
         {"label": "Expected NPV", "value": s.expected_npv, "kind": "money",
-         "note": (("+" if round(change) > 0 else "") + change_text
-                  + (" vs approved" if approved else " vs re-baseline")),
+         "note": "expected: " + ("+" if round(change) > 0 else "") + change_text
+                 + (" vs approved" if approved else " vs re-baseline in force"),
          "tone": "good" if change > 0 else "bad" if change < 0 else ""},
-        {"label": "Approved NPV", "value": ref, "kind": "money",
-         "note": "the promise at approval" if approved else f"re-baselined ({s.baseline_in_force.split(':', 1)[-1]})",
-         "tone": ""},
+        {"label": "Approved NPV", "value": s.current_baseline_npv, "kind": "money",
+         "note": "approved: the promise at approval" if approved
+                 else f"in force: re-baselined ({s.baseline_in_force.split(':', 1)[-1]})", "tone": ""},
         {"label": "Forward NPV", "value": s.forward_npv, "kind": "money",
-         "note": _FORWARD_NOTE.get(s.continue_signal, str(s.continue_signal)),
+         "note": "forward: " + _FORWARD_NOTE.get(s.continue_signal, str(s.continue_signal)),
          "tone": "bad" if s.continue_signal == "rethink" else ""},
-        {"label": "Benefits realised", "value": s.realisation_pct, "kind": "percent",
-         "note": "of plan to date" if not is_missing(s.realisation_pct) else "nothing due yet", "tone": ""},
+        {"label": "Decision", "value": review.decision, "kind": "text", "note": s.verdict.label,
+         "tone": "bad" if review.decision in ("stop", "re-plan") else ""},
+        {"label": "Benefits realised", "value": None if nothing_due else s.realisation_pct,
+         "kind": "text" if nothing_due else "percent",
+         "note": "nothing due yet" if nothing_due else "gross, of plan to date", "tone": ""},
         {"label": "Spend", "value": s.cost_spend_pct, "kind": "percent",
          "note": "of plan to date" if not is_missing(s.cost_spend_pct) else "nothing due yet", "tone": ""},
+        {"label": "Benefit-cost ratio", "value": review.expected.bcr, "kind": "ratio",
+         "note": f"expected; {format_number(review.in_force.bcr, 2)} approved", "tone": ""},
     ]
-    if appraisal is not None:
-        cards.append({"label": "Benefit-cost ratio", "value": appraisal.bcr, "kind": "ratio",
-                      "note": f"of {scenario_label(appraisal.scenario).removeprefix('the ')}", "tone": ""})
+    if not is_missing(risk["prob_below_zero"]):
+        cards.append({"label": "Chance NPV < 0", "value": risk["prob_below_zero"], "kind": "percent",
+                      "note": "expected outlook, simulated", "tone": "bad" if risk["prob_below_zero"] >= 0.2 else ""})
     return cards
 
 
-def case_results(case: Any, status: Any, appraisal: Any = None, *, scenario: str = "baseline",
-                 seed: int = 0) -> dict[str, Any]:
-    """The machine-readable results of a case review (what ``results.json`` holds).
+def case_results(review: Any) -> dict[str, Any]:
+    """The machine-readable results of a case review (what ``results.json`` holds): the review's
+    :meth:`~vmo_lib.analysis.review.CaseReview.to_dict` without the line tables, plus ``cards``
+    (:func:`case_cards`), ``narrative`` (:func:`narrative`) and ``warnings`` (count).
 
     Numbers only, no timestamps, so the same inputs and seed give identical files.
-
-    Returns
-    -------
-    dict
-        ``case_id, title, sponsor, as_of, scenario, seed, currency, verdict, rag, rag_reason,
-        cards`` (:func:`case_cards`), ``status`` (:meth:`CaseStatus.to_dict`), ``appraisal``
-        (:meth:`Appraisal.to_dict`), ``narrative`` (:func:`narrative`), ``warnings`` (count).
     """
+    case = review.case
     return {
-        "case_id": case.case_id, "title": case.title, "sponsor": str(case.meta.get("sponsor") or ""),
-        "as_of": status.as_of, "scenario": scenario, "seed": int(seed), "currency": status.currency,
-        "verdict": status.verdict.label, "rag": status.rag, "rag_reason": status.rag_reason,
-        "cards": case_cards(status, appraisal), "status": status.to_dict(),
-        "appraisal": None if appraisal is None else appraisal.to_dict(),
-        "narrative": narrative(status),
+        **review.to_dict(detail=False),
+        "cards": case_cards(review), "narrative": narrative(review.status),
+        "headline": [f"{review.decision}: {review.decision_reason}"],
         "warnings": int(len(case.issues)) if getattr(case, "issues", None) is not None else 0,
     }
 
 
-def case_summary(case: Any, status: Any, appraisal: Any = None) -> Html:
-    """Header (title, sponsor, verdict badge in its RAG colour) and the key-figure cards.
+def case_summary(review: Any) -> Html:
+    """Header (title, sponsor, decision and verdict badge in its RAG colour) and the key-figure cards.
 
     Examples
     --------
     >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.analysis.realisation import case_status
-    >>> case = make_case({"case_id": "X", "title": "<script>alert(1)</script>", "horizon": 2},
-    ...                  benefits=[{"line_id": "B1", "name": "S", "amounts": [0, 1]}])
-    >>> h = case_summary(case, case_status(case, "2026Q1")).html
-    >>> "<script>" in h, "&lt;script&gt;" in h
-    (False, True)
+    >>> from vmo_lib.analysis.review import review_case
+    >>> case = make_case({"case_id": "X", "title": "<b>T</b>", "horizon": 2, "discount_rate": 0},
+    ...     benefits=[{"line_id": "B1", "name": "S", "amounts": [10, 10]}])
+    >>> h = case_summary(review_case(case, "2026Q1", iterations=0)).html
+    >>> "&lt;b&gt;T" in h, "<b>T" in h
+    (True, False)
     """
+    case, status = review.case, review.status
     meta = case.meta
     sub = " · ".join(str(x) for x in (f"Sponsor: {meta.get('sponsor')}" if meta.get("sponsor") else "",
                                         meta.get("strategic_objective") or "", f"as of {status.as_of}") if x)
-    head = pack_header(case.title, case.case_id, sub, status.verdict.label, status.rag, status.rag_reason)
-    cards = [{**c, "value": _fmt(c["value"], c["kind"], status.currency)} for c in case_cards(status, appraisal)]
+    head = pack_header(case.title, case.case_id, sub, status.verdict.label, status.rag,
+                       f"Decision: {review.decision} — {review.decision_reason}")
+    cards = [{**c, "value": _fmt(c["value"], c["kind"], status.currency)} for c in case_cards(review)]
     return Html(head.html + key_figures(cards).html)
 
 
@@ -669,43 +662,55 @@ _APPRAISAL_ROWS = (  # attribute, label, kind
 )
 
 
-def appraisal_table(appraisal: Any) -> Html:
-    """The appraisal's headline metrics as a two-column table, with its notes (IRR caveats).
+def appraisal_table(review: Any) -> Html:
+    """Whole-life metrics of the expected outlook beside the approved baseline (and the baseline in
+    force when re-baselined), each column naming its basis, with the appraisal notes (IRR caveats).
 
     A payback that never happens reads "never", not a number.
 
     Examples
     --------
     >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.analysis.appraisal import appraise
+    >>> from vmo_lib.analysis.review import review_case
     >>> case = make_case({"case_id": "X", "horizon": 3, "discount_rate": 0.0},
     ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
     ...     benefits=[{"line_id": "B1", "name": "S", "amounts": [0, 30, 30]}])
-    >>> h = appraisal_table(appraise(case)).html
-    >>> "−£40" in h, "never" in h
-    (True, True)
+    >>> h = appraisal_table(review_case(case, "2026Q1", iterations=0)).html
+    >>> "−£40" in h, "never" in h, "Expected outlook" in h
+    (True, True, True)
     """
-    a = appraisal
-    cur = a.currency or "GBP"
-    rows = []
-    for attr, label, kind in _APPRAISAL_ROWS:
+    cols = [("Expected outlook", review.expected), ("Approved", review.approved)]
+    if review.status.baseline_in_force != "baseline":
+        cols.append((f"In force ({review.status.baseline_in_force.split(':', 1)[-1]})", review.in_force))
+    cur = review.expected.currency or "GBP"
+
+    def text(a: Any, attr: str, kind: str) -> str:
         v = getattr(a, attr)
         if kind == "money":
-            text = format_money(v, cur)
-        elif kind.startswith("percent"):
-            text = format_percent(v, 1 if kind == "percent1" else 0)
-        elif kind == "ratio":
-            text = format_number(v, 2)
-        else:
-            text = "never" if is_missing(v) else f"{float(v):,.1f} years"
-        rows.append(f'<tr><td>{html.escape(label)}</td><td class="num">{html.escape(text)}</td></tr>')
-    irr_note = str(getattr(a, "irr_note", "") or "")
-    notes = [n for n in [irr_note if "unique" not in irr_note else "", *getattr(a, "notes", [])] if n]
-    caption = (f"Figures for {scenario_label(a.scenario)}; {_VIEW_TEXT.get(a.view, f'{a.view} view')}; "
-               f"{a.discount_schedule} discounting at {format_percent(a.annual_rate, 1)} a year; "
-               f"{a.price_base} prices; amounts in {cur}.")
+            return format_money(v, cur)
+        if kind.startswith("percent"):
+            return format_percent(v, 1 if kind == "percent1" else 0)
+        if kind == "ratio":
+            return format_number(v, 2)
+        return "never" if is_missing(v) else f"{float(v):,.1f} years"
+
+    rows = []
+    for attr, label, kind in _APPRAISAL_ROWS:
+        cells = "".join(f'<td class="num">{html.escape(text(a, attr, kind))}</td>' for _, a in cols)
+        rows.append(f"<tr><td>{html.escape(label)}</td>{cells}</tr>")
+    notes = []
+    for name, a in cols:
+        irr_note = str(getattr(a, "irr_note", "") or "")
+        for n in [irr_note if "unique" not in irr_note else "", *getattr(a, "notes", [])]:
+            if n:
+                notes.append(f"{name}: {n}")
+    e = review.expected
+    caption = (f"{_VIEW_TEXT.get(e.view, f'{e.view} view').capitalize()}; {e.discount_schedule} discounting at "
+               f"{format_percent(e.annual_rate, 1)} a year to {review.case.periods[0]}; {e.price_base} prices; "
+               f"amounts in {cur}. Expected outlook = actuals to {review.status.as_of}, then forecast, then plan.")
     extra = "".join(f"<li>{html.escape(str(n))}</li>" for n in notes)
-    return Html(f'<table class="vmo-table"><thead><tr><th>Metric</th><th class="num">Value</th></tr></thead>'
+    head = "".join(f'<th class="num">{html.escape(name)}</th>' for name, _ in cols)
+    return Html(f'<table class="vmo-table"><thead><tr><th>Metric</th>{head}</tr></thead>'
                 f'<tbody>{"".join(rows)}</tbody></table><p class="vmo-sub">{html.escape(caption)}</p>'
                 + (f'<ul class="vmo-sub">{extra}</ul>' if extra else ""))
 
@@ -762,43 +767,40 @@ def issues_table(issues: Any) -> Html:
 
 
 # --- risk --------------------------------------------------------------------------------------------------------
-def risk_summary(simulation: Any, switching: Any, currency: str = "GBP") -> Html:
-    """Monte Carlo NPV percentiles as cards, then the switching values in words.
+def risk_summary(review: Any) -> Html:
+    """Monte Carlo of the expected outlook as cards (P10/P50/P90, chance below zero, chance of getting
+    back to the NPV in force), then the switching values on the outlook in words.
 
-    Says which scenario was simulated (the approved plan, unless the review chose another), so a
-    low chance of a negative NPV is not read as a verdict on the expected outlook.
-
-    Parameters
-    ----------
-    simulation : vmo_lib.analysis.risk.MonteCarloResult
-    switching : pandas.DataFrame
-        :func:`vmo_lib.analysis.risk.switching_values`.
-    currency : str
-
-    Examples
-    --------
-    >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.analysis.risk import monte_carlo, switching_values
-    >>> case = make_case({"case_id": "X", "horizon": 2, "discount_rate": 0},
-    ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100], "low": 90, "likely": 100, "high": 160}],
-    ...     benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 150]}])
-    >>> h = risk_summary(monte_carlo(case, iterations=1_000), switching_values(case)).html
-    >>> "approved plan" in h, "1,000 simulated outcomes" in h
-    (True, True)
+    Actuals to date are fixed; uncertainty applies only to what is still to come, so the figures
+    agree with the verdict. The approved plan's own simulation is named as such when shown.
     """
-    s = simulation
-    what = scenario_label(getattr(s, "scenario", "baseline"))
+    s = review.simulation
+    cur = review.currency or "GBP"
+    if s is None:
+        return Html('<p class="vmo-empty">No simulation was run for this review.</p>')
+    f = review.risk_figures()
     cards = [
-        {"label": "NPV P10", "value": format_money(s.p10, currency, compact=True), "note": "1 in 10 outcomes worse"},
-        {"label": "NPV P50", "value": format_money(s.p50, currency, compact=True), "note": "the middle outcome"},
-        {"label": "NPV P90", "value": format_money(s.p90, currency, compact=True), "note": "1 in 10 outcomes better"},
-        {"label": "Chance NPV < 0", "value": format_percent(s.prob_negative),
-         "note": f"{s.iterations:,} simulated outcomes", "tone": "bad" if s.prob_negative >= 0.2 else ""},
+        {"label": "Expected NPV P10", "value": format_money(f["risk_p10"], cur, compact=True),
+         "note": "1 in 10 outcomes worse"},
+        {"label": "P50", "value": format_money(f["risk_p50"], cur, compact=True), "note": "the middle outcome"},
+        {"label": "P90", "value": format_money(f["risk_p90"], cur, compact=True), "note": "1 in 10 outcomes better"},
+        {"label": "Chance NPV < 0", "value": format_percent(f["prob_below_zero"]),
+         "note": f"{s.iterations:,} simulated outcomes", "tone": "bad" if f["prob_below_zero"] >= 0.2 else ""},
+        {"label": "Chance of reaching approved", "value": format_percent(f["prob_reach_approved"]),
+         "note": f"NPV in force {format_money(review.status.current_baseline_npv, cur, compact=True)}"},
     ]
-    intro = (f'<p class="vmo-sub">Simulated from the low / likely / high estimates of {html.escape(what)}, '
-             f"amounts in {html.escape(str(currency))}.</p>")
-    notes = _switching_sentences(switching)
-    return Html(intro + key_figures(cards).html + "<h3>Switching values</h3>"
+    intro = (f'<p class="vmo-sub">The expected outlook as of {html.escape(review.as_of)}: actuals to date are '
+             f"fixed; the low / likely / high estimates apply to what is still to come. Amounts in "
+             f"{html.escape(str(cur))}.</p>")
+    notes = _switching_sentences(review.switching)
+    approved = ""
+    sa = review.simulation_approved
+    if sa is not None:
+        approved = (f'<p class="vmo-sub">For reference, the approved plan simulated on its own: P10 '
+                    f"{html.escape(format_money(sa.p10, cur, compact=True))}, P90 "
+                    f"{html.escape(format_money(sa.p90, cur, compact=True))}, chance NPV &lt; 0 "
+                    f"{html.escape(format_percent(sa.prob_negative))}.</p>")
+    return Html(intro + key_figures(cards).html + approved + "<h3>Switching values (expected outlook)</h3>"
                 + Html.paragraphs(notes, "vmo-list").html)
 
 
@@ -827,180 +829,74 @@ def _switching_sentences(switching: Any) -> list[str]:
 
 
 # --- portfolio ---------------------------------------------------------------------------------------------------
-_DECISION_ORDER = ("stop or re-plan", "rethink", "recover", "watch", "decide")
-#: How the index and the portfolio headline count each decision.
-_DECISION_PHRASES = {"stop or re-plan": "to stop or re-plan", "rethink": "to rethink",
-                     "recover": "needing a recovery plan", "watch": "to watch",
-                     "decide": "awaiting an investment decision"}
+#: How the portfolio headline counts each decision.
+_DECISION_PHRASES = {"stop": "to stop", "re-plan": "to re-plan", "recover": "needing a recovery plan",
+                     "not started": "awaiting an investment decision"}
 
 
-def decisions_needed(cases: Any) -> Any:
-    """The cases a board must decide on, with the reason, most urgent first.
-
-    Rules (first match per case): **stop or re-plan** — verdict "value destroyed"; **rethink** —
-    forward NPV < 0 for a case that is not regulatory/mandatory (what remains costs more than it
-    returns, whatever was spent); **recover** — RAG red; **watch** — verdict "at risk" or RAG amber;
-    **decide** — a proposed case awaiting its investment decision.
-
-    Parameters
-    ----------
-    cases : pandas.DataFrame
-        :attr:`vmo_lib.portfolio.core.Register.cases`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``case_id, title, decision, reason, expected_npv, forward_npv, currency``.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> reg = pd.DataFrame({"case_id": ["A", "B", "C", "D"], "title": "", "currency": "GBP",
-    ...     "verdict": ["value destroyed", "on track", "on track", "at risk"], "rag": ["red", "green", "green", "amber"],
-    ...     "expected_npv": [-5.0, 10, 3, 4], "forward_npv": [2.0, -1, 3, 4], "baseline_npv": [5.0, 10, 3, 6],
-    ...     "case_type": ["", "", "", ""], "status": ["live", "live", "proposed", "live"]})
-    >>> d = decisions_needed(reg)
-    >>> d[["case_id", "decision"]].values.tolist()
-    [['A', 'stop or re-plan'], ['B', 'rethink'], ['D', 'watch'], ['C', 'decide']]
-    >>> d.loc[2, "reason"]
-    'at risk: expected NPV £4 against £6 approved'
-    """
-    import pandas as pd
-
-    rows = []
-    for r in cases.to_dict(orient="records"):
-        cur = r.get("currency") or "GBP"
-
-        def m(x: Any, cur: str = cur) -> str:
-            return format_money(x, cur, compact=True)
-
-        fwd = r.get("forward_npv")
-        mandatory = r.get("case_type") == "Regulatory/mandatory"
-        verdict, rag = r.get("verdict") or "no verdict", rag_text(r.get("rag"))
-        against = f"expected NPV {m(r.get('expected_npv'))} against {m(r.get('baseline_npv'))} approved"
-        if verdict == "value destroyed":
-            d, why = "stop or re-plan", f"value destroyed: {against}"
-        elif not is_missing(fwd) and fwd < 0 and not mandatory:
-            d, why = "rethink", f"forward NPV {m(fwd)}: what remains costs more than it returns"
-        elif rag == "red":
-            d, why = "recover", f"rated red ({verdict}): a recovery plan is due"
-        elif verdict == "at risk":
-            d, why = "watch", f"at risk: {against}"
-        elif rag == "amber":
-            d, why = "watch", f"rated amber although {verdict} overall"
-        elif r.get("status") == "proposed":
-            d, why = "decide", "proposed: awaiting its investment decision"
-        else:
-            continue
-        rows.append({"case_id": r["case_id"], "title": r.get("title") or "", "decision": d, "reason": why,
-                     "expected_npv": r.get("expected_npv"), "forward_npv": fwd, "currency": cur})
-    out = pd.DataFrame(rows, columns=["case_id", "title", "decision", "reason", "expected_npv", "forward_npv",
-                                      "currency"])
-    order = {d: i for i, d in enumerate(_DECISION_ORDER)}
-    return out.sort_values(["decision", "case_id"], key=lambda s: s.map(order) if s.name == "decision" else s,
-                           kind="stable").reset_index(drop=True)
-
-
-def decisions_table(cases: Any) -> Html:
-    """:func:`decisions_needed` for the pack: money in each case's own currency.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> reg = pd.DataFrame({"case_id": ["A"], "title": "T", "currency": "EUR", "verdict": "value destroyed",
-    ...     "rag": "red", "expected_npv": [-5e5], "forward_npv": [1e5], "baseline_npv": [2e6],
-    ...     "case_type": "", "status": "live"})
-    >>> "−€500,000" in decisions_table(reg).html
-    True
-    """
-    return table(decisions_needed(cases), money=["expected_npv", "forward_npv"], currency="currency",
+def decisions_table(review: Any) -> Html:
+    """The cases needing a decision (:attr:`PortfolioReview.decisions`), most urgent first: the decision
+    and its reason exactly as each case's pack states them, money in each case's own currency."""
+    return table(review.decisions, money=["expected_npv", "forward_npv"], currency="currency",
                  empty="No case needs a decision this quarter.")
 
 
-def portfolio_headline(register: Any) -> list[str]:
-    """The portfolio's headline in sentences, for the board: value approved against expected per
-    currency (value created or destroyed), the verdicts, and how many cases need a decision.
-
-    The portfolio pack shows these sentences and the review index repeats them (through
-    :func:`portfolio_results`), so the two always agree.
-
-    Parameters
-    ----------
-    register : vmo_lib.portfolio.core.Register
-
-    Returns
-    -------
-    list of str
+def portfolio_headline(review: Any) -> list[str]:
+    """The portfolio's headline in sentences for the board, read from the portfolio review: NPV in
+    force against expected per currency (each the total of its register column), the verdicts and the
+    decisions needed. The portfolio pack shows them and the review index repeats them.
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from types import SimpleNamespace
-    >>> reg = SimpleNamespace(as_of="2026Q3", cases=pd.DataFrame({"case_id": ["A", "B", "C"], "title": "",
-    ...     "currency": "GBP", "rag": ["red", "green", "green"], "verdict": ["value destroyed", "on track", "on track"],
-    ...     "baseline_npv": [1e6, 2e6, 3e6], "expected_npv": [0.5e6, 2e6, 3.1e6], "forward_npv": [1e5, 1e6, 2e6],
-    ...     "case_type": "", "status": "live"}))
-    >>> for s in portfolio_headline(reg): print(s)
-    GBP (3 cases): approved NPV £6.00m, expected NPV now £5.60m: £400k of value destroyed since approval.
-    Verdicts: 2 on track, 1 value destroyed.
-    1 case needs a decision: 1 to stop or re-plan.
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.analysis.review import review_case
+    >>> from vmo_lib.portfolio.review import review_portfolio
+    >>> a = make_case({"case_id": "A", "horizon": 2, "discount_rate": 0},
+    ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [10, 10]}])
+    >>> for s in portfolio_headline(review_portfolio([review_case(a, "2026Q1", iterations=0)], "2026Q1")): print(s)
+    GBP (1 case): NPV in force £20, expected NPV now £20: unchanged since approval.
+    Verdicts: 1 on track.
+    No case needs a decision this quarter.
     """
-    from vmo_lib.portfolio.core import totals_by_currency
-
-    cases = register.cases
+    cases = review.register
     if not len(cases):
         return ["No case was loaded, so there is no portfolio figure to report."]
     out = []
-    for t in totals_by_currency(cases, ["baseline_npv", "expected_npv"]).to_dict(orient="records"):
+    for t in review.totals.to_dict(orient="records"):
         cur, n = str(t["currency"]), int(t["cases"])
-        base, exp = t["baseline_npv"], t["expected_npv"]
+        base, exp = t["in_force_npv"], t["expected_npv"]
         change = exp - base
         shift = format_money(abs(change), cur, compact=True)
         if round(change) > 0:
-            moved = f"{shift} of value created since approval"
+            moved = f"{shift} of value created against the baselines in force"
         elif round(change) < 0:
-            moved = f"{shift} of value destroyed since approval"
+            moved = f"{shift} of value destroyed against the baselines in force"
         else:
             moved = "unchanged since approval"
-        out.append(f"{cur or 'No currency'} ({n} case{'s' if n != 1 else ''}): approved NPV "
+        out.append(f"{cur or 'No currency'} ({n} case{'s' if n != 1 else ''}): NPV in force "
                    f"{format_money(base, cur, compact=True)}, expected NPV now {format_money(exp, cur, compact=True)}: "
                    f"{moved}.")
     order = ["value created", "on track", "at risk", "value destroyed"]
     counts = cases["verdict"].fillna("no verdict").value_counts()
     verdicts = [v for v in order if v in counts.index] + sorted(v for v in counts.index if v not in order)
     out.append("Verdicts: " + ", ".join(f"{int(counts[v])} {v}" for v in verdicts) + ".")
-    d = decisions_needed(cases)
+    d = review.decisions
     if len(d):
         n = len(d)
-        parts = ", ".join(f"{int((d['decision'] == k).sum())} {_DECISION_PHRASES[k]}"
-                          for k in _DECISION_ORDER if (d["decision"] == k).any())
+        parts = ", ".join(f"{int((d['decision'] == k).sum())} {_DECISION_PHRASES.get(k, k)}"
+                          for k in _DECISION_PHRASES if (d["decision"] == k).any())
         out.append(f"{n} case{' needs' if n == 1 else 's need'} a decision: {parts}.")
     else:
         out.append("No case needs a decision this quarter.")
     return out
 
 
-def portfolio_summary(register: Any, failures: Any = None) -> Html:
-    """Header of the portfolio pack, its key figures (value expected against approved per currency,
-    cases by RAG) and the headline sentences (:func:`portfolio_headline`).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from types import SimpleNamespace
-    >>> reg = SimpleNamespace(as_of="2026Q3", cases=pd.DataFrame({"case_id": ["A", "B", "C"], "title": "",
-    ...     "rag": ["red", "green", "green"], "verdict": "on track", "case_type": "", "status": "live",
-    ...     "currency": "GBP", "baseline_npv": [1e6, 2e6, 3e6], "expected_npv": [0.5e6, 2e6, 3.1e6],
-    ...     "forward_npv": 1.0}))
-    >>> h = portfolio_summary(reg).html
-    >>> "£6.00m" in h and "£5.60m" in h and ">2<" in h
-    True
-    """
-    from vmo_lib.portfolio.core import totals_by_currency
-
-    cases = register.cases
-    n_fail = 0 if failures is None else len(failures)
-    sub = f"{len(cases)} cases reviewed as of {register.as_of}" + (f"; {n_fail} workbook(s) not loaded" if n_fail else "")
+def portfolio_summary(review: Any) -> Html:
+    """Header of the portfolio pack, its key figures (NPV in force and expected per currency, each the
+    total of its register column; cases by RAG) and the headline sentences (:func:`portfolio_headline`)."""
+    cases = review.register
+    n_fail = len(review.failures)
+    sub = f"{len(cases)} cases reviewed as of {review.as_of}" + (f"; {n_fail} workbook(s) not loaded" if n_fail else "")
     head = pack_header("Portfolio review", "Investment portfolio", sub)
     counts = {k: int((cases["rag"].map(rag_class) == k).sum()) for k in ("green", "amber", "red", "grey")}
     cards = [{"label": k.capitalize(), "value": counts[k], "tone": {"green": "good", "red": "bad"}.get(k, "")}
@@ -1008,14 +904,15 @@ def portfolio_summary(register: Any, failures: Any = None) -> Html:
     if counts["grey"]:
         cards.append({"label": "Not yet rated", "value": counts["grey"], "note": "nothing due or reported"})
     money = []
-    for t in totals_by_currency(cases, ["baseline_npv", "expected_npv"]).to_dict(orient="records") if len(cases) else []:
-        cur, base, exp = str(t["currency"]), t["baseline_npv"], t["expected_npv"]
+    for t in review.totals.to_dict(orient="records"):
+        cur, base, exp = str(t["currency"]), t["in_force_npv"], t["expected_npv"]
         diff = exp - base
-        money += [{"label": f"Approved NPV ({cur})", "value": format_money(base, cur, True), "note": "sum of the cases"},
+        money += [{"label": f"NPV in force ({cur})", "value": format_money(base, cur, True),
+                   "note": "approved, as re-baselined; sum of the register"},
                   {"label": f"Expected NPV ({cur})", "value": format_money(exp, cur, True),
-                   "note": ("+" if round(diff) > 0 else "") + f"{format_money(diff, cur, True)} vs approved",
+                   "note": ("+" if round(diff) > 0 else "") + f"{format_money(diff, cur, True)} vs in force",
                    "tone": "good" if round(diff) > 0 else "bad" if round(diff) < 0 else ""}]
-    return Html(head.html + key_figures(money + cards).html + Html.paragraphs(portfolio_headline(register)).html)
+    return Html(head.html + key_figures(money + cards).html + Html.paragraphs(portfolio_headline(review)).html)
 
 
 def load_failures_table(failures: Any) -> Html:
@@ -1030,41 +927,28 @@ def load_failures_table(failures: Any) -> Html:
 
 
 def register_table(cases: Any) -> Html:
-    """The portfolio register for the board: one row per case, verdict and RAG, NPVs (each in its case's
-    currency), realisation and value for money."""
-    cols = {"case_id": "case", "title": "title", "status": "status", "verdict": "verdict", "rag": "RAG",
-            "baseline_npv": "approved_NPV", "expected_npv": "expected_NPV", "forward_npv": "forward_NPV",
-            "realisation_pct": "benefits_realised", "vfm": "value_for_money", "currency": "currency"}
-    return table(cases[list(cols)].rename(columns=cols), money=["approved_NPV", "expected_NPV", "forward_NPV"],
-                 percent=["benefits_realised"], digits={"value_for_money": 2}, currency="currency", rag="RAG")
+    """The portfolio register for the board: one row per case with its decision, verdict and RAG, the
+    NPVs on each basis (each in its case's currency), realisation and value for money of the outlook,
+    then a total row per currency (each total the sum of its column)."""
+    cols = {"case_id": "case", "title": "title", "status": "status", "decision": "decision", "verdict": "verdict",
+            "rag": "RAG", "approved_npv": "approved_NPV", "in_force_npv": "NPV_in_force",
+            "expected_npv": "expected_NPV", "forward_npv": "forward_NPV", "realisation_pct": "benefits_realised",
+            "vfm": "value_for_money", "currency": "currency"}
+    import pandas as pd
+
+    df = cases[list(cols)].rename(columns=cols)
+    money = ["approved_NPV", "NPV_in_force", "expected_NPV", "forward_NPV"]
+    totals = [{"case": "Total", "title": f"{int(len(g))} cases", "currency": cur, **{m: float(g[m].sum()) for m in money}}
+              for cur, g in df.groupby("currency", sort=True)]
+    df = pd.concat([df, pd.DataFrame(totals)], ignore_index=True) if len(df) else df
+    return table(df, money=money, percent=["benefits_realised"], digits={"value_for_money": 2},
+                 currency="currency", rag="RAG")
 
 
 def _single_currency(df: Any) -> str:
     if "currency" in df and df["currency"].nunique() == 1:
         return str(df["currency"].iloc[0])
     return "GBP"
-
-
-def select_at_budget(portfolio: Any, register: Any, annual_budget: float,
-                     candidates: str = "active") -> tuple[Any, Any]:
-    """The selection a portfolio pack shows: the cases competing for funds
-    (:func:`vmo_lib.portfolio.core.selection_options`, valued at their forward NPV) chosen under the same
-    limit every year (:func:`vmo_lib.portfolio.core.select_portfolio`), must-do cases forced in.
-
-    Returns
-    -------
-    (options, selection)
-        ``selection`` is None when no case is a candidate.
-    """
-    from vmo_lib.portfolio.core import select_portfolio, selection_options
-
-    options, costs = selection_options(portfolio, register.as_of, candidates=candidates, register=register.cases)
-    if not len(options):
-        return options, None
-    selection = select_portfolio(options["value"], costs, annual_budget,
-                                 must_do=options.index[options["must_do"].astype(bool)].tolist(),
-                                 currency=options["currency"])
-    return options, selection
 
 
 def selection_table(selection: Any, options: Any) -> Html:
@@ -1090,17 +974,7 @@ def selection_table(selection: Any, options: Any) -> Html:
     return Html(total + cases.html + "<h3>Spend against budget by year</h3>" + years.html)
 
 
-def portfolio_results(register: Any, selection: Any = None, overlaps: Any = None, *, seed: int = 0,
-                      annual_budget: float | None = None, candidates: str = "active") -> dict[str, Any]:
+def portfolio_results(review: Any) -> dict[str, Any]:
     """The machine-readable results of a portfolio review (``results.json``): the headline sentences
-    (:func:`portfolio_headline`, repeated on the review index), per-case register figures, the selection
-    with its budget and candidates, and the double-counting findings."""
-    keep = ["case_id", "title", "currency", "verdict", "rag", "baseline_npv", "expected_npv", "forward_npv", "vfm", "risk_p10",
-            "risk_p90", "prob_negative"]
-    return {
-        "as_of": register.as_of, "seed": int(seed), "annual_budget": annual_budget, "candidates": candidates,
-        "headline": portfolio_headline(register),
-        "cases": json.loads(register.cases[keep].to_json(orient="records")),
-        "selection": None if selection is None else selection.to_dict(),
-        "double_counting": [] if overlaps is None else json.loads(overlaps.to_json(orient="records")),
-    }
+    (:func:`portfolio_headline`, repeated on the review index) and :meth:`PortfolioReview.to_dict`."""
+    return {**review.to_dict(), "headline": portfolio_headline(review)}

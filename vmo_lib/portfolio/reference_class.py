@@ -85,7 +85,7 @@ def history_ratios(cases: Iterable[Any], as_of: object, basis: str = "outturn",
     cases : iterable of BusinessCase (or a Portfolio)
     as_of : str
         Review period: actuals after it are ignored (:mod:`vmo_lib.analysis.realisation` conventions); a
-        yearly case counts its completed years (:func:`vmo_lib.portfolio.core.case_as_of`).
+        yearly case counts its completed years (:func:`vmo_lib.portfolio.common.case_as_of`).
     basis : {"outturn", "to_date"}
         ``"outturn"`` (default): whole-life expected (actuals to date, then the forecast, else the
         plan in force: :func:`vmo_lib.analysis.realisation.expected_flows`) ÷ original baseline whole life.
@@ -119,7 +119,7 @@ def history_ratios(cases: Iterable[Any], as_of: object, basis: str = "outturn",
     [[1.3, 0.6, 1.0, 2.0]]
     """
     from vmo_lib.analysis.realisation import expected_flows
-    from vmo_lib.portfolio.core import case_as_of  # lazy: keeps this module light for the Monte Carlo
+    from vmo_lib.portfolio.common import case_as_of  # lazy: keeps this module light for the Monte Carlo
 
     if basis not in ("outturn", "to_date"):
         raise ValueError(f"basis must be 'outturn' or 'to_date', not {basis!r}")

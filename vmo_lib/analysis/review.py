@@ -1,0 +1,341 @@
+"""The case review: one case, reviewed at one date, computed once — the one truth every output shows.
+
+:func:`review_case` computes a :class:`CaseReview` once per case per review date. Case packs (HTML
+and Excel), the index, the portfolio review, the Excel register, every ``vmo`` command's human and
+``--json`` output and the what-if explorer's starting point read it; none recomputes a figure.
+
+Bases
+-----
+Every value carries its basis, named in :data:`BASES` and in the labels of :meth:`CaseReview.cards`:
+
+``approved``   the original approved baseline (whole life, discounted to the case's first period);
+``in force``   the baseline in force at the review date (the latest re-baseline approved on or before
+               the end of the review period, :meth:`vmo_lib.model.BusinessCase.as_known_at`);
+``expected``   the outlook: actuals to date, then the owner's forecast, then the plan in force;
+``forward``    what remains after the review period (sunk cost ignored), discounted to the first
+               period after it.
+
+Headline metrics (NPV, IRR, MIRR, BCR, ROI, payback, value for money) are those of the expected
+outlook, with the approved figure beside them; rankings use the outlook.
+
+The decision
+------------
+One decision per case, with its reason, used verbatim everywhere (:func:`decide`):
+
+``closed``       the case is closed or cancelled: nothing to continue;
+``not started``  a proposed case, awaiting its investment decision;
+``stop``         what remains costs more than it returns (forward NPV < 0), for a case that is not
+                 regulatory/mandatory;
+``re-plan``      value destroyed against the baseline in force while what remains still pays
+                 (forward NPV >= 0): re-plan it to a new, honest baseline;
+``recover``      at risk, or rated red: a recovery plan is due;
+``continue``     none of the above.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from vmo_lib import periods
+from vmo_lib.analysis import appraisal as appraisal_mod
+from vmo_lib.analysis import realisation, risk
+from vmo_lib.analysis.appraisal import Appraisal
+from vmo_lib.analysis.realisation import EXPECTED, CaseStatus, Thresholds
+from vmo_lib.formatting import format_money
+from vmo_lib.model import BusinessCase
+
+__all__ = ["BASES", "DECISIONS", "REVIEW_KEYS", "CaseReview", "decide", "review_case"]
+
+#: The bases a figure can be on, with the words the outputs use for them.
+BASES = {
+    "approved": "approved (original baseline)",
+    "in force": "baseline in force",
+    "expected": "expected outlook (actuals, then forecast, then plan)",
+    "forward": "forward: what remains after the review period",
+}
+#: Decisions in order of urgency (most urgent first).
+DECISIONS = ("stop", "re-plan", "recover", "not started", "continue", "closed")
+#: Statuses of a case that has ended.
+_ENDED = ("closed", "cancelled")
+_MANDATORY = "Regulatory/mandatory"
+#: Monte Carlo iterations of a review (seeded; the same seed gives the same numbers).
+DEFAULT_ITERATIONS = 20_000
+
+
+def decide(status: CaseStatus, case_status_field: str = "", case_type: str = "") -> tuple[str, str]:
+    """The one decision rule (module notes): ``(decision, reason)`` for a case's review.
+
+    Parameters
+    ----------
+    status : CaseStatus
+        The realisation status at the review date.
+    case_status_field : str
+        The case's lifecycle status (``proposed``, ``approved``, ``in delivery``, ``live``,
+        ``closed``, ``cancelled``).
+    case_type : str
+        ``Regulatory/mandatory`` cases are never "stop" on a negative forward NPV (they must be done).
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.analysis.realisation import case_status
+    >>> case = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 3, "discount_rate": 0.0},
+    ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 50, 0]}],
+    ...     benefits=[{"line_id": "B1", "name": "Savings", "amounts": [0, 100, 100]}],
+    ...     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 100}])
+    >>> decide(case_status(case, "2026Q1"), "in delivery")
+    ('continue', 'on track: expected NPV £50 against £50 in force; forward NPV £150')
+    >>> decide(case_status(case, "2026Q1"), "cancelled")[0]
+    'closed'
+    """
+    lifecycle = (case_status_field or "").strip().lower()
+    cur = status.currency or "GBP"
+
+    def m(x: float) -> str:
+        return format_money(x, cur, compact=True)
+
+    v = status.verdict
+    against = f"expected NPV {m(status.expected_npv)} against {m(v.reference_npv)} in force"
+    fwd = status.forward_npv
+    remaining = status.continue_signal != "complete"
+    if lifecycle in _ENDED:
+        return "closed", f"{lifecycle}: nothing remains to decide; final expected NPV {m(status.expected_npv)}"
+    if lifecycle == "proposed":
+        return "not started", f"proposed: awaiting its investment decision (NPV {m(status.current_baseline_npv)} as proposed)"
+    mandatory = case_type == _MANDATORY
+    if remaining and not math.isnan(fwd) and fwd < 0 and not mandatory:
+        return "stop", f"forward NPV {m(fwd)}: what remains costs more than it returns, whatever was spent"
+    if v.label == "value destroyed":
+        return "re-plan", f"value destroyed: {against}; what remains still returns {m(fwd)}"
+    if v.label == "at risk" or status.rag == "red":
+        why = v.label if v.label == "at risk" else f"rated red ({status.rag_reason})"
+        return "recover", f"{why}: {against}; a recovery plan is due"
+    tail = f"; forward NPV {m(fwd)}" if remaining else "; nothing remains in the horizon"
+    if mandatory and remaining and fwd < 0:
+        tail = f"; regulatory/mandatory, so it continues although what remains costs {m(-fwd)} net"
+    return "continue", f"{v.label}: {against}{tail}"
+
+
+@dataclass(frozen=True)
+class CaseReview:
+    """One case reviewed at one date (module notes). Amounts in the case currency; percentages are
+    fractions. Build it with :func:`review_case`.
+
+    Attributes
+    ----------
+    case : BusinessCase
+        The case as known at the review date (re-baselines approved later left out).
+    as_of : str
+        The review quarter (``"2026Q3"``); ``period`` is the case's own review period (a yearly
+        case reviewed mid-year covers its last completed year).
+    status : CaseStatus
+        Realisation, bridge, verdict, RAG and gaps.
+    approved, in_force, expected : Appraisal
+        Whole-life appraisal of the original baseline, the baseline in force and the outlook.
+    decision, decision_reason : str
+        :func:`decide`.
+    simulation : MonteCarloResult or None
+        Monte Carlo of the expected outlook (actuals fixed, uncertainty on what remains).
+    simulation_approved : MonteCarloResult or None
+        The approved plan's Monte Carlo, labelled as such wherever shown.
+    switching, tornado, optimism_bias : pandas.DataFrame
+        On the outlook (switching values, tornado); optimism bias on the baseline in force.
+    seed : int
+    """
+
+    case: BusinessCase = field(repr=False)
+    as_of: str
+    period: str
+    status: CaseStatus = field(repr=False)
+    approved: Appraisal = field(repr=False)
+    in_force: Appraisal = field(repr=False)
+    expected: Appraisal = field(repr=False)
+    decision: str
+    decision_reason: str
+    simulation: Any = field(default=None, repr=False)
+    simulation_approved: Any = field(default=None, repr=False)
+    switching: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    tornado: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    optimism_bias: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    seed: int = 0
+
+    # --- identity -----------------------------------------------------------------------------
+    @property
+    def case_id(self) -> str:
+        return self.case.case_id
+
+    @property
+    def title(self) -> str:
+        return self.case.title
+
+    @property
+    def currency(self) -> str:
+        return self.status.currency
+
+    @property
+    def value_for_money(self) -> float:
+        """Expected NPV per unit of PV capital budget of the outlook (NaN without capex)."""
+        cap = self.expected.pv_capex
+        return self.expected.npv / cap if abs(cap) > 1e-9 else math.nan
+
+    @property
+    def approved_value_for_money(self) -> float:
+        cap = self.in_force.pv_capex
+        return self.in_force.npv / cap if abs(cap) > 1e-9 else math.nan
+
+    def risk_figures(self) -> dict[str, float]:
+        """P10/P50/P90 of the expected NPV, the chance it ends below zero and the chance it gets back
+        to the NPV in force (NaN when no simulation was run)."""
+        s = self.simulation
+        if s is None:
+            return {k: math.nan for k in ("risk_p10", "risk_p50", "risk_p90", "prob_below_zero",
+                                          "prob_reach_approved")}
+        summ = s.summary()
+        return {"risk_p10": float(s.p10), "risk_p50": float(s.p50), "risk_p90": float(s.p90),
+                "prob_below_zero": float(summ.get("prob_below_zero", s.prob_negative)),
+                "prob_reach_approved": float(summ.get("prob_reach_approved", math.nan))}
+
+    # --- plain data ---------------------------------------------------------------------------
+    def to_dict(self, detail: bool = True) -> dict[str, Any]:
+        """The review as plain data with the stable keys :data:`REVIEW_KEYS` — the JSON of ``vmo status``,
+        each case of ``vmo portfolio --json`` (``detail=False`` leaves out the line tables) and the
+        batch's results file. NaN stays NaN (the CLI writes null).
+        """
+        st = self.status.to_dict()
+        e, a, f = self.expected, self.approved, self.in_force
+        d: dict[str, Any] = {
+            **{k: st[k] for k in st if k not in ("benefits", "costs", "gaps")},
+            "period": self.period, "as_of": self.as_of,
+            "case_status": str(self.case.meta.get("status") or ""),
+            "case_type": str(self.case.meta.get("case_type") or ""),
+            "sponsor": str(self.case.meta.get("sponsor") or ""),
+            "decision": self.decision, "decision_reason": self.decision_reason,
+            "approved_npv": a.npv, "in_force_npv": f.npv,
+            "npv_basis": {"discounted_to": self.case.periods[0], "annual_rate": e.annual_rate,
+                          "discount_schedule": e.discount_schedule, "price_base": e.price_base,
+                          "forward_discounted_to": self.status.forward_discounted_to},
+            **{f"expected_{k}": getattr(e, k) for k in _METRICS},
+            **{f"approved_{k}": getattr(f, k) for k in _METRICS if k != "npv"},
+            "value_for_money": self.value_for_money, "approved_value_for_money": self.approved_value_for_money,
+            **self.risk_figures(),
+            "risk_basis": None if self.simulation is None else f"expected outlook as of {self.as_of}",
+            "ob_npv": _ob_npv(self.optimism_bias),
+            "seed": self.seed,
+        }
+        if detail:
+            d["benefits"], d["costs"], d["gaps"] = st["benefits"], st["costs"], st["gaps"]
+        return {k: d[k] for k in REVIEW_KEYS if k in d}
+
+    def cards(self) -> list[dict[str, Any]]:
+        """The key figures of the pack and the index, each labelled with its basis."""
+        s = self.status
+        risk_f = self.risk_figures()
+        real = s.realisation_pct
+        nothing_due = abs(s.totals.get("benefit_plan_to_date") or 0.0) < 0.5
+        return [
+            {"label": "Approved NPV", "value": s.current_baseline_npv, "kind": "money",
+             "note": "baseline in force" + ("" if s.bridge_current is None
+                                            else f" ({s.baseline_in_force.removeprefix('rebaseline:')})")},
+            {"label": "Expected NPV", "value": s.expected_npv, "kind": "money", "note": "actuals + forecast",
+             "tone": "bad" if s.expected_npv < 0 else ""},
+            {"label": "Forward NPV", "value": s.forward_npv, "kind": "money", "note": "what remains",
+             "tone": "bad" if s.forward_npv < 0 else ""},
+            {"label": "Benefits realised", "value": None if nothing_due else real,
+             "kind": "text" if nothing_due else "percent",
+             "note": "nothing due yet" if nothing_due else "of plan to date (gross)"},
+            {"label": "Chance NPV < 0", "value": risk_f["prob_below_zero"], "kind": "percent",
+             "note": "expected outlook"},
+            {"label": "Decision", "value": self.decision, "kind": "text", "note": s.verdict.label},
+        ]
+
+
+_METRICS = ("npv", "irr", "mirr", "bcr", "roi", "payback_years", "discounted_payback_years", "pv_costs",
+            "pv_capex", "pv_benefits")
+
+#: Keys of :meth:`CaseReview.to_dict` (stable; shared by ``vmo status --json`` and the cases of
+#: ``vmo portfolio --json``).
+REVIEW_KEYS = (
+    "case_id", "title", "as_of", "period", "case_status", "case_type", "sponsor", "view", "currency",
+    "decision", "decision_reason", "verdict", "verdict_sentence", "verdict_rule", "verdict_vs_original",
+    "rag", "rag_reason", "baseline_in_force", "approved_npv", "in_force_npv", "baseline_npv",
+    "current_baseline_npv", "expected_npv", "forward_npv", "forward_discounted_to", "continue_signal",
+    "npv_change", "npv_change_pct_of_cost", "npv_basis",
+    *(f"expected_{k}" for k in _METRICS), *(f"approved_{k}" for k in _METRICS if k != "npv"),
+    "value_for_money", "approved_value_for_money",
+    "realisation_pct", "benefit_plan_to_date", "benefit_actual_to_date", "benefit_variance_to_date",
+    "disbenefit_plan_to_date", "disbenefit_actual_to_date", "disbenefit_variance_to_date",
+    "cost_spend_pct", "cost_plan_to_date", "cost_actual_to_date", "cost_variance_to_date",
+    "risk_p10", "risk_p50", "risk_p90", "prob_below_zero", "prob_reach_approved", "risk_basis", "ob_npv",
+    "bridge", "bridge_current", "variance_note", "thresholds", "seed", "benefits", "costs", "gaps",
+)
+
+
+def _ob_npv(table: pd.DataFrame) -> float:
+    """NPV after the optimism-bias adjustment (:func:`vmo_lib.analysis.risk.appraisal_with_optimism_bias`)."""
+    if table is None or "after" not in table or "npv" not in table.index:
+        return math.nan
+    return float(table.loc["npv", "after"])
+
+
+def review_case(case: BusinessCase, as_of: object, *, thresholds: Thresholds | None = None,
+                view: str = "economic", seed: int = 0, iterations: int = DEFAULT_ITERATIONS) -> CaseReview:
+    """Review one case at one date: every figure any output shows, computed once.
+
+    Parameters
+    ----------
+    case : BusinessCase
+    as_of : str or date
+        The review quarter (:func:`vmo_lib.periods.review_quarter`: a malformed value raises
+        :class:`~vmo_lib.errors.UsageError`).
+    thresholds : Thresholds, optional
+    view : {"economic", "cash"}
+    seed : int, default 0
+        Seed of the Monte Carlo (same inputs and seed, same numbers).
+    iterations : int
+        Monte Carlo iterations; 0 skips the simulation (risk figures NaN).
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> case = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 3, "discount_rate": 0.0},
+    ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
+    ...     benefits=[{"line_id": "B1", "name": "Savings", "amounts": [0, 100, 100]}],
+    ...     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 110}])
+    >>> r = review_case(case, "2026Q1", iterations=0)
+    >>> r.approved.npv, r.expected.npv, r.status.expected_npv, r.decision
+    (100.0, 90.0, 90.0, 'recover')
+    """
+    as_of = periods.review_quarter(as_of)
+    period = realisation.review_period(case, as_of)
+    known = case.as_known_at(periods.period_end_date(period, case.period_length))
+    with realisation.shared_work():
+        status = realisation.case_status(known, as_of, thresholds, view)
+        ec = realisation.expected_case(known, as_of)
+        approved = appraisal_mod.appraise(ec, "baseline", view)
+        current = known.current_baseline
+        in_force = approved if current == "baseline" else appraisal_mod.appraise(ec, current, view)
+        expected = appraisal_mod.appraise(ec, EXPECTED, view)
+    decision, reason = decide(status, str(known.meta.get("status") or ""), str(known.meta.get("case_type") or ""))
+    sim = sim_approved = None
+    switching = tornado = pd.DataFrame()
+    if iterations:
+        sim = risk.monte_carlo(known, iterations=iterations, seed=seed, view=view, as_of=as_of,
+                               reference_npv=status.current_baseline_npv)
+        sim_approved = risk.monte_carlo(known, iterations=iterations, seed=seed, scenario=current, view=view)
+    try:
+        switching = risk.switching_values(known, current, view, as_of=as_of)
+        tornado = risk.tornado(known, current, view, as_of=as_of)
+    except Exception:  # noqa: BLE001 - a driver with no answer must not sink the review; shown as absent
+        switching = tornado = pd.DataFrame()
+    try:
+        ob = risk.appraisal_with_optimism_bias(known, current, view)
+    except Exception:  # noqa: BLE001
+        ob = pd.DataFrame()
+    return CaseReview(case=known, as_of=as_of, period=period, status=status, approved=approved,
+                      in_force=in_force, expected=expected, decision=decision, decision_reason=reason,
+                      simulation=sim, simulation_approved=sim_approved, switching=switching,
+                      tornado=tornado, optimism_bias=ob, seed=int(seed))

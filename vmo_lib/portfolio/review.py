@@ -1,0 +1,271 @@
+"""The portfolio review: one object built from the case reviews of one review date.
+
+:func:`review_portfolio` stacks the :class:`~vmo_lib.analysis.review.CaseReview` of every case into the
+register (one row per case, every figure read from its review: nothing recomputed), the benefit
+register, the totals (each the sum of its column, per currency), the decisions needed, the selection
+at the budget, double counting and the reference class. The portfolio pack (HTML and Excel), the
+index headline and ``vmo portfolio`` render it.
+
+The budget of the selection is a parameter (``annual_budget``: ``vmo review --budget`` /
+``vmo portfolio --budget``), shown on the page; with no budget there is no selection.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from vmo_lib.analysis.review import DECISIONS, CaseReview, review_case
+from vmo_lib.errors import AnalysisError
+from vmo_lib.files import atomic_write_bytes
+from vmo_lib.model import Portfolio
+from vmo_lib.portfolio import core, reference_class
+
+__all__ = ["PORTFOLIO_REGISTER_COLUMNS", "TOTAL_COLUMNS", "PortfolioReview", "case_review_from", "double_counting_table",
+           "load_or_review", "load_review", "realisation_by_type", "register_row", "review_portfolio", "save_review"]
+
+#: Columns of :attr:`PortfolioReview.register` (one row per case; money in the case's currency).
+PORTFOLIO_REGISTER_COLUMNS = (
+    "case_id", "title", "sponsor", "portfolio", "strategic_objective", "org_unit", "case_type", "status",
+    "currency", "decision", "decision_reason", "verdict", "rag", "rag_reason", "approved_npv", "in_force_npv",
+    "baseline_npv", "expected_npv", "forward_npv", "ob_npv", "realisation_pct", "cost_spend_pct", "pv_costs",
+    "budget", "vfm", "irr", "bcr", "payback_years", "risk_p10", "risk_p50", "risk_p90", "risk_spread",
+    "prob_negative", "prob_reach_approved", "source",
+)
+#: Money columns totalled per currency (each total is the sum of its column).
+TOTAL_COLUMNS = ("approved_npv", "in_force_npv", "expected_npv", "forward_npv")
+
+
+def register_row(review: CaseReview) -> dict[str, Any]:
+    """One case's register row, read from its review (the same figures as ``vmo status --json``:
+    ``expected_npv``, ``forward_npv``, ``approved_npv``, ``in_force_npv``, ``verdict``, ``rag``,
+    ``decision``, ``realisation_pct``; ``irr``/``bcr``/``payback_years``/``vfm`` of the expected outlook).
+    """
+    d = review.to_dict(detail=False)
+    m = review.case.meta
+    return {
+        "case_id": d["case_id"], "title": d["title"], "sponsor": m.get("sponsor") or "",
+        "portfolio": m.get("portfolio") or "", "strategic_objective": m.get("strategic_objective") or "",
+        "org_unit": m.get("org_unit") or "", "case_type": m.get("case_type") or "",
+        "status": m.get("status") or "", "currency": d["currency"], "decision": d["decision"],
+        "decision_reason": d["decision_reason"], "verdict": d["verdict"], "rag": d["rag"],
+        "rag_reason": d["rag_reason"], "approved_npv": d["approved_npv"], "in_force_npv": d["in_force_npv"],
+        "baseline_npv": d["baseline_npv"], "expected_npv": d["expected_npv"], "forward_npv": d["forward_npv"],
+        "ob_npv": d["ob_npv"], "realisation_pct": d["realisation_pct"], "cost_spend_pct": d["cost_spend_pct"],
+        "pv_costs": d["expected_pv_costs"], "budget": d["expected_pv_capex"], "vfm": d["value_for_money"],
+        "irr": d["expected_irr"], "bcr": d["expected_bcr"], "payback_years": d["expected_payback_years"],
+        "risk_p10": d["risk_p10"], "risk_p50": d["risk_p50"], "risk_p90": d["risk_p90"],
+        "risk_spread": d["risk_p90"] - d["risk_p10"], "prob_negative": d["prob_below_zero"],
+        "prob_reach_approved": d["prob_reach_approved"], "source": review.case.source,
+    }
+
+
+@dataclass(frozen=True)
+class PortfolioReview:
+    """The portfolio at one review date, built from its case reviews (module notes).
+
+    Attributes
+    ----------
+    as_of : str
+    reviews : dict
+        ``case_id`` → :class:`~vmo_lib.analysis.review.CaseReview`.
+    register : pandas.DataFrame
+        :data:`PORTFOLIO_REGISTER_COLUMNS`, ranked by value for money of the outlook.
+    benefits : pandas.DataFrame
+        The benefit register (:func:`vmo_lib.portfolio.core.benefit_register`).
+    totals : pandas.DataFrame
+        Per currency: ``cases`` and the sum of each :data:`TOTAL_COLUMNS` column.
+    decisions : pandas.DataFrame
+        Cases whose decision is not "continue" or "closed", most urgent first.
+    failures : pandas.DataFrame
+        Workbooks that could not be loaded (not in any figure).
+    annual_budget : float or None
+    options, selection
+        The candidates and the chosen set at ``annual_budget`` (None without a budget or candidate).
+    overlaps, history, uplifts : pandas.DataFrame
+        Double counting, the reference-class history and its uplifts.
+    """
+
+    as_of: str
+    reviews: Mapping[str, CaseReview] = field(repr=False)
+    register: pd.DataFrame = field(repr=False)
+    benefits: pd.DataFrame = field(repr=False)
+    totals: pd.DataFrame = field(repr=False)
+    decisions: pd.DataFrame = field(repr=False)
+    failures: pd.DataFrame = field(repr=False)
+    annual_budget: float | None = None
+    candidates: str = "active"
+    options: Any = field(default=None, repr=False)
+    selection: Any = field(default=None, repr=False)
+    selection_note: str = ""
+    overlaps: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    history: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    uplifts: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    seed: int = 0
+
+    @property
+    def cases(self) -> list[Any]:
+        return [r.case for r in self.reviews.values()]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: ``as_of``, ``annual_budget``, ``totals``, ``decisions``, ``cases`` (each case's
+        :meth:`CaseReview.to_dict` without line tables — the same keys as ``vmo status --json``),
+        ``selection``, ``double_counting``."""
+        return {
+            "as_of": self.as_of, "seed": self.seed, "annual_budget": self.annual_budget,
+            "candidates": self.candidates,
+            "totals": self.totals.to_dict(orient="records"),
+            "decisions": self.decisions.to_dict(orient="records"),
+            "cases": [r.to_dict(detail=False) for r in self.reviews.values()],
+            "selection": None if self.selection is None else self.selection.to_dict(),
+            "selection_note": self.selection_note,
+            "double_counting": self.overlaps.to_dict(orient="records"),
+            "failures": self.failures.to_dict(orient="records"),
+        }
+
+
+def _decisions(register: pd.DataFrame) -> pd.DataFrame:
+    cols = ["case_id", "title", "decision", "reason", "sponsor", "expected_npv", "forward_npv", "currency"]
+    d = register[~register["decision"].isin(["continue", "closed"])].rename(columns={"decision_reason": "reason"})
+    order = {k: i for i, k in enumerate(DECISIONS)}
+    d = d.assign(_o=d["decision"].map(order)).sort_values(["_o", "case_id"], kind="stable")
+    return d[cols].reset_index(drop=True)
+
+
+def _totals(register: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for cur, g in register.groupby("currency", sort=True):
+        rows.append({"currency": cur, "cases": len(g), **{c: float(g[c].sum()) for c in TOTAL_COLUMNS}})
+    return pd.DataFrame(rows, columns=["currency", "cases", *TOTAL_COLUMNS])
+
+
+def review_portfolio(reviews: Iterable[CaseReview], as_of: str, *, annual_budget: float | None = None,
+                     candidates: str = "active", failures: pd.DataFrame | None = None,
+                     seed: int = 0) -> PortfolioReview:
+    """Build the portfolio review from the case reviews of one date (module notes).
+
+    Parameters
+    ----------
+    reviews : iterable of CaseReview
+        One per case, all at ``as_of``.
+    as_of : str
+    annual_budget : float, optional
+        Yearly limit on the forward costs of the cases competing for funds; None = no selection.
+    candidates : str
+        Which cases compete (:data:`vmo_lib.portfolio.core.CANDIDATE_STATUSES`).
+    failures : pandas.DataFrame, optional
+        Workbooks that could not be loaded (:attr:`vmo_lib.model.Portfolio.failures`).
+    seed : int
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.analysis.review import review_case
+    >>> a = make_case({"case_id": "A", "horizon": 2, "discount_rate": 0},
+    ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [10, 10]}])
+    >>> b = make_case({"case_id": "B", "horizon": 2, "discount_rate": 0},
+    ...               costs=[{"line_id": "C1", "name": "C", "amounts": [5, 5]}])
+    >>> pr = review_portfolio([review_case(c, "2026Q1", iterations=0) for c in (a, b)], "2026Q1")
+    >>> int(pr.totals.loc[0, "cases"]), float(pr.totals.loc[0, "expected_npv"])
+    (2, 10.0)
+    """
+    reviews = list(reviews)
+    by_id = {r.case_id: r for r in reviews}
+    if len(by_id) != len(reviews):
+        raise AnalysisError("two case reviews have the same case id")
+    register = pd.DataFrame([register_row(r) for r in reviews], columns=list(PORTFOLIO_REGISTER_COLUMNS))
+    register = core.rank_cases(register, by="vfm") if len(register) else register
+    cases = [r.case for r in reviews]
+    statuses = {r.case_id: r.status for r in reviews}
+    benefits = core.benefit_register(cases, statuses) if cases else pd.DataFrame(
+        columns=list(core.BENEFIT_REGISTER_COLUMNS))
+    options = selection = None
+    note = "No annual budget was given, so no selection was made." if annual_budget is None else ""
+    if annual_budget is not None and cases:
+        options, costs = core.selection_options(Portfolio(cases), as_of, candidates=candidates, register=register)
+        if len(options):
+            try:
+                selection = core.select_portfolio(options["value"], costs, annual_budget,
+                                                  must_do=options.index[options["must_do"].astype(bool)].tolist(),
+                                                  currency=options["currency"])
+            except AnalysisError as exc:
+                note = str(exc)
+        else:
+            note = "No case is competing for funds."
+    overlaps = core.double_counting(cases) if cases else pd.DataFrame()
+    history = reference_class.history_ratios(cases, as_of) if cases else pd.DataFrame()
+    uplifts = reference_class.reference_class_uplifts(history) if len(history) else pd.DataFrame()
+    fail = failures if failures is not None else pd.DataFrame(columns=["file", "error"])
+    return PortfolioReview(
+        as_of=as_of, reviews=by_id, register=register.reset_index(drop=True), benefits=benefits,
+        totals=_totals(register), decisions=_decisions(register), failures=fail,
+        annual_budget=None if annual_budget is None else float(annual_budget), candidates=candidates,
+        options=options, selection=selection, selection_note=note, overlaps=overlaps, history=history,
+        uplifts=uplifts, seed=int(seed),
+    )
+
+
+# --- reviews from files (the notebooks' and the batch's entry points) ---------------------------------
+def save_review(review: CaseReview | PortfolioReview, path: str | os.PathLike[str]) -> Path:
+    """Save a computed review for the notebook that renders it (a pickle the batch writes and reads
+    itself, in its own work folder; never a file a user supplies)."""
+    return atomic_write_bytes(path, pickle.dumps(review, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def load_review(path: str | os.PathLike[str]) -> Any:
+    """Read a review saved by :func:`save_review`."""
+    with open(path, "rb") as fh:
+        return pickle.load(fh)  # noqa: S301 - written by this batch run, in its own work folder
+
+
+def case_review_from(case_path: str | os.PathLike[str], as_of: object, *, seed: int = 0,
+                     review_file: str | os.PathLike[str] = "", iterations: int | None = None) -> CaseReview:
+    """The review of one workbook: the one the batch computed (``review_file``) or, interactively,
+    computed here (load, validate, review)."""
+    if review_file:
+        return load_review(review_file)
+    from vmo_lib.intake.loader import load_case
+
+    kw = {} if iterations is None else {"iterations": iterations}
+    return review_case(load_case(case_path, as_of=as_of), as_of, seed=seed, **kw)
+
+
+def load_or_review(folder: str | os.PathLike[str], as_of: object, *, seed: int = 0,
+                   annual_budget: float | None = None, review_file: str | os.PathLike[str] = "",
+                   iterations: int | None = None) -> PortfolioReview:
+    """The portfolio review the batch built (``review_file``) or, interactively, built here from the
+    folder's workbooks."""
+    if review_file:
+        return load_review(review_file)
+    from vmo_lib.intake.loader import load_portfolio
+    from vmo_lib.periods import review_quarter
+
+    as_of = review_quarter(as_of)
+    kw = {} if iterations is None else {"iterations": iterations}
+    p = load_portfolio(folder, as_of=as_of)
+    return review_portfolio([review_case(c, as_of, seed=seed, **kw) for c in p.cases], as_of,
+                            annual_budget=annual_budget, failures=p.failures, seed=seed)
+
+
+def realisation_by_type(review: PortfolioReview) -> pd.DataFrame:
+    """Benefits realised to date against plan by benefit type (non-financial KPIs are not added up)."""
+    cols = ["benefit_type", "cases", "benefits", "plan_total", "plan_reported", "actual_to_date", "realisation_pct",
+            "red", "amber", "green", "currency"]
+    t = core.realisation_rollup(review.benefits, by="benefit_type")
+    return t[[c for c in cols if c in t]]
+
+
+def double_counting_table(review: PortfolioReview) -> pd.DataFrame:
+    """The double-counting findings for display (KPI, cases, periods, amount at stake)."""
+    o = review.overlaps
+    if not len(o):
+        return pd.DataFrame(columns=["KPI", "amount_at_stake", "currency"])
+    keep = [c for c in ("case_a", "benefit_a", "case_b", "benefit_b", "kpi_key", "cases", "overlap_from",
+                        "overlap_to", "amount_at_stake", "currency") if c in o]
+    return o[keep].rename(columns={"kpi_key": "KPI"})

@@ -1,0 +1,569 @@
+"""Selection under a budget: which candidates to fund, what more budget buys, the efficient frontier.
+
+Conventions
+-----------
+* **Candidates** (:func:`selection_options`): ``"proposed"`` (default) = cases ``proposed`` or
+  ``approved`` — money not yet sunk; ``"active"`` adds cases ``in delivery`` (the continue/stop
+  question). Their value is the **forward NPV** (:func:`vmo_lib.analysis.realisation.forward_npv`:
+  actuals to date ignored, the rest of the expected flows valued from the period after the review)
+  and their costs the expected costs after the review period, summed by calendar year (quarters
+  2026Q1..Q4 are year 2026). ``value="ob_npv"`` selects on the Green Book optimism-bias-adjusted NPV
+  instead (:mod:`vmo_lib.analysis.scenarios`): a risk-adjusted choice. A ``Regulatory/mandatory`` case
+  is a must-do by default.
+* The selection constrains undiscounted **forward costs (capex and opex) per calendar year**,
+  because budgets are set per year in cash. It refuses candidates in more than one currency (no
+  exchange rates are assumed).
+* **Committed and discretionary spend** (:func:`committed_selection`): cases in delivery or live are
+  committed — their remaining spend comes off each year's budget first and they are never "do not
+  fund"; the discretionary candidates compete for what remains.
+* **Selection** is a 0-1 knapsack with one budget row per calendar year, solved exactly by
+  ``scipy.optimize.milp`` (HiGHS, relative gap 0). Must-do cases are forced in; at most one case of a
+  mutually exclusive group; ``depends_on={"A": ["B"]}`` means A only if B.
+* **Efficient frontier**: the best value for each annual budget level ``B`` (the same limit every
+  year), computed exactly at every breakpoint: from the cheapest feasible budget, alternately find
+  the smallest budget that buys more value and the best value at that budget.
+
+Examples
+--------
+>>> value = pd.Series({"A": 10.0, "B": 6.0, "C": 5.0})
+>>> costs = pd.DataFrame({2026: [8.0, 5.0, 4.0]}, index=["A", "B", "C"])
+>>> s = select_portfolio(value, costs, budget=9)
+>>> s.selected, s.value
+(['B', 'C'], 11.0)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from vmo_lib.errors import AnalysisError
+from vmo_lib.model import BusinessCase, Portfolio
+from vmo_lib.periods import parse_period
+from vmo_lib.portfolio.common import TINY, case_as_of, cases_of
+
+__all__ = [
+    "CANDIDATE_STATUSES",
+    "COMMITTED_STATUSES",
+    "BudgetStep",
+    "InfeasibleSelection",
+    "Selection",
+    "budget_step",
+    "efficient_frontier",
+    "portfolio_selection",
+    "select_portfolio",
+    "selection_options",
+]
+
+#: Which statuses are candidates for selection (see the module conventions).
+CANDIDATE_STATUSES = {
+    "proposed": ("proposed", "approved"),
+    "active": ("proposed", "approved", "in delivery"),
+}
+#: Statuses whose remaining spend is committed (deducted from the budget before the choice).
+COMMITTED_STATUSES = ("in delivery", "live")
+
+
+class InfeasibleSelection(AnalysisError):
+    """No selection satisfies the constraints (e.g. the must-do cases alone exceed a year's budget).
+
+    Attributes
+    ----------
+    reasons : list of str
+        Each conflict found, in words.
+    """
+
+    def __init__(self, reasons: list[str]) -> None:
+        self.reasons = reasons
+        super().__init__("no portfolio satisfies the constraints: " + "; ".join(reasons))
+
+
+# --------------------------------------------------------------------------------------------------
+# selection under a budget
+# --------------------------------------------------------------------------------------------------
+def _calendar_year(period: str, length: str) -> int:
+    return parse_period(period, length)[0]
+
+
+def selection_options(portfolio: Portfolio | Iterable[BusinessCase], as_of: object, candidates: str = "proposed",
+                      value: str = "forward_npv", view: str = "economic",
+                      register: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The candidates of a selection: their value and their forward costs per calendar year.
+
+    Parameters
+    ----------
+    portfolio : Portfolio or iterable of BusinessCase
+    as_of : str
+        Review period: costs after it are the ones still to fund.
+    candidates : {"proposed", "active"}
+        Which statuses are candidates (:data:`CANDIDATE_STATUSES`).
+    value : {"forward_npv", "ob_npv"}
+        What the selection maximises (module conventions).
+    view : {"economic", "cash"}
+    register : pandas.DataFrame, optional
+        :attr:`Register.cases` already built (its ``forward_npv``/``ob_npv`` are reused).
+
+    Returns
+    -------
+    (options, costs) : tuple of pandas.DataFrame
+        ``options`` indexed by ``case_id``: ``title, status, case_type, currency, value, must_do``
+        (``must_do`` = case type Regulatory/mandatory). ``costs``: index ``case_id``, one column
+        per calendar year (int), the expected undiscounted costs after ``as_of`` in that year.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> c = make_case({"case_id": "P", "status": "proposed", "first_period": "2026Q3", "horizon": 4,
+    ...                "discount_rate": 0.0},
+    ...               costs=[{"line_id": "C1", "name": "Build", "amounts": [10, 20, 30, 40]}],
+    ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [0, 0, 100, 100]}])
+    >>> opts, costs = selection_options([c], "2026Q2")
+    >>> float(opts.loc["P", "value"]), costs.loc["P"].to_dict()
+    (100.0, {2026: 30.0, 2027: 70.0})
+    """
+    from vmo_lib.analysis.realisation import expected_flows, forward_npv, shared_work
+
+    if candidates not in CANDIDATE_STATUSES:
+        raise ValueError(f"candidates must be one of {sorted(CANDIDATE_STATUSES)}, not {candidates!r}")
+    if value not in ("forward_npv", "ob_npv"):
+        raise ValueError(f"value must be 'forward_npv' or 'ob_npv', not {value!r}")
+    statuses = CANDIDATE_STATUSES[candidates]
+    reg = None if register is None else register.set_index("case_id")
+    rows, cost_rows = [], {}
+    for c in cases_of(portfolio):
+        if str(c.meta.get("status") or "") not in statuses:
+            continue
+        c_as_of = case_as_of(c, as_of)
+        with shared_work():  # forward_npv and expected_flows share one expected profile
+            if reg is not None and c.case_id in reg.index and not pd.isna(reg.loc[c.case_id, value]):
+                v = float(reg.loc[c.case_id, value])
+            elif value == "forward_npv":
+                v = forward_npv(c, c_as_of, view)
+            else:
+                from vmo_lib.analysis.scenarios import CaseMatrices, WhatIf, what_if_npv
+
+                v = what_if_npv(CaseMatrices.from_case(c, c.current_baseline, view), WhatIf(optimism_bias=True))
+            e = expected_flows(c, c_as_of)
+        tau = c.t_of(c_as_of)
+        t = e["t"].to_numpy()
+        cost = (e["kind"].to_numpy() == "cost") & (t > tau)
+        year_of_t = np.array([_calendar_year(p, c.period_length) for p in c.periods], dtype=np.int64)
+        cost_rows[c.case_id] = pd.Series(e["amount"].to_numpy(dtype=float)[cost],
+                                         index=year_of_t[t[cost]]).groupby(level=0).sum()
+        rows.append({"case_id": c.case_id, "title": c.title, "status": c.meta.get("status"),
+                     "case_type": c.meta.get("case_type"), "currency": str(c.meta.get("currency") or ""),
+                     "value": v, "must_do": c.meta.get("case_type") == "Regulatory/mandatory"})
+    options = pd.DataFrame(rows, columns=["case_id", "title", "status", "case_type", "currency", "value", "must_do"])
+    options = options.set_index("case_id")
+    costs = pd.DataFrame(cost_rows).T.reindex(options.index).fillna(0.0)
+    costs = costs.reindex(sorted(costs.columns), axis=1)
+    costs.index.name = "case_id"
+    return options, costs
+
+
+@dataclass
+class Selection:
+    """The best set of cases under a budget.
+
+    Attributes
+    ----------
+    selected : list of str
+        Case ids chosen (in the order of the input).
+    value : float
+        Total value of the selection (e.g. the sum of forward NPVs).
+    spend : pandas.DataFrame
+        Per calendar year (index): ``budget`` (inf = unconstrained), ``spend``, ``headroom``.
+    table : pandas.DataFrame
+        Per case: ``value, selected, must_do`` and the cost of each year.
+    """
+
+    selected: list[str]
+    value: float
+    spend: pd.DataFrame
+    table: pd.DataFrame
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"selected": self.selected, "value": self.value, "note": self.note,
+                "spend": [{"year": int(y), **{k: (None if not math.isfinite(v) else float(v)) for k, v in r.items()}}
+                          for y, r in self.spend.iterrows()]}
+
+
+def _budget_vector(budget: float | Mapping[int, float], years: Sequence[int]) -> np.ndarray:
+    if isinstance(budget, Mapping):
+        return np.array([float(budget.get(y, math.inf)) for y in years], dtype=float)
+    return np.full(len(years), float(budget))
+
+
+@dataclass
+class _Problem:
+    ids: list[str]
+    v: np.ndarray
+    C: np.ndarray           # (years, cases)
+    years: list[int]
+    lb: np.ndarray
+    ub: np.ndarray
+    extra_A: np.ndarray     # exclusive and dependency rows
+    extra_ub: np.ndarray
+
+
+def _problem(value: pd.Series, costs: pd.DataFrame, must_do: Iterable[str] | None,
+             exclusive: Iterable[Iterable[str]], depends_on: Mapping[str, Iterable[str] | str],
+             exclude: Iterable[str] = ()) -> _Problem:
+    ids = [str(i) for i in value.index]
+    pos = {k: i for i, k in enumerate(ids)}
+    costs = costs.reindex(value.index).fillna(0.0)
+    if (costs.to_numpy() < -TINY).any():
+        raise AnalysisError("selection costs must be >= 0")
+    n = len(ids)
+    lb, ub = np.zeros(n), np.ones(n)
+
+    def need(k: str, what: str) -> int:
+        if k not in pos:
+            raise AnalysisError(f"{what}: {k!r} is not a candidate (candidates: {', '.join(ids)})")
+        return pos[k]
+
+    for k in must_do or ():
+        lb[need(str(k), "must-do")] = 1
+    for k in exclude:
+        ub[need(str(k), "excluded")] = 0
+    rows, rhs = [], []
+    for grp in exclusive:
+        row = np.zeros(n)
+        for k in grp:
+            row[need(str(k), "exclusive group")] = 1
+        rows.append(row)
+        rhs.append(1.0)
+    for a, bs in depends_on.items():
+        for b in ([bs] if isinstance(bs, str) else bs):
+            row = np.zeros(n)
+            row[need(str(a), "depends-on")] += 1
+            row[need(str(b), f"{a} depends on")] -= 1
+            rows.append(row)
+            rhs.append(0.0)
+    return _Problem(ids, value.to_numpy(dtype=float), costs.to_numpy(dtype=float).T, [int(y) for y in costs.columns],
+                    lb, ub, np.array(rows).reshape(len(rows), n), np.array(rhs))
+
+
+def _solve(p: _Problem, budget: np.ndarray, min_value: float | None = None) -> np.ndarray | None:
+    """Max value under per-year budgets; or, with ``min_value``, min extra budget ``z`` reaching it.
+
+    Returns the 0/1 vector (plus z as last element in the second form), or None if infeasible.
+    """
+    n = len(p.ids)
+    cons = []
+    fin = np.isfinite(budget)
+    if min_value is None:
+        c = -p.v
+        if fin.any():
+            cons.append(LinearConstraint(p.C[fin], -np.inf, budget[fin]))
+        if len(p.extra_A):
+            cons.append(LinearConstraint(p.extra_A, -np.inf, p.extra_ub))
+        integrality = np.ones(n)
+        bounds = Bounds(p.lb, p.ub)
+    else:  # variables x (n) and z: minimise z s.t. C x - z <= budget, v x >= min_value
+        c = np.r_[np.zeros(n), 1.0]
+        A = np.c_[p.C[fin], -np.ones(int(fin.sum()))]
+        if fin.any():
+            cons.append(LinearConstraint(A, -np.inf, budget[fin]))
+        cons.append(LinearConstraint(np.r_[p.v, 0.0][None, :], min_value, np.inf))
+        if len(p.extra_A):
+            cons.append(LinearConstraint(np.c_[p.extra_A, np.zeros(len(p.extra_A))], -np.inf, p.extra_ub))
+        integrality = np.r_[np.ones(n), 0.0]
+        bounds = Bounds(np.r_[p.lb, 0.0], np.r_[p.ub, np.inf])
+    if not cons:
+        cons = []
+    res = milp(c, integrality=integrality, bounds=bounds, constraints=cons,
+               options={"mip_rel_gap": 0.0, "presolve": True})
+    if res.status != 0 or res.x is None:
+        if res.status in (2,):
+            return None
+        if res.status == 3 and min_value is not None:
+            return None
+        raise AnalysisError(f"the selection solver stopped: {res.message}")
+    x = res.x.copy()
+    x[:n] = np.round(x[:n])
+    return x
+
+
+def _value_step(p: _Problem) -> float:
+    """The smallest value gain that counts as "more": well above the solver's feasibility tolerance
+    (1e-7, absolute), small against any case's value."""
+    return 1e-6 * max(1.0, float(np.abs(p.v).max(initial=0.0)))
+
+
+def _diagnose(p: _Problem, budget: np.ndarray) -> list[str]:
+    """Why the constraints cannot all hold, in words."""
+    n = len(p.ids)
+    forced = p.lb > 0.5
+    # dependencies of forced cases are forced too (transitively)
+    dep = [(int(np.flatnonzero(r > 0)[0]), int(np.flatnonzero(r < 0)[0])) for r, u in zip(p.extra_A, p.extra_ub, strict=True)
+           if u == 0.0 and (r > 0).sum() == 1 and (r < 0).sum() == 1]
+    changed = True
+    while changed:
+        changed = False
+        for a, b in dep:
+            if forced[a] and not forced[b]:
+                forced[b] = changed = True
+    reasons = []
+    need = p.C[:, forced].sum(axis=1) if n else np.zeros(len(p.years))
+    for y, nd, b in zip(p.years, need, budget, strict=True):
+        if nd > b + 1e-9:
+            names = [p.ids[i] for i in np.flatnonzero(forced & (p.C[p.years.index(y)] > 0))]
+            reasons.append(f"in {y} the must-do cases ({', '.join(names)}) need {nd:,.0f} but the budget is {b:,.0f}")
+    for r, u in zip(p.extra_A, p.extra_ub, strict=True):
+        if u == 1.0 and (forced & (r > 0)).sum() > 1:
+            reasons.append("must-do cases " + ", ".join(p.ids[i] for i in np.flatnonzero(forced & (r > 0)))
+                           + " are in the same mutually exclusive group")
+    for i in np.flatnonzero(forced & (p.ub < 0.5)):
+        reasons.append(f"{p.ids[i]} is required (must-do or a must-do depends on it) but excluded")
+    return reasons or ["the must-do, exclusive and depends-on constraints cannot all hold within the budget"]
+
+
+def select_portfolio(value: pd.Series, costs: pd.DataFrame, budget: float | Mapping[int, float],
+                     must_do: Iterable[str] | None = None, exclusive: Iterable[Iterable[str]] = (),
+                     depends_on: Mapping[str, Iterable[str] | str] | None = None,
+                     currency: pd.Series | None = None) -> Selection:
+    """The set of cases with the greatest total value whose costs fit the budget of every year.
+
+    Parameters
+    ----------
+    value : pandas.Series
+        Value of each candidate (index = case id), e.g. ``options["value"]``.
+    costs : pandas.DataFrame
+        Cost of each candidate (rows, same index) in each calendar year (columns).
+    budget : float or mapping
+        The limit of every year, or ``{year: limit}`` (years not given are unconstrained).
+    must_do : iterable of str, optional
+        Cases forced in.
+    exclusive : iterable of iterables
+        Groups of which at most one case may be selected.
+    depends_on : mapping, optional
+        ``{"A": ["B", ...]}``: A can only be selected if every B is.
+    currency : pandas.Series, optional
+        Currency of each candidate: more than one → :class:`~vmo_lib.errors.AnalysisError`.
+
+    Returns
+    -------
+    Selection
+
+    Raises
+    ------
+    InfeasibleSelection
+        No selection satisfies the constraints (e.g. must-dos above a year's budget); the message
+        names the years and cases.
+
+    Examples
+    --------
+    >>> value = pd.Series({"A": 10.0, "B": 6.0, "C": 5.0})
+    >>> costs = pd.DataFrame({2026: [8.0, 5.0, 4.0], 2027: [0.0, 5.0, 0.0]}, index=["A", "B", "C"])
+    >>> select_portfolio(value, costs, budget={2026: 12}, depends_on={"C": "A"}).selected
+    ['A', 'C']
+    """
+    if currency is not None and currency.nunique() > 1:
+        raise AnalysisError("candidates are in more than one currency (" + ", ".join(sorted(currency.unique()))
+                            + "): select within one currency, or convert them first")
+    p = _problem(value, costs, must_do, exclusive, depends_on or {})
+    b = _budget_vector(budget, p.years)
+    x = _solve(p, b)
+    if x is None:
+        raise InfeasibleSelection(_diagnose(p, b))
+    return _selection(p, x, b)
+
+
+def _selection(p: _Problem, x: np.ndarray, b: np.ndarray) -> Selection:
+    sel = x[: len(p.ids)] > 0.5
+    spend = p.C[:, sel].sum(axis=1) if len(p.ids) else np.zeros(len(p.years))
+    sp = pd.DataFrame({"budget": b, "spend": spend, "headroom": b - spend}, index=pd.Index(p.years, name="year"))
+    table = pd.DataFrame(p.C.T, index=pd.Index(p.ids, name="case_id"), columns=p.years)
+    table.insert(0, "must_do", p.lb > 0.5)
+    table.insert(0, "selected", sel)
+    table.insert(0, "value", p.v)
+    return Selection([p.ids[i] for i in np.flatnonzero(sel)], float(p.v[sel].sum()), sp, table)
+
+
+def portfolio_selection(portfolio: Portfolio | Iterable[BusinessCase], as_of: object, budget: float | Mapping[int, float] | None,
+                        candidates: str = "proposed", value: str = "forward_npv", view: str = "economic",
+                        must_do: Iterable[str] | None = None, exclusive: Iterable[Iterable[str]] = (),
+                        depends_on: Mapping[str, Iterable[str] | str] | None = None,
+                        register: pd.DataFrame | None = None) -> Selection:
+    """The selection of a portfolio's candidates at a budget per year (options + :func:`select_portfolio`).
+
+    ``must_do`` None = the Regulatory/mandatory candidates (:func:`selection_options`); ``budget``
+    None = unconstrained (every candidate worth doing). ``Selection.note`` states the basis.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> mk = lambda i, v: make_case({"case_id": i, "status": "proposed", "first_period": "2027Q1", "horizon": 2,
+    ...                              "discount_rate": 0.0},
+    ...                             costs=[{"line_id": "C1", "name": "Build", "amounts": [10, 0]}],
+    ...                             benefits=[{"line_id": "B1", "name": "S", "amounts": [0, v]}])
+    >>> s = portfolio_selection([mk("A", 30), mk("B", 25)], "2026Q3", budget=15)
+    >>> s.selected, s.value
+    (['A'], 20.0)
+    """
+    options, costs = selection_options(portfolio, as_of, candidates, value, view, register)
+    must = list(options.index[options["must_do"]]) if must_do is None else list(must_do)
+    limit = math.inf if budget is None else budget
+    sel = select_portfolio(options["value"], costs, limit, must_do=must, exclusive=exclusive, depends_on=depends_on,
+                           currency=options["currency"])
+    sel.table.insert(0, "title", options["title"].reindex(sel.table.index))
+    what = {"forward_npv": "forward NPV", "ob_npv": "optimism-bias-adjusted NPV"}[value]
+    limit_text = "no budget limit" if budget is None else (
+        f"a budget of {budget:,.0f} a year" if not isinstance(budget, Mapping) else "the budgets per year given")
+    sel.note = (f"Candidates: {', '.join(CANDIDATE_STATUSES[candidates])} cases; maximises the {what} within "
+                f"{limit_text} (expected costs after {as_of}, undiscounted, by calendar year); must-do: "
+                f"{', '.join(must) or 'none'}.")
+    return sel
+
+
+@dataclass
+class BudgetStep:
+    """What more budget would buy.
+
+    Attributes
+    ----------
+    base : Selection
+        The selection at the given budget.
+    step : float
+        Extra budget per constrained year that was examined (``next_breakpoint`` when not given).
+    value_gain : float
+        Extra value of the best selection with ``step`` more budget per year.
+    entering, leaving : list of str
+        How the selection changes.
+    next_breakpoint : float
+        The smallest extra budget per year that buys any more value (inf if nothing more can be
+        bought: every worthwhile case is in).
+    next_value_gain : float
+        The value gained at ``next_breakpoint``.
+    """
+
+    base: Selection
+    step: float
+    value_gain: float
+    entering: list[str]
+    leaving: list[str]
+    next_breakpoint: float
+    next_value_gain: float
+
+    def sentence(self, currency: str = "") -> str:
+        cur = f"{currency} " if currency else ""
+        if not math.isfinite(self.next_breakpoint):
+            return "More budget would buy nothing: every case worth selecting is already in."
+        s = (f"The next {cur}{self.step:,.0f} a year would add {cur}{self.value_gain:,.0f} of value"
+             + (f" (in: {', '.join(self.entering)}" + (f"; out: {', '.join(self.leaving)}" if self.leaving else "") + ")"
+                if self.entering or self.leaving else "") + ".")
+        return s
+
+
+def budget_step(value: pd.Series, costs: pd.DataFrame, budget: float | Mapping[int, float],
+                step: float | None = None, must_do: Iterable[str] | None = None,
+                exclusive: Iterable[Iterable[str]] = (), depends_on: Mapping[str, Iterable[str] | str] | None = None) -> BudgetStep:
+    """What the next unit of budget would buy: the marginal value of more budget.
+
+    Adds ``step`` to the limit of every constrained year and re-solves; also finds, exactly, the
+    smallest extra budget that buys anything (a MILP minimising the extra budget subject to a
+    higher value).
+
+    Examples
+    --------
+    >>> value = pd.Series({"A": 10.0, "B": 6.0, "C": 5.0})
+    >>> costs = pd.DataFrame({2026: [8.0, 5.0, 4.0]}, index=["A", "B", "C"])
+    >>> s = budget_step(value, costs, budget=9)
+    >>> s.next_breakpoint, s.next_value_gain, s.entering, s.leaving
+    (3.0, 4.0, ['A'], ['B'])
+    >>> budget_step(value, costs, budget=9, step=8).value_gain   # all three at 17
+    10.0
+    """
+    p = _problem(value, costs, must_do, exclusive, depends_on or {})
+    b = _budget_vector(budget, p.years)
+    x = _solve(p, b)
+    if x is None:
+        raise InfeasibleSelection(_diagnose(p, b))
+    base = _selection(p, x, b)
+    eps = _value_step(p)
+    nb_x = _solve(p, b, min_value=base.value + eps) if np.isfinite(b).any() else None
+    if nb_x is None:
+        nxt, nxt_gain = math.inf, 0.0
+    else:
+        nxt = float(nb_x[-1])
+        xb = _solve(p, b + nxt * (1 + 1e-12) + 1e-9)
+        nxt_gain = float(p.v[xb[: len(p.ids)] > 0.5].sum()) - base.value if xb is not None else 0.0
+    st = nxt if step is None else float(step)
+    if math.isfinite(st):
+        x2 = _solve(p, b + st)
+        s2 = _selection(p, x2, b + st)
+    else:
+        s2 = base
+    before, after = set(base.selected), set(s2.selected)
+    return BudgetStep(base, st, s2.value - base.value, [i for i in p.ids if i in after - before],
+                      [i for i in p.ids if i in before - after], nxt, nxt_gain)
+
+
+def efficient_frontier(value: pd.Series, costs: pd.DataFrame, budgets: Sequence[float] | None = None,
+                       must_do: Iterable[str] | None = None, exclusive: Iterable[Iterable[str]] = (),
+                       depends_on: Mapping[str, Iterable[str] | str] | None = None,
+                       max_points: int = 200) -> pd.DataFrame:
+    """Best value against the annual budget (the same limit every year).
+
+    Parameters
+    ----------
+    value, costs, must_do, exclusive, depends_on
+        As :func:`select_portfolio`.
+    budgets : sequence of float, optional
+        Budget levels to evaluate. Default: exactly at every breakpoint, from the cheapest feasible
+        budget until nothing more can be bought (at most ``max_points`` points).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``budget, value, peak_spend, selected`` (``selected`` = comma-separated ids); the frontier is
+        a step function: ``value`` holds from each ``budget`` to the next.
+
+    Examples
+    --------
+    >>> value = pd.Series({"A": 10.0, "B": 6.0, "C": 5.0})
+    >>> costs = pd.DataFrame({2026: [8.0, 5.0, 4.0]}, index=["A", "B", "C"])
+    >>> efficient_frontier(value, costs)[["budget", "value", "selected"]].values.tolist()
+    [[0.0, 0.0, ''], [4.0, 5.0, 'C'], [5.0, 6.0, 'B'], [8.0, 10.0, 'A'], [9.0, 11.0, 'B,C'], [12.0, 15.0, 'A,C'], [13.0, 16.0, 'A,B'], [17.0, 21.0, 'A,B,C']]
+    """
+    p = _problem(value, costs, must_do, exclusive, depends_on or {})
+    ny = len(p.years)
+    rows = []
+
+    def point(B: float) -> None:
+        x = _solve(p, np.full(ny, B * (1 + 1e-12) + 1e-9))
+        if x is None:
+            return
+        sel = x[: len(p.ids)] > 0.5
+        peak = float(p.C[:, sel].sum(axis=1).max()) if ny else 0.0
+        rows.append({"budget": float(B), "value": float(p.v[sel].sum()), "peak_spend": peak,
+                     "selected": ",".join(p.ids[i] for i in np.flatnonzero(sel))})
+
+    if budgets is not None:
+        for B in budgets:
+            point(float(B))
+        return pd.DataFrame(rows, columns=["budget", "value", "peak_spend", "selected"])
+    # the cheapest feasible budget: minimise z with any value
+    x0 = _solve(p, np.zeros(ny), min_value=-np.inf)
+    if x0 is None:
+        raise InfeasibleSelection(_diagnose(p, np.full(ny, np.inf)))
+    B = float(x0[-1])
+    eps = _value_step(p)
+    while len(rows) < max_points:
+        before = rows[-1]["value"] if rows else -math.inf
+        point(B)
+        if not rows or rows[-1]["value"] <= before:
+            break
+        nxt = _solve(p, np.zeros(ny), min_value=rows[-1]["value"] + eps)
+        if nxt is None:
+            break
+        B = float(nxt[-1])
+    return pd.DataFrame(rows, columns=["budget", "value", "peak_spend", "selected"])
