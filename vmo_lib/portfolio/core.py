@@ -20,6 +20,7 @@ callers are moved; it defines nothing.
 from __future__ import annotations
 
 from vmo_lib.errors import AnalysisError
+from vmo_lib.portfolio.basis import PortfolioBasis, basis_factors, basis_totals, restate_portfolio
 from vmo_lib.portfolio.common import case_as_of
 from vmo_lib.portfolio.double_counting import (
     DoubleCounting,
@@ -58,8 +59,11 @@ __all__ = [
     "BudgetStep",
     "DoubleCounting",
     "InfeasibleSelection",
+    "PortfolioBasis",
     "Register",
     "Selection",
+    "basis_factors",
+    "basis_totals",
     "batch_appraisal",
     "benefit_register",
     "budget_step",
@@ -74,6 +78,7 @@ __all__ = [
     "portfolio_selection",
     "rank_cases",
     "realisation_rollup",
+    "restate_portfolio",
     "select_portfolio",
     "selection_options",
     "totals_by_currency",
