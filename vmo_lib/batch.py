@@ -569,15 +569,16 @@ def _disk_full(folder: Path, rec: Mapping[str, Any]) -> bool:
 def _run_guarded(task: _Task) -> dict[str, Any]:
     """:func:`_run_task`, with a full or unwritable output folder marked as such (``output_error``):
     the review then stops, reports it and keeps the previous run (a failed pack would hide the cause)."""
+    where = Path(task.out).parent.parent  # task.out is <folder of OUT>/.<name>.runs/<run id>: name the former
     try:
         rec = _run_task(task)
     except OSError as exc:
-        reason = _output_reason(exc, task.out)
+        reason = _output_reason(exc, where)
         if reason is None:
             raise
         return {**_crashed(task, exc), "output_error": reason}
     if rec.get("status") != "ok" and _disk_full(Path(task.out), rec):
-        rec["output_error"] = _output_reason(OSError(errno.ENOSPC, "full"), task.out)
+        rec["output_error"] = _output_reason(OSError(errno.ENOSPC, "full"), where)
     return rec
 
 
