@@ -454,18 +454,21 @@ def _index_figures(results: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def _portfolio_review(recs: list[dict], as_of: str, seed: int, annual_budget: float | None, work: Path) -> Path:
+def _portfolio_review(recs: list[dict], folder: Path, as_of: str, seed: int, annual_budget: float | None,
+                      work: Path) -> Path:
     """Build the portfolio review from the case reviews the tasks computed and save it for the notebook."""
     import pandas as pd
 
     from vmo_lib.periods import review_quarter
     from vmo_lib.portfolio.review import review_portfolio, save_review
+    from vmo_lib.portfolio.settings import load_portfolio_settings
 
     reviews = [r["review"] for r in sorted(recs, key=lambda r: r["source"]) if r.get("review") is not None]
     failed = [{"path": os.path.basename(r["source"]), "kind": r.get("step") or "load", "error": r.get("error"),
                "issues": None} for r in recs if r.get("review") is None]
     failures = pd.DataFrame(failed, columns=["path", "kind", "error", "issues"])
-    pr = review_portfolio(reviews, review_quarter(as_of), annual_budget=annual_budget, failures=failures, seed=seed)
+    settings = load_portfolio_settings(folder, {"budget": annual_budget})
+    pr = review_portfolio(reviews, review_quarter(as_of), settings=settings, failures=failures, seed=seed)
     return save_review(pr, work / "portfolio_review.pickle")
 
 
@@ -1208,7 +1211,7 @@ def _review_into(out_abs: Path, run_id: str, out: Path, folder: Path, inputs: Se
         bar = _Progress(progress, len(tasks) + (pf_nb is not None))
         recs = _run_all(tasks, workers, scheduler, bar, worker_timeout)
         if pf_nb is not None:  # the portfolio review is built from the case reviews just computed
-            pf_review = _portfolio_review(recs, as_of, seed, annual_budget, work)
+            pf_review = _portfolio_review(recs, folder, as_of, seed, annual_budget, work)
             pf_task = _Task("portfolio", str(folder.resolve()), "portfolio", str(pf_nb),
                             {"folder": str(folder.resolve()), **common, "annual_budget": annual_budget,
                              "review_file": str(pf_review)}, str(out_abs), as_of, scenario, pdf, timeout, footer)
