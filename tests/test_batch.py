@@ -150,7 +150,8 @@ def test_review_produces_good_packs_reports_broken_ones_and_exits_1(portfolio, t
     # the pack's numbers are the analysis' numbers (computed here independently of the notebook)
     status = case_status(load_case(SAMPLE / "CRM-2025.xlsx", as_of="2026Q3"), "2026Q3")
     results = report.read_results(out / "cases" / "CRM-2025")
-    assert results["status"]["expected_npv"] == pytest.approx(status.expected_npv, rel=1e-12)
+    assert results["expected_npv"] == pytest.approx(status.expected_npv, rel=1e-12)
+    assert results["decision"] == status.decision and by_id["CRM-2025"]["decision"] == status.decision
     assert results["verdict"] == status.verdict.label and results["rag"] == status.rag
     assert by_id["CRM-2025"]["verdict"] == status.verdict.label
 

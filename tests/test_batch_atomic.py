@@ -298,13 +298,14 @@ def _fill(fs: Path, leave: int) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("leave", [0, 60_000, 150_000])  # full at once; full while packs are written
-def test_a_full_disk_keeps_last_quarter_and_says_no_space(kit, small_fs, monkeypatch, capsys, leave):
+@pytest.mark.parametrize("share", [0.0, 0.3, 0.7])  # full at once; full part-way while packs are written
+def test_a_full_disk_keeps_last_quarter_and_says_no_space(kit, small_fs, monkeypatch, capsys, share):
     out = small_fs / "2026Q3"
     assert _review_in_process(kit, out, monkeypatch) == 0
     before = _tree_digest(out)
     capsys.readouterr()
-    filler = _fill(small_fs, leave)
+    run_size = sum(f.stat().st_size for f in out.resolve().rglob("*") if f.is_file())
+    filler = _fill(small_fs, int(share * run_size))  # room for only part of a complete run
 
     code = _review_in_process(kit, out, monkeypatch)
 

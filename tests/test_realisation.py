@@ -207,7 +207,7 @@ def test_slip_and_overrun_together_split_as_documented():
     assert b.benefit == pytest.approx(-16.528926, abs=1e-6)
 
 
-def messy_case():
+def messy_case(extra_actuals=()):
     """Quarterly, Green Book, 12 quarters: overrun, shortfall, slip, a dis-benefit, a new cost line."""
     return make_case(
         {"case_id": "MESSY", "first_period": "2026Q1", "horizon": 12, "discount_schedule": "green book"},
@@ -226,7 +226,7 @@ def messy_case():
                  {"period": "2026Q3", "line_id": "B1", "amount": 12_345.67},
                  {"period": "2026Q4", "line_id": "B1", "amount": 70_000},
                  {"period": "2026Q3", "line_id": "B3", "amount": -22_000},
-                 {"period": "2026Q4", "line_id": "B3", "amount": -9_000}],
+                 {"period": "2026Q4", "line_id": "B3", "amount": -9_000}, *extra_actuals],
         forecast=[{"period": f"2027Q{q}", "line_id": "B2", "amount": 0} for q in (1, 2)]
         + [{"period": "2028Q4", "line_id": "B2", "amount": 60_000},
            {"period": "2027Q1", "line_id": "C3", "amount": 7_000}],
@@ -338,7 +338,13 @@ def test_negative_forward_npv_says_rethink_even_if_past_benefits_were_good():
     s = case_status(case, "2026")
     assert s.forward_npv == pytest.approx(-90.0)         # (10 − 100) valued at 2027
     assert s.continue_signal == "rethink"
-    assert "rethink or stop" in s.verdict_sentence
+    assert s.verdict.label == "on track"  # the past was as planned ...
+    # ... but what remains costs more than it returns: the one decision rule says stop, and the verdict
+    # sentence ends with it
+    assert (s.decision, s.decision_reason) == (
+        "stop", "forward NPV −£90: what remains costs more than it returns, whatever was spent")
+    assert "Forward NPV of what remains −£90." in s.verdict_sentence
+    assert s.verdict_sentence.endswith(f"Decision: stop ({s.decision_reason}).")
 
 
 # --- verdicts ----------------------------------------------------------------------------------------------
@@ -448,10 +454,27 @@ def test_status_dict_has_the_documented_keys_and_a_bridge_that_sums():
 
 
 def test_case_realisation_counts_benefits_in_the_view_only():
-    # Cash view: only B1 (cash-releasing) 12,345.67 + 70,000 against plan 50,000 + 90,000.11;
-    # B3 (dis-benefit) −22,000 − 9,000 against −15,000 − 5,000 counts in both views.
-    s = case_status(messy_case(), "2026Q4", view="cash")
-    assert s.realisation_pct == pytest.approx((82_345.67 - 31_000) / (140_000.11 - 20_000))
+    # Realisation is gross: dis-benefits have their own totals and are not netted into it.
+    # Cash view: only B1 (cash-releasing) 12,345.67 + 70,000 against plan 50,000 + 90,000.11.
+    # B2 (non-cash-releasing) has no actual in messy_case, so no reported plan either: the economic view
+    # gives the same figure there; with a B2 actual of 24,000 in 2026Q4 (plan 30,000) only the economic
+    # view counts it: (82,345.67 + 24,000) / (140,000.11 + 30,000).
+    # B3 (dis-benefit) −22,000 − 9,000 against −15,000 − 5,000 is reported apart, in both views:
+    # variance (actual − plan) = −31,000 − (−20,000) = −11,000 (worse than plan).
+    gross = 82_345.67 / 140_000.11
+    dis = {"disbenefit_plan_to_date": -20_000.0, "disbenefit_actual_to_date": -31_000.0,
+           "disbenefit_variance_to_date": -11_000.0}
+    for view, extra, pct in (("cash", [], gross), ("economic", [], gross),
+                             ("cash", [{"period": "2026Q4", "line_id": "B2", "amount": 24_000}], gross),
+                             ("economic", [{"period": "2026Q4", "line_id": "B2", "amount": 24_000}],
+                              (82_345.67 + 24_000) / (140_000.11 + 30_000))):
+        s = case_status(messy_case(extra_actuals=extra), "2026Q4", view=view)
+        assert s.realisation_pct == pytest.approx(pct), (view, extra)
+        assert s.totals["benefit_actual_to_date"] == pytest.approx(82_345.67 + sum(a["amount"] for a in extra
+                                                                                    if view == "economic"))
+        for key, value in dis.items():
+            assert s.totals[key] == pytest.approx(value), (view, key)
+            assert s.to_dict()[key] == pytest.approx(value), (view, key)
 
 
 def test_review_before_period_zero_is_all_plan():

@@ -126,8 +126,11 @@ NOTEBOOK_DIR = Path(str(importlib.resources.files("vmo_lib") / "notebooks"))
 CASE_NOTEBOOK = NOTEBOOK_DIR / "case_review.py"
 PORTFOLIO_NOTEBOOK = NOTEBOOK_DIR / "portfolio_review.py"
 #: Parameters the runner passes to each notebook (checked against its parameters cell).
-CASE_PARAMETERS = ("case_path", "as_of", "scenario", "seed", "out_dir", "review_file")
-PORTFOLIO_PARAMETERS = ("folder", "as_of", "scenario", "seed", "out_dir", "annual_budget", "review_file")
+CASE_PARAMETERS = ("case_path", "as_of", "scenario", "seed", "out_dir")
+PORTFOLIO_PARAMETERS = ("folder", "as_of", "scenario", "seed", "out_dir")
+#: Parameters passed only to a notebook that declares them: the review the runner computed once
+#: (``review_file``) and the portfolio's budget. The bundled notebooks declare both.
+OPTIONAL_PARAMETERS = ("review_file", "annual_budget")
 #: File name of the computed review a task hands to its notebook (removed before the pack is placed).
 REVIEW_FILE = "review.pickle"
 
@@ -217,6 +220,14 @@ def prepare_notebook(source: str | os.PathLike[str], dest: str | os.PathLike[str
             raise VmoError(f"{source}: the parameters cell does not define {', '.join(missing)} "
                            f"(expected {', '.join(required)})")
     return dest
+
+
+def _declared(notebook: str | os.PathLike[str], names: Sequence[str]) -> list[str]:
+    """Which of ``names`` the prepared notebook's parameters cell assigns."""
+    import papermill
+
+    declared = set(papermill.inspect_notebook(str(notebook)))
+    return [n for n in names if n in declared]
 
 
 def _sha256(path: Path) -> str:
@@ -385,7 +396,7 @@ def _run_task(task: _Task) -> dict[str, Any]:
                 return rec
         params = {**task.parameters, "out_dir": str(tmp)}
         review_path = tmp / REVIEW_FILE
-        if task.kind == "case" and obj is not None:
+        if task.kind == "case" and obj is not None and "review_file" in task.parameters:
             rec["step"] = "review"
             from vmo_lib.analysis.review import review_case
             from vmo_lib.portfolio.review import save_review
@@ -1203,18 +1214,21 @@ def _review_into(out_abs: Path, run_id: str, out: Path, folder: Path, inputs: Se
         footer = (f"VMO Workbench {__version__} · review as of {as_of} · seed {seed} · scenario {scenario}"
                   f" · run {run_id}")
         common = {"as_of": as_of, "scenario": scenario, "seed": int(seed)}
+        case_optional = _declared(case_nb, OPTIONAL_PARAMETERS)
         tasks: list[_Task] = []
         for p in inputs:
             tasks.append(_Task("case", str(p.resolve()), p.stem, str(case_nb),
-                               {"case_path": str(p.resolve()), **common}, str(out_abs), as_of, scenario, pdf,
-                               timeout, footer))
+                               {"case_path": str(p.resolve()), **common, **dict.fromkeys(case_optional, "")},
+                               str(out_abs), as_of, scenario, pdf, timeout, footer))
         bar = _Progress(progress, len(tasks) + (pf_nb is not None))
         recs = _run_all(tasks, workers, scheduler, bar, worker_timeout)
         if pf_nb is not None:  # the portfolio review is built from the case reviews just computed
             pf_review = _portfolio_review(recs, folder, as_of, seed, annual_budget, work)
+            optional = {"annual_budget": annual_budget, "review_file": str(pf_review)}
+            pf_params = {k: v for k, v in optional.items() if k in _declared(pf_nb, OPTIONAL_PARAMETERS)}
             pf_task = _Task("portfolio", str(folder.resolve()), "portfolio", str(pf_nb),
-                            {"folder": str(folder.resolve()), **common, "annual_budget": annual_budget,
-                             "review_file": str(pf_review)}, str(out_abs), as_of, scenario, pdf, timeout, footer)
+                            {"folder": str(folder.resolve()), **common, **pf_params}, str(out_abs), as_of, scenario,
+                            pdf, timeout, footer)
             recs += _run_all([pf_task], 1, None, bar, worker_timeout)
         for r in recs:
             r.pop("review", None)

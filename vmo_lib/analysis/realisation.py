@@ -86,6 +86,7 @@ __all__ = [
     "expected_case",
     "expected_flows",
     "forward_npv",
+    "known_at",
     "kpi_progress",
     "measurement_gaps",
     "rag",
@@ -205,6 +206,13 @@ def review_period(case: BusinessCase, as_of: object) -> str:
 
 
 _label = review_period
+
+
+def known_at(case: BusinessCase, as_of: object) -> BusinessCase:
+    """The case as it stood at the end of the review period: the one rule for the baseline in force
+    (:meth:`vmo_lib.model.BusinessCase.as_known_at`: a re-baseline approved after the end of the
+    review period is not yet in force). Every review-date computation starts from it."""
+    return case.as_known_at(period_end_date(review_period(case, as_of), case.period_length))
 
 
 def _tau(case: BusinessCase, as_of: object) -> int:
@@ -1383,7 +1391,7 @@ def case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | None
     >>> s.baseline_npv, s.expected_npv, s.bridge.components, s.verdict.label, s.forward_npv
     (100.0, 90.0, {'cost': -10.0, 'benefit': 0.0, 'timing': 0.0}, 'at risk', 100.0)
     """
-    case = case.as_known_at(period_end_date(review_period(case, as_of), case.period_length))
+    case = known_at(case, as_of)
     with shared_work():
         return _case_status(case, as_of, thresholds, view)
 

@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from vmo_lib.analysis import appraisal, finance
+from vmo_lib.analysis import appraisal, finance, realisation
 from vmo_lib.analysis.overrun import OverrunDistribution, flyvbjerg_it_overrun
 from vmo_lib.analysis.realisation import EXPECTED
 from vmo_lib.analysis.scenarios import (
@@ -775,7 +775,8 @@ def monte_carlo(
     pv_line_b = np.concatenate([np.zeros((len(ds), n_c)),
                                 np.stack([shift_right(future_b, int(d)) @ df for d in ds])], axis=1)
     if reference_npv is None:
-        reference_npv = appraisal.npv_of(case, case.current_baseline, view)
+        ref_case = case if as_of is None else realisation.known_at(case, as_of)
+        reference_npv = appraisal.npv_of(ref_case, ref_case.current_baseline, view)
 
     if isinstance(cost_overrun, str):
         if cost_overrun != "reference-class":

@@ -404,6 +404,7 @@ class CaseMatrices:
         ('expected', 0, 30.0, 30.0)
         """
         quarter = review_quarter(as_of)
+        case = realisation.known_at(case, quarter)  # a re-baseline approved later is not yet in force
         tau = case.t_of(realisation.review_period(case, quarter))
         m = cls.from_case(realisation.expected_case(case, quarter), realisation.EXPECTED, view)
         return dataclasses.replace(m, fixed_through=max(int(tau), -1), as_of=quarter, _cache={})

@@ -72,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     as_of = None if args.approved else review_quarter(args.as_of)   # UsageError (exit 2) when malformed
     case = load_case(args.path) if as_of is None else load_case(args.path, as_of=as_of)
+    if as_of is not None:  # the baseline in force at the review date (a later re-baseline is not yet)
+        from vmo_lib.analysis.realisation import known_at
+
+        case = known_at(case, as_of)
     scenario = case.current_baseline if args.scenario == "current" else args.scenario
     if scenario not in case.scenarios:
         print(f"vmo: {args.path}: no scenario {scenario!r}; the case has {', '.join(case.scenarios)}", file=sys.stderr)
