@@ -73,6 +73,8 @@ RESIDUAL_TOLERANCE = 1e-9
 _NEWTON_MAX_ITER = 40
 # Excel's documented iterations (support.microsoft.com, IRR and XIRR): IRR stops when the rate is
 # "accurate within 0.00001 percent" or after 20 tries; XIRR within 0.000001 percent or after 100 tries.
+# The tolerance is on the rate's change, absolute up to a rate of 100 % and relative above it (a float
+# cannot resolve 1e-8 of a rate of 1e11, where Newton's steps then cycle between neighbouring floats).
 EXCEL_IRR_MAX_ITER = 20
 EXCEL_IRR_TOL = 1e-7
 EXCEL_XIRR_MAX_ITER = 100
@@ -613,8 +615,8 @@ def _excel_newton_rates(
     """Excel's ``IRR`` iteration for every row of ``v``: plain Newton on the rate from ``guess``.
 
     At most :data:`EXCEL_IRR_MAX_ITER` steps; a row stops when a step changes the rate by at most
-    :data:`EXCEL_IRR_TOL` and its answer is the rate after that step (Excel's "accurate within
-    0.00001 percent"). There is no safeguard: a step may leave ``r > -1``, as in Excel and LibreOffice.
+    :data:`EXCEL_IRR_TOL` (times the rate above 100 %) and its answer is the rate after that step
+    (Excel's "accurate within 0.00001 percent"). There is no safeguard: a step may leave ``r > -1``, as in Excel and LibreOffice.
     Returns the rates and whether each row stopped on the tolerance at a finite rate (a row that did
     not is Excel's ``#NUM!``).
     """
@@ -636,7 +638,7 @@ def _excel_newton_rates(
                 p, slope = _dense_npv_any_rate(vt.T, r)
                 new = r - p / slope
             bad = ~np.isfinite(new)
-            done = ~bad & (np.abs(new - r) <= EXCEL_IRR_TOL)
+            done = ~bad & (np.abs(new - r) <= EXCEL_IRR_TOL * np.maximum(1.0, np.abs(new)))
             rate[idx] = new
             converged[idx[done]] = True
             keep = ~(done | bad)
@@ -1070,8 +1072,8 @@ def irr(values: ArrayLike, guess: ArrayLike = 0.1, *, raise_on_failure: bool = F
     Solves ``sum_t v_t / (1 + r) ** t = 0``, for all rows at once in numpy, in three stages:
 
     1. **Excel's iteration.** Newton's method on ``r`` from ``guess`` with Excel's documented
-       limits: at most 20 steps, stop when a step changes the rate by at most 1e-7 (0.00001 %), no
-       safeguard. Where it stops at a rate above -1 that is Excel's answer; Newton steps then polish
+       limits: at most 20 steps, stop when a step changes the rate by at most 1e-7 (0.00001 %;
+       relative to the rate above 100 %), no safeguard. Where it stops at a rate above -1 that is Excel's answer; Newton steps then polish
        it to ~1e-15 (the same root: it must stay within 1e-5 relative of Excel's stopping point).
        On a series with several roots this is the root Excel shows for the same guess.
     2. **Where Excel shows #NUM!** (no convergence in 20 steps, a non-finite step, or a rate at or
@@ -1272,7 +1274,8 @@ def _xirr_polish(v: NDArray[np.float64], t: NDArray[np.float64], r: float, steps
 def _xirr_excel(v: NDArray[np.float64], t: NDArray[np.float64], guess: float) -> float:
     """Excel's documented XIRR iteration: Newton on the rate from ``guess``, then polished and verified.
 
-    Stops when a step changes the rate by at most :data:`EXCEL_XIRR_TOL` (0.000001 %), at most
+    Stops when a step changes the rate by at most :data:`EXCEL_XIRR_TOL` (0.000001 %; times the rate
+    above 100 %), at most
     :data:`EXCEL_XIRR_MAX_ITER` steps, no safeguard. ``nan`` where Excel shows ``#NUM!`` (no
     convergence, or a rate that is not finite or not above -1).
     """
@@ -1284,7 +1287,7 @@ def _xirr_excel(v: NDArray[np.float64], t: NDArray[np.float64], guess: float) ->
         if not math.isfinite(nxt):
             return math.nan
         step, r = abs(nxt - r), nxt
-        if step <= EXCEL_XIRR_TOL:
+        if step <= EXCEL_XIRR_TOL * max(1.0, abs(r)):
             break
     else:
         return math.nan
@@ -1420,7 +1423,8 @@ def xirr(
     Solves ``sum_i v_i / (1 + r) ** ((d_i - d_1) / 365) = 0`` in two stages:
 
     1. Excel's documented iteration: Newton's method on ``r`` from ``guess``, stopping when a step
-       changes the rate by at most 0.000001 % (1e-8), at most 100 steps, no safeguard. Where it
+       changes the rate by at most 0.000001 % (1e-8; relative to the rate above 100 %), at most
+       100 steps, no safeguard. Where it
        converges to a rate above -1 that rate is Excel's answer; it is then polished by Newton steps
        to full precision (the same root: Excel stops within ~1e-8 of it).
     2. Where that iteration fails (Excel shows ``#NUM!``): the sign changes of the XNPV on the scan
