@@ -768,8 +768,13 @@ def _bisect(v: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.floa
             rel = np.abs(value) / size
         use_newton = (newton > lo[idx]) & (newton < hi[idx]) & (rel <= 0.5 * prev)
         nxt = np.where(use_newton, newton, mid)
-        done = (s == 0) | (np.abs(nxt - xi) <= 1e-15 * (1.0 + np.abs(xi))) | (hi[idx] - lo[idx] <= 4 * np.spacing(np.abs(xi)))
-        x[idx] = np.where(s == 0, xi, nxt)
+        done = (
+            (s == 0)
+            | (rel <= 1e-14)  # at the root to rounding: stop here (x keeps this point), polish below
+            | (np.abs(nxt - xi) <= 1e-15 * (1.0 + np.abs(xi)))
+            | (hi[idx] - lo[idx] <= 4 * np.spacing(np.abs(xi)))
+        )
+        x[idx] = np.where((s == 0) | (rel <= 1e-14), xi, nxt)
         keep = ~done
         idx, prev = idx[keep], rel[keep]
     return _polish(v, x)
