@@ -73,6 +73,8 @@ RESIDUAL_TOLERANCE = 1e-9
 _NEWTON_MAX_ITER = 40
 # Excel's documented iterations (support.microsoft.com, IRR and XIRR): IRR stops when the rate is
 # "accurate within 0.00001 percent" or after 20 tries; XIRR within 0.000001 percent or after 100 tries.
+# The tolerance is on the rate's change, absolute up to a rate of 100 % and relative above it (a float
+# cannot resolve 1e-8 of a rate of 1e11, where Newton's steps then cycle between neighbouring floats).
 EXCEL_IRR_MAX_ITER = 20
 EXCEL_IRR_TOL = 1e-7
 EXCEL_XIRR_MAX_ITER = 100
@@ -613,8 +615,8 @@ def _excel_newton_rates(
     """Excel's ``IRR`` iteration for every row of ``v``: plain Newton on the rate from ``guess``.
 
     At most :data:`EXCEL_IRR_MAX_ITER` steps; a row stops when a step changes the rate by at most
-    :data:`EXCEL_IRR_TOL` and its answer is the rate after that step (Excel's "accurate within
-    0.00001 percent"). There is no safeguard: a step may leave ``r > -1``, as in Excel and LibreOffice.
+    :data:`EXCEL_IRR_TOL` (times the rate above 100 %) and its answer is the rate after that step
+    (Excel's "accurate within 0.00001 percent"). There is no safeguard: a step may leave ``r > -1``, as in Excel and LibreOffice.
     Returns the rates and whether each row stopped on the tolerance at a finite rate (a row that did
     not is Excel's ``#NUM!``).
     """
@@ -636,7 +638,7 @@ def _excel_newton_rates(
                 p, slope = _dense_npv_any_rate(vt.T, r)
                 new = r - p / slope
             bad = ~np.isfinite(new)
-            done = ~bad & (np.abs(new - r) <= EXCEL_IRR_TOL)
+            done = ~bad & (np.abs(new - r) <= EXCEL_IRR_TOL * np.maximum(1.0, np.abs(new)))
             rate[idx] = new
             converged[idx[done]] = True
             keep = ~(done | bad)
@@ -766,8 +768,13 @@ def _bisect(v: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.floa
             rel = np.abs(value) / size
         use_newton = (newton > lo[idx]) & (newton < hi[idx]) & (rel <= 0.5 * prev)
         nxt = np.where(use_newton, newton, mid)
-        done = (s == 0) | (np.abs(nxt - xi) <= 1e-15 * (1.0 + np.abs(xi))) | (hi[idx] - lo[idx] <= 4 * np.spacing(np.abs(xi)))
-        x[idx] = np.where(s == 0, xi, nxt)
+        done = (
+            (s == 0)
+            | (rel <= 1e-14)  # at the root to rounding: stop here (x keeps this point), polish below
+            | (np.abs(nxt - xi) <= 1e-15 * (1.0 + np.abs(xi)))
+            | (hi[idx] - lo[idx] <= 4 * np.spacing(np.abs(xi)))
+        )
+        x[idx] = np.where((s == 0) | (rel <= 1e-14), xi, nxt)
         keep = ~done
         idx, prev = idx[keep], rel[keep]
     return _polish(v, x)
@@ -1070,8 +1077,8 @@ def irr(values: ArrayLike, guess: ArrayLike = 0.1, *, raise_on_failure: bool = F
     Solves ``sum_t v_t / (1 + r) ** t = 0``, for all rows at once in numpy, in three stages:
 
     1. **Excel's iteration.** Newton's method on ``r`` from ``guess`` with Excel's documented
-       limits: at most 20 steps, stop when a step changes the rate by at most 1e-7 (0.00001 %), no
-       safeguard. Where it stops at a rate above -1 that is Excel's answer; Newton steps then polish
+       limits: at most 20 steps, stop when a step changes the rate by at most 1e-7 (0.00001 %;
+       relative to the rate above 100 %), no safeguard. Where it stops at a rate above -1 that is Excel's answer; Newton steps then polish
        it to ~1e-15 (the same root: it must stay within 1e-5 relative of Excel's stopping point).
        On a series with several roots this is the root Excel shows for the same guess.
     2. **Where Excel shows #NUM!** (no convergence in 20 steps, a non-finite step, or a rate at or
@@ -1272,7 +1279,8 @@ def _xirr_polish(v: NDArray[np.float64], t: NDArray[np.float64], r: float, steps
 def _xirr_excel(v: NDArray[np.float64], t: NDArray[np.float64], guess: float) -> float:
     """Excel's documented XIRR iteration: Newton on the rate from ``guess``, then polished and verified.
 
-    Stops when a step changes the rate by at most :data:`EXCEL_XIRR_TOL` (0.000001 %), at most
+    Stops when a step changes the rate by at most :data:`EXCEL_XIRR_TOL` (0.000001 %; times the rate
+    above 100 %), at most
     :data:`EXCEL_XIRR_MAX_ITER` steps, no safeguard. ``nan`` where Excel shows ``#NUM!`` (no
     convergence, or a rate that is not finite or not above -1).
     """
@@ -1284,7 +1292,7 @@ def _xirr_excel(v: NDArray[np.float64], t: NDArray[np.float64], guess: float) ->
         if not math.isfinite(nxt):
             return math.nan
         step, r = abs(nxt - r), nxt
-        if step <= EXCEL_XIRR_TOL:
+        if step <= EXCEL_XIRR_TOL * max(1.0, abs(r)):
             break
     else:
         return math.nan
@@ -1296,30 +1304,100 @@ def _xirr_excel(v: NDArray[np.float64], t: NDArray[np.float64], guess: float) ->
     return math.nan
 
 
+def _xnpv_parts(
+    vpos: NDArray[np.float64], vneg: NDArray[np.float64], t: NDArray[np.float64], r: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Inflows and outflows priced at each rate in ``r``, scaled by ``(1 + r) ** max(t)`` below 0 (no overflow).
+
+    Both parts are monotone in ``r`` between two rates on the same side of 0: rising below, falling above.
+    """
+    shift = np.where(r < 0.0, t.max(), 0.0)
+    with np.errstate(all="ignore"):
+        w = np.exp(-(t[None, :] - shift[:, None]) * np.log1p(r)[:, None])
+        return (w * vpos).sum(axis=1), (w * vneg).sum(axis=1)
+
+
+def _xirr_candidates(
+    v: NDArray[np.float64], t: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+    """Intervals of the scan grid that may hold an XNPV root: (lo, hi, is_bracket) for each.
+
+    Sign changes between neighbouring scan rates are brackets. Where the bounds of the monotone parts
+    (as in :func:`_no_root_certified`) cannot rule a root out but the sign does not change, the
+    interval is split into 8, up to 4 times: a sign change found is a bracket; an interval still
+    undecided (a double root, or two roots closer than the splits) is kept as a non-bracket candidate.
+    """
+    vpos, vneg = np.where(v > 0, v, 0.0), np.where(v < 0, v, 0.0)
+    pa, pb = _xnpv_parts(vpos, vneg, t, _SCAN_RATES)
+    lo, hi = _SCAN_RATES[:-1], _SCAN_RATES[1:]
+    a0, a1, b0, b1 = pa[:-1], pa[1:], pb[:-1], pb[1:]
+    out_lo, out_hi, out_bracket = [], [], []
+    for level in range(5):
+        with np.errstate(all="ignore"):
+            f0, f1 = np.sign(a0 + b0), np.sign(a1 + b1)
+            rising = hi <= 0.0
+            lower = np.where(rising, a0 + b1, a1 + b0)
+            upper = np.where(rising, a1 + b0, a0 + b1)
+            margin = 1e-9 * (a0 + a1 - b0 - b1)
+            sure = (lower > margin) | (upper < -margin)
+        cross = (f0 * f1 < 0) | (f0 == 0)
+        out_lo.append(lo[cross])
+        out_hi.append(hi[cross])
+        out_bracket.append(np.ones(int(cross.sum()), dtype=bool))
+        undecided = ~sure & ~cross
+        if level == 4 or not undecided.any() or undecided.sum() > 512:
+            out_lo.append(lo[undecided])
+            out_hi.append(hi[undecided])
+            out_bracket.append(np.zeros(int(undecided.sum()), dtype=bool))
+            break
+        lo_u, hi_u = lo[undecided], hi[undecided]
+        pts = lo_u[:, None] + (hi_u - lo_u)[:, None] * np.linspace(0.0, 1.0, 9)[None, :]
+        pa, pb = (x.reshape(pts.shape) for x in _xnpv_parts(vpos, vneg, t, pts.ravel()))
+        lo, hi = pts[:, :-1].ravel(), pts[:, 1:].ravel()
+        a0, a1, b0, b1 = pa[:, :-1].ravel(), pa[:, 1:].ravel(), pb[:, :-1].ravel(), pb[:, 1:].ravel()
+    return np.concatenate(out_lo), np.concatenate(out_hi), np.concatenate(out_bracket)
+
+
 def _xirr_nearest(v: NDArray[np.float64], t: NDArray[np.float64], guess: float) -> float:
-    """Where Excel's iteration fails: the root in the sign-change bracket of the scan grid nearest ``guess``."""
-    sign = _xnpv_sign(v, t, _SCAN_RATES)
-    brackets = np.flatnonzero((sign[:-1] * sign[1:] < 0) | (sign[:-1] == 0))
-    if brackets.size == 0:
+    """Where Excel's iteration fails: the verified root in the candidate interval nearest ``guess``.
+
+    Candidates come from :func:`_xirr_candidates`; a bracket is solved by bisection, an undecided
+    interval by Newton's method from its middle. Intervals are tried nearest the guess first.
+    """
+    lo_r, hi_r, is_bracket = _xirr_candidates(v, t)
+    if lo_r.size == 0:
         return math.nan
-    lo_r, hi_r = _SCAN_RATES[brackets], _SCAN_RATES[brackets + 1]
     dist = np.maximum(np.maximum(lo_r - guess, guess - hi_r), 0.0)
-    k = int(np.argmin(dist))
-    lo, hi = float(lo_r[k]), float(hi_r[k])
-    s_lo = sign[brackets[k]]
-    if s_lo != 0:
-        for _ in range(80):
-            mid = 0.5 * (lo + hi)
-            s_mid = _xnpv_sign(v, t, np.array([mid]))[0]
-            if s_mid == 0:
-                lo = hi = mid
-                break
-            if s_mid == s_lo:
-                lo = mid
-            else:
-                hi = mid
-    r = _xirr_polish(v, t, 0.5 * (lo + hi) if s_lo != 0 else lo)
-    return r if _xirr_verified(v, t, r) else math.nan
+    for k in np.argsort(dist, kind="stable")[:64]:
+        lo, hi = float(lo_r[k]), float(hi_r[k])
+        if is_bracket[k]:
+            r = _xirr_bisect(v, t, lo, hi)
+        else:
+            r = _xirr_polish(v, t, 0.5 * (lo + hi), steps=40)
+            if not lo - (hi - lo) <= r <= hi + (hi - lo):  # Newton left for another root: not this one
+                continue
+        if _xirr_verified(v, t, r):
+            return r
+    return math.nan
+
+
+def _xirr_bisect(v: NDArray[np.float64], t: NDArray[np.float64], lo: float, hi: float) -> float:
+    """The root of XNPV in [lo, hi] (its sign differs at the ends, or is 0 at ``lo``), polished."""
+    s_lo = _xnpv_sign(v, t, np.array([lo]))[0]
+    if s_lo == 0:
+        return lo
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        s_mid = _xnpv_sign(v, t, np.array([mid]))[0]
+        if s_mid == 0:
+            return mid
+        if s_mid == s_lo:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 2 * float(np.spacing(abs(mid))):
+            break
+    return _xirr_polish(v, t, 0.5 * (lo + hi))
 
 
 @_quiet
@@ -1350,7 +1428,8 @@ def xirr(
     Solves ``sum_i v_i / (1 + r) ** ((d_i - d_1) / 365) = 0`` in two stages:
 
     1. Excel's documented iteration: Newton's method on ``r`` from ``guess``, stopping when a step
-       changes the rate by at most 0.000001 % (1e-8), at most 100 steps, no safeguard. Where it
+       changes the rate by at most 0.000001 % (1e-8; relative to the rate above 100 %), at most
+       100 steps, no safeguard. Where it
        converges to a rate above -1 that rate is Excel's answer; it is then polished by Newton steps
        to full precision (the same root: Excel stops within ~1e-8 of it).
     2. Where that iteration fails (Excel shows ``#NUM!``): the sign changes of the XNPV on the scan
