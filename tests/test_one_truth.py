@@ -88,11 +88,17 @@ def test_every_output_shows_the_same_figures_for_every_case(review_run):
 def test_portfolio_totals_are_the_sums_of_their_columns(review_run):
     _, out = review_run
     portfolio = json.loads((out / "portfolio.results.json").read_text())
-    for t in portfolio["totals"]:
-        cases = [c for c in portfolio["cases"] if c["currency"] == t["currency"]]
-        assert t["cases"] == len(cases)
+    register = portfolio["register"]
+    own = {c["case_id"]: c for c in portfolio["cases"]}
+    for r in register:  # the register's own-basis figures are the case reviews'
         for k in FIGURES:
-            assert _same(t[k], sum(c[k] for c in cases)), k
+            assert _same(r[k], own[r["case_id"]][k]), (r["case_id"], k)
+    for t in portfolio["totals"]:  # totals add the portfolio-basis columns only, restated cases apart
+        rows = [r for r in register if r["currency"] == t["currency"] and r["restated"] == t["restated"]]
+        assert t["cases"] == len(rows)
+        for k in FIGURES:
+            col = f"{k}_pb" if t["restated"] else k
+            assert _same(t[f"{k}_pb"], sum(r[col] for r in rows)), k
     ws = openpyxl.load_workbook(out / "portfolio.xlsx", read_only=True)["Register"]
     rows = list(ws.iter_rows(values_only=True))
     header = next(i for i, r in enumerate(rows) if r and r[1] == "Case")

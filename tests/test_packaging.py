@@ -44,10 +44,10 @@ def _readme_row(command: str) -> str:
 
 def test_readme_documents_every_status_and_appraise_key():
     from vmo_lib.analysis.appraisal import Appraisal
-    from vmo_lib.analysis.realisation import STATUS_KEYS
+    from vmo_lib.analysis.review import REVIEW_KEYS
 
     status_row = _readme_row("vmo status --json")
-    assert [k for k in STATUS_KEYS if k not in status_row] == []
+    assert [k for k in REVIEW_KEYS if k not in status_row] == []
     appraise_row = _readme_row("vmo appraise --json")
     fields = [f for f in Appraisal.__dataclass_fields__ if f != "cashflows"]
     assert [k for k in fields if k not in appraise_row] == []

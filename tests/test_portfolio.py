@@ -465,9 +465,14 @@ def test_cli_json_selection_double_counting_and_safe_exports(tmp_path, capsys):
     assert d["selection"]["next_step"]["entering"] == ["B"]
     pair = d["double_counting"][0]
     assert {pair["case_a"], pair["case_b"]} == {"A", "B"} and pair["amount_at_stake"] == pytest.approx(120.0)
-    assert d["totals_by_currency"][0]["baseline_npv"] == pytest.approx(120.0)
+    # both cases proposed, so nothing is committed; on the default basis (8 %, from 2026Q3, real cases
+    # inflated 2 %) the in-force total is the sum of the register's restated column
+    assert d["selection"]["committed"] == [] and d["selection"]["not_funded"] == ["B"]
+    assert d["totals_by_currency"][0]["in_force_npv_pb"] == pytest.approx(
+        sum(r["in_force_npv_pb"] for r in d["register"]))
+    assert {c["case_id"]: c["in_force_npv"] for c in d["cases"]} == {"A": pytest.approx(80.0), "B": pytest.approx(40.0)}
     ws = openpyxl.load_workbook(out / "p.xlsx")["Register"]
-    cell = next(c for c in ws["B"] if c.value and str(c.value).startswith("=HYPERLINK"))
+    cell = next(c for row in ws.iter_rows() for c in row if c.value and str(c.value).startswith("=HYPERLINK"))
     assert cell.data_type == "s"                      # stored as text, not a live formula
     rc = main(["portfolio", str(folder), "--as-of", "2026Q3", "--risk-iterations", "0", "--export", str(out / "p.csv")])
     assert rc == 0

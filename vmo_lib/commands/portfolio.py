@@ -167,8 +167,24 @@ def run(args: argparse.Namespace) -> int:
     sentences = {t: R.reference_class_sentence(t, history, gmpp) for t in types}
 
     sel = pr.selection  # the one selection: committed cases first, then the discretionary choice
-    selection = None if sel is None else {"budget": pr.annual_budget, **sel.to_dict(),
-                                          "decisions": _records(sel.decisions.reset_index())}
+    if pr.selection_infeasible:
+        print(f"vmo: {pr.selection_note}", file=sys.stderr)
+        return 1
+    selection = step = None
+    if sel is not None:
+        selection = {"budget": pr.annual_budget, **sel.to_dict(), "decisions": _records(sel.decisions.reset_index())}
+        # what the next slice of budget would buy among the discretionary candidates
+        options, costs = P.selection_options(pf, as_of, "proposed", settings.value, args.view, reg.cases)
+        if len(options):
+            available = {int(y): float(v) for y, v in sel.budget["available"].items()}
+            must = (list(options.index[options["must_do"].astype(bool)]) if settings.must_do is None
+                    else [m for m in settings.must_do if m in options.index])
+            step = P.budget_step(options["value"], costs, available, args.step, must, settings.exclusive,
+                                 settings.depends_on)
+            selection["next_step"] = {"step": step.step, "value_gain": step.value_gain, "entering": step.entering,
+                                      "leaving": step.leaving, "next_breakpoint": step.next_breakpoint,
+                                      "next_value_gain": step.next_value_gain,
+                                      "sentence": step.sentence(str(options["currency"].iloc[0]))}
 
     if args.export:
         sheets = {"Register": reg.cases, "Benefits": reg.benefits}
@@ -214,6 +230,8 @@ def run(args: argparse.Namespace) -> int:
             f"{', '.join(sel.selection.selected) or 'nothing'}")
         if sel.note:
             print(f"  {sel.note}")
+        if step is not None:
+            print(f"  {step.sentence()}")
     elif pr.selection_note:
         print(f"\n{pr.selection_note}")
     print(f"\nDouble counting: {len(dc)} pair(s)")

@@ -146,6 +146,7 @@ class PortfolioReview:
     options: Any = field(default=None, repr=False)
     selection: Any = field(default=None, repr=False)
     selection_note: str = ""
+    selection_infeasible: bool = False
     overlaps: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     history: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     uplifts: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
@@ -165,6 +166,7 @@ class PortfolioReview:
             "totals": self.totals.to_dict(orient="records"),
             "decisions": self.decisions.to_dict(orient="records"),
             "cases": [r.to_dict(detail=False) for r in self.reviews.values()],
+            "register": self.register.drop(columns=["source"]).to_dict(orient="records"),
             "selection": None if self.selection is None else self.selection.to_dict(),
             "selection_note": self.selection_note,
             "double_counting": self.overlaps.to_dict(orient="records"),
@@ -240,6 +242,7 @@ def review_portfolio(reviews: Iterable[CaseReview], as_of: str, *, settings: Por
     benefits = core.benefit_register(cases, statuses) if cases else pd.DataFrame(
         columns=list(core.BENEFIT_REGISTER_COLUMNS))
     options = selection = None
+    infeasible = False
     note = "No annual budget was given, so no selection was made." if budget is None else ""
     if budget is not None and cases:
         try:
@@ -248,8 +251,8 @@ def review_portfolio(reviews: Iterable[CaseReview], as_of: str, *, settings: Por
                                             depends_on=settings.depends_on, register=register,
                                             benefit_target=settings.benefit_target)
             note = selection.note
-        except AnalysisError as exc:
-            note = str(exc)
+        except AnalysisError as exc:  # must-do cases that do not fit: said on the page, exit 1 in the CLI
+            note, infeasible = str(exc), True
     overlaps = core.double_counting(cases) if cases else pd.DataFrame()
     history = reference_class.history_ratios(cases, as_of) if cases else pd.DataFrame()
     uplifts = reference_class.reference_class_uplifts(history) if len(history) else pd.DataFrame()
@@ -258,7 +261,7 @@ def review_portfolio(reviews: Iterable[CaseReview], as_of: str, *, settings: Por
         as_of=as_of, reviews=by_id, register=register.reset_index(drop=True), benefits=benefits,
         totals=_totals(register), decisions=_decisions(register), failures=fail, basis=basis,
         annual_budget=budget, candidates=candidates, benefit_target=settings.benefit_target,
-        options=options, selection=selection, selection_note=note, overlaps=overlaps, history=history,
+        options=options, selection=selection, selection_note=note, selection_infeasible=infeasible, overlaps=overlaps, history=history,
         uplifts=uplifts, seed=int(seed),
     )
 
