@@ -353,6 +353,26 @@ def test_a_dask_cluster_with_no_worker_fails_within_the_deadline(kit, tmp_path, 
     assert not (tmp_path / "out").exists() and not list((tmp_path / ".out.runs").iterdir())
 
 
+def test_task_folders_a_lost_dask_worker_left_are_not_in_the_run(kit, tmp_path, monkeypatch):
+    # a task Dask recomputes after losing its worker leaves the first attempt's .tmp-* folder behind
+    run_all = batch._run_all
+
+    def losing_a_worker(tasks, *args, **kw):
+        recs = run_all(tasks, *args, **kw)
+        orphan = Path(tasks[0].out) / ".tmp-RPA-2025-deadbeef"
+        orphan.mkdir()
+        (orphan / "pack.ipynb").write_text("{")
+        return recs
+
+    monkeypatch.setattr(batch, "_run_all", losing_a_worker)
+    result = batch.run_review(kit["in"], "2026Q3", tmp_path / "out", workers=1, progress="off",
+                              case_notebook=kit["case"], portfolio_notebook="")
+    assert result.ok
+    run = (tmp_path / "out").resolve()
+    assert not [p.name for p in run.rglob(".*")]
+    assert sorted(p.name for p in (run / "cases").iterdir()) == CASES
+
+
 # --- the switch itself ----------------------------------------------------------------------------------------
 def _fake_run(runs: Path, name: str) -> Path:
     run = runs / name

@@ -556,6 +556,8 @@ def _worker_init(parent_pid: int, tmp: str) -> None:
     signal.signal(signal.SIGINT, _ignore_signal)
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)
+    if hasattr(signal, "pthread_sigmask"):  # born with SIGINT blocked (see _run_pool): safe to take it now
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     os.environ["TMPDIR"] = os.environ["JUPYTER_RUNTIME_DIR"] = tmp
     tempfile.tempdir = tmp
     if sys.platform.startswith("linux"):
@@ -674,7 +676,17 @@ def _run_pool(tasks: list[_Task], workers: int, finish: Callable[[dict], None]) 
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_worker_init,
                                initargs=(os.getpid(), tmp))
     try:
-        futs = {pool.submit(_run_guarded, t): t for t in tasks}
+        # Workers are spawned during the submits. SIGINT is blocked meanwhile so that they are born with
+        # it blocked: a Ctrl-C reaching the terminal's whole process group while a worker starts would
+        # print a KeyboardInterrupt traceback from it. The worker unblocks it once it ignores it; here
+        # a Ctrl-C that came meanwhile is delivered when the mask is restored.
+        masked = hasattr(signal, "pthread_sigmask")
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if masked else None
+        try:
+            futs = {pool.submit(_run_guarded, t): t for t in tasks}
+        finally:
+            if masked:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         for fut in as_completed(futs):
             try:
                 rec = fut.result()
@@ -892,7 +904,8 @@ class _StopSignals:
     def __enter__(self) -> _StopSignals:
         if threading.current_thread() is threading.main_thread():
             for sig in _STOP_SIGNALS:
-                self.old[sig] = signal.signal(sig, self._handle)
+                if signal.getsignal(sig) is not signal.SIG_IGN:  # nohup, `cmd &`: an ignored signal stays so
+                    self.old[sig] = signal.signal(sig, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
