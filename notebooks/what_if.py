@@ -29,8 +29,10 @@ as_of = "2026Q3"
 
 # %% [markdown]
 # ## Explore
-# The sliders recompute when released (or moved with the arrow keys); "Reset" returns to the
-# approved baseline with the case's own discounting.
+# The explorer opens on the case's review as of `as_of`: the expected outlook (actuals to date fixed,
+# so a what-if moves only what is still to come), judged against the baseline in force as the packs
+# judge it. The sliders recompute when released (or moved with the arrow keys); "Reset" returns to
+# that starting point with the case's own discounting.
 
 # %%
 WhatIfExplorer(folder, case_id=case_id, as_of=as_of)

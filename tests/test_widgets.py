@@ -441,8 +441,9 @@ def test_folder_picker_opens_each_case_once_and_skips_saved_scenario_files(sampl
     assert ("★ saved: Board challenge", "saved:Board challenge") in ex.scenario_picker.options
 
 
-def test_expected_scenario_is_actuals_to_date_plus_forecast(sample_copy):
+def test_expected_scenario_is_the_reviews_outlook_with_actuals_fixed(sample_copy):
     from vmo_lib.analysis.realisation import expected_case
+    from vmo_lib.analysis.review import review_case
     from vmo_lib.intake.loader import load_case
 
     case = load_case(sample_copy / "CRM-2025.xlsx")
@@ -452,7 +453,30 @@ def test_expected_scenario_is_actuals_to_date_plus_forecast(sample_copy):
     e = expected_case(case, "2026Q3")
     costs, benefits = (m.to_numpy().sum(axis=0) for m in line_matrices(e, "expected"))
     df = discount_factors(case)
-    assert r.npv == pytest.approx(float((benefits - 1.1 * costs) @ df), rel=1e-12)
+    tau = case.t_of("2026Q3")
+    past, future = costs.copy(), costs.copy()
+    past[tau + 1:], future[: tau + 1] = 0.0, 0.0          # spend to date is sunk: the overrun moves only the rest
+    assert r.npv == pytest.approx(float((benefits - past - 1.1 * future) @ df), rel=1e-12)
+    # with no change the explorer shows the review: its expected NPV, judged against the NPV in force
+    review = review_case(case, "2026Q3", iterations=0)
+    r0 = w.evaluate(scenario="expected")
+    assert r0.npv == pytest.approx(review.expected.npv, rel=1e-12)
+    assert r0.reference_npv == pytest.approx(review.in_force.npv, rel=1e-12)
+    assert r0.verdict.label == review.status.verdict.label
+
+
+def test_the_explorer_opens_on_the_review_and_tells_its_verdict(sample_copy):
+    from vmo_lib.analysis.review import review_case
+    from vmo_lib.intake.loader import load_case
+
+    shutil.copy2(SAMPLE / "CHATBOT-2025.xlsx", sample_copy / "CHATBOT-2025.xlsx")
+    ex = WhatIfExplorer(sample_copy, case_id="CHATBOT-2025", as_of="2026Q3")
+    review = review_case(load_case(sample_copy / "CHATBOT-2025.xlsx", as_of="2026Q3"), "2026Q3", iterations=0)
+    assert ex.scenario_picker.value == "expected"
+    assert ex.result.npv == pytest.approx(review.expected.npv, rel=1e-12)       # −£593k, not the approved £4.99m
+    assert ex.result.verdict.label == review.status.verdict.label == "value destroyed"
+    ex.set(cost_overrun=0.2)
+    assert ex.reset().npv == pytest.approx(review.expected.npv, rel=1e-12)
 
 
 def test_an_invalid_workbook_in_the_folder_is_reported_and_the_case_on_display_stays(sample_copy):

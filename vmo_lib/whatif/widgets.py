@@ -56,7 +56,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from vmo_lib.analysis import appraisal, finance
-from vmo_lib.analysis.realisation import EXPECTED, Verdict, expected_case
+from vmo_lib.analysis.realisation import EXPECTED, Verdict, known_at
 from vmo_lib.analysis.realisation import verdict as value_verdict
 from vmo_lib.analysis.risk import switching_values
 from vmo_lib.analysis.scenarios import (
@@ -390,9 +390,9 @@ class WhatIfEngine:
             if scenario in THREE_POINT_SCENARIOS:
                 source = self._three_point()
             elif scenario == EXPECTED and self.as_of is not None:
-                source = self._derived.get(EXPECTED)
-                if source is None:
-                    source = self._derived[EXPECTED] = expected_case(self.case, self.as_of)
+                # the review's outlook: actuals to date fixed, what-ifs move only what is still to come
+                m = self._matrices[scenario] = CaseMatrices.outlook(self.case, self.as_of, self.view)
+                return m
             elif scenario == "baseline" or scenario in self.case.scenarios:
                 source = self.case
             else:
@@ -440,9 +440,12 @@ class WhatIfEngine:
         npv = float(finance.npv(None, net, factors=df))
         k = base.periods_per_year
         switching = _switching(s, adj, npv)
-        ref_df = base.discount_factors
-        ref_costs = base.costs.sum(axis=0)
-        ref_net = base.benefits.sum(axis=0) - ref_costs
+        ref = base
+        if s.scenario == EXPECTED:  # judged as the packs judge it: against the baseline in force at the review
+            ref = self.matrices(known_at(self.case, self.as_of).current_baseline)
+        ref_df = ref.discount_factors
+        ref_costs = ref.costs.sum(axis=0)
+        ref_net = ref.benefits.sum(axis=0) - ref_costs
         reference_npv = float(finance.npv(None, ref_net, factors=ref_df))
         return WhatIfResult(
             settings=s, case_id=self.case.case_id, currency=str(self.case.meta.get("currency") or ""),
@@ -722,7 +725,7 @@ class WhatIfExplorer:
         self._engines: dict[str, WhatIfEngine] = {}
         self._holding = False
         self._rate_moved = False
-        self._base_scenario = "baseline"
+        self._base_scenario = EXPECTED if as_of is not None else "baseline"
         self._saved: dict[str, WhatIfSettings] = {}
         self._paths: dict[str, Path] = {}
         self.case_path: Path | None = None
@@ -855,8 +858,8 @@ class WhatIfExplorer:
         self._holding = True
         try:
             self.scenario_picker.options = self._scenario_options()
-            self.scenario_picker.value = "baseline"
-            self._apply_settings(WhatIfSettings())
+            self.scenario_picker.value = self._start_scenario
+            self._apply_settings(WhatIfSettings(scenario=self._start_scenario))
         finally:
             self._holding = False
         meta = case.meta
@@ -964,12 +967,19 @@ class WhatIfExplorer:
             self._holding = held
         return self.update()
 
+    @property
+    def _start_scenario(self) -> str:
+        """Where the explorer opens and resets: the review's expected outlook when reviewing at a date
+        (the packs' starting point), else the approved baseline."""
+        return EXPECTED if self.as_of is not None else "baseline"
+
     def reset(self) -> WhatIfResult:
-        """Back to the approved baseline with no change and the case's own discounting."""
+        """Back to the starting point (the expected outlook at the review date, else the approved
+        baseline) with no change and the case's own discounting."""
         held, self._holding = self._holding, True
         try:
-            self.scenario_picker.value = "baseline"
-            self._apply_settings(WhatIfSettings())
+            self.scenario_picker.value = self._start_scenario
+            self._apply_settings(WhatIfSettings(scenario=self._start_scenario))
         finally:
             self._holding = held
         self.status.value = ""
