@@ -34,12 +34,9 @@ BIN = Path(sys.executable).parent
 
 IMPORTS_ONLY = '''# %%
 # %matplotlib inline
-from vmo_lib.analysis import appraisal
-from vmo_lib.outputs import charts
-from vmo_lib.intake import loader
-from vmo_lib.analysis import realisation
+from vmo_lib.outputs import charts, excel
 from vmo_lib.outputs import html as report
-from vmo_lib.analysis import risk
+from vmo_lib.portfolio import review as reviews
 
 # %% tags=["parameters"]
 case_path = ""

@@ -112,13 +112,15 @@ def test_moving_a_slider_shows_the_npv_the_library_computes(lab):
     started = time.monotonic()
     first = workbook_files(lab.root / "data" / "sample")[0]        # the explorer opens the first case
     case = load_case(first, as_of="2026Q3")
-    # the NPVs the page must show, from the scenarios module (not the explorer's engine)
-    m = CaseMatrices.from_case(case)
+    # the NPVs the page must show, from the scenarios module (not the explorer's engine): the explorer
+    # opens on the review's expected outlook at 2026Q3 (actuals fixed, what-ifs move only what remains)
+    m = CaseMatrices.outlook(case, "2026Q3")
     npv_as_planned = what_if_npv(m, WhatIf())
     npv_80 = what_if_npv(m, WhatIf(benefit_realisation=0.8))
     npv_80_cost_30 = what_if_npv(m, WhatIf(benefit_realisation=0.8, cost_overrun=0.3))
     assert len({round(v, 2) for v in (npv_as_planned, npv_80, npv_80_cost_30)}) == 3
-    at_80_cost_30 = WhatIfEngine(case, as_of="2026Q3").evaluate(benefit_realisation=0.8, cost_overrun=0.3)
+    at_80_cost_30 = WhatIfEngine(case, as_of="2026Q3").evaluate(scenario="expected", benefit_realisation=0.8,
+                                                                 cost_overrun=0.3)
 
     # The kernel is started and answering before the page opens; the page connects to it.
     kernel_id = lab.start_kernel(NOTEBOOK)
