@@ -654,3 +654,11 @@ def test_a_nan_or_infinity_stored_as_a_number_is_not_finite_not_blank():
     raw = parse_sheets({"Case": case, "Costs": rows})
     issues = check_workbook(raw, as_of=AS_OF).issues
     assert where(issues, "value.not_finite") == {("Costs", "D5"), ("Costs", "E5")}
+
+
+def test_a_rebaseline_dated_on_a_later_row_only_takes_that_date(broken, tmp_path):
+    from vmo_lib import load_case
+
+    assert broken(put("Baselines", "B5", None)).empty   # one date per re-baseline suffices
+    case = load_case(tmp_path / "case.xlsx", as_of=AS_OF)
+    assert case.baselines[["version", "approved", "reason"]].values.tolist() == [["RB1", dt.date(2026, 6, 30), "Scope change"]]

@@ -415,8 +415,14 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
     bl = checked.long.get("Baselines")
     if bl is not None:
         for v, approved, reason in zip(bl["version"], bl["approved"], bl["reason"], strict=True):
-            if v is not None and v not in versions:
+            if v is None:
+                continue
+            if v not in versions:
                 versions[v] = {"version": v, "approved": approved, "reason": reason}
+            else:  # the first date and reason given on the version's rows (as validation reads them)
+                for key, value in (("approved", approved), ("reason", reason)):
+                    if versions[v][key] is None and value is not None:
+                        versions[v][key] = value
     baselines = pd.DataFrame(list(versions.values()), columns=["version", "approved", "reason"])
     return BusinessCase(meta=meta, lines=lines, flows=flows, baselines=baselines)
 
