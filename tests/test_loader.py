@@ -320,3 +320,9 @@ def test_duplicate_case_ids_accepts_cases_as_the_batch_has_them(case_factory):
     got = duplicate_case_ids([a, b, c])
     assert list(got) == [2]
     assert got[2].loc[0, "file"] == "/d/three.xlsx" and "already used by one.xlsx (as 'X-1')" in got[2].loc[0, "message"]
+
+
+def test_the_same_workbook_named_twice_is_not_a_duplicate_case(workbook_factory, capsys):
+    path = str(workbook_factory())
+    code, out, _ = _run(capsys, path, path, "--json", "--as-of", AS_OF)
+    assert code == 0 and [r["status"] for r in json.loads(out)] == ["ok", "ok"]

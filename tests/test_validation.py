@@ -643,3 +643,22 @@ def test_c0_and_c1_controls_are_removed_but_tab_and_newline_kept():
     got = issues[issues["rule"] == "text.invisible_characters"]
     assert got[["sheet", "cell"]].values.tolist() == [["Case", "B5"]]
     assert "U+001B, U+009B" in got["message"].iloc[0]
+
+
+def test_a_nan_or_infinity_stored_as_a_number_is_not_finite_not_blank():
+    # a crafted file can store <v>NaN</v> or <v>1e400</v>; calamine reads them as floats
+    rows = [[], [], [], ["Line id", "Cost line", "Category", "2026Q1", "2026Q2"],
+            ["C1", "Build", "capex", float("nan"), float("inf")]]
+    case = [[], ["Template version", "1.0"], [], ["First period", "2026Q1"], ["Period length", "quarter"],
+            ["Horizon (periods)", 2]]
+    raw = parse_sheets({"Case": case, "Costs": rows})
+    issues = check_workbook(raw, as_of=AS_OF).issues
+    assert where(issues, "value.not_finite") == {("Costs", "D5"), ("Costs", "E5")}
+
+
+def test_a_rebaseline_dated_on_a_later_row_only_takes_that_date(broken, tmp_path):
+    from vmo_lib import load_case
+
+    assert broken(put("Baselines", "B5", None)).empty   # one date per re-baseline suffices
+    case = load_case(tmp_path / "case.xlsx", as_of=AS_OF)
+    assert case.baselines[["version", "approved", "reason"]].values.tolist() == [["RB1", dt.date(2026, 6, 30), "Scope change"]]

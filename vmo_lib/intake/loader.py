@@ -262,6 +262,8 @@ def duplicate_case_ids(entries: Iterable[Any]) -> dict[int, pd.DataFrame]:
             seen[key] = (str(path), str(cid))
             continue
         first_path, first_id = seen[key]
+        if _same_file(first_path, str(path)):
+            continue  # the same workbook named twice is not a second case
         as_first = "" if first_id == cid else f" (as {first_id!r})"
         msg = (f"case id {cid!r} in {Path(str(path)).name} is already used by {Path(first_path).name}{as_first}; case ids "
                "are compared ignoring upper/lower case (they name files and folders): expected a case id no other "
@@ -270,6 +272,13 @@ def duplicate_case_ids(entries: Iterable[Any]) -> dict[int, pd.DataFrame]:
                                 "rule": "portfolio.duplicate_case_id", "message": msg, "severity": "error"}],
                               columns=list(ISSUE_COLUMNS))
     return out
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return a == b or Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
 
 
 def load_case(path: str | os.PathLike[str], as_of: object = None, strict: bool = True) -> BusinessCase:
@@ -406,8 +415,14 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
     bl = checked.long.get("Baselines")
     if bl is not None:
         for v, approved, reason in zip(bl["version"], bl["approved"], bl["reason"], strict=True):
-            if v is not None and v not in versions:
+            if v is None:
+                continue
+            if v not in versions:
                 versions[v] = {"version": v, "approved": approved, "reason": reason}
+            else:  # the first date and reason given on the version's rows (as validation reads them)
+                for key, value in (("approved", approved), ("reason", reason)):
+                    if versions[v][key] is None and value is not None:
+                        versions[v][key] = value
     baselines = pd.DataFrame(list(versions.values()), columns=["version", "approved", "reason"])
     return BusinessCase(meta=meta, lines=lines, flows=flows, baselines=baselines)
 

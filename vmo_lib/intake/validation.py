@@ -267,6 +267,7 @@ def _numbers(values: np.ndarray, kinds: np.ndarray) -> tuple[np.ndarray, np.ndar
             code[i] = _NOT_NUMBER
     code[(k != BLANK) & (k != NUMBER) & (k != TEXT)] = _NOT_NUMBER  # dates, booleans, times
     code[(code != _NOT_NUMBER) & np.isinf(out)] = _NOT_FINITE
+    code[is_num & np.isnan(out)] = _NOT_FINITE  # a NaN stored as a number is not a blank
     code[(code == _AS_TEXT) & np.isnan(out)] = _NOT_FINITE
     out[code >= _NOT_NUMBER] = np.nan
     return out.reshape(values.shape), code.reshape(values.shape)
