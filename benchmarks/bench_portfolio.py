@@ -42,11 +42,12 @@ from make_large_portfolio import AS_OF, generate  # noqa: E402
 
 from vmo_lib.analysis.appraisal import appraise  # noqa: E402
 from vmo_lib.intake.loader import auto_workers, load_portfolio  # noqa: E402
-from vmo_lib.portfolio.basis import PortfolioBasis, basis_totals, restate_portfolio  # noqa: E402
+from vmo_lib.portfolio.basis import basis_totals, restate_portfolio  # noqa: E402
 from vmo_lib.portfolio.double_counting import find_double_counting  # noqa: E402
 from vmo_lib.portfolio.register import batch_appraisal, build_register  # noqa: E402
 from vmo_lib.portfolio.rollup import kpi_rollup  # noqa: E402
 from vmo_lib.portfolio.selection import committed_selection, selection_options  # noqa: E402
+from vmo_lib.portfolio.settings import load_portfolio_settings  # noqa: E402
 
 #: Issue 15's figures for ``vmo portfolio --json`` on these 1,000 cases with the pair table.
 BASELINE_PAIRS = {"pairs": 4_840_000, "json_bytes": 2.3e9, "peak_bytes": 10.6e9, "seconds": 615.0}
@@ -134,14 +135,17 @@ def main(argv: list[str] | None = None) -> int:
           f"{base['json_bytes'] / dc_json:,.0f}x less JSON than {base['json_bytes'] / 1e9:.1f} GB")
     kpis, t_kpi, c_kpi = _timed(kpi_rollup, reg.benefits)
     show("KPI roll-up", t_kpi, c_kpi, n, f"({len(kpis)} KPI rows)")
-    opts, costs = selection_options(pf, AS_OF, "proposed", register=reg.cases)
-    budget = float(costs.sum(axis=0).max() * 0.6)
-    cs, t_sel, c_sel = _timed(committed_selection, pf, AS_OF, budget, register=reg.cases, must_do=[])
+    settings, t_set, c_set = _timed(load_portfolio_settings, folder)
+    show("settings (portfolio.toml)", t_set, c_set, n, f"budget {settings.budget:,.0f} a year; basis: "
+         f"{settings.basis.describe()}")
+    opts, _ = selection_options(pf, AS_OF, "proposed", register=reg.cases)
+    cs, t_sel, c_sel = _timed(committed_selection, pf, AS_OF, settings.budget, register=reg.cases, must_do=[],
+                              benefit_target=settings.benefit_target)
     show("committed selection (milp)", t_sel, c_sel, n,
-         f"{len(cs.committed)} committed, {len(cs.selection.selected)} of {len(opts)} chosen at {budget:,.0f} a year; "
-         f"over-committed years {cs.over_committed or 'none'}")
-    basis = PortfolioBasis("2026Q1", 0.035, "real", 2026, inflation=0.02)
-    rs, t_rs, c_rs = _timed(restate_portfolio, pf, basis)
+         f"{len(cs.committed)} committed, {len(cs.selection.selected)} of {len(opts)} chosen; over-committed years: "
+         f"{', '.join(map(str, cs.over_committed)) or 'none'}; value {cs.value / 1e6:,.0f} m against a target of "
+         f"{settings.benefit_target / 1e6:,.0f} m")
+    rs, t_rs, c_rs = _timed(restate_portfolio, pf, settings.basis)
     tot = basis_totals(rs)
     show("restate on one basis", t_rs, c_rs, n,
          f"NPV {tot['npv'].sum() / 1e6:,.0f} m on the basis vs {rs['own_npv'].sum() / 1e6:,.0f} m added as stated")
