@@ -194,3 +194,17 @@ def test_committed_and_candidates_in_different_currencies_are_refused():
 
     with pytest.raises(AnalysisError, match="more than one currency"):
         committed_selection([a, b], "2026Q3", budget=5.0)
+
+
+def test_what_the_solver_prints_natively_goes_to_stderr_not_stdout(capfd):
+    # some HiGHS builds print C++ diagnostics on larger problems: they must not corrupt --json on stdout
+    import os
+
+    from vmo_lib.portfolio import selection
+
+    print("before", flush=True)
+    with selection._native_stdout_to_stderr():
+        os.write(1, b"HighsMipSolverData diagnostic\n")
+    print("after", flush=True)
+    out, err = capfd.readouterr()
+    assert out == "before\nafter\n" and "HighsMipSolverData diagnostic" in err
