@@ -1,32 +1,39 @@
-"""Portfolio at scale: load + appraise 1,000 generated cases (serial vs parallel), and the selection.
+"""Portfolio at scale: 1,000 generated cases — load, appraisal, register, double counting, selection.
 
 Generates (once, cached under /tmp) a portfolio of varied cases with
 ``scripts/make_large_portfolio.py`` — 5–100 lines, 8–40 quarters, every status — then times, in one run:
 
-* load, serial (``load_portfolio(folder)``) vs parallel (``workers=2``): the baseline is the serial load;
-* appraisal of every case: :func:`vmo_lib.portfolio.core.batch_appraisal` (one matrix product) against
-  the baseline of :func:`vmo_lib.analysis.appraisal.appraise` called case by case;
-* the full register (realisation status of every case, no Monte Carlo) with 2 workers;
-* the exact selection (``scipy.optimize.milp``) of the active candidates at a budget per year, and
-  the next-budget-step analysis.
+* load, serial (``load_portfolio(folder, workers=1)``, the baseline) vs ``workers=2`` and the default;
+* appraisal of every case: :func:`vmo_lib.portfolio.register.batch_appraisal` (one matrix product)
+  against :func:`vmo_lib.analysis.appraisal.appraise` case by case (the baseline);
+* double counting: :func:`vmo_lib.portfolio.double_counting.find_double_counting` (one row per KPI
+  group) — time, peak traced memory, JSON size — against the issue-15 baseline of the pair table
+  (``vmo portfolio --json`` on these 1,000 cases before: 4.84 M pairs, 2.3 GB of JSON, 10.6 GB peak,
+  10 min 15 s; ``--pairs`` recounts the pairs from the groups without building them);
+* the register (realisation status of every case; ``--risk-iterations`` Monte Carlo per case);
+* the exact selection with committed spend deducted (:func:`vmo_lib.portfolio.selection.committed_selection`)
+  and the restatement of every case on one basis (:func:`vmo_lib.portfolio.basis.restate_portfolio`);
+* PORTFOLIO ANALYSIS = default load + register + double counting + KPI roll-up + committed selection
+  + restatement, against the issue-15 target: under 30 s and under 2 GB (peak resident memory of
+  this process and, separately, of its largest worker: ``resource.getrusage``).
 
-Targets (issue 6): load + appraisal < 30 s on 2 cores; selection < 2 s. Figures are machine-bound:
-read the ratios. Each line shows wall time and CPU time (this process + its worker processes): the
-2-core machine is shared, so when other work runs the CPU time is the steadier figure (a parallel
-step's wall time on an idle machine is about its CPU time / workers).
+Figures are machine-bound: read the ratios. Each line shows wall and CPU time (this process + its
+finished worker processes); on the shared 2-core machine the CPU time is the steadier figure.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_portfolio.py [--cases 1000] [--folder /tmp/vmo_bench_portfolio_1000]
+    .venv/bin/python benchmarks/bench_portfolio.py [--cases 1000] [--folder DIR] [--risk-iterations 0]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
@@ -34,14 +41,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from make_large_portfolio import AS_OF, generate  # noqa: E402
 
 from vmo_lib.analysis.appraisal import appraise  # noqa: E402
-from vmo_lib.intake.loader import load_portfolio  # noqa: E402
-from vmo_lib.portfolio import core as P  # noqa: E402
+from vmo_lib.intake.loader import auto_workers, load_portfolio  # noqa: E402
+from vmo_lib.portfolio.basis import basis_totals, restate_portfolio  # noqa: E402
+from vmo_lib.portfolio.double_counting import find_double_counting  # noqa: E402
+from vmo_lib.portfolio.register import batch_appraisal, build_register  # noqa: E402
+from vmo_lib.portfolio.rollup import kpi_rollup  # noqa: E402
+from vmo_lib.portfolio.selection import committed_selection, selection_options  # noqa: E402
+from vmo_lib.portfolio.settings import load_portfolio_settings  # noqa: E402
+
+#: Issue 15's figures for ``vmo portfolio --json`` on these 1,000 cases with the pair table.
+BASELINE_PAIRS = {"pairs": 4_840_000, "json_bytes": 2.3e9, "peak_bytes": 10.6e9, "seconds": 615.0}
+TARGET_SECONDS, TARGET_BYTES = 30.0, 2e9
 
 
 def _cpu() -> float:
     """CPU seconds of this process and of its finished worker processes."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _maxrss() -> tuple[float, float]:
+    """Peak resident bytes of this process and of its largest finished child (Linux: ru_maxrss in KiB)."""
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024.0)
 
 
 def _timed(fn, *a, **kw):
@@ -51,63 +73,94 @@ def _timed(fn, *a, **kw):
     return out, time.perf_counter() - t, _cpu() - c
 
 
+def _pairs_of(dc) -> int:
+    """How many pairs the pair table would hold: pairs of claims of different cases in each group that
+    overlap (counted from the groups' claims — an upper bound that ignores non-overlapping pairs)."""
+    n = 0
+    for lines, claims in zip(dc.groups["lines"], dc.groups["claims"], strict=True):
+        per_case: dict[str, int] = {}
+        for cl in lines.split(", "):
+            per_case[cl.rsplit(" ", 1)[0]] = per_case.get(cl.rsplit(" ", 1)[0], 0) + 1
+        n += claims * (claims - 1) // 2 - sum(k * (k - 1) // 2 for k in per_case.values())
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", type=int, default=1000)
     ap.add_argument("--folder", default=None)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--skip-serial-load", action="store_true", help="time only the parallel load")
-    ap.add_argument("--register", action="store_true", help="also time the full register (slow)")
+    ap.add_argument("--risk-iterations", type=int, default=0, help="Monte Carlo iterations per case in the register")
+    ap.add_argument("--skip-serial-load", action="store_true", help="time only the parallel and default loads")
     a = ap.parse_args(argv)
     folder = Path(a.folder or f"/tmp/vmo_bench_portfolio_{a.cases}")
     _, t_gen, _ = _timed(generate, folder, a.cases, 0, a.workers)
     print(f"portfolio: {a.cases} generated cases in {folder} (generation/cache check {t_gen:.1f} s); "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'step':24s} {'wall s':>8s} {'cpu s':>8s} {'ms/case':>8s}")
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; default workers for "
+          f"{a.cases} cases: {auto_workers(a.cases, None)}")
+    print(f"{'step':28s} {'wall s':>8s} {'cpu s':>8s} {'ms/case':>8s}")
 
     def show(name: str, wall: float, cpu: float, n: int, note: str = "") -> None:
-        print(f"{name:24s} {wall:8.2f} {cpu:8.2f} {1000 * wall / max(n, 1):8.2f}  {note}".rstrip())
+        print(f"{name:28s} {wall:8.2f} {cpu:8.2f} {1000 * wall / max(n, 1):8.2f}  {note}".rstrip())
 
+    t_ser = None
     if not a.skip_serial_load:
         _, t_ser, c_ser = _timed(load_portfolio, folder, AS_OF, workers=1)
         show("load serial", t_ser, c_ser, a.cases, "(baseline)")
-    par, t_par, c_par = _timed(load_portfolio, folder, AS_OF, workers=a.workers)
-    show(f"load workers={a.workers}", t_par, c_par, a.cases,
-         f"{t_ser / t_par:4.2f}x wall vs serial" if not a.skip_serial_load else "")
-    _, t_auto, c_auto = _timed(load_portfolio, folder, AS_OF)
-    show("load workers=default", t_auto, c_auto, a.cases)
-    n = len(par)
-    if len(par.failures):
-        print(f"  {len(par.failures)} workbook(s) failed to load: {par.failures['error'].iloc[0]}")
-    lines = sum(len(c.lines) for c in par)
-    print(f"  {n} cases, {lines} lines, {sum(len(c.flows) for c in par)} flow rows")
+    _, t_par, c_par = _timed(load_portfolio, folder, AS_OF, workers=a.workers)
+    show(f"load workers={a.workers}", t_par, c_par, a.cases, f"{t_ser / t_par:4.2f}x wall vs serial" if t_ser else "")
 
-    _, t_loop, c_loop = _timed(lambda: [appraise(c, c.current_baseline) for c in par])
-    batch, t_batch, c_batch = _timed(P.batch_appraisal, par)
+    # ---- the portfolio analysis, end to end, as one run of `vmo portfolio` would do it
+    t0, c0 = time.perf_counter(), _cpu()
+    pf, t_load, c_load = _timed(load_portfolio, folder, AS_OF)
+    show("load workers=default", t_load, c_load, a.cases, f"{t_ser / t_load:4.2f}x wall vs serial" if t_ser else "")
+    n = len(pf)
+    if len(pf.failures):
+        print(f"  {len(pf.failures)} workbook(s) failed to load: {pf.failures['error'].iloc[0]}")
+    print(f"  {n} cases, {sum(len(c.lines) for c in pf)} lines, {sum(len(c.flows) for c in pf)} flow rows")
+    reg, t_reg, c_reg = _timed(build_register, pf, AS_OF, risk_iterations=a.risk_iterations)
+    show("register (default workers)", t_reg, c_reg, n, f"({a.risk_iterations} Monte Carlo iterations a case)")
+    tracemalloc.start()
+    dc, t_dc, c_dc = _timed(find_double_counting, pf)
+    dc_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    dc_json = len(json.dumps(dc.to_dict()))
+    pairs = _pairs_of(dc)
+    base = BASELINE_PAIRS
+    show("double counting (groups)", t_dc, c_dc, n,
+         f"{len(dc.groups)} groups of {dc.claims:,} claims ({pairs:,} pairs at most), {len(dc.pairs)} pair rows kept; "
+         f"peak traced {dc_peak / 1e6:,.0f} MB, JSON {dc_json / 1e6:.2f} MB")
+    print(f"  vs the pair table (issue 15): {base['seconds'] / t_dc:,.0f}x faster than {base['seconds']:.0f} s, "
+          f"{base['peak_bytes'] / dc_peak:,.0f}x less memory than {base['peak_bytes'] / 1e9:.1f} GB, "
+          f"{base['json_bytes'] / dc_json:,.0f}x less JSON than {base['json_bytes'] / 1e9:.1f} GB")
+    kpis, t_kpi, c_kpi = _timed(kpi_rollup, reg.benefits)
+    show("KPI roll-up", t_kpi, c_kpi, n, f"({len(kpis)} KPI rows)")
+    settings, t_set, c_set = _timed(load_portfolio_settings, folder)
+    show("settings (portfolio.toml)", t_set, c_set, n, f"budget {settings.budget:,.0f} a year; basis: "
+         f"{settings.basis.describe()}")
+    opts, _ = selection_options(pf, AS_OF, "proposed", register=reg.cases)
+    cs, t_sel, c_sel = _timed(committed_selection, pf, AS_OF, settings.budget, register=reg.cases, must_do=[],
+                              benefit_target=settings.benefit_target)
+    show("committed selection (milp)", t_sel, c_sel, n,
+         f"{len(cs.committed)} committed, {len(cs.selection.selected)} of {len(opts)} chosen; over-committed years: "
+         f"{', '.join(map(str, cs.over_committed)) or 'none'}; value {cs.value / 1e6:,.0f} m against a target of "
+         f"{settings.benefit_target / 1e6:,.0f} m")
+    rs, t_rs, c_rs = _timed(restate_portfolio, pf, settings.basis)
+    tot = basis_totals(rs)
+    show("restate on one basis", t_rs, c_rs, n,
+         f"NPV {tot['npv'].sum() / 1e6:,.0f} m on the basis vs {rs['own_npv'].sum() / 1e6:,.0f} m added as stated")
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    rss_self, rss_child = _maxrss()
+    ok = wall < TARGET_SECONDS and max(rss_self, rss_child) < TARGET_BYTES
+    show("PORTFOLIO ANALYSIS", wall, cpu, n,
+         f"target < {TARGET_SECONDS:.0f} s and < {TARGET_BYTES / 1e9:.0f} GB: peak RSS {rss_self / 1e9:.2f} GB "
+         f"(largest worker {rss_child / 1e9:.2f} GB) — {'met' if ok else 'MISSED'}")
+
+    # ---- appraisal: batch against case by case
+    _, t_loop, c_loop = _timed(lambda: [appraise(c, c.current_baseline) for c in pf])
+    _, t_batch, c_batch = _timed(batch_appraisal, pf)
     show("appraise case by case", t_loop, c_loop, n, "(baseline)")
     show("batch_appraisal", t_batch, c_batch, n, f"{t_loop / t_batch:5.1f}x")
-    show("LOAD + APPRAISAL", t_par + t_batch, c_par + c_batch, n,
-         f"(target < 30 s; idle-machine estimate {c_par / a.workers + c_batch:.1f} s)")
-
-    if a.register:
-        _, t_reg1, c_reg1 = _timed(P.build_register, par.cases[:100], AS_OF, risk_iterations=0, workers=1)
-        show("register 100 serial", t_reg1, c_reg1, 100, "(status of each case, no Monte Carlo)")
-        _, t_reg, c_reg = _timed(P.build_register, par, AS_OF, risk_iterations=0, workers=a.workers)
-        show(f"register workers={a.workers}", t_reg, c_reg, n)
-
-    (opts, costs), t_opt, c_opt = _timed(P.selection_options, par, AS_OF, "active")
-    budget = float(costs.sum(axis=0).max() * 0.4)
-    must = list(opts.index[opts["must_do"]])
-    # keep the must-dos affordable: a generated portfolio is not a plan
-    must = [m for m in must if (costs.loc[must[: must.index(m) + 1]].sum(axis=0) <= budget).all()]
-    sel, t_sel, c_sel = _timed(P.select_portfolio, opts["value"], costs, budget, must_do=must,
-                               exclusive=[tuple(opts.index[:3])], depends_on={opts.index[5]: [opts.index[6]]})
-    show("selection options", t_opt, c_opt, len(opts), f"({len(opts)} candidates x {costs.shape[1]} years)")
-    show("selection (milp)", t_sel, c_sel, len(opts),
-         f"(target < 2 s): {len(sel.selected)} chosen, value {sel.value:,.0f} at {budget:,.0f} a year, "
-         f"{len(must)} must-do")
-    step, t_step, c_step = _timed(P.budget_step, opts["value"], costs, budget, step=budget * 0.05, must_do=must)
-    show("budget step (2 milp+)", t_step, c_step, len(opts), f"+5% budget buys {step.value_gain:,.0f}")
     return 0
 
 

@@ -29,6 +29,23 @@ from vmo_lib.periods import period_end_date, period_offset, period_range, period
 from vmo_lib.schema import CASE_TYPES
 
 AS_OF = "2026Q3"
+#: The generated portfolio's settings (vmo_lib.portfolio.settings), written beside the workbooks: the
+#: cases are nominal, start 2022Q4..2027Q3 and are discounted at 6, 8 or 10 %; the basis restates
+#: them to 2026Q1 at a real 3.5 % in 2026 prices, deflating at 2 % a year.
+SETTINGS = """\
+[budget]
+annual = 400_000_000
+
+[basis]
+base_period = "2026Q1"
+discount_rate = 0.035
+price_base = "real"
+price_year = 2026
+inflation = 0.02
+
+[selection]
+benefit_target = 20_000_000_000
+"""
 _STATUSES = ("proposed", "approved", "in delivery", "live", "closed")
 _OBJECTIVES = ("Grow recurring revenue", "Run a lean, resilient operation", "Delight customers digitally",
                "Stay safe and compliant")
@@ -121,10 +138,16 @@ def _write(args: tuple[int, int, str]) -> str:
 def generate(folder: str | os.PathLike[str], cases: int = 1000, seed: int = 0, workers: int = 2) -> Path:
     """Write the portfolio into ``folder`` unless a complete one with the same parameters is there.
 
-    Returns the folder. A ``portfolio.json`` beside the workbooks records the parameters.
+    Returns the folder. A ``portfolio.json`` beside the workbooks records the parameters; a
+    ``portfolio.toml`` (:data:`SETTINGS`) is written when missing.
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
+    settings = out / "portfolio.toml"
+    if not settings.exists():
+        tmp_settings = settings.with_suffix(".toml.tmp")
+        tmp_settings.write_text(SETTINGS)
+        os.replace(tmp_settings, settings)
     marker = out / "portfolio.json"
     params = {"cases": cases, "seed": seed, "as_of": AS_OF, "generator": 1}
     if marker.exists() and json.loads(marker.read_text()) == params and len(list(out.glob("GEN-*.xlsx"))) == cases:

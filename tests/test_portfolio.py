@@ -15,6 +15,23 @@ from vmo_lib.portfolio import core as P
 
 
 # --------------------------------------------------------------------------------------------------
+# the transitional core module: every name it exported before the split is still there
+# --------------------------------------------------------------------------------------------------
+def test_core_still_exports_every_name_it_did_before_the_split():
+    before = ["BENEFIT_REGISTER_COLUMNS", "CANDIDATE_STATUSES", "REGISTER_COLUMNS", "BudgetStep", "InfeasibleSelection",
+              "Register", "Selection", "batch_appraisal", "benefit_register", "budget_step", "build_register",
+              "case_as_of", "double_counting", "efficient_frontier", "kpi_rollup", "normalise_kpi",
+              "portfolio_selection", "portfolio_mix", "rank_cases", "realisation_rollup", "select_portfolio",
+              "selection_options", "totals_by_currency", "AnalysisError"]
+    from vmo_lib.portfolio import double_counting, register, rollup, selection
+
+    assert not [n for n in before if not hasattr(P, n)]
+    assert set(before) - {"AnalysisError"} <= set(P.__all__)
+    assert P.build_register is register.build_register and P.kpi_rollup is rollup.kpi_rollup
+    assert P.select_portfolio is selection.select_portfolio and P.normalise_kpi is double_counting.normalise_kpi
+
+
+# --------------------------------------------------------------------------------------------------
 # selection: exact optimum, checked against every subset
 # --------------------------------------------------------------------------------------------------
 def _brute_force(value: pd.Series, costs: pd.DataFrame, budget: float, must_do=(), exclusive=(), depends_on=None):

@@ -30,6 +30,7 @@ inflation = 0.02
 [selection]
 benefit_target = 12_000_000
 value = "ob_npv"
+candidates = "active"
 must_do = ["REG-1"]
 exclusive = [["A", "B"]]
 depends_on = { "D2" = ["D1"], "D3" = "D1" }
@@ -42,7 +43,7 @@ def test_settings_file_is_read_and_overrides_win(tmp_path):
     assert s.path == tmp_path / "portfolio.toml"
     assert s.budget == {2026: 4_000_000.0, 2027: 5_500_000.0}
     assert s.basis == PortfolioBasis("2026Q1", 0.035, "real", 2026, 0.02)
-    assert (s.benefit_target, s.value, s.must_do) == (12_000_000.0, "ob_npv", ("REG-1",))
+    assert (s.benefit_target, s.value, s.must_do, s.candidates) == (12_000_000.0, "ob_npv", ("REG-1",), "active")
     assert s.exclusive == (("A", "B"),) and s.depends_on == {"D2": ("D1",), "D3": ("D1",)}
     # --budget 150 (a flat annual budget) replaces the per-year budgets; None = not given
     assert load_portfolio_settings(tmp_path, {"budget": 150, "benefit_target": None}).budget == 150.0
@@ -67,6 +68,7 @@ discount_rate = "3.5%"
 price_base = "cash"
 [selection]
 value = "npv"
+candidates = "all"
 exclusive = [["A"]]
 colour = "red"
 [other]
@@ -81,6 +83,7 @@ x = 1
                  f"{f}: [basis] discount_rate: expected an annual rate such as 0.035, got '3.5%'",
                  f"{f}: [basis] price_base: expected one of real, nominal, got 'cash'",
                  f"{f}: [selection] value: expected one of forward_npv, ob_npv, got 'npv'",
+                 f"{f}: [selection] candidates: expected one of proposed, active, got 'all'",
                  f"{f}: [selection] exclusive: expected a list of groups of two or more",
                  f"{f}: [selection] colour: unknown key", f"{f}: unknown table [other]"):
         assert part in msg, part
@@ -191,3 +194,17 @@ def test_committed_and_candidates_in_different_currencies_are_refused():
 
     with pytest.raises(AnalysisError, match="more than one currency"):
         committed_selection([a, b], "2026Q3", budget=5.0)
+
+
+def test_what_the_solver_prints_natively_goes_to_stderr_not_stdout(capfd):
+    # some HiGHS builds print C++ diagnostics on larger problems: they must not corrupt --json on stdout
+    import os
+
+    from vmo_lib.portfolio import selection
+
+    print("before", flush=True)
+    with selection._native_stdout_to_stderr():
+        os.write(1, b"HighsMipSolverData diagnostic\n")
+    print("after", flush=True)
+    out, err = capfd.readouterr()
+    assert out == "before\nafter\n" and "HighsMipSolverData diagnostic" in err

@@ -281,23 +281,36 @@ def benefit_register(portfolio: Portfolio | Iterable[BusinessCase], statuses: Ma
     statuses : mapping
         ``case_id`` → :class:`vmo_lib.analysis.realisation.CaseStatus` (as in :attr:`Register.status`).
     """
-    frames = []
+    frames, extra = [], []
+    kpi_keys: dict[Any, str] = {}
+    rules: dict[tuple[Any, Any], str] = {}
     for c in cases_of(portfolio):
-        st = statuses[c.case_id]
-        b = st.benefits.copy()
-        lines = c.lines.set_index("line_id")
-        b["case_id"] = c.case_id
-        b["benefit_type"] = b["type"]
-        b["org_unit"] = [org_unit_of(lines.loc[lid, "org_unit"], c) for lid in b["line_id"]]
-        b["kpi_key"] = [normalise_kpi(k) for k in b["kpi"]]
-        b["kpi_rollup"] = [kpi_rule(u, r) for u, r in zip(b["unit"], b["kpi_rollup"], strict=True)]
-        b["strategic_objective"] = c.meta.get("strategic_objective") or ""
-        b["case_status"] = c.meta.get("status") or ""
-        b["currency"] = str(c.meta.get("currency") or "")
-        frames.append(b.reindex(columns=list(BENEFIT_REGISTER_COLUMNS)))
+        b = statuses[c.case_id].benefits
+        unit_of = dict(zip(c.lines["line_id"].tolist(), c.lines["org_unit"].tolist(), strict=True))
+        keys = []
+        for k in b["kpi"].tolist():
+            if k not in kpi_keys:
+                kpi_keys[k] = normalise_kpi(k)
+            keys.append(kpi_keys[k])
+        rule = []
+        for u, r in zip(b["unit"].tolist(), b["kpi_rollup"].tolist(), strict=True):
+            key = (u, r)
+            if key not in rules:
+                rules[key] = kpi_rule(u, r)
+            rule.append(rules[key])
+        n = len(b)
+        extra.append({"case_id": [c.case_id] * n, "benefit_type": b["type"].tolist(),
+                      "org_unit": [org_unit_of(unit_of.get(lid), c) for lid in b["line_id"].tolist()],
+                      "kpi_key": keys, "kpi_rollup": rule,
+                      "strategic_objective": [c.meta.get("strategic_objective") or ""] * n,
+                      "case_status": [c.meta.get("status") or ""] * n, "currency": [str(c.meta.get("currency") or "")] * n})
+        frames.append(b)
     if not frames:
         return pd.DataFrame(columns=list(BENEFIT_REGISTER_COLUMNS))
-    return pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True)
+    for col in extra[0]:
+        out[col] = [v for e in extra for v in e[col]]
+    return out.reindex(columns=list(BENEFIT_REGISTER_COLUMNS))
 
 
 def totals_by_currency(table: pd.DataFrame, columns: Sequence[str] = ("baseline_npv", "expected_npv", "forward_npv",

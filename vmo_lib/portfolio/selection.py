@@ -34,8 +34,12 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import os
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -256,6 +260,32 @@ def _problem(value: pd.Series, costs: pd.DataFrame, must_do: Iterable[str] | Non
                     lb, ub, np.array(rows).reshape(len(rows), n), np.array(rhs))
 
 
+@contextlib.contextmanager
+def _native_stdout_to_stderr() -> Iterator[None]:
+    """Send what native code prints to stdout (file descriptor 1) to stderr while the solver runs.
+
+    Some HiGHS builds print diagnostics (``HighsMipSolverData::transformNewIntegerFeasibleSolution
+    tmpSolver.run();``) from C++ on larger problems; on stdout they would corrupt ``--json`` output.
+    """
+    try:
+        fd_out, fd_err = sys.__stdout__.fileno(), sys.__stderr__.fileno()
+    except (AttributeError, OSError, ValueError):   # no real stdout (e.g. an embedded interpreter)
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd_out)
+    try:
+        os.dup2(fd_err, fd_out)
+        yield
+    finally:
+        try:
+            ctypes.CDLL(None).fflush(None)        # what the C library still buffers goes to stderr too
+        except (OSError, AttributeError):         # pragma: no cover - not a POSIX C library
+            pass
+        os.dup2(saved, fd_out)
+        os.close(saved)
+
+
 def _solve(p: _Problem, budget: np.ndarray, min_value: float | None = None) -> np.ndarray | None:
     """Max value under per-year budgets; or, with ``min_value``, min extra budget ``z`` reaching it.
 
@@ -284,8 +314,9 @@ def _solve(p: _Problem, budget: np.ndarray, min_value: float | None = None) -> n
         bounds = Bounds(np.r_[p.lb, 0.0], np.r_[p.ub, np.inf])
     if not cons:
         cons = []
-    res = milp(c, integrality=integrality, bounds=bounds, constraints=cons,
-               options={"mip_rel_gap": 0.0, "presolve": True})
+    with _native_stdout_to_stderr():
+        res = milp(c, integrality=integrality, bounds=bounds, constraints=cons,
+                   options={"mip_rel_gap": 0.0, "presolve": True})
     if res.status != 0 or res.x is None:
         if res.status in (2,):
             return None

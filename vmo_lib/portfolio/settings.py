@@ -19,6 +19,7 @@ The file is optional; every key in it is optional. Example::
     [selection]
     benefit_target = 12_000_000   # the value the funded portfolio should reach
     value = "forward_npv"         # or "ob_npv"
+    candidates = "proposed"       # or "active" (portfolio_selection; committed_selection fixes its pools)
     must_do = ["REG-2026"]        # default: the Regulatory/mandatory candidates
     exclusive = [["CRM-A", "CRM-B"]]
     depends_on = { "DATA-2" = ["DATA-1"] }
@@ -39,6 +40,7 @@ from typing import Any
 
 from vmo_lib.errors import AnalysisError, UsageError
 from vmo_lib.portfolio.basis import PRICE_BASES, PortfolioBasis
+from vmo_lib.portfolio.selection import CANDIDATE_STATUSES
 
 __all__ = ["SETTINGS_FILE", "PortfolioSettings", "load_portfolio_settings"]
 
@@ -48,7 +50,7 @@ _VALUES = ("forward_npv", "ob_npv")
 _KEYS = {
     "budget": {"annual", "years"},
     "basis": {"base_period", "discount_rate", "price_base", "price_year", "inflation"},
-    "selection": {"benefit_target", "value", "must_do", "exclusive", "depends_on"},
+    "selection": {"benefit_target", "candidates", "value", "must_do", "exclusive", "depends_on"},
 }
 
 
@@ -65,6 +67,8 @@ class PortfolioSettings:
     basis : PortfolioBasis or None
         One basis for the portfolio's money (None: cases stay on their own bases).
     benefit_target : float or None
+    candidates : {"proposed", "active"}
+        Which statuses compete in :func:`vmo_lib.portfolio.selection.portfolio_selection`.
     value : {"forward_npv", "ob_npv"}
     must_do : tuple of str or None
         None = the Regulatory/mandatory candidates.
@@ -77,6 +81,7 @@ class PortfolioSettings:
     budget: float | dict[int, float] | None = None
     basis: PortfolioBasis | None = None
     benefit_target: float | None = None
+    candidates: str = "proposed"
     value: str = "forward_npv"
     must_do: tuple[str, ...] | None = None
     exclusive: tuple[tuple[str, ...], ...] = ()
@@ -162,6 +167,12 @@ def _check(data: Mapping[str, Any], where: str, problems: list[str]) -> dict[str
             out["value"] = sel["value"]
         else:
             problems.append(f"{where}: [selection] value: expected one of {', '.join(_VALUES)}, got {sel['value']!r}")
+    if "candidates" in sel:
+        if sel["candidates"] in CANDIDATE_STATUSES:
+            out["candidates"] = sel["candidates"]
+        else:
+            problems.append(f"{where}: [selection] candidates: expected one of {', '.join(CANDIDATE_STATUSES)}, "
+                            f"got {sel['candidates']!r}")
     if "must_do" in sel:
         if _strings(sel["must_do"]):
             out["must_do"] = tuple(x.strip() for x in sel["must_do"])
@@ -239,7 +250,7 @@ def load_portfolio_settings(folder: str | os.PathLike[str], overrides: Mapping[s
                     shaped["budget"] = {"years": {str(y): a for y, a in v.items()}}
                 else:
                     shaped["budget"] = {"annual": v}
-            elif k in ("benefit_target", "value", "must_do", "exclusive", "depends_on"):
+            elif k in ("benefit_target", "candidates", "value", "must_do", "exclusive", "depends_on"):
                 shaped.setdefault("selection", {})[k] = list(v) if isinstance(v, tuple) else v
             else:
                 shaped[k] = v
