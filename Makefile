@@ -8,7 +8,6 @@ PY := $(VENV)/bin/python
 PIP_QUIET := --quiet --disable-pip-version-check
 AS_OF ?= 2026Q3
 OUT ?= reports/$(AS_OF)
-BUDGET ?= 3000000
 
 .PHONY: demo test venv browser bench lint template sample clean help
 
@@ -38,7 +37,7 @@ browser:
 	fi
 
 demo: venv
-	@$(VENV)/bin/vmo review data/sample --as-of $(AS_OF) --out $(OUT) --budget $(BUDGET)
+	@$(VENV)/bin/vmo review data/sample --as-of $(AS_OF) --out $(OUT)
 
 test: venv browser
 	@$(PY) -m pytest -q -n 2 --dist loadgroup

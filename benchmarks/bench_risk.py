@@ -8,6 +8,11 @@ the ratio against the named baseline "python-loop": a per-iteration loop (per-li
 scaled, NPV by ``finance.npv``) timed on 1,000 iterations and scaled x100.
 
 Target (issue 5): 100,000 iterations x 100 lines in under 0.5 s and under 300 MB on the 2-core machine.
+
+Outlook (issue 11): ``monte_carlo(case, as_of=...)`` simulates the expected outlook (actuals to date
+fixed); it is timed (warm, median of 3) against the named baseline "approved-plan" = the same case's
+``monte_carlo(case)`` with the same iterations and seed, and the ratio outlook / approved-plan printed
+(the outlook also builds the expected case from the actuals and forecast on every call).
 """
 
 from __future__ import annotations
@@ -75,6 +80,45 @@ def python_loop_npvs(case, iterations: int, seed: int = 0) -> np.ndarray:
     return out
 
 
+def with_actuals(case, share: float = 0.5, seed: int = 1):
+    """The case with actuals (plan x a random 0.8 .. 1.3) for its first ``share`` of periods, and the
+    review quarter that closes them."""
+    import pandas as pd
+
+    from vmo_lib.model import normalise_flows
+
+    rng = np.random.default_rng(seed)
+    cut = max(1, int(case.horizon * share))
+    plan = case.flows[(case.flows["scenario"] == "baseline") & (case.flows["t"] < cut)].copy()
+    plan["scenario"] = "actual"
+    plan["amount"] = plan["amount"] * rng.uniform(0.8, 1.3, len(plan))
+    flows = normalise_flows(pd.concat([case.flows, plan], ignore_index=True))
+    return case.with_flows(flows), case.periods[cut - 1]
+
+
+def _warm(fn, repeat: int = 3) -> tuple[float, float]:
+    """Median wall and CPU seconds of ``repeat`` calls."""
+    wall, cpu = [], []
+    for _ in range(repeat):
+        t, c = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def measure_outlook(case, as_of: str, label: str) -> None:
+    """Outlook simulation as of ``as_of`` against the approved-plan simulation of the same case."""
+    monte_carlo(case, iterations=ITERATIONS, seed=0, as_of=as_of)          # cold call (PERT tables, imports)
+    plan_s, plan_cpu = _warm(lambda: monte_carlo(case, iterations=ITERATIONS, seed=0))
+    outlook_s, outlook_cpu = _warm(lambda: monte_carlo(case, iterations=ITERATIONS, seed=0, as_of=as_of))
+    r = monte_carlo(case, iterations=ITERATIONS, seed=0, as_of=as_of)
+    print(f"{label:<34} lines={len(case.lines):>3} horizon={case.horizon:>2}  as of {as_of}: outlook "
+          f"{outlook_s:6.3f} s (CPU {outlook_cpu:5.3f} s)  approved-plan {plan_s:6.3f} s (CPU {plan_cpu:5.3f} s)  "
+          f"ratio outlook/approved-plan {outlook_s / plan_s:5.2f}x wall, {outlook_cpu / plan_cpu:5.2f}x CPU  "
+          f"[{r.basis}: P50 {r.p50:,.0f}, P(NPV<0) {r.prob_below_zero:.1%}]")
+
+
 def measure(case, label: str) -> None:
     n_lines = len(case.lines)
     tracemalloc.start()
@@ -115,6 +159,15 @@ def main() -> None:
     measure(generated_case(pert_share=0.0), "generated, all triangular")
     measure(generated_case(pert_share=0.3), "generated, 30% PERT")
     measure(generated_case(pert_share=1.0), "generated, all PERT")
+    print(f"outlook: monte_carlo(case, as_of=...), {ITERATIONS:,} iterations; baseline 'approved-plan' = "
+          f"monte_carlo(case), same iterations and seed")
+    chatbot = ROOT / "data" / "sample" / "CHATBOT-2025.xlsx"
+    if chatbot.exists():
+        from vmo_lib.intake.loader import load_case
+
+        measure_outlook(load_case(chatbot, as_of="2026Q3"), "2026Q3", "sample CHATBOT-2025")
+    gen, review = with_actuals(generated_case(pert_share=0.3))
+    measure_outlook(gen, review, "generated 30% PERT, half actuals")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"max RSS of this process: {rss:.0f} MB (target: under 300 MB; includes pandas/scipy imports)")
 

@@ -51,9 +51,11 @@ report.decisions_table(review)
 
 # %% [markdown]
 # ## Register
-# Every case with its decision, verdict, RAG and value as of the review period; NPVs in each case's currency
-# (approved = original baseline, in force = after any re-baseline, expected = actuals then forecast),
-# value for money is the expected NPV per unit of capital budget. Totals are the sums of their columns.
+# Every case with its decision, verdict, RAG and value as of the review period. Each case's expected NPV is
+# first shown on its own basis (as in its pack), then every NPV is restated on the one portfolio basis
+# stated above (approved = original baseline, in force = after any re-baseline, expected = actuals then
+# forecast, forward = what remains); totals add only the restated columns. Value for money is the expected
+# NPV per unit of capital budget.
 
 # %%
 report.register_table(review.register)
@@ -75,11 +77,11 @@ for _currency, cases_in_currency in review.register.groupby("currency"):  # one 
 
 # %% [markdown]
 # ## Selection at the budget
-# The cases still competing for funds, chosen to maximise forward NPV within the annual budget (an exact knapsack).
+# Committed cases (in delivery or live) are funded first; the others compete for what remains of each
+# year's budget, chosen to maximise forward NPV (an exact knapsack).
 
 # %%
-report.selection_table(review.selection, review.options) if review.selection is not None else report.Html.text(
-    review.selection_note)
+report.selection_table(review)
 
 # %% [markdown]
 # ## Realisation roll-up

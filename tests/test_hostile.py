@@ -521,3 +521,30 @@ def test_vmo_validate_passes_the_sample_portfolio(capsys):
         pytest.skip("sample portfolio not generated")
     assert main(["validate", str(SAMPLE)]) == EXIT_OK
     capsys.readouterr()
+
+
+_INVISIBLE_OUT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def test_bidi_overrides_and_controls_never_reach_the_output(workbook_factory, tmp_path, capsys):
+    """A right-to-left override in a cell (and in the file name) is removed on reading and never printed."""
+    from vmo_lib import load_case
+    from vmo_lib.cli import main
+
+    def edit(wb):
+        wb["Costs"]["B5"] = "Licences\u202egnp.exe"            # C1's name
+        wb["Costs"]["C5"] = "cap\u2066ex\u2069x"                # category: cleaned, then still not a choice
+        wb["Case"]["B5"] = "CRM\u200f replacement\u202c"        # title
+    path = workbook_factory(name="case\u202exslx.xlsx", edit=edit)
+    for args in ([str(path), "--as-of", "2026Q3"], [str(path), "--as-of", "2026Q3", "--json"]):
+        assert main(["validate", *args]) == 1
+        out, err = capsys.readouterr()
+        assert not _INVISIBLE_OUT.search(out.replace("\n", "") + err.replace("\n", "")), repr(out)
+    assert main(["validate", str(path), "--as-of", "2026Q3"]) == 1
+    out = capsys.readouterr().out
+    assert "text.invisible_characters" in out and "'capexx' is not one of" in out
+    fixed = workbook_factory(name="fixed.xlsx", edit=lambda wb: (edit(wb), wb["Costs"].__setitem__("C5", "capex")))
+    case = load_case(fixed, as_of="2026Q3")
+    assert case.meta["title"] == "CRM replacement"
+    assert case.lines.set_index("line_id").loc["C1", "name"] == "Licencesgnp.exe"
+    assert set(case.issues["rule"]) == {"text.invisible_characters"}

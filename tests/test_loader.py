@@ -282,3 +282,41 @@ def test_make_case_defaults_differ_from_a_loaded_case_only_where_the_workbook_sa
     for key in ("case_id", "first_period", "horizon", "discount_rate", "price_base", "go_live_period"):
         assert loaded.meta[key] == built.meta[key], key
     assert np.isclose(loaded.meta["discount_rate"], 0.08)
+
+
+# --- duplicate case ids, compared case-insensitively (issue 15) -----------------------------------------------
+@pytest.fixture
+def same_id_folder(workbook_factory, case_factory, tmp_path):
+    workbook_factory(case_factory(case_id="CRM-2025"), name="a-crm.xlsx")
+    workbook_factory(case_factory(case_id="crm-2025"), name="b-crm.xlsx")
+    workbook_factory(case_factory(case_id="ERP-1"), name="c-erp.xlsx")
+    return tmp_path
+
+
+def test_load_portfolio_refuses_a_case_id_differing_only_in_case(same_id_folder):
+    p = load_portfolio(same_id_folder, as_of=AS_OF)
+    assert p.case_ids == ["CRM-2025", "ERP-1"]
+    f = p.failures.iloc[0]
+    assert os.path.basename(f["path"]) == "b-crm.xlsx" and f["kind"] == "validation"
+    assert f["error"].startswith("case id 'crm-2025' in b-crm.xlsx is already used by a-crm.xlsx (as 'CRM-2025')")
+    assert f["issues"][["sheet", "cell", "rule"]].values.tolist() == [["Case", "B4", "portfolio.duplicate_case_id"]]
+
+
+def test_cli_validate_folder_refuses_it_the_same_way(same_id_folder, capsys):
+    code, out, _ = _run(capsys, str(same_id_folder), "--json", "--as-of", AS_OF)
+    assert code == 1
+    res = {os.path.basename(r["path"]): r for r in json.loads(out)}
+    assert [r["status"] for r in res.values()] == ["ok", "errors", "ok"]
+    issue = res["b-crm.xlsx"]["issues"][0]
+    assert (issue["sheet"], issue["cell"], issue["rule"]) == ("Case", "B4", "portfolio.duplicate_case_id")
+    assert "already used by a-crm.xlsx" in issue["message"]
+
+
+def test_duplicate_case_ids_accepts_cases_as_the_batch_has_them(case_factory):
+    from vmo_lib.intake.loader import duplicate_case_ids
+
+    a, b, c = case_factory(case_id="X-1"), case_factory(case_id="Y-1"), case_factory(case_id="x-1")
+    a.source, b.source, c.source = "/d/one.xlsx", "/d/two.xlsx", "/d/three.xlsx"
+    got = duplicate_case_ids([a, b, c])
+    assert list(got) == [2]
+    assert got[2].loc[0, "file"] == "/d/three.xlsx" and "already used by one.xlsx (as 'X-1')" in got[2].loc[0, "message"]

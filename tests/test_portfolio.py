@@ -182,51 +182,143 @@ def _claim(case_id, kpi, first, amounts, org_unit="Customer Service", line_id="B
                                 "amounts": amounts}])
 
 
-def test_duplicated_benefit_is_flagged_with_both_cases_lines_and_amount():
+def test_duplicated_benefit_is_one_group_naming_both_cases_lines_and_amount():
     a = _claim("PORTAL", "Inbound calls to the contact centre", "2026Q1", [0, 100, 100, 100, 100])
     b = _claim("CHATBOT", "  inbound CALLS to the contact-centre ", "2026Q3", [30, 200, 50], line_id="B7")
     other_unit = _claim("HR", "Inbound calls to the contact centre", "2026Q1", [5, 5, 5, 5, 5], org_unit="People")
-    d = P.double_counting([a, b, other_unit])
-    assert len(d) == 1
-    r = d.iloc[0]
-    assert {r["case_a"], r["case_b"]} == {"PORTAL", "CHATBOT"}
-    assert {(r["case_a"], r["line_a"]), (r["case_b"], r["line_b"])} == {("PORTAL", "B1"), ("CHATBOT", "B7")}
+    dc = P.find_double_counting([a, b, other_unit])
+    assert len(dc.groups) == 1
+    g = dc.groups.iloc[0]
+    assert (g["case_ids"], g["lines"], g["cases"], g["claims"]) == ("CHATBOT, PORTAL", "CHATBOT B7, PORTAL B1", 2, 2)
+    assert g["org_unit"] == "Customer Service" and g["kpi_key"] == "inbound calls to the contact centre"
     # overlap 2026Q3..2027Q1: min(100,30) + min(100,200) + min(100,50) = 30 + 100 + 50
-    assert (r["overlap_from"], r["overlap_to"], r["overlap_quarters"]) == ("2026Q3", "2027Q1", 3)
-    assert r["amount_at_stake"] == pytest.approx(180.0)
-    assert r["currency"] == "GBP"
+    assert (g["overlap_from"], g["overlap_to"], g["overlap_quarters"]) == ("2026Q3", "2027Q1", 3)
+    assert g["amount_at_stake"] == pytest.approx(180.0) and g["currency"] == "GBP"
+    # a two-claim group keeps its pair: the same figures, case by case
+    assert bool(g["pair_detail"]) and len(dc.pairs) == 1
+    r = dc.pairs.iloc[0]
+    assert (r["case_a"], r["line_a"], r["case_b"], r["line_b"]) == ("CHATBOT", "B7", "PORTAL", "B1")
+    assert r["amount_at_stake"] == pytest.approx(180.0) and r["overlap_quarters"] == 3
+    assert dc.claims == 3
+    # the transitional pair table gives the same pair
+    legacy = P.double_counting([a, b, other_unit])
+    assert len(legacy) == 1 and legacy.iloc[0]["amount_at_stake"] == pytest.approx(180.0)
+
+
+def test_sample_portfolio_double_counts_chatbot_and_portal_calls():
+    from pathlib import Path
+
+    from vmo_lib.intake.loader import load_portfolio
+
+    pf = load_portfolio(Path(__file__).resolve().parents[1] / "data" / "sample", as_of="2026Q3", workers=1)
+    dc = P.find_double_counting(pf)
+    assert len(dc.groups) == 1
+    g = dc.groups.iloc[0]
+    assert g["lines"] == "CHATBOT-2025 B1, PORTAL-2025 B1" and g["org_unit"] == "Customer Service"
+    assert g["amount_at_stake"] == pytest.approx(4_464_000.0) and g["currency"] == "GBP"
+    assert dc.pairs.iloc[0]["amount_at_stake"] == pytest.approx(4_464_000.0)
+    assert "£4,464,000 at stake" in dc.text()[0]
 
 
 def test_no_flag_without_overlap_or_within_one_case():
     a = _claim("A", "Calls", "2026Q1", [10, 10])
     b = _claim("B", "Calls", "2026Q3", [10, 10])
-    assert P.double_counting([a, b]).empty
+    assert P.find_double_counting([a, b]).empty
     same = make_case({"case_id": "S", "org_unit": "X", "horizon": 2},
                      benefits=[{"line_id": "B1", "name": "a", "kpi": "Calls", "amounts": [1, 1]},
                                {"line_id": "B2", "name": "b", "kpi": "calls", "amounts": [1, 1]}])
-    assert P.double_counting([same]).empty
+    assert P.find_double_counting([same]).empty
+    assert P.find_double_counting([]).empty
 
 
 def test_yearly_case_is_spread_over_quarters_and_line_org_unit_wins():
     q = _claim("Q", "Calls", "2026Q1", [40, 40, 40, 40], org_unit="Elsewhere", line_unit="Service")
     y = _claim("Y", "calls", "2026", [20], org_unit="Service", period_length="year")
-    r = P.double_counting([q, y]).iloc[0]
-    assert r["org_unit"] == "Service"
-    assert r["amount_at_stake"] == pytest.approx(4 * min(40, 20 / 4))
+    g = P.find_double_counting([q, y]).groups.iloc[0]
+    assert g["org_unit"] == "Service"
+    assert g["amount_at_stake"] == pytest.approx(4 * min(40, 20 / 4))
+    assert (g["overlap_from"], g["overlap_to"]) == ("2026Q1", "2026Q4")
 
 
 def test_different_currencies_are_flagged_without_adding_amounts():
     a = _claim("A", "Calls", "2026Q1", [10, 10])
     b = _claim("B", "Calls", "2026Q1", [10, 10], currency="EUR")
-    r = P.double_counting([a, b]).iloc[0]
-    assert math.isnan(r["amount_at_stake"]) and "different currencies" in r["note"]
+    g = P.find_double_counting([a, b]).groups.iloc[0]
+    assert math.isnan(g["amount_at_stake"]) and "different currencies (EUR, GBP)" in g["note"] and g["currency"] == ""
 
 
 def test_synonyms_join_kpi_names():
     a = _claim("A", "Calls to the call centre", "2026Q1", [10])
     b = _claim("B", "Calls to the contact centre", "2026Q1", [10])
-    assert P.double_counting([a, b]).empty
-    assert len(P.double_counting([a, b], synonyms={"call centre": "contact centre"})) == 1
+    assert P.find_double_counting([a, b]).empty
+    assert len(P.find_double_counting([a, b], synonyms={"call centre": "contact centre"}).groups) == 1
+
+
+def test_three_cases_on_one_kpi_count_the_money_claimed_more_than_once():
+    # per quarter: claims 100/60/0 (2026Q1), 100/60/30 (Q2), 0/60/30 (Q3); C's two lines add up
+    a = _claim("A", "Hours released", "2026Q1", [100, 100])
+    b = _claim("B", "hours released", "2026Q1", [60, 60, 60])
+    c = make_case({"case_id": "C", "org_unit": "Customer Service", "first_period": "2026Q2", "horizon": 2},
+                  benefits=[{"line_id": "B1", "name": "x", "kpi": "Hours released", "amounts": [10, 10]},
+                            {"line_id": "B2", "name": "y", "kpi": "Hours released", "amounts": [20, 20]}])
+    dc = P.find_double_counting([a, b, c])
+    g = dc.groups.iloc[0]
+    # total minus the largest case, per quarter: (160-100) + (190-100) + (90-60) = 60 + 90 + 30
+    assert g["amount_at_stake"] == pytest.approx(180.0)
+    assert (g["cases"], g["claims"], g["overlap_quarters"]) == (3, 4, 3)
+    assert g["lines"] == "A B1, B B1, C B1, C B2"
+    # pairs (different cases only): A-B 60+60, A-C1 10, A-C2 20, B-C1 10+10, B-C2 20+20 = 210 > 180
+    assert len(dc.pairs) == 5 and dc.pairs["amount_at_stake"].sum() == pytest.approx(210.0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_group_amount_agrees_with_pairs_and_is_bounded_by_them(seed):
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(30):
+        start = f"{2026 + int(rng.integers(0, 2))}Q{int(rng.integers(1, 5))}"
+        amounts = rng.integers(0, 4, int(rng.integers(1, 7))).astype(float) * 10
+        cases.append(_claim(f"K{i:02d}", ["Calls", "Hours", "Spend"][int(rng.integers(0, 3))], start, list(amounts),
+                            org_unit=["U1", "U2"][int(rng.integers(0, 2))]))
+    dc = P.find_double_counting(cases, pair_limit=None)
+    assert len(dc.groups)
+    for _, g in dc.groups.iterrows():
+        pairs = dc.pairs[(dc.pairs["kpi_key"] == g["kpi_key"]) & (dc.pairs["org_unit"] == g["org_unit"])]
+        # a second method, quarter by quarter from the cases themselves
+        ids = g["case_ids"].split(", ")
+        per_q: dict[int, list[float]] = {}
+        for c in cases:
+            if c.case_id not in ids:
+                continue
+            y, q = int(c.meta["first_period"][:4]), int(c.meta["first_period"][-1])
+            row = c.matrix(c.current_baseline, "benefit").iloc[0].to_numpy()
+            nz = np.flatnonzero(row)
+            span = range(nz[0], nz[-1] + 1) if len(nz) else range(c.go_live_t or 0, c.horizon)
+            for t in span:
+                if row[t] or not len(nz):
+                    per_q.setdefault(y * 4 + q - 1 + t, []).append(abs(row[t]))
+        expected = sum(sum(v) - max(v) for v in per_q.values() if len(v) > 1)
+        assert g["amount_at_stake"] == pytest.approx(expected)
+        assert g["overlap_quarters"] == sum(len(v) > 1 for v in per_q.values())
+        if g["cases"] == 2:
+            assert g["amount_at_stake"] == pytest.approx(pairs["amount_at_stake"].sum())
+        assert pairs["amount_at_stake"].max() - 1e-9 <= g["amount_at_stake"] <= pairs["amount_at_stake"].sum() + 1e-9
+
+
+def test_large_groups_keep_no_pairs_and_the_text_is_bounded():
+    big = [_claim(f"C{i:02d}", "Calls", "2026Q1", [10.0 * (i + 1)]) for i in range(12)]
+    small = [_claim(f"S{k}{i}", f"KPI {k}", "2026Q1", [5.0]) for k in range(4) for i in range(2)]
+    dc = P.find_double_counting(big + small, pair_limit=10)
+    g = dc.groups.set_index("kpi_key")
+    assert not bool(g.loc["calls", "pair_detail"]) and g.loc["calls", "claims"] == 12
+    assert g.loc["calls", "amount_at_stake"] == pytest.approx(10.0 * sum(range(1, 12)))   # all but the largest
+    assert set(dc.pairs["kpi_key"]) == {f"kpi {k}" for k in range(4)} and len(dc.pairs) == 4
+    lines = dc.text(top=2)
+    assert len(lines) == 1 + 2 + 1 and "12 cases" in lines[1] and "and 6 more cases" in lines[1]
+    assert lines[-1] == "  … and 3 more group(s) (£15 at stake)."
+    assert "5 KPI group(s)" in lines[0] and "20 of 20 benefit claims" in lines[0] and "£680 at stake" in lines[0]   # 660 + 4 x 5
+    d = dc.to_dict(top=2)
+    assert d["groups_total"] == 5 and len(d["groups"]) == 2 and d["summary"] == lines
 
 
 # --------------------------------------------------------------------------------------------------

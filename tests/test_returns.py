@@ -259,3 +259,102 @@ def test_nan_free_json_numbers(case_file, capsys):
     assert main(["status", str(case_file), "--as-of", "2026Q2", "--json"]) == 0   # no benefit due yet
     d = json.loads(capsys.readouterr().out)
     assert d["realisation_pct"] is None and not any(isinstance(v, float) and math.isnan(v) for v in d["bridge"].values())
+
+
+# --- range checks and cleaning in returns (issue 15) ------------------------------------------------------------
+# crm()'s plan, non-zero: C1 50 x8, C2 200 and 100, B1 80 x6 -> sorted 50 x8 | 80 x6, 100, 200:
+# median (50 + 80) / 2 = 65, so the plausibility warning starts above 1,000 x 65 = 65,000.
+def test_a_negative_cost_and_a_1e300_benefit_in_a_return_are_refused(tmp_path):
+    case = crm()
+    form = write_actuals_form(case, "2026Q3", tmp_path / "2026Q3.xlsx")
+    rc, rb = row_of(form, "C1"), row_of(form, "B1")
+    fill(form, {f"{AMOUNT}{rc}": -5_000_000, f"{AMOUNT}{rb}": 1e300})
+    with pytest.raises(ValidationError) as err:
+        merge_returns(case, [form], as_of="2026Q3")
+    got = {(c, rule, sev): m for c, rule, sev, m in err.value.issues[["cell", "rule", "severity", "message"]].values}
+    # -5,000,000 is also 77,000x the median of 65: a warning besides the error
+    assert set(got) == {(f"{AMOUNT}{rc}", "costs.negative_amount", "error"),
+                        (f"{AMOUNT}{rc}", "value.implausible_amount", "warning"),
+                        (f"{AMOUNT}{rb}", "value.implausible_amount", "error")}
+    assert got[(f"{AMOUNT}{rc}", "costs.negative_amount", "error")].startswith(
+        "actual for cost C1 in 2026Q3: -5,000,000.00 is negative; expected a positive amount")
+    assert "1e+300 is beyond the plausibility bound of 1e12" in got[(f"{AMOUNT}{rb}", "value.implausible_amount", "error")]
+    assert (err.value.issues["sheet"] == "Return").all()
+
+
+def test_an_amount_above_1000x_the_median_is_merged_with_a_warning(tmp_path):
+    case = crm()
+    form = write_actuals_form(case, "2026Q3", tmp_path / "2026Q3.xlsx")
+    rc, rb = row_of(form, "C1"), row_of(form, "B1")
+    fill(form, {f"{AMOUNT}{rc}": 65_001, f"{AMOUNT}{rb}": 65_000})
+    merged = merge_returns(case, [form], as_of="2026Q3")
+    assert merged.matrix("actual").loc["C1", 2] == 65_001
+    w = merged.issues
+    assert w[["cell", "rule", "severity"]].values.tolist() == [[f"{AMOUNT}{rc}", "value.implausible_amount", "warning"]]
+    assert "median non-zero line-period amount (65.00)" in w["message"].iloc[0]
+
+
+def test_bidi_characters_in_a_return_are_removed_with_a_warning(tmp_path):
+    case = crm()
+    form = write_actuals_form(case, "2026Q3", tmp_path / "2026Q3.xlsx")
+    r = row_of(form, "B1")
+    fill(form, {f"{AMOUNT}{r}": 80, f"{COMMENT}{r}": "on plan \u202eexe.txt\u202c"})
+    merged = merge_returns(case, [form], as_of="2026Q3")
+    a = merged.flows[(merged.flows["scenario"] == "actual") & (merged.flows["line_id"] == "B1")].iloc[0]
+    assert a["comment"] == "on plan exe.txt"
+    w = merged.issues.iloc[0]
+    assert (w["sheet"], w["cell"], w["rule"], w["severity"]) == ("Return", f"{COMMENT}{r}", "text.invisible_characters",
+                                                                 "warning")
+    assert "U+202C, U+202E" in w["message"]
+
+
+# --- vmo validate checks the returns (issue 15) ------------------------------------------------------------------
+def test_cli_validate_case_reports_every_problem_of_every_return(case_file, tmp_path, capsys):
+    folder = tmp_path / "CLI-1.returns"
+    folder.mkdir()
+    a = tmp_path / "a.xlsx"
+    assert main(["actuals-form", str(case_file), str(a), "--as-of", "2026Q3"]) == 0
+    r = row_of(a, "B1")
+    shutil.copy(fill(a, {f"{AMOUNT}{r}": -40, f"{LINE}{r}": "B9"}), folder / "one.xlsx")
+    shutil.copy(fill(a, {f"{AMOUNT}{r}": "lots", f"{LINE}{r}": "B1"}), folder / "two.xlsx")
+    capsys.readouterr()
+    assert main(["validate", str(case_file), "--as-of", "2026Q3", "--json"]) == 1
+    res = json.loads(capsys.readouterr().out)
+    assert len(res) == 1 and res[0]["status"] == "errors"
+    got = {(i["file"].split("/")[-1], i["sheet"], i["cell"], i["rule"]) for i in res[0]["issues"]
+           if i["file"] != str(case_file)}
+    assert got == {("one.xlsx", "Return", f"{LINE}{r}", "return.unknown_line"),
+                   ("two.xlsx", "Return", f"{AMOUNT}{r}", "return.not_a_number")}
+    # the text output names the return's file and cell too
+    assert main(["validate", str(case_file), "--as-of", "2026Q3"]) == 1
+    out = capsys.readouterr().out
+    assert f"Return!{LINE}{r}" in out and f"Return!{AMOUNT}{r}" in out
+
+
+def test_cli_validate_a_return_on_its_own_checks_it_as_a_return(case_file, tmp_path, capsys):
+    folder = tmp_path / "CLI-1.returns"
+    folder.mkdir()
+    inside = folder / "2026Q3.xlsx"
+    assert main(["actuals-form", str(case_file), str(inside), "--as-of", "2026Q3"]) == 0
+    r = row_of(inside, "B1")
+    fill(inside, {f"{AMOUNT}{r}": -40})   # B1 is cash-releasing: negative is an error, known from the case
+    outside = shutil.copy(inside, tmp_path / "loose.xlsx")
+    fill(outside, {f"{AMOUNT}{r}": 40})
+    capsys.readouterr()
+    assert main(["validate", str(inside), str(outside), "--as-of", "2026Q3", "--json"]) == 1
+    res = {p["path"].split("/")[-1]: p for p in json.loads(capsys.readouterr().out)}
+    assert [(i["sheet"], i["cell"], i["rule"]) for i in res["2026Q3.xlsx"]["issues"]] == [
+        ("Return", f"{AMOUNT}{r}", "benefits.negative_amount")]
+    assert res["loose.xlsx"]["status"] == "ok"
+    assert all("Case" not in i["message"] for p in res.values() for i in p["issues"])
+
+
+def test_validate_return_on_its_own_names_bad_stamp_and_numbers(tmp_path):
+    from vmo_lib.intake.returns import validate_return
+
+    form = write_actuals_form(crm(), "2026Q3", tmp_path / "r.xlsx")
+    r = row_of(form, "B1")
+    fill(form, {"B3": "sometime", f"{AMOUNT}{r}": "n/a", f"{KPI}{r}": 1e300})
+    got = validate_return(form)
+    assert got[["cell", "rule", "severity"]].values.tolist() == [
+        ["B3", "return.bad_period", "error"], [f"{AMOUNT}{r}", "return.not_a_number", "error"]]

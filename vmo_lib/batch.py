@@ -4,7 +4,7 @@
 and ``notebooks/portfolio_review`` once for the folder, on local processes (default) or on an
 existing Dask distributed cluster (``scheduler=``), and writes::
 
-    out/
+    out/ -> .out.runs/<run id>/  (a link to the folder of the current complete run)
       index.html                 every case with its verdict, RAG and links
       manifest.json              inputs (SHA-256), parameters, versions, status/timing/error per case
       portfolio.html|.ipynb|.xlsx
@@ -21,13 +21,41 @@ Decisions
   A notebook that fails keeps its partially executed copy as ``pack.failed.ipynb`` (papermill
   saves it with the error marked) and ``pack.failed.html`` (code shown, for the analyst).
   :attr:`ReviewResult.ok` is False and ``vmo review`` exits with code 1.
-* **Atomic outputs.** Each case is produced in ``out/.tmp-<id>-<random>`` and moved to
-  ``out/cases/<safe_id>`` only when complete (the old folder is renamed aside first, then
-  deleted), so no half-written pack ever sits under its final name; index.html and
-  manifest.json are written with a temp file and :func:`os.replace`.
-* **Re-running into the same folder** replaces each case's folder as a whole: a case that now
-  fails shows its failure, not last quarter's pack; folders under ``cases/`` of workbooks that are
-  no longer in the input folder are removed, so the index and the folder always agree.
+* **A run is atomic as a whole.** ``out`` is a symbolic link to the folder of one complete run,
+  ``.<name>.runs/<run id>/`` beside it (relative, so the parent folder can be moved). A run builds
+  everything — ``cases/``, ``portfolio.*``, ``manifest.json``, ``index.html`` — in a new run folder
+  (each task in its own ``.tmp-*`` folder there, renamed into ``cases/`` when it is back) and then
+  switches ``out`` to it in one step: a new link replaces the old one with :func:`os.replace`, atomic
+  on POSIX. A kill at any moment therefore leaves ``out`` showing either the complete previous run or
+  the complete new one; manifest, index and packs always belong to the same run (the manifest's
+  ``run_id``, also in every page's footer). The previous run's folder is deleted only after the
+  switch; folders left by a killed run are deleted by the next one. Paths users open
+  (``out/index.html``, ``out/cases/<id>/pack.html``) work through the link.
+* **Migration.** A plain ``out`` folder written by an earlier version stays until the new run is
+  complete, then is exchanged with the link in one step (Linux ``renameat2(RENAME_EXCHANGE)``) and
+  deleted. Where that call is missing the exchange takes two renames; a kill between them leaves
+  ``out`` missing for a moment and the next run links it back to the newest complete run.
+* **Full disk, read-only folder.** The new run is written beside the previous one, so a failure of
+  any kind leaves the previous run as it was. A task that fails on a full disk (or a write that
+  fails with ENOSPC, EROFS, EACCES) stops the review: :class:`OutputError` says "no space left on
+  device: <folder> is full" (``vmo review`` exits 2), not a broken notebook.
+* **One run at a time.** ``.<name>.lock`` beside ``out`` is held with :func:`fcntl.flock` for the
+  whole run and records the holder's pid, host and start time; a second run into the same ``out``
+  is refused at once with :class:`OutputError` naming them. The lock dies with its process.
+* **Stopping is clean.** In the main thread SIGINT, SIGTERM and SIGHUP raise :class:`ReviewStopped`:
+  pending cases are cancelled, local workers (each in its own process group) and their kernels are
+  killed, the unfinished run folder is deleted, and ``vmo review`` prints one line and exits
+  ``128 + signal`` (130, 143, 129). The switch itself is never interrupted. Workers are spawned by
+  this process and die with it even on SIGKILL: ``prctl(PR_SET_PDEATHSIG)`` on Linux plus a thread
+  polling :func:`os.getppid`; kernels watch their worker (ipykernel's parent poller) and are killed
+  with it. Workers keep their temp files in ``$TMPDIR/vmo-run-<pid>-*``, removed at the end of the run
+  (or by the next run when the process was killed).
+* **Dask.** The cluster must have a worker within ``worker_timeout`` seconds (default 60), else
+  :class:`SchedulerError`; ``.tmp-*`` folders of tasks Dask ran twice (a lost worker) are deleted
+  before the switch. Tasks already running on the cluster when the review is stopped cannot be
+  killed from here: they finish into the deleted run folder, which the next run removes.
+* **Re-running into the same folder** gives a new run folder, so a case that now fails shows its
+  failure, not last quarter's pack, and workbooks no longer in the input folder have no folder.
 * **Names.** A case folder is :func:`vmo_lib.outputs.html.safe_id` of the case id (the file name when
   the workbook cannot be read); two workbooks with the same id get a suffix from their file name.
 * **Kernels never collide.** Each kernel talks over ZMQ's IPC transport with its own absolute
@@ -426,18 +454,21 @@ def _index_figures(results: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def _portfolio_review(recs: list[dict], as_of: str, seed: int, annual_budget: float | None, work: Path) -> Path:
+def _portfolio_review(recs: list[dict], folder: Path, as_of: str, seed: int, annual_budget: float | None,
+                      work: Path) -> Path:
     """Build the portfolio review from the case reviews the tasks computed and save it for the notebook."""
     import pandas as pd
 
     from vmo_lib.periods import review_quarter
     from vmo_lib.portfolio.review import review_portfolio, save_review
+    from vmo_lib.portfolio.settings import load_portfolio_settings
 
     reviews = [r["review"] for r in sorted(recs, key=lambda r: r["source"]) if r.get("review") is not None]
     failed = [{"path": os.path.basename(r["source"]), "kind": r.get("step") or "load", "error": r.get("error"),
                "issues": None} for r in recs if r.get("review") is None]
     failures = pd.DataFrame(failed, columns=["path", "kind", "error", "issues"])
-    pr = review_portfolio(reviews, review_quarter(as_of), annual_budget=annual_budget, failures=failures, seed=seed)
+    settings = load_portfolio_settings(folder, {"budget": annual_budget})
+    pr = review_portfolio(reviews, review_quarter(as_of), settings=settings, failures=failures, seed=seed)
     return save_review(pr, work / "portfolio_review.pickle")
 
 
@@ -566,15 +597,16 @@ def _disk_full(folder: Path, rec: Mapping[str, Any]) -> bool:
 def _run_guarded(task: _Task) -> dict[str, Any]:
     """:func:`_run_task`, with a full or unwritable output folder marked as such (``output_error``):
     the review then stops, reports it and keeps the previous run (a failed pack would hide the cause)."""
+    where = Path(task.out).parent.parent  # task.out is <folder of OUT>/.<name>.runs/<run id>: name the former
     try:
         rec = _run_task(task)
     except OSError as exc:
-        reason = _output_reason(exc, task.out)
+        reason = _output_reason(exc, where)
         if reason is None:
             raise
         return {**_crashed(task, exc), "output_error": reason}
     if rec.get("status") != "ok" and _disk_full(Path(task.out), rec):
-        rec["output_error"] = _output_reason(OSError(errno.ENOSPC, "full"), task.out)
+        rec["output_error"] = _output_reason(OSError(errno.ENOSPC, "full"), where)
     return rec
 
 
@@ -1179,7 +1211,7 @@ def _review_into(out_abs: Path, run_id: str, out: Path, folder: Path, inputs: Se
         bar = _Progress(progress, len(tasks) + (pf_nb is not None))
         recs = _run_all(tasks, workers, scheduler, bar, worker_timeout)
         if pf_nb is not None:  # the portfolio review is built from the case reviews just computed
-            pf_review = _portfolio_review(recs, as_of, seed, annual_budget, work)
+            pf_review = _portfolio_review(recs, folder, as_of, seed, annual_budget, work)
             pf_task = _Task("portfolio", str(folder.resolve()), "portfolio", str(pf_nb),
                             {"folder": str(folder.resolve()), **common, "annual_budget": annual_budget,
                              "review_file": str(pf_review)}, str(out_abs), as_of, scenario, pdf, timeout, footer)

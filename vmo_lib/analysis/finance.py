@@ -17,16 +17,24 @@ Conventions (read these before comparing with a spreadsheet)
 * A ``nan`` anywhere in a series makes that series' result ``nan``: an unknown flow makes the answer
   unknown. (Excel instead *skips* blank cells in ``NPV``/``IRR``, silently moving every later flow one
   period earlier; fill gaps with 0 explicitly if 0 is what you mean.)
-* An IRR is only ever returned after checking ``|NPV(IRR)| <= 1e-9 * sum(|v_t| / (1 + IRR) ** t)``;
-  a rate that fails this check is reported as ``nan``, never as a number.
+* An IRR is only ever returned after checking ``|NPV(IRR)| <= 1e-9 * sum(|v_t| / (1 + IRR) ** t)``,
+  or that the NPV changes sign within 4 units in the last place of the rate (the root as exact as
+  a float can hold it, which matters near -100 %); a rate that fails is reported as ``nan``.
 
-Why our own IRR and pyxirr for XIRR
------------------------------------
-:func:`irr` is a vectorised Newton iteration in numpy that follows Excel's path (Newton on the rate,
-starting from ``guess``), so multi-root series give the root Excel gives; it solves 10,000 series in
-one call, which pyxirr (1-D only) cannot, and it checks every answer's residual relative to the size
-of the flows (pyxirr's tolerance is absolute). :func:`xirr` is one series at a time, so it calls the
-Rust pyxirr solver and then polishes and verifies the root with numpy.
+Which root: Excel's, from the same guess
+----------------------------------------
+:func:`irr` and :func:`xirr` first run Excel's documented iteration (Microsoft's IRR and XIRR pages):
+Newton's method on the rate from ``guess`` (default 0.1), at most 20 steps for IRR and 100 for
+XIRR, stopping when a step changes the rate by at most 0.00001 % (1e-7) for IRR and 0.000001 %
+(1e-8) for XIRR. Where that converges to a rate above -100 %, the answer is Excel's root, polished to
+full precision; on series with several roots this is the one Excel shows for the same guess.
+Where the iteration does not converge (Excel shows ``#NUM!``), or converges to a rate at or below
+-100 % (LibreOffice then shows e.g. -136 %; not a rate of return, never returned here), a root may
+still exist: then the fall-backs documented in :func:`irr` and :func:`xirr` return one (the root
+nearest the guess when Newton's method cannot reach it), and :func:`irr_report` lists every root. :func:`irr` solves 10,000 series in one
+vectorised call (pyxirr is 1-D only) and checks every answer relative to the size of the flows
+(pyxirr's tolerance is absolute). No numpy exception or floating-point warning leaves this module:
+"no answer" is ``nan`` (or :class:`vmo_lib.errors.AnalysisError` with ``raise_on_failure=True``).
 """
 
 from __future__ import annotations
@@ -152,9 +160,9 @@ def _is_verified_root(v: NDArray[np.float64], r: NDArray[np.float64]) -> NDArray
     """True where ``r`` is a finite rate > -1 whose NPV is zero relative to the size of the flows."""
     p, s = _npv_and_scale(v, r)
     with np.errstate(invalid="ignore"):
-        ok = np.isfinite(r) & (r > -1.0) & np.isfinite(p) & np.isfinite(s) & (s > 0)
-        small = ok & (np.abs(p) <= RESIDUAL_TOLERANCE * s)
-    return small | _float_bracketed(v, r, ok & ~small)
+        rate_ok = np.isfinite(r) & (r > -1.0)
+        small = rate_ok & np.isfinite(p) & np.isfinite(s) & (s > 0) & (np.abs(p) <= RESIDUAL_TOLERANCE * s)
+    return small | _float_bracketed(v, r, rate_ok & ~small)
 
 
 _BRACKET_ULPS = 4.0
@@ -664,12 +672,24 @@ def _dense_npv(
     return value, slope, scale
 
 
-def _signed_npv(v: NDArray[np.float64], r: NDArray[np.float64]) -> NDArray[np.float64]:
-    """A multiple of NPV(r) > 0 that never overflows: NPV for r >= 0, future value (x (1+r)^(n-1)) below."""
+def _scaled_terms(v: NDArray[np.float64], r: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The terms ``v_t / (1 + r) ** t`` of each row divided by the largest in size (so the largest is +-1).
+
+    Computed in logarithms: no overflow and no underflow into subnormals, whatever ``r > -1`` and the
+    number of periods (at ``1 + r = 1e-10`` and 32 periods the terms span 1e-320 to 1e+320).
+    """
     t = np.arange(v.shape[1], dtype=np.float64)
-    shift = np.where(r >= 0.0, 0.0, v.shape[1] - 1.0)
     with np.errstate(all="ignore"):
-        return (v * np.exp(-(t - shift[:, None]) * np.log1p(r)[:, None])).sum(axis=1)
+        lg = np.log1p(r)[:, None]
+        exponent = np.log(np.abs(v)) - np.where(t == 0.0, 0.0, t * lg)
+        top = np.max(exponent, axis=1, keepdims=True)
+        top = np.where(np.isfinite(top), top, 0.0)
+        return np.sign(v) * np.exp(exponent - top)
+
+
+def _signed_npv(v: NDArray[np.float64], r: NDArray[np.float64]) -> NDArray[np.float64]:
+    """A positive multiple of NPV(r) that neither overflows nor underflows (its sign is the NPV's)."""
+    return _scaled_terms(v, r).sum(axis=1)
 
 
 #: Rates where :func:`irr_roots` and the IRR fall-back look for sign changes of the NPV.
@@ -705,13 +725,18 @@ def _scan_brackets(v: NDArray[np.float64]) -> NDArray[np.bool_]:
     return (sign[:, :-1] * sign[:, 1:] < 0) | (sign[:, :-1] == 0)
 
 
-def _scaled_npv_and_slope(v: NDArray[np.float64], r: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """:func:`_signed_npv` ``F(r)`` of each row and its derivative ``F'(r)`` (same roots as the NPV, no overflow)."""
+def _scaled_npv_and_slope(
+    v: NDArray[np.float64], r: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """NPV, dNPV/dr and ``sum |v_t| / (1 + r) ** t`` of each row, all divided by the same positive number.
+
+    The common factor (:func:`_scaled_terms`) cancels in the Newton step ``NPV / NPV'`` and in the
+    relative residual ``|NPV| / sum |v_t| DF_t``, which is all the callers use.
+    """
     t = np.arange(v.shape[1], dtype=np.float64)
-    e = np.where(r >= 0.0, 0.0, v.shape[1] - 1.0)[:, None] - t  # F = sum v_t (1 + r) ** e_t
+    w = _scaled_terms(v, r)
     with np.errstate(all="ignore"):
-        w = np.exp(e * np.log1p(r)[:, None])
-        return (v * w).sum(axis=1), (v * e * w).sum(axis=1) / (1.0 + r)
+        return w.sum(axis=1), -(t * w).sum(axis=1) / (1.0 + r), np.abs(w).sum(axis=1)
 
 
 def _bisect(v: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -729,7 +754,7 @@ def _bisect(v: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.floa
         if idx.size == 0:
             break
         xi = x[idx]
-        value, slope = _scaled_npv_and_slope(v[idx], xi)
+        value, slope, size = _scaled_npv_and_slope(v[idx], xi)
         s = np.sign(value)
         same = s == f_lo[idx]
         lo[idx] = np.where(same, xi, lo[idx])
@@ -737,27 +762,41 @@ def _bisect(v: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.floa
         with np.errstate(all="ignore"):
             newton = xi - value / slope
         mid = 0.5 * (lo[idx] + hi[idx])
-        use_newton = (newton > lo[idx]) & (newton < hi[idx]) & (np.abs(value) <= 0.5 * prev)
+        with np.errstate(all="ignore"):
+            rel = np.abs(value) / size
+        use_newton = (newton > lo[idx]) & (newton < hi[idx]) & (rel <= 0.5 * prev)
         nxt = np.where(use_newton, newton, mid)
         done = (s == 0) | (np.abs(nxt - xi) <= 1e-15 * (1.0 + np.abs(xi))) | (hi[idx] - lo[idx] <= 4 * np.spacing(np.abs(xi)))
         x[idx] = np.where(s == 0, xi, nxt)
         keep = ~done
-        idx, prev = idx[keep], np.abs(value)[keep]
+        idx, prev = idx[keep], rel[keep]
     return _polish(v, x)
 
 
 def _polish(v: NDArray[np.float64], r: NDArray[np.float64], steps: int = 3) -> NDArray[np.float64]:
-    """A few Newton steps on each rate, each kept only if it lowers |NPV|."""
-    value, _, _ = _dense_npv(v, r)
+    """A few Newton steps on each rate, each kept only if it lowers the relative residual.
+
+    Works on a scaled NPV (:func:`_scaled_npv_and_slope`) and compares ``|NPV| / sum |v_t| DF_t``,
+    so rates within 1e-10 of -1, where the NPV's terms overflow, are polished too.
+    """
+
+    def residual(rate: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        value, slope, size = _scaled_npv_and_slope(v, rate)
+        with np.errstate(all="ignore"):
+            rel = np.abs(value) / size
+        return value, slope, np.where(np.isfinite(rel), rel, np.inf)
+
+    value, slope, rel = residual(r)
     for _ in range(steps):
-        _, slope, _ = _dense_npv(v, r)
         with np.errstate(all="ignore"):
             nxt = r - value / slope
         nxt = np.where(np.isfinite(nxt) & (nxt > -1.0), nxt, r)
-        new_value, _, _ = _dense_npv(v, nxt)
-        better = np.abs(new_value) < np.abs(value)
+        new_value, new_slope, new_rel = residual(nxt)
+        better = new_rel < rel
         r = np.where(better, nxt, r)
         value = np.where(better, new_value, value)
+        slope = np.where(better, new_slope, slope)
+        rel = np.where(better, new_rel, rel)
     return r
 
 
@@ -765,9 +804,10 @@ def _verified(v: NDArray[np.float64], r: NDArray[np.float64]) -> NDArray[np.bool
     """Dense-evaluation twin of :func:`_is_verified_root` for small batches."""
     value, _, scale = _dense_npv(v, r)
     with np.errstate(invalid="ignore"):
-        ok = np.isfinite(r) & (r > -1.0) & np.isfinite(value) & np.isfinite(scale) & (scale > 0)
-        small = ok & (np.abs(value) <= RESIDUAL_TOLERANCE * scale)
-    return small | _float_bracketed(v, r, ok & ~small)
+        rate_ok = np.isfinite(r) & (r > -1.0)
+        finite = np.isfinite(value) & np.isfinite(scale) & (scale > 0)
+        small = rate_ok & finite & (np.abs(value) <= RESIDUAL_TOLERANCE * scale)
+    return small | _float_bracketed(v, r, rate_ok & ~small)
 
 
 def _polynomial_roots(v: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -966,7 +1006,9 @@ def _companion_rates(c: NDArray[np.float64]) -> tuple[NDArray[np.intp], NDArray[
             roots = np.linalg.eigvals(comp[finite])
     except np.linalg.LinAlgError:  # pragma: no cover - finite input converges in LAPACK
         return np.empty(0, dtype=np.intp), np.empty(0)
-    keep = (np.abs(roots.imag) <= 1e-5 * np.maximum(1.0, np.abs(roots))) & (roots.real > 0)
+    with np.errstate(all="ignore"):
+        x = np.where(flip[finite][:, None], 1.0 / roots, roots)  # the "real enough" test is made on x
+    keep = (np.abs(x.imag) <= 1e-5 * np.maximum(1.0, np.abs(x))) & (x.real > 0) & np.isfinite(x)
     r_idx, k_idx = np.nonzero(keep)
     z = roots.real[r_idx, k_idx]
     rows_of = finite[r_idx]
@@ -1025,16 +1067,27 @@ def irr(values: ArrayLike, guess: ArrayLike = 0.1, *, raise_on_failure: bool = F
 
     Notes
     -----
-    Solves ``sum_t v_t / (1 + r) ** t = 0``. Newton's method on ``r`` from ``guess``, the iteration
-    Excel and LibreOffice use, run for all rows at once in numpy (step tolerance 1e-13, at most 40
-    steps; a step leaving ``r > -1`` is halved towards -1). Where the root is unique this is the
-    root, to ~1e-15. Where there are several, Newton from the default guess lands on the one Excel
-    reports. Rows where Newton does not converge (Excel would show ``#NUM!``) fall back to a search
-    that cannot miss a root: the sign changes of the NPV on the grid of :func:`irr_roots` (the
-    bracket nearest ``guess`` is bisected), and for series without any sign change the exact
-    polynomial roots (a double root counts); the root nearest ``guess`` is returned, ``nan`` if none.
-    Every answer is checked:
-    ``|NPV(r)| <= 1e-9 * sum |v_t| / (1 + r) ** t``, else ``nan``.
+    Solves ``sum_t v_t / (1 + r) ** t = 0``, for all rows at once in numpy, in three stages:
+
+    1. **Excel's iteration.** Newton's method on ``r`` from ``guess`` with Excel's documented
+       limits: at most 20 steps, stop when a step changes the rate by at most 1e-7 (0.00001 %), no
+       safeguard. Where it stops at a rate above -1 that is Excel's answer; Newton steps then polish
+       it to ~1e-15 (the same root: it must stay within 1e-5 relative of Excel's stopping point).
+       On a series with several roots this is the root Excel shows for the same guess.
+    2. **Where Excel shows #NUM!** (no convergence in 20 steps, a non-finite step, or a rate at or
+       below -1, which Excel and LibreOffice can show but is not a rate of return) a root can still
+       exist. The documented behaviour is kept: Newton from ``guess`` again with a safeguard (a step
+       leaving ``r > -1`` is halved towards -1; at most 40 steps, tolerance 1e-13).
+    3. **Then a search that cannot miss a root:** the sign changes of the NPV on the grid of
+       :func:`irr_roots` (the bracket nearest ``guess`` is solved), and for series without any sign
+       change the exact polynomial roots (a double root counts), unless interval bounds on the grid
+       prove there is no root; the root nearest ``guess`` is returned, ``nan`` if none.
+
+    So a number is returned wherever a root exists, and it is Excel's wherever Excel gives one
+    (above -100 %). Every answer is checked: ``|NPV(r)| <= 1e-9 * sum |v_t| / (1 + r) ** t``, or the
+    NPV changes sign within 4 units in the last place of ``r`` (near ``r = -1`` a float rate cannot
+    hold ``1 + r`` to better than ~1e-16 / (1 + r) relative, so the residual test alone would reject
+    a true root); else ``nan``.
 
     Warnings
     --------

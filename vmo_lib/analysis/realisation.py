@@ -65,6 +65,7 @@ import pandas as pd
 from vmo_lib import periods, schema
 from vmo_lib.analysis import finance
 from vmo_lib.analysis.appraisal import discount_factors, line_matrices
+from vmo_lib.formatting import format_money
 from vmo_lib.model import FLOW_COLUMNS, BusinessCase, as_date, normalise_flows
 from vmo_lib.periods import period_end_date
 
@@ -76,10 +77,12 @@ __all__ = [
     "VARIANCE_NOTE",
     "VERDICTS",
     "CaseStatus",
+    "DECISIONS",
     "Thresholds",
     "ValueBridge",
     "Verdict",
     "case_status",
+    "decide",
     "expected_case",
     "expected_flows",
     "forward_npv",
@@ -99,7 +102,13 @@ __all__ = [
 EXPECTED = "expected"
 #: The sign convention, stated wherever a variance is shown.
 VARIANCE_NOTE = "Variance: positive = better than plan (benefits: actual − plan; costs: plan − actual)."
-VERDICTS = ("value created", "on track", "at risk", "value destroyed")
+#: Decisions in order of urgency (most urgent first); :func:`decide` is the rule.
+DECISIONS = ("stop", "re-plan", "recover", "not started", "continue", "closed")
+#: Lifecycle statuses of a case that has ended.
+_ENDED = ("closed", "cancelled")
+_MANDATORY = "Regulatory/mandatory"
+#: Verdicts; "not started" is a proposed case (nothing approved yet, so nothing to judge).
+VERDICTS = ("value created", "on track", "at risk", "value destroyed", "not started")
 RAG_LABELS = {"green": "on plan", "amber": "below plan", "red": "well below plan", "grey": "not started / no data"}
 #: Codes of :func:`measurement_gaps` with what each means.
 GAP_RULES = {
@@ -116,7 +125,7 @@ GAP_RULES = {
 STATUS_KEYS = (
     "case_id", "title", "as_of", "view", "currency", "baseline_in_force", "baseline_npv",
     "current_baseline_npv", "expected_npv", "npv_change", "npv_change_pct_of_cost", "forward_npv",
-    "forward_discounted_to", "continue_signal", "verdict", "verdict_sentence", "verdict_rule",
+    "forward_discounted_to", "continue_signal", "decision", "decision_reason", "verdict", "verdict_sentence", "verdict_rule",
     "verdict_vs_original", "rag", "rag_reason", "realisation_pct", "benefit_plan_to_date",
     "benefit_actual_to_date", "benefit_variance_to_date", "disbenefit_plan_to_date",
     "disbenefit_actual_to_date", "disbenefit_variance_to_date", "cost_spend_pct", "cost_plan_to_date",
@@ -1158,6 +1167,63 @@ def measurement_gaps(case: BusinessCase, as_of: object, thresholds: Thresholds |
 
 
 # --------------------------------------------------------------------------------------------------
+# the decision
+# --------------------------------------------------------------------------------------------------
+def decide(status: CaseStatus, case_status_field: str = "", case_type: str = "") -> tuple[str, str]:
+    """The one decision rule (module notes): ``(decision, reason)`` for a case's review.
+
+    Parameters
+    ----------
+    status : CaseStatus
+        The realisation status at the review date.
+    case_status_field : str
+        The case's lifecycle status (``proposed``, ``approved``, ``in delivery``, ``live``,
+        ``closed``, ``cancelled``).
+    case_type : str
+        ``Regulatory/mandatory`` cases are never "stop" on a negative forward NPV (they must be done).
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.analysis.realisation import case_status
+    >>> case = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 3, "discount_rate": 0.0},
+    ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 50, 0]}],
+    ...     benefits=[{"line_id": "B1", "name": "Savings", "amounts": [0, 100, 100]}],
+    ...     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 100}])
+    >>> decide(case_status(case, "2026Q1"), "in delivery")
+    ('continue', 'on track: expected NPV £50 against £50 in force; forward NPV £150')
+    >>> decide(case_status(case, "2026Q1"), "cancelled")[0]
+    'closed'
+    """
+    lifecycle = (case_status_field or "").strip().lower()
+    cur = status.currency or "GBP"
+
+    def m(x: float) -> str:
+        return format_money(x, cur, compact=True)
+
+    v = status.verdict
+    against = f"expected NPV {m(status.expected_npv)} against {m(v.reference_npv)} in force"
+    fwd = status.forward_npv
+    remaining = status.continue_signal != "complete"
+    if lifecycle in _ENDED:
+        return "closed", f"{lifecycle}: nothing remains to decide; final expected NPV {m(status.expected_npv)}"
+    if lifecycle == "proposed":
+        return "not started", f"proposed: awaiting its investment decision (NPV {m(status.current_baseline_npv)} as proposed)"
+    mandatory = case_type == _MANDATORY
+    if remaining and not math.isnan(fwd) and fwd < 0 and not mandatory:
+        return "stop", f"forward NPV {m(fwd)}: what remains costs more than it returns, whatever was spent"
+    if v.label == "value destroyed":
+        return "re-plan", f"value destroyed: {against}; what remains still returns {m(fwd)}"
+    if v.label == "at risk" or status.rag == "red":
+        why = v.label if v.label == "at risk" else f"rated red ({status.rag_reason})"
+        return "recover", f"{why}: {against}; a recovery plan is due"
+    tail = f"; forward NPV {m(fwd)}" if remaining else "; nothing remains in the horizon"
+    if mandatory and remaining and fwd < 0:
+        tail = f"; regulatory/mandatory, so it continues although what remains costs {m(-fwd)} net"
+    return "continue", f"{v.label}: {against}{tail}"
+
+
+# --------------------------------------------------------------------------------------------------
 # one object for a review pack
 # --------------------------------------------------------------------------------------------------
 @dataclass
@@ -1225,11 +1291,12 @@ class CaseStatus:
     gaps: pd.DataFrame = field(repr=False)
     expected: pd.DataFrame = field(repr=False)
     thresholds: Thresholds = field(default_factory=Thresholds)
+    decision: str = ""
+    decision_reason: str = ""
 
     @property
     def verdict_sentence(self) -> str:
         """The verdict in one sentence, with the figures behind it (amounts in the case currency)."""
-        from vmo_lib.formatting import format_money  # one money format for charts, sentences and the CLI
 
         def money(x: float, sign: bool = False) -> str:
             text = format_money(x, self.currency, compact=True)
@@ -1245,9 +1312,10 @@ class CaseStatus:
             s += f" Against the original baseline ({money(self.baseline_npv)}): {self.verdict_vs_original.label}."
         if self.totals.get("benefit_actual_to_date") is None or math.isnan(self.totals["benefit_actual_to_date"]):
             s += " No benefit actuals reported yet."
-        sig = {"continue": "continue", "rethink": "rethink or stop", "complete": "nothing remains"}[self.continue_signal]
         if self.continue_signal != "complete":
-            s += f" Forward NPV of what remains {money(self.forward_npv)}: {sig}."
+            s += f" Forward NPV of what remains {money(self.forward_npv)}."
+        if self.decision:
+            s += f" Decision: {self.decision} ({self.decision_reason})."
         return s
 
     def to_dict(self) -> dict[str, Any]:
@@ -1265,6 +1333,7 @@ class CaseStatus:
             "expected_npv": self.expected_npv, "npv_change": self.verdict.change,
             "npv_change_pct_of_cost": self.verdict.change_pct, "forward_npv": self.forward_npv,
             "forward_discounted_to": self.forward_discounted_to, "continue_signal": self.continue_signal,
+            "decision": self.decision, "decision_reason": self.decision_reason,
             "verdict": self.verdict.label, "verdict_sentence": self.verdict_sentence,
             "verdict_rule": self.verdict.rule, "verdict_vs_original": self.verdict_vs_original.label,
             "rag": self.rag, "rag_reason": self.rag_reason, "realisation_pct": self.realisation_pct,
@@ -1336,6 +1405,9 @@ def _case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | Non
     pv_cost = {s: float(_line_matrices(ec, s, view)[0].to_numpy().sum(axis=0) @ df) for s in {"baseline", current}}
     v_cur = verdict(cur_npv, exp_npv, pv_cost[current], th)
     v_orig = verdict(base_npv, exp_npv, pv_cost["baseline"], th)
+    if str(case.meta.get("status") or "").strip().lower() == "proposed":  # nothing approved yet to judge
+        v_cur = v_orig = Verdict("not started", "a proposed case: awaiting its investment decision", cur_npv,
+                                 exp_npv, exp_npv - cur_npv, 0.0)
 
     lines = realisation_by_line(case, as_of, th)
     benefits = lines[lines["kind"] == "benefit"].reset_index(drop=True)
@@ -1359,8 +1431,10 @@ def _case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | Non
     ben_perf = 1 + _ratio(tot["benefit_variance_to_date"], abs(tot["benefit_plan_to_date"]))
     cost_perf = 1 + _ratio(tot["cost_variance_to_date"], abs(tot["cost_plan_to_date"]))
     colour, reason = _case_rag(v_cur, {"benefits": (real_pct, ben_perf), "spend": (spend_pct, cost_perf)}, th)
+    if v_cur.label == "not started":
+        colour, reason = "grey", "not started: a proposed case, awaiting its investment decision"
 
-    return CaseStatus(
+    st = CaseStatus(
         case_id=case.case_id, title=case.title, as_of=label, view=view,
         currency=str(case.meta.get("currency") or ""), baseline_in_force=current,
         baseline_npv=base_npv, current_baseline_npv=cur_npv, expected_npv=exp_npv, forward_npv=fwd,
@@ -1373,6 +1447,9 @@ def _case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | Non
         by_period=realisation_by_period(case, as_of, view), gaps=measurement_gaps(case, as_of, th),
         expected=expected_flows(case, as_of), thresholds=th,
     )
+    st.decision, st.decision_reason = decide(st, str(case.meta.get("status") or ""),
+                                             str(case.meta.get("case_type") or ""))
+    return st
 
 
 def _case_rag(v: Verdict, ratios: dict[str, tuple[float, float]], th: Thresholds) -> tuple[str, str]:

@@ -44,8 +44,8 @@ from vmo_lib import periods
 from vmo_lib.analysis import appraisal as appraisal_mod
 from vmo_lib.analysis import realisation, risk
 from vmo_lib.analysis.appraisal import Appraisal
-from vmo_lib.analysis.realisation import EXPECTED, CaseStatus, Thresholds
-from vmo_lib.formatting import format_money
+from vmo_lib.analysis.realisation import DECISIONS, EXPECTED, CaseStatus, Thresholds, decide
+from vmo_lib.errors import AnalysisError
 from vmo_lib.model import BusinessCase
 
 __all__ = ["BASES", "DECISIONS", "REVIEW_KEYS", "CaseReview", "decide", "review_case"]
@@ -57,67 +57,8 @@ BASES = {
     "expected": "expected outlook (actuals, then forecast, then plan)",
     "forward": "forward: what remains after the review period",
 }
-#: Decisions in order of urgency (most urgent first).
-DECISIONS = ("stop", "re-plan", "recover", "not started", "continue", "closed")
-#: Statuses of a case that has ended.
-_ENDED = ("closed", "cancelled")
-_MANDATORY = "Regulatory/mandatory"
 #: Monte Carlo iterations of a review (seeded; the same seed gives the same numbers).
 DEFAULT_ITERATIONS = 20_000
-
-
-def decide(status: CaseStatus, case_status_field: str = "", case_type: str = "") -> tuple[str, str]:
-    """The one decision rule (module notes): ``(decision, reason)`` for a case's review.
-
-    Parameters
-    ----------
-    status : CaseStatus
-        The realisation status at the review date.
-    case_status_field : str
-        The case's lifecycle status (``proposed``, ``approved``, ``in delivery``, ``live``,
-        ``closed``, ``cancelled``).
-    case_type : str
-        ``Regulatory/mandatory`` cases are never "stop" on a negative forward NPV (they must be done).
-
-    Examples
-    --------
-    >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.analysis.realisation import case_status
-    >>> case = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 3, "discount_rate": 0.0},
-    ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 50, 0]}],
-    ...     benefits=[{"line_id": "B1", "name": "Savings", "amounts": [0, 100, 100]}],
-    ...     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 100}])
-    >>> decide(case_status(case, "2026Q1"), "in delivery")
-    ('continue', 'on track: expected NPV £50 against £50 in force; forward NPV £150')
-    >>> decide(case_status(case, "2026Q1"), "cancelled")[0]
-    'closed'
-    """
-    lifecycle = (case_status_field or "").strip().lower()
-    cur = status.currency or "GBP"
-
-    def m(x: float) -> str:
-        return format_money(x, cur, compact=True)
-
-    v = status.verdict
-    against = f"expected NPV {m(status.expected_npv)} against {m(v.reference_npv)} in force"
-    fwd = status.forward_npv
-    remaining = status.continue_signal != "complete"
-    if lifecycle in _ENDED:
-        return "closed", f"{lifecycle}: nothing remains to decide; final expected NPV {m(status.expected_npv)}"
-    if lifecycle == "proposed":
-        return "not started", f"proposed: awaiting its investment decision (NPV {m(status.current_baseline_npv)} as proposed)"
-    mandatory = case_type == _MANDATORY
-    if remaining and not math.isnan(fwd) and fwd < 0 and not mandatory:
-        return "stop", f"forward NPV {m(fwd)}: what remains costs more than it returns, whatever was spent"
-    if v.label == "value destroyed":
-        return "re-plan", f"value destroyed: {against}; what remains still returns {m(fwd)}"
-    if v.label == "at risk" or status.rag == "red":
-        why = v.label if v.label == "at risk" else f"rated red ({status.rag_reason})"
-        return "recover", f"{why}: {against}; a recovery plan is due"
-    tail = f"; forward NPV {m(fwd)}" if remaining else "; nothing remains in the horizon"
-    if mandatory and remaining and fwd < 0:
-        tail = f"; regulatory/mandatory, so it continues although what remains costs {m(-fwd)} net"
-    return "continue", f"{v.label}: {against}{tail}"
 
 
 @dataclass(frozen=True)
@@ -319,21 +260,24 @@ def review_case(case: BusinessCase, as_of: object, *, thresholds: Thresholds | N
         current = known.current_baseline
         in_force = approved if current == "baseline" else appraisal_mod.appraise(ec, current, view)
         expected = appraisal_mod.appraise(ec, EXPECTED, view)
-    decision, reason = decide(status, str(known.meta.get("status") or ""), str(known.meta.get("case_type") or ""))
+    decision, reason = status.decision, status.decision_reason
     sim = sim_approved = None
     switching = tornado = pd.DataFrame()
     if iterations:
-        sim = risk.monte_carlo(known, iterations=iterations, seed=seed, view=view, as_of=as_of,
-                               reference_npv=status.current_baseline_npv)
-        sim_approved = risk.monte_carlo(known, iterations=iterations, seed=seed, scenario=current, view=view)
+        try:
+            sim = risk.monte_carlo(known, iterations=iterations, seed=seed, view=view, as_of=as_of,
+                                   reference_npv=status.current_baseline_npv)
+            sim_approved = risk.monte_carlo(known, iterations=iterations, seed=seed, scenario=current, view=view)
+        except AnalysisError:  # no defined simulation (e.g. no three-point ranges and no case type): shown as absent
+            sim = sim_approved = None
     try:
         switching = risk.switching_values(known, current, view, as_of=as_of)
         tornado = risk.tornado(known, current, view, as_of=as_of)
-    except Exception:  # noqa: BLE001 - a driver with no answer must not sink the review; shown as absent
+    except AnalysisError:  # a driver with no defined answer: shown as absent, never sinks the review
         switching = tornado = pd.DataFrame()
     try:
         ob = risk.appraisal_with_optimism_bias(known, current, view)
-    except Exception:  # noqa: BLE001
+    except AnalysisError:  # a case type with no optimism-bias defaults
         ob = pd.DataFrame()
     return CaseReview(case=known, as_of=as_of, period=period, status=status, approved=approved,
                       in_force=in_force, expected=expected, decision=decision, decision_reason=reason,

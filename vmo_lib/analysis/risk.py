@@ -16,6 +16,19 @@ one scenario of one case:
 Every function is pure: it takes a case (or precomputed :class:`~vmo_lib.analysis.scenarios.CaseMatrices`)
 and returns tables, numbers or dataclasses.
 
+Plan or outlook
+---------------
+Without ``as_of`` the functions describe a plan scenario as approved (``basis`` ``"approved plan"``).
+With ``as_of="2026Q3"`` they describe the **outlook** at that review
+(:meth:`~vmo_lib.analysis.scenarios.CaseMatrices.outlook`): the expected flows of
+:func:`vmo_lib.analysis.realisation.expected_case` (actuals to date, then the forecast, then the plan in
+force) with everything up to the review period fixed; ranges, overrun, delays and switching values act
+only on what remains, and the NPV is the expected NPV (discounted to period 0, actuals included). A
+reported period without an actual (a measurement gap, :func:`vmo_lib.analysis.realisation.measurement_gaps`)
+is fixed at the estimate the outlook uses for it. Every result carries its basis
+(:func:`basis_of`: ``"outlook as of 2026Q3"``) so an output can label it; a review pack should show the
+outlook, and may show the approved plan's risk beside it, labelled.
+
 Examples
 --------
 >>> from vmo_lib.model import make_case
@@ -288,7 +301,7 @@ def switching_values(case: BusinessCase | CaseMatrices, scenario: str = "baselin
         rows.append(("cost uplift", x, "share of costs", what_if_npv(m, WhatIf(cost_overrun=x)), note))
     else:
         why = (f"no {costs_w} remain" if outlook else "there are no costs") if pv_c <= 0 \
-            else f"{subject} stays negative even with no {costs_w} at all"
+            else f"{subject} stays negative even with no {costs_w[:-1]} at all"
         rows.append(("cost uplift", math.nan, "share of costs", math.nan, f"None: {why}."))
 
     # benefit shortfall

@@ -139,11 +139,23 @@ def run(args: argparse.Namespace) -> int:
     from vmo_lib.portfolio import core as P
     from vmo_lib.portfolio import reference_class as R
     from vmo_lib.portfolio.review import review_portfolio
+    from vmo_lib.portfolio.settings import load_portfolio_settings
 
     as_of = review_quarter(args.as_of)  # a malformed --as-of is a UsageError: exit 2
     pf = load_portfolio(args.folder, as_of=as_of, workers=args.workers)
+    exclusive = [[x.strip() for x in g.split(",") if x.strip()] for g in args.exclusive]
+    depends: dict[str, list[str]] = {}
+    for d in args.depends:
+        a, _, b = d.partition(":")
+        if not a or not b:
+            print(f"vmo: --depends {d!r}: expected A:B (A only if B)", file=sys.stderr)
+            return 2
+        depends.setdefault(a.strip(), []).append(b.strip())
+    settings = load_portfolio_settings(args.folder, {
+        "budget": args.budget, "value": None if args.value == "forward_npv" else args.value,
+        "must_do": args.must_do, "exclusive": exclusive or None, "depends_on": depends or None})
     pr = review_portfolio([review_case(c, as_of, view=args.view, seed=args.seed, iterations=args.risk_iterations)
-                           for c in pf.cases], as_of, failures=pf.failures, seed=args.seed)
+                           for c in pf.cases], as_of, settings=settings, failures=pf.failures, seed=args.seed)
     reg = SimpleNamespace(as_of=as_of, view=args.view, cases=pr.register, benefits=pr.benefits)
     totals = pr.totals
     dc = P.double_counting(pf)
@@ -154,35 +166,14 @@ def run(args: argparse.Namespace) -> int:
     types = sorted({str(c.meta.get("case_type") or "") for c in pf} - {""})
     sentences = {t: R.reference_class_sentence(t, history, gmpp) for t in types}
 
-    selection = None
-    sel = step = None
-    if args.budget is not None:
-        exclusive = [tuple(x.strip() for x in g.split(",") if x.strip()) for g in args.exclusive]
-        depends: dict[str, list[str]] = {}
-        for d in args.depends:
-            a, _, b = d.partition(":")
-            if not a or not b:
-                print(f"vmo: --depends {d!r}: expected A:B (A only if B)", file=sys.stderr)
-                return 2
-            depends.setdefault(a.strip(), []).append(b.strip())
-        options, costs = P.selection_options(pf, args.as_of, args.candidates, args.value, args.view, reg.cases)
-        must = list(options.index[options["must_do"]]) if args.must_do is None else args.must_do
-        sel = P.portfolio_selection(pf, args.as_of, args.budget, args.candidates, args.value, args.view, must,
-                                    exclusive, depends, reg.cases)
-        step = P.budget_step(options["value"], costs, args.budget, args.step, must, exclusive, depends)
-        cur = ", ".join(sorted(options["currency"].unique()))
-        selection = {
-            "budget": args.budget, "candidates": args.candidates, "value_basis": args.value, **sel.to_dict(),
-            "must_do": must,
-            "next_step": {"step": step.step, "value_gain": step.value_gain, "entering": step.entering,
-                          "leaving": step.leaving, "next_breakpoint": step.next_breakpoint,
-                          "next_value_gain": step.next_value_gain, "sentence": step.sentence(cur)},
-        }
+    sel = pr.selection  # the one selection: committed cases first, then the discretionary choice
+    selection = None if sel is None else {"budget": pr.annual_budget, **sel.to_dict(),
+                                          "decisions": _records(sel.decisions.reset_index())}
 
     if args.export:
         sheets = {"Register": reg.cases, "Benefits": reg.benefits}
         if sel is not None:
-            sheets["Selection"] = sel.table.reset_index().rename(columns=str)
+            sheets["Selection"] = sel.decisions.reset_index().rename(columns=str)
         sheets["Double counting"] = dc
         sheets["KPI roll-up"] = kpis
         sheets["Reference class"] = uplifts
@@ -190,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.json:
         dump_json({
-            "as_of": reg.as_of, "view": reg.view, "cases": [r.to_dict(detail=False) for r in pr.reviews.values()],
+            "as_of": reg.as_of, "view": reg.view, "basis": pr.basis.describe(),
+            "cases": [r.to_dict(detail=False) for r in pr.reviews.values()],
             "register": _records(reg.cases),
             "totals_by_currency": _records(totals),
             "failures": _records(pf.failures[["path", "kind", "error"]]),
@@ -207,19 +199,23 @@ def run(args: argparse.Namespace) -> int:
         t[c] = t[c].map(_money)
     t["vfm"] = t["vfm"].map(lambda x: "n/a" if math.isnan(x) else f"{x:.2f}")
     print(t.to_string(index=False))
+    print(f"Portfolio basis: {pr.basis.describe()}")
     for _, r in totals.iterrows():
-        print(f"Total {r['currency']} ({r['cases']} cases): NPV in force {_money(r['in_force_npv'])}, "
-              f"expected NPV {_money(r['expected_npv'])}, forward NPV {_money(r['forward_npv'])}")
+        on = "on the portfolio basis" if r["restated"] else "NOT restated (own bases)"
+        print(f"Total {r['currency']} ({r['cases']} cases, {on}): NPV in force {_money(r['in_force_npv_pb'])}, "
+              f"expected NPV {_money(r['expected_npv_pb'])}, forward NPV {_money(r['forward_npv_pb'])}")
     for _, f in pf.failures.iterrows():
         print(f"not loaded: {Path(str(f['path'])).name}: {f['error']}")
     if sel is not None:
-        print(f"\nSelection at {args.budget:,.0f} a year: {', '.join(sel.selected) or 'nothing'} "
-              f"(value {_money(sel.value)})")
-        print(f"  {sel.note}")
-        print(f"  {step.sentence()}")
-        if math.isfinite(step.next_breakpoint) and args.step is not None:
-            print(f"  The smallest increase that buys anything: {step.next_breakpoint:,.0f} a year "
-                  f"(+{step.next_value_gain:,.0f}).")
+        print(f"\nSelection at {pr.annual_budget:,.0f} a year: committed {', '.join(sel.committed) or 'none'}; "
+              f"selected {', '.join(sel.selection.selected) or 'nothing'}; not funded {', '.join(sel.not_funded) or 'none'} "
+              f"(value {_money(sel.value)})") if isinstance(pr.annual_budget, (int, float)) else print(
+            f"\nSelection: committed {', '.join(sel.committed) or 'none'}; selected "
+            f"{', '.join(sel.selection.selected) or 'nothing'}")
+        if sel.note:
+            print(f"  {sel.note}")
+    elif pr.selection_note:
+        print(f"\n{pr.selection_note}")
     print(f"\nDouble counting: {len(dc)} pair(s)")
     for _, r in dc.iterrows():
         print(f"  {r['case_a']} {r['line_a']} and {r['case_b']} {r['line_b']} both claim {r['kpi_a']!r} for "

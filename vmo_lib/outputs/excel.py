@@ -119,7 +119,8 @@ _OB_KINDS = {"irr": "pct", "bcr": "ratio", "roi": "pct", "discounted_payback_yea
 _SV_KINDS = {"share of costs": "pct", "share of benefits": "pct", "annual rate": "pct", "periods": "ratio"}
 _RAG_FILL = {"green": ("#C6EFCE", "#006100"), "amber": ("#FFEB9C", "#9C5700"), "red": ("#FFC7CE", "#9C0006"),
              "grey": ("#E7E6E6", "#3A3838")}
-_VERDICT_RAG = {"value created": "green", "on track": "green", "at risk": "amber", "value destroyed": "red"}
+_VERDICT_RAG = {"value created": "green", "on track": "green", "at risk": "amber", "value destroyed": "red",
+                "not started": "grey"}
 _NAVY = "#1F3864"
 _MAX_TEXT = 32_767  # Excel's limit on a cell's text
 _MC_ITERATIONS = 100_000  # the default of `vmo risk`, so the Risk sheet equals `vmo risk --json`
@@ -847,7 +848,6 @@ def export_portfolio_pack(review: Any, path: str | os.PathLike[str]) -> Path:
     >>> [c.value for c in ws[5]][:2]
     [1, 'A']
     """
-    from vmo_lib.portfolio import core as pf
     from vmo_lib.portfolio import reference_class
 
     label = str(review.as_of)
@@ -859,19 +859,18 @@ def export_portfolio_pack(review: Any, path: str | os.PathLike[str]) -> Path:
     findings = []
     for ct in sorted({str(c.meta.get("case_type") or "") for c in cases} - {""}):
         findings.append({"case_type": ct, "finding": reference_class.reference_class_sentence(ct, history)})
-    selection = _selection_tables(pf, portfolio, label, ranked, review.annual_budget, review.candidates, "economic")
     doubles = review.overlaps
     header = f"VMO portfolio pack, as of {label}"
     length = cases[0].period_length if cases else ("quarter" if "Q" in label.upper() else "year")
 
     def build(wb: Any, st: _Styles) -> None:
         sheets = {name: _Sheet(wb, st, name, header) for name in PORTFOLIO_SHEETS}
-        _portfolio_summary(sheets["Summary"], portfolio, label, ranked, totals)
+        _portfolio_summary(sheets["Summary"], portfolio, label, ranked, totals, review.basis)
         _register_sheet(sheets["Register"], label, ranked)
         sh = sheets["Benefit register"]
         r = sh.title(0, "Benefit register", f"Every benefit of every case as of {label}. {VARIANCE_NOTE}")
         sh.table(r, review.benefits, _BENEFIT_REGISTER_COLS, freeze=3, empty="No benefits.")
-        _selection_sheet(sheets["Selection"], selection)
+        _selection_sheet(sheets["Selection"], review)
         sh = sheets["Double counting"]
         r = sh.title(0, "Double counting", "Benefits of different cases claiming the same KPI for the same "
                                            "organisational unit in overlapping periods; the amount at stake is "
@@ -894,6 +893,10 @@ _REGISTER_COLS = [
     _Col("approved_npv", "Approved NPV (original)", "money"), _Col("in_force_npv", "NPV in force", "money"),
     _Col("expected_npv", "Expected NPV", "money"),
     _Col("forward_npv", "Forward NPV", "money"), _Col("ob_npv", "NPV after optimism bias", "money"),
+    _Col("approved_npv_pb", "Approved NPV, portfolio basis", "money"),
+    _Col("in_force_npv_pb", "NPV in force, portfolio basis", "money"),
+    _Col("expected_npv_pb", "Expected NPV, portfolio basis", "money"),
+    _Col("forward_npv_pb", "Forward NPV, portfolio basis", "money"), _Col("basis_note", "Basis note", "text", 30),
     _Col("realisation_pct", "Benefits realised", "pct"), _Col("pv_costs", "PV costs", "money"),
     _Col("budget", "Budget (PV capex, expected)", "money"),
     _Col("vfm", "Value for money (expected NPV / budget)", "ratio"),
@@ -918,82 +921,59 @@ _DOUBLE_COLS = [
     _Col("currency", "Currency"), _Col("note", "Note", "wrap", 40)]
 
 
-def _selection_tables(pf: Any, portfolio: Portfolio, label: str, reg: Any, budget: Any, candidates: str,
-                      view: str) -> dict[str, Any]:
-    """The selection, what more budget buys and the frontier, or the reason there is none."""
-    from vmo_lib.errors import AnalysisError
-
-    out: dict[str, Any] = {"budget": budget, "candidates": candidates, "note": ""}
-    try:
-        options, costs = pf.selection_options(portfolio, label, candidates=candidates, view=view,
-                                              register=reg)
-        if options.empty:
-            out["note"] = f"No candidate for selection (statuses {', '.join(pf.CANDIDATE_STATUSES[candidates])})."
-            return out
-        limit = math.inf if budget is None else budget
-        must = list(options.index[options["must_do"].to_numpy(dtype=bool)])
-        step = pf.budget_step(options["value"], costs, limit, must_do=must)
-        out.update(options=options, selection=step.base, step=step,
-                   currency=str(options["currency"].iloc[0]) if options["currency"].nunique() == 1 else "")
-        pf.select_portfolio(options["value"], costs, limit, currency=options["currency"])  # currency check
-        out["frontier"] = pf.efficient_frontier(options["value"], costs, must_do=must)
-    except AnalysisError as exc:  # infeasible must-dos, mixed currencies: say so in the sheet
-        out.update(note=f"No selection: {exc}", selection=None)
-    return out
-
-
-def _selection_sheet(sh: _Sheet, sel: Mapping[str, Any]) -> None:
-    budget = sel["budget"]
+def _selection_sheet(sh: _Sheet, review: Any) -> None:
+    """The review's selection (committed cases first, then the discretionary choice) as computed once."""
+    budget = review.annual_budget
     if budget is None:
-        what = "no budget given: unconstrained"
+        what = "no budget given: no selection"
     elif isinstance(budget, Mapping):
         what = "annual budgets " + ", ".join(f"{y}: {v:,.0f}" for y, v in sorted(budget.items()))
     else:
         what = f"annual budget {budget:,.0f}"
-    r = sh.title(0, "Selection at the budget", f"Candidates: {sel['candidates']} cases; value = forward NPV; "
-                                               f"costs = expected costs after the review, per calendar year; {what}.")
-    if sel.get("note"):
-        r = sh.note(r, sel["note"], span=6) + 1
-    s = sel.get("selection")
-    if s is None:
+    r = sh.title(0, "Selection at the budget", "Cases in delivery or live are committed (their remaining spend comes "
+                                               "off each year's budget first); the others compete for what remains; "
+                                               f"value = forward NPV; {what}.")
+    sel = review.selection
+    if sel is None:
+        sh.note(r, review.selection_note or "No selection was made.", span=6)
         return
-    opts = sel["options"]
-    t = s.table.copy()
-    years = [c for c in t.columns if c not in ("value", "selected", "must_do")]
-    t = t.join(opts[["title", "status", "case_type", "currency"]]).reset_index()
-    t["selected"] = np.where(t["selected"], "selected", "")
-    t["must_do"] = np.where(t["must_do"], "must do", "")
-    t = t.rename(columns={y: f"cost {y}" for y in years})
-    r = sh.pairs(r, [("Cases selected", len(s.selected), "int"), ("Total value (forward NPV)", s.value, "money"),
-                     ("What more budget buys", sel["step"].sentence(sel.get("currency", "")), "wrap")])
-    r = sh.section(r, "Candidates", 6)
-    cols = [_Col("case_id", "Case"), _Col("title", "Title", "text", 30), _Col("status", "Status"),
-            _Col("case_type", "Case type"), _Col("selected", "Selected"), _Col("must_do", "Must do"),
-            _Col("value", "Value (forward NPV)", "money"), _Col("currency", "Currency")]
-    cols += [_Col(f"cost {y}", f"Cost {y}", "money") for y in years]
-    r = sh.table(r, t, cols)
-    r = sh.section(r, "Spend per year", 4)
-    spend = s.spend.reset_index()
-    r = sh.table(r, spend, [_Col("year", "Year", "year"), _Col("budget", "Budget", "money"),
-                            _Col("spend", "Spend", "money"), _Col("headroom", "Headroom", "money")], autofilter=False)
-    if sel.get("frontier") is not None:
-        r = sh.section(r, "Efficient frontier: best value for each annual budget", 4)
-        sh.table(r, sel["frontier"], [_Col("budget", "Annual budget", "money"), _Col("value", "Best value", "money"),
-                                      _Col("peak_spend", "Peak annual spend", "money"),
-                                      _Col("selected", "Cases", "wrap", 40)], autofilter=False)
+    if sel.note:
+        r = sh.note(r, sel.note, span=6) + 1
+    r = sh.pairs(r, [("Committed cases", len(sel.committed), "int"), ("Selected cases", len(sel.selection.selected), "int"),
+                     ("Committed value (forward NPV)", sel.committed_value, "money"),
+                     ("Selected value (forward NPV)", sel.selection.value, "money"),
+                     ("Benefit target", sel.benefit_target, "money"), ("Gap to the target", sel.target_gap, "money")])
+    d = sel.decisions.reset_index()
+    years = [c for c in d.columns if c not in ("case_id", "status", "value", "decision")]
+    d = d.rename(columns={y: f"cost {y}" for y in years})
+    r = sh.section(r, "Cases", 6)
+    cols = [_Col("case_id", "Case"), _Col("status", "Status"), _Col("decision", "Decision"),
+            _Col("value", "Value (forward NPV)", "money")] + [_Col(f"cost {y}", f"Cost {y}", "money") for y in years]
+    r = sh.table(r, d, cols)
+    r = sh.section(r, "Budget per year", 5)
+    b = sel.budget.reset_index()
+    b = b.rename(columns={b.columns[0]: "year"}).replace([math.inf], np.nan)
+    sh.table(r, b, [_Col("year", "Year", "year")] + [_Col(c, c.capitalize(), "money") for c in b.columns if c != "year"],
+             autofilter=False)
     sh.width(0, 28)
 
 
-def _portfolio_summary(sh: _Sheet, portfolio: Portfolio, label: str, reg: pd.DataFrame, totals: pd.DataFrame) -> None:
+def _portfolio_summary(sh: _Sheet, portfolio: Portfolio, label: str, reg: pd.DataFrame, totals: pd.DataFrame,
+                       basis: Any = None) -> None:
     r = sh.title(0, "Portfolio review pack", f"As of {label} · economic view · VMO Workbench {__version__}")
     r = sh.section(r, "Portfolio", 3)
     r = sh.pairs(r, [("Cases", len(portfolio.cases), "int"),
                      ("Workbooks not loaded", len(portfolio.failures), "int")])
-    r = sh.section(r, "Totals per currency (never added across currencies)", 7)
-    r = sh.table(r, totals, [_Col("currency", "Currency"), _Col("cases", "Cases", "int"),
-                             _Col("approved_npv", "Approved NPV (original)", "money"),
-                             _Col("in_force_npv", "NPV in force", "money"),
-                             _Col("expected_npv", "Expected NPV", "money"), _Col("forward_npv", "Forward NPV", "money")],
+    r = sh.section(r, "Totals per currency on the portfolio basis (never added across currencies)", 7)
+    if basis is not None:
+        r = sh.note(r, f"Portfolio basis: {basis.describe()}. Cases that cannot be restated are totalled on a "
+                       "row of their own, on their own bases.", span=6)
+    r = sh.table(r, totals, [_Col("currency", "Currency"), _Col("restated", "On the portfolio basis"),
+                             _Col("cases", "Cases", "int"),
+                             _Col("approved_npv_pb", "Approved NPV (original)", "money"),
+                             _Col("in_force_npv_pb", "NPV in force", "money"),
+                             _Col("expected_npv_pb", "Expected NPV", "money"),
+                             _Col("forward_npv_pb", "Forward NPV", "money")],
                  autofilter=False)
     r = sh.section(r, "Decisions", 3)
     counts = reg["decision"].value_counts()

@@ -853,8 +853,13 @@ def portfolio_headline(review: Any) -> list[str]:
     >>> from vmo_lib.portfolio.review import review_portfolio
     >>> a = make_case({"case_id": "A", "horizon": 2, "discount_rate": 0},
     ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [10, 10]}])
-    >>> for s in portfolio_headline(review_portfolio([review_case(a, "2026Q1", iterations=0)], "2026Q1")): print(s)
+    >>> from vmo_lib.portfolio.basis import PortfolioBasis
+    >>> from vmo_lib.portfolio.settings import PortfolioSettings
+    >>> s = PortfolioSettings(basis=PortfolioBasis("2026Q1", 0.0, "real"))
+    >>> for s in portfolio_headline(review_portfolio([review_case(a, "2026Q1", iterations=0)], "2026Q1", settings=s)):
+    ...     print(s)
     GBP (1 case): NPV in force £20, expected NPV now £20: unchanged since approval.
+    Portfolio money is valued at the start of 2026Q1 at 0% a year, real prices of 2026 (no inflation stated).
     Verdicts: 1 on track.
     No case needs a decision this quarter.
     """
@@ -864,8 +869,9 @@ def portfolio_headline(review: Any) -> list[str]:
     out = []
     for t in review.totals.to_dict(orient="records"):
         cur, n = str(t["currency"]), int(t["cases"])
-        base, exp = t["in_force_npv"], t["expected_npv"]
+        base, exp = t["in_force_npv_pb"], t["expected_npv_pb"]
         change = exp - base
+        own = "" if t["restated"] else " (not restated: each on its own basis)"
         shift = format_money(abs(change), cur, compact=True)
         if round(change) > 0:
             moved = f"{shift} of value created against the baselines in force"
@@ -873,10 +879,12 @@ def portfolio_headline(review: Any) -> list[str]:
             moved = f"{shift} of value destroyed against the baselines in force"
         else:
             moved = "unchanged since approval"
-        out.append(f"{cur or 'No currency'} ({n} case{'s' if n != 1 else ''}): NPV in force "
+        out.append(f"{cur or 'No currency'} ({n} case{'s' if n != 1 else ''}{own}): NPV in force "
                    f"{format_money(base, cur, compact=True)}, expected NPV now {format_money(exp, cur, compact=True)}: "
                    f"{moved}.")
-    order = ["value created", "on track", "at risk", "value destroyed"]
+    if review.basis is not None:
+        out.append(f"Portfolio money is {review.basis.describe()}.")
+    order = ["value created", "on track", "at risk", "value destroyed", "not started"]
     counts = cases["verdict"].fillna("no verdict").value_counts()
     verdicts = [v for v in order if v in counts.index] + sorted(v for v in counts.index if v not in order)
     out.append("Verdicts: " + ", ".join(f"{int(counts[v])} {v}" for v in verdicts) + ".")
@@ -904,11 +912,11 @@ def portfolio_summary(review: Any) -> Html:
     if counts["grey"]:
         cards.append({"label": "Not yet rated", "value": counts["grey"], "note": "nothing due or reported"})
     money = []
-    for t in review.totals.to_dict(orient="records"):
-        cur, base, exp = str(t["currency"]), t["in_force_npv"], t["expected_npv"]
+    for t in review.totals[review.totals["restated"]].to_dict(orient="records"):
+        cur, base, exp = str(t["currency"]), t["in_force_npv_pb"], t["expected_npv_pb"]
         diff = exp - base
         money += [{"label": f"NPV in force ({cur})", "value": format_money(base, cur, True),
-                   "note": "approved, as re-baselined; sum of the register"},
+                   "note": "approved, as re-baselined; portfolio basis"},
                   {"label": f"Expected NPV ({cur})", "value": format_money(exp, cur, True),
                    "note": ("+" if round(diff) > 0 else "") + f"{format_money(diff, cur, True)} vs in force",
                    "tone": "good" if round(diff) > 0 else "bad" if round(diff) < 0 else ""}]
@@ -927,22 +935,26 @@ def load_failures_table(failures: Any) -> Html:
 
 
 def register_table(cases: Any) -> Html:
-    """The portfolio register for the board: one row per case with its decision, verdict and RAG, the
-    NPVs on each basis (each in its case's currency), realisation and value for money of the outlook,
-    then a total row per currency (each total the sum of its column)."""
-    cols = {"case_id": "case", "title": "title", "status": "status", "decision": "decision", "verdict": "verdict",
-            "rag": "RAG", "approved_npv": "approved_NPV", "in_force_npv": "NPV_in_force",
-            "expected_npv": "expected_NPV", "forward_npv": "forward_NPV", "realisation_pct": "benefits_realised",
-            "vfm": "value_for_money", "currency": "currency"}
+    """The portfolio register for the board: one row per case with its decision, verdict and RAG, its
+    expected NPV on its own basis (as its pack shows it), then the NPVs restated on the portfolio basis
+    (approved, in force, expected, forward), realisation and value for money of the outlook; a total
+    row per currency adds only the restated columns (each total is the sum of its column)."""
     import pandas as pd
 
-    df = cases[list(cols)].rename(columns=cols)
-    money = ["approved_NPV", "NPV_in_force", "expected_NPV", "forward_NPV"]
-    totals = [{"case": "Total", "title": f"{int(len(g))} cases", "currency": cur, **{m: float(g[m].sum()) for m in money}}
-              for cur, g in df.groupby("currency", sort=True)]
-    df = pd.concat([df, pd.DataFrame(totals)], ignore_index=True) if len(df) else df
-    return table(df, money=money, percent=["benefits_realised"], digits={"value_for_money": 2},
-                 currency="currency", rag="RAG")
+    cols = {"case_id": "case", "title": "title", "status": "status", "decision": "decision", "verdict": "verdict",
+            "rag": "RAG", "expected_npv": "expected_NPV_own_basis", "approved_npv_pb": "approved",
+            "in_force_npv_pb": "in_force", "expected_npv_pb": "expected", "forward_npv_pb": "forward",
+            "realisation_pct": "benefits_realised", "vfm": "value_for_money", "currency": "currency"}
+    df = cases[[c for c in cols if c in cases]].rename(columns=cols)
+    money = ["expected_NPV_own_basis", "approved", "in_force", "expected", "forward"]
+    if len(df) and "restated" in cases:
+        ok = cases["restated"].astype(bool).to_numpy()
+        totals = [{"case": "Total", "title": f"{int(len(g))} restated cases", "currency": cur,
+                   **{m: float(g[m].sum()) for m in money[1:]}}
+                  for cur, g in df[ok].groupby("currency", sort=True)]
+        df = pd.concat([df, pd.DataFrame(totals)], ignore_index=True)
+    return table(df, money=[m for m in money if m in df], percent=["benefits_realised"],
+                 digits={"value_for_money": 2}, currency="currency", rag="RAG")
 
 
 def _single_currency(df: Any) -> str:
@@ -951,27 +963,36 @@ def _single_currency(df: Any) -> str:
     return "GBP"
 
 
-def selection_table(selection: Any, options: Any) -> Html:
-    """The cases chosen under the budget (with their value) and the spend against budget per year."""
-    import pandas as pd
-
-    if selection is None:
-        return Html('<p class="vmo-empty">No case is competing for funds in this review.</p>')
-    cur = _single_currency(options)
-    t = options.join(selection.table[["selected"]], how="left").reset_index()
-    t["decision"] = t["selected"].map({True: "fund", False: "do not fund"}).fillna("do not fund")
-    t.loc[t["must_do"].astype(bool), "decision"] = "fund (must do)"
-    cases = table(t[["case_id", "title", "status", "value", "decision"]].rename(columns={"value": "forward_NPV"}),
+def selection_table(review: Any) -> Html:
+    """The selection at the review's budget: committed cases (in delivery or live: never "do not
+    fund"), the discretionary choice, and each year's budget, committed spend, what remained and the
+    headroom. The budget is stated; with none, the page says so."""
+    sel = review.selection
+    if sel is None:
+        return Html(f'<p class="vmo-empty">{html.escape(review.selection_note or "No selection was made.")}</p>')
+    cur = _single_currency(review.register)
+    budget = review.annual_budget
+    stated = (f"{format_money(budget, cur)} a year" if isinstance(budget, (int, float))
+              else "per year as set in portfolio.toml")
+    d = sel.decisions.reset_index()
+    titles = review.register.set_index("case_id")["title"]
+    d["title"] = d["case_id"].map(titles)
+    cases = table(d[["case_id", "title", "status", "value", "decision"]].rename(columns={"value": "forward_NPV"}),
                   money=["forward_NPV"], currency=cur)
-    spend = selection.spend.reset_index().rename(columns={"index": "year"})
-    spend = spend.replace([float("inf")], pd.NA)
-    spend.columns = [str(c) for c in spend.columns]
-    first = spend.columns[0]
-    spend[first] = spend[first].astype(str)
-    years = table(spend, money=[c for c in spend.columns if c != first], currency=cur)
-    total = f"<p>Value of the selection: <b>{html.escape(format_money(selection.value, cur, compact=True))}</b>"
-    total += f" ({html.escape(selection.note)})</p>" if selection.note else "</p>"
-    return Html(total + cases.html + "<h3>Spend against budget by year</h3>" + years.html)
+    years = sel.budget.reset_index()
+    years = years.rename(columns={years.columns[0]: "year"})
+    years["year"] = years["year"].astype(str)
+    years = years.replace([float("inf")], float("nan"))
+    money = [c for c in years.columns if c != "year"]
+    head = (f"<p>Budget: <b>{html.escape(stated)}</b>. Committed value "
+            f"{html.escape(format_money(sel.committed_value, cur, compact=True))}, selected "
+            f"{html.escape(format_money(sel.selection.value, cur, compact=True))}.")
+    if sel.benefit_target is not None:
+        head += f" Target {html.escape(format_money(sel.benefit_target, cur, compact=True))}: gap " \
+                f"{html.escape(format_money(sel.target_gap, cur, compact=True))}."
+    head += f" {html.escape(sel.note)}</p>" if sel.note else "</p>"
+    return Html(head + cases.html + "<h3>Budget, committed and discretionary spend by year</h3>"
+                + table(years, money=money, currency=cur).html)
 
 
 def portfolio_results(review: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ callers are moved; it defines nothing.
 from __future__ import annotations
 
 from vmo_lib.errors import AnalysisError
+from vmo_lib.portfolio.basis import PortfolioBasis, basis_factors, basis_totals, restate_portfolio
 from vmo_lib.portfolio.common import case_as_of
 from vmo_lib.portfolio.double_counting import (
     DoubleCounting,
@@ -40,41 +41,56 @@ from vmo_lib.portfolio.register import (
 from vmo_lib.portfolio.rollup import kpi_rollup, portfolio_mix, realisation_rollup
 from vmo_lib.portfolio.selection import (
     CANDIDATE_STATUSES,
+    COMMITTED_STATUSES,
     BudgetStep,
+    CommittedSelection,
     InfeasibleSelection,
     Selection,
     budget_step,
+    committed_selection,
     efficient_frontier,
     portfolio_selection,
     select_portfolio,
+    select_with_commitments,
     selection_options,
 )
+from vmo_lib.portfolio.settings import PortfolioSettings, load_portfolio_settings
 
 __all__ = [
     "BENEFIT_REGISTER_COLUMNS",
     "CANDIDATE_STATUSES",
+    "COMMITTED_STATUSES",
     "REGISTER_COLUMNS",
     "AnalysisError",
     "BudgetStep",
+    "CommittedSelection",
     "DoubleCounting",
     "InfeasibleSelection",
+    "PortfolioBasis",
+    "PortfolioSettings",
     "Register",
     "Selection",
+    "basis_factors",
+    "basis_totals",
     "batch_appraisal",
     "benefit_register",
     "budget_step",
     "build_register",
     "case_as_of",
+    "committed_selection",
     "double_counting",
     "efficient_frontier",
     "find_double_counting",
     "kpi_rollup",
+    "load_portfolio_settings",
     "normalise_kpi",
     "portfolio_mix",
     "portfolio_selection",
     "rank_cases",
     "realisation_rollup",
+    "restate_portfolio",
     "select_portfolio",
+    "select_with_commitments",
     "selection_options",
     "totals_by_currency",
 ]

@@ -130,44 +130,55 @@ def _case_cells(case: BusinessCase) -> tuple[list[str], np.ndarray, np.ndarray, 
 
 def _claims(portfolio: Portfolio | Iterable[BusinessCase],
             synonyms: Mapping[str, str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(claims, cells): one row per claim and one per claimed quarter of a claim."""
-    claims: list[dict[str, Any]] = []
+    """(claims, cells): one row per claim and one per claimed quarter of a claim (cells in claim order)."""
+    cols: dict[str, list[Any]] = {k: [] for k in ("case_id", "case_ix", "line_id", "name", "kpi", "kpi_key",
+                                                   "org_unit", "unit_key", "currency")}
     cell_claim, cell_q, cell_amt = [], [], []
-    kpi_cache: dict[Any, str] = {}
+    norm_cache: dict[Any, str] = {}
+
+    def norm(v: Any, syn: Mapping[str, str] | None) -> str:
+        key = (v, syn is None)
+        out = norm_cache.get(key)
+        if out is None:
+            out = norm_cache[key] = normalise_kpi(v, syn)
+        return out
+
+    n = 0
     for ci, c in enumerate(cases_of(portfolio)):
         lines = c.lines
-        keep = (lines["kind"] == "benefit") & (lines["benefit_type"] != "dis-benefit")
+        kind, btype = lines["kind"].to_numpy(), lines["benefit_type"].to_numpy()
+        keep = (kind == "benefit") & (btype != "dis-benefit")
         if not keep.any():
             continue
         ids, rows, qs, amts = _case_cells(c)
+        row_claim = np.full(len(ids), -1, dtype=np.int64)
         row_of = {lid: j for j, lid in enumerate(ids)}
         cur = str(c.meta.get("currency") or "")
-        for ln in lines.loc[keep, ["line_id", "name", "kpi", "org_unit"]].itertuples(index=False):
-            raw = ln.kpi
-            key = kpi_cache.get(raw)
-            if key is None:
-                key = kpi_cache[raw] = normalise_kpi(raw, synonyms)
+        col = {k: lines[k].to_numpy()[keep].tolist() for k in ("line_id", "name", "kpi", "org_unit")}
+        for lid, name, raw, lunit in zip(col["line_id"], col["name"], col["kpi"], col["org_unit"], strict=True):
+            key = norm(raw, synonyms)
             if not key:
                 continue
-            unit = org_unit_of(ln.org_unit, c)
-            j = row_of.get(str(ln.line_id))
-            sel = rows == j if j is not None else np.zeros(len(rows), dtype=bool)
-            idx = len(claims)
-            claims.append({"case_id": c.case_id, "case_ix": ci, "line_id": str(ln.line_id), "name": ln.name,
-                           "kpi": raw, "kpi_key": key, "org_unit": unit, "unit_key": normalise_kpi(unit),
-                           "currency": cur})
-            n = int(sel.sum())
-            cell_claim.append(np.full(n, idx, dtype=np.int64))
-            cell_q.append(qs[sel])
-            cell_amt.append(np.abs(amts[sel]))
-    cl = pd.DataFrame(claims, columns=["case_id", "case_ix", "line_id", "name", "kpi", "kpi_key", "org_unit",
-                                       "unit_key", "currency"])
+            unit = org_unit_of(lunit, c)
+            j = row_of.get(str(lid))
+            if j is not None:
+                row_claim[j] = n
+            for k, v in (("case_id", c.case_id), ("case_ix", ci), ("line_id", str(lid)), ("name", name), ("kpi", raw),
+                         ("kpi_key", key), ("org_unit", unit), ("unit_key", norm(unit, None)), ("currency", cur)):
+                cols[k].append(v)
+            n += 1
+        cl = row_claim[rows] if len(rows) else np.empty(0, dtype=np.int64)
+        ok = cl >= 0
+        cell_claim.append(cl[ok])
+        cell_q.append(qs[ok])
+        cell_amt.append(np.abs(amts[ok]))
+    claims = pd.DataFrame(cols)
     cells = pd.DataFrame({
         "claim": np.concatenate(cell_claim) if cell_claim else np.empty(0, dtype=np.int64),
         "q": np.concatenate(cell_q) if cell_q else np.empty(0, dtype=np.int64),
         "amount": np.concatenate(cell_amt) if cell_amt else np.empty(0),
     })
-    return cl, cells
+    return claims, cells
 
 
 @dataclass
@@ -187,13 +198,13 @@ class DoubleCounting:
         ``pair_limit`` claims; each pair's amount at stake is the smaller claim per quarter.
     claims : int
         Claims examined (benefit lines with a KPI).
-    pair_limit : int
+    pair_limit : int or None
     """
 
     groups: pd.DataFrame
     pairs: pd.DataFrame
     claims: int = 0
-    pair_limit: int = PAIR_LIMIT
+    pair_limit: int | None = PAIR_LIMIT
 
     @property
     def empty(self) -> bool:
@@ -233,7 +244,8 @@ class DoubleCounting:
             amount = (format_money(r["amount_at_stake"], r["currency"]) + " at stake"
                       if not pd.isna(r["amount_at_stake"]) else "amount not compared")
             out.append(f"  {r['kpi']!r} for {r['org_unit'] or 'no unit'}: {r['cases']} cases ({shown}) over "
-                       f"{r['overlap_from']}–{r['overlap_to']} ({r['overlap_quarters']} quarters): {amount}"
+                       f"{r['overlap_from']}–{r['overlap_to']} ({r['overlap_quarters']} quarter"
+                       f"{'s' if r['overlap_quarters'] != 1 else ''}): {amount}"
                        + (f"; {r['note']}" if r["note"] else ""))
         if len(g) > top:
             rest = g.iloc[int(top):]
@@ -288,7 +300,7 @@ def find_double_counting(portfolio: Portfolio | Iterable[BusinessCase], synonyms
     claims, cells = _claims(portfolio, synonyms)
     if claims.empty or cells.empty:
         return DoubleCounting(pd.DataFrame(columns=list(GROUP_COLUMNS)), pd.DataFrame(columns=list(PAIR_COLUMNS)),
-                              len(claims), pair_limit or 0)
+                              len(claims), pair_limit)
     gkey = pd.MultiIndex.from_frame(claims[["kpi_key", "unit_key"]])
     claims["group"] = pd.factorize(gkey)[0]
     cl_group = claims["group"].to_numpy()
@@ -301,7 +313,7 @@ def find_double_counting(portfolio: Portfolio | Iterable[BusinessCase], synonyms
     shared = per_q[per_q["size"] >= 2]
     if shared.empty:
         return DoubleCounting(pd.DataFrame(columns=list(GROUP_COLUMNS)), pd.DataFrame(columns=list(PAIR_COLUMNS)),
-                              len(claims), pair_limit or 0)
+                              len(claims), pair_limit)
     stake_q = (shared["sum"] - shared["max"]).rename("stake")
     by_group = stake_q.groupby(level="group").agg(["sum", "size"])
     qs = shared.reset_index().groupby("group")["q"].agg(["min", "max"])
@@ -309,44 +321,50 @@ def find_double_counting(portfolio: Portfolio | Iterable[BusinessCase], synonyms
     shared_keys = pd.MultiIndex.from_frame(shared.reset_index()[["group", "q"]])
     in_shared = pd.MultiIndex.from_arrays([cells["group"], cells["q"]]).isin(shared_keys)
     involved = np.unique(cells["claim"].to_numpy()[in_shared])
-    inv = claims.iloc[involved]
-    rows, pair_rows = [], []
-    for grp, g in inv.groupby("group", sort=False):
-        curs = sorted(set(g["currency"]))
-        same = len(curs) == 1
-        amount = float(by_group.loc[grp, "sum"]) if same else math.nan
-        note = "" if same else f"different currencies ({', '.join(curs)}): amount not compared"
-        if same and amount == 0:
-            note = _NOT_MONETISED
-        ordered = g.sort_values(["case_id", "line_id"], kind="stable")
-        detail = pair_limit is None or len(g) <= pair_limit
-        rows.append({
-            "kpi_key": g["kpi_key"].iloc[0], "org_unit": ordered["org_unit"].iloc[0], "kpi": ordered["kpi"].iloc[0],
-            "cases": int(g["case_id"].nunique()), "claims": len(g),
-            "case_ids": ", ".join(sorted(set(g["case_id"]))),
-            "lines": ", ".join(f"{c} {lid}" for c, lid in zip(ordered["case_id"], ordered["line_id"], strict=True)),
-            "overlap_from": _quarter_label(int(qs.loc[grp, "min"])), "overlap_to": _quarter_label(int(qs.loc[grp, "max"])),
-            "overlap_quarters": int(by_group.loc[grp, "size"]), "amount_at_stake": amount,
-            "currency": curs[0] if same else "", "note": note, "pair_detail": bool(detail),
-        })
-        if detail:
-            pair_rows.extend(_pairs(ordered, cells))
-    groups = pd.DataFrame(rows, columns=list(GROUP_COLUMNS)).sort_values(
+    inv = claims.iloc[involved].sort_values(["group", "case_id", "line_id"], kind="stable")
+    inv["case_line"] = inv["case_id"] + " " + inv["line_id"]
+    g = inv.groupby("group", sort=False)
+    first = g[["kpi_key", "org_unit", "kpi"]].first()
+    n_claims = g.size()
+    curs = g["currency"].agg(lambda s: sorted(set(s)))
+    grp = first.index.to_numpy()
+    same = curs.map(len).to_numpy() == 1
+    amount = np.where(same, by_group["sum"].reindex(grp).to_numpy(), np.nan)
+    note = np.where(same, "", ["different currencies (" + ", ".join(c) + "): amount not compared" for c in curs])
+    note = np.where(same & (amount == 0), _NOT_MONETISED, note)
+    detail = np.ones(len(grp), dtype=bool) if pair_limit is None else (n_claims.to_numpy() <= pair_limit)
+    groups = pd.DataFrame({
+        "kpi_key": first["kpi_key"].to_numpy(), "org_unit": first["org_unit"].to_numpy(), "kpi": first["kpi"].to_numpy(),
+        "cases": g["case_id"].nunique().to_numpy(), "claims": n_claims.to_numpy(),
+        "case_ids": g["case_id"].agg(lambda s: ", ".join(dict.fromkeys(s))).to_numpy(),
+        "lines": g["case_line"].agg(", ".join).to_numpy(),
+        "overlap_from": [_quarter_label(int(q)) for q in qs["min"].reindex(grp)],
+        "overlap_to": [_quarter_label(int(q)) for q in qs["max"].reindex(grp)],
+        "overlap_quarters": by_group["size"].reindex(grp).to_numpy().astype(int), "amount_at_stake": amount,
+        "currency": [c[0] if len(c) == 1 else "" for c in curs], "note": note, "pair_detail": detail,
+    })
+    pair_rows: list[dict[str, Any]] = []
+    small = set(grp[detail].tolist())
+    if small:
+        sub = inv[inv["group"].isin(small)]
+        sc = cells[cells["claim"].isin(sub.index)]
+        quarters = {int(k): dict(zip(v["q"].tolist(), v["amount"].tolist(), strict=True))
+                    for k, v in sc.groupby("claim", sort=False)}
+        for _, members in sub.groupby("group", sort=False):
+            pair_rows.extend(_pairs(members, quarters))
+    groups = groups.sort_values(
         ["amount_at_stake", "cases", "kpi_key", "org_unit"], ascending=[False, False, True, True], kind="stable",
         na_position="last").reset_index(drop=True)
     pairs = pd.DataFrame(pair_rows, columns=list(PAIR_COLUMNS))
     if len(pairs):
         pairs = pairs.sort_values(["amount_at_stake"], ascending=False, kind="stable",
                                   na_position="last").reset_index(drop=True)
-    return DoubleCounting(groups, pairs, len(claims), PAIR_LIMIT if pair_limit is None else pair_limit)
+    return DoubleCounting(groups, pairs, len(claims), pair_limit)
 
 
-def _pairs(group: pd.DataFrame, cells: pd.DataFrame) -> list[dict[str, Any]]:
+def _pairs(group: pd.DataFrame, quarters: Mapping[int, Mapping[int, float]]) -> list[dict[str, Any]]:
     """Pairwise detail of one small group (claims of different cases whose quarters overlap)."""
     ids = group.index.to_numpy()
-    sub = cells[cells["claim"].isin(ids)]
-    quarters = {int(k): dict(zip(v["q"].tolist(), v["amount"].tolist(), strict=True))
-                for k, v in sub.groupby("claim", sort=False)}
     recs = group.to_dict("records")
     out = []
     for i in range(len(recs)):

@@ -6,8 +6,21 @@ register, the totals (each the sum of its column, per currency), the decisions n
 at the budget, double counting and the reference class. The portfolio pack (HTML and Excel), the
 index headline and ``vmo portfolio`` render it.
 
-The budget of the selection is a parameter (``annual_budget``: ``vmo review --budget`` /
-``vmo portfolio --budget``), shown on the page; with no budget there is no selection.
+Money on one basis
+------------------
+Each case's NPVs are on its own basis (its first period, its rate, its price base). Before any total
+they are restated on the portfolio basis (:mod:`vmo_lib.portfolio.basis`: a stated base period,
+annual rate, price base and inflation, from ``portfolio.toml`` beside the cases, else
+:func:`default_basis`): the register's ``*_pb`` columns. Totals add only those columns; a case that
+cannot be restated (a nominal case with no inflation stated on a real basis) is totalled on a row of
+its own, on its own basis, never mixed in.
+
+Selection
+---------
+The budget is a parameter (``portfolio.toml``'s ``[budget]``, or ``--budget`` on ``vmo review`` and
+``vmo portfolio``), shown on the page. Cases in delivery or live are committed: their remaining spend
+comes off each year's budget first and the selection never says "do not fund" for them (only the
+decision rule can say "stop"); proposed and approved cases compete for what remains.
 """
 
 from __future__ import annotations
@@ -26,6 +39,9 @@ from vmo_lib.errors import AnalysisError
 from vmo_lib.files import atomic_write_bytes
 from vmo_lib.model import Portfolio
 from vmo_lib.portfolio import core, reference_class
+from vmo_lib.portfolio.basis import PortfolioBasis, basis_factors
+from vmo_lib.portfolio.selection import committed_selection
+from vmo_lib.portfolio.settings import PortfolioSettings
 
 __all__ = ["PORTFOLIO_REGISTER_COLUMNS", "TOTAL_COLUMNS", "PortfolioReview", "case_review_from", "double_counting_table",
            "load_or_review", "load_review", "realisation_by_type", "register_row", "review_portfolio", "save_review"]
@@ -36,13 +52,36 @@ PORTFOLIO_REGISTER_COLUMNS = (
     "currency", "decision", "decision_reason", "verdict", "rag", "rag_reason", "approved_npv", "in_force_npv",
     "baseline_npv", "expected_npv", "forward_npv", "ob_npv", "realisation_pct", "cost_spend_pct", "pv_costs",
     "budget", "vfm", "irr", "bcr", "payback_years", "risk_p10", "risk_p50", "risk_p90", "risk_spread",
-    "prob_negative", "prob_reach_approved", "source",
+    "prob_negative", "prob_reach_approved", "restated", "basis_note", "approved_npv_pb", "in_force_npv_pb",
+    "expected_npv_pb", "forward_npv_pb", "source",
 )
-#: Money columns totalled per currency (each total is the sum of its column).
-TOTAL_COLUMNS = ("approved_npv", "in_force_npv", "expected_npv", "forward_npv")
+#: Money columns totalled per currency: the NPVs restated on the portfolio basis (each total is the
+#: sum of its column over the restated cases).
+TOTAL_COLUMNS = ("approved_npv_pb", "in_force_npv_pb", "expected_npv_pb", "forward_npv_pb")
+#: The own-basis columns behind them (the cases' own figures, as their packs show them).
+OWN_COLUMNS = ("approved_npv", "in_force_npv", "expected_npv", "forward_npv")
 
 
-def register_row(review: CaseReview) -> dict[str, Any]:
+def default_basis(as_of: str) -> PortfolioBasis:
+    """The basis used when ``portfolio.toml`` states none: valued at the start of the review
+    quarter, 8 % a year, nominal prices, real cases inflated at 2 % a year (all stated on the pack)."""
+    return PortfolioBasis(str(as_of), 0.08, "nominal", None, 0.02)
+
+
+def _restated(review: CaseReview, basis: PortfolioBasis) -> dict[str, Any]:
+    """The review's NPVs (approved, in force, expected, forward) restated on ``basis``."""
+    f, note = basis_factors(review.case, basis)
+    net = {k: (a.cashflows["benefits"] - a.cashflows["costs"]).to_numpy(dtype=float)
+           for k, a in (("approved", review.approved), ("in_force", review.in_force), ("expected", review.expected))}
+    tau = review.case.t_of(review.period)
+    future = net["expected"].copy()
+    future[: max(tau + 1, 0)] = 0.0
+    out = {f"{k}_npv_pb": float((v * f).sum()) for k, v in net.items()}
+    out["forward_npv_pb"] = float((future * f).sum())
+    return {**out, "restated": not note, "basis_note": note}
+
+
+def register_row(review: CaseReview, basis: PortfolioBasis | None = None) -> dict[str, Any]:
     """One case's register row, read from its review (the same figures as ``vmo status --json``:
     ``expected_npv``, ``forward_npv``, ``approved_npv``, ``in_force_npv``, ``verdict``, ``rag``,
     ``decision``, ``realisation_pct``; ``irr``/``bcr``/``payback_years``/``vfm`` of the expected outlook).
@@ -63,6 +102,7 @@ def register_row(review: CaseReview) -> dict[str, Any]:
         "risk_p10": d["risk_p10"], "risk_p50": d["risk_p50"], "risk_p90": d["risk_p90"],
         "risk_spread": d["risk_p90"] - d["risk_p10"], "prob_negative": d["prob_below_zero"],
         "prob_reach_approved": d["prob_reach_approved"], "source": review.case.source,
+        **(_restated(review, basis) if basis is not None else {}),
     }
 
 
@@ -99,8 +139,10 @@ class PortfolioReview:
     totals: pd.DataFrame = field(repr=False)
     decisions: pd.DataFrame = field(repr=False)
     failures: pd.DataFrame = field(repr=False)
-    annual_budget: float | None = None
+    basis: PortfolioBasis | None = None
+    annual_budget: Any = None
     candidates: str = "active"
+    benefit_target: float | None = None
     options: Any = field(default=None, repr=False)
     selection: Any = field(default=None, repr=False)
     selection_note: str = ""
@@ -119,7 +161,7 @@ class PortfolioReview:
         ``selection``, ``double_counting``."""
         return {
             "as_of": self.as_of, "seed": self.seed, "annual_budget": self.annual_budget,
-            "candidates": self.candidates,
+            "candidates": self.candidates, "basis": None if self.basis is None else self.basis.describe(),
             "totals": self.totals.to_dict(orient="records"),
             "decisions": self.decisions.to_dict(orient="records"),
             "cases": [r.to_dict(detail=False) for r in self.reviews.values()],
@@ -139,14 +181,18 @@ def _decisions(register: pd.DataFrame) -> pd.DataFrame:
 
 
 def _totals(register: pd.DataFrame) -> pd.DataFrame:
+    """Per currency: the restated cases' totals of :data:`TOTAL_COLUMNS`; cases not restated on a row
+    of their own with their own-basis totals (``restated`` False) — never added together."""
     rows = []
-    for cur, g in register.groupby("currency", sort=True):
-        rows.append({"currency": cur, "cases": len(g), **{c: float(g[c].sum()) for c in TOTAL_COLUMNS}})
-    return pd.DataFrame(rows, columns=["currency", "cases", *TOTAL_COLUMNS])
+    for (cur, restated), g in register.groupby(["currency", "restated"], sort=True):
+        cols = TOTAL_COLUMNS if restated else OWN_COLUMNS
+        rows.append({"currency": cur, "restated": bool(restated), "cases": len(g),
+                     **{k: float(g[c].sum()) for k, c in zip(TOTAL_COLUMNS, cols, strict=True)}})
+    return pd.DataFrame(rows, columns=["currency", "restated", "cases", *TOTAL_COLUMNS])
 
 
-def review_portfolio(reviews: Iterable[CaseReview], as_of: str, *, annual_budget: float | None = None,
-                     candidates: str = "active", failures: pd.DataFrame | None = None,
+def review_portfolio(reviews: Iterable[CaseReview], as_of: str, *, settings: PortfolioSettings | None = None,
+                     annual_budget: Any = None, candidates: str = "active", failures: pd.DataFrame | None = None,
                      seed: int = 0) -> PortfolioReview:
     """Build the portfolio review from the case reviews of one date (module notes).
 
@@ -155,8 +201,11 @@ def review_portfolio(reviews: Iterable[CaseReview], as_of: str, *, annual_budget
     reviews : iterable of CaseReview
         One per case, all at ``as_of``.
     as_of : str
-    annual_budget : float, optional
-        Yearly limit on the forward costs of the cases competing for funds; None = no selection.
+    settings : PortfolioSettings, optional
+        ``portfolio.toml`` (:func:`vmo_lib.portfolio.settings.load_portfolio_settings`): budget, basis,
+        benefit target, must-do / exclusive / depends-on.
+    annual_budget : float or {year: float}, optional
+        Overrides the settings' budget; with neither there is no selection.
     candidates : str
         Which cases compete (:data:`vmo_lib.portfolio.core.CANDIDATE_STATUSES`).
     failures : pandas.DataFrame, optional
@@ -171,41 +220,44 @@ def review_portfolio(reviews: Iterable[CaseReview], as_of: str, *, annual_budget
     ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [10, 10]}])
     >>> b = make_case({"case_id": "B", "horizon": 2, "discount_rate": 0},
     ...               costs=[{"line_id": "C1", "name": "C", "amounts": [5, 5]}])
-    >>> pr = review_portfolio([review_case(c, "2026Q1", iterations=0) for c in (a, b)], "2026Q1")
-    >>> int(pr.totals.loc[0, "cases"]), float(pr.totals.loc[0, "expected_npv"])
+    >>> from vmo_lib.portfolio.settings import PortfolioSettings
+    >>> s = PortfolioSettings(basis=PortfolioBasis("2026Q1", 0.0, "real"))
+    >>> pr = review_portfolio([review_case(c, "2026Q1", iterations=0) for c in (a, b)], "2026Q1", settings=s)
+    >>> int(pr.totals.loc[0, "cases"]), float(pr.totals.loc[0, "expected_npv_pb"])
     (2, 10.0)
     """
     reviews = list(reviews)
     by_id = {r.case_id: r for r in reviews}
     if len(by_id) != len(reviews):
         raise AnalysisError("two case reviews have the same case id")
-    register = pd.DataFrame([register_row(r) for r in reviews], columns=list(PORTFOLIO_REGISTER_COLUMNS))
+    settings = settings or PortfolioSettings()
+    basis = settings.basis or default_basis(as_of)
+    budget = annual_budget if annual_budget is not None else settings.budget
+    register = pd.DataFrame([register_row(r, basis) for r in reviews], columns=list(PORTFOLIO_REGISTER_COLUMNS))
     register = core.rank_cases(register, by="vfm") if len(register) else register
     cases = [r.case for r in reviews]
     statuses = {r.case_id: r.status for r in reviews}
     benefits = core.benefit_register(cases, statuses) if cases else pd.DataFrame(
         columns=list(core.BENEFIT_REGISTER_COLUMNS))
     options = selection = None
-    note = "No annual budget was given, so no selection was made." if annual_budget is None else ""
-    if annual_budget is not None and cases:
-        options, costs = core.selection_options(Portfolio(cases), as_of, candidates=candidates, register=register)
-        if len(options):
-            try:
-                selection = core.select_portfolio(options["value"], costs, annual_budget,
-                                                  must_do=options.index[options["must_do"].astype(bool)].tolist(),
-                                                  currency=options["currency"])
-            except AnalysisError as exc:
-                note = str(exc)
-        else:
-            note = "No case is competing for funds."
+    note = "No annual budget was given, so no selection was made." if budget is None else ""
+    if budget is not None and cases:
+        try:
+            selection = committed_selection(Portfolio(cases), as_of, budget, value=settings.value,
+                                            must_do=settings.must_do, exclusive=settings.exclusive,
+                                            depends_on=settings.depends_on, register=register,
+                                            benefit_target=settings.benefit_target)
+            note = selection.note
+        except AnalysisError as exc:
+            note = str(exc)
     overlaps = core.double_counting(cases) if cases else pd.DataFrame()
     history = reference_class.history_ratios(cases, as_of) if cases else pd.DataFrame()
     uplifts = reference_class.reference_class_uplifts(history) if len(history) else pd.DataFrame()
     fail = failures if failures is not None else pd.DataFrame(columns=["file", "error"])
     return PortfolioReview(
         as_of=as_of, reviews=by_id, register=register.reset_index(drop=True), benefits=benefits,
-        totals=_totals(register), decisions=_decisions(register), failures=fail,
-        annual_budget=None if annual_budget is None else float(annual_budget), candidates=candidates,
+        totals=_totals(register), decisions=_decisions(register), failures=fail, basis=basis,
+        annual_budget=budget, candidates=candidates, benefit_target=settings.benefit_target,
         options=options, selection=selection, selection_note=note, overlaps=overlaps, history=history,
         uplifts=uplifts, seed=int(seed),
     )
@@ -245,12 +297,14 @@ def load_or_review(folder: str | os.PathLike[str], as_of: object, *, seed: int =
         return load_review(review_file)
     from vmo_lib.intake.loader import load_portfolio
     from vmo_lib.periods import review_quarter
+    from vmo_lib.portfolio.settings import load_portfolio_settings
 
     as_of = review_quarter(as_of)
     kw = {} if iterations is None else {"iterations": iterations}
+    settings = load_portfolio_settings(folder, {"budget": annual_budget})
     p = load_portfolio(folder, as_of=as_of)
-    return review_portfolio([review_case(c, as_of, seed=seed, **kw) for c in p.cases], as_of,
-                            annual_budget=annual_budget, failures=p.failures, seed=seed)
+    return review_portfolio([review_case(c, as_of, seed=seed, **kw) for c in p.cases], as_of, settings=settings,
+                            failures=p.failures, seed=seed)
 
 
 def realisation_by_type(review: PortfolioReview) -> pd.DataFrame:

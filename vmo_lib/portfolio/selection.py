@@ -55,7 +55,9 @@ __all__ = [
     "InfeasibleSelection",
     "Selection",
     "budget_step",
+    "committed_selection",
     "efficient_frontier",
+    "select_with_commitments",
     "portfolio_selection",
     "select_portfolio",
     "selection_options",
@@ -93,7 +95,8 @@ def _calendar_year(period: str, length: str) -> int:
 
 def selection_options(portfolio: Portfolio | Iterable[BusinessCase], as_of: object, candidates: str = "proposed",
                       value: str = "forward_npv", view: str = "economic",
-                      register: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      register: pd.DataFrame | None = None,
+                      statuses: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The candidates of a selection: their value and their forward costs per calendar year.
 
     Parameters
@@ -108,6 +111,8 @@ def selection_options(portfolio: Portfolio | Iterable[BusinessCase], as_of: obje
     view : {"economic", "cash"}
     register : pandas.DataFrame, optional
         :attr:`Register.cases` already built (its ``forward_npv``/``ob_npv`` are reused).
+    statuses : sequence of str, optional
+        These statuses instead of ``candidates`` (e.g. :data:`COMMITTED_STATUSES`).
 
     Returns
     -------
@@ -133,7 +138,7 @@ def selection_options(portfolio: Portfolio | Iterable[BusinessCase], as_of: obje
         raise ValueError(f"candidates must be one of {sorted(CANDIDATE_STATUSES)}, not {candidates!r}")
     if value not in ("forward_npv", "ob_npv"):
         raise ValueError(f"value must be 'forward_npv' or 'ob_npv', not {value!r}")
-    statuses = CANDIDATE_STATUSES[candidates]
+    statuses = CANDIDATE_STATUSES[candidates] if statuses is None else tuple(statuses)
     reg = None if register is None else register.set_index("case_id")
     rows, cost_rows = [], {}
     for c in cases_of(portfolio):
@@ -567,3 +572,203 @@ def efficient_frontier(value: pd.Series, costs: pd.DataFrame, budgets: Sequence[
             break
         B = float(nxt[-1])
     return pd.DataFrame(rows, columns=["budget", "value", "peak_spend", "selected"])
+
+
+# --------------------------------------------------------------------------------------------------
+# committed and discretionary spend
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class CommittedSelection:
+    """A selection after committed spend: what is committed, what is chosen, what is not funded.
+
+    Attributes
+    ----------
+    budget : pandas.DataFrame
+        Per calendar year (index): ``budget`` (inf = unconstrained), ``committed`` (the remaining
+        spend of cases in delivery or live), ``available`` = ``budget - committed`` (never below 0),
+        ``discretionary`` (the chosen cases' spend), ``headroom`` = ``available - discretionary``.
+    selection : Selection
+        The choice among the discretionary candidates within ``available``.
+    decisions : pandas.DataFrame
+        One row per case (index ``case_id``): ``status, value, decision`` — ``"committed"`` (never
+        "do not fund"), ``"fund"`` or ``"do not fund"`` — and the forward cost of each year.
+    over_committed : list of int
+        Years whose committed spend alone exceeds the budget.
+    benefit_target : float or None
+        The value the portfolio should reach (settings); ``target_gap`` = target - committed value
+        - selected value (positive = short of it).
+    """
+
+    budget: pd.DataFrame
+    selection: Selection
+    decisions: pd.DataFrame
+    over_committed: list[int]
+    committed_value: float
+    benefit_target: float | None = None
+    note: str = ""
+
+    @property
+    def committed(self) -> list[str]:
+        return list(self.decisions.index[self.decisions["decision"] == "committed"])
+
+    @property
+    def funded(self) -> list[str]:
+        return self.committed + list(self.selection.selected)
+
+    @property
+    def not_funded(self) -> list[str]:
+        return list(self.decisions.index[self.decisions["decision"] == "do not fund"])
+
+    @property
+    def value(self) -> float:
+        """Committed value plus the value of the chosen discretionary cases."""
+        return self.committed_value + self.selection.value
+
+    @property
+    def target_gap(self) -> float:
+        return math.nan if self.benefit_target is None else float(self.benefit_target) - self.value
+
+    def to_dict(self) -> dict[str, Any]:
+        def num(v: float) -> float | None:
+            return None if v is None or not math.isfinite(v) else float(v)
+
+        return {"committed": self.committed, "selected": list(self.selection.selected), "not_funded": self.not_funded,
+                "committed_value": num(self.committed_value), "selected_value": num(self.selection.value),
+                "value": num(self.value), "benefit_target": num(self.benefit_target) if self.benefit_target is not None
+                else None, "target_gap": num(self.target_gap), "over_committed": [int(y) for y in self.over_committed],
+                "note": self.note,
+                "budget": [{"year": int(y), **{k: num(v) for k, v in r.items()}} for y, r in self.budget.iterrows()]}
+
+
+def select_with_commitments(value: pd.Series, costs: pd.DataFrame, committed_costs: pd.DataFrame,
+                            budget: float | Mapping[int, float] | None, must_do: Iterable[str] | None = None,
+                            exclusive: Iterable[Iterable[str]] = (),
+                            depends_on: Mapping[str, Iterable[str] | str] | None = None,
+                            currency: pd.Series | None = None) -> tuple[Selection, pd.DataFrame, list[int]]:
+    """The best discretionary selection within what the committed spend leaves of each year's budget.
+
+    Parameters
+    ----------
+    value, costs, must_do, exclusive, depends_on, currency
+        The discretionary candidates, as :func:`select_portfolio`.
+    committed_costs : pandas.DataFrame
+        Forward costs of the committed cases (rows) per calendar year (columns): deducted first.
+    budget : float, mapping or None
+        Each year's budget (a flat amount, ``{year: amount}``, or None = unconstrained).
+
+    Returns
+    -------
+    (selection, budget_table, over_committed)
+        ``budget_table`` as :attr:`CommittedSelection.budget`; ``over_committed`` the years whose
+        committed spend alone is above the budget (nothing discretionary fits in them).
+
+    Raises
+    ------
+    InfeasibleSelection
+        The must-do candidates do not fit what the committed spend leaves (the message says so).
+
+    Examples
+    --------
+    >>> value = pd.Series({"A": 10.0, "B": 6.0})
+    >>> costs = pd.DataFrame({2027: [8.0, 5.0]}, index=["A", "B"])
+    >>> committed = pd.DataFrame({2027: [4.0]}, index=["LIVE"])
+    >>> s, table, over = select_with_commitments(value, costs, committed, budget=10)
+    >>> s.selected, float(table.loc[2027, "available"]), over
+    (['B'], 6.0, [])
+    """
+    years = sorted({int(y) for y in costs.columns} | {int(y) for y in committed_costs.columns})
+    committed = (committed_costs.sum(axis=0).reindex(years).fillna(0.0) if len(committed_costs)
+                 else pd.Series(0.0, index=years))
+    committed.index = committed.index.astype(int)
+    if budget is None:
+        limit = np.full(len(years), math.inf)
+    else:
+        limit = _budget_vector(budget, years)
+    available = np.maximum(limit - committed.to_numpy(dtype=float), 0.0)
+    over = [y for y, lim, c in zip(years, limit, committed, strict=True) if c > lim + 1e-9]
+    costs = costs.reindex(columns=years, fill_value=0.0)
+    try:
+        sel = select_portfolio(value, costs, dict(zip(years, available, strict=True)), must_do, exclusive, depends_on,
+                               currency)
+    except InfeasibleSelection as e:
+        raise InfeasibleSelection([*e.reasons, "budgets above are what the committed spend (cases in delivery or "
+                                   "live) leaves: " + ", ".join(f"{y}: {c:,.0f} committed of {lim:,.0f}"
+                                                                 for y, c, lim in zip(years, committed, limit, strict=True)
+                                                                 if c > 0)]) from None
+    spend = sel.spend["spend"].reindex(years).fillna(0.0).to_numpy()
+    table = pd.DataFrame({"budget": limit, "committed": committed.to_numpy(dtype=float), "available": available,
+                          "discretionary": spend, "headroom": available - spend},
+                         index=pd.Index(years, name="year"))
+    return sel, table, over
+
+
+def committed_selection(portfolio: Portfolio | Iterable[BusinessCase], as_of: object,
+                        budget: float | Mapping[int, float] | None, value: str = "forward_npv",
+                        view: str = "economic", must_do: Iterable[str] | None = None,
+                        exclusive: Iterable[Iterable[str]] = (),
+                        depends_on: Mapping[str, Iterable[str] | str] | None = None,
+                        register: pd.DataFrame | None = None,
+                        benefit_target: float | None = None) -> CommittedSelection:
+    """Fund the committed cases first, then choose among the discretionary ones with what remains.
+
+    Cases in delivery or live (:data:`COMMITTED_STATUSES`) are committed: their expected spend after
+    ``as_of`` comes off each calendar year's budget and they are never "do not fund". Proposed and
+    approved-not-started cases (:data:`CANDIDATE_STATUSES` ``"proposed"``) compete for the rest
+    (:func:`select_with_commitments`). Closed cases take no part.
+
+    Parameters
+    ----------
+    portfolio, as_of, value, view, must_do, exclusive, depends_on, register
+        As :func:`portfolio_selection` (``must_do`` None = the Regulatory/mandatory candidates).
+    budget : float, mapping or None
+        Each calendar year's budget: one amount for every year, ``{year: amount}``, or None.
+    benefit_target : float, optional
+        The total value (committed + selected, on ``value``) the portfolio should reach.
+
+    Returns
+    -------
+    CommittedSelection
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> mk = lambda i, st, c, v: make_case({"case_id": i, "status": st, "first_period": "2027Q1", "horizon": 2,
+    ...                                     "discount_rate": 0.0},
+    ...                                    costs=[{"line_id": "C1", "name": "Build", "amounts": [c, 0]}],
+    ...                                    benefits=[{"line_id": "B1", "name": "S", "amounts": [0, v]}])
+    >>> cs = committed_selection([mk("D", "in delivery", 8, 9), mk("A", "proposed", 10, 30),
+    ...                           mk("B", "approved", 6, 15)], "2026Q3", budget=15)
+    >>> cs.committed, cs.selection.selected, cs.not_funded, cs.value
+    (['D'], ['B'], ['A'], 10.0)
+    """
+    cases = cases_of(portfolio)
+    options, costs = selection_options(cases, as_of, "proposed", value, view, register)
+    c_opts, c_costs = selection_options(cases, as_of, "proposed", value, view, register, statuses=COMMITTED_STATUSES)
+    cur = pd.concat([options["currency"], c_opts["currency"]])
+    if cur.nunique() > 1:
+        raise AnalysisError("committed and candidate cases are in more than one currency ("
+                            + ", ".join(sorted(cur.unique())) + "): select within one currency, or convert them first")
+    must = list(options.index[options["must_do"]]) if must_do is None else list(must_do)
+    sel, table, over = select_with_commitments(options["value"], costs, c_costs, budget, must, exclusive, depends_on)
+    sel.table.insert(0, "title", options["title"].reindex(sel.table.index))
+    years = list(table.index)
+    rows = []
+    for ids, opts, cst, decide in ((c_opts.index, c_opts, c_costs, lambda i: "committed"),
+                                   (options.index, options, costs,
+                                    lambda i: "fund" if i in set(sel.selected) else "do not fund")):
+        for i in ids:
+            rows.append({"case_id": i, "title": opts.loc[i, "title"], "status": opts.loc[i, "status"],
+                         "value": float(opts.loc[i, "value"]), "decision": decide(i),
+                         **{y: float(cst.loc[i].get(y, 0.0)) for y in years}})
+    decisions = pd.DataFrame(rows, columns=["case_id", "title", "status", "value", "decision", *years]).set_index("case_id")
+    committed_value = float(c_opts["value"].sum()) if len(c_opts) else 0.0
+    what = {"forward_npv": "forward NPV", "ob_npv": "optimism-bias-adjusted NPV"}[value]
+    limit_text = ("no budget limit" if budget is None else f"a budget of {budget:,.0f} a year"
+                  if not isinstance(budget, Mapping) else "the budgets per year given")
+    note = (f"Committed (in delivery, live): {len(c_opts)} case(s) whose spend after {as_of} comes off {limit_text}; "
+            f"the proposed and approved cases compete for the rest, maximising the {what}; must-do: "
+            f"{', '.join(must) or 'none'}.")
+    if over:
+        note += f" Committed spend alone is above the budget in {', '.join(map(str, over))}."
+    sel.note = note
+    return CommittedSelection(table, sel, decisions, over, committed_value, benefit_target, note)
