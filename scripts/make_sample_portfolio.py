@@ -734,8 +734,7 @@ def sample_specs() -> list[Spec]:
                     driver="adoption"),
         ],
         exercises='a proposed case: no actuals, no forecast (not started)',
-        verdict='on track',
-        note='nothing reported: the verdict is the baseline against itself',
+        verdict='not started',
         decision='not started',
         seed=11,
     ))
