@@ -121,7 +121,8 @@ class Spec:
     seed: int = 0
     exercises: str = ""  # what the case exercises in a review, for the README
     verdict: str = ""  # the verdict as of 2026Q3 under today's code, for the README (the tests check it)
-    verdict_note: str = ""  # why, where a rule being changed decides it
+    note: str = ""  # what else the reader should know about the verdict or decision
+    decision: str = ""  # the decision as of 2026Q3 (vmo_lib.analysis.review.decide), for the README
     forecast_all: bool = False  # a Forecast row for every monetised line after the review period
 
 
@@ -366,6 +367,7 @@ def sample_specs() -> list[Spec]:
                   ("2026Q3", "B2"): "Reconciliation workflow live in two of five teams"},
         exercises='a slip and an overrun: benefits two quarters late (mostly a timing effect); a quantifiable non-financial KPI',
         verdict='at risk',
+        decision='recover',
         seed=1,
     ))
 
@@ -403,6 +405,7 @@ def sample_specs() -> list[Spec]:
         comments={("2026Q1", "B1"): "Lead scoring model retrained; conversion above target in three regions"},
         exercises='value created: benefits above plan and a raised forecast',
         verdict='value created',
+        decision='continue',
         seed=2,
     ))
 
@@ -438,6 +441,7 @@ def sample_specs() -> list[Spec]:
         ],
         exercises='on track in delivery: spend and first savings as planned; cost avoidance',
         verdict='on track',
+        decision='continue',
         seed=3,
     ))
 
@@ -479,6 +483,7 @@ def sample_specs() -> list[Spec]:
                   ("2026Q3", "C4"): "Further customer-data remediation needed"},
         exercises='at risk with a positive NPV; a measurement gap (B3 not measured since 2026Q2)',
         verdict='at risk',
+        decision='recover',
         seed=4,
     ))
 
@@ -512,6 +517,7 @@ def sample_specs() -> list[Spec]:
         ],
         exercises='the economic and cash views diverge: 85% of the value is non-cash-releasing',
         verdict='on track',
+        decision='continue',
         seed=5,
     ))
 
@@ -545,6 +551,7 @@ def sample_specs() -> list[Spec]:
         ],
         exercises='in delivery with no benefit due yet (nothing due to date); cost-avoidance value',
         verdict='on track',
+        decision='continue',
         seed=6,
     ))
 
@@ -588,6 +595,7 @@ def sample_specs() -> list[Spec]:
                   ("2026Q3", "B1"): "Billing journey outage in August pushed customers back to phone"},
         exercises='a dis-benefit (entered negative) 30% above plan; the double-counted KPI with CHATBOT-2025 B1',
         verdict='at risk',
+        decision='recover',
         seed=7,
     ))
 
@@ -617,6 +625,8 @@ def sample_specs() -> list[Spec]:
         ],
         exercises='negative NPV by design (mandatory); Green Book declining schedule, real prices; approved with one quarter of spend',
         verdict='on track',
+        decision='continue',
+        note="regulatory/mandatory: it continues although what remains costs more than it returns",
         seed=8,
     ))
 
@@ -651,6 +661,7 @@ def sample_specs() -> list[Spec]:
                   ("2026Q3", "B1"): "Vendor model change degraded intent recognition"},
         exercises='value destroyed: positive baseline NPV, negative expected NPV; the double-counted KPI with PORTAL-2025 B1',
         verdict='value destroyed',
+        decision='re-plan',
         seed=9,
     ))
 
@@ -693,6 +704,7 @@ def sample_specs() -> list[Spec]:
         comments={("2025Q3", "C2"): "Re-baselined: see Baselines sheet, version RB1"},
         exercises='a re-baseline in force: RB1 approved 2025-09-30, before the review period, restates every line',
         verdict='on track',
+        decision='continue',
         seed=10,
     ))
 
@@ -722,8 +734,8 @@ def sample_specs() -> list[Spec]:
                     driver="adoption"),
         ],
         exercises='a proposed case: no actuals, no forecast (not started)',
-        verdict='on track',
-        verdict_note='nothing reported: the verdict is the baseline against itself',
+        verdict='not started',
+        decision='not started',
         seed=11,
     ))
 
@@ -754,6 +766,7 @@ def sample_specs() -> list[Spec]:
         ],
         exercises='a closed case: actuals to the end of the horizon (2025Q4), nothing remaining',
         verdict='on track',
+        decision='closed',
         seed=12,
     ))
 
@@ -789,6 +802,7 @@ def sample_specs() -> list[Spec]:
         exercises="a yearly case: the 2026Q3 review covers 2025 (its last completed year); no 2026 actual is "
                   "filed and none is expected before the year ends",
         verdict="on track",
+        decision='continue',
         seed=13,
     ))
 
@@ -825,7 +839,7 @@ def sample_specs() -> list[Spec]:
         exercises="a cancelled case: actuals to the cancellation (2026Q3), a zero forecast for every line after it; "
                   "must never be told to continue",
         verdict="value destroyed",
-        verdict_note="today's code still signals continue (forward NPV 0 is not negative)",
+        decision="closed",
         seed=14,
     ))
 
@@ -836,8 +850,9 @@ def sample_specs() -> list[Spec]:
               portfolio="Operations", strategic_objective=OBJ_LEAN, org_unit="Logistics",
               case_type="IT: equipment/development", status="live", approval_date=d(2025, 3, 11),
               first_period="2025Q2", horizon=20, go_live_period="2025Q4", discount_rate=0.09),
-        "Live at the first site; benefits due once a year (Q4 peak, Q1 stock count), so 2026Q3 has only the second "
-        "site's cutover dip due (dis-benefit 20% above plan)",
+        "Live at both sites; benefits due once a year (Q4 peak, Q1 stock count), so 2026Q3 has only the second "
+        "site's cutover dip due (dis-benefit 20% above plan); the anchor client leaves: what remains costs more "
+        "than it returns",
         costs=[
             Cost("C1", "WMS subscription", "opex", {("2025Q2", "2030Q1"): 55_000}, driver="vendor",
                  range_=(0.95, 1.2), story=Story(noise=0.0)),
@@ -851,24 +866,27 @@ def sample_specs() -> list[Spec]:
                     "Agency invoices", "Directed picking and slotting at both sites", "medium", d(2025, 3, 31),
                     kpi_rollup="sum", driver="volume",
                     profile={"2025Q4": 9_000, "2026Q4": 18_000, "2027Q4": 18_000, "2028Q4": 18_000,
-                             "2029Q4": 18_000}),
+                             "2029Q4": 18_000}, story=Story(outlook=0.2)),
             Benefit("B2", "Stock written off at the year-end count reduced", "cash-releasing", "Head of Inventory",
                     "Stock written off at the year-end count", "GBP", 400_000, 250_000, 1.0, "2026Q1", 1,
                     "annually", "Stock-count reconciliation", "Perpetual inventory with cycle counts", "medium",
                     d(2025, 3, 31),
                     profile={"2026Q1": 150_000, "2027Q1": 150_000, "2028Q1": 150_000, "2029Q1": 150_000,
-                             "2030Q1": 150_000}, story=Story(level=1.1)),
+                             "2030Q1": 150_000}, story=Story(level=1.1, outlook=0.5)),
             Benefit("D1", "Picking productivity dip at the second site's cutover", "dis-benefit",
                     "Head of Warehouse Operations", "Extra picking labour cost from the cutover", "GBP per quarter",
                     0, 0, 1.0, "2026Q3", 1, "quarterly", "Site labour cost centre",
                     "Pickers retrained; slower picking for six weeks after cutover", "medium", d(2025, 3, 31),
                     profile={"2026Q3": 85_000}, range_=(1.5, 0.8), story=Story(level=1.2)),
         ],
-        comments={("2026Q3", "D1"): "Second site live on 3 August; picking rate back to plan by mid-September"},
+        comments={("2026Q3", "D1"): "Second site live on 3 August; picking rate back to plan by mid-September",
+                  ("2026Q4", "B1"): "The anchor client (70% of peak volume) leaves in October: a fifth of the "
+                                    "peak saving remains",
+                  ("2027Q1", "B2"): "Range halved with the anchor client's exit: half the write-off saving"},
         exercises="a review quarter with only a dis-benefit due: 2026Q3 shows nothing due for benefits and the "
-                  "dis-benefit on its own line (benefits gross of dis-benefits)",
-        verdict="on track",
-        verdict_note="today's code nets the dis-benefit into the quarter's benefit plan (−£85k due)",
+                  "dis-benefit on its own line (benefits gross of dis-benefits); stop: forward NPV below zero",
+        verdict="value destroyed",
+        decision="stop",
         seed=15,
     ))
 
@@ -911,9 +929,10 @@ def sample_specs() -> list[Spec]:
         forecast_all=True,
         exercises="a re-baseline approved after the review period (2026-10-20): as of 2026Q3 the original "
                   "baseline is in force, as of 2026Q4 RB1",
-        verdict="on track",
-        verdict_note="today's code puts RB1 in force at once (on track against it); against the original "
-                     "baseline, in force as of 2026Q3 under the approval-date rule, it is at risk",
+        verdict="at risk",
+        note="against the original baseline, in force until RB1's approval; as of 2026Q4, against RB1: "
+                     "on track",
+        decision="recover",
         seed=16,
     ))
     return specs
@@ -946,8 +965,7 @@ def readme_text(built: Sequence[tuple[Spec, BusinessCase]]) -> str:
         rows.append(f"| {case.case_id} | {case.title} | {m['status']} | {m['period_length']} | "
                     f"{m['strategic_objective']} | {m['org_unit']} | {_money_text(cost)} | "
                     f"{_money_text(npv_of(case, 'baseline'))} | {spec.story} |")
-        note = f": {spec.verdict_note}" if spec.verdict_note else ""
-        checks.append(f"| {case.case_id} | {spec.exercises} | {spec.verdict}{note} |")
+        checks.append(f"| {case.case_id} | {spec.exercises} | {spec.verdict} | {spec.decision} | {spec.note} |")
     n = len(built)
     words = {12: "Twelve", 13: "Thirteen", 14: "Fourteen", 15: "Fifteen", 16: "Sixteen"}
     return "\n".join([
@@ -977,12 +995,12 @@ def readme_text(built: Sequence[tuple[Spec, BusinessCase]]) -> str:
         "",
         "## What each case exercises",
         "",
-        "The verdict is `vmo status data/sample/<case>.xlsx --as-of 2026Q3` under the code of this commit (value",
-        "created, on track, at risk, value destroyed against the baseline in force); tests/test_sample_portfolio.py",
-        "checks every one.",
+        "Verdict (against the baseline in force) and decision are those of",
+        "`vmo status data/sample/<case>.xlsx --as-of 2026Q3` under the code of this commit; together the cases",
+        "reach every verdict and every decision, and tests/test_sample_portfolio.py checks each one.",
         "",
-        "| case | what it exercises | verdict as of 2026Q3 |",
-        "|---|---|---|",
+        "| case | what it exercises | verdict as of 2026Q3 | decision as of 2026Q3 | note |",
+        "|---|---|---|---|---|",
         *checks,
         "",
         "Deliberate features for the analyses that use this portfolio:",
@@ -991,7 +1009,7 @@ def readme_text(built: Sequence[tuple[Spec, BusinessCase]]) -> str:
         "- **Dis-benefits** entered negative: PORTAL-2025 D1 (contact-centre transition costs) and WMS-2025 D1",
         "  (picking dip at the second site's cutover, the only line due in WMS-2025's 2026Q3).",
         "- **Every benefit type and every status** (proposed, approved, in delivery, live, closed, cancelled);",
-        "  four strategic objectives; every verdict.",
+        "  four strategic objectives; every verdict and every decision.",
         "- **Re-baselines**, each restating every monetised line, the original baseline kept: PAY-2024 RB1",
         "  (approved 2025-09-30, in force for a 2026Q3 review) and FIELD-2025 RB1 (approved 2026-10-20, after",
         "  the 2026Q3 review period: in force from a 2026Q4 review).",

@@ -427,6 +427,20 @@ def _status(case_id: str, as_of: str):
     return case_status(_loaded(case_id), as_of)
 
 
+def _decision(case_id: str, as_of: str) -> str:
+    from vmo_lib.analysis.review import decide
+
+    meta = _loaded(case_id).meta
+    return decide(_status(case_id, as_of), meta["status"], meta["case_type"])[0]
+
+
+def forward_npv(s: Sheetful) -> float:
+    """What remains after the review period, discounted to the first period after it."""
+    sign = baseline_matrix(s)[2]
+    rest = (sign @ expected_matrix(s))[_t(s, REVIEWED[s.meta["period_length"]]) + 1:]
+    return case_npv(s, rest)
+
+
 def _npv8(flows: list[float]) -> float:
     return sum(x / 1.08 ** t for t, x in enumerate(flows))
 
@@ -487,6 +501,7 @@ def test_cancelled_case_has_actuals_to_the_cancellation_and_nothing_after(sample
     assert st.expected_npv == pytest.approx(by_hand, abs=0.01)
     assert st.forward_npv == 0
     assert st.verdict.label == hand_verdict(baseline_npv(s), by_hand, pv_costs(s, m)) == "value destroyed"
+    assert _decision("LOYALTY-2025", AS_OF) == "closed"  # never "continue", though nothing remains to lose
 
 
 def test_review_quarter_with_only_a_dis_benefit_due(sample):
@@ -509,9 +524,15 @@ def test_review_quarter_with_only_a_dis_benefit_due(sample):
     assert lines.loc["B1", "plan_period"] == 0 and lines.loc["B2", "plan_period"] == 0  # nothing due
     assert lines.loc["D1", "plan_period"] == -85_000
     assert lines.loc["D1", "actual_period"] == float(q3["amount"].iloc[0])
+    # the anchor client leaves: the owner forecasts a fifth of the peak saving and half the stock saving
+    fc = s.forecast.set_index(["line_id", "period"])["amount"]
+    assert fc[("B1", "2027Q4")] == 0.2 * 540_000 and fc[("B2", "2027Q1")] == 0.5 * 150_000
     st = _status("WMS-2025", AS_OF)
     m = baseline_matrix(s)[0]
-    assert st.verdict.label == hand_verdict(baseline_npv(s), expected_npv(s), pv_costs(s, m)) == "on track"
+    assert st.expected_npv == pytest.approx(expected_npv(s), abs=0.01)
+    assert st.verdict.label == hand_verdict(baseline_npv(s), expected_npv(s), pv_costs(s, m)) == "value destroyed"
+    assert st.forward_npv == pytest.approx(forward_npv(s), abs=0.01) and forward_npv(s) < -100_000
+    assert _decision("WMS-2025", AS_OF) == "stop"  # what remains costs more than it returns
 
 
 def test_rebaseline_approved_after_the_review_period(sample):
@@ -538,22 +559,24 @@ def test_rebaseline_approved_after_the_review_period(sample):
     q3, q4 = _status("FIELD-2025", "2026Q3"), _status("FIELD-2025", "2026Q4")
     assert q3.baseline_npv == pytest.approx(base, abs=0.01) and q3.expected_npv == pytest.approx(exp, abs=0.01)
     assert q3.verdict_vs_original.label == vs_original
-    # As of 2026Q3 the approval-date rule keeps the original in force (today's code: RB1 at once).
-    assert q3.verdict.label == {"baseline": vs_original, "rebaseline:RB1": vs_rb1}[q3.baseline_in_force]
+    # RB1 is not in force before its approval: the 2026Q3 review judges the case against the original
+    assert q3.baseline_in_force == "baseline" and q3.verdict.label == vs_original
+    assert q3.current_baseline_npv == pytest.approx(base, abs=0.01)
     assert q4.baseline_in_force == "rebaseline:RB1"
     assert q4.current_baseline_npv == pytest.approx(rb_npv, abs=0.01) and q4.verdict.label == vs_rb1
+    assert (_decision("FIELD-2025", "2026Q3"), _decision("FIELD-2025", "2026Q4")) == ("recover", "continue")
 
 
-def test_readme_verdicts_are_the_verdicts_of_today(sample):
+def test_readme_verdicts_and_decisions_are_those_of_the_code(sample):
     from vmo_lib.analysis.realisation import VERDICTS
+    from vmo_lib.analysis.review import DECISIONS
 
     text = (SAMPLE / "README.md").read_text(encoding="utf-8")
     specs = _script().sample_specs()
     assert sorted(sp.meta["case_id"] for sp in specs) == sorted(sample)
     assert {sp.verdict for sp in specs} == set(VERDICTS)
+    assert {sp.decision for sp in specs} == set(DECISIONS)
     for sp in specs:
         cid = sp.meta["case_id"]
-        assert f"| {cid} | {sp.exercises} | {sp.verdict}" in text
-        if cid == "FIELD-2025":
-            continue  # depends on the baseline in force: test_rebaseline_approved_after_the_review_period
-        assert _status(cid, AS_OF).verdict.label == sp.verdict, cid
+        assert f"| {cid} | {sp.exercises} | {sp.verdict} | {sp.decision} |" in text
+        assert (_status(cid, AS_OF).verdict.label, _decision(cid, AS_OF)) == (sp.verdict, sp.decision), cid
