@@ -480,8 +480,10 @@ def test_cli_json_selection_double_counting_and_safe_exports(tmp_path, capsys):
     assert d["selection"]["selected"] == ["A"] and d["selection"]["value"] == pytest.approx(80.0)
     assert d["selection"]["next_step"]["next_breakpoint"] == pytest.approx(30.0)
     assert d["selection"]["next_step"]["entering"] == ["B"]
-    pair = d["double_counting"][0]
-    assert {pair["case_a"], pair["case_b"]} == {"A", "B"} and pair["amount_at_stake"] == pytest.approx(120.0)
+    group = d["double_counting"]["groups"][0]  # one row per KPI and unit, the cases involved named
+    assert set(group["case_ids"].split(", ")) == {"A", "B"} and group["amount_at_stake"] == pytest.approx(120.0)
+    pair = d["double_counting"]["pairs"][0]     # a small group keeps its pair detail
+    assert {pair["case_a"], pair["case_b"]} == {"A", "B"}
     # both cases proposed, so nothing is committed; on the default basis (8 %, from 2026Q3, real cases
     # inflated 2 %) the in-force total is the sum of the register's restated column
     assert d["selection"]["committed"] == [] and d["selection"]["not_funded"] == ["B"]

@@ -873,8 +873,9 @@ def export_portfolio_pack(review: Any, path: str | os.PathLike[str]) -> Path:
         _selection_sheet(sheets["Selection"], review)
         sh = sheets["Double counting"]
         r = sh.title(0, "Double counting", "Benefits of different cases claiming the same KPI for the same "
-                                           "organisational unit in overlapping periods; the amount at stake is "
-                                           "the undiscounted amount claimed twice.")
+                                           "organisational unit in overlapping periods, one row per KPI and unit; "
+                                           "the amount at stake is the undiscounted amount claimed more than "
+                                           "once (per quarter: the total claimed less the largest single claim).")
         sh.table(r, doubles, _DOUBLE_COLS, freeze=1, empty="No benefit is claimed by two cases.")
         _reference_sheet(sheets["Reference class"], history, uplifts, findings)
         _failures_sheet(sheets["Not loaded"], portfolio)
@@ -914,8 +915,8 @@ _BENEFIT_REGISTER_COLS = [
     _Col("kpi_target", "KPI target", "ratio"), _Col("kpi_latest", "KPI latest", "ratio"),
     _Col("kpi_progress_pct", "KPI progress", "pct"), _Col("rag_reason", "RAG reason", "text", 36)]
 _DOUBLE_COLS = [
-    _Col("kpi_key", "KPI (normalised)"), _Col("org_unit", "Unit"), _Col("case_a", "Case A"), _Col("line_a", "Line A"),
-    _Col("benefit_a", "Benefit A"), _Col("case_b", "Case B"), _Col("line_b", "Line B"), _Col("benefit_b", "Benefit B"),
+    _Col("kpi", "KPI"), _Col("kpi_key", "KPI (normalised)"), _Col("org_unit", "Unit"), _Col("cases", "Cases", "int"),
+    _Col("claims", "Claims", "int"), _Col("case_ids", "Cases involved", "wrap", 30), _Col("lines", "Lines", "wrap", 36),
     _Col("overlap_from", "Overlap from"), _Col("overlap_to", "Overlap to"),
     _Col("overlap_quarters", "Quarters", "int"), _Col("amount_at_stake", "Amount at stake", "money"),
     _Col("currency", "Currency"), _Col("note", "Note", "wrap", 40)]

@@ -40,6 +40,7 @@ from vmo_lib.files import atomic_write_bytes
 from vmo_lib.model import Portfolio
 from vmo_lib.portfolio import core, reference_class
 from vmo_lib.portfolio.basis import PortfolioBasis, basis_factors
+from vmo_lib.portfolio.double_counting import find_double_counting
 from vmo_lib.portfolio.selection import committed_selection
 from vmo_lib.portfolio.settings import PortfolioSettings
 
@@ -128,8 +129,11 @@ class PortfolioReview:
     annual_budget : float or None
     options, selection
         The candidates and the chosen set at ``annual_budget`` (None without a budget or candidate).
-    overlaps, history, uplifts : pandas.DataFrame
-        Double counting, the reference-class history and its uplifts.
+    double_counting : DoubleCounting
+        Double counting by KPI group (:func:`vmo_lib.portfolio.double_counting.find_double_counting`:
+        near-linear in the number of claims); ``overlaps`` is its group table, one row per KPI and unit.
+    history, uplifts : pandas.DataFrame
+        The reference-class history and its uplifts.
     """
 
     as_of: str
@@ -147,10 +151,15 @@ class PortfolioReview:
     selection: Any = field(default=None, repr=False)
     selection_note: str = ""
     selection_infeasible: bool = False
-    overlaps: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    double_counting: Any = field(default=None, repr=False)
     history: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     uplifts: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     seed: int = 0
+
+    @property
+    def overlaps(self) -> pd.DataFrame:
+        """Double counting, one row per KPI group (:data:`vmo_lib.portfolio.double_counting.GROUP_COLUMNS`)."""
+        return self.double_counting.groups
 
     @property
     def cases(self) -> list[Any]:
@@ -169,7 +178,7 @@ class PortfolioReview:
             "register": self.register.drop(columns=["source"]).to_dict(orient="records"),
             "selection": None if self.selection is None else self.selection.to_dict(),
             "selection_note": self.selection_note,
-            "double_counting": self.overlaps.to_dict(orient="records"),
+            "double_counting": None if self.double_counting is None else self.double_counting.to_dict(top=50),
             "failures": self.failures.to_dict(orient="records"),
         }
 
@@ -253,7 +262,7 @@ def review_portfolio(reviews: Iterable[CaseReview], as_of: str, *, settings: Por
             note = selection.note
         except AnalysisError as exc:  # must-do cases that do not fit: said on the page, exit 1 in the CLI
             note, infeasible = str(exc), True
-    overlaps = core.double_counting(cases) if cases else pd.DataFrame()
+    overlaps = find_double_counting(cases)
     history = reference_class.history_ratios(cases, as_of) if cases else pd.DataFrame()
     uplifts = reference_class.reference_class_uplifts(history) if len(history) else pd.DataFrame()
     fail = failures if failures is not None else pd.DataFrame(columns=["file", "error"])
@@ -261,7 +270,7 @@ def review_portfolio(reviews: Iterable[CaseReview], as_of: str, *, settings: Por
         as_of=as_of, reviews=by_id, register=register.reset_index(drop=True), benefits=benefits,
         totals=_totals(register), decisions=_decisions(register), failures=fail, basis=basis,
         annual_budget=budget, candidates=candidates, benefit_target=settings.benefit_target,
-        options=options, selection=selection, selection_note=note, selection_infeasible=infeasible, overlaps=overlaps, history=history,
+        options=options, selection=selection, selection_note=note, selection_infeasible=infeasible, double_counting=overlaps, history=history,
         uplifts=uplifts, seed=int(seed),
     )
 
@@ -319,10 +328,8 @@ def realisation_by_type(review: PortfolioReview) -> pd.DataFrame:
 
 
 def double_counting_table(review: PortfolioReview) -> pd.DataFrame:
-    """The double-counting findings for display (KPI, cases, periods, amount at stake)."""
+    """The double-counting findings for display: one row per KPI and unit claimed by two or more
+    cases at the same time, with the cases, their lines, the periods and the amount at stake."""
     o = review.overlaps
-    if not len(o):
-        return pd.DataFrame(columns=["KPI", "amount_at_stake", "currency"])
-    keep = [c for c in ("case_a", "benefit_a", "case_b", "benefit_b", "kpi_key", "cases", "overlap_from",
-                        "overlap_to", "amount_at_stake", "currency") if c in o]
-    return o[keep].rename(columns={"kpi_key": "KPI"})
+    cols = ["kpi", "org_unit", "case_ids", "lines", "overlap_from", "overlap_to", "amount_at_stake", "currency"]
+    return o[[c for c in cols if c in o]].rename(columns={"kpi": "KPI", "case_ids": "cases"})
