@@ -36,7 +36,7 @@ review_file = ""  # the review the batch computed, else computed here
 review = reviews.case_review_from(case_path, as_of, seed=seed, review_file=review_file)
 status = review.status
 report.write_results(out_dir, report.case_results(review))
-excel.export_pack_into(out_dir, review)
+pack_xlsx = excel.export_pack_into(out_dir, review)  # the Excel pack, from the same review
 
 # %%
 report.case_summary(review)

@@ -37,7 +37,7 @@ review_file = ""  # the review the batch computed, else computed here
 review = portfolio_review.load_or_review(folder, as_of, seed=seed, annual_budget=annual_budget,
                                          review_file=review_file)
 report.write_results(out_dir, report.portfolio_results(review))
-excel.export_pack_into(out_dir, review, name="portfolio.xlsx")
+pack_xlsx = excel.export_pack_into(out_dir, review, name="portfolio.xlsx")  # from the same review
 
 # %%
 report.portfolio_summary(review)

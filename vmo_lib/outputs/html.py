@@ -395,9 +395,12 @@ def render_index(entries: Sequence[Mapping[str, Any]], *, as_of: str, source: st
     counts = {k: sum(1 for r in ok if r["rag_class"] == k) for k in ("green", "amber", "red", "grey")}
     n_failed = len(rows) - len(ok)
     cards = [{"label": "Cases reviewed", "value": f"{len(ok)} of {len(rows)}", "note": "", "tone": ""},
-             {"label": "Green", "value": counts["green"], "note": "on track", "tone": "good" if counts["green"] else ""},
-             {"label": "Amber", "value": counts["amber"], "note": "needs attention", "tone": ""},
-             {"label": "Red", "value": counts["red"], "note": "needs a decision", "tone": "bad" if counts["red"] else ""}]
+             {"label": "Green", "value": counts["green"], "note": "RAG green", "tone": "good" if counts["green"] else ""},
+             {"label": "Amber", "value": counts["amber"], "note": "RAG amber", "tone": ""},
+             {"label": "Red", "value": counts["red"], "note": "RAG red", "tone": "bad" if counts["red"] else ""}]
+    n_decide = sum(1 for r in ok if r.get("decision") not in (None, "", "continue", "closed"))
+    cards.append({"label": "Decisions needed", "value": n_decide, "note": "stop, re-plan, recover or start",
+                  "tone": "bad" if n_decide else ""})
     if counts["grey"]:
         cards.append({"label": "Not yet rated", "value": counts["grey"], "note": "nothing due or reported", "tone": ""})
     if n_failed:
