@@ -537,3 +537,16 @@ def test_frontier_chart_draws_the_frontier_points():
     f = P.efficient_frontier(value, costs)
     ax = efficient_frontier_chart(f, "GBP", budget=9).axes[0]
     np.testing.assert_allclose(ax.collections[0].get_offsets(), f[["budget", "value"]].to_numpy())
+
+
+def test_cli_portfolio_with_workbooks_left_out_exits_1_and_names_them(tmp_path, capsys):
+    from vmo_lib.cli import main
+
+    folder = _workbooks(tmp_path / "cases")
+    (folder / "BROKEN.xlsx").write_text("not a workbook")
+    rc = main(["portfolio", str(folder), "--as-of", "2026Q3", "--risk-iterations", "0", "--json"])
+    captured = capsys.readouterr()
+    assert rc == 1 and "BROKEN.xlsx" in captured.err and "left out" in captured.err
+    import json
+
+    assert [f["path"].endswith("BROKEN.xlsx") for f in json.loads(captured.out)["failures"]] == [True]

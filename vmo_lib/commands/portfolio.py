@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
             "reference_class": {"history": _records(history), "uplifts": _records(uplifts), "gmpp": _records(gmpp),
                                 "sentences": sentences, "attribution": R.GMPP_ATTRIBUTION},
         })
-        return 0
+        return _left_out(pf)
 
     print(f"Portfolio {args.folder} as of {reg.as_of}: {len(pf)} case(s), {len(pf.failures)} not loaded")
     cols = ["case_id", "status", "decision", "verdict", "rag", "in_force_npv", "expected_npv", "forward_npv", "vfm"]
@@ -243,4 +243,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"  ({R.GMPP_ATTRIBUTION}.)")
     if args.export:
         print(f"\nwritten: {args.export}")
-    return 0
+    return _left_out(pf)
+
+
+def _left_out(pf) -> int:
+    """Exit 1, listing them on stderr, when some workbooks were not loaded (the figures leave them out)."""
+    if not len(pf.failures):
+        return 0
+    names = ", ".join(Path(str(p)).name for p in pf.failures["path"])
+    print(f"vmo: {len(pf.failures)} workbook(s) not loaded and left out of the portfolio: {names}", file=sys.stderr)
+    return 1
