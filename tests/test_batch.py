@@ -314,3 +314,21 @@ def test_dask_scheduler_runs_the_same_tasks(tmp_path):
     assert sorted(c["case_id"] for c in result.cases) == ["PORTAL-2025", "RPA-2025"]
     for n in ("PORTAL-2025", "RPA-2025"):
         assert report.read_results(tmp_path / "out" / "cases" / n)["case_id"] == n
+
+
+def test_duplicate_case_ids_are_refused_by_the_review_as_by_validate(tmp_path):
+    # CRM-2025 and crm-2025 name one folder on Windows and macOS: the second in file order fails with
+    # the reason vmo validate and load_portfolio give, and is left out of the portfolio.
+    folder = _tiny_inputs(tmp_path, ["CRM-2025"])
+    case = load_case(folder / "CRM-2025.xlsx")
+    case.meta["case_id"] = "crm-2025"
+    write_case_workbook(case, folder / "zz-copy.xlsx")
+    result = batch.run_review(folder, "2026Q3", tmp_path / "out", workers=1, progress="off",
+                        case_notebook=_tiny_notebook(tmp_path), portfolio_notebook="")
+    rows = {Path(r["source"]).name: r for r in result.cases}
+    assert rows["CRM-2025.xlsx"]["status"] == "ok"
+    dup = rows["zz-copy.xlsx"]
+    assert dup["status"] == "failed" and dup["step"] == "load"
+    assert "already used by CRM-2025.xlsx" in dup["error"] and "ignoring upper/lower case" in dup["error"]
+    assert "already used by CRM-2025.xlsx" in (tmp_path / "out" / "cases" / dup["safe_id"] / "failed.html").read_text()
+    assert not result.ok

@@ -465,6 +465,30 @@ def _index_figures(results: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def _refuse_duplicate_ids(recs: list[dict], as_of: str, footer: str) -> None:
+    """Two workbooks with one case id (compared ignoring upper/lower case) are refused as
+    ``vmo validate`` and ``load_portfolio`` refuse them (:func:`vmo_lib.intake.loader.duplicate_case_ids`):
+    the first in file order keeps its pack, each later one fails with the reason and is left out of
+    the portfolio."""
+    from vmo_lib.intake.loader import duplicate_case_ids
+
+    cases = sorted((r for r in recs if r["kind"] == "case"), key=lambda r: r["source"])
+    entries = [(r["source"], r["case_id"] if r["status"] == "ok" else None, "B4") for r in cases]
+    for i, issues in duplicate_case_ids(entries).items():
+        r = cases[i]
+        records = json.loads(issues.to_json(orient="records"))
+        r.update(status="failed", step="load", error=records[0]["message"], issues=records, verdict=None, rag=None,
+                 decision=None, figures={})
+        r.pop("review", None)
+        tmp = Path(r["tmp"]) if r.get("tmp") else None
+        if tmp is not None and tmp.is_dir():
+            for f in tmp.iterdir():
+                shutil.rmtree(f) if f.is_dir() else f.unlink()
+            atomic_write_text(tmp / "failed.html", render_failure_page(
+                case_id=r["case_id"], source=Path(r["source"]).name, as_of=as_of, error=r["error"],
+                issues=records, footer=footer))
+
+
 def _portfolio_review(recs: list[dict], folder: Path, as_of: str, seed: int, annual_budget: float | None,
                       work: Path) -> Path:
     """Build the portfolio review from the case reviews the tasks computed and save it for the notebook."""
@@ -1235,6 +1259,7 @@ def _review_into(out_abs: Path, run_id: str, out: Path, folder: Path, inputs: Se
                                str(out_abs), as_of, scenario, pdf, timeout, footer))
         bar = _Progress(progress, len(tasks) + (pf_nb is not None))
         recs = _run_all(tasks, workers, scheduler, bar, worker_timeout)
+        _refuse_duplicate_ids(recs, as_of, footer)
         if pf_nb is not None:  # the portfolio review is built from the case reviews just computed
             pf_review = _portfolio_review(recs, folder, as_of, seed, annual_budget, work)
             optional = {"annual_budget": annual_budget, "review_file": str(pf_review)}
