@@ -35,6 +35,15 @@ Conventions (the review pack and ``vmo status`` repeat them)
   (sunk cost ignored) and discounts them to the first period after ``as_of``: the decision view of
   "is what remains worth doing from here".
 
+The family is split by concept; this module keeps realisation by line, benefit, type and period, the
+measurement gaps, KPI progress and the :class:`CaseStatus` that ties them together:
+
+* :mod:`vmo_lib.analysis.outlook`: the review period, the expected outlook and the forward NPV;
+* :mod:`vmo_lib.analysis.bridge`: the value bridge;
+* :mod:`vmo_lib.analysis.verdict`: thresholds, RAG rules, the verdict and the decision.
+
+Every public name that this module offered before the split is still importable from it.
+
 Examples
 --------
 >>> from vmo_lib.model import make_case
@@ -51,22 +60,45 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import datetime as _dt
 import math
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from vmo_lib import periods, schema
-from vmo_lib.analysis import finance
-from vmo_lib.analysis.appraisal import discount_factors, line_matrices
-from vmo_lib.formatting import format_money
-from vmo_lib.model import FLOW_COLUMNS, BusinessCase, as_date, normalise_flows
+from vmo_lib import schema
+from vmo_lib.analysis.bridge import ValueBridge, value_bridge
+from vmo_lib.analysis.outlook import (
+    EXPECTED,
+    expected_case,
+    expected_flows,
+    expected_matrix,
+    forward_npv,
+    grid,
+    known_at,
+    memo,
+    review_offset,
+    review_period,
+    shared_discount_factors,
+    shared_line_matrices,
+    shared_net_flows,
+    shared_npv,
+    shared_work,
+)
+from vmo_lib.analysis.verdict import (
+    DECISIONS,
+    RAG_LABELS,
+    VERDICTS,
+    Thresholds,
+    Verdict,
+    decide,
+    rag,
+    verdict,
+)
+from vmo_lib.formatting import format_money, is_missing
+from vmo_lib.model import BusinessCase, as_date
 from vmo_lib.periods import period_end_date
 
 __all__ = [
@@ -99,18 +131,16 @@ __all__ = [
     "verdict",
 ]
 
-#: Scenario name of the blended actuals-then-forecast flows added by :func:`expected_case`.
-EXPECTED = "expected"
+# Re-exported from the modules the family was split into (see the module notes), so that every
+# importer of this module keeps working: EXPECTED, expected_case, expected_flows, forward_npv, known_at,
+# review_period, shared_work (outlook); ValueBridge, value_bridge (bridge); DECISIONS, RAG_LABELS,
+# VERDICTS, Thresholds, Verdict, decide, rag, verdict (verdict). The shared NPV and net flows under their
+# former private names, which tests/test_realisation.py compares with appraisal's:
+_npv_of = shared_npv
+_net_flows = shared_net_flows
+
 #: The sign convention, stated wherever a variance is shown.
 VARIANCE_NOTE = "Variance: positive = better than plan (benefits: actual − plan; costs: plan − actual)."
-#: Decisions in order of urgency (most urgent first); :func:`decide` is the rule.
-DECISIONS = ("stop", "re-plan", "recover", "not started", "continue", "closed")
-#: Lifecycle statuses of a case that has ended.
-_ENDED = ("closed", "cancelled")
-_MANDATORY = "Regulatory/mandatory"
-#: Verdicts; "not started" is a proposed case (nothing approved yet, so nothing to judge).
-VERDICTS = ("value created", "on track", "at risk", "value destroyed", "not started")
-RAG_LABELS = {"green": "on plan", "amber": "below plan", "red": "well below plan", "grey": "not started / no data"}
 #: Codes of :func:`measurement_gaps` with what each means.
 GAP_RULES = {
     "no owner": "benefit has no named owner",
@@ -137,96 +167,18 @@ _TINY = 1e-12
 
 
 # --------------------------------------------------------------------------------------------------
-# thresholds and small helpers
+# small helpers
 # --------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Thresholds:
-    """The configurable rules behind verdicts and RAG statuses (fractions, not percentages).
-
-    Attributes
-    ----------
-    value_created : float
-        Verdict "value created" when expected NPV beats the reference baseline NPV by more than this
-        share of the reference PV of costs (default 5 %).
-    at_risk : float
-        Verdict "at risk" when expected NPV falls short of the reference by more than this share of
-        PV costs (default 5 %).
-    value_destroyed : float
-        Verdict "value destroyed" for a case whose baseline NPV is negative by design
-        (regulatory/mandatory), which has no zero line to cross: when its shortfall exceeds this
-        share of PV costs (default 25 %). A case that promised a non-negative NPV is "value
-        destroyed" when its expected NPV is negative: it now loses money, whatever it promised.
-    value_destroyed_any : float or None
-        Optional stricter rule: any case whose shortfall exceeds this share of PV costs is "value
-        destroyed" even while its expected NPV stays positive. Default None (off): a case still
-        expected to return more than it costs is "at risk", however far below its promise.
-    green, amber : float
-        RAG on performance % (100 % = on plan, higher = better): green ``>= green`` (95 %), amber
-        ``>= amber`` (80 %), else red. No plan due and nothing reported = grey ("not started").
-    overdue_grace : int
-        Extra periods allowed beyond a benefit's measurement frequency before it is "overdue".
-
-    Examples
-    --------
-    >>> Thresholds(at_risk=0.10).at_risk
-    0.1
-    """
-
-    value_created: float = 0.05
-    at_risk: float = 0.05
-    value_destroyed: float = 0.25
-    value_destroyed_any: float | None = None
-    green: float = 0.95
-    amber: float = 0.80
-    overdue_grace: int = 0
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.at_risk <= self.value_destroyed:
-            raise ValueError("thresholds must satisfy 0 <= at_risk <= value_destroyed")
-        if self.value_destroyed_any is not None and self.value_destroyed_any < self.at_risk:
-            raise ValueError("thresholds must satisfy at_risk <= value_destroyed_any")
-        if not 0 <= self.amber <= self.green:
-            raise ValueError("thresholds must satisfy 0 <= amber <= green")
-
-
-def review_period(case: BusinessCase, as_of: object) -> str:
-    """The review period as a label of the case's period length (:func:`vmo_lib.periods.review_period`).
-
-    A quarter given for a yearly case means the last year completed by the end of that quarter.
-
-    Examples
-    --------
-    >>> from vmo_lib.model import make_case
-    >>> review_period(make_case({"first_period": "2026", "period_length": "year", "horizon": 3}), "2026Q4")
-    '2026'
-    >>> review_period(make_case({"first_period": "2026Q1", "horizon": 3}), "2026-q3")
-    '2026Q3'
-    """
-    return periods.review_period(as_of, case.period_length)
-
-
-_label = review_period
-
-
-def known_at(case: BusinessCase, as_of: object) -> BusinessCase:
-    """The case as it stood at the end of the review period: the one rule for the baseline in force
-    (:meth:`vmo_lib.model.BusinessCase.as_known_at`: a re-baseline approved after the end of the
-    review period is not yet in force). Every review-date computation starts from it."""
-    return case.as_known_at(period_end_date(review_period(case, as_of), case.period_length))
-
-
-def _tau(case: BusinessCase, as_of: object) -> int:
-    """Offset of the review period from period 0 (may be negative or past the horizon)."""
-    return case.t_of(review_period(case, as_of))
-
-
 def _ratio(num: float, den: float) -> float:
     return float(num) / float(den) if abs(den) > _TINY else math.nan
 
 
 def _blank(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip()) \
-        or v is pd.NA or v is pd.NaT
+    """Missing by the one rule (:func:`vmo_lib.formatting.is_missing`: None, NaN, ``pd.NA``, ``NaT``) or
+    blank text. Not ``is_missing`` alone: a workbook field holding ``""`` or only spaces means "not given"
+    here (no owner, no KPI...), and ``is_missing`` counts a string as a value. The same answers as this
+    helper gave before for every value the line attributes and status tables hold (scalars)."""
+    return is_missing(v) or (isinstance(v, str) and not v.strip())
 
 
 def _number(v: Any) -> float:
@@ -234,129 +186,6 @@ def _number(v: Any) -> float:
         return math.nan if _blank(v) else float(v)
     except (TypeError, ValueError):
         return math.nan
-
-
-def rag(performance: float, thresholds: Thresholds | None = None) -> str:
-    """RAG colour of a performance ratio (1.0 = on plan, higher = better); NaN gives ``"grey"``.
-
-    Examples
-    --------
-    >>> [rag(x) for x in (1.2, 0.95, 0.9, 0.5, float("nan"))]
-    ['green', 'green', 'amber', 'red', 'grey']
-    """
-    th = thresholds or Thresholds()
-    if performance is None or math.isnan(performance):
-        return "grey"
-    if performance >= th.green - 1e-12:
-        return "green"
-    if performance >= th.amber - 1e-12:
-        return "amber"
-    return "red"
-
-
-# --------------------------------------------------------------------------------------------------
-# the expected (actuals-then-forecast) scenario
-# --------------------------------------------------------------------------------------------------
-@dataclass
-class _Grid:
-    """Every scenario of a case as aligned (lines × t) arrays, and which cells were reported."""
-
-    ids: list[str]
-    kind: np.ndarray
-    plan: np.ndarray          # baseline in force
-    original: np.ndarray      # "baseline"
-    actual: np.ndarray        # 0 where not reported
-    reported: np.ndarray      # bool: an actual amount for a period <= as_of
-    forecast: np.ndarray
-    has_forecast: np.ndarray  # bool
-    past: np.ndarray          # bool per t: t <= as_of
-    tau: int
-
-
-#: Within one :func:`case_status` call, the grid and the expected case are built once per case and
-#: review period (every table needs them); outside it nothing is cached.
-_MEMO: contextvars.ContextVar[dict | None] = contextvars.ContextVar("vmo_realisation_memo", default=None)
-
-
-def _memo(kind: str, case: BusinessCase, as_of: object, build):
-    memo = _MEMO.get()
-    if memo is None:
-        return build()
-    key = (kind, id(case), str(as_of))
-    entry = memo.get(key)
-    if entry is None or entry[0] is not case:  # the entry holds its case: an id is never reused meanwhile
-        entry = memo[key] = (case, build())
-    return entry[1]
-
-
-@contextlib.contextmanager
-def shared_work() -> Iterator[None]:
-    """Share the grid, the expected case... between the realisation calls made inside the block.
-
-    Open it around several calls on the *same, unchanged* cases (as :func:`case_status` does); a
-    block already open is reused. Nothing outlives the block.
-    """
-    if _MEMO.get() is not None:
-        yield
-        return
-    token = _MEMO.set({})
-    try:
-        yield
-    finally:
-        _MEMO.reset(token)
-
-
-def _line_matrices(case: BusinessCase, scenario: str, view: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`vmo_lib.analysis.appraisal.line_matrices`, once per case, scenario and view within a call."""
-    return _memo(f"line_matrices:{scenario}:{view}", case, "", lambda: line_matrices(case, scenario, view))
-
-
-def _npv_of(case: BusinessCase, scenario: str, view: str) -> float:
-    """:func:`vmo_lib.analysis.appraisal.npv_of` (same operations) on the matrices shared within a call."""
-    return _memo(f"npv_of:{scenario}:{view}", case, "", lambda: float(
-        finance.npv(None, _net_flows(case, scenario, view), factors=_discount_factors(case))))
-
-
-def _net_flows(case: BusinessCase, scenario: str, view: str) -> np.ndarray:
-    """:func:`vmo_lib.analysis.appraisal.net_flows` (same operations) on the matrices shared within a call."""
-    def build() -> np.ndarray:
-        costs, benefits = _line_matrices(case, scenario, view)
-        return benefits.to_numpy().sum(axis=0) - costs.to_numpy().sum(axis=0)
-    return _memo(f"net_flows:{scenario}:{view}", case, "", build)
-
-
-def _discount_factors(case: BusinessCase) -> np.ndarray:
-    """:func:`vmo_lib.analysis.appraisal.discount_factors`, once per case within a call."""
-    return _memo("discount_factors", case, "", lambda: discount_factors(case))
-
-
-def _grid(case: BusinessCase, as_of: object) -> _Grid:
-    return _memo("grid", case, as_of, lambda: _build_grid(case, as_of))
-
-
-def _build_grid(case: BusinessCase, as_of: object) -> _Grid:
-    tau = _tau(case, as_of)
-    h = case.horizon
-
-    def cells(scenario: str) -> tuple[np.ndarray, np.ndarray]:
-        r, t, amt, ids = case._scenario_cells(scenario)
-        if scenario == "actual":
-            ok = t <= tau
-            r, t, amt = r[ok], t[ok], amt[ok]
-        m = np.zeros((len(ids), h))
-        mask = np.zeros((len(ids), h), dtype=bool)
-        np.add.at(m, (r, t), amt)
-        mask[r, t] = True
-        return m, mask
-
-    ids = case.line_ids()
-    actual, reported = cells("actual")
-    forecast, has_forecast = cells("forecast")
-    kind = case.lines.set_index("line_id")["kind"].reindex(ids).to_numpy()
-    plan = case._matrix_array(case.current_baseline)[0]
-    original = case._matrix_array("baseline")[0]
-    past = np.arange(h) <= tau
-    return _Grid(ids, kind, plan, original, actual, reported, forecast, has_forecast, past, tau)
 
 
 def _line_attrs(case: BusinessCase, ids: list[str]) -> list[dict[str, Any]]:
@@ -367,102 +196,8 @@ def _line_attrs(case: BusinessCase, ids: list[str]) -> list[dict[str, Any]]:
         columns = [t[c].tolist() for c in t.columns]
         return [dict(zip(t.columns, row, strict=True)) for row in zip(*columns, strict=True)] if columns \
             else [{} for _ in ids]
-    return _memo("line_attrs", case, "", build)
+    return memo("line_attrs", case, "", build)
 
-
-def _expected_matrix(g: _Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Expected amounts, their source code (0 actual, 1 forecast, 2 plan) and the estimated mask."""
-    source = np.where(g.reported, 0, np.where(g.has_forecast, 1, 2))
-    amount = np.where(source == 0, g.actual, np.where(source == 1, g.forecast, g.plan))
-    estimated = g.past[None, :] & ~g.reported & (np.abs(amount) > _TINY)
-    return amount, source, estimated
-
-
-def expected_flows(case: BusinessCase, as_of: object) -> pd.DataFrame:
-    """The expected profile: actuals to ``as_of``, then the forecast, else the plan.
-
-    Parameters
-    ----------
-    case : BusinessCase
-    as_of : str
-        Review period label (``"2026Q3"``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per line and period: ``line_id, kind, period, t, amount, source, estimated`` where
-        ``source`` is ``"actual"``, ``"forecast"`` or ``"plan"`` (the baseline in force) and
-        ``estimated`` marks a reported period with no actual (a measurement gap) whose amount was
-        taken from the forecast or plan.
-
-    Examples
-    --------
-    >>> from vmo_lib.model import make_case
-    >>> c = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 3},
-    ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [10, 10, 10]}],
-    ...               actuals=[{"period": "2026Q1", "line_id": "B1", "amount": 8}],
-    ...               forecast=[{"period": "2026Q3", "line_id": "B1", "amount": 12}])
-    >>> expected_flows(c, "2026Q2")[["period", "amount", "source", "estimated"]].values.tolist()
-    [['2026Q1', 8.0, 'actual', False], ['2026Q2', 10.0, 'plan', True], ['2026Q3', 12.0, 'forecast', False]]
-    """
-    g = _grid(case, as_of)
-    amount, source, estimated = _expected_matrix(g)
-    h = case.horizon
-    n = len(g.ids)
-    return pd.DataFrame({
-        "line_id": np.repeat(np.array(g.ids, dtype=object), h),
-        "kind": np.repeat(g.kind, h),
-        "period": np.tile(np.array(case.periods, dtype=object), n),
-        "t": np.tile(np.arange(h), n),
-        "amount": amount.ravel(),
-        "source": np.array(["actual", "forecast", "plan"], dtype=object)[source.ravel()],
-        "estimated": estimated.ravel(),
-    })
-
-
-def expected_case(case: BusinessCase, as_of: object) -> BusinessCase:
-    """A copy of ``case`` whose flows also hold the scenario ``"expected"`` (:func:`expected_flows`).
-
-    Appraise it like any scenario: ``appraise(expected_case(case, as_of), "expected")``.
-
-    Examples
-    --------
-    >>> from vmo_lib.model import make_case
-    >>> c = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 2},
-    ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [10, 10]}],
-    ...               actuals=[{"period": "2026Q1", "line_id": "B1", "amount": 7}])
-    >>> expected_case(c, "2026Q1").net_flow("expected").tolist()
-    [7.0, 10.0]
-    """
-    return _memo("expected_case", case, as_of, lambda: _build_expected_case(case, as_of))
-
-
-def _build_expected_case(case: BusinessCase, as_of: object) -> BusinessCase:
-    # expected_flows' rows with an amount, built from the grid's arrays (no intermediate table);
-    # text columns as object Series so that pandas does not infer (then undo) a string dtype.
-    g = _grid(case, as_of)
-    amount, source, _ = _expected_matrix(g)
-    h, n = case.horizon, len(g.ids)
-    flat = amount.ravel()
-    keep = np.flatnonzero(np.abs(flat) > 0)
-    r, t = keep // h if h else keep, keep % h if h else keep
-
-    def obj(values: Any) -> pd.Series:
-        return pd.Series(values, dtype=object)
-
-    rows = pd.DataFrame({
-        "case_id": obj(np.full(len(keep), case.case_id, dtype=object)),
-        "line_id": obj(np.array(g.ids, dtype=object)[r] if n else np.empty(0, dtype=object)),
-        "kind": obj(g.kind[r]), "period": obj(np.array(case.periods, dtype=object)[t]),
-        "t": t.astype(np.int64), "scenario": obj(np.full(len(keep), EXPECTED, dtype=object)),
-        "amount": flat[keep], "kpi_value": np.full(len(keep), np.nan),
-        "comment": obj(np.array(["actual", "forecast", "plan"], dtype=object)[source.ravel()[keep]]),
-    }, columns=list(FLOW_COLUMNS))
-    kept = case.flows
-    if EXPECTED in case._flow_index().scenario_rows:
-        kept = kept[kept["scenario"] != EXPECTED]
-    flows = pd.concat([kept, rows], ignore_index=True) if len(rows) else kept
-    return case.with_flows(normalise_flows(flows))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -470,7 +205,7 @@ def _build_expected_case(case: BusinessCase, as_of: object) -> BusinessCase:
 # --------------------------------------------------------------------------------------------------
 def _latest_kpi(case: BusinessCase, tau: int) -> pd.DataFrame:
     """The last measured KPI value of each line up to ``tau`` (index ``line_id``), once per call."""
-    return _memo("latest_kpi", case, tau, lambda: _build_latest_kpi(case, tau))
+    return memo("latest_kpi", case, tau, lambda: _build_latest_kpi(case, tau))
 
 
 def _build_latest_kpi(case: BusinessCase, tau: int) -> pd.DataFrame:
@@ -566,8 +301,8 @@ def realisation_by_line(case: BusinessCase, as_of: object, thresholds: Threshold
     [['C1', -10.0, 1.1, 'amber'], ['B1', 5.0, 1.1, 'green']]
     """
     th = thresholds or Thresholds()
-    g = _grid(case, as_of)
-    expected, _, _ = _expected_matrix(g)
+    g = grid(case, as_of)
+    expected, _, _ = expected_matrix(g)
     is_cost = g.kind == "cost"
     sign = np.where(is_cost, -1.0, 1.0)          # variance = sign * (actual - plan)
     past = np.broadcast_to(g.past, g.plan.shape)
@@ -593,7 +328,7 @@ def realisation_by_line(case: BusinessCase, as_of: object, thresholds: Threshold
     kpi = _latest_kpi(case, tau).reindex(g.ids)
     kpi_latest = kpi["kpi_latest"].to_numpy() if len(kpi) else None
     kpi_period = kpi["kpi_latest_period"].to_numpy() if len(kpi) else None
-    as_of_end = period_end_date(_label(case, as_of), case.period_length)
+    as_of_end = period_end_date(review_period(case, as_of), case.period_length)
     attrs = _line_attrs(case, g.ids)
     plan_unreported = (g.plan * due).sum(axis=1)
     n_due = due.sum(axis=1)
@@ -678,6 +413,16 @@ def kpi_rule(unit: Any, rule: Any) -> str:
 
 
 def roll_up(values: pd.Series, rule: str, order: pd.Series | None = None) -> float:
+    """Roll KPI values up by ``rule`` (``sum``, ``mean``, ``max``, ``min`` or ``latest``), ignoring NaN.
+
+    ``latest`` takes the value with the highest ``order`` when one is given, else the last value.
+    NaN when nothing is left to roll up.
+
+    Examples
+    --------
+    >>> roll_up(pd.Series([1.0, float("nan"), 3.0]), "mean")
+    2.0
+    """
     v = values.astype(float)
     if rule == "latest" and order is not None:
         ok = v.notna() & order.notna()
@@ -800,9 +545,9 @@ def realisation_by_period(case: BusinessCase, as_of: object, view: str = "econom
     >>> realisation_by_period(c, "2026Q1")["cum_benefit_expected"].tolist()
     [12.0, 22.0, 32.0]
     """
-    g = _grid(case, as_of)
-    expected, _, _ = _expected_matrix(g)
-    _, ben_lines = _line_matrices(case, "baseline", view)
+    g = grid(case, as_of)
+    expected, _, _ = expected_matrix(g)
+    _, ben_lines = shared_line_matrices(case, "baseline", view)
     in_view = np.isin(np.array(g.ids, dtype=object), ben_lines.index.to_numpy())
     out = pd.DataFrame({"period": case.periods, "t": np.arange(case.horizon), "reported": g.past})
     for kind, rows in (("benefit", (g.kind == "benefit") & in_view), ("cost", g.kind == "cost")):
@@ -815,272 +560,6 @@ def realisation_by_period(case: BusinessCase, as_of: object, view: str = "econom
             cum = np.cumsum(np.nan_to_num(v))
             out[f"cum_{kind}_{name}"] = np.where(g.past, cum, np.nan) if name == "actual" else cum
     return out
-
-
-# --------------------------------------------------------------------------------------------------
-# outlook: value bridge, forward NPV, verdict
-# --------------------------------------------------------------------------------------------------
-@dataclass
-class ValueBridge:
-    """How the NPV moved from a reference baseline to the expected outlook.
-
-    ``start + cost + benefit + timing == end`` exactly (to floating-point rounding).
-
-    Definition, per line, in two steps from the reference profile ``b`` to the expected profile
-    ``e`` (``PV`` at the case's discount factors, ``B``/``E`` undiscounted totals):
-
-    1. **Slip.** ``s`` = first period with an amount in ``e`` minus that in ``b`` (0 if either is
-       empty); ``b_s`` = ``b`` moved ``s`` periods (what is pushed past the horizon is lost to the
-       slip). ``slip_i = PV(b_s) - PV(b)``.
-    2. **Re-phasing and amount.** With ``PV/total`` as a profile's average discount factor::
-
-           rephasing_i = B_s * (PV(e) / E - PV(b_s) / B_s)   # b_s's amounts moved to e's timing
-           amount_i    = PV(e) - PV(b_s) - rephasing_i       # = (E - B_s) * PV(e) / E
-
-       (no re-phasing when ``B_s`` or ``E`` is 0: the whole change is amount).
-
-    ``timing_i = slip_i + rephasing_i``, so ``amount_i + timing_i = PV(e) - PV(b)`` exactly.
-    ``cost`` = minus the amount effects of cost lines (an overrun is negative), ``benefit`` = the
-    amount effects of benefit lines in the view (dis-benefits included), ``timing`` = all timing
-    effects signed by their effect on NPV. Hence: a pure slip (same amounts, later, even when the
-    tail falls past the horizon) is timing only; an overrun or shortfall that keeps the start
-    period and the shape (every period scaled alike, or a one-period line) is cost or benefit only;
-    a re-phasing that keeps the total is timing only.
-
-    Attributes
-    ----------
-    reference : str
-        Scenario the bridge starts from (``"baseline"`` or ``"rebaseline:<v>"``).
-    start, cost, benefit, timing, end : float
-        Reference NPV, the three effects and the expected NPV.
-    by_line : pandas.DataFrame
-        ``line_id, kind, type, reference_total, expected_total, pv_reference, pv_expected,
-        amount_effect, timing_effect`` (effects signed by their effect on NPV).
-    """
-
-    reference: str
-    start: float
-    cost: float
-    benefit: float
-    timing: float
-    end: float
-    by_line: pd.DataFrame = field(repr=False)
-
-    @property
-    def components(self) -> dict[str, float]:
-        """The named effects; their values sum to ``end - start``."""
-        return {"cost": self.cost, "benefit": self.benefit, "timing": self.timing}
-
-    def to_dict(self) -> dict[str, float]:
-        """Just the components (what ``bridge`` holds in :meth:`CaseStatus.to_dict`)."""
-        return dict(self.components)
-
-
-def _first_amount(m: np.ndarray) -> np.ndarray:
-    nz = np.abs(m) > _TINY
-    return np.where(nz.any(axis=1), nz.argmax(axis=1), -1)
-
-
-def _shift_rows(m: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Each row moved ``s[i]`` periods later (earlier if negative); what leaves the horizon is lost."""
-    out = np.zeros_like(m)
-    h = m.shape[1]
-    for i, k in enumerate(s):
-        k = int(k)
-        if k >= 0:
-            out[i, k:] = m[i, :h - k] if k < h else 0.0
-        else:
-            out[i, :h + k] = m[i, -k:]
-    return out
-
-
-def _bridge_lines(ref: np.ndarray, exp: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row (amount effect, timing effect) in PV terms, before the cost/benefit sign."""
-    fb, fe = _first_amount(ref), _first_amount(exp)
-    shift = np.where((fb >= 0) & (fe >= 0), fe - fb, 0)
-    slipped = _shift_rows(ref, shift)
-    pv_b, pv_s, pv_e = ref @ df, slipped @ df, exp @ df
-    s_tot, e_tot = slipped.sum(axis=1), exp.sum(axis=1)
-    scale = np.maximum(np.maximum(np.abs(slipped).sum(axis=1), np.abs(exp).sum(axis=1)), 1.0)
-    ok = (np.abs(s_tot) > _TINY * scale) & (np.abs(e_tot) > _TINY * scale)
-    with np.errstate(all="ignore"):
-        rephasing = np.where(ok, s_tot * (pv_e / np.where(ok, e_tot, 1.0) - pv_s / np.where(ok, s_tot, 1.0)), 0.0)
-    timing = (pv_s - pv_b) + rephasing
-    return (pv_e - pv_b) - timing, timing
-
-
-def value_bridge(case: BusinessCase, as_of: object, reference: str = "baseline", view: str = "economic") -> ValueBridge:
-    """Split ``expected NPV - reference NPV`` into cost, benefit and timing effects (exactly).
-
-    Parameters
-    ----------
-    case : BusinessCase
-    as_of : str
-        Review period (defines the expected scenario, :func:`expected_flows`).
-    reference : str
-        Scenario to start from: ``"baseline"`` (the original, default) or ``case.current_baseline``.
-    view : {"economic", "cash"}
-
-    Returns
-    -------
-    ValueBridge
-        See its docstring for the formula.
-
-    Examples
-    --------
-    A benefit of 100 a year slips one year at 10 %: same amount, later, so timing only.
-
-    >>> from vmo_lib.model import make_case
-    >>> c = make_case({"case_id": "S", "first_period": "2026", "period_length": "year", "horizon": 3,
-    ...                "discount_rate": 0.10},
-    ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [0, 100, 0]}],
-    ...               actuals=[{"period": "2026", "line_id": "B1", "amount": 0},
-    ...                        {"period": "2027", "line_id": "B1", "amount": 0}],
-    ...               forecast=[{"period": "2028", "line_id": "B1", "amount": 100}])
-    >>> b = value_bridge(c, "2027")
-    >>> round(b.timing, 2), b.cost, round(b.benefit, 10)   # 100/1.21 - 100/1.1 = -8.26
-    (-8.26, 0.0, 0.0)
-    """
-    ec = expected_case(case, as_of)
-    df = _discount_factors(ec)
-    rc, rb = _line_matrices(ec, reference, view)
-    xc, xb = _line_matrices(ec, EXPECTED, view)
-    c_amount, c_timing = _bridge_lines(rc.to_numpy(), xc.to_numpy(), df)
-    b_amount, b_timing = _bridge_lines(rb.to_numpy(), xb.to_numpy(), df)
-    lines = case.lines.set_index("line_id")
-    by_line = pd.DataFrame({
-        "line_id": list(rc.index) + list(rb.index),
-        "kind": ["cost"] * len(rc) + ["benefit"] * len(rb),
-        "type": list(lines["category"].reindex(rc.index)) + list(lines["benefit_type"].reindex(rb.index)),
-        "reference_total": np.r_[rc.to_numpy().sum(axis=1), rb.to_numpy().sum(axis=1)],
-        "expected_total": np.r_[xc.to_numpy().sum(axis=1), xb.to_numpy().sum(axis=1)],
-        "pv_reference": np.r_[rc.to_numpy() @ df, rb.to_numpy() @ df],
-        "pv_expected": np.r_[xc.to_numpy() @ df, xb.to_numpy() @ df],
-        "amount_effect": np.r_[-c_amount, b_amount],
-        "timing_effect": np.r_[-c_timing, b_timing],
-    })
-    return ValueBridge(
-        reference=reference, start=_npv_of(ec, reference, view), cost=0.0 - float(c_amount.sum()),
-        benefit=float(b_amount.sum()), timing=float(b_timing.sum() - c_timing.sum()) + 0.0,
-        end=_npv_of(ec, EXPECTED, view), by_line=by_line,
-    )
-
-
-def forward_npv(case: BusinessCase, as_of: object, view: str = "economic") -> float:
-    """NPV of the expected flows after ``as_of`` (sunk cost ignored), discounted to the next period.
-
-    The continue/stop view: what remains to be spent and gained from the first period after the
-    review, valued at that period (``sum_{t > as_of} net_t * DF_t / DF_{as_of+1}``). Past flows,
-    spent or not, do not count. 0 when nothing remains in the horizon; the whole expected NPV when
-    the review precedes period 0.
-
-    Examples
-    --------
-    >>> from vmo_lib.model import make_case
-    >>> c = make_case({"case_id": "F", "first_period": "2026", "period_length": "year", "horizon": 3,
-    ...                "discount_rate": 0.10},
-    ...               costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 20, 0]}],
-    ...               benefits=[{"line_id": "B1", "name": "S", "amounts": [0, 50, 110]}])
-    >>> round(forward_npv(c, "2026"), 6)   # (50 - 20) + 110 / 1.1, the 100 already spent ignored
-    130.0
-    """
-    return _forward(case, as_of, view)
-
-
-def _forward(case: BusinessCase, as_of: object, view: str) -> float:
-    start = max(_tau(case, as_of) + 1, 0)
-    if start >= case.horizon:
-        return 0.0
-    net = _expected_net(case, as_of, view)
-    df = _discount_factors(case)
-    return float(net[start:] @ df[start:] / df[start])
-
-
-def _expected_net(case: BusinessCase, as_of: object, view: str) -> np.ndarray:
-    """``net_flows(expected_case(case, as_of), EXPECTED, view)``, the same operations on the same
-    numbers, without building the expected case: the expected matrix straight from the grid."""
-    def build() -> np.ndarray:
-        g = _grid(case, as_of)
-        amount = _expected_matrix(g)[0]
-        amount = np.where(np.abs(amount) > 0, amount, 0.0)  # the expected case keeps non-zero amounts only
-        costs, benefits = _line_matrices(case, "baseline", view)  # appraisal's rule: which lines count
-        ids = pd.Index(g.ids)
-        return amount[ids.isin(benefits.index)].sum(axis=0) - amount[ids.isin(costs.index)].sum(axis=0)
-    return _memo(f"expected_net:{view}", case, as_of, build)
-
-
-@dataclass
-class Verdict:
-    """The value verdict in words, with the rule that fired and the figures behind it.
-
-    Attributes
-    ----------
-    label : str
-        One of :data:`VERDICTS`.
-    rule : str
-        The rule that fired, in words.
-    reference_npv, expected_npv, change : float
-        ``change = expected_npv - reference_npv``.
-    change_pct : float
-        ``change`` as a share of the reference PV of costs (the scale of every threshold).
-    """
-
-    label: str
-    rule: str
-    reference_npv: float
-    expected_npv: float
-    change: float
-    change_pct: float
-
-
-def verdict(reference_npv: float, expected_npv: float, pv_costs: float,
-            thresholds: Thresholds | None = None) -> Verdict:
-    """Value created, on track, at risk or value destroyed, from stated thresholds.
-
-    Rules, first match wins (``change = expected - reference``, scaled by the reference PV of costs;
-    when that is 0 the scale is ``|reference NPV|``):
-
-    1. **value destroyed**: the reference NPV is >= 0 and the expected NPV < 0 (the case now loses
-       money it promised to make); or, for a case negative by design (reference NPV < 0, e.g.
-       regulatory), which is never compared with zero, the shortfall exceeds ``value_destroyed``
-       (25 %); or, if set, the shortfall exceeds ``value_destroyed_any``.
-    2. **at risk**: the shortfall exceeds ``at_risk`` (5 %).
-    3. **value created**: the gain exceeds ``value_created`` (5 %).
-    4. **on track**: otherwise.
-
-    Examples
-    --------
-    >>> [verdict(100, e, 1000).label for e in (200, 80, 0, -400)]
-    ['value created', 'on track', 'at risk', 'value destroyed']
-    >>> verdict(800, 100, 1000).label         # 70 % of PV costs lost, but still positive
-    'at risk'
-    >>> verdict(-500, -800, 1000).label       # mandatory case, 30 % worse than its negative baseline
-    'value destroyed'
-    >>> verdict(100, -1, 1000).label          # promised value, now negative
-    'value destroyed'
-    >>> verdict(-500, -520, 1000).label       # mandatory case, 2 % worse than its negative baseline
-    'on track'
-    """
-    th = thresholds or Thresholds()
-    change = float(expected_npv) - float(reference_npv)
-    scale = float(pv_costs) if abs(pv_costs) > _TINY else abs(float(reference_npv))
-    pct = change / scale if scale > _TINY else (0.0 if abs(change) <= _TINY else math.copysign(math.inf, change))
-    if reference_npv >= 0 and expected_npv < 0:
-        label, rule = "value destroyed", "expected NPV is negative although the baseline promised a positive NPV"
-    elif reference_npv < 0 and pct < -th.value_destroyed:
-        label, rule = "value destroyed", (f"negative-by-design case: expected NPV is more than "
-                                          f"{th.value_destroyed:.0%} of PV costs below baseline")
-    elif th.value_destroyed_any is not None and pct < -th.value_destroyed_any:
-        label, rule = "value destroyed", (f"expected NPV is more than {th.value_destroyed_any:.0%} "
-                                          "of PV costs below baseline")
-    elif pct < -th.at_risk:
-        label, rule = "at risk", f"expected NPV is more than {th.at_risk:.0%} of PV costs below baseline"
-    elif pct > th.value_created:
-        label, rule = "value created", f"expected NPV is more than {th.value_created:.0%} of PV costs above baseline"
-    else:
-        label, rule = "on track", (f"expected NPV within −{th.at_risk:.0%} / +{th.value_created:.0%} "
-                                   "of PV costs of baseline")
-    return Verdict(label, rule, float(reference_npv), float(expected_npv), change, pct)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1115,7 +594,7 @@ def measurement_gaps(case: BusinessCase, as_of: object, thresholds: Thresholds |
     [['overdue', '2026Q2, 2026Q3'], ['unreported periods', '2026Q2, 2026Q3']]
     """
     th = thresholds or Thresholds()
-    g = _grid(case, as_of)
+    g = grid(case, as_of)
     attrs = _line_attrs(case, g.ids)
     periods = case.periods
     kpi = _latest_kpi(case, g.tau)
@@ -1172,63 +651,6 @@ def measurement_gaps(case: BusinessCase, as_of: object, thresholds: Thresholds |
             add(i, "unreported periods", GAP_RULES["unreported periods"], list(due_ts))
     cols = ["line_id", "kind", "name", "owner", "row", "gap", "detail", "periods"]
     return pd.DataFrame(out, columns=cols)
-
-
-# --------------------------------------------------------------------------------------------------
-# the decision
-# --------------------------------------------------------------------------------------------------
-def decide(status: CaseStatus, case_status_field: str = "", case_type: str = "") -> tuple[str, str]:
-    """The one decision rule (module notes): ``(decision, reason)`` for a case's review.
-
-    Parameters
-    ----------
-    status : CaseStatus
-        The realisation status at the review date.
-    case_status_field : str
-        The case's lifecycle status (``proposed``, ``approved``, ``in delivery``, ``live``,
-        ``closed``, ``cancelled``).
-    case_type : str
-        ``Regulatory/mandatory`` cases are never "stop" on a negative forward NPV (they must be done).
-
-    Examples
-    --------
-    >>> from vmo_lib.model import make_case
-    >>> from vmo_lib.analysis.realisation import case_status
-    >>> case = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 3, "discount_rate": 0.0},
-    ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 50, 0]}],
-    ...     benefits=[{"line_id": "B1", "name": "Savings", "amounts": [0, 100, 100]}],
-    ...     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 100}])
-    >>> decide(case_status(case, "2026Q1"), "in delivery")
-    ('continue', 'on track: expected NPV £50 against £50 in force; forward NPV £150')
-    >>> decide(case_status(case, "2026Q1"), "cancelled")[0]
-    'closed'
-    """
-    lifecycle = (case_status_field or "").strip().lower()
-    cur = status.currency or "GBP"
-
-    def m(x: float) -> str:
-        return format_money(x, cur, compact=True)
-
-    v = status.verdict
-    against = f"expected NPV {m(status.expected_npv)} against {m(v.reference_npv)} in force"
-    fwd = status.forward_npv
-    remaining = status.continue_signal != "complete"
-    if lifecycle in _ENDED:
-        return "closed", f"{lifecycle}: nothing remains to decide; final expected NPV {m(status.expected_npv)}"
-    if lifecycle == "proposed":
-        return "not started", f"proposed: awaiting its investment decision (NPV {m(status.current_baseline_npv)} as proposed)"
-    mandatory = case_type == _MANDATORY
-    if remaining and not math.isnan(fwd) and fwd < 0 and not mandatory:
-        return "stop", f"forward NPV {m(fwd)}: what remains costs more than it returns, whatever was spent"
-    if v.label == "value destroyed":
-        return "re-plan", f"value destroyed: {against}; what remains still returns {m(fwd)}"
-    if v.label == "at risk" or status.rag == "red":
-        why = v.label if v.label == "at risk" else f"rated red ({status.rag_reason})"
-        return "recover", f"{why}: {against}; a recovery plan is due"
-    tail = f"; forward NPV {m(fwd)}" if remaining else "; nothing remains in the horizon"
-    if mandatory and remaining and fwd < 0:
-        tail = f"; regulatory/mandatory, so it continues although what remains costs {m(-fwd)} net"
-    return "continue", f"{v.label}: {against}{tail}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1398,19 +820,19 @@ def case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | None
 
 def _case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | None, view: str) -> CaseStatus:
     th = thresholds or Thresholds()
-    tau = _tau(case, as_of)
-    label = _label(case, as_of)
+    tau = review_offset(case, as_of)
+    label = review_period(case, as_of)
     ec = expected_case(case, as_of)
     current = case.current_baseline
-    base_npv = _npv_of(ec, "baseline", view)
-    cur_npv = _npv_of(ec, current, view) if current != "baseline" else base_npv
+    base_npv = shared_npv(ec, "baseline", view)
+    cur_npv = shared_npv(ec, current, view) if current != "baseline" else base_npv
     bridge = value_bridge(case, as_of, "baseline", view)
     bridge_cur = value_bridge(case, as_of, current, view) if current != "baseline" else None
     exp_npv = bridge.end
-    fwd = _forward(case, as_of, view)
+    fwd = forward_npv(case, as_of, view)
     remaining = max(tau + 1, 0) < case.horizon
-    df = _discount_factors(ec)
-    pv_cost = {s: float(_line_matrices(ec, s, view)[0].to_numpy().sum(axis=0) @ df) for s in {"baseline", current}}
+    df = shared_discount_factors(ec)
+    pv_cost = {s: float(shared_line_matrices(ec, s, view)[0].to_numpy().sum(axis=0) @ df) for s in {"baseline", current}}
     v_cur = verdict(cur_npv, exp_npv, pv_cost[current], th)
     v_orig = verdict(base_npv, exp_npv, pv_cost["baseline"], th)
     if str(case.meta.get("status") or "").strip().lower() == "proposed":  # nothing approved yet to judge
@@ -1420,7 +842,7 @@ def _case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | Non
     lines = realisation_by_line(case, as_of, th)
     benefits = lines[lines["kind"] == "benefit"].reset_index(drop=True)
     costs = lines[lines["kind"] == "cost"].reset_index(drop=True)
-    _, in_view = _line_matrices(case, "baseline", view)
+    _, in_view = shared_line_matrices(case, "baseline", view)
     bv_all = benefits[benefits["line_id"].isin(in_view.index)]
     # Realisation is gross: benefits on their own, dis-benefits on their own line (never one netted ratio).
     is_dis = bv_all["type"].to_numpy() == "dis-benefit"

@@ -42,9 +42,11 @@ import pandas as pd
 
 from vmo_lib import periods
 from vmo_lib.analysis import appraisal as appraisal_mod
-from vmo_lib.analysis import realisation, risk
+from vmo_lib.analysis import outlook, realisation, risk
 from vmo_lib.analysis.appraisal import Appraisal
-from vmo_lib.analysis.realisation import DECISIONS, EXPECTED, CaseStatus, Thresholds, decide
+from vmo_lib.analysis.outlook import EXPECTED
+from vmo_lib.analysis.realisation import CaseStatus
+from vmo_lib.analysis.verdict import DECISIONS, Thresholds, decide
 from vmo_lib.errors import AnalysisError
 from vmo_lib.model import BusinessCase
 
@@ -251,11 +253,11 @@ def review_case(case: BusinessCase, as_of: object, *, thresholds: Thresholds | N
     (100.0, 90.0, 90.0, 'recover')
     """
     as_of = periods.review_quarter(as_of)
-    period = realisation.review_period(case, as_of)
+    period = outlook.review_period(case, as_of)
     known = case.as_known_at(periods.period_end_date(period, case.period_length))
-    with realisation.shared_work():
+    with outlook.shared_work():
         status = realisation.case_status(known, as_of, thresholds, view)
-        ec = realisation.expected_case(known, as_of)
+        ec = outlook.expected_case(known, as_of)
         approved = appraisal_mod.appraise(ec, "baseline", view)
         current = known.current_baseline
         in_force = approved if current == "baseline" else appraisal_mod.appraise(ec, current, view)

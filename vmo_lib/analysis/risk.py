@@ -21,7 +21,7 @@ Plan or outlook
 Without ``as_of`` the functions describe a plan scenario as approved (``basis`` ``"approved plan"``).
 With ``as_of="2026Q3"`` they describe the **outlook** at that review
 (:meth:`~vmo_lib.analysis.scenarios.CaseMatrices.outlook`): the expected flows of
-:func:`vmo_lib.analysis.realisation.expected_case` (actuals to date, then the forecast, then the plan in
+:func:`vmo_lib.analysis.outlook.expected_case` (actuals to date, then the forecast, then the plan in
 force) with everything up to the review period fixed; ranges, overrun, delays and switching values act
 only on what remains, and the NPV is the expected NPV (discounted to period 0, actuals included). A
 reported period without an actual (a measurement gap, :func:`vmo_lib.analysis.realisation.measurement_gaps`)
@@ -57,9 +57,9 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from vmo_lib.analysis import appraisal, finance, realisation
+from vmo_lib.analysis import appraisal, finance, outlook
+from vmo_lib.analysis.outlook import EXPECTED
 from vmo_lib.analysis.overrun import OverrunDistribution, flyvbjerg_it_overrun
-from vmo_lib.analysis.realisation import EXPECTED
 from vmo_lib.analysis.scenarios import (
     CaseMatrices,
     WhatIf,
@@ -775,7 +775,7 @@ def monte_carlo(
     pv_line_b = np.concatenate([np.zeros((len(ds), n_c)),
                                 np.stack([shift_right(future_b, int(d)) @ df for d in ds])], axis=1)
     if reference_npv is None:
-        ref_case = case if as_of is None else realisation.known_at(case, as_of)
+        ref_case = case if as_of is None else outlook.known_at(case, as_of)
         reference_npv = appraisal.npv_of(ref_case, ref_case.current_baseline, view)
 
     if isinstance(cost_overrun, str):

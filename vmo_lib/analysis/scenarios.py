@@ -84,7 +84,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vmo_lib.analysis import appraisal, finance, realisation
+from vmo_lib.analysis import appraisal, finance
+from vmo_lib.analysis.outlook import EXPECTED, expected_case, known_at, review_period
 from vmo_lib.errors import AnalysisError
 from vmo_lib.model import BusinessCase, normalise_flows
 from vmo_lib.periods import review_quarter
@@ -165,6 +166,10 @@ class OptimismBias:
 
 
 def _blank(v: Any) -> bool:
+    # Not vmo_lib.formatting.is_missing, whose semantics differ twice: blank text ("" or spaces) is
+    # blank here while is_missing counts any string as a value; and pd.NA / NaT are not blank here while
+    # is_missing calls them missing (a distribution or driver cell holding pd.NA reads as "<NA>" here).
+    # Switching would change behaviour, so it stays as it was.
     return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
 
 
@@ -380,8 +385,8 @@ class CaseMatrices:
     def outlook(cls, case: BusinessCase, as_of: object, view: str = "economic") -> CaseMatrices:
         """The expected outlook at a review: actuals to date (fixed), then the forecast, then the plan.
 
-        The scenario ``"expected"`` of :func:`vmo_lib.analysis.realisation.expected_case`, with
-        ``fixed_through`` = the review period's offset (:func:`vmo_lib.analysis.realisation.review_period`
+        The scenario ``"expected"`` of :func:`vmo_lib.analysis.outlook.expected_case`, with
+        ``fixed_through`` = the review period's offset (:func:`vmo_lib.analysis.outlook.review_period`
         and :meth:`~vmo_lib.model.BusinessCase.t_of`; ``-1`` when the review precedes period 0): what-ifs
         (:func:`what_if_npv`, :func:`apply_what_if`) then move only the flows after the review.
 
@@ -404,9 +409,9 @@ class CaseMatrices:
         ('expected', 0, 30.0, 30.0)
         """
         quarter = review_quarter(as_of)
-        case = realisation.known_at(case, quarter)  # a re-baseline approved later is not yet in force
-        tau = case.t_of(realisation.review_period(case, quarter))
-        m = cls.from_case(realisation.expected_case(case, quarter), realisation.EXPECTED, view)
+        case = known_at(case, quarter)  # a re-baseline approved later is not yet in force
+        tau = case.t_of(review_period(case, quarter))
+        m = cls.from_case(expected_case(case, quarter), EXPECTED, view)
         return dataclasses.replace(m, fixed_through=max(int(tau), -1), as_of=quarter, _cache={})
 
     @property
