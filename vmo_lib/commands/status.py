@@ -87,7 +87,7 @@ def format_status(s) -> str:
         out.append("  forward               nothing remains in the horizon")
     else:
         out.append(f"  forward               {m(s.forward_npv):>12}  (what remains, valued at "
-                   f"{s.forward_discounted_to}; sunk cost ignored) → {s.continue_signal}")
+                   f"{s.forward_discounted_to}; sunk cost ignored)")
     b = s.bridge
     out.append("")
     out.append(f"Value bridge: baseline {m(b.start)}  cost {m(b.cost, True)}  benefit {m(b.benefit, True)}  "

@@ -459,12 +459,12 @@ def _summary_sheet(sh: _Sheet, review: Any) -> None:
         ("Source workbook", os.path.basename(case.source) if case.source else "", "text"),
         ("SHA-256 of the workbook", case.sha256, "text"),
     ])
-    r = sh.section(r, "Verdict")
+    r = sh.section(r, "Decision and verdict")
     r = sh.pairs(r, [
         ("Decision", review.decision, "text"), ("Decision reason", review.decision_reason, "text"),
         ("Verdict", s.verdict.label, "verdict"), ("RAG", s.rag, "rag"), ("RAG reason", s.rag_reason, "text"),
         ("Verdict vs approved baseline", s.verdict_vs_original.label, "verdict"),
-        ("Rule applied", s.verdict.rule, "text"), ("Continue or stop", s.continue_signal, "text"),
+        ("Rule applied", s.verdict.rule, "text"),
     ])
     r = sh.note(r, s.verdict_sentence, span=3)
     r += 1
