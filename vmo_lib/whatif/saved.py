@@ -7,7 +7,7 @@ pack and a later session can load them back.
 
 File layout: one sheet ``Scenarios``; row 1 is the header (``name``, ``scenario`` — the base
 scenario — then every control of :class:`vmo_lib.analysis.scenarios.WhatIf`, in order), then one row per
-scenario. A loaded scenario is a :class:`vmo_lib.whatif.widgets.WhatIfSettings` whose ``what_if.name`` is
+scenario. A loaded scenario is a :class:`vmo_lib.whatif.engine.WhatIfSettings` whose ``what_if.name`` is
 its name, so the batch review can apply it with
 ``apply_what_if(case, s.what_if, s.scenario)`` like any other what-if. Scenario names
 are user text: a name starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
@@ -17,7 +17,7 @@ is removed again on load. The file is replaced atomically on every save.
 Examples
 --------
 >>> import pathlib, tempfile
->>> from vmo_lib.whatif.widgets import WhatIfSettings
+>>> from vmo_lib.whatif.engine import WhatIfSettings
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> case_path = folder / "CRM-2026.xlsx"
 >>> _ = case_path.write_bytes(b"submitted workbook")  # never touched
@@ -40,7 +40,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from vmo_lib.analysis.scenarios import WhatIf
 from vmo_lib.errors import WorkbookError
+from vmo_lib.whatif.engine import WHAT_IF_CONTROLS, WhatIfSettings
 
 __all__ = [
     "SCENARIO_SHEET",
@@ -74,17 +76,8 @@ def scenarios_path(case_path: str | os.PathLike[str]) -> Path:
     return p.with_name(p.stem + SCENARIO_SUFFIX)
 
 
-def _settings_type():
-    from vmo_lib.whatif.widgets import WhatIfSettings  # late: widgets imports this module too
-
-    return WhatIfSettings
-
-
 def _columns() -> dict[str, str]:
     """Setting column → its type as written in the dataclass (``"float | None"``...)."""
-    from vmo_lib.analysis.scenarios import WhatIf
-    from vmo_lib.whatif.widgets import WHAT_IF_CONTROLS
-
     types = {f.name: str(f.type) for f in dataclasses.fields(WhatIf)}
     return {"scenario": "str", **{k: types[k] for k in WHAT_IF_CONTROLS}}
 
@@ -144,7 +137,6 @@ def load_scenarios(case_path: str | os.PathLike[str]) -> dict[str, Any]:
     # Anyone who can drop a file in a case folder can drop a <case>.scenarios.xlsx: the same
     # gatekeeper as a submitted workbook (not a workbook, encrypted, zip or XML bomb) runs first.
     check_workbook_file(path)
-    settings_type = _settings_type()
     fields = _columns()
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -184,7 +176,7 @@ def load_scenarios(case_path: str | os.PathLike[str]) -> dict[str, Any]:
             values[key] = _parse_setting(path, where, key, raw, fields[key])
         name = _restore(name_cell.strip())
         try:
-            out[name] = settings_type.from_dict(values, name=name)
+            out[name] = WhatIfSettings.from_dict(values, name=name)
         except (TypeError, ValueError) as exc:
             raise WorkbookError(path, f"{SCENARIO_SHEET} row {r}: {exc}") from exc
     return out
@@ -213,11 +205,10 @@ def _parse_setting(path: Path, where: str, key: str, raw: Any, kind: str) -> Any
 
 
 def _as_settings(settings: Any) -> Any:
-    settings_type = _settings_type()
-    if isinstance(settings, settings_type):
+    if isinstance(settings, WhatIfSettings):
         return settings
     if isinstance(settings, Mapping):
-        return settings_type.from_dict(settings)
+        return WhatIfSettings.from_dict(settings)
     raise TypeError(f"settings must be a WhatIfSettings or a mapping, not {type(settings).__name__}")
 
 
