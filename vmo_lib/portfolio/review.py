@@ -121,14 +121,18 @@ class PortfolioReview:
     benefits : pandas.DataFrame
         The benefit register (:func:`vmo_lib.portfolio.core.benefit_register`).
     totals : pandas.DataFrame
-        Per currency: ``cases`` and the sum of each :data:`TOTAL_COLUMNS` column.
+        Per currency and ``restated``: ``cases`` and the sum of each :data:`TOTAL_COLUMNS` column.
     decisions : pandas.DataFrame
         Cases whose decision is not "continue" or "closed", most urgent first.
     failures : pandas.DataFrame
         Workbooks that could not be loaded (not in any figure).
-    annual_budget : float or None
-    options, selection
-        The candidates and the chosen set at ``annual_budget`` (None without a budget or candidate).
+    basis : PortfolioBasis
+        The one basis every total is on.
+    annual_budget : float, {year: float} or None
+    selection : CommittedSelection or None
+        Committed cases first, then the discretionary choice within what remains of ``annual_budget``
+        (None without a budget; ``selection_note`` says why, ``selection_infeasible`` when must-do cases
+        cannot fit).
     double_counting : DoubleCounting
         Double counting by KPI group (:func:`vmo_lib.portfolio.double_counting.find_double_counting`:
         near-linear in the number of claims); ``overlaps`` is its group table, one row per KPI and unit.
@@ -147,7 +151,6 @@ class PortfolioReview:
     annual_budget: Any = None
     candidates: str = "active"
     benefit_target: float | None = None
-    options: Any = field(default=None, repr=False)
     selection: Any = field(default=None, repr=False)
     selection_note: str = ""
     selection_infeasible: bool = False
@@ -250,7 +253,7 @@ def review_portfolio(reviews: Iterable[CaseReview], as_of: str, *, settings: Por
     statuses = {r.case_id: r.status for r in reviews}
     benefits = core.benefit_register(cases, statuses) if cases else pd.DataFrame(
         columns=list(core.BENEFIT_REGISTER_COLUMNS))
-    options = selection = None
+    selection = None
     infeasible = False
     note = "No annual budget was given, so no selection was made." if budget is None else ""
     if budget is not None and cases:
@@ -270,7 +273,8 @@ def review_portfolio(reviews: Iterable[CaseReview], as_of: str, *, settings: Por
         as_of=as_of, reviews=by_id, register=register.reset_index(drop=True), benefits=benefits,
         totals=_totals(register), decisions=_decisions(register), failures=fail, basis=basis,
         annual_budget=budget, candidates=candidates, benefit_target=settings.benefit_target,
-        options=options, selection=selection, selection_note=note, selection_infeasible=infeasible, double_counting=overlaps, history=history,
+        selection=selection, selection_note=note, selection_infeasible=infeasible, double_counting=overlaps,
+        history=history,
         uplifts=uplifts, seed=int(seed),
     )
 
