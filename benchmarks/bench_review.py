@@ -48,13 +48,24 @@ out_dir = ""
 
 
 def _copies(folder: Path, n: int) -> list[Path]:
+    """``n`` copies of the sample cases, each with a case id of its own (a review refuses two
+    workbooks with one id): the first round are the files themselves, later rounds are rewritten
+    through the template writer with the id suffixed."""
+    from vmo_lib.intake.loader import load_case
+    from vmo_lib.intake.template import write_case_workbook
+
     samples = sorted(SAMPLE.glob("*.xlsx"))
     folder.mkdir(parents=True)
     out = []
     for i in range(n):
         src = samples[i % len(samples)]
         dest = folder / f"{src.stem}__{i:03d}.xlsx"
-        shutil.copy(src, dest)
+        if i < len(samples):
+            shutil.copy(src, dest)
+        else:
+            case = load_case(src)
+            case.meta["case_id"] = f"{case.case_id}-{i:03d}"
+            write_case_workbook(case, dest)
         out.append(dest)
     return out
 
