@@ -20,7 +20,7 @@
 
 # %%
 # %matplotlib inline
-from vmo_lib.outputs import charts, excel
+from vmo_lib.outputs import case_pack, charts, excel
 from vmo_lib.outputs import html as report
 from vmo_lib.portfolio import review as reviews
 
@@ -35,11 +35,11 @@ review_file = ""  # the review the batch computed, else computed here
 # %%
 review = reviews.case_review_from(case_path, as_of, seed=seed, review_file=review_file)
 status = review.status
-report.write_results(out_dir, report.case_results(review))
+report.write_results(out_dir, case_pack.case_results(review))
 pack_xlsx = excel.export_pack_into(out_dir, review)  # the Excel pack, from the same review
 
 # %%
-report.case_summary(review)
+case_pack.case_summary(review)
 
 # %% [markdown]
 # ## Summary, verdict and decision
@@ -47,7 +47,7 @@ report.case_summary(review)
 # baseline in force; the decision follows from it by one rule. Sentences generated from this quarter's figures:
 
 # %%
-report.narrative_html(status)
+case_pack.narrative_html(status)
 
 # %% [markdown]
 # What moved the value since approval (or the latest re-baseline): the cost, benefit and timing effects that
@@ -61,7 +61,7 @@ charts.value_bridge_chart(status.bridge_current or status.bridge, status.currenc
 # Whole-life figures of the expected outlook beside the approved plan, discounted to the case's first period.
 
 # %%
-report.appraisal_table(review)
+case_pack.appraisal_table(review)
 
 # %% [markdown]
 # ## Realisation
@@ -72,7 +72,7 @@ report.appraisal_table(review)
 charts.realisation_curve(status)
 
 # %%
-report.realisation_table(status)
+case_pack.realisation_table(status)
 
 # %% [markdown]
 # ## Risk
@@ -80,7 +80,7 @@ report.realisation_table(status)
 # and how far each input can move before the expected NPV reaches zero.
 
 # %%
-report.risk_summary(review)
+case_pack.risk_summary(review)
 
 # %%
 charts.tornado_chart(review.tornado, status.currency) if len(review.tornado) else None
@@ -90,11 +90,11 @@ charts.tornado_chart(review.tornado, status.currency) if len(review.tornado) els
 # What is not being measured, and so cannot be shown to have been realised.
 
 # %%
-report.gaps_table(status)
+case_pack.gaps_table(status)
 
 # %% [markdown]
 # ## Validation warnings
 # Points the workbook's author should correct; none of them stopped the review.
 
 # %%
-report.issues_table(review.case.issues)
+case_pack.issues_table(review.case.issues)

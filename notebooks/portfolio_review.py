@@ -20,7 +20,7 @@
 # %matplotlib inline
 from IPython.display import display
 
-from vmo_lib.outputs import charts, excel
+from vmo_lib.outputs import charts, excel, portfolio_pack
 from vmo_lib.outputs import html as report
 from vmo_lib.portfolio import review as portfolio_review
 
@@ -36,18 +36,18 @@ review_file = ""  # the review the batch computed, else computed here
 # %%
 review = portfolio_review.load_or_review(folder, as_of, seed=seed, annual_budget=annual_budget,
                                          review_file=review_file)
-report.write_results(out_dir, report.portfolio_results(review))
+report.write_results(out_dir, portfolio_pack.portfolio_results(review))
 pack_xlsx = excel.export_pack_into(out_dir, review, name="portfolio.xlsx")  # from the same review
 
 # %%
-report.portfolio_summary(review)
+portfolio_pack.portfolio_summary(review)
 
 # %% [markdown]
 # ## Cases needing decisions
 # Most urgent first; the decision and its reason are those of each case's own pack.
 
 # %%
-report.decisions_table(review)
+portfolio_pack.decisions_table(review)
 
 # %% [markdown]
 # ## Register
@@ -58,13 +58,13 @@ report.decisions_table(review)
 # NPV per unit of capital budget.
 
 # %%
-report.register_table(review.register)
+portfolio_pack.register_table(review.register)
 
 # %% [markdown]
 # Workbooks that could not be loaded are not in the figures above.
 
 # %%
-report.load_failures_table(review.failures)
+portfolio_pack.load_failures_table(review.failures)
 
 # %% [markdown]
 # ## Value map
@@ -81,7 +81,7 @@ for _currency, cases_in_currency in review.register.groupby("currency"):  # one 
 # year's budget, chosen to maximise forward NPV (an exact knapsack).
 
 # %%
-report.selection_table(review)
+portfolio_pack.selection_table(review)
 
 # %% [markdown]
 # ## Realisation roll-up

@@ -12,6 +12,7 @@ import pytest
 from vmo_lib.analysis.realisation import case_status
 from vmo_lib.analysis.review import review_case
 from vmo_lib.model import make_case
+from vmo_lib.outputs import case_pack, portfolio_pack
 from vmo_lib.outputs import html as report
 from vmo_lib.portfolio.basis import PortfolioBasis
 from vmo_lib.portfolio.review import review_portfolio
@@ -127,7 +128,7 @@ def test_case_summary_escapes_the_title_and_colours_the_verdict():
     case = _case(XSS)
     review = review_case(case, "2026Q2", iterations=0)
     s = review.status
-    h = report.case_summary(review).html
+    h = case_pack.case_summary(review).html
     assert "<script>" not in h and "&lt;script&gt;alert(1)&lt;/script&gt;" in h
     assert f"rag-{s.rag}" in h and s.verdict.label in h
     # hand-worked (see test_results_file_is_byte_identical_for_the_same_numbers): expected NPV 120 against
@@ -170,9 +171,9 @@ def _executed_notebook(case) -> nbformat.NotebookNode:
         v4.new_markdown_cell("# Analyst notes", metadata={"tags": ["hide-in-pack"]}),
         v4.new_code_cell("secret_code = 1", metadata={"tags": ["parameters"]}),
         v4.new_markdown_cell("## Summary"),
-        v4.new_code_cell("report.case_summary(review)", execution_count=2, outputs=[
+        v4.new_code_cell("case_pack.case_summary(review)", execution_count=2, outputs=[
             v4.new_output("stream", name="stderr", text="FutureWarning: noise\n"),
-            v4.new_output("execute_result", {"text/html": report.case_summary(review).html,
+            v4.new_output("execute_result", {"text/html": case_pack.case_summary(review).html,
                                               "text/plain": "Html(...)"}, execution_count=2)]),
     ]
     return v4.new_notebook(cells=cells)
@@ -194,8 +195,8 @@ def test_failed_pack_html_shows_the_code_for_the_analyst():
 
 # --- results and narrative ------------------------------------------------------------------------------------
 def test_results_file_is_byte_identical_for_the_same_numbers(tmp_path):
-    a = report.case_results(review_case(_case(), "2026Q2", seed=7, iterations=500))
-    b = report.case_results(review_case(_case(), "2026Q2", seed=7, iterations=500))  # computed afresh
+    a = case_pack.case_results(review_case(_case(), "2026Q2", seed=7, iterations=500))
+    b = case_pack.case_results(review_case(_case(), "2026Q2", seed=7, iterations=500))  # computed afresh
     p1 = report.write_results(tmp_path / "one", a).read_bytes()
     p2 = report.write_results(tmp_path / "two", b).read_bytes()
     assert p1 == p2
@@ -219,7 +220,7 @@ def test_results_file_is_byte_identical_for_the_same_numbers(tmp_path):
 
 def test_narrative_states_the_hand_worked_figures():
     s = case_status(_case(), "2026Q2")
-    lines = report.narrative(s)
+    lines = case_pack.narrative(s)
     assert lines[0] == s.verdict_sentence
     # B1: 80 actual against 100 planned in 2026Q2; B2 had nothing due yet (plan 0 in 2026Q2)
     assert "Benefits realised to date: £80 of £100 planned for the reported periods (80%)." in lines
@@ -235,7 +236,7 @@ def test_narrative_when_nothing_was_reported_says_what_was_due():
     case = make_case({"case_id": "N", "first_period": "2026Q1", "horizon": 3, "discount_rate": 0.0},
                      costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
                      benefits=[{"line_id": "B1", "name": "S", "owner": "Ops", "amounts": [0, 40, 40]}])
-    lines = report.narrative(case_status(case, "2026Q2"))
+    lines = case_pack.narrative(case_status(case, "2026Q2"))
     assert "No benefit has been reported yet although £40 was planned by 2026Q2." in lines
     assert not any(x.startswith("Spend to date") for x in lines)
 
@@ -244,7 +245,7 @@ def test_appraisal_table_says_never_for_a_payback_that_never_comes():
     case = make_case({"case_id": "P", "first_period": "2026Q1", "horizon": 3, "discount_rate": 0.0},
                      costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
                      benefits=[{"line_id": "B1", "name": "S", "amounts": [0, 30, 30]}])
-    h = report.appraisal_table(review_case(case, "2026Q1", iterations=0)).html
+    h = case_pack.appraisal_table(review_case(case, "2026Q1", iterations=0)).html
     # two columns (expected outlook = the plan, nothing reported; approved), each with two paybacks
     assert "Expected outlook" in h and "Approved" in h and "In force" not in h
     assert h.count("never") == 4 and h.count("−£40") == 2  # NPV = -100 + 60, undiscounted
@@ -258,7 +259,7 @@ def test_appraisal_table_adds_the_baseline_in_force_when_re_baselined():
                      benefits=[{"line_id": "B1", "name": "S", "amounts": [0, 60, 60]}],
                      rebaselines=[{"version": "RB1", "approved": "2025-12-01",
                                    "amounts": {"C1": [100, 0, 0], "B1": [0, 40, 40]}}])
-    h = report.appraisal_table(review_case(case, "2026Q1", iterations=0)).html
+    h = case_pack.appraisal_table(review_case(case, "2026Q1", iterations=0)).html
     head = re.findall(r"<th[^>]*>([^<]*)</th>", h)
     assert head == ["Metric", "Expected outlook", "Approved", "In force (RB1)"]
     npv_row = re.search(r"<tr><td>NPV</td>(.*?)</tr>", h).group(1)
@@ -330,14 +331,14 @@ def test_decisions_put_the_most_urgent_first_and_skip_cases_that_continue_or_clo
     d = pr.decisions
     assert d["case_id"].tolist() == ["S", "R", "A", "P"]
     assert d["decision"].tolist() == ["stop", "re-plan", "recover", "not started"]
-    h = report.decisions_table(pr).html
+    h = portfolio_pack.decisions_table(pr).html
     assert [h.index(f">{k}<") for k in ("S", "R", "A", "P")] == sorted(h.index(f">{k}<") for k in ("S", "R", "A", "P"))
     assert ">M<" not in h and ">G<" not in h and ">X<" not in h
     assert "−£100" in h  # S's forward NPV
     healthy = review_portfolio([review_case(_decision_cases()[-1], "2026Q2", iterations=0)], "2026Q2",
                                settings=PortfolioSettings(basis=OWN_BASIS))
     assert healthy.decisions.empty
-    assert "No case needs a decision this quarter." in report.decisions_table(healthy).html
+    assert "No case needs a decision this quarter." in portfolio_pack.decisions_table(healthy).html
 
 
 def test_decision_reasons_read_as_sentences():
@@ -354,7 +355,7 @@ def test_decision_reasons_read_as_sentences():
 
 
 def test_portfolio_headline_states_value_verdicts_and_decisions():
-    lines = report.portfolio_headline(_portfolio())
+    lines = portfolio_pack.portfolio_headline(_portfolio())
     # hand-worked on the cases' own basis: in force 200 + 200 + 200 + 20 + 80 + 80 + 80 = 860;
     # expected 200 + 200 + 200 − 80 + 60 + 80 + 80 = 740; 120 destroyed
     assert lines[0] == ("GBP (7 cases): NPV in force £860, expected NPV now £740: £120 of value destroyed "
@@ -368,7 +369,7 @@ def test_portfolio_headline_states_value_verdicts_and_decisions():
 
 def test_portfolio_headline_never_adds_currencies():
     pr = _portfolio(currency={"S": "EUR", "M": "EUR", "X": "EUR"})
-    lines = report.portfolio_headline(pr)
+    lines = portfolio_pack.portfolio_headline(pr)
     # EUR: S, M, X at 200 each, as planned; GBP: in force 20 + 80 + 80 + 80 = 260, expected −80 + 60 + 80 + 80 = 140
     assert lines[0] == "EUR (3 cases): NPV in force €600, expected NPV now €600: unchanged since approval."
     assert lines[1] == ("GBP (4 cases): NPV in force £260, expected NPV now £140: £120 of value destroyed "
@@ -393,7 +394,7 @@ def test_portfolio_headline_restates_every_case_on_the_default_basis_before_addi
     assert t.loc["GBP", "in_force_npv_pb"] == pytest.approx(3 * plan_80 + plan_20)
     assert t.loc["GBP", "expected_npv_pb"] == pytest.approx(2 * plan_80 + exp_a + exp_r)
     assert t.loc["GBP", "forward_npv_pb"] == pytest.approx(3 * 60 * (d[1] + d[2]) + 40 * (d[1] + d[2]))
-    lines = report.portfolio_headline(pr)
+    lines = portfolio_pack.portfolio_headline(pr)
     assert lines[0] == "EUR (3 cases): NPV in force €617, expected NPV now €617: unchanged since approval."  # 617.26
     # GBP: in force 239.73, expected 117.40, so 122.33 destroyed
     assert lines[1] == ("GBP (4 cases): NPV in force £240, expected NPV now £117: £122 of value destroyed "
@@ -418,7 +419,7 @@ def test_index_gives_the_portfolio_headline_and_names_unrated_cases():
 
 def test_register_table_escapes_titles_and_totals_each_currency():
     pr = _portfolio(title_of_a=XSS, currency={"S": "EUR", "M": "EUR", "X": "EUR"})
-    h = report.register_table(pr.register).html
+    h = portfolio_pack.register_table(pr.register).html
     assert "<script>" not in h and "&lt;script&gt;" in h and "rag-red" in h
     assert ">re-plan<" in h and ">not started<" in h  # the decision column
     # one total row per currency, each the sum of its restated column (hand-worked in the headline tests)
@@ -452,12 +453,12 @@ def test_risk_summary_shows_the_outlook_simulated_and_drivers_without_a_switchin
     assert f["prob_reach_approved"] == pytest.approx(0.25, abs=0.03)
     # triangular quantiles: C1 median 130 − sqrt(0.5 · 40 · 30) = 105.5 → NPV −45.5
     assert f["risk_p50"] == pytest.approx(-45.5, abs=1.5)
-    h = report.risk_summary(review).html
+    h = case_pack.risk_summary(review).html
     assert "The expected outlook as of 2025Q4" in h and "2,000 simulated outcomes" in h
     assert ">100%<" in h  # chance NPV < 0
     assert "the approved plan simulated on its own" in h
     assert "Delay: no switching value" in h and "None:" not in h
-    empty = report.risk_summary(review_case(case, "2025Q4", iterations=0)).html
+    empty = case_pack.risk_summary(review_case(case, "2025Q4", iterations=0)).html
     assert "No simulation was run" in empty
 
 
@@ -468,6 +469,6 @@ def test_narrative_when_no_benefit_was_due_says_so_without_a_zero_of_zero():
                      benefits=[{"line_id": "B1", "name": "S", "owner": "Ops", "amounts": [0, 0, 40]}],
                      actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 100},
                               {"period": "2026Q2", "line_id": "B1", "amount": 0}])
-    lines = report.narrative(case_status(case, "2026Q2"))
+    lines = case_pack.narrative(case_status(case, "2026Q2"))
     assert "No benefit was planned or reported up to 2026Q2." in lines
     assert not any("£0 of £0" in x or "(–)" in x for x in lines)

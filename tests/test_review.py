@@ -10,7 +10,7 @@ import pytest
 from vmo_lib.analysis.realisation import case_status
 from vmo_lib.analysis.review import REVIEW_KEYS, review_case
 from vmo_lib.model import make_case
-from vmo_lib.outputs import html as report
+from vmo_lib.outputs import case_pack
 
 META = {"case_id": "X", "first_period": "2026Q1", "horizon": 4, "discount_rate": 0.0, "status": "live",
         "case_type": "IT: equipment/development"}
@@ -59,7 +59,7 @@ def test_a_quarter_with_only_a_dis_benefit_due_shows_nothing_due_not_a_ratio():
     assert s.totals["disbenefit_actual_to_date"] == pytest.approx(-50.0)
     r = review_case(_with_disbenefit([{"period": "2026Q1", "line_id": "C1", "amount": 50},
                                       {"period": "2026Q2", "line_id": "D1", "amount": -50}]), "2026Q2", iterations=0)
-    card = next(c for c in report.case_cards(r) if c["label"] == "Benefits realised")
+    card = next(c for c in case_pack.case_cards(r) if c["label"] == "Benefits realised")
     assert card["note"] == "nothing due yet" and card["value"] is None
 
 

@@ -93,17 +93,9 @@ from typing import Any
 
 from vmo_lib import __version__
 from vmo_lib.errors import VmoError
-from vmo_lib.outputs.html import (
-    RESULTS_FILE,
-    atomic_write_text,
-    format_money,
-    read_results,
-    render_failure_page,
-    render_index,
-    render_pack_html,
-    safe_child,
-    safe_id,
-)
+from vmo_lib.files import RESULTS_FILE, atomic_write_text, read_results, safe_child, safe_id
+from vmo_lib.formatting import format_money
+from vmo_lib.outputs.html import render_failure_page, render_index, render_pack_html
 
 __all__ = [
     "CASE_NOTEBOOK",
@@ -456,7 +448,7 @@ def _index_figures(results: Mapping[str, Any]) -> dict[str, str]:
         if kind == "money":
             text = format_money(value, results.get("currency", "GBP"), compact=True)
         elif kind == "percent":
-            from vmo_lib.outputs.html import format_percent
+            from vmo_lib.formatting import format_percent
 
             text = format_percent(value)
         else:
