@@ -115,3 +115,20 @@ def test_a_cancelled_case_is_closed_and_a_proposed_case_not_started(review_run):
     assert rows["LOYALTY-2025"]["decision"] == "closed"
     assert rows["HR-2027"]["decision"] == "not started"
     assert rows["CHATBOT-2025"]["decision"] == "re-plan"  # value destroyed; what remains still pays
+
+
+def test_status_and_portfolio_json_agree_on_every_key_they_share(tmp_path, capsys):
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    for name in ("CHATBOT-2025", "PAY-2024", "DEVICE-2024"):  # destroyed; re-baselined; yearly
+        shutil.copy(SAMPLE / f"{name}.xlsx", folder)
+    assert cli.main(["portfolio", str(folder), "--as-of", AS_OF, "--json"]) == 0
+    cases = {c["case_id"]: c for c in json.loads(capsys.readouterr().out)["cases"]}
+    assert set(cases) == {"CHATBOT-2025", "PAY-2024", "DEVICE-2024"}
+    for cid, in_portfolio in cases.items():
+        status = _status_json(folder / f"{cid}.xlsx")
+        shared = set(status) & set(in_portfolio)
+        assert {"decision", "expected_npv", "approved_npv", "in_force_npv", "risk_p10", "prob_below_zero"} <= shared
+        assert set(in_portfolio) <= set(status)  # the portfolio's case entry is the status without line tables
+        for k in shared:
+            assert in_portfolio[k] == status[k], (cid, k, in_portfolio[k], status[k])

@@ -52,7 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--depends", action="append", default=[], metavar="A:B", help="A only if B (repeatable)")
     p.add_argument("--step", type=float, default=None, help="extra budget a year to price (default: the next breakpoint)")
     p.add_argument("--view", choices=("economic", "cash"), default="economic")
-    p.add_argument("--risk-iterations", type=int, default=2000, help="Monte Carlo iterations per case (0 = none)")
+    p.add_argument("--risk-iterations", type=int, default=20_000,
+                   help="Monte Carlo iterations per case review (0 = none); the default is the packs' and "
+                        "vmo status's, so every figure agrees")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=None, help="worker processes for loading and the register")
     p.add_argument("--export", default=None, metavar="PATH", help="write the tables to .xlsx or .csv")
