@@ -254,33 +254,33 @@ def review_case(case: BusinessCase, as_of: object, *, thresholds: Thresholds | N
     """
     as_of = periods.review_quarter(as_of)
     period = outlook.review_period(case, as_of)
-    known = case.as_known_at(periods.period_end_date(period, case.period_length))
-    with outlook.shared_work():
+    known = outlook.known_at(case, as_of)  # the one rule for the baseline in force at the review date
+    with outlook.shared_work():  # the grid and the expected case are built once for every figure below
         status = realisation.case_status(known, as_of, thresholds, view)
         ec = outlook.expected_case(known, as_of)
         approved = appraisal_mod.appraise(ec, "baseline", view)
         current = known.current_baseline
         in_force = approved if current == "baseline" else appraisal_mod.appraise(ec, current, view)
         expected = appraisal_mod.appraise(ec, EXPECTED, view)
-    decision, reason = status.decision, status.decision_reason
-    sim = sim_approved = None
-    switching = tornado = pd.DataFrame()
-    if iterations:
-        try:
-            sim = risk.monte_carlo(known, iterations=iterations, seed=seed, view=view, as_of=as_of,
-                                   reference_npv=status.current_baseline_npv)
-            sim_approved = risk.monte_carlo(known, iterations=iterations, seed=seed, scenario=current, view=view)
-        except AnalysisError:  # no defined simulation (e.g. no three-point ranges and no case type): shown as absent
-            sim = sim_approved = None
-    try:
-        switching = risk.switching_values(known, current, view, as_of=as_of)
-        tornado = risk.tornado(known, current, view, as_of=as_of)
-    except AnalysisError:  # a driver with no defined answer: shown as absent, never sinks the review
+        decision, reason = status.decision, status.decision_reason
+        sim = sim_approved = None
         switching = tornado = pd.DataFrame()
-    try:
-        ob = risk.appraisal_with_optimism_bias(known, current, view)
-    except AnalysisError:  # a case type with no optimism-bias defaults
-        ob = pd.DataFrame()
+        if iterations:
+            try:
+                sim = risk.monte_carlo(known, iterations=iterations, seed=seed, view=view, as_of=as_of,
+                                       reference_npv=status.current_baseline_npv)
+                sim_approved = risk.monte_carlo(known, iterations=iterations, seed=seed, scenario=current, view=view)
+            except AnalysisError:  # no defined simulation (e.g. no three-point ranges and no case type): shown as absent
+                sim = sim_approved = None
+        try:
+            switching = risk.switching_values(known, current, view, as_of=as_of)
+            tornado = risk.tornado(known, current, view, as_of=as_of)
+        except AnalysisError:  # a driver with no defined answer: shown as absent, never sinks the review
+            switching = tornado = pd.DataFrame()
+        try:
+            ob = risk.appraisal_with_optimism_bias(known, current, view)
+        except AnalysisError:  # a case type with no optimism-bias defaults
+            ob = pd.DataFrame()
     return CaseReview(case=known, as_of=as_of, period=period, status=status, approved=approved,
                       in_force=in_force, expected=expected, decision=decision, decision_reason=reason,
                       simulation=sim, simulation_approved=sim_approved, switching=switching,
