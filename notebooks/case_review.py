@@ -92,6 +92,11 @@ charts.tornado_chart(review.tornado, status.currency) if len(review.tornado) els
 # %%
 case_pack.gaps_table(status)
 
+# %%
+from vmo_lib.outputs.network_chart import benefit_map_block  # noqa: E402 - the benefits dependency network
+
+benefit_map_block(review)
+
 # %% [markdown]
 # ## Validation warnings
 # Points the workbook's author should correct; none of them stopped the review.

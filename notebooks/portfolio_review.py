@@ -99,6 +99,11 @@ report.table(portfolio_review.realisation_by_type(review), money=["plan_total", 
 report.table(portfolio_review.double_counting_table(review), money=["amount_at_stake"], currency="currency",
              empty="No benefit is claimed twice.")
 
+# %%
+from vmo_lib.outputs.network_chart import strategic_rollup_block  # noqa: E402 - benefits by strategic objective
+
+strategic_rollup_block(review)
+
 # %% [markdown]
 # ## Reference-class findings
 # What this portfolio's own history says about estimates: actual over baseline at P50 and P80, by case type.

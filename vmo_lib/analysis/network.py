@@ -374,6 +374,9 @@ def benefit_network(case: BusinessCase, as_of: object, values: Mapping[str, floa
                 g.nodes[n]["value"] = 0.0
     total = float(sum(float(values.get(b, 0.0)) for b in benefits))
     reached_so = float(sum(received.get(n, 0.0) for n in ids_of["strategic objective"]))
+    unallocated = total - reached_so if mapped else total
+    if abs(unallocated) <= 1e-9 * max(1.0, abs(total)):  # rounding of the equal splits, not value
+        unallocated = 0.0
 
     nodes = pd.DataFrame([{"node_id": n, **{c: g.nodes[n].get(c) for c in NODE_COLUMNS if c != "node_id"}}
                           for n in sorted(g, key=lambda x: (RANK.get(kind_of.get(x), 9), x))],
@@ -410,6 +413,6 @@ def benefit_network(case: BusinessCase, as_of: object, values: Mapping[str, floa
         objectives_without_benefit=sorted(unserved), late_enablers=late_df, benefits_at_risk=risk_df,
         by_investment_objective=rollup("investment objective"),
         by_strategic_objective=rollup("strategic objective"),
-        total_value=total, unallocated_value=total - reached_so if mapped else total,
+        total_value=total, unallocated_value=unallocated,
         strategic_objective=str(case.meta.get("strategic_objective") or ""),
     )
