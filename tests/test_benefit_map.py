@@ -18,7 +18,7 @@ import pytest
 from openpyxl.utils import get_column_letter
 
 from vmo_lib import cli, schema
-from vmo_lib.analysis.network import benefit_network, benefit_values, network_of_review
+from vmo_lib.analysis.network import benefit_network, benefit_values
 from vmo_lib.analysis.review import review_case
 from vmo_lib.errors import AnalysisError, ValidationError
 from vmo_lib.intake.benefit_map import map_frame
