@@ -53,9 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vmo",
         description="VMO Workbench: business cases, appraisal, benefits realisation, risk and review packs.\n\n"
-                    "Run 'vmo COMMAND --help' for what a command does and an example. Rates are written "
-                    "as a fraction (0.08) or with a % sign (8%). Add --json to a command for "
-                    "machine-readable output (the README lists its keys).",
+                    "Run 'vmo COMMAND --help' for what a command does and an example. Rates are written\n"
+                    "as a fraction (0.08) or with a % sign (8%). Add --json to a command for machine-readable\n"
+                    "output (the README lists its keys).",
         epilog="Examples (the quarterly cycle on the bundled sample portfolio):\n"
                "  vmo validate data/sample\n"
                "  vmo status data/sample/CRM-2025.xlsx --as-of 2026Q3\n"

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["EXIT_BATCH", "EXIT_INTERNAL", "EXIT_INVALID", "EXIT_OK", "EXIT_UNREADABLE", "RateAction",
-           "add_command", "clean", "dump_json", "json_only", "money", "money_change", "one_workbook", "table"]
+           "add_command", "clean", "dump_json", "money", "money_change", "one_workbook", "table"]
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_BATCH = 1
@@ -181,20 +181,3 @@ def one_workbook(path: str, command: str) -> str:
                          f"vmo portfolio {path} --as-of QUARTER (the register of all cases).")
     return path
 
-
-def json_only(args: argparse.Namespace, *options: str) -> None:
-    """Refuse options that only change the ``--json`` output when ``--json`` is not given.
-
-    Raises
-    ------
-    UsageError
-        One of ``options`` (attribute names) is set without ``--json``.
-    """
-    from vmo_lib.errors import UsageError
-
-    if getattr(args, "json", False):
-        return
-    given = [o for o in options if getattr(args, o, None)]
-    if given:
-        flags = ", ".join("--" + o.replace("_", "-") for o in given)
-        raise UsageError(f"{flags} only changes the --json output; add --json")
