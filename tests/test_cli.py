@@ -16,7 +16,7 @@ import pytest
 
 from vmo_lib import cli
 from vmo_lib.errors import UsageError
-from vmo_lib.formatting import format_money, format_money_change, parse_rate
+from vmo_lib.formatting import format_money, format_money_change, parse_amount, parse_rate
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -79,6 +79,39 @@ def test_rate_as_percent_and_as_fraction_give_the_npv_worked_from_the_cash_flows
     # the case's own rate is 9 %: the override changed the answer
     code, out, _ = run(capsys, "appraise", CRM, "--json")
     assert json.loads(out)["annual_rate"] == 0.09 and json.loads(out)["npv"] < pct["npv"]
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("9000000", 9e6), ("9,000,000", 9e6), ("9m", 9e6), ("£9m", 9e6), ("9.5M", 9.5e6), ("450k", 4.5e5),
+    ("1.2bn", 1.2e9), ("£ 12,500", 12_500.0), ("0", 0.0), ("-5k", -5000.0), ("−5k", -5000.0),
+])
+def test_an_amount_reads_as_the_packs_write_it(text, value):
+    assert parse_amount(text) == value
+    if value >= 1e4:   # what the packs print reads back to within its three significant digits
+        assert parse_amount(format_money(value, "GBP", compact=True)) == pytest.approx(value, rel=5e-3)
+
+
+@pytest.mark.parametrize("text", ["nine", "9mm", "9,00", "", "9 million", "1e6"])
+def test_not_an_amount_is_refused(text):
+    with pytest.raises(UsageError):
+        parse_amount(text, "--budget")
+
+
+@needs_sample
+def test_budget_in_millions_selects_the_same_as_the_whole_number(capsys):
+    outs = []
+    for budget in ("12m", "12000000", "12,000,000"):
+        code, out, _ = run(capsys, "portfolio", SAMPLE, "--as-of", "2026Q3", "--budget", budget,
+                           "--risk-iterations", "0", "--json")
+        assert code == 0
+        outs.append(json.loads(out)["selection"])
+    assert outs[0] == outs[1] == outs[2]
+    # at the sample's £9m HR-2027 is not funded and £523k a year more would buy it: £12m does
+    assert "HR-2027" in outs[0]["selected"]
+    code, out, _ = run(capsys, "portfolio", SAMPLE, "--as-of", "2026Q3", "--risk-iterations", "0", "--json")
+    assert "HR-2027" in json.loads(out)["selection"]["not_funded"]
+    code, _, err = run(capsys, "portfolio", SAMPLE, "--as-of", "2026Q3", "--budget=-1m")
+    assert code == 2 and "cannot be negative" in err
 
 
 # --- help ------------------------------------------------------------------------------------------

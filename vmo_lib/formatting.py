@@ -42,6 +42,7 @@ __all__ = [
     "format_number",
     "format_percent",
     "is_missing",
+    "parse_amount",
     "parse_rate",
 ]
 
@@ -202,6 +203,39 @@ def parse_rate(text: Any, name: str = "rate") -> float:
     if value <= -1:
         raise UsageError(f"{name} {raw}: a rate must be above −100%")
     return round(value, 12)  # 8% is 0.08, not 0.08000000000000002
+
+
+_AMOUNT = re.compile(r"^([+-]?)\s*([^\d\s.+-]{1,3}\s?)?((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)\s*(k|m|bn)?$",
+                     re.IGNORECASE)
+
+
+def parse_amount(text: Any, name: str = "amount") -> float:
+    """An amount of money a person typed: ``9000000``, ``9,000,000``, ``9m``, ``£9m``, ``450k``, ``1.2bn``.
+
+    The suffixes are those :func:`format_money` writes (k, m, bn), so a figure copied from a pack
+    reads back; a currency symbol in front is allowed and ignored (the cases' currency applies).
+
+    Raises
+    ------
+    UsageError
+        Not an amount.
+
+    Examples
+    --------
+    >>> parse_amount("9m"), parse_amount("£9,000,000"), parse_amount("450k"), parse_amount("1.2bn")
+    (9000000.0, 9000000.0, 450000.0, 1200000000.0)
+    >>> parse_amount("nine", "--budget")
+    Traceback (most recent call last):
+    ...
+    vmo_lib.errors.UsageError: --budget nine: expected an amount such as 9000000, 9,000,000 or 9m
+    """
+    raw = str(text).strip()
+    m = _AMOUNT.match(raw.replace("\u2212", "-"))
+    if not m:
+        raise UsageError(f"{name} {raw}: expected an amount such as 9000000, 9,000,000 or 9m")
+    sign, _, number, unit = m.groups()
+    value = float(number.replace(",", "")) * {"": 1, "k": 1e3, "m": 1e6, "bn": 1e9}[(unit or "").lower()]
+    return round(-value if sign == "-" else value, 6)
 
 
 def format_percent(value: Any, digits: int = 0) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EXIT_BATCH", "EXIT_INTERNAL", "EXIT_INVALID", "EXIT_OK", "EXIT_UNREADABLE", "RateAction",
+__all__ = ["EXIT_BATCH", "EXIT_INTERNAL", "EXIT_INVALID", "EXIT_OK", "EXIT_UNREADABLE", "AmountAction", "RateAction",
            "add_command", "clean", "dump_json", "money", "money_change", "one_workbook", "table"]
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -101,6 +101,21 @@ class RateAction(argparse.Action):
         setattr(namespace, self.dest, parse_rate(values, option_string or self.dest))
 
 
+class AmountAction(argparse.Action):
+    """An option that takes an amount of money: ``9000000``, ``9,000,000``, ``9m`` or ``£9m``
+    (:func:`vmo_lib.formatting.parse_amount`); anything else, or a negative amount, is a
+    :class:`~vmo_lib.errors.UsageError` (exit 2)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: D102
+        from vmo_lib.errors import UsageError
+        from vmo_lib.formatting import parse_amount
+
+        value = parse_amount(values, option_string or self.dest)
+        if value < 0:
+            raise UsageError(f"{option_string or self.dest} {values}: an amount here cannot be negative")
+        setattr(namespace, self.dest, value)
+
+
 # --- human output ----------------------------------------------------------------------------------
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
@@ -142,7 +157,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: str | No
     Examples
     --------
     >>> print(table(["Case", "NPV"], [["CRM-2025", "£5.25m"], ["ERP", "−£593k"]]))
-    Case          NPV
+    Case         NPV
     --------  ------
     CRM-2025  £5.25m
     ERP       −£593k

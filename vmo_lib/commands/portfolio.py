@@ -33,7 +33,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from vmo_lib.commands import add_command
+from vmo_lib.commands import AmountAction, add_command
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -48,12 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the next slice of budget would buy, benefits claimed twice by different cases, and what past cases\n"
         "of each type say about cost overruns.",
         ["vmo portfolio data/sample --as-of 2026Q3",
-         "vmo portfolio data/sample --as-of 2026Q3 --budget 12000000   # select at £12m a year instead",
+         "vmo portfolio data/sample --as-of 2026Q3 --budget 12m   # select at £12m a year instead",
          "vmo portfolio data/sample --as-of 2026Q3 --export register.xlsx"])
     p.add_argument("folder", metavar="FOLDER", help="folder of business-case workbooks")
     p.add_argument("--as-of", required=True, metavar="QUARTER", help="review quarter, e.g. 2026Q3")
-    p.add_argument("--budget", type=float, default=None, metavar="AMOUNT",
-                   help="budget a calendar year for the selection, in the cases' currency (default: portfolio.toml)")
+    p.add_argument("--budget", action=AmountAction, default=None, metavar="AMOUNT",
+                   help="budget a calendar year for the selection, in the cases' currency: 9000000 or 9m "
+                        "(default: portfolio.toml)")
     p.add_argument("--candidates", default=None, help=argparse.SUPPRESS)  # kept only to explain it is gone
     p.add_argument("--value", choices=("forward_npv", "ob_npv"), default="forward_npv",
                    help="what the selection maximises: forward_npv (the NPV still to come, default) or ob_npv "
@@ -64,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fund at most one of these cases (repeatable)")
     p.add_argument("--depends", action="append", default=[], metavar="A:B",
                    help="fund case A only if case B is funded (repeatable)")
-    p.add_argument("--step", type=float, default=None, metavar="AMOUNT",
+    p.add_argument("--step", action=AmountAction, default=None, metavar="AMOUNT",
                    help="price this much extra budget a year (default: the smallest amount that buys more)")
     p.add_argument("--view", choices=("economic", "cash"), default="economic",
                    help="economic: every monetised benefit (default); cash: cash-releasing benefits only")
@@ -157,6 +158,10 @@ def run(args: argparse.Namespace) -> int:
     from vmo_lib.portfolio.settings import load_portfolio_settings
 
     as_of = review_quarter(args.as_of)  # a malformed --as-of is a UsageError: exit 2
+    if args.risk_iterations < 0:
+        raise UsageError(f"--risk-iterations {args.risk_iterations}: give 0 (no simulation) or more")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: give 1 or more")
     if args.candidates is not None:
         raise UsageError("--candidates is no longer used: cases in delivery or live are always committed (their "
                          "remaining spend comes off the budget first) and proposed and approved cases compete "

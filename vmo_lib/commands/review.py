@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vmo_lib.commands import add_command
+from vmo_lib.commands import AmountAction, add_command
 
 __all__ = ["register"]
 
@@ -43,8 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="run on an existing Dask cluster at this address, e.g. tcp://10.0.0.5:8786 "
                         "(FOLDER and OUT must be on a file system the cluster shares)")
     p.add_argument("--pdf", action="store_true", help="also print each HTML pack to PDF (needs /usr/bin/chromium)")
-    p.add_argument("--budget", type=float, default=None, metavar="AMOUNT",
-                   help="budget a year for the portfolio selection, in the cases' currency (default: "
+    p.add_argument("--budget", action=AmountAction, default=None, metavar="AMOUNT",
+                   help="budget a year for the portfolio selection, in the cases' currency: 9000000 or 9m (default: "
                         "portfolio.toml beside the workbooks; with neither, no selection is made)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the simulations (default 0); the same seed gives the same figures")
     p.add_argument("--scenario", default="baseline", help="the plan appraised: baseline (the approved plan, default) or the name of a scenario")
