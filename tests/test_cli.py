@@ -228,6 +228,20 @@ def test_status_human_output_has_headed_tables_and_signed_changes(capsys):
     assert d["baseline_npv"] + sum(d["bridge"].values()) == pytest.approx(d["expected_npv"], abs=0.01)
 
 
+@needs_sample
+def test_a_figure_reads_the_same_in_the_tables_and_in_the_sentences(capsys):
+    code, out, _ = run(capsys, "status", SAMPLE / "WMS-2025.xlsx", "--as-of", "2026Q3", "--json")
+    d = json.loads(out)
+    code, text, _ = run(capsys, "status", SAMPLE / "WMS-2025.xlsx", "--as-of", "2026Q3")
+    bridge = next(ln for ln in text.splitlines() if ln.strip().startswith("approved baseline")).split()
+    sentence = d["verdict_sentence"]             # written by the analysis, shown in the packs too
+    for key in ("cost", "benefit", "timing"):
+        shown = format_money_change(d["bridge"][key], "GBP", compact=True)
+        assert shown in bridge, key
+        assert shown.lstrip("+") in sentence, (key, shown, sentence)
+    assert format_money(d["expected_npv"], "GBP", compact=True) in sentence
+
+
 def test_signed_money_change():
     assert format_money_change(3_674, "GBP", compact=True) == "+£3,674"
     assert format_money_change(21_400, "GBP", compact=True) == "+£21.4k"
