@@ -30,8 +30,19 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("map", help="benefits dependency network: late enablers, orphans, value by objective",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from vmo_lib.commands import add_command
+
+    p = add_command(
+        sub, "map", "benefits dependency network: late enablers, orphans, value by objective",
+        "Draw and check a case's benefits dependency network (its Benefit map sheet): which enablers are\n"
+        "late at the review date and which benefits they put at risk, benefits with no enabler, enablers\n"
+        "leading to no benefit, objectives no benefit serves, and each benefit's expected value rolled up\n"
+        "to the investment and strategic objectives it serves. A workbook without the sheet is reported\n"
+        "as not mapped.\n\n"
+        "Given a folder, every case's findings and the portfolio's value by strategic objective.",
+        ["vmo map data/sample/FIELD-2025.xlsx --as-of 2026Q3",
+         "vmo map data/sample/CRM-2025.xlsx --as-of 2026Q3 --png crm-map.png   # save the drawing",
+         "vmo map data/sample --as-of 2026Q3                                   # value by strategic objective"])
     p.add_argument("path", metavar="CASE_OR_FOLDER", help="business-case workbook (.xlsx) or a folder of them")
     p.add_argument("--as-of", default=None, metavar="QUARTER", help="review quarter, e.g. 2026Q3 (default: today's)")
     p.add_argument("--json", action="store_true", help="machine-readable output (stable keys)")
