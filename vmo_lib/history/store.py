@@ -15,15 +15,25 @@ Schema (version :data:`SCHEMA_VERSION`)
 ``runs``
     One row per run that recorded a quarter: ``run_id``, ``quarter``, ``kind`` (``review`` or
     ``backfill``), ``started``/``finished`` (UTC timestamps), ``tool_version``
-    (``vmo_lib.__version__``), ``parameters`` (JSON), ``inputs`` (JSON list: each workbook and
-    return file with its SHA-256), ``cases`` (number of cases recorded) and ``reconstructed`` (JSON
-    list of the case ids whose figures were reconstructed from today's files rather than reviewed
-    at the time, see :mod:`vmo_lib.history.replay`).
+    (``vmo_lib.__version__``), ``parameters`` (JSON: as of, seed, scenario, folder...), ``cases``
+    (number of cases recorded) and ``reconstructed`` (JSON list of the case ids whose figures were
+    reconstructed from today's files rather than reviewed at the time, see
+    :mod:`vmo_lib.history.replay`).
+``run_inputs``
+    One row per input file of a run: ``run_id``, ``case_id``, ``role`` (``workbook`` or ``return``),
+    ``path`` and ``sha256`` of the bytes reviewed.
 ``revisions``
     One row each time a run replaced a quarter already recorded: ``quarter``, ``run_id`` (the new
     run), ``replaced_run_id`` (the run whose rows were deleted), ``replaced_at`` (UTC timestamp).
 ``schema_info``
     One row: ``version`` (integer), ``written_by`` (tool version), ``migrated_at``.
+
+The record tables also carry a private ``_row`` column (the order of the rows within a case and
+quarter, as :func:`~vmo_lib.history.records.records_from_review` made them); reads leave it out.
+
+Versions: 1 (the first, a JSON ``runs.inputs`` column), 2 (``run_inputs`` table). Columns added at
+the end of :data:`~vmo_lib.history.records.TABLES` are added to an older file when it is opened for
+writing (empty in the quarters recorded before).
 
 Guarantees
 ----------
@@ -75,20 +85,49 @@ __all__ = [
 #: Default file name of the history, beside the case workbooks.
 DEFAULT_FILE = "vmo-history.duckdb"
 #: Version of the schema this code writes (module notes).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Seconds :func:`open_history` waits for another process's lock before giving up.
 LOCK_TIMEOUT = 30.0
 
 #: Columns of the store's own tables (the record tables are :data:`vmo_lib.history.records.TABLES`).
 RUN_COLUMNS: dict[str, str] = {
     "run_id": "VARCHAR", "quarter": "VARCHAR", "kind": "VARCHAR", "started": "TIMESTAMP",
-    "finished": "TIMESTAMP", "tool_version": "VARCHAR", "parameters": "VARCHAR", "inputs": "VARCHAR",
-    "cases": "INTEGER", "reconstructed": "VARCHAR",
+    "finished": "TIMESTAMP", "tool_version": "VARCHAR", "parameters": "VARCHAR", "cases": "INTEGER",
+    "reconstructed": "VARCHAR",
 }
 REVISION_COLUMNS: dict[str, str] = {
     "quarter": "VARCHAR", "run_id": "VARCHAR", "replaced_run_id": "VARCHAR", "replaced_at": "TIMESTAMP",
 }
+RUN_INPUT_COLUMNS: dict[str, str] = {
+    "run_id": "VARCHAR", "case_id": "VARCHAR", "role": "VARCHAR", "path": "VARCHAR", "sha256": "VARCHAR",
+}
 SCHEMA_COLUMNS: dict[str, str] = {"version": "INTEGER", "written_by": "VARCHAR", "migrated_at": "TIMESTAMP"}
+#: Every table of the current schema with its columns (record tables carry a private ``_row`` order).
+_STORE_TABLES: dict[str, dict[str, str]] = {
+    **{name: {**cols, "_row": "INTEGER"} for name, cols in TABLES.items()},
+    "runs": RUN_COLUMNS, "run_inputs": RUN_INPUT_COLUMNS, "revisions": REVISION_COLUMNS,
+    "schema_info": SCHEMA_COLUMNS,
+}
+
+
+def _v1_to_v2(con: Any) -> None:
+    """Version 1 kept each run's input files as a JSON list in ``runs.inputs``; version 2 keeps one
+    row per file in ``run_inputs`` (queryable: which runs read this workbook?) and drops the column."""
+    con.execute(f"CREATE TABLE IF NOT EXISTS run_inputs ({', '.join(f'{c} {t}' for c, t in RUN_INPUT_COLUMNS.items())})")
+    cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                      "WHERE table_schema = 'main' AND table_name = 'runs'").fetchall()}
+    if "inputs" not in cols:
+        return
+    for run_id, inputs in con.execute("SELECT run_id, inputs FROM runs").fetchall():
+        for item in json.loads(inputs or "[]"):
+            con.execute("INSERT INTO run_inputs VALUES (?, ?, ?, ?, ?)",
+                        [run_id, item.get("case_id"), item.get("role", "workbook"), item.get("path"),
+                         item.get("sha256")])
+    con.execute("ALTER TABLE runs DROP COLUMN inputs")
+
+
+#: ``_MIGRATIONS[v]`` turns a version-``v`` file into version ``v + 1`` (inside the opening transaction).
+_MIGRATIONS: dict[int, Any] = {1: _v1_to_v2}
 
 
 class HistoryError(VmoError):
@@ -263,24 +302,38 @@ class HistoryStore:
         if version is not None and version > SCHEMA_VERSION:
             raise HistorySchemaError(
                 f"{self.path}: the history has schema version {version}, written by a newer VMO Workbench; this "
-                f"version ({__version__}) reads up to version {SCHEMA_VERSION} — upgrade vmo-workbench")
+                f"version ({__version__}) reads and writes up to version {SCHEMA_VERSION} — upgrade vmo-workbench, "
+                "or choose another file with --history")
         if tables and version is None:
-            raise HistorySchemaError(f"{self.path}: not a VMO history (no schema_info table)")
-        self.version = version if version is not None else SCHEMA_VERSION
+            raise HistorySchemaError(f"{self.path}: not a VMO history (no schema_info table); choose another file "
+                                     "with --history")
+        self.version = SCHEMA_VERSION if version is None else int(version)
         if read_only:
             return
-        self._con.execute("BEGIN TRANSACTION")
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
         try:
-            for name, cols in {**TABLES, "runs": RUN_COLUMNS, "revisions": REVISION_COLUMNS,
-                               "schema_info": SCHEMA_COLUMNS}.items():
+            for name, cols in _STORE_TABLES.items():
                 if name not in tables:
-                    cols = {**cols, "_row": "INTEGER"} if name in TABLES else cols
-                    self._con.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in cols.items())})")
+                    con.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in cols.items())})")
             if version is None:
-                self._con.execute("INSERT INTO schema_info VALUES (?, ?, ?)", [SCHEMA_VERSION, __version__, _now()])
-            self._con.execute("COMMIT")
+                con.execute("INSERT INTO schema_info VALUES (?, ?, ?)", [SCHEMA_VERSION, __version__, _now()])
+            else:
+                for v in range(int(version), SCHEMA_VERSION):
+                    _MIGRATIONS[v](con)
+                # columns added at the end of records.TABLES since the file was written: NULL in older rows
+                for name, cols in TABLES.items():
+                    have = set(self._columns(name))
+                    for c, t in cols.items():
+                        if c not in have:
+                            con.execute(f"ALTER TABLE {name} ADD COLUMN {c} {t}")
+                if version < SCHEMA_VERSION:
+                    con.execute("UPDATE schema_info SET version = ?, written_by = ?, migrated_at = ?",
+                                [SCHEMA_VERSION, __version__, _now()])
+            con.execute("COMMIT")
         except BaseException:
-            self._con.execute("ROLLBACK")
+            with contextlib.suppress(Exception):
+                con.execute("ROLLBACK")
             raise
         self.version = SCHEMA_VERSION
 
@@ -319,6 +372,14 @@ class HistoryStore:
         if self._con is None or "runs" not in self._tables():
             return pd.DataFrame({c: pd.Series(dtype=_dtype(t)) for c, t in RUN_COLUMNS.items()})
         return self._con.execute("SELECT * FROM runs ORDER BY started, run_id").df()
+
+    def run_inputs(self, run_id: str | None = None) -> pd.DataFrame:
+        """The input files of every run (or of ``run_id``): case id, role (workbook/return), path, SHA-256."""
+        if self._con is None or "run_inputs" not in self._tables():
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in RUN_INPUT_COLUMNS})
+        where, params = ("", []) if run_id is None else ("WHERE run_id = ?", [run_id])
+        return self._con.execute(f"SELECT * FROM run_inputs {where} ORDER BY run_id, case_id, role DESC, path",
+                                 params).df()
 
     def revisions(self) -> pd.DataFrame:
         """Every replacement of a recorded quarter, oldest first (``revisions`` table)."""
@@ -379,9 +440,12 @@ class HistoryStore:
             con.execute(
                 f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(RUN_COLUMNS))})",
                 [run_id, quarter, kind, started or finished, finished, __version__,
-                 json.dumps(dict(parameters or {}), sort_keys=True, default=str),
-                 json.dumps([dict(i) for i in inputs], sort_keys=True, default=str), n_cases,
+                 json.dumps(dict(parameters or {}), sort_keys=True, default=str), n_cases,
                  json.dumps(sorted(map(str, reconstructed)))])
+            for item in inputs:
+                con.execute("INSERT INTO run_inputs VALUES (?, ?, ?, ?, ?)",
+                            [run_id, item.get("case_id"), item.get("role", "workbook"),
+                             None if item.get("path") is None else str(item["path"]), item.get("sha256")])
             if previous:
                 con.execute("INSERT INTO revisions VALUES (?, ?, ?, ?)", [quarter, run_id, previous[0], finished])
             con.execute("COMMIT")
