@@ -38,6 +38,7 @@ __all__ = [
     "later_actuals",
     "quarter_range",
     "replay",
+    "replay_from_file",
     "review_basis",
 ]
 
@@ -179,6 +180,32 @@ def replay(case: BusinessCase, quarter: object, frames: Mapping[str, pd.DataFram
     if basis == AS_RECORDED:
         return case_as_recorded(case, frames or {}, quarter), basis
     return case_upto(case, quarter), basis
+
+
+def replay_from_file(case: BusinessCase, quarter: object, history: str | os.PathLike[str] | None,
+                     timeout: float | None = None) -> tuple[BusinessCase, str, str | None]:
+    """:func:`replay` with the case's frames read from a history file (missing file: empty history).
+
+    Returns the case to review, its basis and a one-line note for people (None for :data:`CURRENT`).
+    """
+    from vmo_lib.history.store import LOCK_TIMEOUT, open_history
+
+    q = review_quarter(quarter)
+    frames, latest = None, None
+    if history is not None and Path(history).is_file():
+        with open_history(history, timeout=LOCK_TIMEOUT if timeout is None else timeout) as h:
+            frames = h.case_frames(case.case_id, upto=q)
+            quarters = h.quarters()
+            latest = quarters[-1] if quarters else None
+    replayed, basis = replay(case, q, frames, latest)
+    if basis == CURRENT:
+        return replayed, basis, None
+    issues = case.issues
+    n = 0 if issues is None or "rule" not in issues else int(issues["rule"].isin(_LATER_RULES).sum())
+    left = f"{n} later actual(s) or return(s) left out; " if n else ""
+    what = (f"the forecasts as recorded in {q} ({history})" if basis == AS_RECORDED
+            else f"figures {RECONSTRUCTED} ({q} is not in the history)")
+    return replayed, basis, f"reviewing an earlier quarter, {q}: {left}{what}"
 
 
 # --- backfill ----------------------------------------------------------------------------------------------
