@@ -231,6 +231,7 @@ def _results(out, case_id="HIST-1"):
     return json.loads((out / "cases" / case_id / "results.json").read_text())
 
 
+@pytest.mark.slow
 def test_review_records_the_quarter_and_hands_the_notebook_its_history(folder, tmp_path):
     nb = tmp_path / "nb.py"
     nb.write_text(HISTORY_NB)
@@ -286,6 +287,7 @@ REVIEW = ("import sys\nfrom vmo_lib.batch import run_review\n"
           "portfolio_notebook='', history=sys.argv[4])")
 
 
+@pytest.mark.slow
 def test_a_review_killed_while_recording_leaves_packs_and_history_as_before(folder, tmp_path):
     nb = tmp_path / "nb.py"
     nb.write_text(HISTORY_NB)
