@@ -47,6 +47,7 @@ COMMANDS = (
     "portfolio",
     "review",
     "map",
+    "history",
 )
 
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
+from pathlib import Path
 
 from vmo_lib.commands import add_command
 from vmo_lib.commands import clean as _clean
@@ -41,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--view", choices=("economic", "cash"), default="economic",
                    help="benefits counted: economic (every monetised benefit, default) or cash (cash-releasing only)")
     p.add_argument("--json", action="store_true", help="machine-readable output (keys listed in the README)")
+    p.add_argument("--history", metavar="PATH", default=None,
+                   help="quarterly history consulted for an earlier quarter (default: vmo-history.duckdb beside the workbook)")
     p.set_defaults(func=run)
 
 
@@ -55,7 +59,19 @@ def run(args: argparse.Namespace) -> int:
     from vmo_lib.periods import review_quarter
 
     as_of = review_quarter(args.as_of)  # a malformed --as-of is a UsageError: exit 2
-    case = load_case(one_workbook(args.path, "status"), as_of=as_of)
+    workbook = one_workbook(args.path, "status")
+    case = load_case(workbook, as_of=as_of)
+    from vmo_lib.history.replay import replay_from_file
+    from vmo_lib.history.store import DEFAULT_FILE, HistoryError
+
+    history = getattr(args, "history", None) or Path(workbook).with_name(DEFAULT_FILE)
+    try:  # an earlier quarter: the forecasts as recorded then, or reconstructed from today's files
+        case, _, note = replay_from_file(case, as_of, history)
+    except HistoryError as exc:
+        print(f"vmo: {exc}", file=sys.stderr)
+        return 2
+    if note:
+        print(f"vmo: note: {note}", file=sys.stderr)
     review = review_case(case, as_of, view=args.view, seed=getattr(args, "seed", 0) or 0)
     if args.json:
         dump_json(review.to_dict())
