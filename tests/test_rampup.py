@@ -164,3 +164,39 @@ def test_case_review_carries_the_early_warning():
     assert ew.loc["B1", "rag"] == r.status.benefits.set_index("line_id").loc["B1", "rag"]
     assert ew.loc["B1", "scale"] == pytest.approx(0.6) and int(ew.loc["B1", "shift"]) == 2
     assert ew.loc["B1", "projected"] == pytest.approx(60.0)
+
+
+def test_amber_line_flagged_under_the_default_threshold_and_shown_in_the_pack_block():
+    from vmo_lib.outputs.early_warning import early_warning_block
+
+    plan = [0, 0, 40, 60, 80, 100, 100, 100, 100, 100]
+    # 0.85 x the plan, on time: 85% of plan to date (amber: 80-95%), projected 15% short at 2028Q2
+    case = make_case({"case_id": "AMB", "first_period": "2026Q1", "horizon": 10},
+                     benefits=[{"line_id": "B1", "name": "Savings & <more>", "target_date": "2028-06-30",
+                                "amounts": plan}],
+                     actuals=[{"period": p, "line_id": "B1", "amount": 0.85 * a}
+                              for p, a in zip(LABELS[2:6], plan[2:6], strict=True)])
+    r = review_case(case, "2027Q2", iterations=0)
+    w = r.early_warning.iloc[0]
+    assert r.status.benefits.iloc[0]["rag"] == "amber"
+    assert rampup.THRESHOLD == 0.1
+    assert w["status"] == "projected to miss" and w["shortfall_pct"] == pytest.approx(0.15)
+    assert rampup.early_warning(r.case, "2027Q2", rag={"B1": "amber"}, threshold=0.2).iloc[0]["status"] == "on course"
+    h = early_warning_block(r).html
+    assert "<more>" not in h and "Savings &amp; &lt;more&gt;" in h
+    assert h.count("<img ") == 1 and 'alt="Benefit B1 Savings &amp; &lt;more&gt;' in h
+    assert "£85 in 2028Q2 against a plan of £100" in h
+
+
+def test_sample_portfolio_flags_the_amber_benefits_running_short():
+    from vmo_lib import load_case
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "sample"
+    r = review_case(load_case(root / "DATA-2025.xlsx"), "2026Q3", iterations=0)
+    w = r.early_warning.set_index("line_id")
+    # B1: amber, 0.862 x its plan on time (3 reported periods), target 2027Q2 (plan £420,000)
+    assert w.loc["B1", "status"] == "projected to miss" and w.loc["B1", "rag"] == "amber"
+    assert w.loc["B1", "target_amount"] == 420_000
+    assert w.loc["B1", "projected"] == pytest.approx(420_000 * w.loc["B1", "scale"])
+    assert w.loc["B2", "status"] == "target passed"  # target 2026-09-30 = the review period
+    assert w.loc["B3", "status"] == "no monetised plan"

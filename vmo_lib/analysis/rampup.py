@@ -35,8 +35,13 @@ within the horizon, else the end of the plan's ramp-up: the first period at whic
 reaches its largest magnitude. ``target_amount = p_T`` and ``projected = s · p_(T−d)``. The shortfall
 is ``1 − projected/target`` (a dis-benefit, negative target: ``projected/target − 1``, more negative is
 worse). A line is flagged ("projected to miss") when its shortfall exceeds ``threshold`` (default
-:data:`THRESHOLD`), its target period is after the review period and its RAG is green or amber — a
+:data:`THRESHOLD`, 10 %), its target period is after the review period and its RAG is green or amber — a
 red line is already late by the plan and is not an *early* warning.
+
+Why 10 %: with the default RAG (green from 95 % of plan to date, amber from 80 %), a benefit fitted at
+``s`` times an unshifted plan performs at about ``s`` to date and is projected ``1 − s`` short, so a
+threshold of 20 % or more could never flag an amber line; 10 % flags the amber lines whose ramp-up, if
+it carries on as so far, ends more than 10 % short.
 """
 
 from __future__ import annotations
@@ -55,12 +60,12 @@ from vmo_lib.analysis import outlook
 from vmo_lib.model import BusinessCase, as_date
 
 __all__ = ["EARLY_WARNING_COLUMNS", "MAX_SHIFT", "MIN_POINTS", "THRESHOLD", "RampFit", "early_warning",
-           "fit_logistic", "fit_plan_shape", "ramp_end", "shifted"]
+           "benefit_series", "fit_logistic", "fit_plan_shape", "ramp_end", "shifted"]
 
 #: Fewest fitted actual periods from which a ramp-up is fitted.
 MIN_POINTS = 3
 #: Shortfall at the target period (fraction of the target) above which a line is flagged.
-THRESHOLD = 0.2
+THRESHOLD = 0.1
 #: Largest shift tried, in periods, either way.
 MAX_SHIFT = 8
 #: RAG ratings under which a projected miss is an early warning (the plan does not yet say late).
@@ -275,6 +280,41 @@ def _target(case: BusinessCase, line: Mapping[str, Any], plan: np.ndarray) -> tu
     return end, "end of plan ramp-up"
 
 
+def benefit_series(case: BusinessCase, as_of: object) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per benefit line: its plan in force and its reported actuals per period (NaN where none is
+    reported, or after the case's review period) — what :func:`early_warning` fits.
+
+    >>> from vmo_lib.model import make_case
+    >>> c = make_case({"first_period": "2026Q1", "horizon": 3}, benefits=[{"line_id": "B1", "name": "S",
+    ...     "amounts": [0, 10, 10]}], actuals=[{"period": "2026Q2", "line_id": "B1", "amount": 8}])
+    >>> plan, act = benefit_series(c, "2026Q3")["B1"]
+    >>> plan.tolist(), act.tolist()
+    ([0.0, 10.0, 10.0], [nan, 8.0, nan])
+    """
+    tau = outlook.review_offset(case, as_of)
+    h = case.horizon
+    ids = case.lines.loc[case.lines["kind"] == "benefit", "line_id"].tolist()
+    plan_m = case.matrix(case.current_baseline, "benefit")
+    plan_row = {lid: i for i, lid in enumerate(plan_m.index)}
+    plan_a = plan_m.to_numpy(dtype=float)
+    pos = {lid: i for i, lid in enumerate(ids)}
+    f = case.flows
+    t_all = f["t"].to_numpy()
+    amt = f["amount"].to_numpy(dtype=float)
+    sel = ((f["scenario"].to_numpy() == "actual") & (f["kind"].to_numpy() == "benefit") & ~np.isnan(amt)
+           & (t_all >= 0) & (t_all <= tau) & (t_all < h))
+    row_of = np.array([pos.get(x, -1) for x in f["line_id"].to_numpy()[sel]], dtype=int)
+    ok = row_of >= 0
+    t_sel = t_all[sel][ok].astype(int)
+    act_a = np.zeros((len(ids), h))
+    seen = np.zeros((len(ids), h), dtype=bool)
+    np.add.at(act_a, (row_of[ok], t_sel), amt[sel][ok])
+    seen[row_of[ok], t_sel] = True
+    act_a[~seen] = np.nan
+    return {lid: (plan_a[plan_row[lid]] if lid in plan_row else np.zeros(h), act_a[i])
+            for i, lid in enumerate(ids)}
+
+
 def early_warning(case: BusinessCase, as_of: object, *, rag: Mapping[str, Any] | pd.Series | None = None,
                   threshold: float = THRESHOLD, min_points: int = MIN_POINTS, max_shift: int = MAX_SHIFT,
                   logistic: bool = True) -> pd.DataFrame:
@@ -319,34 +359,17 @@ def early_warning(case: BusinessCase, as_of: object, *, rag: Mapping[str, Any] |
     (60.0, 0.4, 'projected to miss')
     """
     tau = outlook.review_offset(case, as_of)
-    h = case.horizon
     labels = case.periods
     lines = case.lines[case.lines["kind"] == "benefit"]
-    plan_m = case.matrix(case.current_baseline, "benefit")
-    plan_row = {lid: i for i, lid in enumerate(plan_m.index)}
-    plan_a = plan_m.to_numpy(dtype=float)
     ids = lines["line_id"].tolist()
-    pos = {lid: i for i, lid in enumerate(ids)}
-    f = case.flows
-    t_all = f["t"].to_numpy()
-    amt = f["amount"].to_numpy(dtype=float)
-    sel = ((f["scenario"].to_numpy() == "actual") & (f["kind"].to_numpy() == "benefit") & ~np.isnan(amt)
-           & (t_all >= 0) & (t_all <= tau) & (t_all < h))
-    row_of = np.array([pos.get(x, -1) for x in f["line_id"].to_numpy()[sel]], dtype=int)
-    ok = row_of >= 0
-    act_a = np.zeros((len(ids), h))
-    seen = np.zeros((len(ids), h), dtype=bool)
-    np.add.at(act_a, (row_of[ok], t_all[sel][ok].astype(int)), amt[sel][ok])
-    seen[row_of[ok], t_all[sel][ok].astype(int)] = True
-    act_a[~seen] = np.nan
+    series = benefit_series(case, as_of)
     rag_of = dict(rag.items()) if rag is not None else {}
     attrs = {c: lines[c].tolist() if c in lines else [None] * len(ids)
              for c in ("name", "owner", "benefit_type", "target_date")}
     rows = []
     for i, lid in enumerate(ids):
         line = {c: attrs[c][i] for c in attrs}
-        plan = plan_a[plan_row[lid]] if lid in plan_row else np.zeros(h)
-        actual = act_a[i]
+        plan, actual = series[lid]
         r = rag_of.get(lid)
         r = str(r) if r is not None and not (isinstance(r, float) and math.isnan(r)) else ""
         row: dict[str, Any] = {c: math.nan for c in EARLY_WARNING_COLUMNS}
