@@ -9,8 +9,9 @@ Tables
 ------
 ``case_quarter``   one row per case and review quarter: the headline figures of every basis, the
                    decision and its reason, verdict, RAG, realisation, risk, the workbook's SHA-256,
-                   the review's whole ``to_dict(detail=False)`` as JSON and the approved go-live
-                   period (:data:`CASE_COLUMNS`);
+                   the review's whole ``to_dict(detail=False)`` as JSON, the approved go-live
+                   period and the first period the original baseline expects a benefit
+                   (:data:`CASE_COLUMNS`);
 ``line_quarter``   one row per cost and benefit line: plan, actual and variance to date, the plan in
                    force, the original plan and the expected (outlook) total over the whole life, the
                    first period the outlook expects money, the KPI and its progress, RAG, the
@@ -50,7 +51,7 @@ CASE_COLUMNS: dict[str, str] = {
     "risk_p10": "DOUBLE", "risk_p50": "DOUBLE", "risk_p90": "DOUBLE", "prob_below_zero": "DOUBLE",
     "ob_npv": "DOUBLE", "seed": "BIGINT", "source_file": "VARCHAR", "workbook_sha256": "VARCHAR",
     "warnings": "VARCHAR", "review_json": "VARCHAR",
-    "go_live_period": "VARCHAR",
+    "go_live_period": "VARCHAR", "approved_benefit_start": "VARCHAR",
 }
 #: ``line_quarter`` columns and their DuckDB types.
 LINE_COLUMNS: dict[str, str] = {
@@ -95,6 +96,14 @@ def _text(v: Any) -> str | None:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
     return str(v)
+
+
+def _first_benefit(review: CaseReview) -> str | None:
+    """The first period in which the original approved baseline expects a (net positive) benefit."""
+    case = review.case
+    b = case.matrix("baseline", "benefit").to_numpy(dtype=float).sum(axis=0)
+    nz = np.flatnonzero(b > 1e-9)
+    return case.periods[int(nz[0])] if nz.size else None
 
 
 def records_from_review(review: CaseReview) -> dict[str, pd.DataFrame]:
@@ -150,6 +159,7 @@ def records_from_review(review: CaseReview) -> dict[str, pd.DataFrame]:
         "source_file": _text(review.case.source), "workbook_sha256": _text(review.case.sha256),
         "warnings": to_json(warnings), "review_json": to_json(d),
         "go_live_period": _text(meta.get("go_live_period")),
+        "approved_benefit_start": _first_benefit(review),
     }
     flows = outlook.expected_flows(review.case, q)
     flows.insert(0, "case_id", cid)
