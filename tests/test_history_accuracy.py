@@ -175,3 +175,34 @@ def test_an_empty_history_gives_empty_tables():
     assert len(A.case_outturns(empty)) == 0 and len(A.owner_forecast_bias(empty)) == 0
     t = A.accuracy_table(empty)
     assert len(t) == 0
+
+
+def test_vmo_history_accuracy_json_and_text(frames, tmp_path, capsys):
+    import json
+
+    from vmo_lib.cli import main
+    from vmo_lib.history.store import open_history
+
+    path = tmp_path / "h.duckdb"
+    with open_history(path, read_only=False) as h:
+        for q in ("2026Q3", "2026Q4"):
+            h.record_quarter(q, {k: v[v["quarter"] == q] for k, v in frames.items()}, run_id=f"run-{q}")
+    before = path.read_bytes()
+    assert main(["history", "accuracy", "--history", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["quarters"] == ["2026Q3", "2026Q4"] and out["rules"]["min_cases"] == 3
+    assert [c["case_id"] for c in out["closed_cases"]] == ["A", "B", "C"]
+    row = next(r for r in out["accuracy"] if (r["dimension"], r["measure"]) == ("all", "cost"))
+    assert row["n"] == 3 and row["mean_ratio"] == pytest.approx(1.2)
+    assert row["ci_low"] == pytest.approx(1.2 - T_975_2 * 0.3 / math.sqrt(3))
+    s1 = next(r for r in out["accuracy"] if (r["dimension"], r["group"], r["measure"]) == ("sponsor", "S1", "cost"))
+    assert s1["figure"] == "too few" and s1["mean_ratio"] is None
+    assert main(["history", "accuracy", "--history", str(path), "--include-cancelled", "--json"]) == 0
+    assert [c["case_id"] for c in json.loads(capsys.readouterr().out)["closed_cases"]] == ["A", "B", "C", "F"]
+    assert main(["history", "accuracy", "--history", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "Closed cases counted (closed, whole life known): 3 — A, B, C" in text
+    assert "1.20    0.45 – 1.95" in text
+    assert main(["history", "accuracy", "--history", str(path), "--min-cases", "1"]) == 2
+    assert "--min-cases must be at least 2" in capsys.readouterr().err
+    assert path.read_bytes() == before  # read only

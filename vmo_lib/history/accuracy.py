@@ -55,6 +55,7 @@ __all__ = [
     "DIMENSIONS",
     "MIN_CASES",
     "MIN_FORECASTS",
+    "accuracy_report",
     "accuracy_table",
     "case_outturns",
     "forecast_pairs",
@@ -307,3 +308,35 @@ def learned_ratios(frames: Mapping[str, pd.DataFrame], statuses: Sequence[str] =
         "periods_reported": [int(rep.get(x, 0)) for x in c["case_id"]],
         "cost_ratio": c["cost_ratio"], "benefit_ratio": c["benefit_ratio"], "schedule_ratio": c["schedule_ratio"],
         "slip_periods": c["slip_periods"]})
+
+
+def accuracy_report(frames: Mapping[str, pd.DataFrame], *, min_cases: int = MIN_CASES, level: float = 0.95,
+                    statuses: Sequence[str] = ("closed",), min_forecasts: int = MIN_FORECASTS) -> dict[str, object]:
+    """Everything ``vmo history accuracy`` and the portfolio pack show, computed once.
+
+    Returns
+    -------
+    dict
+        ``quarters`` (on record), ``rules`` (the stated rules and parameters, as sentences and
+        values), ``closed_cases`` (:func:`case_outturns`), ``accuracy`` (:func:`accuracy_table`),
+        ``owner_bias`` (:func:`owner_forecast_bias`) and ``learned`` (:func:`learned_ratios`), the
+        tables as DataFrames.
+    """
+    cq = frames["case_quarter"]
+    quarters = sorted(set(cq["quarter"])) if len(cq) else []
+    closed = case_outturns(frames, statuses)
+    rules = {
+        "statuses": list(statuses), "min_cases": int(min_cases), "interval": f"t-interval of the mean, {level:.0%}",
+        "level": float(level), "min_forecasts": int(min_forecasts),
+        "ratio": "actual ÷ approved (original baseline, whole life, undiscounted), latest quarter on record",
+        "whole_life": "counted only when every non-actual amount of the latest outlook is zero",
+        "schedule": ("actual go-live = approved go-live + slip, slip = first period with benefit actuals − first "
+                     "period the approved baseline expected a benefit (no actual go-live date is recorded); "
+                     "ratio = (t(go-live) + 1 + slip) ÷ (t(go-live) + 1)"),
+        "bias": ("actual ÷ forecast for each benefit period an owner forecast at quarter q, against the actual "
+                 "recorded for it in the latest later quarter; plan rows are not forecasts"),
+    }
+    return {"quarters": quarters, "rules": rules, "closed_cases": closed,
+            "accuracy": accuracy_table(frames, min_cases=min_cases, level=level, statuses=statuses),
+            "owner_bias": owner_forecast_bias(frames, min_forecasts=min_forecasts),
+            "learned": learned_ratios(frames, statuses)}
