@@ -32,6 +32,7 @@ seed = 0
 out_dir = ""
 annual_budget = None  # yearly limit on forward costs of the cases competing for funds, or None
 review_file = ""  # the review the batch computed, else computed here
+history_file = None  # every case's quarterly history (earlier quarters and this one) the batch wrote, or None
 
 # %%
 review = portfolio_review.load_or_review(folder, as_of, seed=seed, annual_budget=annual_budget,
@@ -106,3 +107,10 @@ report.table(portfolio_review.double_counting_table(review), money=["amount_at_s
 # %%
 report.table(review.uplifts.rename(columns={"group": "case_type", "n": "cases"}),
              digits={"ratio_p50": 2, "ratio_p80": 2}, percent=["adjustment_p50", "adjustment_p80"])
+
+# %%
+# Estimating accuracy learned from the quarterly history (closed cases, owners' forecast bias): vmo_lib.history.accuracy
+from vmo_lib.history.store import load_frames  # noqa: E402
+from vmo_lib.outputs import accuracy as accuracy_blocks  # noqa: E402
+
+accuracy_blocks.accuracy_section(load_frames(history_file), review)

@@ -206,3 +206,22 @@ def test_vmo_history_accuracy_json_and_text(frames, tmp_path, capsys):
     assert main(["history", "accuracy", "--history", str(path), "--min-cases", "1"]) == 2
     assert "--min-cases must be at least 2" in capsys.readouterr().err
     assert path.read_bytes() == before  # read only
+
+
+def test_portfolio_pack_section(frames):
+    from types import SimpleNamespace
+
+    from vmo_lib.outputs.accuracy import accuracy_section
+
+    fr = {k: v.copy() for k, v in frames.items()}
+    fr["case_quarter"].loc[fr["case_quarter"]["case_id"] == "C", "sponsor"] = "<b>S2</b>"
+    own = pd.DataFrame({"case_id": ["Z"], "case_type": ["IT: outsourcing"], "cost_ratio": [1.0],
+                        "benefit_ratio": [1.0], "schedule_ratio": [1.0]})
+    h = accuracy_section(fr, SimpleNamespace(history=own)).html
+    assert "<b>S2</b>" not in h and "&lt;b&gt;S2&lt;/b&gt;" in h
+    assert "3 closed cases with their whole life known" in h
+    assert "0.45 – 1.95" in h  # all cases' cost: 1.2, t-interval 0.4548 - 1.9452
+    assert "too few" in h
+    assert "3 closed case(s) from the history pooled with 1 case(s)" in h
+    assert "No benefit forecast on record" in h
+    assert "No quarterly history" in accuracy_section(None).html

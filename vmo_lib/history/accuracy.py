@@ -83,7 +83,7 @@ _TOL = 0.5  # money: an outlook amount below this is zero
 _TINY = 1e-9
 
 OUTTURN_COLUMNS = (
-    "case_id", "quarter", "case_status", "sponsor", "org_unit", "case_type", "approved_cost", "actual_cost",
+    "case_id", "quarter", "case_status", "currency", "sponsor", "org_unit", "case_type", "approved_cost", "actual_cost",
     "cost_ratio", "approved_benefit", "actual_benefit", "benefit_ratio", "go_live_period",
     "actual_go_live_period", "slip_periods", "schedule_ratio",
 )
@@ -169,6 +169,7 @@ def case_outturns(frames: Mapping[str, pd.DataFrame], statuses: Sequence[str] = 
         ac, bc = float(cost["approved_total"].sum()), float(ben["approved_total"].sum())
         xc, xb = float(cost["actual_total"].sum()), float(ben["actual_total"].sum())
         rows.append({"case_id": cid, "quarter": m["quarter"], "case_status": m["case_status"],
+                     "currency": m["currency"],
                      "sponsor": m["sponsor"], "org_unit": m["org_unit"], "case_type": m["case_type"],
                      "approved_cost": ac, "actual_cost": xc, "cost_ratio": _ratio(xc, ac),
                      "approved_benefit": bc, "actual_benefit": xb, "benefit_ratio": _ratio(xb, bc),
