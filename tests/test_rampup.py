@@ -128,6 +128,11 @@ def test_flag_only_before_the_plan_says_late_and_threshold_overridable():
     assert rampup.ramp_end(PLAN) == 5
     no_date = rampup.early_warning(_case(acts[:6], target_date=None), "2027Q2").iloc[0]
     assert (no_date["target_source"], no_date["status"]) == ("end of plan ramp-up", "target passed")
+    # a closed or cancelled case is fitted but never flagged
+    done = _case(acts)
+    done.meta["status"] = "cancelled"
+    w = rampup.early_warning(done, "2027Q4", rag={"B1": "green"}).iloc[0]
+    assert w["status"] == "case closed" and not bool(w["flag"]) and w["scale"] == pytest.approx(0.6)
     # a faithful ramp-up is on course
     ok = rampup.early_warning(_case(_acts(PLAN[:6])), "2027Q2", rag={"B1": "green"}).iloc[0]
     assert ok["status"] == "on course" and ok["shortfall_pct"] == pytest.approx(0.0, abs=1e-12)

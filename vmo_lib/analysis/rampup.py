@@ -341,7 +341,8 @@ def early_warning(case: BusinessCase, as_of: object, *, rag: Mapping[str, Any] |
     pandas.DataFrame
         One row per benefit line (:data:`EARLY_WARNING_COLUMNS`). ``status`` is one of
         ``"projected to miss"`` (``flag`` True), ``"on course"``, ``"target passed"``,
-        ``"already late (RAG red)"``, ``"too few actuals"``, ``"no monetised plan"``.
+        ``"already late (RAG red)"``, ``"too few actuals"``, ``"no monetised plan"``, ``"case closed"``
+        (a closed or cancelled case is fitted but never flagged).
         ``shortfall_pct`` is a fraction (positive = short of target).
 
     Examples
@@ -364,6 +365,7 @@ def early_warning(case: BusinessCase, as_of: object, *, rag: Mapping[str, Any] |
     ids = lines["line_id"].tolist()
     series = benefit_series(case, as_of)
     rag_of = dict(rag.items()) if rag is not None else {}
+    closed = str(case.meta.get("status") or "") in ("closed", "cancelled")
     attrs = {c: lines[c].tolist() if c in lines else [None] * len(ids)
              for c in ("name", "owner", "benefit_type", "target_date")}
     rows = []
@@ -397,7 +399,9 @@ def early_warning(case: BusinessCase, as_of: object, *, rag: Mapping[str, Any] |
             if lg is not None:
                 row.update(logistic_projected=float(lg.predict(plan, t_target)[0]), logistic_r2=lg.r2,
                            logistic_rmse=lg.rmse)
-        if t_target <= tau:
+        if closed:
+            row["status"] = "case closed"
+        elif t_target <= tau:
             row["status"] = "target passed"
         elif r == "red":
             row["status"] = "already late (RAG red)"
