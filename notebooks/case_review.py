@@ -31,6 +31,7 @@ scenario = "baseline"
 seed = 0
 out_dir = ""
 review_file = ""  # the review the batch computed, else computed here
+history_file = None
 
 # %%
 review = reviews.case_review_from(case_path, as_of, seed=seed, review_file=review_file)

@@ -32,7 +32,7 @@ seed = 0
 out_dir = ""
 annual_budget = None  # yearly limit on forward costs of the cases competing for funds, or None
 review_file = ""  # the review the batch computed, else computed here
-history_file = None  # every case's quarterly history (earlier quarters and this one) the batch wrote, or None
+history_file = None
 
 # %%
 review = portfolio_review.load_or_review(folder, as_of, seed=seed, annual_budget=annual_budget,

@@ -307,3 +307,19 @@ def test_an_older_schema_is_read_as_is_and_migrated_when_written(tmp_path):
         got = h.frames()
         assert_frames_equal({t: got[t][got[t]["quarter"] == "2026Q2"] for t in TABLES}, q2)
         assert got["case_quarter"]["expected_npv"].tolist() == [90.0, 90.0, 70.0, 70.0]
+
+
+def test_portfolio_trend_sums_the_cases_of_each_quarter(tmp_path):
+    path = tmp_path / "h.duckdb"
+    with open_history(path, read_only=False) as h:
+        h.record_quarter("2026Q1", quarter_frames("2026Q1"), run_id="a")
+        h.record_quarter("2026Q2", quarter_frames("2026Q2", ids=("X", "Y", "Z")), run_id="b")
+    with open_history(path) as h:
+        trend = h.portfolio_trend()
+        # approved NPV of each case: -100 + 100 + 100 = 100; expected 90 as of 2026Q1, 70 as of 2026Q2;
+        # benefit actuals 80 each by 2026Q2 (none due by 2026Q1: no figure)
+        assert trend[["quarter", "cases", "approved_npv", "expected_npv"]].values.tolist() == [
+            ["2026Q1", 2, 200.0, 180.0], ["2026Q2", 3, 300.0, 210.0]]
+        assert trend["benefit_actual_to_date"].isna().tolist() == [True, False]
+        assert trend["benefit_actual_to_date"].iloc[1] == 240.0
+        assert h.case_rows(upto="2026Q1")["case_id"].tolist() == ["X", "Y"]

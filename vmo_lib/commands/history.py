@@ -60,9 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.set_defaults(func=_show)
     b = sub.add_parser("backfill", help="record the quarters the history lacks, reconstructed from today's files",
                        description="Review FOLDER as of every quarter from --from to --to that the history does "
-                                   "not hold yet (only the actuals up to each quarter; the forecasts of the "
-                                   "nearest earlier recorded quarter when there is one, else today's) and record "
-                                   "them, labelled 'reconstructed from today's files'.")
+                                   "not hold yet (today's workbooks and returns, only the actuals up to each "
+                                   "quarter) and record them, labelled 'reconstructed from today's files'. "
+                                   "Quarters already recorded are skipped unless --replace.")
     b.add_argument("folder", metavar="FOLDER", help="folder of case workbooks (*.xlsx), never modified")
     b.add_argument("--from", dest="first", required=True, metavar="QUARTER", help="first quarter, e.g. 2025Q1")
     b.add_argument("--to", dest="last", required=True, metavar="QUARTER", help="last quarter, e.g. 2026Q3")

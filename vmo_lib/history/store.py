@@ -223,7 +223,8 @@ def _connect(path: Path, read_only: bool, timeout: float) -> Any:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
-                raise HistoryError(f"{path}: cannot open the history: {exc}") from None
+                raise HistoryError(f"{path}: cannot open the history ({exc}); choose another file with --history "
+                                   "PATH, or --no-history") from None
             if time.monotonic() >= deadline:
                 holder = str(exc).split("Conflicting lock is held in", 1)[-1].split(". See also")[0].strip()
                 raise HistoryLocked(
@@ -366,6 +367,33 @@ class HistoryStore:
         """The three record tables of every case, every recorded quarter ``<= upto``, sorted by quarter."""
         where, params = ("", []) if upto is None else ("WHERE quarter <= ?", [str(upto)])
         return {t: self._read(t, where, params) for t in TABLES}
+
+    def case_rows(self, *, upto: str | None = None) -> pd.DataFrame:
+        """Only the ``case_quarter`` table (every case, quarters ``<= upto``): the headline figures,
+        without reading the line and period tables."""
+        where, params = ("", []) if upto is None else ("WHERE quarter <= ?", [str(upto)])
+        return self._read("case_quarter", where, params)
+
+    def portfolio_trend(self, *, upto: str | None = None) -> pd.DataFrame:
+        """The portfolio's value by quarter and currency, summed in the database from ``case_quarter``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``quarter, currency, cases, approved_npv, in_force_npv, expected_npv, forward_npv,
+            benefit_plan_to_date, benefit_actual_to_date, cost_plan_to_date, cost_actual_to_date``
+            (sums over the cases recorded that quarter), oldest first.
+        """
+        cols = ("approved_npv", "in_force_npv", "expected_npv", "forward_npv", "benefit_plan_to_date",
+                "benefit_actual_to_date", "cost_plan_to_date", "cost_actual_to_date")
+        if self._con is None or "case_quarter" not in self._tables():
+            return pd.DataFrame({c: pd.Series(dtype=object if c in ("quarter", "currency") else float)
+                                 for c in ("quarter", "currency", "cases", *cols)})
+        where, params = ("", []) if upto is None else ("WHERE quarter <= ?", [str(upto)])
+        sums = ", ".join(f"sum({c}) AS {c}" for c in cols)
+        return self._con.execute(
+            f"SELECT quarter, currency, count(*) AS cases, {sums} FROM case_quarter {where} "
+            "GROUP BY quarter, currency ORDER BY quarter, currency", params).df()
 
     def runs(self) -> pd.DataFrame:
         """Every run that recorded a quarter, oldest first (``runs`` table)."""
