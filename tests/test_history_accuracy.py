@@ -225,3 +225,7 @@ def test_portfolio_pack_section(frames):
     assert "3 closed case(s) from the history pooled with 1 case(s)" in h
     assert "No benefit forecast on record" in h
     assert "No quarterly history" in accuracy_section(None).html
+    one = {k: v[v["case_id"].isin(["A", "D"])] for k, v in frames.items()}  # one closed case: nothing to show
+    h1 = accuracy_section(one)
+    assert "Too few closed cases for any figure yet: 1 on record, at least 3 needed" in h1.html
+    assert "Interval 95" not in h1.html

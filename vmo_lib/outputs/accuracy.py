@@ -79,7 +79,10 @@ def accuracy_section(frames: Mapping[str, pd.DataFrame] | None, review: Any = No
         parts.append(table(shown, money=["approved_cost", "actual_cost", "approved_benefit", "actual_benefit"],
                            currency="currency", digits={"cost_ratio": 2, "benefit_ratio": 2, "slip_periods": 0}).html)
     t = rep["accuracy"]
-    if len(t):
+    if len(t) and (t["figure"] == acc.TOO_FEW).all():
+        parts.append(f'<p class="vmo-empty">Too few closed cases for any figure yet: {len(closed)} on record, '
+                     f"at least {int(rules['min_cases'])} needed for a group (every group shows “too few”).</p>")
+    elif len(t):
         rows = pd.DataFrame({
             "by": t["dimension"].str.replace("_", " "), "group": t["group"], "measure": t["measure"],
             "cases": t["n"], "mean_actual_over_approved": [_ratio(x) for x in t["mean_ratio"]],

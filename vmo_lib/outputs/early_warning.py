@@ -141,9 +141,9 @@ def early_warning_block(review: Any, threshold: float = rampup.THRESHOLD, headin
                      f"{e(format_percent(threshold))} while still rated green or amber.</p>")
     shown = ew[["line_id", "name", "rag", "status", "n_points", "scale", "shift", "r2", "rmse", "target_period",
                 "target_amount", "projected", "shortfall_pct"]].rename(
-        columns={"rag": "RAG", "n_points": "periods_fitted", "r2": "R²", "rmse": "RMSE",
-                 "shortfall_pct": "short_of_target_pct"})
-    parts.append(table(shown, money=["RMSE", "target_amount", "projected"], percent=["short_of_target_pct"],
+        columns={"line_id": "line", "rag": "RAG", "n_points": "n", "r2": "R²", "rmse": "RMSE",
+                 "target_period": "target", "target_amount": "plan_at_target", "shortfall_pct": "short_pct"})
+    parts.append(table(shown, money=["RMSE", "plan_at_target", "projected"], percent=["short_pct"],
                        currency=review.currency, digits={"scale": 2, "R²": 2, "shift": 0}, rag="RAG").html)
     for r in flagged.to_dict("records"):
         fig = early_warning_chart(review, r["line_id"])
