@@ -20,7 +20,7 @@
 
 # %%
 # %matplotlib inline
-from vmo_lib.outputs import case_pack, charts, excel
+from vmo_lib.outputs import case_pack, charts, early_warning, excel
 from vmo_lib.outputs import html as report
 from vmo_lib.portfolio import review as reviews
 
@@ -74,6 +74,10 @@ charts.realisation_curve(status)
 
 # %%
 case_pack.realisation_table(status)
+
+# %%
+# Early warning: benefits projected to miss their target while still green or amber (vmo_lib.analysis.rampup)
+early_warning.early_warning_block(review)
 
 # %% [markdown]
 # ## Risk

@@ -112,3 +112,10 @@ strategic_rollup_block(review)
 # %%
 report.table(review.uplifts.rename(columns={"group": "case_type", "n": "cases"}),
              digits={"ratio_p50": 2, "ratio_p80": 2}, percent=["adjustment_p50", "adjustment_p80"])
+
+# %%
+# Estimating accuracy learned from the quarterly history (closed cases, owners' forecast bias): vmo_lib.history.accuracy
+from vmo_lib.history.store import load_frames  # noqa: E402
+from vmo_lib.outputs import accuracy as accuracy_blocks  # noqa: E402
+
+accuracy_blocks.accuracy_section(load_frames(history_file), review)

@@ -81,6 +81,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo (default 0)")
     _common(b)
     b.set_defaults(func=_backfill)
+    from vmo_lib.commands import accuracy  # vmo history accuracy (issue 12, estimating accuracy)
+
+    accuracy.register(sub, _common)
     p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
 
 
