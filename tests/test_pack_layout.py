@@ -107,3 +107,45 @@ def test_register_fits_1024px_without_scrolling_sideways(pack):
     assert m["rows"] == 16
     assert "Total" in m["foot"] and "£53.7m" in m["foot"]     # approved NPV of the 16 cases, portfolio basis
     assert m["maxLines"] <= 3
+
+
+def test_decisions_name_the_owner_and_the_due_date(sample_review):
+    import re
+
+    h = portfolio_pack.decisions_table(sample_review).html
+    rows = re.findall(r"<tr>(.*?)</tr>", h)[1:]
+    assert len(rows) == len(sample_review.decisions) == 7
+    erp = next(r for r in rows if ">ERP-2024<" in r)
+    assert ">recover<" in erp and ">Chief Financial Officer<" in erp and ">31 Dec 2026<" in erp   # sponsor; end of 2026Q4
+    assert "by the next quarterly review, 31 Dec 2026 (2026Q4 review)" in h
+    assert portfolio_pack.decision_due("2026Q4") == "31 Mar 2027 (2027Q1 review)"
+
+
+def test_headline_sets_approved_expected_and_realised_value_on_the_portfolio_basis(sample_review):
+    h = portfolio_pack.portfolio_summary(sample_review).html
+    t = sample_review.totals.set_index("currency").loc["GBP"]
+    assert f"Approved NPV (GBP)</div><div class=\"vmo-value\">{report.format_money(t['approved_npv_pb'], 'GBP', True)}" in h
+    assert f"Expected NPV (GBP)</div><div class=\"vmo-value\">{report.format_money(t['expected_npv_pb'], 'GBP', True)}" in h
+    realised = portfolio_pack.realised_to_date(sample_review).set_index("currency").loc["GBP"]
+    assert realised["cases"] == 16 and 0 < realised["realised_pb"] < realised["planned_pb"]
+    assert "Benefits realised (GBP)" in h
+    assert "First review on record" in portfolio_pack.movement_section(sample_review).html
+
+
+def test_realised_value_is_restated_like_every_total():
+    # One yearly case, benefits 100 a year from 2026, 60 reported in 2026 and 50 in 2027, reviewed in 2027;
+    # basis: start of 2027 at 10 %: 2026 compounds forward one year (x1.1), 2027 stays.
+    from vmo_lib.model import make_case
+    from vmo_lib.portfolio.basis import PortfolioBasis
+    from vmo_lib.portfolio.settings import PortfolioSettings
+
+    case = make_case({"case_id": "Y", "first_period": "2026", "period_length": "year", "horizon": 3,
+                      "discount_rate": 0.0, "price_base": "real", "base_year": 2027},
+                     benefits=[{"line_id": "B1", "name": "S", "amounts": [100, 100, 100]}],
+                     actuals=[{"period": "2026", "line_id": "B1", "amount": 60},
+                              {"period": "2027", "line_id": "B1", "amount": 50}])
+    pr = review_portfolio([review_case(case, "2027Q4", iterations=0)], "2027Q4",
+                          settings=PortfolioSettings(basis=PortfolioBasis("2027", 0.10, "real")))
+    t = portfolio_pack.realised_to_date(pr).set_index("currency").iloc[0]
+    assert t["realised_pb"] == pytest.approx(60 * 1.1 + 50)
+    assert t["planned_pb"] == pytest.approx(100 * 1.1 + 100)

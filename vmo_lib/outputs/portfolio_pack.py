@@ -46,15 +46,23 @@ def decisions_table(review: Any) -> Html:
     d = review.decisions
     if d is None or not len(d):
         return table(d, empty="No case needs a decision this quarter.")
+    e = html.escape
     due = decision_due(review.as_of)
-    t = d.rename(columns={"case_id": "case", "sponsor": "owner"}).copy()
-    t["owner"] = t["owner"].where(t["owner"].astype(str).str.strip() != "", "no sponsor named")
-    t["due"] = due.split(" (")[0]
-    cols = [c for c in ("case", "title", "decision", "reason", "owner", "due", "expected_npv", "forward_npv", "currency")
-            if c in t]
+    rows = []
+    for r in d.to_dict(orient="records"):
+        cur = str(r.get("currency") or "")
+        owner = str(r.get("sponsor") or "").strip() or "no sponsor named"
+        rows.append(f'<tr><td class="vmo-case"><span class="vmo-id">{e(str(r["case_id"]))}</span>'
+                    f'<span class="vmo-title">{e(str(r.get("title") or ""))}</span></td>'
+                    f'<td><b>{e(str(r.get("decision") or ""))}</b></td><td>{e(str(r.get("reason") or ""))}</td>'
+                    f'<td>{e(owner)}</td><td class="vmo-nowrap">{e(due.split(" (")[0])}</td>'
+                    f'<td class="num">{e(format_money(r.get("expected_npv"), cur))}</td>'
+                    f'<td class="num">{e(format_money(r.get("forward_npv"), cur))}</td></tr>')
     rule = (f'<p class="vmo-sub">Owner: the case\'s sponsor, who brings the decision to the board. Due: by the next '
-            f"quarterly review, {html.escape(due)}.</p>")
-    return Html(rule + table(t[cols], money=["expected_npv", "forward_npv"], currency="currency").html)
+            f"quarterly review, {e(due)}.</p>")
+    head = ('<thead><tr><th>Case</th><th>Decision</th><th>Reason</th><th>Owner</th><th>Due</th>'
+            '<th class="num">Expected NPV</th><th class="num">Forward NPV</th></tr></thead>')
+    return Html(rule + f'<table class="vmo-table vmo-decisions">{head}<tbody>{"".join(rows)}</tbody></table>')
 
 
 def movement_section(review: Any, history: Any = None) -> Html:
