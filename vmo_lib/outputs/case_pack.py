@@ -347,17 +347,27 @@ def realisation_table(status: Any) -> Html:
     >>> "&lt;i&gt;Savings" in h, "80%" in h, "rag-" in h
     (True, True, True)
     """
-    cols = {"name": "line", "kind": "kind", "owner": "owner", "plan_to_date": "plan_to_date",
-            "actual_to_date": "actual_to_date", "variance_to_date": "variance", "performance_pct": "performance",
-            "kpi_progress_pct": "KPI_progress", "rag": "RAG", "rag_reason": "why"}
     import pandas as pd
 
-    lines = pd.concat([status.benefits, status.costs], ignore_index=True)
-    if not len(lines):
+    cur = status.currency or "GBP"
+    parts = []
+    for title, lines, cols in (
+            ("Benefits", status.benefits, {"name": "line", "owner": "owner", "plan_to_date": "plan_to_date",
+                                           "actual_to_date": "actual_to_date", "variance_to_date": "variance",
+                                           "performance_pct": "performance", "kpi_progress_pct": "KPI_progress",
+                                           "rag": "RAG", "rag_reason": "why"}),
+            ("Costs", status.costs, {"name": "line", "plan_to_date": "plan_to_date", "actual_to_date": "actual_to_date",
+                                     "variance_to_date": "variance", "performance_pct": "performance", "rag": "RAG",
+                                     "rag_reason": "why"})):
+        if lines is None or not len(lines):
+            continue
+        df = pd.DataFrame(lines)[[c for c in cols if c in lines]].rename(columns=cols)
+        parts.append(f"<h3>{title}</h3>" + table(df, money=["plan_to_date", "actual_to_date", "variance"],
+                                                 percent=["performance", "KPI_progress"], currency=cur, rag="RAG",
+                                                 compact=True).html)
+    if not parts:
         return Html('<p class="vmo-empty">No lines.</p>')
-    df = lines[[c for c in cols if c in lines]].rename(columns=cols)
-    return table(df, money=["plan_to_date", "actual_to_date", "variance"], percent=["performance", "KPI_progress"],
-                 currency=status.currency or "GBP", rag="RAG")
+    return Html("".join(parts))
 
 
 def gaps_table(status: Any) -> Html:

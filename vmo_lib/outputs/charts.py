@@ -456,7 +456,7 @@ def _percentile_lines(ax: Axes, result: MonteCarloResult, currency: str, referen
     if reference is not None and math.isfinite(reference):
         ax.axvline(reference, color=PALETTE["amber"], linestyle="-", linewidth=2.0,
                    label=f"{reference_label.capitalize()} NPV {format_money(reference, currency)}")
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    ax.legend(loc="best", fontsize=8, framealpha=0.9, edgecolor=PALETTE["grid"])
 
 
 def _shown_range(x: np.ndarray, reference: float | None) -> tuple[float, float]:

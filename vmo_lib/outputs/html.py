@@ -206,7 +206,7 @@ def figure(fig: Any, alt: str | None = None, *, dpi: int = 110) -> Html:
 
 def table(df: Any, *, money: Iterable[str] = (), percent: Iterable[str] = (), currency: str = "GBP",
           digits: Mapping[str, int] | None = None, index: bool = False, max_rows: int = 200,
-          empty: str = "None.", rag: str | None = None) -> Html:
+          empty: str = "None.", rag: str | None = None, compact: bool = False) -> Html:
     """A DataFrame as a board-readable HTML table, every cell escaped.
 
     Money columns get the currency symbol and thousands separators, percent columns a ``%``,
@@ -231,6 +231,8 @@ def table(df: Any, *, money: Iterable[str] = (), percent: Iterable[str] = (), cu
         Text shown for an empty table.
     rag : str, optional
         A column of RAG ratings, shown as a coloured dot with the rating (:func:`rag_text`).
+    compact : bool, default False
+        Money in the compact form (``£1.23m``) so a wide table fits its page.
 
     Examples
     --------
@@ -260,7 +262,7 @@ def table(df: Any, *, money: Iterable[str] = (), percent: Iterable[str] = (), cu
 
     def cell(c: Any, v: Any, cur: str) -> str:
         if c in money:
-            return format_money(v, cur)
+            return format_money(v, cur, compact=compact)
         if c in percent:
             return format_percent(v, digits.get(c, 0))
         if c == rag:
