@@ -249,6 +249,25 @@ class WhatIfResult:
         return self.payback / self.periods_per_year
 
     @property
+    def reference_label(self) -> str:
+        """What the what-if is compared with, as the explorer's card and chart name it: on the expected
+        outlook the plan in force (the promise the review judges against), else the base scenario
+        without changes.
+
+        Examples
+        --------
+        >>> from vmo_lib.model import make_case
+        >>> case = make_case({"case_id": "Y", "horizon": 2, "discount_rate": 0.0},
+        ...                  benefits=[{"line_id": "B1", "name": "S", "amounts": [10, 10]}])
+        >>> WhatIfEngine(case).evaluate().reference_label
+        'approved baseline without changes'
+        """
+        if self.settings.scenario == EXPECTED:
+            return "approved plan in force"
+        base = WhatIfEngine.scenario_label(self.settings.scenario)
+        return f"{base[:1].lower() + base[1:]} without changes"
+
+    @property
     def verdict_sentence(self) -> str:
         """The verdict in words with the figures, comparing the what-if with its base scenario as
         planned: "At risk: NPV £3.17m with this what-if, £1.82m below the approved baseline
