@@ -49,6 +49,7 @@ def cumulative_cash_flow_chart(result: WhatIfResult, ax: Axes | None = None) -> 
     Examples
     --------
     >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.whatif.engine import WhatIfEngine
     >>> case = make_case({"case_id": "Y", "first_period": "2026", "period_length": "year", "horizon": 2},
     ...                  costs=[{"line_id": "C1", "name": "Build", "amounts": [100]}],
     ...                  benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 150]}])
