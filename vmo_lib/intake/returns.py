@@ -479,7 +479,7 @@ def merge_returns(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], a
     table = pd.DataFrame(issues, columns=list(ISSUE_COLUMNS))
     if (table["severity"] == "error").any():
         raise ValidationError(returns_folder(case.source) if case.source else paths[0], table)
-    merged = case.with_flows(normalise_flows(flows[list(FLOW_COLUMNS)]))
+    merged = case.with_flows(normalise_flows(flows.reindex(columns=list(FLOW_COLUMNS))))
     merged.meta = {**case.meta, "actuals_returns": provenance}
     if len(table):
         merged.issues = table if case.issues is None or case.issues.empty else pd.concat(
