@@ -74,6 +74,16 @@ charts.realisation_curve(status)
 # %%
 case_pack.realisation_table(status)
 
+# %%
+from vmo_lib.outputs.evidence import evidence_block  # noqa: E402  (issue 13: claims, evidence, forecast credibility)
+
+evidence_block(review)
+
+# %%
+from vmo_lib.outputs.evidence import evidence_block  # noqa: E402  (issue 13: claims, evidence, forecast credibility)
+
+evidence_block(review)
+
 # %% [markdown]
 # ## Risk
 # How wrong the expected NPV could plausibly be (Monte Carlo on what is still to come; actuals are fixed),
