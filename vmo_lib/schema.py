@@ -175,6 +175,7 @@ COST_COLUMNS: tuple[Column, ...] = (
     C("likely", "Likely", "amount", help=_THREE_POINT + " Should equal the sum of the periods.", minimum=0, width=12),
     C("high", "High", "amount", help=_THREE_POINT, minimum=0, width=12),
     C("distribution", "Distribution", "choice", False, DISTRIBUTIONS, help="Shape of the three-point range (blank = triangular).", width=12),
+    C("owner", "Owner", "text", help="Who is accountable for the spend and reports its actuals (shown on the return).", width=16),
 )
 
 BENEFIT_COLUMNS: tuple[Column, ...] = (
