@@ -24,7 +24,8 @@ questions, answered for one case at one review period:
   before the review period); **not yet due** when nothing shows progress but nothing could yet (its
   plan starts after the review period, or, with no planned amount, its planned go-live does); otherwise
   **unevidenced** (KPI flat or moving the wrong way, or never measured although due, with no go-live
-  recorded). Enablers are free text today, so their delivery is not read. The expected NPV
+  recorded). A benefit with no KPI defined (the workbook requires one; a case built in code may lack
+  it) and a dis-benefit are not graded. Enablers are free text today, so their delivery is not read. The expected NPV
   *without* the unevidenced future benefits is reported beside the expected NPV, and when more than
   :attr:`~vmo_lib.analysis.verdict.Thresholds.unevidenced_share` (default 50 %) of the future benefit
   value is unevidenced the decision reason says the outlook rests mainly on unevidenced forecasts.
@@ -314,9 +315,11 @@ def evidence_review(case: BusinessCase, as_of: object, thresholds: Thresholds | 
         diff = claimed - implied
         p = progress.get(lid, math.nan)
         fut_pv = float(amount[i, future] @ df[future]) if future.any() else 0.0
-        counts = lid in set(in_view.index) and ln.get("benefit_type") != "dis-benefit"
+        counts = lid in set(in_view.index) and ln.get("benefit_type") != "dis-benefit" and not _blank(ln.get("kpi"))
         if ln.get("benefit_type") == "dis-benefit":
             grade, why = None, "dis-benefit: not graded"
+        elif _blank(ln.get("kpi")):  # the workbook requires a KPI; a case built in code may have none
+            grade, why = None, "no KPI defined: not graded (see the measurement gaps)"
         elif not math.isnan(p) and p > 0:
             grade, why = "evidenced", f"KPI {p:.0%} of the way to target"
         elif not math.isnan(p):

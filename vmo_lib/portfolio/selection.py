@@ -292,6 +292,8 @@ def _solve(p: _Problem, budget: np.ndarray, min_value: float | None = None) -> n
     Returns the 0/1 vector (plus z as last element in the second form), or None if infeasible.
     """
     n = len(p.ids)
+    if n == 0 and min_value is None:  # no candidate (e.g. every case committed): the empty selection
+        return np.zeros(0)
     cons = []
     fin = np.isfinite(budget)
     if min_value is None:
