@@ -79,11 +79,6 @@ from vmo_lib.outputs.evidence import evidence_block  # noqa: E402  (issue 13: cl
 
 evidence_block(review)
 
-# %%
-from vmo_lib.outputs.evidence import evidence_block  # noqa: E402  (issue 13: claims, evidence, forecast credibility)
-
-evidence_block(review)
-
 # %% [markdown]
 # ## Risk
 # How wrong the expected NPV could plausibly be (Monte Carlo on what is still to come; actuals are fixed),
