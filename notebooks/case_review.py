@@ -80,6 +80,11 @@ case_pack.realisation_table(status)
 # Early warning: benefits projected to miss their target while still green or amber (vmo_lib.analysis.rampup)
 early_warning.early_warning_block(review)
 
+# %%
+from vmo_lib.outputs.evidence import evidence_block  # noqa: E402  (issue 13: claims, evidence, forecast credibility)
+
+evidence_block(review)
+
 # %% [markdown]
 # ## Risk
 # How wrong the expected NPV could plausibly be (Monte Carlo on what is still to come; actuals are fixed),

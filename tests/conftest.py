@@ -39,7 +39,7 @@ VALID_META: dict[str, Any] = {
     "strategic_objective": "Grow recurring revenue",
     "org_unit": "Sales",
     "case_type": "IT: equipment/development",
-    "status": "approved",
+    "status": "in delivery",  # it has actuals (an "approved" case with actuals is a warning)
     "approval_date": "2025-12-15",
     "first_period": "2026Q1",
     "period_length": "quarter",

@@ -93,7 +93,7 @@ def test_warnings_travel_with_the_case(workbook_factory):
 
 def test_number_stored_as_text_is_used_as_the_number(workbook_factory):
     def edit(wb):
-        wb["Costs"]["J5"] = " 110 "  # C1, 2026Q1 (was 100); likely 250 stays within 10%
+        wb["Costs"]["K5"] = " 110 "  # C1, 2026Q1 (was 100; periods start at K); likely 250 stays within 10%
     case = load_case(workbook_factory(edit=edit), as_of=AS_OF)
     assert case.matrix("baseline").loc["C1", 0] == 110.0
     assert case.issues["rule"].tolist() == ["value.number_as_text"]
@@ -101,21 +101,21 @@ def test_number_stored_as_text_is_used_as_the_number(workbook_factory):
 
 def test_errors_raise_one_exception_with_the_whole_table(workbook_factory):
     def edit(wb):
-        wb["Costs"]["K6"] = -100
+        wb["Costs"]["L6"] = -100
         wb["Benefits"]["D5"] = None
         wb["Case"]["A40"] = "Colour"
     with pytest.raises(ValidationError) as err:
         load_case(workbook_factory(edit=edit), as_of=AS_OF)
     issues = err.value.issues
     assert sorted(issues["rule"]) == ["benefits.missing_owner", "case.unknown_field", "costs.negative_amount"]
-    assert "2 error(s)" in str(err.value) and "Costs!K6" in str(err.value)
+    assert "2 error(s)" in str(err.value) and "Costs!L6" in str(err.value)
 
 
 def test_non_strict_load_keeps_the_errors_in_the_issues(workbook_factory):
     def edit(wb):
-        wb["Costs"]["K5"] = "lots"
+        wb["Costs"]["L5"] = "lots"
     case = load_case(workbook_factory(edit=edit), as_of=AS_OF, strict=False)
-    assert case.issues.loc[case.issues["severity"] == "error", "cell"].tolist() == ["K5"]
+    assert case.issues.loc[case.issues["severity"] == "error", "cell"].tolist() == ["L5"]
     assert case.matrix("baseline").loc["C1"].tolist()[:3] == [100, 0, 50]
 
 
@@ -145,7 +145,7 @@ def portfolio_folder(workbook_factory, case_factory, tmp_path):
     workbook_factory(case_factory(case_id="B-2"), name="b.xlsm")
 
     def negative(wb):
-        wb["Costs"]["K6"] = -1
+        wb["Costs"]["L6"] = -1
     workbook_factory(case_factory(case_id="C-3"), name="c.xlsx", edit=negative)
     (tmp_path / "d.xlsx").write_bytes(os.urandom(2000))
     workbook_factory(case_factory(case_id="A-1"), name="e.xlsx")
@@ -165,7 +165,7 @@ def test_one_bad_case_never_sinks_the_portfolio(portfolio_folder):
     assert p.case_ids == ["A-1", "B-2"]
     f = p.failures.set_index(p.failures["path"].map(lambda s: os.path.basename(s)))
     assert f.loc["c.xlsx", "kind"] == "validation" and "1 error(s)" in f.loc["c.xlsx", "error"]
-    assert f.loc["c.xlsx", "issues"]["cell"].tolist() == ["K6"]
+    assert f.loc["c.xlsx", "issues"]["cell"].tolist() == ["L6"]
     assert f.loc["d.xlsx", "kind"] == "workbook"
     assert f.loc["e.xlsx", "kind"] == "validation"
     dup = f.loc["e.xlsx", "issues"]
@@ -224,13 +224,13 @@ def test_cli_valid_workbook_exits_0(workbook_factory, capsys):
 
 def test_cli_errors_exit_1_and_name_the_cell(workbook_factory, capsys):
     def edit(wb):
-        wb["Costs"]["K6"] = -100
+        wb["Costs"]["L6"] = -100
         wb["Case"]["A40"] = "Colour"
     code, out, _ = _run(capsys, str(workbook_factory(edit=edit)), "--as-of", AS_OF)
     assert code == 1
     lines = out.splitlines()
     assert lines[0].endswith("1 error, 1 warning")
-    assert any(ln.split()[:3] == ["error", "Costs!K6", "costs.negative_amount"] for ln in lines)
+    assert any(ln.split()[:3] == ["error", "Costs!L6", "costs.negative_amount"] for ln in lines)
     # columns are aligned: the rule starts at the same offset on every issue line
     issue_lines = [ln for ln in lines if ln.startswith("  ")]
     starts = {ln.index(r) for ln in issue_lines for r in ("costs.negative_amount", "case.unknown_field") if r in ln}
@@ -252,7 +252,7 @@ def test_cli_folder_means_its_workbooks_and_json_lists_each(portfolio_folder, ca
     assert [os.path.basename(r["path"]) for r in res] == ["a.xlsx", "b.xlsm", "c.xlsx", "d.xlsx", "e.xlsx"]
     # e.xlsx reuses a.xlsx's case id A-1: refused by `vmo validate FOLDER` as by load_portfolio
     assert [r["status"] for r in res] == ["ok", "warnings", "errors", "unreadable", "errors"]
-    assert res[2]["issues"][0]["cell"] == "K6" and res[2]["errors"] == 1
+    assert res[2]["issues"][0]["cell"] == "L6" and res[2]["errors"] == 1
     assert [(i["sheet"], i["cell"], i["rule"]) for i in res[4]["issues"]] == [
         ("Case", "B4", "portfolio.duplicate_case_id")]
     assert "already used by a.xlsx" in res[4]["issues"][0]["message"]

@@ -63,21 +63,23 @@ def test_form_lists_the_lines_due_with_plan_and_kpi(tmp_path):
     ws = load_workbook(path)["Return"]
     assert (ws["B2"].value, ws["B3"].value) == ("CRM-1", "2026Q3")
     rows = [[c.value for c in row] for row in ws.iter_rows(min_row=FIRST, max_row=ws.max_row)]
-    # C2 (build) has no plan in Q3, so it is not asked for.
-    assert [r[2] for r in rows] == ["C1", "B1"]
-    b1 = rows[1]
+    # every cost line is listed: C2 (build) has no plan in Q3, but unplanned spend can be reported (issue 13)
+    assert [r[2] for r in rows] == ["C1", "C2", "B1"]
+    assert rows[1][7] == 0
+    b1 = rows[2]
     assert b1[7:14] == [80, 70, "Orders per FTE", "count", 100, 150, 104]   # plan, forecast, KPI, last measured
-    assert b1[14:] == [None, None, None]                                     # blank inputs
+    assert b1[14:] == [None, None, None, None, None]                         # blank inputs (with evidence)
     # only the input cells are unlocked; the sheet is protected; inputs are validated as numbers
     assert ws.protection.sheet
     assert not ws[f"{AMOUNT}{FIRST}"].protection.locked and ws[f"{LINE}{FIRST}"].protection.locked
     ranges = {str(dv.sqref): dv.type for dv in ws.data_validations.dataValidation}
-    assert ranges[f"{AMOUNT}{FIRST}:{KPI}{FIRST + 1}"] == "decimal"
+    assert ranges[f"{AMOUNT}{FIRST}:{KPI}{FIRST + 2}"] == "decimal"
+    assert ranges[f"R{FIRST}:R{FIRST + 2}"] == "list"                        # evidence status
 
 
 def test_form_leaves_out_lines_already_reported():
     case = crm(actuals=[{"period": "2026Q3", "line_id": "C1", "amount": 50}])
-    assert [r["line_id"] for r in due_lines(case, "2026Q3")] == ["B1"]
+    assert [r["line_id"] for r in due_lines(case, "2026Q3")] == ["C2", "B1"]
 
 
 def test_form_neutralises_formula_text_from_the_workbook(tmp_path):
@@ -115,7 +117,7 @@ def test_filled_return_is_merged_into_the_actuals(tmp_path):
     merged = merge_returns(case, [form], as_of="2026Q3")
     a = merged.flows[(merged.flows["scenario"] == "actual") & (merged.flows["line_id"] == "B1")].iloc[0]
     assert (a["period"], a["amount"], a["kpi_value"], a["comment"]) == ("2026Q3", 96.0, 112.5, "campaign")
-    assert merged.meta["actuals_returns"] == [{"file": str(form), "period": "2026Q3", "rows": 1}]
+    assert merged.meta["actuals_returns"] == [{"file": str(form), "period": "2026Q3", "rows": 1, "forecasts": 0}]
     assert case.flows["scenario"].eq("actual").sum() == 0          # the loaded case is not changed
     # and the realisation sees it: 96 against a plan of 80 → +16, KPI (112.5 − 100)/(150 − 100) = 25 %
     b = realisation_by_benefit(merged, "2026Q3").iloc[0]
@@ -374,3 +376,119 @@ def test_validate_return_on_its_own_names_bad_stamp_and_numbers(tmp_path):
     got = validate_return(form)
     assert got[["cell", "rule", "severity"]].values.tolist() == [
         ["B3", "return.bad_period", "error"], [f"{AMOUNT}{r}", "return.not_a_number", "error"]]
+
+
+# --- issue 13: evidence, revised forecasts, unplanned spend, clear errors -----------------------------------
+EVIDENCE, SOURCE = "R", "S"
+
+
+def fill_sheet(path, sheet, values):
+    wb = load_workbook(path)
+    for cell, v in values.items():
+        wb[sheet][cell] = v
+    wb.save(path)
+    return path
+
+
+def forecast_row(path, line_id, period):
+    ws = load_workbook(path)["Forecast"]
+    for r in range(FIRST, ws.max_row + 1):
+        if ws[f"A{r}"].value == line_id and ws[f"C{r}"].value == period:
+            return r
+    raise AssertionError((line_id, period))
+
+
+def test_a_return_carries_evidence_and_unplanned_spend(tmp_path):
+    case = crm()
+    form = write_actuals_form(case, "2026Q3", tmp_path / "2026Q3.xlsx")
+    b, c2 = row_of(form, "B1"), row_of(form, "C2")
+    fill(form, {f"{AMOUNT}{b}": 96, f"{KPI}{b}": 112.5, f"{EVIDENCE}{b}": "measured", f"{SOURCE}{b}": "CRM report",
+                f"{AMOUNT}{c2}": 12, f"{COMMENT}{c2}": "late invoice", f"{EVIDENCE}{c2}": "owner's claim"})
+    merged = merge_returns(case, [form], as_of="2026Q3")
+    act = merged.flows[merged.flows["scenario"] == "actual"].set_index("line_id")
+    assert (act.loc["B1", "evidence"], act.loc["B1", "evidence_source"]) == ("measured", "CRM report")
+    # C2 had no plan in 2026Q3: the 12 of unplanned spend is an overrun of 12 on that line
+    assert act.loc["C2", "amount"] == 12.0
+    c = merged.matrix("actual").loc["C2"].tolist()
+    assert c[2] == 12.0
+
+
+def test_a_revised_forecast_replaces_the_forecast_without_editing_the_workbook(tmp_path):
+    case = crm(forecast=[{"period": "2027Q1", "line_id": "B1", "amount": 70}])
+    form = write_actuals_form(case, "2026Q3", tmp_path / "2026Q3.xlsx")
+    ws = load_workbook(form)["Forecast"]
+    r4, r5 = forecast_row(form, "B1", "2026Q4"), forecast_row(form, "B1", "2027Q1")
+    assert (ws[f"D{r4}"].value, ws[f"D{r5}"].value) == (80, 70)     # the current forecast, else the plan
+    fill_sheet(form, "Forecast", {f"E{r4}": 60, f"E{r5}": 65, f"F{r5}": "slower uptake"})
+    merged = merge_returns(case, [form], as_of="2026Q3")
+    fc = merged.matrix("forecast").loc["B1"].tolist()
+    assert fc[3:5] == [60.0, 65.0]                                     # 2026Q4, 2027Q1; the old 70 replaced
+    assert merged.meta["actuals_returns"][0]["forecasts"] == 2
+    # the outlook uses it: expected B1 = plan 80 (Q3, unreported) ... then 60, 65, then the plan 80 x 3
+    from vmo_lib.analysis.outlook import expected_flows
+    e = expected_flows(merged, "2026Q3")
+    assert e.loc[e["line_id"] == "B1", "amount"].tolist() == [0, 0, 80, 60, 65, 80, 80, 80]
+
+
+def test_a_revised_forecast_for_a_reported_period_is_an_error_naming_the_cell(tmp_path):
+    case = crm()
+    form = write_actuals_form(case, "2026Q3", tmp_path / "2026Q3.xlsx")
+    r = forecast_row(form, "B1", "2026Q4")
+    wb = load_workbook(form)
+    wb["Forecast"].protection.sheet = False
+    wb["Forecast"][f"C{r}"] = "2026Q2"
+    wb["Forecast"][f"E{r}"] = 10
+    wb.save(form)
+    with pytest.raises(ValidationError) as err:
+        merge_returns(case, [form], as_of="2026Q3")
+    i = err.value.issues.iloc[0]
+    assert (i["sheet"], i["cell"], i["rule"]) == ("Forecast", f"C{r}", "return.bad_period")
+    assert err.value.path == str(form)                                # one bad return: it is named, not the folder
+
+
+def test_a_formula_with_no_cached_value_is_a_clear_error_naming_the_cell(tmp_path):
+    from vmo_lib.intake.returns import validate_return
+    form = write_actuals_form(crm(), "2026Q3", tmp_path / "2026Q3.xlsx")
+    r = row_of(form, "B1")
+    fill(form, {f"{AMOUNT}{r}": "=40*2"})                              # openpyxl saves no calculated value
+    issues = validate_return(form)
+    row = issues[issues["rule"] == "return.formula_not_calculated"].iloc[0]
+    assert (row["sheet"], row["cell"], row["severity"]) == ("Return", f"{AMOUNT}{r}", "error")
+    assert f"Return!{AMOUNT}{r}" in row["message"]
+
+
+def test_a_return_written_before_the_evidence_columns_still_reads(tmp_path):
+    case = crm()
+    form = write_actuals_form(case, "2026Q3", tmp_path / "2026Q3.xlsx")
+    wb = load_workbook(form)
+    ws = wb["Return"]
+    ws[f"{EVIDENCE}{HEADER_ROW}"] = None
+    ws[f"{SOURCE}{HEADER_ROW}"] = None
+    del wb["Forecast"]
+    r = row_of(form, "B1")
+    ws[f"{AMOUNT}{r}"] = 77
+    wb.save(form)
+    merged = merge_returns(case, [form], as_of="2026Q3")
+    assert merged.matrix("actual").loc["B1"].tolist()[2] == 77.0
+
+
+def test_cli_validate_says_a_return_is_a_return_and_status_json_reports_every_error(case_file, tmp_path, capsys):
+    folder = tmp_path / "CLI-1.returns"
+    folder.mkdir()
+    form = folder / "2026Q3.xlsx"
+    assert main(["actuals-form", str(case_file), str(form), "--as-of", "2026Q3"]) == 0
+    b, c1 = row_of(form, "B1"), row_of(form, "C1")
+    fill(form, {f"{AMOUNT}{b}": "lots", f"{AMOUNT}{c1}": "some"})
+    capsys.readouterr()
+    assert main(["validate", str(form), "--as-of", "2026Q3"]) == 1
+    out = capsys.readouterr().out
+    assert f"{form} (actuals return): 2 errors" in out and "no 'Case' sheet" not in out
+    assert main(["validate", str(tmp_path), "--as-of", "2026Q3"]) == 1
+    out = capsys.readouterr().out
+    assert f"2026Q3.xlsx Return!{AMOUNT}{b}" in out and f"2026Q3.xlsx Return!{AMOUNT}{c1}" in out
+    assert main(["status", str(case_file), "--as-of", "2026Q3", "--json"]) == 1
+    captured = capsys.readouterr()
+    d = json.loads(captured.out)
+    assert d["error"] == "invalid" and d["path"] == str(form)
+    assert sorted(i["cell"] for i in d["issues"]) == sorted([f"{AMOUNT}{b}", f"{AMOUNT}{c1}"])
+    assert f"Return!{AMOUNT}{b}" in captured.err and f"Return!{AMOUNT}{c1}" in captured.err

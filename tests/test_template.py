@@ -150,12 +150,12 @@ def test_table_sheet_headers_are_the_schema_labels_on_the_header_row(wb, sheet):
 
 
 def test_wide_sheets_carry_twenty_quarters_after_the_attributes(wb):
-    # Costs: 9 attribute columns A..I, so 2026Q1 is J and the 20th quarter (2030Q4) is AC.
-    assert wb["Costs"]["J4"].value == "2026Q1" and wb["Costs"]["AC4"].value == "2030Q4"
-    assert wb["Costs"]["AD4"].value is None
-    # Benefits: 23 attribute columns A..W, so 2026Q1 is X and 2030Q4 is AQ.
-    assert wb["Benefits"]["X4"].value == "2026Q1" and wb["Benefits"]["AQ4"].value == "2030Q4"
-    assert wb["Costs"]["J4"].data_type == "s"  # labels are text, not numbers or dates
+    # Costs: 10 attribute columns A..J (owner last, issue 13), so 2026Q1 is K and the 20th quarter (2030Q4) is AD.
+    assert wb["Costs"]["K4"].value == "2026Q1" and wb["Costs"]["AD4"].value == "2030Q4"
+    assert wb["Costs"]["AE4"].value is None
+    # Benefits: 25 attribute columns A..Y (KPI basis, tied to go-live last), so 2026Q1 is Z and 2030Q4 is AS.
+    assert wb["Benefits"]["Z4"].value == "2026Q1" and wb["Benefits"]["AS4"].value == "2030Q4"
+    assert wb["Costs"]["K4"].data_type == "s"  # labels are text, not numbers or dates
     assert template_periods() == [f"{y}Q{q}" for y in range(2026, 2031) for q in range(1, 5)]
 
 
@@ -220,9 +220,9 @@ def test_numeric_validations_take_their_range_from_the_schema(wb):
     assert (approval.type, approval.formula1, approval.formula2) == ("date", "32874", "73415")
     assert (dt.date(1899, 12, 30) + dt.timedelta(days=32874)) == dt.date(1990, 1, 1)
     # Cost periods may not be negative; benefit periods may (dis-benefits).
-    cost_cell = _validation_at(wb["Costs"], "L6")
+    cost_cell = _validation_at(wb["Costs"], "M6")
     assert (cost_cell.type, cost_cell.formula1) == ("decimal", "0")
-    benefit_cell = _validation_at(wb["Benefits"], "AA5")
+    benefit_cell = _validation_at(wb["Benefits"], "AC5")
     assert benefit_cell.type == "decimal" and float(benefit_cell.formula1) < -1e12
     for dv in (horizon, rate, cost_cell):
         assert dv.showErrorMessage and dv.error and dv.showInputMessage and dv.prompt
@@ -230,7 +230,7 @@ def test_numeric_validations_take_their_range_from_the_schema(wb):
 
 def test_actual_periods_drop_down_from_the_costs_period_headers(wb):
     dv = _validation_at(wb["Actuals"], "A5")
-    assert dv.type == "list" and dv.formula1 == "Costs!$J$4:$AC$4"
+    assert dv.type == "list" and dv.formula1 == "Costs!$K$4:$AD$4"
     assert dv.errorStyle == "warning"  # an extra period column added by the author is not blocked
 
 
@@ -261,20 +261,20 @@ def test_guide_explains_conventions_and_every_benefit_type(wb):
 # --- the case writer ------------------------------------------------------------------------------------
 def test_cost_amounts_land_in_the_hand_computed_cells(case_wb):
     ws = case_wb["Costs"]
-    # C2 is the second cost line -> row 6; its 2026Q3 (t=2) is the 3rd period column: J, K, L.
-    assert ws["A6"].value == "C2" and ws["L4"].value == "2026Q3"
-    assert ws["L6"].value == 3456
-    assert [ws.cell(5, j).value for j in range(10, 13)] == [1000, 2000, 500]  # C1 in J5:L5
-    assert ws["M5"].value is None  # no flow, no number: blank, not zero
+    # C2 is the second cost line -> row 6; its 2026Q3 (t=2) is the 3rd period column: K, L, M.
+    assert ws["A6"].value == "C2" and ws["M4"].value == "2026Q3"
+    assert ws["M6"].value == 3456
+    assert [ws.cell(5, j).value for j in range(11, 14)] == [1000, 2000, 500]  # C1 in K5:M5
+    assert ws["N5"].value is None  # no flow, no number: blank, not zero
     assert [ws["F6"].value, ws["G6"].value, ws["H6"].value] == [9000, 10368, 14000]  # low/likely/high
-    assert ws["Q4"].value == "2027Q4" and ws["R4"].value is None  # 8 periods J..Q only
+    assert ws["R4"].value == "2027Q4" and ws["S4"].value is None  # 8 periods K..R only
 
 
 def test_benefits_and_dis_benefits_keep_their_sign_and_dates_are_excel_dates(case_wb):
     ws = case_wb["Benefits"]
-    # Benefits: periods start at X; 2026Q4 (t=3) is AA; B2 (dis-benefit) is row 6.
-    assert ws["AA4"].value == "2026Q4"
-    assert ws["AA5"].value == 700 and ws["AA6"].value == -1200
+    # Benefits: periods start at Z; 2026Q4 (t=3) is AC; B2 (dis-benefit) is row 6.
+    assert ws["AC4"].value == "2026Q4"
+    assert ws["AC5"].value == 700 and ws["AC6"].value == -1200
     assert ws["H5"].value == dt.datetime(2025, 11, 30) and ws["H5"].is_date
     assert ws["K5"].value == 250 and ws["G5"].value == 12.5
 
@@ -303,7 +303,7 @@ def test_actuals_forecast_and_rebaselines_are_written_long_form(case_wb):
 
 
 def test_case_workbook_has_the_template_validations_sized_to_its_periods(case_wb):
-    assert _validation_at(case_wb["Actuals"], "A5").formula1 == "Costs!$J$4:$Q$4"  # 8 quarters
+    assert _validation_at(case_wb["Actuals"], "A5").formula1 == "Costs!$K$4:$R$4"  # 8 quarters
     assert _validation_at(case_wb["Costs"], "C5").type == "list"
     assert case_wb["Lists"].sheet_state == "hidden"
 
@@ -345,8 +345,8 @@ def test_yearly_case_writes_year_labels_as_text(tmp_path):
     case = make_case({"case_id": "Y", "first_period": "2026", "period_length": "year", "horizon": 3},
                      costs=[{"line_id": "C1", "name": "Build", "amounts": [5, 6, 7]}])
     ws = openpyxl.load_workbook(write_case_workbook(case, tmp_path / "y.xlsx"))["Costs"]
-    assert [ws.cell(4, j).value for j in (10, 11, 12)] == ["2026", "2027", "2028"]
-    assert [ws.cell(5, j).value for j in (10, 11, 12)] == [5, 6, 7]
+    assert [ws.cell(4, j).value for j in (11, 12, 13)] == ["2026", "2027", "2028"]
+    assert [ws.cell(5, j).value for j in (11, 12, 13)] == [5, 6, 7]
 
 
 def test_round_trip_through_the_reader_when_it_exists(tmp_path):

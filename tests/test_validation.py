@@ -677,3 +677,42 @@ def test_a_rebaseline_dated_on_a_later_row_only_takes_that_date(broken, tmp_path
     assert broken(put("Baselines", "B5", None)).empty   # one date per re-baseline suffices
     case = load_case(tmp_path / "case.xlsx", as_of=AS_OF)
     assert case.baselines[["version", "approved", "reason"]].values.tolist() == [["RB1", dt.date(2026, 6, 30), "Scope change"]]
+
+
+# --- issue 13: the KPI plan sheet, evidence columns and status hygiene -------------------------------
+def test_kpi_plan_rows_are_checked_like_the_other_long_sheets(broken):
+    # row 5: a cost line (C1); row 6: an unknown line; row 7: outside the 8 periods; rows 8-9: B1 2026Q4 twice
+    issues = broken(edits(
+        row_put("KPI plan", 5, {"period": "2026Q4", "line_id": "C1", "kpi_value": 3}),
+        row_put("KPI plan", 6, {"period": "2026Q4", "line_id": "B9", "kpi_value": 3}),
+        row_put("KPI plan", 7, {"period": "2029Q1", "line_id": "B1", "kpi_value": 3}),
+        row_put("KPI plan", 8, {"period": "2026Q4", "line_id": "B1", "kpi_value": 3}),
+        row_put("KPI plan", 9, {"period": "2026Q4", "line_id": "B1", "kpi_value": 4}),
+    ))
+    lid, per = col("KPI plan", "line_id"), col("KPI plan", "period")
+    assert _issue(issues, "kpi_plan.not_a_benefit", "KPI plan", f"{lid}5")["severity"] == "error"
+    assert "'B9' is not a line" in _issue(issues, "kpi_plan.unknown_line", "KPI plan", f"{lid}6")["message"]
+    assert _issue(issues, "kpi_plan.outside_horizon", "KPI plan", f"{per}7")["severity"] == "error"
+    assert "row 8" in _issue(issues, "kpi_plan.duplicate", "KPI plan", f"{per}9")["message"]
+
+
+def test_an_evidence_status_outside_the_list_is_an_error_naming_the_cell(broken):
+    issues = broken(put("Actuals", f"{col('Actuals', 'evidence')}5", "hearsay"))
+    row = _issue(issues, "choice.not_allowed", "Actuals", f"{col('Actuals', 'evidence')}5")
+    assert "measured, estimated, owner's claim" in row["message"]
+
+
+def test_an_approved_case_with_actuals_is_a_warning_naming_the_status_cell(broken):
+    issues = broken(put("Case", case_cell("status"), "approved"))
+    row = _issue(issues, "case.status_contradicts_data", "Case", case_cell("status"))
+    assert row["severity"] == "warning"
+    # the valid workbook's actuals (conftest) run from 2026Q1 to 2026Q3
+    assert "actual amounts for 3 period(s) (2026Q1 to 2026Q3)" in row["message"]
+    assert "'in delivery' or 'live'" in row["message"]
+    assert broken(None).empty  # "in delivery" with the same actuals: clean
+
+
+def test_an_actual_go_live_outside_the_horizon_is_an_error(broken):
+    issues = broken(put("Case", case_cell("actual_go_live"), "2029Q1"))
+    assert "actual go-live 2029Q1" in _issue(issues, "case.go_live_outside_horizon", "Case",
+                                             case_cell("actual_go_live"))["message"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -93,12 +94,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except WorkbookError as exc:
         print(f"vmo: cannot read {exc.path}: {exc.reason}", file=sys.stderr)
+        _json_error(args, {"error": "unreadable", "path": str(exc.path), "reason": exc.reason, "issues": []})
         return EXIT_UNREADABLE
     except UsageError as exc:
         print(f"vmo: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     except ValidationError as exc:
         print(f"vmo: {exc}", file=sys.stderr)
+        _print_issues(exc.issues)  # every issue, each naming its file, sheet and cell
+        _json_error(args, {"error": "invalid", "path": exc.path, "reason": str(exc),
+                           "issues": exc.issues.to_dict(orient="records")})
         return EXIT_INVALID
     except BatchError as exc:
         print(f"vmo: {exc}", file=sys.stderr)
@@ -120,6 +125,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"vmo: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _print_issues(issues: object) -> None:
+    """Every error and warning of a failed validation on stderr: file, sheet!cell, rule, message."""
+    try:
+        rows = issues.to_dict(orient="records")  # type: ignore[attr-defined]
+    except AttributeError:
+        return
+    for i in rows:
+        where = f"{i.get('sheet')}!{i.get('cell')}" if i.get("cell") else str(i.get("sheet") or "")
+        name = os.path.basename(str(i.get("file") or ""))
+        print(f"  {i.get('severity')}  {name} {where}  {i.get('rule')}  {i.get('message')}", file=sys.stderr)
+
+
+def _json_error(args: argparse.Namespace, payload: dict) -> None:
+    """With ``--json``, the error as JSON on stdout too (so a script always gets JSON)."""
+    if not getattr(args, "json", False):
+        return
+    from vmo_lib.commands import dump_json
+
+    try:
+        dump_json(payload)
+    except (TypeError, ValueError):  # never let the error report itself fail
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

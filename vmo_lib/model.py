@@ -6,8 +6,10 @@ Tables are tidy inside (principle 2):
 ``case.lines``  one row per cost or benefit line (columns :data:`LINE_COLUMNS`).
 ``case.flows``  one row per (line, period, scenario) (columns :data:`FLOW_COLUMNS`), where
                 ``scenario`` is ``"baseline"`` (the originally approved case, never edited),
-                ``"forecast"``, ``"actual"``, or ``"rebaseline:<version>"`` for a formal
-                re-baseline. Amounts are positive for costs and benefits alike; a dis-benefit
+                ``"forecast"``, ``"actual"``, ``"rebaseline:<version>"`` for a formal
+                re-baseline, or ``"kpi plan"`` (the planned KPI trajectory: ``kpi_value`` only).
+                Actuals may carry ``evidence`` (measured / estimated / owner's claim) and
+                ``evidence_source``. Amounts are positive for costs and benefits alike; a dis-benefit
                 is a negative benefit amount.
 
 Build a case in code (tests, what-if) with :func:`make_case`; read one from Excel with
@@ -58,10 +60,12 @@ LINE_COLUMNS: tuple[str, ...] = (
     "owner", "kpi", "unit", "baseline_value", "baseline_date", "target_value", "target_date",
     "value_per_unit", "frequency", "data_source", "enabler", "confidence", "kpi_rollup",
     "org_unit", "price_base", "driver", "low", "likely", "high", "distribution", "row",
+    "kpi_basis", "go_live_tied",
 )
 #: Columns of ``BusinessCase.flows``.
 FLOW_COLUMNS: tuple[str, ...] = (
     "case_id", "line_id", "kind", "period", "t", "scenario", "amount", "kpi_value", "comment",
+    "evidence", "evidence_source",
 )
 
 _DEFAULT_META: dict[str, Any] = {
@@ -398,6 +402,7 @@ def make_case(
     actuals: Sequence[Mapping[str, Any]] = (),
     forecast: Sequence[Mapping[str, Any]] = (),
     rebaselines: Sequence[Mapping[str, Any]] = (),
+    kpi_plan: Sequence[Mapping[str, Any]] = (),
 ) -> BusinessCase:
     """Build a :class:`BusinessCase` from plain Python data (no validation).
 
@@ -410,11 +415,14 @@ def make_case(
         One mapping per line with ``line_id``, ``name`` and ``amounts`` (one value per period
         from period 0; shorter lists are padded with zeros), plus any :data:`LINE_COLUMNS`.
     actuals : sequence of mapping
-        ``period`` (label), ``line_id``, ``amount`` and optionally ``kpi_value``, ``comment``.
+        ``period`` (label), ``line_id``, ``amount`` and optionally ``kpi_value``, ``comment``,
+        ``evidence`` (:data:`vmo_lib.schema.EVIDENCE_STATUSES`), ``evidence_source``.
     forecast : sequence of mapping
         ``period``, ``line_id``, ``amount``.
     rebaselines : sequence of mapping
         ``version``, ``approved`` (date), ``reason`` and ``amounts``: {line_id: [per period]}.
+    kpi_plan : sequence of mapping
+        The planned KPI trajectory: ``period``, ``line_id``, ``kpi_value`` (scenario ``"kpi plan"``).
     """
     m = {**_DEFAULT_META, **dict(meta)}
     m.setdefault("case_id", "CASE")
@@ -450,11 +458,12 @@ def make_case(
     def t_of(p: object) -> int:
         return period_offset(p, m["first_period"], m["period_length"])
 
-    for scen, rows in (("actual", actuals), ("forecast", forecast)):
+    for scen, rows in (("actual", actuals), ("forecast", forecast), ("kpi plan", kpi_plan)):
         for r in rows:
             lid = r["line_id"]
             flow_rows.append(_flow(case_id, lid, kind_of.get(lid, "benefit"), str(r["period"]), t_of(r["period"]),
-                                   scen, r.get("amount"), r.get("kpi_value"), r.get("comment")))
+                                   scen, r.get("amount"), r.get("kpi_value"), r.get("comment"),
+                                   r.get("evidence"), r.get("evidence_source")))
     bl_rows = []
     for rb in rebaselines:
         bl_rows.append({"version": rb["version"], "approved": rb.get("approved"), "reason": rb.get("reason", "")})
@@ -470,9 +479,11 @@ def make_case(
     return BusinessCase(meta=m, lines=lines, flows=flows, baselines=baselines)
 
 
-def _flow(case_id, line_id, kind, period, t, scenario, amount, kpi_value=None, comment=None) -> dict[str, Any]:
+def _flow(case_id, line_id, kind, period, t, scenario, amount, kpi_value=None, comment=None, evidence=None,
+          evidence_source=None) -> dict[str, Any]:
     return {"case_id": case_id, "line_id": line_id, "kind": kind, "period": period, "t": t,
-            "scenario": scenario, "amount": amount, "kpi_value": kpi_value, "comment": comment}
+            "scenario": scenario, "amount": amount, "kpi_value": kpi_value, "comment": comment,
+            "evidence": evidence, "evidence_source": evidence_source}
 
 
 def normalise_flows(flows: pd.DataFrame) -> pd.DataFrame:
@@ -484,7 +495,10 @@ def normalise_flows(flows: pd.DataFrame) -> pd.DataFrame:
     for c in ("amount", "kpi_value"):
         if flows[c].dtype != np.float64:
             flows[c] = pd.to_numeric(flows[c], errors="coerce").astype("float64")
-    for c in ("case_id", "line_id", "kind", "period", "scenario", "comment"):
+    for c in ("evidence", "evidence_source"):  # added with the evidence columns: absent from older tables
+        if c not in flows:
+            flows[c] = pd.Series([None] * len(flows), index=flows.index, dtype=object)
+    for c in ("case_id", "line_id", "kind", "period", "scenario", "comment", "evidence", "evidence_source"):
         if flows[c].dtype != object:
             flows[c] = flows[c].astype(object)
     return flows

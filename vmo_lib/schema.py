@@ -14,6 +14,8 @@ Layout (template version :data:`TEMPLATE_VERSION`)
              period of monetised value in the case currency (dis-benefits negative).
 *Actuals*    long form, one row per (period, line): :data:`ACTUAL_COLUMNS`.
 *Forecast*   long form, today's estimate for periods not yet reported: :data:`FORECAST_COLUMNS`.
+*KPI plan*   optional long form, the planned KPI value per (period, benefit): :data:`KPI_PLAN_COLUMNS`
+             (the trajectory; without it the plan is a straight line from go-live to the target).
 *Baselines*  long form formal re-baselines, each a full set of lines: :data:`BASELINE_COLUMNS`.
              A re-baseline either restates every line (a line it does not list would otherwise read as
              zero: an error when that line has a plan), or says ``carry_over`` = yes on its rows, and
@@ -47,7 +49,10 @@ __all__ = [
     "COST_COLUMNS",
     "Column",
     "DISTRIBUTIONS",
+    "EVIDENCE_STATUSES",
     "FORECAST_COLUMNS",
+    "KPI_BASES",
+    "KPI_PLAN_COLUMNS",
     "HEADER_ROW",
     "KPI_ROLLUPS",
     "LEVELS",
@@ -66,7 +71,7 @@ TEMPLATE_VERSION = "1.0"
 SUPPORTED_VERSIONS = ("1.0",)
 VERSION_CELL = "B2"  # on the Case sheet
 
-SHEETS = ("Guide", "Case", "Costs", "Benefits", "Actuals", "Forecast", "Baselines", "Benefit map", "Lists")
+SHEETS = ("Guide", "Case", "Costs", "Benefits", "Actuals", "Forecast", "KPI plan", "Baselines", "Benefit map", "Lists")
 REQUIRED_SHEETS = ("Case", "Costs", "Benefits")
 HEADER_ROW = 4
 TABLE_FIRST_ROW = HEADER_ROW + 1
@@ -104,6 +109,12 @@ LEVELS = ("high", "medium", "low")  # confidence / evidence grade
 KPI_ROLLUPS = ("sum", "mean", "latest", "max", "min")
 DISTRIBUTIONS = ("triangular", "pert")
 YES_NO = ("yes", "no")
+#: How a benefit's money follows from its KPI: ``change`` = (KPI - baseline) x value per unit, counted
+#: toward the target (FTE released, days saved); ``level`` = KPI x value per unit (the KPI itself is a
+#: volume per period: transactions moved online, hours saved in the period).
+KPI_BASES = ("change", "level")
+#: Evidence status of an actual, strongest first; only ``measured`` counts as evidenced.
+EVIDENCE_STATUSES = ("measured", "estimated", "owner's claim")
 
 
 @dataclass(frozen=True)
@@ -152,6 +163,7 @@ CASE_FIELDS: tuple[Column, ...] = (
     C("ob_opex", "Optimism bias: opex uplift", "rate", help="Uplift to opex; blank = default for the case type.", minimum=0, maximum=5),
     C("ob_duration", "Optimism bias: duration uplift", "rate", help="Delay to benefits as a share of the time to go-live; blank = default (IT: 54%).", minimum=0, maximum=5),
     C("ob_benefits", "Optimism bias: benefit haircut", "rate", help="Reduction of benefits in the risk-adjusted view; blank = default for the case type.", minimum=0, maximum=1),
+    C("actual_go_live", "Actual go-live period", "period", help="Period the solution actually went live (or, before it, the latest forecast); blank = as planned. Benefits tied to go-live shift with it.", example="2027Q1"),
 )
 
 _ID_HELP = "Unique id of the line within the case, e.g. C1 or B3."
@@ -168,6 +180,7 @@ COST_COLUMNS: tuple[Column, ...] = (
     C("likely", "Likely", "amount", help=_THREE_POINT + " Should equal the sum of the periods.", minimum=0, width=12),
     C("high", "High", "amount", help=_THREE_POINT, minimum=0, width=12),
     C("distribution", "Distribution", "choice", False, DISTRIBUTIONS, help="Shape of the three-point range (blank = triangular).", width=12),
+    C("owner", "Owner", "text", help="Who is accountable for the spend and reports its actuals (shown on the return).", width=16),
 )
 
 BENEFIT_COLUMNS: tuple[Column, ...] = (
@@ -194,6 +207,11 @@ BENEFIT_COLUMNS: tuple[Column, ...] = (
     C("likely", "Likely", "amount", help=_THREE_POINT, width=12),
     C("high", "High", "amount", help=_THREE_POINT, width=12),
     C("distribution", "Distribution", "choice", False, DISTRIBUTIONS, width=12),
+    C("kpi_basis", "KPI basis", "choice", False, KPI_BASES,
+      help="How the money follows from the KPI: change = (KPI - baseline) x value per unit; level = KPI x value "
+           "per unit. Blank = not reconciled.", width=10),
+    C("go_live_tied", "Tied to go-live", "choice", False, YES_NO,
+      help="yes = the profile starts from go-live, so it moves with the actual go-live period.", width=10),
 )
 
 ACTUAL_COLUMNS: tuple[Column, ...] = (
@@ -202,12 +220,23 @@ ACTUAL_COLUMNS: tuple[Column, ...] = (
     C("amount", "Actual amount", "amount", False, help="Money spent (costs) or realised (benefits) in the period.", width=14),
     C("kpi_value", "Measured KPI value", "number", False, help="KPI as measured at the end of the period (benefits).", width=14),
     C("comment", "Comment", "text", width=40),
+    C("evidence", "Evidence", "choice", False, EVIDENCE_STATUSES,
+      help="measured = from the data source; estimated = modelled or sampled; owner's claim = asserted, not checked. "
+           "Blank = not stated (not evidenced).", width=13),
+    C("evidence_source", "Evidence source", "text", help="Where the figure comes from: report, system, file.", width=24),
 )
 
 FORECAST_COLUMNS: tuple[Column, ...] = (
     C("period", "Period", "period", True, help="A period not yet reported.", width=10),
     C("line_id", "Line id", "id", True, width=9),
     C("amount", "Forecast amount", "amount", True, width=14),
+    C("comment", "Comment", "text", width=40),
+)
+
+KPI_PLAN_COLUMNS: tuple[Column, ...] = (
+    C("period", "Period", "period", True, help="A period of the appraisal.", width=10),
+    C("line_id", "Line id", "id", True, help="A benefit line id.", width=9),
+    C("kpi_value", "Planned KPI value", "number", True, help="The KPI value planned for the end of the period.", width=14),
     C("comment", "Comment", "text", width=40),
 )
 
@@ -230,6 +259,7 @@ TABLE_COLUMNS = {
     "Benefits": BENEFIT_COLUMNS,
     "Actuals": ACTUAL_COLUMNS,
     "Forecast": FORECAST_COLUMNS,
+    "KPI plan": KPI_PLAN_COLUMNS,
     "Baselines": BASELINE_COLUMNS,
 }
 #: Sheets whose period columns follow the attribute columns.

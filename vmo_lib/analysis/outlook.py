@@ -106,6 +106,9 @@ class Grid:
     has_forecast: np.ndarray  # bool
     past: np.ndarray          # bool per t: t <= as_of
     tau: int
+    #: The plan the outlook falls back on where there is no actual or forecast: the plan in force,
+    #: with the benefits tied to go-live moved by the go-live slip (None = the plan in force).
+    fallback: np.ndarray | None = None
 
 
 #: Within one :func:`shared_work` block (every :func:`vmo_lib.analysis.realisation.case_status` call opens
@@ -209,13 +212,43 @@ def _build_grid(case: BusinessCase, as_of: object) -> Grid:
     plan = case._matrix_array(case.current_baseline)[0]
     original = case._matrix_array("baseline")[0]
     past = np.arange(h) <= tau
-    return Grid(ids, kind, plan, original, actual, reported, forecast, has_forecast, past, tau)
+    return Grid(ids, kind, plan, original, actual, reported, forecast, has_forecast, past, tau,
+                _go_live_fallback(case, ids, kind, plan))
+
+
+def _go_live_fallback(case: BusinessCase, ids: list[str], kind: np.ndarray, plan: np.ndarray) -> np.ndarray | None:
+    """The plan in force with every benefit tied to go-live (``go_live_tied`` = yes) moved by the slip
+    ``actual_go_live - go_live_period`` (later when positive; what leaves the horizon is lost, as a slip
+    is in the value bridge). None when nothing moves."""
+    gl, planned = case.meta.get("actual_go_live"), case.go_live_t
+    if gl in (None, "") or planned is None or (isinstance(gl, float) and np.isnan(gl)):
+        return None
+    try:
+        shift = case.t_of(gl) - planned
+    except (TypeError, ValueError):
+        return None
+    if shift == 0 or "go_live_tied" not in case.lines:
+        return None
+    tied = case.lines.set_index("line_id")["go_live_tied"].reindex(ids)
+    rows = np.flatnonzero((kind == "benefit") & tied.astype(str).str.strip().str.lower().eq("yes").to_numpy())
+    if not len(rows):
+        return None
+    out = plan.copy()
+    h = plan.shape[1]
+    for i in rows:
+        out[i] = 0.0
+        if shift > 0:
+            out[i, shift:] = plan[i, :h - shift] if shift < h else 0.0
+        else:
+            out[i, :h + shift] = plan[i, -shift:]
+    return out
 
 
 def expected_matrix(g: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Expected amounts, their source code (0 actual, 1 forecast, 2 plan) and the estimated mask."""
     source = np.where(g.reported, 0, np.where(g.has_forecast, 1, 2))
-    amount = np.where(source == 0, g.actual, np.where(source == 1, g.forecast, g.plan))
+    fallback = g.plan if g.fallback is None else g.fallback
+    amount = np.where(source == 0, g.actual, np.where(source == 1, g.forecast, fallback))
     estimated = g.past[None, :] & ~g.reported & (np.abs(amount) > _TINY)
     return amount, source, estimated
 
@@ -233,7 +266,8 @@ def expected_flows(case: BusinessCase, as_of: object) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per line and period: ``line_id, kind, period, t, amount, source, estimated`` where
-        ``source`` is ``"actual"``, ``"forecast"`` or ``"plan"`` (the baseline in force) and
+        ``source`` is ``"actual"``, ``"forecast"`` or ``"plan"`` (the baseline in force; a benefit
+        tied to go-live, ``go_live_tied`` = yes, moved by ``actual_go_live - go_live_period``) and
         ``estimated`` marks a reported period with no actual (a measurement gap) whose amount was
         taken from the forecast or plan.
 

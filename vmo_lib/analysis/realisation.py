@@ -70,6 +70,7 @@ import pandas as pd
 
 from vmo_lib import schema
 from vmo_lib.analysis.bridge import ValueBridge, value_bridge
+from vmo_lib.analysis.evidence import EvidenceReview, evidence_review
 from vmo_lib.analysis.outlook import (
     EXPECTED,
     expected_case,
@@ -251,15 +252,50 @@ def kpi_progress(baseline_value: float, target_value: float, measured: float) ->
     return (m - b) / (t - b)
 
 
-def _planned_kpi_progress(baseline_date: Any, target_date: Any, as_of_end: _dt.date) -> float:
-    """Share of the time from baseline measurement to target date elapsed at the review date."""
+def _planned_kpi_progress(baseline_date: Any, target_date: Any, as_of_end: _dt.date,
+                          go_live_end: _dt.date | None = None) -> float:
+    """Share of the way to target planned at the review date when no KPI trajectory is given: a straight
+    line from go-live (the end of the go-live period: the actual one when recorded, else the planned one)
+    to the target date; from the baseline measurement when go-live is unknown or not before the target
+    date (or before the baseline measurement)."""
     try:
         b, t = as_date(baseline_date), as_date(target_date)
     except (TypeError, ValueError):
         return math.nan
+    if go_live_end is not None and t is not None and go_live_end < t and (b is None or go_live_end > b):
+        b = go_live_end
     if b is None or t is None or t <= b:
         return math.nan
     return min(max((as_of_end - b).days / (t - b).days, 0.0), 1.0)
+
+
+def _go_live_end(case: BusinessCase) -> _dt.date | None:
+    """End date of the go-live period: the actual go-live when recorded, else the planned one."""
+    gl = case.meta.get("actual_go_live")
+    if _blank(gl):
+        gl = case.meta.get("go_live_period")
+    if _blank(gl):
+        return None
+    try:
+        return period_end_date(str(gl), case.period_length)
+    except (TypeError, ValueError):
+        return None
+
+
+def _planned_kpi(case: BusinessCase, tau: int) -> dict[Any, tuple[float, str]]:
+    """The planned KPI trajectory (scenario ``"kpi plan"``): per benefit, the planned value of the latest
+    planned period at or before ``tau`` and that period, or NaN and "" when none is planned yet."""
+    f = case.flows
+    plan = f[f["scenario"] == "kpi plan"]
+    if not len(plan):
+        return {}
+    out: dict[Any, tuple[float, str]] = {}
+    for lid, grp in plan.groupby("line_id", sort=False):
+        g = grp[grp["kpi_value"].notna()].sort_values("t", kind="stable")
+        upto = g[g["t"] <= tau]
+        out[lid] = ((float(upto["kpi_value"].iloc[-1]), str(upto["period"].iloc[-1])) if len(upto)
+                    else (math.nan, ""))
+    return out
 
 
 def realisation_by_line(case: BusinessCase, as_of: object, thresholds: Thresholds | None = None) -> pd.DataFrame:
@@ -286,7 +322,10 @@ def realisation_by_line(case: BusinessCase, as_of: object, thresholds: Threshold
         (1 + variance ÷ |plan|), ``original_plan_reported, original_variance_to_date`` (against the
         original baseline), ``periods_reported, periods_unreported``; whole life: ``plan_total,
         original_total, expected_total``; KPI: ``kpi, kpi_baseline, kpi_target, kpi_latest,
-        kpi_latest_period, kpi_progress_pct, kpi_planned_progress_pct``; ``rag, rag_reason``.
+        kpi_latest_period, kpi_progress_pct, kpi_planned_progress_pct``; ``rag, rag_reason``;
+        ``kpi_planned`` (the KPI planned for the review period) and ``kpi_planned_basis`` (the KPI plan
+        sheet's trajectory, else a straight line from go-live to the target date). A benefit whose KPI
+        moved away from its target is red, whatever the money says.
         Variance: positive = better than plan (:data:`VARIANCE_NOTE`).
 
     Examples
@@ -330,6 +369,8 @@ def realisation_by_line(case: BusinessCase, as_of: object, thresholds: Threshold
     kpi_period = kpi["kpi_latest_period"].to_numpy() if len(kpi) else None
     as_of_end = period_end_date(review_period(case, as_of), case.period_length)
     attrs = _line_attrs(case, g.ids)
+    go_live_end = _go_live_end(case)
+    trajectory = _planned_kpi(case, tau)
     plan_unreported = (g.plan * due).sum(axis=1)
     n_due = due.sum(axis=1)
     plan_total, original_total, expected_total = g.plan.sum(axis=1), g.original.sum(axis=1), expected.sum(axis=1)
@@ -339,10 +380,25 @@ def realisation_by_line(case: BusinessCase, as_of: object, thresholds: Threshold
         kb, kt = _number(ln.get("baseline_value")), _number(ln.get("target_value"))
         latest = _number(kpi_latest[i]) if kpi_latest is not None else math.nan
         progress = kpi_progress(kb, kt, latest) if g.kind[i] == "benefit" else math.nan
-        planned_progress = (_planned_kpi_progress(ln.get("baseline_date"), ln.get("target_date"), as_of_end)
-                            if g.kind[i] == "benefit" else math.nan)
+        planned_kpi, planned_basis = math.nan, ""
+        if g.kind[i] != "benefit":
+            planned_progress = math.nan
+        elif lid in trajectory:  # the KPI plan replaces the straight line
+            planned_kpi = trajectory[lid][0]
+            planned_progress = kpi_progress(kb, kt, planned_kpi) if not math.isnan(planned_kpi) else 0.0
+            planned_basis = f"KPI plan ({trajectory[lid][1]})" if trajectory[lid][1] else "KPI plan (not started)"
+        else:
+            planned_progress = _planned_kpi_progress(ln.get("baseline_date"), ln.get("target_date"), as_of_end,
+                                                     go_live_end)
+            planned_basis = "straight line from go-live to the target date"
+            if not math.isnan(planned_progress) and not math.isnan(kb) and not math.isnan(kt):
+                planned_kpi = kb + planned_progress * (kt - kb)
         colour, reason = _line_rag(performance[i], realisation[i], bool(is_cost[i]), n_rep[i], plan_to_date[i],
                                    g.plan[i], progress, planned_progress, th)
+        if g.kind[i] == "benefit" and not math.isnan(progress) and progress < 0:
+            # a KPI moving away from its target: red, whatever the money says
+            colour, reason = "red", (f"KPI moved the wrong way ({progress:.0%} of the way to target, measured "
+                                     f"{latest:g} against baseline {kb:g}), whatever the money says; " + reason)
         rows.append({
             "line_id": lid, "kind": g.kind[i], "name": ln.get("name"),
             "type": ln.get("category") if is_cost[i] else ln.get("benefit_type"),
@@ -365,6 +421,7 @@ def realisation_by_line(case: BusinessCase, as_of: object, thresholds: Threshold
             "kpi_progress_pct": progress, "kpi_planned_progress_pct": planned_progress,
             "kpi_rollup": None if _blank(ln.get("kpi_rollup")) else ln.get("kpi_rollup"),
             "rag": colour, "rag_reason": reason,
+            "kpi_planned": planned_kpi, "kpi_planned_basis": planned_basis or None,
         })
     return pd.DataFrame(rows)
 
@@ -691,6 +748,9 @@ class CaseStatus:
         :func:`realisation_by_type`, :func:`realisation_by_period`, :func:`measurement_gaps`,
         :func:`expected_flows`.
     thresholds : Thresholds
+    evidence : EvidenceReview
+        KPI reconciliation, evidence status of the actuals and forecast credibility
+        (:mod:`vmo_lib.analysis.evidence`).
     """
 
     case_id: str
@@ -723,6 +783,7 @@ class CaseStatus:
     thresholds: Thresholds = field(default_factory=Thresholds)
     decision: str = ""
     decision_reason: str = ""
+    evidence: EvidenceReview | None = field(default=None, repr=False)
 
     @property
     def verdict_sentence(self) -> str:
@@ -879,6 +940,11 @@ def _case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | Non
     )
     st.decision, st.decision_reason = decide(st, str(case.meta.get("status") or ""),
                                              str(case.meta.get("case_type") or ""))
+    # issue 13: the evidence behind the claims and the forecast; an outlook resting mainly on
+    # unevidenced forecasts is said in the decision reason (and so in the verdict sentence)
+    st.evidence = evidence_review(case, as_of, th, benefits, exp_npv, view)
+    if st.evidence.warning and st.decision not in ("closed", "not started", "stop"):
+        st.decision_reason += f"; but {st.evidence.warning}"
     return st
 
 

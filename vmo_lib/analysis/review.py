@@ -174,8 +174,15 @@ class CaseReview:
             "ob_npv": _ob_npv(self.optimism_bias),
             "seed": self.seed,
         }
+        ev = self.status.evidence
+        if ev is not None:  # issue 13: evidence behind the claims and the outlook
+            gl = self.case.meta.get("actual_go_live")
+            d.update({k: v for k, v in ev.to_dict().items() if k != "kpi_reconciliation"},
+                     actual_go_live=None if gl in (None, "") else str(gl))
         if detail:
             d["benefits"], d["costs"], d["gaps"] = st["benefits"], st["costs"], st["gaps"]
+            if ev is not None:
+                d["kpi_reconciliation"] = ev.to_dict()["kpi_reconciliation"]
         return {k: d[k] for k in REVIEW_KEYS if k in d}
 
     def cards(self) -> list[dict[str, Any]]:
@@ -218,7 +225,13 @@ REVIEW_KEYS = (
     "disbenefit_plan_to_date", "disbenefit_actual_to_date", "disbenefit_variance_to_date",
     "cost_spend_pct", "cost_plan_to_date", "cost_actual_to_date", "cost_variance_to_date",
     "risk_p10", "risk_p50", "risk_p90", "prob_below_zero", "prob_reach_approved", "risk_basis", "ob_npv",
-    "bridge", "bridge_current", "variance_note", "thresholds", "seed", "benefits", "costs", "gaps",
+    "bridge", "bridge_current", "variance_note", "thresholds", "seed",
+    # issue 13 (vmo_lib.analysis.evidence): go-live, KPI reconciliation, evidence and forecast credibility
+    "actual_go_live", "go_live_shift", "kpi_tolerance", "realised_to_date", "evidenced_to_date", "evidenced_pct",
+    "evidence_mix", "future_benefit_pv", "unevidenced_future_pv", "unevidenced_future_pct", "not_yet_due_future_pv",
+    "expected_npv_evidenced",
+    "forecast_warning",
+    "benefits", "costs", "gaps", "kpi_reconciliation",
 )
 
 

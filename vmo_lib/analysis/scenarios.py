@@ -660,7 +660,7 @@ def _scenario_flows(case: BusinessCase, line_ids, kinds, amounts: np.ndarray, na
 def _replace_scenario(flows: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     name = new["scenario"].iloc[0] if len(new) else None
     keep = flows[flows["scenario"] != name]
-    return normalise_flows(pd.concat([keep, new[list(flows.columns)]], ignore_index=True))
+    return normalise_flows(pd.concat([keep, new.reindex(columns=flows.columns)], ignore_index=True))
 
 
 def optimism_bias_adjusted(case: BusinessCase, scenario: str = "baseline") -> BusinessCase:

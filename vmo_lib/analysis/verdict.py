@@ -70,6 +70,13 @@ class Thresholds:
         ``>= amber`` (80 %), else red. No plan due and nothing reported = grey ("not started").
     overdue_grace : int
         Extra periods allowed beyond a benefit's measurement frequency before it is "overdue".
+    kpi_tolerance : float
+        A benefit's claimed money is flagged when it differs from what its KPI supports (KPI
+        movement x value per unit, :mod:`vmo_lib.analysis.evidence`) by more than this share of the
+        KPI-implied value (default 10 %).
+    unevidenced_share : float
+        The decision reason warns that the outlook rests mainly on unevidenced forecasts when more
+        than this share of the future benefit value (PV) shows no evidence of progress (default 50 %).
 
     Examples
     --------
@@ -84,6 +91,8 @@ class Thresholds:
     green: float = 0.95
     amber: float = 0.80
     overdue_grace: int = 0
+    kpi_tolerance: float = 0.10
+    unevidenced_share: float = 0.50
 
     def __post_init__(self) -> None:
         if not 0 <= self.at_risk <= self.value_destroyed:
@@ -92,6 +101,8 @@ class Thresholds:
             raise ValueError("thresholds must satisfy at_risk <= value_destroyed_any")
         if not 0 <= self.amber <= self.green:
             raise ValueError("thresholds must satisfy 0 <= amber <= green")
+        if not self.kpi_tolerance >= 0 or not 0 <= self.unevidenced_share <= 1:
+            raise ValueError("thresholds must satisfy kpi_tolerance >= 0 and 0 <= unevidenced_share <= 1")
 
 
 def rag(performance: float, thresholds: Thresholds | None = None) -> str:

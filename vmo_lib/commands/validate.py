@@ -11,7 +11,8 @@ Exit code: 0 when no workbook has errors (warnings allowed); 1 when a workbook h
 path is missing, a folder holds no workbook, or a file cannot be read as a workbook at all
 (2 wins over 1).
 
-``--json`` prints a list with one object per file: ``path``, ``status`` (``ok``, ``warnings``,
+``--json`` prints a list with one object per file: ``path``, ``kind`` (``case`` or ``return``; a filled
+actuals return is checked as a return and said to be one), ``status`` (``ok``, ``warnings``,
 ``errors`` or ``unreadable``), ``errors``, ``warnings`` (counts), ``reason`` (why it is unreadable,
 else null) and ``issues`` (objects with ``file, sheet, cell, field, rule, message, severity``).
 """
@@ -90,20 +91,43 @@ def check_paths(paths: list[str], as_of: str | None) -> list[dict[str, Any]]:
         if i in dups:
             issues = pd.concat([issues, dups[i]], ignore_index=True)
         if issues is None:
-            results.append({"path": path, "status": "unreadable", "errors": 0, "warnings": 0,
+            results.append({"path": path, "kind": None, "status": "unreadable", "errors": 0, "warnings": 0,
                             "reason": reason, "issues": []})
             continue
         n_err = int((issues["severity"] == "error").sum())
         n_warn = int((issues["severity"] == "warning").sum())
         status = "errors" if n_err else ("warnings" if n_warn else "ok")
-        results.append({"path": path, "status": status, "errors": n_err, "warnings": n_warn, "reason": None,
+        results.append({"path": path, "kind": "return" if _is_return_file(path) else "case", "status": status,
+                        "errors": n_err, "warnings": n_warn, "reason": None,
                         "issues": issues.to_dict(orient="records")})
     return results
+
+
+def _is_return_file(path: str) -> bool:
+    """A filled actuals return (a ``Return`` sheet, no ``Case`` sheet), as the loader tells them apart."""
+    try:
+        from openpyxl import load_workbook
+
+        wb = load_workbook(path, read_only=True)
+        try:
+            names = {n.strip().lower() for n in wb.sheetnames}
+        finally:
+            wb.close()
+    except Exception:  # noqa: BLE001 - unreadable files are reported by the check itself
+        return False
+    return "return" in names and "case" not in names
 
 
 def _safe(text: object) -> str:
     """Workbook text is untrusted: no terminal control characters reach the screen."""
     return _CONTROL.sub("?", str(text))
+
+
+def _same_path(a: str, b: str) -> bool:
+    try:
+        return a == b or Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
 
 
 def _plural(n: int, word: str) -> str:
@@ -116,13 +140,16 @@ def _print_text(results: list[dict[str, Any]]) -> None:
         if r["status"] == "unreadable":
             print(f"{path}: UNREADABLE: {_safe(r['reason'])}")
             continue
+        what = " (actuals return)" if r.get("kind") == "return" else ""
         if r["status"] == "ok":
-            print(f"{path}: OK")
+            print(f"{path}{what}: OK")
             continue
-        print(f"{path}: {_plural(r['errors'], 'error')}, {_plural(r['warnings'], 'warning')}")
+        print(f"{path}{what}: {_plural(r['errors'], 'error')}, {_plural(r['warnings'], 'warning')}")
         rows = []
         for i in r["issues"]:
             where = f"{i['sheet']}!{i['cell']}" if i["sheet"] and i["cell"] else (i["sheet"] or "(file)")
+            if i.get("file") and not _same_path(str(i["file"]), r["path"]):
+                where = f"{Path(str(i['file'])).name} {where}"  # a return checked with its case: name its file
             rows.append((i["severity"], _safe(where), i["rule"], _safe(i["message"])))
         w_sev = max(len(x[0]) for x in rows)
         w_where = max(len(x[1]) for x in rows)

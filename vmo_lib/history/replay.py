@@ -149,7 +149,8 @@ def case_as_recorded(case: BusinessCase, frames: Mapping[str, pd.DataFrame], qua
         "amount": fc["amount"].astype(float).to_numpy(), "kpi_value": float("nan"), "comment": None,
     })
     kept = base.flows[base.flows["scenario"] != "forecast"]
-    flows = pd.concat([kept, recorded[list(kept.columns)]], ignore_index=True) if len(recorded) else kept
+    recorded = recorded.reindex(columns=kept.columns)  # flow columns the record does not carry (evidence) stay empty
+    flows = pd.concat([kept, recorded], ignore_index=True) if len(recorded) else kept
     return base.with_flows(normalise_flows(flows))
 
 

@@ -358,7 +358,8 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
     line_parts: list[pd.DataFrame] = []
     cols: dict[str, list[np.ndarray]] = {c: [] for c in FLOW_COLUMNS}
 
-    def add_flows(line_id, kind, period, t, scenario, amount, kpi_value=None, comment=None) -> None:
+    def add_flows(line_id, kind, period, t, scenario, amount, kpi_value=None, comment=None, evidence=None,
+                  evidence_source=None) -> None:
         n = len(t)
         cols["line_id"].append(np.asarray(line_id, dtype=object))
         cols["kind"].append(np.asarray(kind, dtype=object) if not isinstance(kind, str) else _filled(n, kind))
@@ -369,6 +370,9 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
         cols["amount"].append(np.asarray(amount, dtype=float))
         cols["kpi_value"].append(np.full(n, np.nan) if kpi_value is None else np.asarray(kpi_value, dtype=float))
         cols["comment"].append(_filled(n, None) if comment is None else np.asarray(comment, dtype=object))
+        cols["evidence"].append(_filled(n, None) if evidence is None else np.asarray(evidence, dtype=object))
+        cols["evidence_source"].append(_filled(n, None) if evidence_source is None
+                                       else np.asarray(evidence_source, dtype=object))
 
     period_labels = np.asarray(periods, dtype=object)
     for sheet, kind in (("Costs", "cost"), ("Benefits", "benefit")):
@@ -390,13 +394,16 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
              else pd.DataFrame(columns=list(LINE_COLUMNS)))
 
     horizon = len(periods)
-    for sheet, scenario in (("Actuals", "actual"), ("Forecast", "forecast"), ("Baselines", None)):
+    for sheet, scenario in (("Actuals", "actual"), ("Forecast", "forecast"), ("KPI plan", "kpi plan"),
+                            ("Baselines", None)):
         d = checked.long.get(sheet)
         if d is None or not len(d["row"]):
             continue
         t = d["t"]
         usable = ~pd.isna(d["kind"]) & (t >= 0) & (t < horizon)
-        amount = d["amount"].astype(float)
+        if sheet == "KPI plan":  # a trajectory belongs to a benefit; one value per period and line
+            usable &= (d["kind"] == "benefit") & ~duplicate_rows(d)[0]
+        amount = d["amount"].astype(float) if "amount" in d else np.full(len(t), np.nan)
         kpi = d["kpi_value"].astype(float) if "kpi_value" in d else None
         usable &= ~np.isnan(amount) if kpi is None else ~(np.isnan(amount) & np.isnan(kpi))
         if scenario is None:
@@ -409,7 +416,9 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
         idx = np.nonzero(usable)[0]
         scen = scenario if scenario else np.array([f"rebaseline:{v}" for v in d["version"][idx]], dtype=object)
         add_flows(d["line_id"][idx], d["kind"][idx], d["period"][idx], t[idx], scen, amount[idx],
-                  None if kpi is None else kpi[idx], d["comment"][idx] if "comment" in d else None)
+                  None if kpi is None else kpi[idx], d["comment"][idx] if "comment" in d else None,
+                  d["evidence"][idx] if "evidence" in d else None,
+                  d["evidence_source"][idx] if "evidence_source" in d else None)
     data = {c: np.concatenate(v) if v else np.empty(0, dtype=object) for c, v in cols.items()}
     data["case_id"] = _filled(len(data["t"]), case_id)
     data = {c: _object_column(v) if v.dtype == object else v for c, v in data.items()}

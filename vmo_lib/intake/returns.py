@@ -1,8 +1,9 @@
 """Quarterly actuals returns: the pre-filled form benefit owners fill in, and merging filled returns.
 
 Benefit owners and finance should not have to edit the business case. Each quarter the VMO sends a
-**return**: one row per cost and benefit line due that quarter, with the plan, the KPI baseline and
-target, and yellow input cells for the actual amount, the measured KPI value and a comment.
+**return**: one row per cost line and per benefit line due that quarter, with the plan, the KPI baseline
+and target, and yellow input cells for the actual amount, the measured KPI value, a comment, the
+evidence status and its source; and a Forecast sheet for the owner's revised forecast.
 
 Folder convention
 -----------------
@@ -26,7 +27,16 @@ Filled returns live **beside the case workbook** in a folder named after the wor
 * an unknown line id (``return.unknown_line``), a non-numeric amount or KPI (``return.not_a_number``);
 * the same line and period reported twice with different values, in the case's Actuals sheet and a
   return or in two returns (``return.conflict``). Equal values are accepted once; a field left blank
-  in one place and given in another is filled in; nothing is ever overwritten.
+  in one place and given in another is filled in; nothing is ever overwritten;
+* a formula with no calculated value (``return.formula_not_calculated``, naming the cell), an
+  evidence status not in the list (``return.bad_evidence``).
+
+Each return also carries the quarter's **evidence** (status and source per actual) and a
+**Forecast** sheet (:data:`FORECAST_COLUMNS`): one row per open line and later period with the
+current forecast (else plan); a figure typed in *Revised forecast* replaces the forecast of that
+line and period in the outlook (the return of the latest period wins; two returns of one period
+that disagree are a ``return.conflict``), so the case workbook is never edited to update a forecast.
+Every cost line is listed, planned in the period or not, so unplanned spend can be reported.
 
 Layout of the form (sheet ``Return``)
 -------------------------------------
@@ -72,8 +82,11 @@ from vmo_lib.intake.validation import ISSUE_COLUMNS, amount_issues, typical_amou
 from vmo_lib.intake.workbook import sanitise_grid
 from vmo_lib.model import FLOW_COLUMNS, BusinessCase, normalise_flows
 from vmo_lib.periods import parse_period, period_label, review_period
+from vmo_lib.schema import EVIDENCE_STATUSES
 
 __all__ = [
+    "FORECAST_COLUMNS",
+    "FORECAST_SHEET",
     "FORM_SHEET",
     "HEADER_ROW",
     "RETURN_COLUMNS",
@@ -81,6 +94,7 @@ __all__ = [
     "check_returns",
     "due_lines",
     "find_returns",
+    "forecast_lines",
     "merge_returns",
     "read_return",
     "validate_return",
@@ -112,7 +126,23 @@ RETURN_COLUMNS: dict[str, tuple[str, float, bool]] = {
     "amount": ("Actual amount", 14, True),
     "kpi_value": ("Measured KPI value", 14, True),
     "comment": ("Comment", 40, True),
+    "evidence": ("Evidence", 13, True),
+    "evidence_source": ("Evidence source", 24, True),
 }
+#: The header of returns written before the evidence columns (still read: they simply have none).
+_V1_HEADERS = [h for k, (h, _, _) in RETURN_COLUMNS.items() if k not in ("evidence", "evidence_source")]
+#: The revised-forecast sheet of a return: one row per open line and period after the return's period.
+FORECAST_SHEET = "Forecast"
+FORECAST_COLUMNS: dict[str, tuple[str, float, bool]] = {
+    "line_id": ("Line id", 8, False),
+    "name": ("Line", 30, False),
+    "period": ("Period", 9, False),
+    "current": ("Current forecast (or plan)", 14, False),
+    "revised": ("Revised forecast", 14, True),
+    "comment": ("Comment", 40, True),
+}
+_FCOL = {k: i + 1 for i, k in enumerate(FORECAST_COLUMNS)}
+_FLETTER = {k: chr(64 + i) for k, i in _FCOL.items()}
 _COL = {k: i + 1 for i, k in enumerate(RETURN_COLUMNS)}
 _LETTER = {k: chr(64 + i) for k, i in _COL.items()}   # fewer than 26 columns
 _INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
@@ -137,8 +167,9 @@ def _period_t(case: BusinessCase, period: object) -> tuple[str, int]:
 def due_lines(case: BusinessCase, period: object) -> list[dict[str, Any]]:
     """The lines a return for ``period`` asks for, with what the form shows about each.
 
-    A cost or benefit line is due when its plan in force or its forecast for the period is not
-    zero; a benefit with a KPI is also due in every period from the one it fell due (first planned
+    Every cost line is listed (planned in the period or not: unplanned spend on any line can be
+    reported); a benefit line is due when its plan in force or its forecast for the period is not
+    zero, and a benefit with a KPI also in every period from the one it fell due (first planned
     amount, else go-live), so KPI-only benefits are measured. Lines that already have an actual for
     the period in the case are left out.
 
@@ -155,7 +186,7 @@ def due_lines(case: BusinessCase, period: object) -> list[dict[str, Any]]:
     ...     benefits=[{"line_id": "B1", "name": "NPS", "kpi": "NPS", "unit": "score",
     ...                "benefit_type": "quantifiable non-financial", "amounts": [0, 0, 0]}])
     >>> [r["line_id"] for r in due_lines(c, "2026Q1")], [r["line_id"] for r in due_lines(c, "2026Q2")]
-    (['C1'], ['B1'])
+    (['C1'], ['C1', 'B1'])
     """
     label, t = _period_t(case, period)
     if not 0 <= t < case.horizon:
@@ -177,7 +208,7 @@ def due_lines(case: BusinessCase, period: object) -> list[dict[str, Any]]:
             continue
         row = plan.loc[lid].to_numpy()
         p, fcv = float(row[t]), fc.get(lid, math.nan)
-        due = abs(p) > _TINY or (not _isnan(fcv) and abs(fcv) > _TINY)
+        due = abs(p) > _TINY or (not _isnan(fcv) and abs(fcv) > _TINY) or ln.kind == "cost"
         if ln.kind == "benefit" and not _blank(ln.kpi):
             nz = np.flatnonzero(np.abs(row) > _TINY)
             due = due or t >= (int(nz[0]) if len(nz) else go_live)
@@ -291,11 +322,84 @@ def write_actuals_form(case: BusinessCase, period: object, path: str | os.PathLi
         ws.add_data_validation(dv)
     number.add(f"{_LETTER['amount']}{first}:{_LETTER['kpi_value']}{last}")
     comment.add(f"{_LETTER['comment']}{first}:{_LETTER['comment']}{last}")
+    evidence = DataValidation(type="list", formula1='"' + ",".join(EVIDENCE_STATUSES) + '"', allow_blank=True,
+                              showErrorMessage=True, error="Pick measured, estimated or owner's claim.")
+    ws.add_data_validation(evidence)
+    evidence.add(f"{_LETTER['evidence']}{first}:{_LETTER['evidence']}{last}")
     ws.freeze_panes = ws.cell(first, _COL["name"] + 1)
     ws.protection.sheet = True
     ws.protection.formatColumns = False
     ws.protection.formatRows = False
+    _write_forecast_sheet(wb.create_sheet(FORECAST_SHEET), case, label)
     return save_workbook(wb, out)
+
+
+def forecast_lines(case: BusinessCase, period: object) -> list[dict[str, Any]]:
+    """The rows of a return's Forecast sheet: every line with something still to come after ``period``,
+    one row per later period, with the current forecast (else the plan in force) for it.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> c = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 4},
+    ...     benefits=[{"line_id": "B1", "name": "S", "amounts": [0, 10, 10, 10]}],
+    ...     forecast=[{"period": "2026Q4", "line_id": "B1", "amount": 12}])
+    >>> [(r["period"], r["current"]) for r in forecast_lines(c, "2026Q2")]
+    [('2026Q3', 10.0), ('2026Q4', 12.0)]
+    """
+    label, t0 = _period_t(case, period)
+    plan = case.matrix(case.current_baseline)
+    f = case.flows
+    fc = f[(f["scenario"] == "forecast") & (f["t"] > t0)].groupby(["line_id", "t"])["amount"].sum(min_count=1)
+    periods = case.periods
+    out = []
+    for ln in case.lines.itertuples(index=False):
+        lid = ln.line_id
+        current = [fc.get((lid, t), plan.loc[lid].iloc[t]) for t in range(t0 + 1, case.horizon)]
+        current = [float(plan.loc[lid].iloc[t]) if _isnan(v) else float(v)
+                   for t, v in zip(range(t0 + 1, case.horizon), current, strict=True)]
+        if not any(abs(v) > _TINY for v in current):
+            continue
+        for t, v in zip(range(t0 + 1, case.horizon), current, strict=True):
+            out.append({"line_id": lid, "name": ln.name, "period": periods[t], "current": v})
+    return out
+
+
+def _write_forecast_sheet(ws: Any, case: BusinessCase, label: str) -> None:
+    """The revised-forecast sheet: the owner types a new figure only where the forecast changes."""
+    rows = forecast_lines(case, label)
+    ws["A1"] = f"Revised forecast after {label}"
+    ws["A1"].font = Font(bold=True, size=14, color="1F4E78")
+    ws["A2"] = ("Type a revised forecast only where it changes (blank = keep the current one). It replaces the "
+                "forecast in the outlook; the case workbook is not edited.")
+    for key, (header, width, is_input) in FORECAST_COLUMNS.items():
+        c = ws.cell(HEADER_ROW, _FCOL[key], header)
+        c.font = Font(bold=True, color="FFFFFF")
+        c.fill = PatternFill("solid", fgColor="BF8F00") if is_input else _HEADER_FILL
+        ws.column_dimensions[_FLETTER[key]].width = width
+    first = HEADER_ROW + 1
+    for r, row in enumerate(rows, start=first):
+        for key, (_, _, is_input) in FORECAST_COLUMNS.items():
+            cell = ws.cell(r, _FCOL[key])
+            cell.border = _BORDER
+            if is_input:
+                cell.fill = _INPUT_FILL
+                cell.protection = Protection(locked=False)
+                continue
+            v = row[key]
+            if isinstance(v, float):
+                cell.value = v
+                cell.number_format = "#,##0"
+            else:
+                _put_text(cell, str(v))
+    if rows:
+        number = DataValidation(type="decimal", operator="between", formula1="-1000000000000",
+                                formula2="1000000000000", allow_blank=True, showErrorMessage=True,
+                                error="Enter a number, or leave the cell blank.")
+        ws.add_data_validation(number)
+        number.add(f"{_FLETTER['revised']}{first}:{_FLETTER['revised']}{first + len(rows) - 1}")
+    ws.freeze_panes = ws.cell(first, 1)
+    ws.protection.sheet = True
 
 
 # --------------------------------------------------------------------------------------------------
@@ -366,8 +470,12 @@ def read_return(path: str | os.PathLike[str]) -> tuple[dict[str, Any], pd.DataFr
                                    "(write one with: vmo actuals-form CASE --as-of PERIOD OUT.xlsx)")
         ws = wb[FORM_SHEET]
         grid = [list(r) for r in ws.iter_rows(min_row=1, max_col=len(RETURN_COLUMNS), values_only=True)]
+        fgrid = ([list(r) for r in wb[FORECAST_SHEET].iter_rows(min_row=1, max_col=len(FORECAST_COLUMNS),
+                                                                 values_only=True)]
+                 if FORECAST_SHEET in wb.sheetnames else None)
     finally:
         wb.close()
+    uncalculated = _uncalculated_formulas(p)
     grid, invisible = sanitise_grid(grid)  # the workbook reader's cleaning, the same characters
     title = str(grid[0][0] or "") if grid and grid[0] else ""
     if not title.startswith(_MARKER):
@@ -384,21 +492,79 @@ def read_return(path: str | os.PathLike[str]) -> tuple[dict[str, Any], pd.DataFr
                      severity="warning")
               for cell, codes in invisible]
     expected = [h for h, _, _ in RETURN_COLUMNS.values()]
-    if headers != expected:
+    cols = ["row", "case_id", "period", "line_id", "amount", "kpi_value", "comment", "evidence", "evidence_source"]
+    for sheet, cells in uncalculated.items():
+        for cell in cells:
+            issues.append({**_issue(p, cell, "", "return.formula_not_calculated",
+                                    f"cell {sheet}!{cell} holds a formula with no calculated value (saved by a tool "
+                                    "that does not calculate): expected a number typed in, or the file opened and "
+                                    "saved in Excel/LibreOffice so the formula has a value"), "sheet": sheet})
+    if headers[:len(_V1_HEADERS)] == _V1_HEADERS and all(h is None for h in headers[len(_V1_HEADERS):]):
+        pass  # a return written before the evidence columns: read as it is, no evidence
+    elif headers != expected:
         issues.append(_issue(p, f"{HEADER_ROW}:{HEADER_ROW}", "header", "return.layout",
                              f"the header row was changed; expected {', '.join(expected)}"))
-        return stamp, pd.DataFrame(columns=["row", "case_id", "period", "line_id", "amount", "kpi_value", "comment"]), issues
+        return stamp, pd.DataFrame(columns=cols), issues
     rows = []
     for r in range(HEADER_ROW + 1, len(grid) + 1):
         lid = _text(at(r, _COL["line_id"]))
         amount, kpi, comment = at(r, _COL["amount"]), at(r, _COL["kpi_value"]), _text(at(r, _COL["comment"]))
+        ev, src = _text(at(r, _COL["evidence"])), _text(at(r, _COL["evidence_source"]))
         if lid is None and _blank(amount) and _blank(kpi) and comment is None:
             continue
         if _blank(amount) and _blank(kpi):
             continue          # nothing reported on this line (a comment alone is not an actual)
+        if ev is not None and ev.strip().lower() not in EVIDENCE_STATUSES:
+            issues.append(_issue(p, f"{_LETTER['evidence']}{r}", "evidence", "return.bad_evidence",
+                                 f"evidence {ev!r} is not one of: {', '.join(EVIDENCE_STATUSES)}"))
+            ev = None
         rows.append({"row": r, "case_id": _text(at(r, _COL["case_id"])), "period": _text(at(r, _COL["period"])),
-                     "line_id": lid, "amount": amount, "kpi_value": kpi, "comment": comment})
-    return stamp, pd.DataFrame(rows, columns=["row", "case_id", "period", "line_id", "amount", "kpi_value", "comment"]), issues
+                     "line_id": lid, "amount": amount, "kpi_value": kpi, "comment": comment,
+                     "evidence": None if ev is None else ev.strip().lower(), "evidence_source": src})
+    out = pd.DataFrame(rows, columns=cols).astype(object)
+    out = out.where(out.notna(), None)
+    out.attrs["forecast"] = _read_forecast_sheet(p, fgrid, issues)
+    return stamp, out, issues
+
+
+def _uncalculated_formulas(path: Path) -> dict[str, list[str]]:
+    """Formula cells with no usable cached value on the return's sheets (:func:`scan_formula_cells`)."""
+    import zipfile
+
+    from vmo_lib.intake.workbook import scan_formula_cells
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return {k: v for k, v in scan_formula_cells(zf, [FORM_SHEET, FORECAST_SHEET])[0].items() if v}
+    except (zipfile.BadZipFile, OSError):
+        return {}
+
+
+def _read_forecast_sheet(p: Path, fgrid: list[list[Any]] | None, issues: list[dict[str, Any]]) -> pd.DataFrame:
+    """The revised forecasts typed on a return's Forecast sheet: ``row, line_id, period, amount, comment``."""
+    cols = ["row", "line_id", "period", "amount", "comment"]
+    if not fgrid:
+        return pd.DataFrame(columns=cols)
+    grid, _ = sanitise_grid(fgrid)
+
+    def at(r: int, c: int) -> Any:
+        return grid[r - 1][c - 1] if r - 1 < len(grid) and c - 1 < len(grid[r - 1]) else None
+
+    headers = [_text(at(HEADER_ROW, _FCOL[k])) for k in FORECAST_COLUMNS]
+    expected = [h for h, _, _ in FORECAST_COLUMNS.values()]
+    if headers != expected:
+        issues.append({**_issue(p, f"{HEADER_ROW}:{HEADER_ROW}", "header", "return.layout",
+                                f"the Forecast sheet's header row was changed; expected {', '.join(expected)}"),
+                       "sheet": FORECAST_SHEET})
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for r in range(HEADER_ROW + 1, len(grid) + 1):
+        v = at(r, _FCOL["revised"])
+        if _blank(v):
+            continue
+        rows.append({"row": r, "line_id": _text(at(r, _FCOL["line_id"])), "period": _text(at(r, _FCOL["period"])),
+                     "amount": v, "comment": _text(at(r, _FCOL["comment"]))})
+    return pd.DataFrame(rows, columns=cols)
 
 
 def _text(v: Any) -> str | None:
@@ -482,8 +648,10 @@ def merge_returns(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], a
     flows, provenance, issues = _merge(case, paths, as_of, unreadable_is_issue=False)
     table = pd.DataFrame(issues, columns=list(ISSUE_COLUMNS))
     if (table["severity"] == "error").any():
-        raise ValidationError(returns_folder(case.source) if case.source else paths[0], table)
-    merged = case.with_flows(normalise_flows(flows[list(FLOW_COLUMNS)]))
+        files = table.loc[table["severity"] == "error", "file"].unique()
+        where = files[0] if len(files) == 1 else (returns_folder(case.source) if case.source else paths[0])
+        raise ValidationError(where, table)
+    merged = case.with_flows(normalise_flows(flows.reindex(columns=list(FLOW_COLUMNS))))
     merged.meta = {**case.meta, "actuals_returns": provenance}
     if len(table):
         merged.issues = table if case.issues is None or case.issues.empty else pd.concat(
@@ -569,6 +737,7 @@ def _merge(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], as_of: o
     where: dict[tuple[str, int], str] = {k: f"{Path(case.source).name or 'the case'} (Actuals sheet)" for k in act_idx}
     issues: list[dict[str, Any]] = []
     provenance = []
+    revised: list[dict[str, Any]] = []
     for path in paths:
         p = Path(path)
         try:
@@ -621,6 +790,7 @@ def _merge(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], as_of: o
                 bad = True
             if r.line_id not in known:
                 issues.append(_issue(p, cell("line_id"), "line_id", "return.unknown_line",
+                                     "a reported row without a line id" if r.line_id is None else
                                      f"line id {r.line_id!r} is not a line of case {case.case_id}"))
                 bad = True
             amount, ok_a = _number(r.amount)
@@ -654,15 +824,84 @@ def _merge(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], as_of: o
                     flows.at[i, "kpi_value"] = kpi
                 if _blank(flows.at[i, "comment"]) and r.comment:
                     flows.at[i, "comment"] = r.comment
+                for k in ("evidence", "evidence_source"):
+                    if _blank(flows.at[i, k]) and getattr(r, k, None):
+                        flows.at[i, k] = getattr(r, k)
                 continue
             act_idx[key] = len(flows)
             where[key] = here
             flows.loc[len(flows)] = {"case_id": case.case_id, "line_id": r.line_id, "kind": kind_of[r.line_id],
                                      "period": label, "t": t_stamp, "scenario": "actual", "amount": amount,
-                                     "kpi_value": kpi, "comment": r.comment}
+                                     "kpi_value": kpi, "comment": r.comment,
+                                     "evidence": getattr(r, "evidence", None),
+                                     "evidence_source": getattr(r, "evidence_source", None)}
             n += 1
-        provenance.append({"file": str(p), "period": label, "rows": n})
+        revised.extend(_revised_forecasts(case, p, rows.attrs.get("forecast"), label, t_stamp, known, issues))
+        provenance.append({"file": str(p), "period": label, "rows": n,
+                           "forecasts": sum(1 for x in revised if x["file"] == str(p))})
+    flows = _apply_forecasts(flows, case, revised, issues)
     return flows, provenance, issues
+
+
+def _revised_forecasts(case: BusinessCase, p: Path, table: pd.DataFrame | None, label: str, t_stamp: int,
+                       known: set, issues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The checked revised forecasts of one return (each a later period of a known line)."""
+    out: list[dict[str, Any]] = []
+    if table is None or not len(table):
+        return out
+    for r in table.itertuples(index=False):
+        def cell(key: str, r: Any = r) -> str:
+            return f"{_FLETTER[key]}{r.row}"
+
+        def bad(key: str, rule: str, msg: str) -> None:
+            issues.append({**_issue(p, cell(key), key, rule, msg), "sheet": FORECAST_SHEET})
+
+        amount, ok = _number(r.amount)
+        if not ok:
+            bad("revised", "return.not_a_number", f"expected a finite number, found {str(r.amount)[:40]!r}")
+            continue
+        if r.line_id not in known:
+            bad("line_id", "return.unknown_line", f"line id {r.line_id!r} is not a line of case {case.case_id}")
+            continue
+        try:
+            plabel, t = _period_t(case, r.period)
+        except WorkbookError:
+            bad("period", "return.bad_period", f"period {r.period!r} is not a {case.period_length} label")
+            continue
+        if not t_stamp < t < case.horizon:
+            bad("period", "return.bad_period", f"a revised forecast for {plabel}: expected a period after the "
+                                               f"return's period {label} and within the horizon")
+            continue
+        out.append({"file": str(p), "cell": cell("revised"), "line_id": r.line_id, "period": plabel, "t": t,
+                    "stamp": t_stamp, "amount": amount, "comment": r.comment})
+    return out
+
+
+def _apply_forecasts(flows: pd.DataFrame, case: BusinessCase, revised: list[dict[str, Any]],
+                     issues: list[dict[str, Any]]) -> pd.DataFrame:
+    """Revised forecasts replace the forecast of their line and period; the return of the latest period wins;
+    two returns of the same period that disagree are a ``return.conflict``."""
+    if not revised:
+        return flows
+    chosen: dict[tuple[str, int], dict[str, Any]] = {}
+    for x in revised:
+        key = (x["line_id"], x["t"])
+        old = chosen.get(key)
+        if old is None or x["stamp"] > old["stamp"]:
+            chosen[key] = x
+        elif x["stamp"] == old["stamp"] and not _same(old["amount"], x["amount"]):
+            issues.append({**_issue(x["file"], x["cell"], "revised", "return.conflict",
+                                    f"{x['line_id']} {x['period']} revised to {_fmt(x['amount'])} here but to "
+                                    f"{_fmt(old['amount'])} in {Path(old['file']).name}"), "sheet": FORECAST_SHEET})
+    kind_of = dict(zip(case.lines["line_id"], case.lines["kind"], strict=True))
+    fc = (flows["scenario"] == "forecast").to_numpy()
+    drop = fc & np.array([(lid, int(t)) in chosen for lid, t in zip(flows["line_id"], flows["t"], strict=True)],
+                         dtype=bool)
+    new = pd.DataFrame([{"case_id": case.case_id, "line_id": x["line_id"], "kind": kind_of[x["line_id"]],
+                         "period": x["period"], "t": x["t"], "scenario": "forecast", "amount": x["amount"],
+                         "kpi_value": math.nan, "comment": x["comment"] or f"revised in {Path(x['file']).name}"}
+                        for x in chosen.values()])
+    return pd.concat([flows[~drop], new.reindex(columns=flows.columns)], ignore_index=True)
 
 
 def _fmt(x: float) -> str:

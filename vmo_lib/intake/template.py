@@ -74,12 +74,12 @@ __all__ = [
 ]
 
 #: Rows prepared for input (styled, validated) on each table sheet of a blank template.
-INPUT_ROWS: dict[str, int] = {"Costs": 200, "Benefits": 200, "Actuals": 2000, "Forecast": 2000, "Baselines": 2000,
-                              schema.BENEFIT_MAP_SHEET: 200}
+INPUT_ROWS: dict[str, int] = {"Costs": 200, "Benefits": 200, "Actuals": 2000, "Forecast": 2000, "KPI plan": 2000,
+                              "Baselines": 2000, schema.BENEFIT_MAP_SHEET: 200}
 #: Rows kept free for input below the data of a filled-in workbook (fewer than a blank template's,
 #: so that writing many case workbooks, e.g. in tests, stays fast).
-SPARE_ROWS: dict[str, int] = {"Costs": 50, "Benefits": 50, "Actuals": 200, "Forecast": 200, "Baselines": 200,
-                              schema.BENEFIT_MAP_SHEET: 50}
+SPARE_ROWS: dict[str, int] = {"Costs": 50, "Benefits": 50, "Actuals": 200, "Forecast": 200, "KPI plan": 200,
+                              "Baselines": 200, schema.BENEFIT_MAP_SHEET: 50}
 _PRINT_PAGE_WIDTH = 250  # column-width units that still print legibly on a landscape A4 page
 _PRINT_ROWS = 20  # a blank template prints its header and this many input rows
 
@@ -130,6 +130,7 @@ _TITLES = {
     "Benefits": "Benefits: one row per benefit (its profile), one column per period",
     "Actuals": "Actuals: what was spent and realised, one row per period and line",
     "Forecast": "Forecast: today's best estimate for the periods not yet reported",
+    "KPI plan": "KPI plan: the planned KPI value per period and benefit (optional trajectory)",
     "Baselines": "Baselines: formal re-baselines, each a full set of lines",
     schema.BENEFIT_MAP_SHEET: "Benefit map: enablers -> business changes -> benefits -> objectives (optional)",
 }
@@ -141,6 +142,8 @@ _INSTRUCTIONS = {
                  "in row {header} to match the Costs sheet."),
     "Actuals": "After approval: one row per reported period and line id (from Costs or Benefits). Never change past rows.",
     "Forecast": "After approval: your best estimate for each period not yet reported, per line id.",
+    "KPI plan": ("Optional: the KPI value each benefit should reach at the end of each period. Without it the plan "
+                 "is a straight line from go-live to the target value at the target date."),
     "Baselines": ("Only for a formal re-baseline approved by the board, under a new version name with its approval "
                   "date: every line, every period; or 'Carry over unlisted lines' = yes to keep the lines not listed."),
     schema.BENEFIT_MAP_SHEET: ("Optional. One row per node; Feeds lists the node ids it leads to. A benefit's node id is "
@@ -162,6 +165,8 @@ _GUIDE_SHEETS = (
     ("Actuals", "After approval, every quarter: one row per reported period and line: amount and, for benefits, "
                 "the measured KPI value."),
     ("Forecast", "After approval: today's best estimate of each line for the periods not yet reported."),
+    ("KPI plan", "Optional: the planned KPI trajectory, one row per period and benefit. Without it the plan runs in a "
+                 "straight line from go-live (the actual go-live when given) to the target at the target date."),
     ("Baselines", "Formal re-baselines only: version, approval date (required: it decides which baseline is in force), "
                   "reason, then a full set of period amounts: a line it does not list is an error, unless 'Carry "
                   "over unlisted lines' is yes, when those lines keep the baseline in force before it. "
@@ -197,6 +202,11 @@ _GUIDE_CONVENTIONS = (
     ("Submitting actuals", "Each quarter after approval, add the new Actuals rows (period, line id, amount, measured "
                            "KPI), update Forecast for the remaining periods, and send the workbook to the VMO. "
                            "Never edit earlier actuals or the approved periods; ask for a re-baseline instead."),
+    ("Evidence", "For each benefit, 'KPI basis' says how its money follows from its KPI: change = (KPI - baseline) x "
+                 "value per unit, level = KPI x value per unit; each quarter the claimed amount is reconciled with "
+                 "it. On Actuals, 'Evidence' says how each figure is known (measured, estimated, owner's claim) and "
+                 "'Evidence source' where from. 'Tied to go-live' = yes moves a benefit's profile with the Actual "
+                 "go-live period on the Case sheet."),
     ("Submitting the file", "Save as .xlsx (not .xlsm, no password). Keep the sheet names, the header rows and the "
                             "column order; add rows, not columns. Check it with: vmo validate <file>.xlsx"),
 )
@@ -715,6 +725,7 @@ def _case_tables(case: BusinessCase) -> dict[str, list[dict[str, Any]]]:
         out[sheet] = records
     out["Actuals"] = flows[flows["scenario"] == "actual"].to_dict("records")
     out["Forecast"] = flows[flows["scenario"] == "forecast"].to_dict("records")
+    out["KPI plan"] = flows[flows["scenario"] == "kpi plan"].to_dict("records")
     # Re-baselines in case.baselines order; a re-baseline scenario without its row there is still
     # written (version only) rather than dropped.
     info = {} if case.baselines is None else {str(b["version"]): b for b in case.baselines.to_dict("records")}

@@ -132,6 +132,11 @@ RULES: dict[str, tuple[str, str]] = {
     "forecast.outside_horizon": ("error", "a forecast for a period outside the horizon"),
     "forecast.already_actual": ("warning", "a forecast for a period already reported as actual"),
     "forecast.duplicate": ("error", "the same period and line forecast twice"),
+    "kpi_plan.unknown_line": ("error", "a planned KPI value for a line id not in Costs or Benefits"),
+    "kpi_plan.not_a_benefit": ("error", "a planned KPI value for a cost line (only benefits have KPIs)"),
+    "kpi_plan.outside_horizon": ("error", "a planned KPI value for a period outside the horizon"),
+    "kpi_plan.duplicate": ("error", "the same period and benefit given two planned KPI values"),
+    "case.status_contradicts_data": ("warning", "the case's status contradicts its data (e.g. approved with actuals)"),
     "baselines.unknown_line": ("error", "a re-baseline amount for a line id not in Costs or Benefits"),
     "baselines.outside_horizon": ("error", "a re-baseline amount for a period outside the horizon"),
     "baselines.missing_approval_date": ("error", "a re-baseline without its approval date (it decides which baseline is in force)"),
@@ -404,6 +409,7 @@ def _check_case(raw: RawWorkbook, iss: _Issues) -> dict[str, Any]:
         iss.add("case.missing_approval_date", "Case", case.cell("approval_date") or "A:A", "approval_date",
                 f"a case with status {status!r} needs the date its baseline was approved")
     _check_go_live(meta, case.cell("go_live_period"), iss)
+    _check_go_live(meta, case.cell("actual_go_live"), iss, "actual_go_live")
     return meta
 
 
@@ -455,14 +461,31 @@ def _type_case_value(col: schema.Column, value: Any, cell: str, length: str | No
     return int(x) if col.kind == "int" else x
 
 
-def _check_go_live(meta: dict[str, Any], cell: str, iss: _Issues) -> None:
-    first, length, horizon, gl = (meta.get(k) for k in ("first_period", "period_length", "horizon", "go_live_period"))
+def _check_go_live(meta: dict[str, Any], cell: str, iss: _Issues, key: str = "go_live_period") -> None:
+    first, length, horizon, gl = (meta.get(k) for k in ("first_period", "period_length", "horizon", key))
     if None in (first, length, horizon, gl):
         return
     t = _t(gl, first, length)
     if t is not None and not 0 <= t < horizon:
-        iss.add("case.go_live_outside_horizon", "Case", cell, "go_live_period",
-                f"go-live {gl} is outside the appraisal periods {first} to {_label(first, horizon - 1, length)}")
+        what = "go-live" if key == "go_live_period" else "actual go-live"
+        iss.add("case.go_live_outside_horizon", "Case", cell, key,
+                f"{what} {gl} is outside the appraisal periods {first} to {_label(first, horizon - 1, length)}")
+
+
+def _check_status_against_data(meta: dict[str, Any], cells: dict[str, str], actuals: dict[str, np.ndarray] | None,
+                               iss: _Issues) -> None:
+    """Warn when the lifecycle status contradicts the data: an "approved" case with actual amounts has
+    started delivery (and "approved" cases are left out of the reference class)."""
+    if meta.get("status") != "approved" or actuals is None or not len(actuals.get("row", ())):
+        return
+    amounts = np.asarray(actuals["amount"], dtype=float)
+    periods = sorted({p for p, a in zip(actuals["period"], amounts, strict=True) if p is not None and not np.isnan(a)})
+    if not periods:
+        return
+    iss.add("case.status_contradicts_data", "Case", cells.get("status", ""), "status",
+            f"status is 'approved' but the case has actual amounts for {len(periods)} period(s) "
+            f"({periods[0]} to {periods[-1]}): expected 'in delivery' or 'live' once spending is reported "
+            "(an 'approved' case is left out of the reference class)")
 
 
 def _t(label: str, first: str, length: str) -> int | None:
@@ -915,7 +938,7 @@ def _check_long(sheet: str, t: RawTable, df: dict[str, np.ndarray], meta: dict[s
     cols = {c.key: c for c in schema.TABLE_COLUMNS[sheet]}
     rows = t.rows
     n = len(t)
-    prefix = sheet.lower()
+    prefix = sheet.lower().replace(" ", "_")
 
     def cells(key: str, mask: np.ndarray) -> list[str]:
         letter = t.columns.get(key, "")
@@ -969,7 +992,11 @@ def _check_long(sheet: str, t: RawTable, df: dict[str, np.ndarray], meta: dict[s
         none = _na(df["amount"]) & _na(df["kpi_value"]) & ~_bad_cells(iss, sheet, "amount", t)
         iss.add_many("actuals.no_value", sheet, cells("amount", none), "amount",
                      [f"row {r} has neither an actual amount nor a measured KPI value" for r in rows[none]])
-    if sheet in ("Actuals", "Forecast") and n:
+    if sheet == "KPI plan" and n:
+        cost = ~_na(kind) & (kind == "cost")
+        iss.add_many("kpi_plan.not_a_benefit", sheet, cells("line_id", cost), "line_id",
+                     [f"line id {x!r} is a cost line: a planned KPI value belongs to a benefit" for x in lid[cost]])
+    if sheet in ("Actuals", "Forecast", "KPI plan") and n:
         _check_duplicates(sheet, df, t, iss)
     return df
 
@@ -1100,6 +1127,12 @@ def duplicate_rows(df: dict[str, np.ndarray], keys: Sequence[str] = ("period", "
 def _check_duplicates(sheet: str, df: dict[str, np.ndarray], t: RawTable, iss: _Issues) -> None:
     mask, first = duplicate_rows(df)
     rows = t.rows
+    if sheet == "KPI plan":
+        letter = t.columns.get("period", "A")
+        for i in np.nonzero(mask)[0]:
+            iss.add("kpi_plan.duplicate", sheet, f"{letter}{rows[i]}", "period",
+                    f"{df['period'][i]} / {df['line_id'][i]} has a planned KPI value already (row {rows[first[i]]})")
+        return
     if sheet == "Forecast":
         letter = t.columns.get("period", "A")
         for i in np.nonzero(mask)[0]:
@@ -1243,7 +1276,7 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
                 if lid is not None:
                     known.setdefault(lid, kind)
     long: dict[str, dict[str, np.ndarray]] = {}
-    for sheet in ("Actuals", "Forecast", "Baselines"):
+    for sheet in ("Actuals", "Forecast", "KPI plan", "Baselines"):
         t = raw.tables.get(sheet)
         if t is None:
             continue
@@ -1275,5 +1308,6 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
                      [f"{p} / {x} already has an actual; the forecast is kept but the actual wins in the outlook"
                       for p, x in zip(f["period"][both], f["line_id"][both], strict=True)])
     cells = {k: c for k, (_, c) in raw.case.fields.items()}
+    _check_status_against_data(meta, cells, long.get("Actuals"), iss)
     return CheckedWorkbook(issues=iss.frame(), meta=meta, lines=lines, amounts=amounts, long=long, as_of=as_of,
                            cells=cells)
