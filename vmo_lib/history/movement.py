@@ -1,0 +1,628 @@
+"""Movement between review quarters: trend, what changed, forecast drift, decisions followed.
+
+Pure functions on the history's tables (:mod:`vmo_lib.history.records`): a mapping with
+``case_quarter``, ``line_quarter`` and ``period_quarter`` DataFrames holding the rows of one or more
+cases over one or more review quarters, whatever their source (the DuckDB store, a pickle written by
+the batch, or rows just computed by :func:`~vmo_lib.history.records.records_from_review`). Nothing
+here recomputes a review: every figure is a recorded figure of some quarter, or a difference of two.
+
+Rules (stated once, here)
+-------------------------
+*Previous quarter.* The latest recorded quarter before the quarter looked at (quarters need not be
+consecutive; a case missing from a quarter is compared with the last quarter it was recorded in).
+
+*What changed* (:func:`what_changed`), between the previous quarter and this one:
+
+* ``new actual``: a line and period whose recorded source became ``actual`` (amount = the actual);
+  ``actual restated``: an actual already recorded whose amount changed (amount = the change);
+* ``forecast revision``: a line whose expected (outlook) total or forecast total moved by more than
+  :data:`TOLERANCE` (amount = change of the expected total; ``forecast_change`` = change of the
+  forecast total); ``new line`` / ``line removed``: a line recorded in only one of the two quarters;
+* ``re-baseline``: the baseline in force changed (amount = change of the NPV in force);
+* ``status change``: verdict, RAG, decision or the case's lifecycle status changed;
+* ``new warning``: a validation warning not recorded the quarter before.
+
+*Forecast drift* (:func:`forecast_drift`): for every benefit line and quarter, its expected total and
+the first period in which its outlook expects money. A quarter-on-quarter comparison is a **slip**
+when the expected total fell by more than :data:`SLIP_SHARE` of the previous total (and more than
+:data:`TOLERANCE`) or the expected start moved later (or vanished: no money expected any more). A
+benefit is **flagged** when the last two comparisons (previous quarter → this, and the one before)
+were both slips: "slipped two quarters running".
+
+*Was last quarter's decision followed?* (:func:`decision_followed`): the previous quarter's decision,
+judged on this quarter's record:
+
+* ``stop``: followed when the case is now closed or cancelled, or no cost was reported for any
+  period after the previous review period (no spend since);
+* ``re-plan``: followed when the baseline in force changed (a re-baseline approved since);
+* ``recover``: followed when the RAG improved (red → amber/green, amber → green) or the expected NPV
+  rose by more than :data:`TOLERANCE`;
+* ``continue``, ``not started``, ``closed``: nothing needed;
+* otherwise: ``not yet``.
+
+*Portfolio value by quarter* (:func:`portfolio_by_quarter`): sums of the cases' recorded figures per
+quarter **and currency**, each case on its own basis (its own currency, discount date, rate and price
+base) — the figures of each case's own pack, not restated to the portfolio's one basis
+(:mod:`vmo_lib.portfolio.basis` needs the workbooks, which the history does not keep).
+
+Examples
+--------
+>>> from vmo_lib.model import make_case
+>>> from vmo_lib.analysis.review import review_case
+>>> from vmo_lib.history.records import records_from_review
+>>> def quarter(q, actuals, forecast):
+...     case = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 4, "discount_rate": 0.0},
+...         benefits=[{"line_id": "B1", "name": "Savings", "amounts": [0, 50, 50, 50]}],
+...         actuals=actuals, forecast=forecast)
+...     return records_from_review(review_case(case, q, iterations=0))
+>>> h = concat_frames([quarter("2026Q1", [], []),
+...     quarter("2026Q2", [{"period": "2026Q2", "line_id": "B1", "amount": 40}], [])])
+>>> trend(h)[["quarter", "expected_npv"]].values.tolist()
+[['2026Q1', 150.0], ['2026Q2', 140.0]]
+>>> what_changed(h)[["kind", "line_id", "amount", "detail"]].values.tolist()[:2]
+[['new actual', 'B1', 40.0, 'benefit actual reported for 2026Q2'], ['forecast revision', 'B1', -10.0, 'benefit expected total (actuals against the outlook; forecast unchanged)']]
+>>> what_changed(h).query("kind == 'status change'")[["detail", "before", "after"]].values.tolist()[0]
+['verdict', 'on track', 'at risk']
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "CHANGE_COLUMNS",
+    "DRIFT_COLUMNS",
+    "SLIP_SHARE",
+    "STATUS_FIELDS",
+    "TOLERANCE",
+    "TREND_COLUMNS",
+    "case_ids",
+    "concat_frames",
+    "decision_followed",
+    "forecast_drift",
+    "drift_flags",
+    "index_movement",
+    "load_history",
+    "one_case",
+    "portfolio_by_quarter",
+    "previous_quarter",
+    "quarters",
+    "split_by_case",
+    "status_by_quarter",
+    "trend",
+    "what_changed",
+]
+
+#: Money changes at or below this (in the case's currency) are not movement (rounding noise).
+TOLERANCE = 0.5
+#: A fall of the expected total larger than this share of the previous total is a slip.
+SLIP_SHARE = 0.005
+#: The status fields whose change is listed (column → how the list names it).
+STATUS_FIELDS = {"verdict": "verdict", "rag": "RAG", "decision": "decision", "case_status": "case status"}
+#: Columns of :func:`trend`.
+TREND_COLUMNS = ("case_id", "quarter", "currency", "approved_npv", "in_force_npv", "expected_npv", "forward_npv",
+                 "realisation_pct", "verdict", "rag", "decision", "case_status", "baseline_in_force")
+#: Columns of :func:`what_changed`.
+CHANGE_COLUMNS = ("case_id", "kind", "line_id", "name", "period", "before", "after", "amount",
+                  "forecast_change", "detail")
+#: Columns of :func:`forecast_drift`.
+DRIFT_COLUMNS = ("case_id", "line_id", "name", "quarter", "expected_total", "expected_start", "total_change",
+                 "start_shift", "slip", "slipped_twice")
+
+_RAG_RANK = {"red": 0, "amber": 1, "green": 2}
+_TABLES = ("case_quarter", "line_quarter", "period_quarter")
+
+
+# --------------------------------------------------------------------------------------------------
+# frames: shape helpers
+# --------------------------------------------------------------------------------------------------
+def concat_frames(parts: Iterable[Mapping[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """Concatenate several record sets (e.g. one per quarter) into one, sorted by quarter and case.
+
+    Parameters
+    ----------
+    parts : iterable of mapping
+        Each as returned by :func:`~vmo_lib.history.records.records_from_review`.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+    """
+    parts = list(parts)
+    out = {}
+    for t in _TABLES:
+        frames = [p[t] for p in parts if p.get(t) is not None and len(p[t])]
+        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        if len(df):
+            df = df.sort_values(["quarter", "case_id"], kind="stable").reset_index(drop=True)
+        out[t] = df
+    return out
+
+
+def _table(frames: Mapping[str, pd.DataFrame] | None, name: str) -> pd.DataFrame:
+    df = None if frames is None else frames.get(name)
+    return df if df is not None else pd.DataFrame()
+
+
+def quarters(frames: Mapping[str, pd.DataFrame] | None) -> list[str]:
+    """The review quarters recorded, oldest first.
+
+    >>> quarters({"case_quarter": pd.DataFrame({"quarter": ["2026Q2", "2026Q1", "2026Q2"]})})
+    ['2026Q1', '2026Q2']
+    """
+    cq = _table(frames, "case_quarter")
+    return sorted({str(q) for q in cq["quarter"]}) if "quarter" in cq else []
+
+
+def case_ids(frames: Mapping[str, pd.DataFrame] | None) -> list[str]:
+    """The case ids recorded, sorted."""
+    cq = _table(frames, "case_quarter")
+    return sorted({str(c) for c in cq["case_id"]}) if "case_id" in cq else []
+
+
+def one_case(frames: Mapping[str, pd.DataFrame], case_id: str) -> dict[str, pd.DataFrame]:
+    """The rows of one case."""
+    out = {}
+    for t in _TABLES:
+        df = _table(frames, t)
+        out[t] = df[df["case_id"].astype(str) == str(case_id)].reset_index(drop=True) if "case_id" in df else df
+    return out
+
+
+def split_by_case(frames: Mapping[str, pd.DataFrame]) -> dict[str, dict[str, pd.DataFrame]]:
+    """The rows of every case, by case id."""
+    return {cid: one_case(frames, cid) for cid in case_ids(frames)}
+
+
+def previous_quarter(frames: Mapping[str, pd.DataFrame], quarter: str | None = None) -> str | None:
+    """The latest recorded quarter before ``quarter`` (default: before the latest), or None.
+
+    >>> previous_quarter({"case_quarter": pd.DataFrame({"quarter": ["2025Q4", "2026Q2"]})})
+    '2025Q4'
+    """
+    qs = quarters(frames)
+    if not qs:
+        return None
+    q = quarter or qs[-1]
+    earlier = [x for x in qs if x < q]
+    return earlier[-1] if earlier else None
+
+
+def _current(frames: Mapping[str, pd.DataFrame], quarter: str | None) -> str | None:
+    qs = quarters(frames)
+    if quarter is None:
+        return qs[-1] if qs else None
+    return str(quarter)
+
+
+def load_history(path: str | Path | None) -> dict[str, pd.DataFrame] | None:
+    """The history frames the batch handed to a notebook (``history_file``), or None without one.
+
+    Uses :func:`vmo_lib.history.store.load_frames` when the store module provides it; until then reads
+    the pickle (a mapping of the three tables) directly. The file is one the batch itself wrote into
+    the run's work folder, never a user's file.
+    """
+    if path in (None, ""):
+        return None
+    try:
+        from vmo_lib.history import store  # type: ignore[attr-defined]
+    except ImportError:
+        store = None
+    loader = getattr(store, "load_frames", None)
+    if loader is not None:
+        return loader(path)
+    with open(path, "rb") as fh:
+        data = pickle.load(fh)
+    return None if data is None else {t: data.get(t, pd.DataFrame()) for t in _TABLES}
+
+
+# --------------------------------------------------------------------------------------------------
+# trend and status by quarter
+# --------------------------------------------------------------------------------------------------
+def trend(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Headline figures by case and quarter (:data:`TREND_COLUMNS`), oldest quarter first.
+
+    The approved, in-force, expected and forward NPVs and the realisation % (benefits actual over
+    plan to date, a fraction) exactly as each quarter's review recorded them.
+    """
+    cq = _table(frames, "case_quarter")
+    if not len(cq):
+        return pd.DataFrame(columns=list(TREND_COLUMNS))
+    t = cq[[c for c in TREND_COLUMNS if c in cq]].copy()
+    return t.sort_values(["case_id", "quarter"], kind="stable").reset_index(drop=True)
+
+
+def status_by_quarter(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Verdict, RAG, decision (and its reason), lifecycle status and baseline in force by quarter."""
+    cq = _table(frames, "case_quarter")
+    cols = ["case_id", "quarter", "verdict", "rag", "decision", "decision_reason", "case_status", "baseline_in_force"]
+    if not len(cq):
+        return pd.DataFrame(columns=cols)
+    return cq[cols].sort_values(["case_id", "quarter"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# what changed since last quarter
+# --------------------------------------------------------------------------------------------------
+def _f(v: Any) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return math.nan
+    return x
+
+
+def _moved(a: float, b: float) -> bool:
+    """Whether two recorded amounts differ by more than the tolerance (a NaN on one side only counts)."""
+    if math.isnan(a) and math.isnan(b):
+        return False
+    if math.isnan(a) or math.isnan(b):
+        return True
+    return abs(b - a) > TOLERANCE
+
+
+def _warnings(v: Any) -> list[str]:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return []
+    try:
+        out = json.loads(str(v))
+    except ValueError:
+        return [str(v)]
+    return [str(x) for x in out] if isinstance(out, list) else [str(out)]
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _case_changes(frames: Mapping[str, pd.DataFrame], cid: str, q: str) -> list[dict[str, Any]]:
+    cq = _table(frames, "case_quarter")
+    cq = cq[cq["case_id"].astype(str) == cid]
+    now_rows = cq[cq["quarter"] == q]
+    before_rows = cq[cq["quarter"] < q]
+    if not len(now_rows) or not len(before_rows):
+        return []
+    now = now_rows.iloc[-1]
+    pq = str(before_rows["quarter"].max())
+    prev = before_rows[before_rows["quarter"] == pq].iloc[-1]
+    rows: list[dict[str, Any]] = []
+
+    def add(kind: str, **kw: Any) -> None:
+        row = dict.fromkeys(CHANGE_COLUMNS)
+        row.update(case_id=cid, kind=kind, amount=math.nan, forecast_change=math.nan)
+        row.update(kw)
+        rows.append(row)
+
+    # new actuals and restated actuals
+    pe = _table(frames, "period_quarter")
+    if len(pe):
+        pe = pe[pe["case_id"].astype(str) == cid]
+        a = pe[pe["quarter"] == q]
+        b = pe[pe["quarter"] == pq]
+        key = ["line_id", "period"]
+        merged = a.merge(b[key + ["amount", "source"]], on=key, how="left", suffixes=("", "_prev"))
+        names = _line_names(frames, cid, q)
+        for r in merged[merged["source"] == "actual"].itertuples(index=False):
+            if r.source_prev != "actual":
+                add("new actual", line_id=r.line_id, name=names.get(r.line_id), period=r.period,
+                    after=_f(r.amount), amount=_f(r.amount),
+                    detail=f"{r.kind} actual reported for {r.period}")
+            elif _moved(_f(r.amount_prev), _f(r.amount)):
+                add("actual restated", line_id=r.line_id, name=names.get(r.line_id), period=r.period,
+                    before=_f(r.amount_prev), after=_f(r.amount), amount=_f(r.amount) - _f(r.amount_prev),
+                    detail=f"{r.kind} actual for {r.period} restated")
+
+    # forecast revisions per line
+    lq = _table(frames, "line_quarter")
+    if len(lq):
+        lq = lq[lq["case_id"].astype(str) == cid]
+        a = lq[lq["quarter"] == q].set_index("line_id")
+        b = lq[lq["quarter"] == pq].set_index("line_id")
+        for lid in a.index:
+            if lid not in b.index:
+                add("new line", line_id=lid, name=a.at[lid, "name"], after=_f(a.at[lid, "expected_total"]),
+                    amount=_f(a.at[lid, "expected_total"]), detail=f"{a.at[lid, 'kind']} line new this quarter")
+                continue
+            e0, e1 = _f(b.at[lid, "expected_total"]), _f(a.at[lid, "expected_total"])
+            f0, f1 = _f(b.at[lid, "forecast_total"]), _f(a.at[lid, "forecast_total"])
+            if _moved(e0, e1) or _moved(f0, f1):
+                add("forecast revision", line_id=lid, name=a.at[lid, "name"], before=e0, after=e1,
+                    amount=e1 - e0, forecast_change=f1 - f0,
+                    detail=f"{a.at[lid, 'kind']} expected total"
+                    + (" (actuals against the outlook; forecast unchanged)" if not _moved(f0, f1) else ""))
+        for lid in b.index:
+            if lid not in a.index:
+                add("line removed", line_id=lid, name=b.at[lid, "name"], before=_f(b.at[lid, "expected_total"]),
+                    amount=-_f(b.at[lid, "expected_total"]), detail=f"{b.at[lid, 'kind']} line no longer in the case")
+
+    # re-baselines
+    if str(now["baseline_in_force"] or "") != str(prev["baseline_in_force"] or ""):
+        add("re-baseline", before=prev["baseline_in_force"], after=now["baseline_in_force"],
+            amount=_f(now["in_force_npv"]) - _f(prev["in_force_npv"]),
+            detail="baseline in force changed; amount = change of the NPV in force")
+
+    # status changes
+    for col, label in STATUS_FIELDS.items():
+        x0, x1 = prev.get(col), now.get(col)
+        if (_blank(x0) and _blank(x1)) or str(x0) == str(x1):
+            continue
+        add("status change", before=None if _blank(x0) else str(x0), after=None if _blank(x1) else str(x1),
+            detail=label)
+
+    # new warnings
+    before_w = set(_warnings(prev.get("warnings")))
+    for w in _warnings(now.get("warnings")):
+        if w not in before_w:
+            add("new warning", detail=w)
+    return rows
+
+
+def _line_names(frames: Mapping[str, pd.DataFrame], cid: str, q: str) -> dict[str, Any]:
+    lq = _table(frames, "line_quarter")
+    if not len(lq):
+        return {}
+    lq = lq[(lq["case_id"].astype(str) == cid) & (lq["quarter"] == q)]
+    return dict(zip(lq["line_id"], lq["name"], strict=True))
+
+
+def what_changed(frames: Mapping[str, pd.DataFrame], quarter: str | None = None) -> pd.DataFrame:
+    """What changed in each case between its previous recorded quarter and ``quarter`` (module notes).
+
+    Parameters
+    ----------
+    frames : mapping
+        The history tables (one or several cases).
+    quarter : str, optional
+        Default: the latest recorded quarter.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`CHANGE_COLUMNS`; ``kind`` is one of ``new actual``, ``actual restated``,
+        ``forecast revision``, ``new line``, ``line removed``, ``re-baseline``, ``status change``,
+        ``new warning``; ``amount`` is in the case's currency (NaN where not money). Empty when no
+        case has an earlier quarter.
+    """
+    q = _current(frames, quarter)
+    rows: list[dict[str, Any]] = []
+    if q is not None:
+        cq = _table(frames, "case_quarter")
+        for cid in sorted({str(c) for c in cq.loc[cq["quarter"] == q, "case_id"]}):
+            rows.extend(_case_changes(frames, cid, q))
+    return pd.DataFrame(rows, columns=list(CHANGE_COLUMNS))
+
+
+# --------------------------------------------------------------------------------------------------
+# forecast drift
+# --------------------------------------------------------------------------------------------------
+def _period_ordinal(label: Any) -> float:
+    """Order of a period label: ``2026Q3`` → 2026*4+2, ``2026`` → 2026*4; missing → +inf (never)."""
+    if _blank(label) or str(label).strip() == "":
+        return math.inf
+    s = str(label).strip().upper()
+    try:
+        if "Q" in s:
+            y, i = s.split("Q", 1)
+            return int(y.strip("- ")) * 4 + int(i) - 1
+        return int(s.removeprefix("FY")) * 4
+    except ValueError:
+        return math.nan
+
+
+def forecast_drift(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Each benefit's expected total and expected start by quarter, with its slips (module notes).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`DRIFT_COLUMNS`, one row per case, benefit line and quarter, oldest quarter first:
+        ``total_change`` (vs the line's previous recorded quarter, NaN in its first), ``start_shift``
+        (periods later, negative = earlier; NaN in the first quarter or when a start is missing),
+        ``slip`` (this comparison is a slip) and ``slipped_twice`` (this and the previous comparison
+        were both slips).
+    """
+    lq = _table(frames, "line_quarter")
+    if not len(lq):
+        return pd.DataFrame(columns=list(DRIFT_COLUMNS))
+    b = lq[lq["kind"] == "benefit"].sort_values(["case_id", "line_id", "quarter"], kind="stable")
+    rows = []
+    for (cid, lid), g in b.groupby(["case_id", "line_id"], sort=True):
+        prev_total = prev_start = None
+        prev_slip = False
+        for r in g.itertuples(index=False):
+            total, start = _f(r.expected_total), r.expected_start
+            change = shift = math.nan
+            slip = False
+            if prev_total is not None:
+                change = total - prev_total
+                o0, o1 = _period_ordinal(prev_start), _period_ordinal(start)
+                if math.isfinite(o0) and math.isfinite(o1):
+                    shift = o1 - o0
+                fell = change < -TOLERANCE and change < -SLIP_SHARE * abs(prev_total)
+                later = (o1 > o0) if not (math.isnan(o0) or math.isnan(o1)) else False
+                slip = bool(fell or later)
+            rows.append({"case_id": cid, "line_id": lid, "name": r.name, "quarter": r.quarter,
+                         "expected_total": total, "expected_start": None if _blank(start) else str(start),
+                         "total_change": change, "start_shift": shift, "slip": slip,
+                         "slipped_twice": bool(slip and prev_slip)})
+            prev_total, prev_start, prev_slip = total, start, slip
+    return pd.DataFrame(rows, columns=list(DRIFT_COLUMNS))
+
+
+def drift_flags(frames: Mapping[str, pd.DataFrame], quarter: str | None = None) -> pd.DataFrame:
+    """One row per case and benefit: its drift at ``quarter`` (default the latest) and the flag.
+
+    Columns ``case_id``, ``line_id``, ``name``, ``expected_total``, ``expected_start``,
+    ``total_change``, ``start_shift``, ``slip``, ``flagged`` (slipped two quarters running, as of
+    ``quarter``).
+    """
+    d = forecast_drift(frames)
+    q = _current(frames, quarter)
+    cols = ["case_id", "line_id", "name", "expected_total", "expected_start", "total_change", "start_shift",
+            "slip", "flagged"]
+    if not len(d) or q is None:
+        return pd.DataFrame(columns=cols)
+    d = d[d["quarter"] == q].rename(columns={"slipped_twice": "flagged"})
+    return d[cols].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# last quarter's decision
+# --------------------------------------------------------------------------------------------------
+def decision_followed(frames: Mapping[str, pd.DataFrame], quarter: str | None = None,
+                      case_id: str | None = None) -> dict[str, Any] | None:
+    """Last quarter's decision of one case and whether it was followed (module notes).
+
+    Parameters
+    ----------
+    frames : mapping
+        The history tables.
+    quarter : str, optional
+        The quarter judged (default the latest).
+    case_id : str, optional
+        Needed when ``frames`` holds several cases.
+
+    Returns
+    -------
+    dict or None
+        ``previous_quarter``, ``quarter``, ``decision`` (last quarter's), ``decision_reason``,
+        ``followed`` (``"yes"``, ``"not yet"`` or ``"nothing needed"``) and ``evidence`` (one
+        sentence); None when the case has no earlier quarter.
+    """
+    cq = _table(frames, "case_quarter")
+    if not len(cq):
+        return None
+    ids = sorted({str(c) for c in cq["case_id"]})
+    cid = str(case_id) if case_id is not None else ids[0]
+    if case_id is None and len(ids) > 1:
+        raise ValueError(f"the history holds {len(ids)} cases: say which (case_id=...)")
+    cq = cq[cq["case_id"].astype(str) == cid]
+    q = _current({"case_quarter": cq}, quarter)
+    now_rows = cq[cq["quarter"] == q]
+    before = cq[cq["quarter"] < q]
+    if not len(now_rows) or not len(before):
+        return None
+    now = now_rows.iloc[-1]
+    pq = str(before["quarter"].max())
+    prev = before[before["quarter"] == pq].iloc[-1]
+    decision = str(prev["decision"] or "")
+    out = {"case_id": cid, "previous_quarter": pq, "quarter": q, "decision": decision,
+           "decision_reason": prev.get("decision_reason")}
+    status = str(now.get("case_status") or "").strip().lower()
+    if decision == "stop":
+        pe = _table(frames, "period_quarter")
+        spend = 0.0
+        if len(pe):
+            pe = pe[(pe["case_id"].astype(str) == cid) & (pe["quarter"] == q) & (pe["kind"] == "cost")
+                    & (pe["source"] == "actual")]
+            p0 = _period_ordinal(prev.get("period"))
+            after = [(_period_ordinal(p) > p0) for p in pe["period"]]
+            spend = float(pe.loc[after, "amount"].sum()) if any(after) else 0.0
+        if status in ("closed", "cancelled"):
+            return {**out, "followed": "yes", "evidence": f"the case is now {status}"}
+        if abs(spend) <= TOLERANCE:
+            return {**out, "followed": "yes", "evidence": f"no cost reported after {prev.get('period')}"}
+        return {**out, "followed": "not yet", "evidence": f"still spending: {spend:,.0f} of cost reported since "
+                                                        f"{prev.get('period')}, and the case is {status or 'open'}"}
+    if decision == "re-plan":
+        b0, b1 = str(prev["baseline_in_force"] or ""), str(now["baseline_in_force"] or "")
+        if b0 != b1:
+            return {**out, "followed": "yes", "evidence": f"re-baselined: {b1} in force (was {b0})"}
+        return {**out, "followed": "not yet", "evidence": f"no re-baseline approved since; {b1} still in force"}
+    if decision == "recover":
+        r0, r1 = _RAG_RANK.get(str(prev["rag"]).lower()), _RAG_RANK.get(str(now["rag"]).lower())
+        e0, e1 = _f(prev["expected_npv"]), _f(now["expected_npv"])
+        if r0 is not None and r1 is not None and r1 > r0:
+            return {**out, "followed": "yes", "evidence": f"RAG improved from {prev['rag']} to {now['rag']}"}
+        if not math.isnan(e0) and not math.isnan(e1) and e1 - e0 > TOLERANCE:
+            return {**out, "followed": "yes", "evidence": f"expected NPV up by {e1 - e0:,.0f}"}
+        return {**out, "followed": "not yet",
+                "evidence": f"RAG {now['rag']} (was {prev['rag']}); expected NPV "
+                            + ("unchanged" if not _moved(e0, e1) else f"down by {e0 - e1:,.0f}")}
+    return {**out, "followed": "nothing needed", "evidence": f"{decision or 'no decision'}: no action was asked"}
+
+
+# --------------------------------------------------------------------------------------------------
+# index and portfolio
+# --------------------------------------------------------------------------------------------------
+def index_movement(frames_by_case: Mapping[str, Mapping[str, pd.DataFrame]] | Mapping[str, pd.DataFrame],
+                   quarter: str | None = None) -> dict[str, dict[str, Any]]:
+    """Per case, what the review index shows of its movement (a sparkline and one line of change).
+
+    Parameters
+    ----------
+    frames_by_case : mapping
+        ``{case_id: frames}`` (the per-case history files of a run), or one frames mapping holding
+        every case.
+    quarter : str, optional
+        Default: each case's latest recorded quarter.
+
+    Returns
+    -------
+    dict
+        ``{case_id: {"quarters", "expected_npv", "approved_npv" (lists, oldest first), "currency",
+        "previous_quarter", "change" (expected NPV change since then, None in a first review),
+        "n_changes", "flagged" (benefits slipped two quarters running), "followed" (last decision
+        followed?, None in a first review), "first_review" (bool)}}``.
+    """
+    if "case_quarter" in frames_by_case:
+        frames_by_case = split_by_case(frames_by_case)  # type: ignore[arg-type]
+    out: dict[str, dict[str, Any]] = {}
+    for cid, fr in frames_by_case.items():
+        t = trend(fr)
+        t = t[t["case_id"].astype(str) == str(cid)]
+        if quarter is not None:
+            t = t[t["quarter"] <= quarter]
+        if not len(t):
+            continue
+        q = str(t["quarter"].iloc[-1])
+        exp = [_f(v) for v in t["expected_npv"]]
+        first = len(t) < 2
+        flags = drift_flags(fr, q)
+        followed = None if first else decision_followed(fr, q, case_id=str(cid))
+        out[str(cid)] = {
+            "quarters": [str(x) for x in t["quarter"]], "expected_npv": exp,
+            "approved_npv": [_f(v) for v in t["approved_npv"]],
+            "currency": str(t["currency"].iloc[-1] or ""), "quarter": q,
+            "previous_quarter": None if first else str(t["quarter"].iloc[-2]),
+            "change": None if first else exp[-1] - exp[-2],
+            "n_changes": 0 if first else int(len(what_changed(one_case(fr, str(cid)), q))),
+            "flagged": int(flags["flagged"].sum()) if len(flags) else 0,
+            "followed": None if followed is None else followed["followed"],
+            "first_review": first,
+        }
+    return out
+
+
+def portfolio_by_quarter(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The portfolio's approved, expected and realised value by quarter and currency (module notes).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``quarter``, ``currency``, ``cases``, ``approved_npv`` (sum of the approved NPVs),
+        ``in_force_npv``, ``expected_npv``, ``realised`` (sum of benefits actually measured to date,
+        undiscounted), ``benefit_plan_to_date``; each case on its own basis.
+    """
+    cq = _table(frames, "case_quarter")
+    cols = ["quarter", "currency", "cases", "approved_npv", "in_force_npv", "expected_npv", "realised",
+            "benefit_plan_to_date"]
+    if not len(cq):
+        return pd.DataFrame(columns=cols)
+    t = cq.assign(realised=cq["benefit_actual_to_date"].astype(float).fillna(0.0),
+                  benefit_plan_to_date=cq["benefit_plan_to_date"].astype(float).fillna(0.0),
+                  currency=cq["currency"].fillna("").astype(str))
+    g = t.groupby(["quarter", "currency"], sort=True).agg(
+        cases=("case_id", "nunique"), approved_npv=("approved_npv", lambda s: float(np.nansum(s))),
+        in_force_npv=("in_force_npv", lambda s: float(np.nansum(s))),
+        expected_npv=("expected_npv", lambda s: float(np.nansum(s))),
+        realised=("realised", "sum"), benefit_plan_to_date=("benefit_plan_to_date", "sum"))
+    return g.reset_index()[cols]
