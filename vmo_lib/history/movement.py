@@ -77,6 +77,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vmo_lib.formatting import format_money
+
 __all__ = [
     "CHANGE_COLUMNS",
     "DRIFT_COLUMNS",
@@ -517,6 +519,11 @@ def decision_followed(frames: Mapping[str, pd.DataFrame], quarter: str | None = 
     out = {"case_id": cid, "previous_quarter": pq, "quarter": q, "decision": decision,
            "decision_reason": prev.get("decision_reason")}
     status = str(now.get("case_status") or "").strip().lower()
+    cur = str(now.get("currency") or "")
+
+    def m(x: float) -> str:
+        return format_money(x, cur, compact=True)
+
     if decision == "stop":
         pe = _table(frames, "period_quarter")
         spend = 0.0
@@ -530,7 +537,7 @@ def decision_followed(frames: Mapping[str, pd.DataFrame], quarter: str | None = 
             return {**out, "followed": "yes", "evidence": f"the case is now {status}"}
         if abs(spend) <= TOLERANCE:
             return {**out, "followed": "yes", "evidence": f"no cost reported after {prev.get('period')}"}
-        return {**out, "followed": "not yet", "evidence": f"still spending: {spend:,.0f} of cost reported since "
+        return {**out, "followed": "not yet", "evidence": f"still spending: {m(spend)} of cost reported after "
                                                         f"{prev.get('period')}, and the case is {status or 'open'}"}
     if decision == "re-plan":
         b0, b1 = str(prev["baseline_in_force"] or ""), str(now["baseline_in_force"] or "")
@@ -543,10 +550,10 @@ def decision_followed(frames: Mapping[str, pd.DataFrame], quarter: str | None = 
         if r0 is not None and r1 is not None and r1 > r0:
             return {**out, "followed": "yes", "evidence": f"RAG improved from {prev['rag']} to {now['rag']}"}
         if not math.isnan(e0) and not math.isnan(e1) and e1 - e0 > TOLERANCE:
-            return {**out, "followed": "yes", "evidence": f"expected NPV up by {e1 - e0:,.0f}"}
+            return {**out, "followed": "yes", "evidence": f"expected NPV up by {m(e1 - e0)}"}
         return {**out, "followed": "not yet",
                 "evidence": f"RAG {now['rag']} (was {prev['rag']}); expected NPV "
-                            + ("unchanged" if not _moved(e0, e1) else f"down by {e0 - e1:,.0f}")}
+                            + ("unchanged" if not _moved(e0, e1) else f"down by {m(e0 - e1)}")}
     return {**out, "followed": "nothing needed", "evidence": f"{decision or 'no decision'}: no action was asked"}
 
 
