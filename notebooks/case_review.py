@@ -31,6 +31,7 @@ scenario = "baseline"
 seed = 0
 out_dir = ""
 review_file = ""  # the review the batch computed, else computed here
+history_file = None  # this case's quarterly history (earlier quarters and this one) the batch wrote, or None
 
 # %%
 review = reviews.case_review_from(case_path, as_of, seed=seed, review_file=review_file)
@@ -73,6 +74,14 @@ charts.realisation_curve(status)
 
 # %%
 case_pack.realisation_table(status)
+
+# %%
+# Movement since last quarter, from the quarterly history (nothing without one)
+from vmo_lib.history import movement as history_movement  # noqa: E402
+from vmo_lib.outputs import movement as movement_blocks  # noqa: E402
+
+(movement_blocks.case_movement(history_movement.load_history(history_file), case_id=review.case_id)
+ if history_file else None)
 
 # %% [markdown]
 # ## Risk

@@ -32,6 +32,7 @@ seed = 0
 out_dir = ""
 annual_budget = None  # yearly limit on forward costs of the cases competing for funds, or None
 review_file = ""  # the review the batch computed, else computed here
+history_file = None  # every case's quarterly history (earlier quarters and this one) the batch wrote, or None
 
 # %%
 review = portfolio_review.load_or_review(folder, as_of, seed=seed, annual_budget=annual_budget,
@@ -41,6 +42,13 @@ pack_xlsx = excel.export_pack_into(out_dir, review, name="portfolio.xlsx")  # fr
 
 # %%
 portfolio_pack.portfolio_summary(review)
+
+# %%
+# The portfolio's approved, expected and realised value by quarter, from the quarterly history (nothing without one)
+from vmo_lib.history import movement as history_movement  # noqa: E402
+from vmo_lib.outputs import movement as movement_blocks  # noqa: E402
+
+movement_blocks.portfolio_movement(history_movement.load_history(history_file)) if history_file else None
 
 # %% [markdown]
 # ## Cases needing decisions

@@ -60,7 +60,7 @@ Examples
 >>> trend(h)[["quarter", "expected_npv"]].values.tolist()
 [['2026Q1', 150.0], ['2026Q2', 140.0]]
 >>> what_changed(h)[["kind", "line_id", "amount", "detail"]].values.tolist()[:2]
-[['new actual', 'B1', 40.0, 'benefit actual reported for 2026Q2'], ['forecast revision', 'B1', -10.0, 'benefit expected total (actuals against the outlook; forecast unchanged)']]
+[['new actual', 'B1', 40.0, 'benefit actual reported for 2026Q2'], ['forecast revision', 'B1', -10.0, 'benefit expected total (actuals against the outlook)']]
 >>> what_changed(h).query("kind == 'status change'")[["detail", "before", "after"]].values.tolist()[0]
 ['verdict', 'on track', 'at risk']
 """
@@ -77,7 +77,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vmo_lib.formatting import format_money
+from vmo_lib.formatting import format_money, is_missing
 
 __all__ = [
     "CHANGE_COLUMNS",
@@ -272,7 +272,7 @@ def _moved(a: float, b: float) -> bool:
 
 
 def _warnings(v: Any) -> list[str]:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if is_missing(v):
         return []
     try:
         out = json.loads(str(v))
@@ -282,7 +282,7 @@ def _warnings(v: Any) -> list[str]:
 
 
 def _blank(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
+    return is_missing(v)
 
 
 def _case_changes(frames: Mapping[str, pd.DataFrame], cid: str, q: str) -> list[dict[str, Any]]:
@@ -339,7 +339,7 @@ def _case_changes(frames: Mapping[str, pd.DataFrame], cid: str, q: str) -> list[
                 add("forecast revision", line_id=lid, name=a.at[lid, "name"], before=e0, after=e1,
                     amount=e1 - e0, forecast_change=f1 - f0,
                     detail=f"{a.at[lid, 'kind']} expected total"
-                    + (" (actuals against the outlook; forecast unchanged)" if not _moved(f0, f1) else ""))
+                    + (" (actuals against the outlook)" if not _moved(f0, f1) else ""))
         for lid in b.index:
             if lid not in a.index:
                 add("line removed", line_id=lid, name=b.at[lid, "name"], before=_f(b.at[lid, "expected_total"]),

@@ -260,8 +260,9 @@ def changes_table(frames: Mapping[str, pd.DataFrame], case_id: str | None = None
             what = f"{r.before or '–'} → {r.after or '–'} (NPV in force {_signed(r.amount, cur)})"
             amount = _signed(r.amount, cur)
         elif r.kind == "forecast revision":
-            what = (f"{r.detail}: {_m(r.before, cur)} → {_m(r.after, cur)}; forecast total "
-                    f"{_signed(r.forecast_change, cur)}")
+            fc = ("forecast total unchanged" if is_missing(r.forecast_change) or abs(r.forecast_change) <= mv.TOLERANCE
+                  else f"forecast total {_signed(r.forecast_change, cur)}")
+            what = f"{r.detail}: {_m(r.before, cur)} → {_m(r.after, cur)}; {fc}"
             amount = _signed(r.amount, cur)
         elif r.kind in ("new actual", "actual restated"):
             what = str(r.detail) + ("" if r.kind == "new actual" else f": {_m(r.before, cur)} → {_m(r.after, cur)}")
