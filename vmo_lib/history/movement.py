@@ -154,6 +154,26 @@ def _table(frames: Mapping[str, pd.DataFrame] | None, name: str) -> pd.DataFrame
     return df if df is not None else pd.DataFrame()
 
 
+#: The columns the movement analyses read (the wide columns, e.g. the review JSON, are dropped first).
+_USED = {
+    "case_quarter": ("quarter", "case_id", "period", "currency", "case_status", "decision", "decision_reason",
+                     "verdict", "rag", "baseline_in_force", "approved_npv", "in_force_npv", "expected_npv",
+                     "forward_npv", "realisation_pct", "benefit_actual_to_date", "benefit_plan_to_date", "warnings"),
+    "line_quarter": ("quarter", "case_id", "line_id", "kind", "name", "expected_total", "expected_start",
+                     "forecast_total"),
+    "period_quarter": ("quarter", "case_id", "line_id", "kind", "period", "amount", "source"),
+}
+
+
+def _slim(frames: Mapping[str, pd.DataFrame] | None) -> dict[str, pd.DataFrame]:
+    out = {}
+    for t in _TABLES:
+        df = _table(frames, t)
+        keep = [c for c in _USED[t] if c in df.columns]
+        out[t] = df[keep] if len(keep) < len(df.columns) else df
+    return out
+
+
 def quarters(frames: Mapping[str, pd.DataFrame] | None) -> list[str]:
     """The review quarters recorded, oldest first.
 
@@ -180,8 +200,16 @@ def one_case(frames: Mapping[str, pd.DataFrame], case_id: str) -> dict[str, pd.D
 
 
 def split_by_case(frames: Mapping[str, pd.DataFrame]) -> dict[str, dict[str, pd.DataFrame]]:
-    """The rows of every case, by case id."""
-    return {cid: one_case(frames, cid) for cid in case_ids(frames)}
+    """The rows of every case, by case id (one pass over each table)."""
+    ids = case_ids(frames)
+    out: dict[str, dict[str, pd.DataFrame]] = {cid: {} for cid in ids}
+    for t in _TABLES:
+        df = _table(frames, t)
+        groups = ({str(k): g.reset_index(drop=True) for k, g in df.groupby(df["case_id"].astype(str), sort=False)}
+                  if "case_id" in df and len(df) else {})
+        for cid in ids:
+            out[cid][t] = groups.get(cid, df.iloc[0:0])
+    return out
 
 
 def previous_quarter(frames: Mapping[str, pd.DataFrame], quarter: str | None = None) -> str | None:
@@ -395,10 +423,11 @@ def what_changed(frames: Mapping[str, pd.DataFrame], quarter: str | None = None)
     """
     q = _current(frames, quarter)
     rows: list[dict[str, Any]] = []
+    frames = _slim(frames)
     if q is not None:
-        cq = _table(frames, "case_quarter")
-        for cid in sorted({str(c) for c in cq.loc[cq["quarter"] == q, "case_id"]}):
-            rows.extend(_case_changes(frames, cid, q))
+        by_case = split_by_case(frames) if len(case_ids(frames)) > 1 else {cid: frames for cid in case_ids(frames)}
+        for cid, fr in sorted(by_case.items()):
+            rows.extend(_case_changes(fr, cid, q))
     return pd.DataFrame(rows, columns=list(CHANGE_COLUMNS))
 
 
@@ -435,28 +464,29 @@ def forecast_drift(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     if not len(lq):
         return pd.DataFrame(columns=list(DRIFT_COLUMNS))
     b = lq[lq["kind"] == "benefit"].sort_values(["case_id", "line_id", "quarter"], kind="stable")
-    rows = []
-    for (cid, lid), g in b.groupby(["case_id", "line_id"], sort=True):
-        prev_total = prev_start = None
-        prev_slip = False
-        for r in g.itertuples(index=False):
-            total, start = _f(r.expected_total), r.expected_start
-            change = shift = math.nan
-            slip = False
-            if prev_total is not None:
-                change = total - prev_total
-                o0, o1 = _period_ordinal(prev_start), _period_ordinal(start)
-                if math.isfinite(o0) and math.isfinite(o1):
-                    shift = o1 - o0
-                fell = change < -TOLERANCE and change < -SLIP_SHARE * abs(prev_total)
-                later = (o1 > o0) if not (math.isnan(o0) or math.isnan(o1)) else False
-                slip = bool(fell or later)
-            rows.append({"case_id": cid, "line_id": lid, "name": r.name, "quarter": r.quarter,
-                         "expected_total": total, "expected_start": None if _blank(start) else str(start),
-                         "total_change": change, "start_shift": shift, "slip": slip,
-                         "slipped_twice": bool(slip and prev_slip)})
-            prev_total, prev_start, prev_slip = total, start, slip
-    return pd.DataFrame(rows, columns=list(DRIFT_COLUMNS))
+    if not len(b):
+        return pd.DataFrame(columns=list(DRIFT_COLUMNS))
+    keys = [b["case_id"].astype(str), b["line_id"].astype(str)]
+    total = pd.to_numeric(b["expected_total"], errors="coerce").astype(float)
+    start = b["expected_start"].astype(object).where(b["expected_start"].notna(), None)
+    o = start.map(_period_ordinal).astype(float)
+    first = b.groupby(keys, sort=False).cumcount().to_numpy() == 0
+    prev_total = total.groupby(keys, sort=False).shift().to_numpy()
+    prev_o = o.groupby(keys, sort=False).shift().to_numpy()
+    t, on = total.to_numpy(), o.to_numpy()
+    with np.errstate(invalid="ignore"):
+        change = np.where(first, np.nan, t - prev_total)
+        both = np.isfinite(on) & np.isfinite(prev_o) & ~first
+        shift = np.where(both, on - prev_o, np.nan)
+        fell = (change < -TOLERANCE) & (change < -SLIP_SHARE * np.abs(prev_total))
+        later = ~np.isnan(on) & ~np.isnan(prev_o) & (on > prev_o)
+    slip = (fell | later) & ~first
+    prev_slip = pd.Series(slip, index=b.index).groupby(keys, sort=False).shift(fill_value=False).to_numpy(dtype=bool)
+    return pd.DataFrame({"case_id": b["case_id"].to_numpy(), "line_id": b["line_id"].to_numpy(),
+                         "name": b["name"].to_numpy(), "quarter": b["quarter"].to_numpy(),
+                         "expected_total": t, "expected_start": start.map(lambda v: None if _blank(v) else str(v)).to_numpy(),
+                         "total_change": change, "start_shift": shift, "slip": slip.astype(bool),
+                         "slipped_twice": (slip & prev_slip).astype(bool)}, columns=list(DRIFT_COLUMNS))
 
 
 def drift_flags(frames: Mapping[str, pd.DataFrame], quarter: str | None = None) -> pd.DataFrame:
@@ -581,9 +611,10 @@ def index_movement(frames_by_case: Mapping[str, Mapping[str, pd.DataFrame]] | Ma
         followed?, None in a first review), "first_review" (bool)}}``.
     """
     if "case_quarter" in frames_by_case:
-        frames_by_case = split_by_case(frames_by_case)  # type: ignore[arg-type]
+        frames_by_case = split_by_case(_slim(frames_by_case))  # type: ignore[arg-type]
     out: dict[str, dict[str, Any]] = {}
     for cid, fr in frames_by_case.items():
+        fr = _slim(fr)
         t = trend(fr)
         t = t[t["case_id"].astype(str) == str(cid)]
         if quarter is not None:
