@@ -336,3 +336,9 @@ def test_portfolio_movement_block(hist):
     page = mo.portfolio_movement(mv.concat_frames([hist, drifting_case("Y")])).html
     assert "not restated to the portfolio's one basis" in page
     assert page.count("<img") == 1 and "£520" in page and "£720" in page
+
+
+def test_dollar_signs_in_workbook_text_are_not_mathtext():
+    h = drifting_case(case_id="A$\\frac{1$_^", b1_name="$x^$")
+    page = mo.case_movement(h).html          # would raise a mathtext ParseSyntaxException
+    assert page.count("<img") == 1 and "A$\\frac{1$_^" in page

@@ -48,6 +48,7 @@ __all__ = [
     "drift_table",
     "figure_html",
     "index_cells",
+    "index_movement_cells",
     "portfolio_chart",
     "portfolio_movement",
     "sparkline_svg",
@@ -72,6 +73,11 @@ def _signed(x: Any, cur: str) -> str:
     if is_missing(x):
         return "–"
     return ("+" if round(float(x), 2) > 0 else "") + _m(x, cur)
+
+
+def _mpl(text: str) -> str:
+    """Workbook text for a matplotlib label: a ``$`` is a dollar sign, never the start of mathtext."""
+    return str(text).replace("$", r"\$")
 
 
 def _first(msg: str = FIRST_REVIEW) -> Html:
@@ -153,8 +159,8 @@ def trend_chart(frames: Mapping[str, pd.DataFrame], case_id: str | None = None) 
             markersize=4, label="Forward NPV (what remains)")
     ax.axhline(0, color=PALETTE["muted"], linewidth=0.8)
     ax.yaxis.set_major_formatter(currency_formatter(cur))
-    ax.set_ylabel(f"NPV ({cur})")
-    ax.set_title(f"{cid}: value by review quarter")
+    ax.set_ylabel(_mpl(f"NPV ({cur})"))
+    ax.set_title(_mpl(f"{cid}: value by review quarter"))
     ax.legend(frameon=False, fontsize=8, loc="best")
     style_axes(ax)
     real = [v * 100 for v in col("realisation_pct")]
@@ -498,6 +504,13 @@ def index_cells(movement: Mapping[str, Mapping[str, Any]]) -> dict[str, Html]:
     return out
 
 
+def index_movement_cells(frames_by_case: Mapping[str, Any], quarter: str | None = None) -> dict[str, Html]:
+    """:func:`index_cells` of :func:`vmo_lib.history.movement.index_movement`: what the batch passes to
+    ``render_index(..., movement=...)`` (``frames_by_case``: ``{case_id: frames}`` as handed to each case
+    notebook, or one all-cases frames mapping)."""
+    return index_cells(mv.index_movement(frames_by_case, quarter))
+
+
 # --------------------------------------------------------------------------------------------------
 # portfolio
 # --------------------------------------------------------------------------------------------------
@@ -527,9 +540,9 @@ def portfolio_chart(frames: Mapping[str, pd.DataFrame], currency: str | None = N
            label="Benefits realised to date (undiscounted)")
     ax.axhline(0, color=PALETTE["muted"], linewidth=0.8)
     ax.yaxis.set_major_formatter(currency_formatter(cur))
-    ax.set_ylabel(cur)
+    ax.set_ylabel(_mpl(cur))
     thin_ticks(ax, [str(q) for q in p["quarter"]])
-    ax.set_title(f"Portfolio value by review quarter ({cur})")
+    ax.set_title(_mpl(f"Portfolio value by review quarter ({cur})"))
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.1), ncol=3)
     style_axes(ax)
     return fig
