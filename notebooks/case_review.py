@@ -80,7 +80,8 @@ case_pack.realisation_table(status)
 from vmo_lib.history import movement as history_movement  # noqa: E402
 from vmo_lib.outputs import movement as movement_blocks  # noqa: E402
 
-(movement_blocks.case_movement(history_movement.load_history(history_file), case_id=review.case_id)
+(movement_blocks.case_movement(history_movement.load_history(history_file), review.case_id,
+                               quarter=review.as_of)
  if history_file else None)
 
 # %% [markdown]

@@ -48,7 +48,8 @@ portfolio_pack.portfolio_summary(review)
 from vmo_lib.history import movement as history_movement  # noqa: E402
 from vmo_lib.outputs import movement as movement_blocks  # noqa: E402
 
-movement_blocks.portfolio_movement(history_movement.load_history(history_file)) if history_file else None
+(movement_blocks.portfolio_movement(history_movement.load_history(history_file), quarter=review.as_of)
+ if history_file else None)
 
 # %% [markdown]
 # ## Cases needing decisions

@@ -342,3 +342,11 @@ def test_dollar_signs_in_workbook_text_are_not_mathtext():
     h = drifting_case(case_id="A$\\frac{1$_^", b1_name="$x^$")
     page = mo.case_movement(h).html          # would raise a mathtext ParseSyntaxException
     assert page.count("<img") == 1 and "A$\\frac{1$_^" in page
+
+
+def test_a_pack_never_shows_a_later_quarter(hist):
+    page = mo.case_movement(hist, "X", quarter="2026Q2").html
+    assert "2 quarters on record, 2026Q1 to 2026Q2" in page
+    assert "Followed by 2026Q2?" in page and "Followed by 2026Q3?" not in page
+    assert "RAG: green → amber" in page and "amber → red" not in page
+    assert "First review on record" in mo.portfolio_movement(hist, quarter="2026Q1").html

@@ -402,10 +402,23 @@ def decision_block(frames: Mapping[str, pd.DataFrame], case_id: str | None = Non
         "rose; continue needs nothing; otherwise not yet.</p>")
 
 
-def case_movement(frames: Mapping[str, pd.DataFrame] | None, case_id: str | None = None) -> Html:
+def _upto(frames: Mapping[str, pd.DataFrame] | None, quarter: str | None) -> dict[str, pd.DataFrame]:
+    """The rows of quarters up to ``quarter`` (all when None): a pack never shows a later quarter."""
+    if not frames:
+        return {}
+    if quarter is None:
+        return dict(frames)
+    return {k: (v[v["quarter"] <= str(quarter)] if v is not None and "quarter" in v else v)
+            for k, v in frames.items()}
+
+
+def case_movement(frames: Mapping[str, pd.DataFrame] | None, case_id: str | None = None,
+                  quarter: str | None = None) -> Html:
     """The case pack's movement section: trend, status by quarter, what changed, forecast drift and
-    last quarter's decision. With one quarter on record (or none): one "first review on record" line.
+    last quarter's decision, up to ``quarter`` (the pack's review quarter; default all on record).
+    With one quarter on record (or none): one "first review on record" line.
     """
+    frames = _upto(frames, quarter)
     f = _case(frames, case_id) if frames else {}
     qs = mv.quarters(f)
     title = "<h2>Movement since last quarter</h2>"
@@ -548,7 +561,7 @@ def portfolio_chart(frames: Mapping[str, pd.DataFrame], currency: str | None = N
     return fig
 
 
-def portfolio_movement(frames: Mapping[str, pd.DataFrame] | None) -> Html:
+def portfolio_movement(frames: Mapping[str, pd.DataFrame] | None, quarter: str | None = None) -> Html:
     """The portfolio pack's block: approved, expected and realised value by quarter (per currency),
     with the basis stated; "first review on record" with one quarter.
 
@@ -562,7 +575,8 @@ def portfolio_movement(frames: Mapping[str, pd.DataFrame] | None) -> Html:
     True
     """
     title = "<h2>Portfolio value by quarter</h2>"
-    qs = mv.quarters(frames or {})
+    frames = _upto(frames, quarter)
+    qs = mv.quarters(frames)
     if len(qs) < 2:
         where = f" ({_e(qs[-1])})" if qs else ""
         return Html(f'{title}<p class="vmo-empty vmo-first-review">{_e(FIRST_REVIEW)}{where}</p>')
