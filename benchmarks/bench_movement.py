@@ -50,20 +50,24 @@ def build(n_cases: int, n_quarters: int, seed: int = 12) -> tuple[dict[str, pd.D
     case = load_case(SAMPLE, as_of="2026Q3")
     base = records_from_review(review_case(case, "2026Q3", iterations=0))
     rng = np.random.default_rng(seed)
-    labels = [f"{2024 + i // 4}Q{i % 4 + 1}" for i in range(n_quarters)]
-    parts: dict[str, list[pd.DataFrame]] = {t: [] for t in base}
-    for c in range(n_cases):
-        drift = rng.normal(0, 0.02, n_quarters).cumsum()
-        for i, q in enumerate(labels):
-            for t, df in base.items():
-                d = df.assign(quarter=q, case_id=f"C{c:05d}")
-                if t == "case_quarter":
-                    d = d.assign(expected_npv=d["expected_npv"] * (1 + drift[i]),
-                                 rag=["green", "amber", "red"][int(rng.integers(0, 3))])
-                elif t == "line_quarter":
-                    d = d.assign(expected_total=d["expected_total"] * (1 + drift[i]))
-                parts[t].append(d)
-    frames = {t: pd.concat(v, ignore_index=True) for t, v in parts.items()}
+    labels = np.array([f"{2024 + i // 4}Q{i % 4 + 1}" for i in range(n_quarters)], dtype=object)
+    ids = np.array([f"C{c:05d}" for c in range(n_cases)], dtype=object)
+    drift = 1 + rng.normal(0, 0.02, (n_cases, n_quarters)).cumsum(axis=1)          # per case and quarter
+    frames = {}
+    for t, df in base.items():
+        n = len(df)
+        reps = n_cases * n_quarters
+        big = df.iloc[np.tile(np.arange(n), reps)].reset_index(drop=True)
+        cix = np.repeat(np.arange(n_cases), n_quarters * n)
+        qix = np.tile(np.repeat(np.arange(n_quarters), n), n_cases)
+        big["case_id"] = ids[cix]
+        big["quarter"] = labels[qix]
+        if t == "case_quarter":
+            big["expected_npv"] = big["expected_npv"].to_numpy() * drift[cix, qix]
+            big["rag"] = np.array(["green", "amber", "red"], dtype=object)[rng.integers(0, 3, len(big))]
+        elif t == "line_quarter":
+            big["expected_total"] = big["expected_total"].to_numpy() * drift[cix, qix]
+        frames[t] = big
     return frames, case
 
 

@@ -350,3 +350,18 @@ def test_a_pack_never_shows_a_later_quarter(hist):
     assert "Followed by 2026Q2?" in page and "Followed by 2026Q3?" not in page
     assert "RAG: green → amber" in page and "amber → red" not in page
     assert "First review on record" in mo.portfolio_movement(hist, quarter="2026Q1").html
+
+
+def test_many_cases_at_once_equal_each_case_alone(hist):
+    """what_changed and index_movement compare all cases in one pass: the same as case by case."""
+    others = [drifting_case("A"), _stopper(q2_cost=80), _replanner(dt.date(2026, 5, 1))]
+    both = mv.concat_frames([hist, *others])
+    together = mv.what_changed(both, "2026Q3")
+    alone = pd.concat([mv.what_changed(hist, "2026Q3"), mv.what_changed(others[0], "2026Q3")], ignore_index=True)
+    pd.testing.assert_frame_equal(together.reset_index(drop=True), alone.sort_values("case_id", kind="stable")
+                                  .reset_index(drop=True), check_dtype=False)
+    m = mv.index_movement(both)
+    assert m["S"]["followed"] == "not yet" and m["R"]["followed"] == "yes" and m["X"]["followed"] == "not yet"
+    assert m["S"]["quarter"] == "2026Q2" and m["S"]["n_changes"] == len(mv.what_changed(others[1]))
+    assert m["R"]["n_changes"] == len(mv.what_changed(others[2]))
+    assert m["A"]["flagged"] == 1 and m["R"]["flagged"] == 0

@@ -313,94 +313,147 @@ def _blank(v: Any) -> bool:
     return is_missing(v)
 
 
-def _case_changes(frames: Mapping[str, pd.DataFrame], cid: str, q: str) -> list[dict[str, Any]]:
-    cq = _table(frames, "case_quarter")
-    cq = cq[cq["case_id"].astype(str) == cid]
-    now_rows = cq[cq["quarter"] == q]
-    before_rows = cq[cq["quarter"] < q]
-    if not len(now_rows) or not len(before_rows):
-        return []
-    now = now_rows.iloc[-1]
-    pq = str(before_rows["quarter"].max())
-    prev = before_rows[before_rows["quarter"] == pq].iloc[-1]
-    rows: list[dict[str, Any]] = []
+def _pairs(cq: pd.DataFrame, q: str) -> pd.DataFrame:
+    """``case_id, prev_quarter`` of every case recorded at ``q`` with an earlier quarter."""
+    cid = cq["case_id"].astype(str)
+    now = set(cid[cq["quarter"] == q])
+    before = cq[(cq["quarter"] < q) & cid.isin(now)]
+    prev = before.groupby(before["case_id"].astype(str), sort=True)["quarter"].max()
+    return pd.DataFrame({"case_id": prev.index.astype(str), "prev_quarter": prev.to_numpy().astype(str)})
 
-    def add(kind: str, **kw: Any) -> None:
-        row = dict.fromkeys(CHANGE_COLUMNS)
-        row.update(case_id=cid, kind=kind, amount=math.nan, forecast_change=math.nan)
-        row.update(kw)
-        rows.append(row)
+
+def _at(df: pd.DataFrame, pairs: pd.DataFrame, which: str) -> pd.DataFrame:
+    """Rows of ``df`` of each paired case at its current quarter (``which="now"``, column ``quarter``
+    equal to the pair's) or its previous quarter (``"prev"``)."""
+    d = df.assign(case_id=df["case_id"].astype(str))
+    if which == "now":
+        return d[d["case_id"].isin(set(pairs["case_id"]))]
+    return d.merge(pairs.rename(columns={"prev_quarter": "quarter"}), on=["case_id", "quarter"], how="inner")
+
+
+def _changes(frames: Mapping[str, pd.DataFrame], q: str) -> pd.DataFrame:
+    """Every case's changes between its previous quarter and ``q``, in one pass over each table."""
+    cq = _table(frames, "case_quarter")
+    empty = pd.DataFrame(columns=list(CHANGE_COLUMNS))
+    if not len(cq):
+        return empty
+    pairs = _pairs(cq, q)
+    if not len(pairs):
+        return empty
+    parts: list[pd.DataFrame] = []
+
+    def part(order: int, df: pd.DataFrame, sub: int = 0, **cols: Any) -> None:
+        if not len(df):
+            return
+        out = pd.DataFrame({c: cols.get(c, None) for c in CHANGE_COLUMNS}, index=df.index)
+        for c in ("amount", "forecast_change"):
+            if c not in cols:
+                out[c] = np.nan
+        out["_g"], out["_s"] = order, sub
+        out["_i"] = np.arange(len(out))
+        parts.append(out)
 
     # new actuals and restated actuals
     pe = _table(frames, "period_quarter")
     if len(pe):
-        pe = pe[pe["case_id"].astype(str) == cid]
-        a = pe[pe["quarter"] == q]
-        b = pe[pe["quarter"] == pq]
-        key = ["line_id", "period"]
-        merged = a.merge(b[key + ["amount", "source"]], on=key, how="left", suffixes=("", "_prev"))
-        names = _line_names(frames, cid, q)
-        for r in merged[merged["source"] == "actual"].itertuples(index=False):
-            if r.source_prev != "actual":
-                add("new actual", line_id=r.line_id, name=names.get(r.line_id), period=r.period,
-                    after=_f(r.amount), amount=_f(r.amount),
-                    detail=f"{r.kind} actual reported for {r.period}")
-            elif _moved(_f(r.amount_prev), _f(r.amount)):
-                add("actual restated", line_id=r.line_id, name=names.get(r.line_id), period=r.period,
-                    before=_f(r.amount_prev), after=_f(r.amount), amount=_f(r.amount) - _f(r.amount_prev),
-                    detail=f"{r.kind} actual for {r.period} restated")
+        pe = pe[pe["quarter"] <= q]
+        a = _at(pe[pe["quarter"] == q], pairs, "now")
+        a = a[a["source"] == "actual"]
+        b = _at(pe, pairs, "prev")[["case_id", "line_id", "period", "amount", "source"]]
+        m = a.merge(b, on=["case_id", "line_id", "period"], how="left", suffixes=("", "_prev"))
+        lq_now = _table(frames, "line_quarter")
+        names = (lq_now[lq_now["quarter"] == q].assign(case_id=lambda d: d["case_id"].astype(str))
+                 .drop_duplicates(["case_id", "line_id"]).set_index(["case_id", "line_id"])["name"]
+                 if len(lq_now) else pd.Series(dtype=object))
+        m["name"] = [names.get((c, lid)) for c, lid in zip(m["case_id"], m["line_id"], strict=True)]
+        amt = pd.to_numeric(m["amount"], errors="coerce").astype(float)
+        amt0 = pd.to_numeric(m["amount_prev"], errors="coerce").astype(float)
+        new = (m["source_prev"] != "actual").to_numpy()
+        moved = ~new & _moved_v(amt0.to_numpy(), amt.to_numpy())
+        kind_text = m["kind"].astype(str).to_numpy()
+        per = m["period"].astype(str).to_numpy()
+        kinds = np.where(new, "new actual", "actual restated")
+        keep = new | moved
+        part(0, m[keep], case_id=m["case_id"][keep], kind=kinds[keep], line_id=m["line_id"][keep],
+             name=m["name"][keep], period=m["period"][keep],
+             before=np.where(new, np.nan, amt0)[keep], after=amt[keep],
+             amount=np.where(new, amt, amt - amt0)[keep],
+             detail=[f"{k} actual reported for {p}" if n else f"{k} actual for {p} restated"
+                     for k, p, n in zip(kind_text[keep], per[keep], new[keep], strict=True)])
 
-    # forecast revisions per line
+    # forecast revisions, new and removed lines
     lq = _table(frames, "line_quarter")
     if len(lq):
-        lq = lq[lq["case_id"].astype(str) == cid]
-        a = lq[lq["quarter"] == q].set_index("line_id")
-        b = lq[lq["quarter"] == pq].set_index("line_id")
-        for lid in a.index:
-            if lid not in b.index:
-                add("new line", line_id=lid, name=a.at[lid, "name"], after=_f(a.at[lid, "expected_total"]),
-                    amount=_f(a.at[lid, "expected_total"]), detail=f"{a.at[lid, 'kind']} line new this quarter")
-                continue
-            e0, e1 = _f(b.at[lid, "expected_total"]), _f(a.at[lid, "expected_total"])
-            f0, f1 = _f(b.at[lid, "forecast_total"]), _f(a.at[lid, "forecast_total"])
-            if _moved(e0, e1) or _moved(f0, f1):
-                add("forecast revision", line_id=lid, name=a.at[lid, "name"], before=e0, after=e1,
-                    amount=e1 - e0, forecast_change=f1 - f0,
-                    detail=f"{a.at[lid, 'kind']} expected total"
-                    + (" (actuals against the outlook)" if not _moved(f0, f1) else ""))
-        for lid in b.index:
-            if lid not in a.index:
-                add("line removed", line_id=lid, name=b.at[lid, "name"], before=_f(b.at[lid, "expected_total"]),
-                    amount=-_f(b.at[lid, "expected_total"]), detail=f"{b.at[lid, 'kind']} line no longer in the case")
+        a = _at(lq[lq["quarter"] == q], pairs, "now")
+        b = _at(lq[lq["quarter"] < q], pairs, "prev")
+        m = a.merge(b[["case_id", "line_id", "kind", "name", "expected_total", "forecast_total"]],
+                    on=["case_id", "line_id"], how="outer", suffixes=("", "_prev"), indicator=True, sort=False)
+        m = m.reset_index(drop=True)
+        e0 = pd.to_numeric(m["expected_total_prev"], errors="coerce").astype(float).to_numpy()
+        e1 = pd.to_numeric(m["expected_total"], errors="coerce").astype(float).to_numpy()
+        f0 = pd.to_numeric(m["forecast_total_prev"], errors="coerce").astype(float).to_numpy()
+        f1 = pd.to_numeric(m["forecast_total"], errors="coerce").astype(float).to_numpy()
+        both = (m["_merge"] == "both").to_numpy()
+        fmoved = _moved_v(f0, f1)
+        rev = both & (_moved_v(e0, e1) | fmoved)
+        r = m[rev]
+        part(1, r, case_id=r["case_id"], kind="forecast revision", line_id=r["line_id"], name=r["name"],
+             before=e0[rev], after=e1[rev], amount=(e1 - e0)[rev], forecast_change=(f1 - f0)[rev],
+             detail=[f"{k} expected total" + ("" if fm else " (actuals against the outlook)")
+                     for k, fm in zip(r["kind"].astype(str), fmoved[rev], strict=True)])
+        new = (m["_merge"] == "left_only").to_numpy()
+        r = m[new]
+        part(1, r, case_id=r["case_id"], kind="new line", line_id=r["line_id"], name=r["name"], after=e1[new],
+             amount=e1[new], detail=[f"{k} line new this quarter" for k in r["kind"].astype(str)])
+        gone = (m["_merge"] == "right_only").to_numpy()
+        r = m[gone]
+        part(2, r, case_id=r["case_id"], kind="line removed", line_id=r["line_id"], name=r["name_prev"],
+             before=e0[gone], amount=-e0[gone],
+             detail=[f"{k} line no longer in the case" for k in r["kind_prev"].astype(str)])
 
-    # re-baselines
-    if str(now["baseline_in_force"] or "") != str(prev["baseline_in_force"] or ""):
-        add("re-baseline", before=prev["baseline_in_force"], after=now["baseline_in_force"],
-            amount=_f(now["in_force_npv"]) - _f(prev["in_force_npv"]),
-            detail="baseline in force changed; amount = change of the NPV in force")
-
-    # status changes
-    for col, label in STATUS_FIELDS.items():
-        x0, x1 = prev.get(col), now.get(col)
-        if (_blank(x0) and _blank(x1)) or str(x0) == str(x1):
+    # re-baselines, status changes, new warnings
+    now = _at(cq[cq["quarter"] == q], pairs, "now").drop_duplicates("case_id", keep="last")
+    prev = _at(cq[cq["quarter"] < q], pairs, "prev").drop_duplicates("case_id", keep="last")
+    m = now.merge(prev, on="case_id", suffixes=("", "_prev")).reset_index(drop=True)
+    b0 = m["baseline_in_force_prev"].map(_text_or_blank)
+    b1 = m["baseline_in_force"].map(_text_or_blank)
+    rb = (b0 != b1).to_numpy()
+    r = m[rb]
+    part(3, r, case_id=r["case_id"], kind="re-baseline", before=r["baseline_in_force_prev"],
+         after=r["baseline_in_force"],
+         amount=(pd.to_numeric(r["in_force_npv"], errors="coerce").astype(float)
+                 - pd.to_numeric(r["in_force_npv_prev"], errors="coerce").astype(float)).to_numpy(),
+         detail="baseline in force changed; amount = change of the NPV in force")
+    for j, (col, label) in enumerate(STATUS_FIELDS.items()):
+        if col not in m:
             continue
-        add("status change", before=None if _blank(x0) else str(x0), after=None if _blank(x1) else str(x1),
-            detail=label)
+        x0 = m[f"{col}_prev"].map(lambda v: None if _blank(v) else str(v))
+        x1 = m[col].map(lambda v: None if _blank(v) else str(v))
+        ch = (x0.fillna("\0") != x1.fillna("\0")).to_numpy()
+        r = m[ch]
+        part(4, r, sub=j, case_id=r["case_id"], kind="status change", before=x0[ch], after=x1[ch], detail=label)
+    if "warnings" in m:
+        rows = []
+        for cid, w0, w1 in zip(m["case_id"], m["warnings_prev"], m["warnings"], strict=True):
+            before_w = set(_warnings(w0))
+            rows.extend((cid, w) for w in _warnings(w1) if w not in before_w)
+        w = pd.DataFrame(rows, columns=["case_id", "detail"])
+        part(5, w, case_id=w["case_id"], kind="new warning", detail=w["detail"])
+    if not parts:
+        return empty
+    out = pd.concat(parts, ignore_index=True).sort_values(["case_id", "_g", "_s", "_i"], kind="stable")
+    return out[list(CHANGE_COLUMNS)].reset_index(drop=True)
 
-    # new warnings
-    before_w = set(_warnings(prev.get("warnings")))
-    for w in _warnings(now.get("warnings")):
-        if w not in before_w:
-            add("new warning", detail=w)
-    return rows
+
+def _moved_v(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`_moved` element-wise."""
+    na, nb = np.isnan(a), np.isnan(b)
+    with np.errstate(invalid="ignore"):
+        return (na != nb) | (~na & ~nb & (np.abs(b - a) > TOLERANCE))
 
 
-def _line_names(frames: Mapping[str, pd.DataFrame], cid: str, q: str) -> dict[str, Any]:
-    lq = _table(frames, "line_quarter")
-    if not len(lq):
-        return {}
-    lq = lq[(lq["case_id"].astype(str) == cid) & (lq["quarter"] == q)]
-    return dict(zip(lq["line_id"], lq["name"], strict=True))
+def _text_or_blank(v: Any) -> str:
+    return "" if _blank(v) else str(v)
 
 
 def what_changed(frames: Mapping[str, pd.DataFrame], quarter: str | None = None) -> pd.DataFrame:
@@ -416,19 +469,16 @@ def what_changed(frames: Mapping[str, pd.DataFrame], quarter: str | None = None)
     Returns
     -------
     pandas.DataFrame
-        :data:`CHANGE_COLUMNS`; ``kind`` is one of ``new actual``, ``actual restated``,
+        :data:`CHANGE_COLUMNS`, by case: actuals, line revisions, removed lines, re-baseline, status
+        changes, new warnings; ``kind`` is one of ``new actual``, ``actual restated``,
         ``forecast revision``, ``new line``, ``line removed``, ``re-baseline``, ``status change``,
         ``new warning``; ``amount`` is in the case's currency (NaN where not money). Empty when no
         case has an earlier quarter.
     """
     q = _current(frames, quarter)
-    rows: list[dict[str, Any]] = []
-    frames = _slim(frames)
-    if q is not None:
-        by_case = split_by_case(frames) if len(case_ids(frames)) > 1 else {cid: frames for cid in case_ids(frames)}
-        for cid, fr in sorted(by_case.items()):
-            rows.extend(_case_changes(fr, cid, q))
-    return pd.DataFrame(rows, columns=list(CHANGE_COLUMNS))
+    if q is None:
+        return pd.DataFrame(columns=list(CHANGE_COLUMNS))
+    return _changes(_slim(frames), q)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -611,29 +661,52 @@ def index_movement(frames_by_case: Mapping[str, Mapping[str, pd.DataFrame]] | Ma
         followed?, None in a first review), "first_review" (bool)}}``.
     """
     if "case_quarter" in frames_by_case:
-        frames_by_case = split_by_case(_slim(frames_by_case))  # type: ignore[arg-type]
+        frames = _slim(frames_by_case)  # type: ignore[arg-type]
+    else:
+        frames = concat_frames([_slim(one_case(fr, cid)) for cid, fr in frames_by_case.items()])
+    if quarter is not None:
+        frames = {k: v[v["quarter"] <= quarter] if "quarter" in v else v for k, v in frames.items()}
+    t = trend(frames)
+    if not len(t):
+        return {}
+    t = t.assign(case_id=t["case_id"].astype(str))
+    latest = t.groupby("case_id", sort=False)["quarter"].max()
+    counts: dict[str, int] = {}
+    for q in sorted(set(latest)):                       # usually one: the run's quarter
+        ch = what_changed(frames, q)
+        ids = set(latest.index[latest == q])
+        counts.update({c: n for c, n in ch["case_id"].astype(str).value_counts().items() if c in ids})
+    d = forecast_drift(frames)
+    flagged: dict[str, int] = {}
+    if len(d):
+        d = d.assign(case_id=d["case_id"].astype(str))
+        d = d[d["quarter"].to_numpy() == latest.reindex(d["case_id"]).to_numpy()]
+        flagged = d.groupby("case_id")["slipped_twice"].sum().astype(int).to_dict()
+    cq = frames["case_quarter"].assign(case_id=lambda x: x["case_id"].astype(str))
+    cq_by = dict(tuple(cq.groupby("case_id", sort=False)))
+    pe = frames["period_quarter"]
+    pe_by: dict[str, pd.DataFrame] | None = None
     out: dict[str, dict[str, Any]] = {}
-    for cid, fr in frames_by_case.items():
-        fr = _slim(fr)
-        t = trend(fr)
-        t = t[t["case_id"].astype(str) == str(cid)]
-        if quarter is not None:
-            t = t[t["quarter"] <= quarter]
-        if not len(t):
-            continue
-        q = str(t["quarter"].iloc[-1])
-        exp = [_f(v) for v in t["expected_npv"]]
-        first = len(t) < 2
-        flags = drift_flags(fr, q)
-        followed = None if first else decision_followed(fr, q, case_id=str(cid))
-        out[str(cid)] = {
-            "quarters": [str(x) for x in t["quarter"]], "expected_npv": exp,
-            "approved_npv": [_f(v) for v in t["approved_npv"]],
-            "currency": str(t["currency"].iloc[-1] or ""), "quarter": q,
-            "previous_quarter": None if first else str(t["quarter"].iloc[-2]),
+    for cid, g in t.groupby("case_id", sort=False):
+        q = str(g["quarter"].iloc[-1])
+        exp = [_f(v) for v in g["expected_npv"]]
+        first = len(g) < 2
+        followed = None
+        if not first:
+            case_frames = {"case_quarter": cq_by[cid]}
+            if str(g["decision"].iloc[-2]) == "stop":          # only "stop" reads the period rows
+                if pe_by is None:
+                    pe_by = dict(tuple(pe.groupby(pe["case_id"].astype(str), sort=False))) if len(pe) else {}
+                case_frames["period_quarter"] = pe_by.get(cid, pe.iloc[0:0])
+            followed = decision_followed(case_frames, q, case_id=cid)
+        out[cid] = {
+            "quarters": [str(x) for x in g["quarter"]], "expected_npv": exp,
+            "approved_npv": [_f(v) for v in g["approved_npv"]],
+            "currency": str(g["currency"].iloc[-1] or ""), "quarter": q,
+            "previous_quarter": None if first else str(g["quarter"].iloc[-2]),
             "change": None if first else exp[-1] - exp[-2],
-            "n_changes": 0 if first else int(len(what_changed(one_case(fr, str(cid)), q))),
-            "flagged": int(flags["flagged"].sum()) if len(flags) else 0,
+            "n_changes": 0 if first else int(counts.get(cid, 0)),
+            "flagged": int(flagged.get(cid, 0)),
             "followed": None if followed is None else followed["followed"],
             "first_review": first,
         }
