@@ -164,7 +164,10 @@ def test_the_same_value_twice_is_accepted_once_and_a_blank_is_filled_not_overwri
     assert len(rows) == 1 and (rows.iloc[0]["amount"], rows.iloc[0]["kpi_value"]) == (80.0, 110.0)
 
 
-def test_unknown_line_other_case_later_period_and_text_are_all_reported_at_once(tmp_path):
+def test_unknown_line_other_case_later_period_and_text_are_all_reported_at_once(tmp_path, monkeypatch):
+    import vmo_lib.intake.validation as validation
+
+    monkeypatch.setattr(validation, "current_quarter", lambda: "2026Q3")  # the 2026Q4 return is from the future
     case = crm()
     bad_rows = write_actuals_form(case, "2026Q3", tmp_path / "1-bad-rows.xlsx")
     fill(bad_rows, {f"{LINE}{FIRST}": "C9", f"{AMOUNT}{FIRST}": 5,
@@ -183,6 +186,19 @@ def test_unknown_line_other_case_later_period_and_text_are_all_reported_at_once(
         ("2-other-case.xlsx", "B2", "return.other_case"),
         ("3-later.xlsx", "B3", "return.period_after_review"),
     }
+
+
+def test_a_later_return_is_left_out_with_a_warning_when_reviewing_an_earlier_quarter(tmp_path, monkeypatch):
+    import vmo_lib.intake.validation as validation
+
+    monkeypatch.setattr(validation, "current_quarter", lambda: "2026Q4")  # 2026Q3 reviewed again in 2026Q4
+    case = crm()
+    later = fill(write_actuals_form(case, "2026Q4", tmp_path / "2026Q4.xlsx"), {f"{AMOUNT}{FIRST}": 1})
+    merged = merge_returns(case, [later], as_of="2026Q3")
+    assert merged.flows.equals(case.flows)  # nothing of 2026Q4 merged
+    rows = merged.issues[merged.issues["rule"] == "return.after_review"]
+    assert rows[["cell", "severity"]].values.tolist() == [["B3", "warning"]]
+    assert "left out of this review of an earlier quarter" in rows["message"].iloc[0]
 
 
 def test_a_file_that_is_not_a_return_is_refused(tmp_path):

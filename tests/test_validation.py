@@ -256,9 +256,23 @@ def test_missing_baseline_is_only_a_warning_while_proposed(broken):
     assert set(issues["severity"]) == {"warning"}
 
 
-def test_actuals_after_the_review_date_are_errors(broken):
+def test_actuals_after_the_review_date_and_today_are_errors(broken, monkeypatch):
+    import vmo_lib.intake.validation as validation
+
+    monkeypatch.setattr(validation, "current_quarter", lambda: "2026Q2")  # 2026Q3 has not happened yet
     issues = broken(None, as_of="2026Q2")  # rows 7 and 8 report 2026Q3
     assert where(issues, "actuals.future_period") == {("Actuals", "A7"), ("Actuals", "A8")}
+    assert where(issues, "actuals.after_review") == set()
+
+
+def test_actuals_after_an_earlier_review_date_are_left_out_with_a_warning(broken, monkeypatch):
+    import vmo_lib.intake.validation as validation
+
+    monkeypatch.setattr(validation, "current_quarter", lambda: "2026Q3")  # reviewing 2026Q2 a quarter later
+    issues = broken(None, as_of="2026Q2")
+    assert where(issues, "actuals.after_review") == {("Actuals", "A7"), ("Actuals", "A8")}
+    assert set(issues.loc[issues["rule"] == "actuals.after_review", "severity"]) == {"warning"}
+    assert where(issues, "actuals.future_period") == set()
 
 
 def test_period_header_out_of_order_names_both_cells(broken):

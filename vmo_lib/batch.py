@@ -122,9 +122,11 @@ CASE_PARAMETERS = ("case_path", "as_of", "scenario", "seed", "out_dir")
 PORTFOLIO_PARAMETERS = ("folder", "as_of", "scenario", "seed", "out_dir")
 #: Parameters passed only to a notebook that declares them: the review the runner computed once
 #: (``review_file``) and the portfolio's budget. The bundled notebooks declare both.
-OPTIONAL_PARAMETERS = ("review_file", "annual_budget")
+OPTIONAL_PARAMETERS = ("review_file", "annual_budget", "history_file")
 #: File name of the computed review a task hands to its notebook (removed before the pack is placed).
 REVIEW_FILE = "review.pickle"
+#: File name of the history frames a task hands to its notebook (removed before the pack is placed).
+HISTORY_FILE = "history.pickle"
 
 _KERNEL = "python3"
 _CHROMIUM = "/usr/bin/chromium"
@@ -244,6 +246,8 @@ class _Task:
     pdf: bool
     timeout: float
     footer: str
+    history_dir: str = ""  # per-case pickles of the earlier quarters (vmo_lib.history), "" = no history
+    history_latest: str | None = None  # the latest quarter the history holds
 
 
 def _ipc_kernel_manager(sock_dir: str) -> type:
@@ -393,10 +397,17 @@ def _run_task(task: _Task) -> dict[str, Any]:
             from vmo_lib.analysis.review import review_case
             from vmo_lib.portfolio.review import save_review
 
+            history = _case_history(task, obj) if task.history_dir else None
+            if history is not None:
+                obj, rec["basis"] = history["case"], history["basis"]
             review = review_case(obj, task.as_of, seed=int(task.parameters.get("seed", 0)))
             save_review(review, review_path)
             rec["review"] = review
             params["review_file"] = str(review_path)
+            if history is not None:
+                rec["records"], rec["inputs"] = _hand_over_history(review, history, tmp / HISTORY_FILE, src)
+            if "history_file" in task.parameters:
+                params["history_file"] = str(tmp / HISTORY_FILE) if history is not None else None
             rec["step"] = ""
         ipynb = tmp / f"{stem}.ipynb"
         try:
@@ -426,8 +437,10 @@ def _run_task(task: _Task) -> dict[str, Any]:
 
         nb = nbformat.read(str(ipynb), as_version=4)
         html_path = tmp / f"{stem}.html"
-        atomic_write_text(html_path, render_pack_html(nb, banner=f"Quarterly review {task.as_of}", footer=task.footer))
+        atomic_write_text(html_path, render_pack_html(nb, banner=_banner(task.as_of, rec.get("basis")),
+                                                      footer=task.footer))
         review_path.unlink(missing_ok=True)  # the notebook wrote the Excel pack from it
+        (tmp / HISTORY_FILE).unlink(missing_ok=True)
         if task.pdf:
             rec["step"] = "pdf"
             print_pdf(html_path, tmp / f"{stem}.pdf")
@@ -438,6 +451,48 @@ def _run_task(task: _Task) -> dict[str, Any]:
     finally:
         rec["seconds"] = round(time.perf_counter() - t0, 3)
     return rec
+
+
+def _banner(as_of: str, basis: str | None) -> str:
+    """The pack's banner: the quarter, and for an earlier quarter what its figures are built from."""
+    from vmo_lib.history.replay import AS_RECORDED, RECONSTRUCTED
+
+    if basis == RECONSTRUCTED:
+        return f"Quarterly review {as_of} — {RECONSTRUCTED} (this quarter is not in the history)"
+    if basis == AS_RECORDED:
+        return f"Quarterly review {as_of} — actuals up to {as_of}, {AS_RECORDED} (from the history)"
+    return f"Quarterly review {as_of}"
+
+
+def _case_history(task: _Task, case: Any) -> dict[str, Any]:
+    """The case's earlier quarters from the hand-over folder the main process wrote, and the case to
+    review (:func:`vmo_lib.history.replay.replay`: as recorded, reconstructed or current)."""
+    from vmo_lib.history.replay import replay
+    from vmo_lib.history.store import empty_frames, load_frames
+
+    path = Path(task.history_dir) / f"{safe_id(case.case_id)}.pickle"
+    frames = load_frames(path) if path.is_file() else empty_frames()
+    frames = {t: df[df["case_id"] == case.case_id] for t, df in frames.items()}  # safe_id may collide
+    replayed, basis = replay(case, task.as_of, frames, task.history_latest)
+    return {"case": replayed, "basis": basis, "frames": frames}
+
+
+def _hand_over_history(review: Any, history: Mapping[str, Any], path: Path, src: Path) -> tuple[dict, list]:
+    """This quarter's records, the notebook's hand-over file (earlier quarters + this one) and the inputs."""
+    import pandas as pd
+
+    from vmo_lib.history.records import records_from_review
+    from vmo_lib.history.replay import input_files
+    from vmo_lib.history.store import save_frames
+
+    current = records_from_review(review)
+    earlier = history["frames"]
+    frames = {}
+    for t, df in earlier.items():
+        before = df[df["quarter"] < review.as_of]
+        frames[t] = pd.concat([before, current[t]], ignore_index=True) if len(before) else current[t]
+    save_frames(frames, path)
+    return current, input_files(src, review.case_id)
 
 
 def _index_figures(results: Mapping[str, Any]) -> dict[str, str]:
@@ -497,6 +552,125 @@ def _portfolio_review(recs: list[dict], folder: Path, as_of: str, seed: int, ann
     settings = load_portfolio_settings(folder, {"budget": annual_budget})
     pr = review_portfolio(reviews, review_quarter(as_of), settings=settings, failures=failures, seed=seed)
     return save_review(pr, work / "portfolio_review.pickle")
+
+
+# --- the quarterly history ---------------------------------------------------------------------------------
+class _History:
+    """The review's side of :mod:`vmo_lib.history.store`: read once before the cases, hand each case its
+    frames, record the quarter at the end. Workers never open the database."""
+
+    def __init__(self, history: str | os.PathLike[str] | bool | None, folder: Path, timeout: float | None) -> None:
+        from vmo_lib.history.store import DEFAULT_FILE, LOCK_TIMEOUT
+
+        if history is True or history is None:
+            self.path: Path | None = Path(folder) / DEFAULT_FILE
+        elif history is False:
+            self.path = None
+        else:
+            self.path = Path(history)
+        self.timeout = LOCK_TIMEOUT if timeout is None else float(timeout)
+        self.case_dir = ""
+        self.latest: str | None = None
+        self.frames: dict[str, Any] = {}
+        self.records: list[dict[str, Any]] = []
+        self.inputs: list[dict[str, Any]] = []
+        self.basis: dict[str, str] = {}
+        self.was_reconstructed: set[str] = set()
+
+    @property
+    def on(self) -> bool:
+        return self.path is not None
+
+    def read(self, as_of: str, work: Path) -> None:
+        """Read the earlier quarters (and this one, for a replay) and write one pickle per case into ``work``."""
+        if self.path is None:
+            return
+        from vmo_lib.history.store import open_history, save_frames
+
+        if self.path.exists() and self.path.is_dir():
+            raise OutputError(f"{self.path}: is a folder, not a history file")
+        with open_history(self.path, read_only=True, timeout=self.timeout) as h:
+            quarters = h.quarters()
+            self.frames = h.frames(upto=as_of)
+            runs = h.runs()
+        self.latest = quarters[-1] if quarters else None
+        last = runs[runs["quarter"] == as_of].tail(1)
+        # cases whose recorded figures were themselves reconstructed stay labelled so when replayed
+        self.was_reconstructed = set(json.loads(last["reconstructed"].iloc[0] or "[]")) if len(last) else set()
+        work.mkdir(parents=True, exist_ok=True)
+        cq = self.frames["case_quarter"]
+        for cid in sorted(set(cq["case_id"])):
+            save_frames({t: df[df["case_id"] == cid] for t, df in self.frames.items()},
+                        work / f"{safe_id(cid)}.pickle")
+        self.case_dir = str(work.resolve())
+
+    def collect(self, recs: Sequence[dict]) -> None:
+        """Keep this quarter's records of every case reviewed (before the reviews are dropped)."""
+        for r in sorted((r for r in recs if r.get("kind") == "case"), key=lambda r: r["source"]):
+            if r.get("review") is not None and r.get("records") is not None:
+                self.records.append(r["records"])
+                self.inputs.extend(r.get("inputs") or [])
+                if r.get("basis"):
+                    self.basis[r["review"].case_id] = r["basis"]
+
+    def _current(self, recs: Sequence[dict]) -> list[dict[str, Any]]:
+        return [r["records"] for r in sorted(recs, key=lambda r: r["source"])
+                if r.get("kind") == "case" and r.get("review") is not None and r.get("records") is not None]
+
+    def portfolio_file(self, recs: Sequence[dict], as_of: str, work: Path) -> str | None:
+        """All cases' earlier quarters plus this quarter's records, for the portfolio notebook."""
+        if self.path is None:
+            return None
+        import pandas as pd
+
+        from vmo_lib.history.records import TABLES
+        from vmo_lib.history.store import save_frames
+
+        frames = {}
+        for t in TABLES:
+            parts = [df for df in (self.frames.get(t),) if df is not None and len(df)]
+            parts = [df[df["quarter"] < as_of] for df in parts]
+            parts += [r[t] for r in self._current(recs)]
+            parts = [p for p in parts if len(p)]
+            frames[t] = pd.concat(parts, ignore_index=True) if parts else None
+        return str(save_frames({t: df for t, df in frames.items() if df is not None}, work / "portfolio_history.pickle"))
+
+    def record(self, as_of: str, run_id: str, started: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        """Record the quarter in one transaction; what the manifest says about it."""
+        if self.path is None:
+            return {"file": None, "recorded": False, "reason": "--no-history"}
+        import datetime as dt
+
+        import pandas as pd
+
+        from vmo_lib.history.records import TABLES
+        from vmo_lib.history.replay import AS_RECORDED, CURRENT, RECONSTRUCTED
+        from vmo_lib.history.store import open_history
+
+        info: dict[str, Any] = {"file": str(self.path), "quarter": as_of, "run_id": run_id,
+                                "cases": len(self.records), "recorded": False,
+                                "earlier_quarters": sorted(set(self.frames.get("case_quarter", pd.DataFrame(
+                                    {"quarter": []}))["quarter"]) - {as_of}),
+                                "basis": {b: sorted(c for c, x in self.basis.items() if x == b)
+                                          for b in sorted(set(self.basis.values())) if b != CURRENT}}
+        if not self.records:
+            info["reason"] = "no case was reviewed"
+            return info
+        frames = {t: pd.concat([r[t] for r in self.records if len(r[t])], ignore_index=True)
+                  if any(len(r[t]) for r in self.records) else self.records[0][t] for t in TABLES}
+        reconstructed = [c for c, b in self.basis.items()
+                         if b == RECONSTRUCTED or (b == AS_RECORDED and c in self.was_reconstructed)]
+        try:
+            t0 = dt.datetime.strptime(started, "%Y-%m-%dT%H:%M:%S%z").astimezone(dt.UTC).replace(tzinfo=None)
+        except ValueError:
+            t0 = None
+        with open_history(self.path, read_only=False, timeout=self.timeout) as h:
+            before = h.runs()
+            h.record_quarter(as_of, frames, run_id=run_id, started=t0, kind="review", parameters=parameters,
+                             inputs=self.inputs, reconstructed=reconstructed)
+        prev = before[before["quarter"] == as_of]["run_id"].tolist()
+        info.update(recorded=True, replaced_run_id=prev[-1] if prev else None)
+        return info
 
 
 # --- running many tasks ------------------------------------------------------------------------------------
@@ -1098,6 +1272,8 @@ def run_review(
     case_notebook: str | os.PathLike[str] | None = None,
     portfolio_notebook: str | os.PathLike[str] | None = None,
     worker_timeout: float = 60.0,
+    history: str | os.PathLike[str] | bool = True,
+    history_timeout: float | None = None,
 ) -> ReviewResult:
     """Run the quarterly review of a folder of case workbooks into ``out``.
 
@@ -1134,6 +1310,14 @@ def run_review(
         ``portfolio_notebook=""`` to skip the portfolio pack.
     worker_timeout : float, default 60
         With ``scheduler``: how long to wait for the cluster's first worker before failing.
+    history : path or bool, default True
+        The quarterly history (:mod:`vmo_lib.history.store`): True = ``vmo-history.duckdb`` in
+        ``folder``, a path = that file, False = none. Read once before the cases are reviewed (the
+        notebooks get their frames as ``history_file``); the quarter is recorded in one transaction
+        when every pack is built, before the switch (see the module notes).
+    history_timeout : float, optional
+        Seconds to wait while another process holds the history's lock (default
+        :data:`vmo_lib.history.store.LOCK_TIMEOUT`); then :class:`~vmo_lib.history.store.HistoryLocked`.
 
     Returns
     -------
@@ -1151,6 +1335,9 @@ def run_review(
         left): ``out`` keeps the previous complete run.
     SchedulerError
         If the Dask scheduler cannot be reached or has no worker within ``worker_timeout``.
+    HistoryError
+        The history is locked by another process beyond ``history_timeout``, written by a newer
+        version or not a history: ``out`` keeps the previous run and the history is unchanged.
     ReviewStopped
         On SIGINT, SIGTERM or SIGHUP (in the main thread): pending cases are cancelled, workers and
         kernels killed, and ``out`` keeps the previous complete run (unless ``completed``).
@@ -1182,6 +1369,7 @@ def run_review(
         raise OutputError(_output_reason(exc, out_path.parent) or f"{out}: {exc}") from None
     workers = max(1, int(workers if workers is not None else min(2, os.cpu_count() or 1)))
     run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{secrets.token_hex(3)}"
+    hist = _History(history, folder, history_timeout)
 
     with _run_lock(lock, out_path), _StopSignals() as stop:
         try:
@@ -1196,7 +1384,7 @@ def run_review(
         try:
             result, bar, summary = _review_into(
                 gen, run_id, out, folder, inputs, as_of, workers, scheduler, pdf, progress, seed, scenario, timeout,
-                case_notebook, portfolio_notebook, worker_timeout, started, t_start, annual_budget)
+                case_notebook, portfolio_notebook, worker_timeout, started, t_start, annual_budget, hist)
             _pause_for_tests("switch")
             with stop.deferred():
                 aside = _switch(out_path, gen)
@@ -1232,10 +1420,13 @@ def _review_into(out_abs: Path, run_id: str, out: Path, folder: Path, inputs: Se
                  workers: int, scheduler: str | None, pdf: bool, progress: str | None, seed: int, scenario: str,
                  timeout: float, case_notebook: str | os.PathLike[str] | None,
                  portfolio_notebook: str | os.PathLike[str] | None, worker_timeout: float, started: str,
-                 t_start: float, annual_budget: float | None = None) -> tuple[ReviewResult, _Progress, dict[str, Any]]:
+                 t_start: float, annual_budget: float | None = None,
+                 hist: _History | None = None) -> tuple[ReviewResult, _Progress, dict[str, Any]]:
     """The whole review written into ``out_abs``, the new run's folder (not yet visible as ``out``)."""
+    hist = hist or _History(False, folder, None)
     work = Path(tempfile.mkdtemp(prefix=".work-", dir=out_abs))
     try:
+        hist.read(as_of, work / "history")
         case_src = Path(case_notebook) if case_notebook else CASE_NOTEBOOK
         case_nb = prepare_notebook(case_src, work / "case_review.ipynb", CASE_PARAMETERS)
         pf_src = None if portfolio_notebook == "" else Path(portfolio_notebook or PORTFOLIO_NOTEBOOK)
@@ -1248,20 +1439,24 @@ def _review_into(out_abs: Path, run_id: str, out: Path, folder: Path, inputs: Se
         for p in inputs:
             tasks.append(_Task("case", str(p.resolve()), p.stem, str(case_nb),
                                {"case_path": str(p.resolve()), **common, **dict.fromkeys(case_optional, "")},
-                               str(out_abs), as_of, scenario, pdf, timeout, footer))
+                               str(out_abs), as_of, scenario, pdf, timeout, footer,
+                               hist.case_dir, hist.latest))
         bar = _Progress(progress, len(tasks) + (pf_nb is not None))
         recs = _run_all(tasks, workers, scheduler, bar, worker_timeout)
         _refuse_duplicate_ids(recs, as_of, footer)
         if pf_nb is not None:  # the portfolio review is built from the case reviews just computed
             pf_review = _portfolio_review(recs, folder, as_of, seed, annual_budget, work)
-            optional = {"annual_budget": annual_budget, "review_file": str(pf_review)}
+            optional = {"annual_budget": annual_budget, "review_file": str(pf_review),
+                        "history_file": hist.portfolio_file(recs, as_of, work)}
             pf_params = {k: v for k, v in optional.items() if k in _declared(pf_nb, OPTIONAL_PARAMETERS)}
             pf_task = _Task("portfolio", str(folder.resolve()), "portfolio", str(pf_nb),
                             {"folder": str(folder.resolve()), **common, **pf_params}, str(out_abs), as_of, scenario,
                             pdf, timeout, footer)
             recs += _run_all([pf_task], 1, None, bar, worker_timeout)
+        hist.collect(recs)
         for r in recs:
             r.pop("review", None)
+            r.pop("records", None)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -1290,6 +1485,11 @@ def _review_into(out_abs: Path, run_id: str, out: Path, folder: Path, inputs: Se
         r["links"] = _links(r)
         r["source"] = os.path.relpath(r["source"]) if r["kind"] == "case" else str(folder)
 
+    # The quarter is recorded before the manifest and the switch: a kill before this line leaves the
+    # history as it was; after it, the history holds the quarter and OUT may still show the previous
+    # run until the switch — re-running replaces the quarter (a revision row) and switches OUT.
+    history_info = hist.record(as_of, run_id, started, {"folder": str(folder), "as_of": as_of, "scenario": scenario,
+                                                        "seed": int(seed), "annual_budget": annual_budget})
     seconds = round(time.perf_counter() - t_start, 3)
     n_failed = sum(r["status"] != "ok" for r in case_recs) + (pf_rec is not None and pf_rec["status"] != "ok")
     manifest = {
@@ -1304,6 +1504,7 @@ def _review_into(out_abs: Path, run_id: str, out: Path, folder: Path, inputs: Se
         "status": "ok" if n_failed == 0 else "failed", "failed": int(n_failed),
         "cases": [_manifest_row(r) for r in case_recs],
         "portfolio": _manifest_row(pf_rec) if pf_rec else None,
+        "history": history_info,
     }
     atomic_write_text(out_abs / "manifest.json",
                       json.dumps(manifest, indent=2, default=str, allow_nan=False) + "\n")
@@ -1323,7 +1524,7 @@ def _review_into(out_abs: Path, run_id: str, out: Path, folder: Path, inputs: Se
 
 
 _MANIFEST_KEYS = ("case_id", "title", "source", "sha256", "safe_id", "status", "step", "error", "issues",
-                  "partial_output", "verdict", "rag", "decision", "decision_reason", "seconds", "outputs")
+                  "partial_output", "verdict", "rag", "decision", "decision_reason", "seconds", "outputs", "basis")
 
 
 def _manifest_row(r: dict) -> dict[str, Any]:

@@ -46,6 +46,7 @@ COMMANDS = (
     "risk",
     "portfolio",
     "review",
+    "history",
 )
 
 

@@ -3,7 +3,10 @@
 A thin adapter over :func:`vmo_lib.batch.run_review`. Exit code 0 when every pack was produced,
 1 when some case (or the portfolio pack) failed — the others are still produced and the index says
 why — and 2 when the folder cannot be read at all, OUT cannot be written (another review is writing
-it, read-only, no space left) or the Dask cluster has no worker; OUT then keeps the previous run.
+it, read-only, no space left), the Dask cluster has no worker, or the quarterly history is locked
+by another review beyond ``--history-wait`` or written by a newer version; OUT then keeps the
+previous run and the history is unchanged. The quarter is recorded in ``vmo-history.duckdb`` in
+FOLDER (``--history PATH``, ``--no-history``; see :mod:`vmo_lib.history.store`).
 A signal stops the review cleanly with one line on stderr: exit 130 (Ctrl-C), 143 (SIGTERM), 129 (SIGHUP).
 """
 
@@ -50,6 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="with --scheduler: fail if the cluster has no worker within this time (default: 60)")
     p.add_argument("--progress", choices=("auto", "bar", "json", "off"), default="auto",
                    help="progress on stderr: a bar on a terminal, JSON lines otherwise (default: auto)")
+    h = p.add_mutually_exclusive_group()
+    h.add_argument("--history", metavar="PATH", default=None,
+                   help="quarterly history file to read and record this quarter in "
+                        "(default: vmo-history.duckdb in FOLDER)")
+    h.add_argument("--no-history", action="store_true", help="neither read nor record the quarterly history")
+    p.add_argument("--history-wait", type=float, default=None, metavar="SECONDS",
+                   help="how long to wait while another review holds the history's lock (default: 30)")
     p.set_defaults(func=_run)
 
 
@@ -59,18 +69,24 @@ def _run(args: argparse.Namespace) -> int:
     from vmo_lib.batch import OutputError, ReviewStopped, SchedulerError, run_review
     from vmo_lib.commands import EXIT_UNREADABLE
     from vmo_lib.errors import BatchError
+    from vmo_lib.history.store import HistoryError
 
     try:
         result = run_review(args.folder, args.as_of, args.out, workers=args.workers, scheduler=args.scheduler,
                             pdf=args.pdf, progress=args.progress, seed=args.seed, scenario=args.scenario,
                             timeout=args.timeout, worker_timeout=args.worker_timeout,
-                            annual_budget=args.budget)
+                            annual_budget=args.budget,
+                            history=False if args.no_history else (args.history or True),
+                            history_timeout=args.history_wait)
     except ReviewStopped as exc:
         now = "holds the new complete run" if exc.completed else "still holds the previous complete run"
         print(f"\nvmo: review stopped by {signal.Signals(exc.signum).name}; {args.out} {now}", file=sys.stderr)
         return exc.exit_code
     except (OutputError, SchedulerError) as exc:
         print(f"vmo: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except HistoryError as exc:
+        print(f"vmo: {exc}; the review was not written and {args.out} still holds the previous run", file=sys.stderr)
         return EXIT_UNREADABLE
     n = len(result.cases)
     print(f"{n - sum(c['status'] != 'ok' for c in result.cases)} of {n} case packs produced in "

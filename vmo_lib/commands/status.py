@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import sys
+from pathlib import Path
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -33,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--view", choices=("economic", "cash"), default="economic",
                    help="benefits counted: economic (all monetised, default) or cash (cash-releasing only)")
     p.add_argument("--json", action="store_true", help="machine-readable output (stable keys)")
+    p.add_argument("--history", metavar="PATH", default=None,
+                   help="quarterly history consulted for an earlier quarter (default: vmo-history.duckdb beside PATH)")
     p.set_defaults(func=run)
 
 
@@ -53,6 +57,17 @@ def run(args: argparse.Namespace) -> int:
 
     as_of = review_quarter(args.as_of)  # a malformed --as-of is a UsageError: exit 2
     case = load_case(args.path, as_of=as_of)
+    from vmo_lib.history.replay import replay_from_file
+    from vmo_lib.history.store import DEFAULT_FILE, HistoryError
+
+    history = getattr(args, "history", None) or Path(args.path).with_name(DEFAULT_FILE)
+    try:  # an earlier quarter: the forecasts as recorded then, or reconstructed from today's files
+        case, _, note = replay_from_file(case, as_of, history)
+    except HistoryError as exc:
+        print(f"vmo: {exc}", file=sys.stderr)
+        return 2
+    if note:
+        print(f"vmo: note: {note}", file=sys.stderr)
     review = review_case(case, as_of, view=args.view, seed=getattr(args, "seed", 0) or 0)
     if args.json:
         dump_json(review.to_dict())

@@ -45,7 +45,7 @@ from vmo_lib.intake.validation import (
 )
 from vmo_lib.intake.workbook import read_workbook
 from vmo_lib.model import FLOW_COLUMNS, LINE_COLUMNS, BusinessCase, Portfolio, normalise_flows
-from vmo_lib.periods import period_range
+from vmo_lib.periods import period_offset, period_range, review_period
 
 __all__ = [
     "WORKBOOK_SUFFIXES",
@@ -289,7 +289,9 @@ def load_case(path: str | os.PathLike[str], as_of: object = None, strict: bool =
     path : str or path-like
         A ``.xlsx``/``.xlsm`` workbook in the template layout. It is opened read-only.
     as_of : str or date, optional
-        Review quarter (``"2026Q3"``): actuals for later periods are errors. Default: today's quarter.
+        Review quarter (``"2026Q3"``): actuals and returns for later periods are left out with a
+        warning (an earlier quarter reviewed after later returns), errors when after today's quarter
+        too. Default: today's quarter.
     strict : bool, default True
         Raise on any error. With ``False`` the case is built from what could be read (lines and
         values with errors are left out) and the errors join the warnings in ``case.issues`` — for
@@ -399,6 +401,9 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
             usable &= ~pd.isna(d["version"])
         if sheet == "Actuals":  # identical repeats are a warning; keep the first
             usable &= ~duplicate_rows(d)[0]
+            if checked.as_of:  # actuals after the review date (an earlier quarter reviewed later): left out
+                usable &= t <= period_offset(review_period(checked.as_of, meta["period_length"]),
+                                             meta["first_period"], meta["period_length"])
         idx = np.nonzero(usable)[0]
         scen = scenario if scenario else np.array([f"rebaseline:{v}" for v in d["version"][idx]], dtype=object)
         add_flows(d["line_id"][idx], d["kind"][idx], d["period"][idx], t[idx], scen, amount[idx],

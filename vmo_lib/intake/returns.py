@@ -19,8 +19,10 @@ Filled returns live **beside the case workbook** in a folder named after the wor
 :class:`~vmo_lib.errors.ValidationError` listing every problem with its file and cell:
 
 * a return stamped for another case, or a row whose case id differs (``return.other_case``);
-* a period after the review date, or outside the case's horizon (``return.period_after_review``,
-  ``return.bad_period``);
+* a period after the review date and today's quarter, or outside the case's horizon
+  (``return.period_after_review``, ``return.bad_period``); a return after the review date but not
+  after today's quarter (an earlier quarter reviewed after later returns) is left out with a warning
+  (``return.after_review``);
 * an unknown line id (``return.unknown_line``), a non-numeric amount or KPI (``return.not_a_number``);
 * the same line and period reported twice with different values, in the case's Actuals sheet and a
   return or in two returns (``return.conflict``). Equal values are accepted once; a field left blank
@@ -61,6 +63,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Si
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from vmo_lib.errors import ValidationError, WorkbookError
+from vmo_lib.intake import validation as rules
 from vmo_lib.intake.template import save_workbook
 from vmo_lib.intake.template import (
     set_text_cell as _put_text,  # the one formula-safe text writer (quote prefix)
@@ -438,8 +441,9 @@ def merge_returns(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], a
     paths : sequence of path-like
         Filled returns (:func:`find_returns`), merged in this order.
     as_of : str, optional
-        Review period; a return for a later period is an error. Default: no check beyond the
-        case's horizon (the loader passes its review quarter).
+        Review period; a return for a later period is left out with a warning (an error when it is
+        after today's quarter too). Default: no check beyond the case's horizon (the loader passes
+        its review quarter).
 
     Returns
     -------
@@ -588,8 +592,16 @@ def _merge(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], as_of: o
                                  f"{case.periods[0]}"))
             continue
         if tau is not None and t_stamp > tau:
-            issues.append(_issue(p, PERIOD_CELL, "period", "return.period_after_review",
-                                 f"period {label} is after the review period {review}"))
+            # a return of a later quarter: an error when after today's quarter too (it cannot have
+            # been filled yet), else the review is of an earlier quarter and the return is left out
+            now = review_period(rules.current_quarter(), case.period_length)
+            if t_stamp > max(tau, case.t_of(now)):
+                issues.append(_issue(p, PERIOD_CELL, "period", "return.period_after_review",
+                                     f"period {label} is after the review period {review} and today's {now}"))
+            else:
+                issues.append(_issue(p, PERIOD_CELL, "period", "return.after_review",
+                                     f"return for {label}, after the review period {review}: left out of this "
+                                     "review of an earlier quarter", severity="warning"))
             continue
         if not 0 <= t_stamp < case.horizon:
             issues.append(_issue(p, PERIOD_CELL, "period", "return.bad_period",

@@ -119,7 +119,9 @@ RULES: dict[str, tuple[str, str]] = {
     "period.not_consecutive": ("error", "period headers out of order, repeated or with a gap"),
     "period.wrong_start": ("error", "the first period header is not the case's first period"),
     "period.outside_horizon": ("error", "a period column with data beyond the horizon"),
-    "actuals.future_period": ("error", "an actual for a period after the review date (as of)"),
+    "actuals.future_period": ("error", "an actual for a period after today's quarter (it cannot have happened yet)"),
+    "actuals.after_review": ("warning", "an actual for a period after the review date but not after today's "
+                                        "quarter (an earlier quarter reviewed after later returns): left out"),
     "actuals.outside_horizon": ("error", "an actual for a period outside the appraisal horizon"),
     "actuals.unknown_line": ("error", "an actual for a line id not in Costs or Benefits"),
     "actuals.duplicate_conflict": ("error", "the same period and line reported twice with different values"),
@@ -164,6 +166,11 @@ def empty_issues() -> pd.DataFrame:
 
 #: The one reading of ``--as-of`` (:func:`vmo_lib.periods.review_quarter`), kept under its old name.
 resolve_as_of = review_quarter
+
+
+def current_quarter() -> str:
+    """Today's quarter: actuals after it cannot exist yet (tests replace this function)."""
+    return review_quarter(None)
 
 
 # --- the result ------------------------------------------------------------------------------------
@@ -938,12 +945,22 @@ def _check_long(sheet: str, t: RawTable, df: dict[str, np.ndarray], meta: dict[s
                          [f"period {p} is outside the appraisal periods {first} to {_label(first, horizon - 1, length)}"
                           for p in period[out]])
         if sheet == "Actuals":
+            # After the review date: an error when after today's quarter too (it cannot have happened
+            # yet), else the review is of an earlier quarter and the later actuals are left out.
             end = period_end_date(as_of, "quarter")
-            is_future = {p: period_start_date(p, length) > end for p in uniq}
+            now = current_quarter()
+            now_end = max(end, period_end_date(now, "quarter"))
+            is_later = {p: period_start_date(p, length) > end for p in uniq}
+            is_future = {p: period_start_date(p, length) > now_end for p in uniq}
+            later = ok & (_lookup(period, is_later) == True)  # noqa: E712 - None for blanks
             future = ok & (_lookup(period, is_future) == True)  # noqa: E712 - None for blanks
             iss.add_many("actuals.future_period", sheet, cells("period", future), "period",
-                         [f"actual for {p}, after the review date {as_of}: only periods up to {as_of} can have actuals"
-                          for p in period[future]])
+                         [f"actual for {p}, after the review date {as_of} and today's quarter {now}: only periods "
+                          f"up to {as_of} can have actuals" for p in period[future]])
+            left_out = later & ~future
+            iss.add_many("actuals.after_review", sheet, cells("period", left_out), "period",
+                         [f"actual for {p}, after the review date {as_of}: left out of this review of an earlier "
+                          "quarter" for p in period[left_out]])
     df["t"] = tt
     if sheet == "Actuals" and n:
         none = _na(df["amount"]) & _na(df["kpi_value"]) & ~_bad_cells(iss, sheet, "amount", t)
@@ -1145,7 +1162,8 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
     raw : RawWorkbook
         From :func:`vmo_lib.intake.workbook.read_workbook` (or :func:`~vmo_lib.intake.workbook.parse_sheets`).
     as_of : str or date, optional
-        Review quarter (``"2026Q3"``); actuals after it are errors. Default: today's quarter.
+        Review quarter (``"2026Q3"``); actuals after it are left out with a warning
+        (``actuals.after_review``), errors when after today's quarter too. Default: today's quarter.
     file_warnings : sequence of str
         Warnings from the file check (:func:`vmo_lib.intake.safety.check_workbook_file`), reported as
         ``workbook.file_warning``.
