@@ -365,3 +365,40 @@ def test_many_cases_at_once_equal_each_case_alone(hist):
     assert m["S"]["quarter"] == "2026Q2" and m["S"]["n_changes"] == len(mv.what_changed(others[1]))
     assert m["R"]["n_changes"] == len(mv.what_changed(others[2]))
     assert m["A"]["flagged"] == 1 and m["R"]["flagged"] == 0
+
+
+# --- vmo review: the packs and the index show the movement ----------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.xdist_group("papermill")
+def test_vmo_review_shows_movement_in_the_pack_and_the_index(tmp_path):
+    """Two quarters backfilled, the third reviewed with the real notebooks (expected NPV 70, 60, 40 as
+    worked by hand in tests/test_history_review.py)."""
+    from test_history_review import case as history_case
+
+    from vmo_lib.batch import run_review
+    from vmo_lib.history.replay import backfill
+    from vmo_lib.history.store import open_history
+    from vmo_lib.intake.template import write_case_workbook
+
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    write_case_workbook(history_case(), folder / "hist-1.xlsx")
+    write_case_workbook(history_case(case_id="HIST-2"), folder / "hist-2.xlsx")
+    backfill(folder, "2024Q1", "2024Q2", folder / "vmo-history.duckdb")
+    out = tmp_path / "out"
+    res = run_review(folder, "2024Q3", out, workers=1, progress="off")
+    assert res.ok
+    pack = (out / "cases" / "HIST-1" / "pack.html").read_text()
+    assert "Movement since last quarter" in pack and "What changed since 2024Q2" in pack
+    assert "3 quarters on record, 2024Q1 to 2024Q3" in pack
+    index = (out / "index.html").read_text()
+    assert "<th>Movement</th>" in index and index.count("<svg") == 2
+    assert "−£20 since 2024Q2" in index                              # 60 -> 40
+    assert "Portfolio value by quarter" in (out / "portfolio.html").read_text()
+    # the portfolio block's sums equal the store's own (summed in DuckDB): two methods, one answer
+    with open_history(folder / "vmo-history.duckdb") as h:
+        store_sums = h.portfolio_trend()
+        frames = h.frames()
+    mine = mv.portfolio_by_quarter(frames)
+    assert mine["expected_npv"].tolist() == store_sums["expected_npv"].tolist() == [140.0, 120.0, 80.0]
+    assert mine["realised"].tolist() == store_sums["benefit_actual_to_date"].fillna(0).tolist()
