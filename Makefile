@@ -28,7 +28,12 @@ $(VENV)/.installed: pyproject.toml
 	  test $${PIPESTATUS[0]} -eq 0
 	@touch $@
 
-venv: $(VENV)/.installed
+# JupyterLab in .venv opens the jupytext notebooks (notebooks/*.py) as notebooks on double-click.
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+$(LAB_OVERRIDES): jupyter/lab/settings/overrides.json $(VENV)/.installed
+	@mkdir -p $(dir $@) && cp $< $@
+
+venv: $(VENV)/.installed $(LAB_OVERRIDES)
 
 # Debian's Chromium for the browser test and PDF packs (no browser download at run time).
 browser:

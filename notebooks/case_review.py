@@ -20,7 +20,7 @@
 
 # %%
 # %matplotlib inline
-from vmo_lib.outputs import case_pack, charts, excel
+from vmo_lib.outputs import case_pack, charts, early_warning, excel
 from vmo_lib.outputs import html as report
 from vmo_lib.portfolio import review as reviews
 
@@ -55,7 +55,7 @@ case_pack.narrative_html(status)
 # take the approved NPV to the expected NPV.
 
 # %%
-charts.value_bridge_chart(status.bridge_current or status.bridge, status.currency)
+report.figure(charts.value_bridge_chart(status.bridge_current or status.bridge, status.currency))
 
 # %% [markdown]
 # ## Appraisal
@@ -67,13 +67,18 @@ case_pack.appraisal_table(review)
 # %% [markdown]
 # ## Realisation
 # Plan against actual for every benefit and cost line up to the review period; variance is positive when better
-# than plan. Benefits are counted gross; dis-benefits are on their own lines.
+# than plan. Benefits are counted gross; dis-benefits are on their own lines. "Why" gives the reason for each
+# line's RAG (money realised against plan, or the KPI's progress towards its target against the time elapsed).
 
 # %%
-charts.realisation_curve(status)
+report.figure(charts.realisation_curve(status))
 
 # %%
 case_pack.realisation_table(status)
+
+# %%
+# Early warning: benefits projected to miss their target while still green or amber (vmo_lib.analysis.rampup)
+early_warning.early_warning_block(review)
 
 # %%
 # Movement since last quarter, from the quarterly history (nothing without one)
@@ -92,8 +97,27 @@ from vmo_lib.outputs import movement as movement_blocks  # noqa: E402
 # %%
 case_pack.risk_summary(review)
 
+# %% [markdown]
+# ### How the expected NPV could turn out
+# Every simulated outcome of the expected NPV: the histogram shows how they spread, the S-curve the chance the
+# NPV ends at or below each value. P10, P50 and P90, zero and the approved NPV are marked.
+
 # %%
-charts.tornado_chart(review.tornado, status.currency) if len(review.tornado) else None
+case_pack.risk_charts(review)
+
+# %% [markdown]
+# ### What moves the NPV most
+
+# %%
+report.figure(charts.tornado_chart(review.tornado, status.currency)) if len(review.tornado) else None
+
+# %% [markdown]
+# ## Optimism bias (Green Book)
+# The plan in force with HM Treasury's optimism-bias uplifts for its type, reduced stage by stage as the
+# case matures: a test of how much of the promise survives the systematic optimism of business cases.
+
+# %%
+case_pack.optimism_bias_html(review)
 
 # %% [markdown]
 # ## Measurement gaps
@@ -101,6 +125,11 @@ charts.tornado_chart(review.tornado, status.currency) if len(review.tornado) els
 
 # %%
 case_pack.gaps_table(status)
+
+# %%
+from vmo_lib.outputs.network_chart import benefit_map_block  # noqa: E402 - the benefits dependency network
+
+benefit_map_block(review)
 
 # %% [markdown]
 # ## Validation warnings

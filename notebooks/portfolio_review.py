@@ -52,37 +52,36 @@ from vmo_lib.outputs import movement as movement_blocks  # noqa: E402
  if history_file else None)
 
 # %% [markdown]
-# ## Cases needing decisions
+# ## Decisions needed
 # Most urgent first; the decision and its reason are those of each case's own pack.
 
 # %%
 portfolio_pack.decisions_table(review)
 
 # %% [markdown]
-# ## Register
-# Every case with its decision, verdict, RAG and value as of the review period. Each case's expected NPV is
-# first shown on its own basis (as in its pack), then every NPV is restated on the one portfolio basis
-# stated above (approved = original baseline, in force = after any re-baseline, expected = actuals then
-# forecast, forward = what remains); totals add only the restated columns. Value for money is the expected
-# NPV per unit of capital budget.
+# ## Movement since the last review
+# What changed since the quarter before: expected NPV, verdicts and decisions.
 
 # %%
-portfolio_pack.register_table(review.register)
-
-# %% [markdown]
-# Workbooks that could not be loaded are not in the figures above.
-
-# %%
-portfolio_pack.load_failures_table(review.failures)
+portfolio_pack.movement_section(review)
 
 # %% [markdown]
 # ## Value map
 # Where the value is and how uncertain it is: expected NPV against the spread of its simulated outcomes
-# (P90 − P10), bubble size the capital budget, colour the RAG.
+# (P90 − P10), bubble size the capital budget, colour the RAG rating.
 
 # %%
 for _currency, cases_in_currency in review.register.groupby("currency"):  # one map per currency
-    display(charts.value_risk_map(cases_in_currency))
+    display(report.figure(charts.value_risk_map(cases_in_currency)))
+
+# %% [markdown]
+# ## Register
+# Every case with its decision, verdict, RAG and value as of the review period. The first money column is each
+# case's expected NPV on its own basis (as in its pack); the others are restated on the one portfolio basis
+# stated above, and the totals add only those. Hover over a heading for its meaning; the key is below.
+
+# %%
+portfolio_pack.register_table(review.register)
 
 # %% [markdown]
 # ## Selection at the budget
@@ -93,7 +92,7 @@ for _currency, cases_in_currency in review.register.groupby("currency"):  # one 
 portfolio_pack.selection_table(review)
 
 # %% [markdown]
-# ## Realisation roll-up
+# ## Appendix A: realisation roll-up
 # Benefits realised to date against plan, by benefit type (non-financial KPIs are not added up).
 
 # %%
@@ -101,17 +100,41 @@ report.table(portfolio_review.realisation_by_type(review), money=["plan_total", 
              percent=["realisation_pct"], currency="currency")
 
 # %% [markdown]
-# ## Double counting
+# ## Appendix B: double counting
 # Benefits of different cases that claim the same KPI for the same unit over the same periods.
 
 # %%
 report.table(portfolio_review.double_counting_table(review), money=["amount_at_stake"], currency="currency",
              empty="No benefit is claimed twice.")
 
+# %%
+from vmo_lib.outputs.network_chart import strategic_rollup_block  # noqa: E402 - benefits by strategic objective
+
+strategic_rollup_block(review)
+
 # %% [markdown]
-# ## Reference-class findings
+# ## Appendix C: reference-class findings
 # What this portfolio's own history says about estimates: actual over baseline at P50 and P80, by case type.
 
 # %%
 report.table(review.uplifts.rename(columns={"group": "case_type", "n": "cases"}),
              digits={"ratio_p50": 2, "ratio_p80": 2}, percent=["adjustment_p50", "adjustment_p80"])
+
+# %% [markdown]
+# ## Appendix D: estimating accuracy
+# How far approved cost, benefit and schedule ended from actual in closed cases, and how owners' forecasts
+# compared with what was later reported, from the quarterly history.
+
+# %%
+# Estimating accuracy learned from the quarterly history (closed cases, owners' forecast bias): vmo_lib.history.accuracy
+from vmo_lib.history.store import load_frames  # noqa: E402
+from vmo_lib.outputs import accuracy as accuracy_blocks  # noqa: E402
+
+accuracy_blocks.accuracy_section(load_frames(history_file), review)
+
+# %% [markdown]
+# ## Appendix E: workbooks not loaded
+# Workbooks that could not be loaded are not in any figure above.
+
+# %%
+portfolio_pack.load_failures_table(review.failures)

@@ -938,10 +938,87 @@ def sample_specs() -> list[Spec]:
     return specs
 
 
+# --- benefits dependency networks (the Benefit map sheet; vmo_lib.intake.benefit_map) ---------------
+def _node(node_id: str, kind: str, name: str | None, owner: str | None, feeds: str = "", planned: str | None = None,
+          forecast: str | None = None, actual: str | None = None) -> dict[str, Any]:
+    return {"node_id": node_id, "kind": kind, "name": name, "owner": owner, "feeds": feeds,
+            "planned_delivery": planned, "forecast_delivery": forecast, "actual_delivery": actual}
+
+
+def benefit_maps() -> dict[str, list[dict[str, Any]]]:
+    """Case id → the rows of its Benefit map. A map changes no figure of a review (the tests compare them);
+    cases not listed are "not mapped".
+
+    FIELD-2025: the scheduling-engine integration (E1), planned for 2026-06-30, failed acceptance and is
+    forecast for 2026-12-15: a late enabler putting both benefits at risk. CRM-2025: every enabler delivered
+    on time; B3 (sales admin time) has no enabler: an orphan benefit; the mobile app (E2) leads to no benefit.
+    CLOUD-2025: on track, waves delivered on their dates, wave 3 due in 2026Q4.
+    """
+    n = _node
+    return {
+        "CRM-2025": [
+            n("C2", "enabler", "CRM configured and live", "CRM Programme Manager", "BC1, BC2",
+              planned="2025-09-30", actual="2025-09-26"),
+            n("C4", "enabler", "Sales teams trained", "Head of Sales Enablement", "BC1",
+              planned="2025-12-31", actual="2025-12-12"),
+            n("E2", "enabler", "Mobile CRM app for field sales", "CRM Programme Manager", "",
+              planned="2026-12-31"),
+            n("BC1", "business change", "Guided selling and lead scoring in daily use", "Sales Director", "B1"),
+            n("BC2", "business change", "Legacy CRM switched off", "Head of Sales Operations", "B2"),
+            n("B1", "benefit", None, None, "IO1"),
+            n("B2", "benefit", None, None, "IO2"),
+            n("B3", "benefit", None, None, "IO2"),
+            n("IO1", "investment objective", "Win more of the pipeline", "Sales Director", "SO1"),
+            n("IO2", "investment objective", "Lower the cost of sale", "Chief Commercial Officer", "SO2"),
+            n("SO1", "strategic objective", OBJ_REVENUE, "Chief Executive"),
+            n("SO2", "strategic objective", OBJ_LEAN, "Chief Operating Officer"),
+        ],
+        "FIELD-2025": [
+            n("E1", "enabler", "Scheduling engine integrated and accepted", "Field Systems Lead", "BC1, BC2",
+              planned="2026-06-30", forecast="2026-12-15"),
+            n("C3", "enabler", "Rugged devices issued to engineers", "Field Systems Lead", "BC2",
+              planned="2026-06-30", actual="2026-06-19"),
+            n("BC1", "business change", "Same-day dynamic scheduling of engineers", "Head of Field Operations", "B1"),
+            n("BC2", "business change", "Job history and parts on the engineer's device", "Head of Field Operations",
+              "B2"),
+            n("B1", "benefit", None, None, "IO1"),
+            n("B2", "benefit", None, None, "IO1, IO2"),
+            n("IO1", "investment objective", "Cut the cost of field service", "Chief Operating Officer", "SO1"),
+            n("IO2", "investment objective", "Fix faults at the first visit", "Head of Field Operations", "SO2"),
+            n("SO1", "strategic objective", OBJ_LEAN, "Chief Operating Officer"),
+            n("SO2", "strategic objective", OBJ_DIGITAL, "Chief Customer Officer"),
+        ],
+        "CLOUD-2025": [
+            n("E1", "enabler", "Cloud landing zone built", "Head of Cloud Platform", "BC1, BC2",
+              planned="2025-09-30", actual="2025-09-12"),
+            n("E2", "enabler", "Migration waves 1 and 2 complete", "Migration Lead", "BC1",
+              planned="2026-03-31", actual="2026-03-27"),
+            n("E3", "enabler", "Migration wave 3 complete", "Migration Lead", "BC1", planned="2026-12-18"),
+            n("BC1", "business change", "Workloads run in the cloud, data centre exited", "Head of Infrastructure",
+              "B1, B2"),
+            n("BC2", "business change", "Resilient, automated operations", "Head of Service Management", "B3"),
+            n("B1", "benefit", None, None, "IO1"),
+            n("B2", "benefit", None, None, "IO1"),
+            n("B3", "benefit", None, None, "IO2"),
+            n("IO1", "investment objective", "Lower infrastructure cost", "Chief Technology Officer", "SO1"),
+            n("IO2", "investment objective", "Fewer outages", "Head of Service Management", "SO1"),
+            n("SO1", "strategic objective", OBJ_LEAN, "Chief Operating Officer"),
+        ],
+    }
+
+
+def _with_map(case: BusinessCase) -> BusinessCase:
+    from vmo_lib.intake.benefit_map import map_frame
+
+    rows = benefit_maps().get(case.case_id)
+    case.benefit_map = map_frame(rows) if rows else None
+    return case
+
+
 # --- writing ------------------------------------------------------------------------------------
 def build_portfolio() -> list[tuple[Spec, BusinessCase]]:
     """Every sample case, built in memory (no files)."""
-    return [(s, build_case(s)) for s in sample_specs()]
+    return [(s, _with_map(build_case(s))) for s in sample_specs()]
 
 
 def _money_text(x: float) -> str:
@@ -1014,6 +1091,10 @@ def readme_text(built: Sequence[tuple[Spec, BusinessCase]]) -> str:
         "  (approved 2025-09-30, in force for a 2026Q3 review) and FIELD-2025 RB1 (approved 2026-10-20, after",
         "  the 2026Q3 review period: in force from a 2026Q4 review).",
         "- **Measurement gap** (a warning, not an error): DATA-2025 B3 has no actual since 2026Q2.",
+        "- **Benefit maps** (benefits dependency networks, `vmo map`) on CRM-2025, FIELD-2025 and CLOUD-2025; the",
+        "  others are not mapped. FIELD-2025 E1 (scheduling engine, planned 2026-06-30, forecast 2026-12-15) is a",
+        "  late enabler putting B1 and B2 at risk; CRM-2025 B3 is an orphan benefit (no enabler) and its E2 (mobile",
+        "  app) leads to no benefit; CLOUD-2025's enablers are on time.",
         "- **Yearly periods**: DEVICE-2024 (2024–2029); as of 2026Q3 it is reviewed for 2025, as of 2026Q4",
         "  for 2026 (its 2026 actual then missing).",
         "- **Green Book**: REG-2026 uses the declining schedule at 3.5% real; HR-2027 is real at 7%;",

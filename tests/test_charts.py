@@ -115,3 +115,105 @@ def test_charts_draw_on_a_given_axes_and_leave_pyplot_alone(status):
         buf = io.BytesIO()
         f.savefig(buf, format="png")      # renders without pyplot
         assert buf.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# defects a board member saw (issue 14): labels, colours, ticks, keys, alt text
+# --------------------------------------------------------------------------------------------------
+SAMPLE = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+def _boxes(fig, texts):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    r = canvas.get_renderer()
+    return [t.get_window_extent(r) for t in texts if t.get_text()]
+
+
+def _overlaps(boxes):
+    return [(i, j) for i in range(len(boxes)) for j in range(i + 1, len(boxes)) if boxes[i].overlaps(boxes[j])]
+
+
+@pytest.fixture(scope="module")
+def sample_reviews():
+    from vmo_lib.analysis.review import review_case
+    from vmo_lib.intake.loader import load_portfolio
+
+    pf = load_portfolio(SAMPLE, as_of="2026Q3")
+    return {c.case_id: review_case(c, "2026Q3", iterations=2_000) for c in pf.cases}
+
+
+@pytest.fixture(scope="module")
+def sample_register(sample_reviews):
+    from vmo_lib.portfolio.review import review_portfolio
+
+    return review_portfolio(list(sample_reviews.values()), "2026Q3").register
+
+
+def test_value_map_labels_of_the_sample_portfolio_do_not_overlap(sample_register):
+    fig = charts.value_risk_map(sample_register)
+    [ax] = fig.axes
+    labels = [t for t in ax.texts if t.get_text()]
+    assert sorted(t.get_text() for t in labels) == sorted(sample_register["case_id"])
+    assert _overlaps(_boxes(fig, labels)) == []
+
+
+def test_value_map_has_a_tick_below_zero_friendly_rag_legend_and_a_size_key(sample_register):
+    fig = charts.value_risk_map(sample_register)
+    [ax] = fig.axes
+    lo = ax.get_ylim()[0]
+    assert sample_register["expected_npv"].min() < 0
+    assert any(lo <= t < 0 for t in ax.get_yticks())                # e.g. −£2m under LOYALTY's −£1.51m
+    legends = [c for c in ax.get_children() if isinstance(c, matplotlib.legend.Legend)]
+    texts = {t.get_text() for lg in legends for t in lg.get_texts()}
+    titles = {lg.get_title().get_text() for lg in legends}
+    assert "not yet rated" in texts and "grey" not in texts and "RAG rating" in titles
+    assert any("bubble size" in t for t in titles)
+    assert all(t.startswith("£") for t in texts - {"green", "amber", "red", "not yet rated"})
+
+
+def test_tornado_labels_never_overlap_on_the_sample_cases(sample_reviews):
+    for cid, review in sample_reviews.items():
+        if not len(review.tornado):
+            continue
+        fig = charts.tornado_chart(review.tornado, "GBP")
+        [ax] = fig.axes
+        boxes = _boxes(fig, [t for t in ax.texts if t.get_text()])
+        assert _overlaps(boxes) == [], cid
+
+
+def test_bridge_totals_are_neutral_so_a_fall_never_looks_like_a_rise(status):
+    fig = charts.value_bridge_chart(status.bridge, "GBP")
+    bars = [p for p in fig.axes[0].patches if p.get_width() == pytest.approx(0.6)]
+    assert to_hex(bars[0].get_facecolor()) == to_hex(bars[-1].get_facecolor()) == charts.PALETTE["total"]
+    assert charts.PALETTE["total"] not in (charts.PALETTE["gain"], charts.PALETTE["loss"])
+
+
+def test_npv_histogram_and_s_curve_mark_p10_p50_p90_zero_and_the_approved_npv(sample_reviews):
+    r = sample_reviews["CHATBOT-2025"]                                # expected −£593k against £4.99m approved
+    sim, ref = r.simulation, r.status.current_baseline_npv
+    for chart in (charts.npv_distribution_chart, charts.npv_s_curve):
+        fig = chart(sim, "GBP", reference=ref)
+        [ax] = fig.axes
+        xs = {round(float(line.get_xdata()[0]), 6) for line in ax.get_lines() if len(set(line.get_xdata())) == 1}
+        for v in (sim.percentile(10), sim.percentile(50), sim.percentile(90), ref):
+            assert round(float(v), 6) in xs
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert labels[-1] == f"Approved NPV {charts.format_money(ref, 'GBP')}"
+        assert "P10" in charts.alt_text(fig) and "approved NPV" in charts.alt_text(fig)
+
+
+def test_every_chart_has_a_text_alternative_saying_what_it_shows(status, sample_reviews, sample_register):
+    r = sample_reviews["ERP-2024"]
+    figs = [charts.realisation_curve(status), charts.value_bridge_chart(status.bridge, "GBP"),
+            charts.rag_table(status.benefits, "GBP"), charts.tornado_chart(r.tornado, "GBP"),
+            charts.npv_distribution_chart(r.simulation, "GBP"), charts.npv_s_curve(r.simulation, "GBP"),
+            charts.value_risk_map(sample_register)]
+    for fig in figs:
+        alt = charts.alt_text(fig)
+        assert len(alt) > 60 and not alt.startswith("Chart:"), alt
+    b = r.status.bridge
+    alt = charts.alt_text(charts.value_bridge_chart(b, "GBP"))
+    assert f"cost effect {charts.format_money(b.cost, 'GBP')}" in alt and charts.format_money(b.end, "GBP") in alt

@@ -231,6 +231,7 @@ def _results(out, case_id="HIST-1"):
     return json.loads((out / "cases" / case_id / "results.json").read_text())
 
 
+@pytest.mark.slow
 def test_review_records_the_quarter_and_hands_the_notebook_its_history(folder, tmp_path):
     nb = tmp_path / "nb.py"
     nb.write_text(HISTORY_NB)
@@ -286,6 +287,7 @@ REVIEW = ("import sys\nfrom vmo_lib.batch import run_review\n"
           "portfolio_notebook='', history=sys.argv[4])")
 
 
+@pytest.mark.slow
 def test_a_review_killed_while_recording_leaves_packs_and_history_as_before(folder, tmp_path):
     nb = tmp_path / "nb.py"
     nb.write_text(HISTORY_NB)
@@ -339,3 +341,33 @@ def test_a_locked_history_stops_the_review_with_exit_2(folder, tmp_path):
     assert "waited 0.5 s, nothing was written" in r.stderr
     assert f"the review was not written and {tmp_path / 'out'} still holds the previous run" in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+PORTFOLIO_NB = '''# %% tags=["parameters"]
+folder = ""
+as_of = "2026Q3"
+scenario = "baseline"
+seed = 0
+out_dir = ""
+review_file = ""
+history_file = None
+
+# %%
+from vmo_lib.history.store import load_frames
+from vmo_lib.outputs import html as report
+cq = load_frames(history_file)["case_quarter"]
+report.write_results(out_dir, {"rows": cq[["quarter", "case_id", "expected_npv"]].values.tolist()})
+'''
+
+
+def test_the_portfolio_notebook_gets_every_case_of_every_quarter(folder, tmp_path):
+    nb, pf = tmp_path / "nb.py", tmp_path / "pf.py"
+    nb.write_text(HISTORY_NB)
+    pf.write_text(PORTFOLIO_NB)
+    backfill(folder, "2024Q1", "2024Q1", folder / "vmo-history.duckdb")
+    res = run_review(folder, "2024Q2", tmp_path / "out", workers=1, progress="off", case_notebook=nb,
+                     portfolio_notebook=pf)
+    assert res.portfolio["status"] == "ok", res.portfolio
+    rows = json.loads((tmp_path / "out" / "portfolio.results.json").read_text())["rows"]
+    assert rows == [["2024Q1", "HIST-1", 70.0], ["2024Q1", "HIST-2", 70.0],
+                    ["2024Q2", "HIST-1", 60.0], ["2024Q2", "HIST-2", 60.0]]

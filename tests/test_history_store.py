@@ -175,6 +175,7 @@ def test_kill_inside_the_transaction_leaves_the_history_as_before(tmp_path):
         assert h.frames()["case_quarter"]["case_id"].tolist() == ["X", "Y", "X", "Y"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_kill_at_a_random_moment_leaves_either_the_old_or_the_whole_new_quarter(tmp_path, seed):
     path, before = _previous_state(tmp_path)

@@ -186,6 +186,15 @@ def test_cases_in_delivery_and_live_are_committed_never_do_not_fund():
     assert "above the budget in 2027" in tight.note
 
 
+def test_a_budget_with_nothing_competing_for_it_funds_the_committed_cases_only():
+    # only committed cases (no proposed/approved candidate): the solver has no variable; nothing is selected
+    cases = [_case("DEL", "in delivery", [6, 0, 0, 0], [0, 0, 0, 1]), _case("LIV", "live", [2, 2, 0, 0], [0, 3, 3, 3])]
+    cs = committed_selection(cases, "2026Q3", budget=18.0, benefit_target=20.0)
+    assert cs.committed == ["DEL", "LIV"] and cs.selection.selected == [] and cs.not_funded == []
+    assert cs.budget.loc[2027, ["committed", "available", "discretionary"]].tolist() == [10.0, 8.0, 0.0]
+    assert cs.committed_value == pytest.approx(-5 + 5) and cs.target_gap == pytest.approx(20.0)
+
+
 def test_committed_and_candidates_in_different_currencies_are_refused():
     a = _case("A", "live", [1, 0], [0, 2])
     b = make_case({"case_id": "B", "status": "proposed", "first_period": "2027Q1", "horizon": 2, "currency": "EUR"},

@@ -52,7 +52,7 @@ def pv_by_hand(amounts, rate):
 # optimism bias
 # --------------------------------------------------------------------------------------------------
 def test_it_case_gets_green_book_upper_bounds_and_documented_benefit_haircut():
-    case = yearly(case_type="IT: equipment/development", go_live_period="2028")   # g = 2 years
+    case = yearly(case_type="IT: equipment/development", go_live_period="2028", status="proposed")   # g = 2 years
     ob = optimism_bias(case)
     assert (ob.capex, ob.opex, ob.duration, ob.benefits) == (2.0, 0.0, 0.54, 0.25)
     assert ob.delay_periods == 1            # floor(0.54 * 2 + 0.5) = floor(1.58)
@@ -61,7 +61,7 @@ def test_it_case_gets_green_book_upper_bounds_and_documented_benefit_haircut():
 
 
 def test_outsourcing_uplifts_opex_and_case_fields_override_defaults():
-    ob = optimism_bias(yearly(case_type="IT: outsourcing", ob_capex=0.3, ob_benefits=0.0))
+    ob = optimism_bias(yearly(case_type="IT: outsourcing", ob_capex=0.3, ob_benefits=0.0, status="proposed"))
     assert (ob.capex, ob.opex, ob.benefits) == (0.3, 0.41, 0.0)
     assert set(ob.from_case) == {"ob_capex", "ob_benefits"}
 
@@ -73,6 +73,7 @@ def test_optimism_bias_applied_by_hand_on_a_small_case():
         benefits=[line("B1", [0, 0, 60, 60], benefit_type="cash-releasing"),
                   line("D1", [0, 0, -5, 0], benefit_type="dis-benefit")],
         case_type="IT: equipment/development", go_live_period="2027", ob_opex=0.1,   # g = 1 -> delay 1
+        status="proposed",                                                          # outline stage: upper bound
     )
     # capex x3 = 300; opex x1.1 = 33; benefits x0.75 moved one year: only t3 survives = 45;
     # the dis-benefit is moved (t3) but not haircut: -5.

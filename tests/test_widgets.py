@@ -489,3 +489,31 @@ def test_an_invalid_workbook_in_the_folder_is_reported_and_the_case_on_display_s
     assert ex.result.npv == npv
     with pytest.raises(WorkbookError):
         WhatIfExplorer(sample_copy / "BROKEN.xlsx")
+
+
+def test_moving_only_the_discount_rate_revalues_the_promise_too():
+    # Build 100 at t0, saving 60 a year for two years. At 15 % a year: NPV = -100 + 60/1.15 + 60/1.15^2.
+    case = make_case({"case_id": "DR", "first_period": "2026", "period_length": "year", "horizon": 3,
+                      "discount_rate": 0.10},
+                     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
+                     benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 60, 60]}])
+    at_15 = -100 + 60 / 1.15 + 60 / 1.15 ** 2                      # -2.46: the plan itself no longer pays
+    r = WhatIfEngine(case).evaluate(discount_rate=0.15)
+    assert r.npv == pytest.approx(at_15) and r.reference_npv == pytest.approx(at_15)
+    assert r.verdict.label == "on track"                            # nothing but the rate moved: no verdict change
+    assert "revalued at the same 15% a year" in r.verdict_sentence
+    # a real change is still judged: benefits at 80 % against the promise at the same rate
+    r = WhatIfEngine(case).evaluate(discount_rate=0.15, benefit_realisation=0.8)
+    assert r.reference_npv == pytest.approx(at_15)
+    assert r.npv == pytest.approx(-100 + 48 / 1.15 + 48 / 1.15 ** 2)
+    assert r.verdict.label == "at risk"                             # 19.5 below, more than 5 % of PV costs (100)
+
+
+def test_rpa_at_15_percent_is_not_at_risk_while_its_npv_stays_above_the_promise(sample_copy):
+    from vmo_lib.intake.loader import load_case
+
+    shutil.copy2(SAMPLE / "RPA-2025.xlsx", sample_copy / "RPA-2025.xlsx")
+    w = WhatIfEngine(load_case(sample_copy / "RPA-2025.xlsx", as_of="2026Q3"), as_of="2026Q3")
+    r = w.evaluate(scenario="expected", discount_rate=0.15)
+    assert r.npv > r.reference_npv > 0                               # £1.21m against £1.17m, both at 15 %
+    assert r.verdict.label != "at risk"

@@ -46,6 +46,7 @@ COMMANDS = (
     "risk",
     "portfolio",
     "review",
+    "map",
     "history",
 )
 
@@ -53,7 +54,16 @@ COMMANDS = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vmo",
-        description="VMO Workbench: business cases, appraisal, benefits realisation, risk and review packs.",
+        description="VMO Workbench: business cases, appraisal, benefits realisation, risk and review packs.\n\n"
+                    "Run 'vmo COMMAND --help' for what a command does and an example. Rates are written\n"
+                    "as a fraction (0.08) or with a % sign (8%). Add --json to a command for machine-readable\n"
+                    "output (the README lists its keys).",
+        epilog="Examples (the quarterly cycle on the bundled sample portfolio):\n"
+               "  vmo validate data/sample\n"
+               "  vmo status data/sample/CRM-2025.xlsx --as-of 2026Q3\n"
+               "  vmo portfolio data/sample --as-of 2026Q3\n"
+               "  vmo review data/sample --as-of 2026Q3 --out reports/2026Q3",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"vmo-workbench {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
@@ -71,7 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:  # an option checked as it is read (a rate of 800 %)
+        print(f"vmo: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_UNREADABLE

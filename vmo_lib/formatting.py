@@ -28,16 +28,22 @@ Examples
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
+
+from vmo_lib.errors import UsageError
 
 __all__ = [
     "CURRENCY_SYMBOLS",
     "MISSING",
     "currency_prefix",
     "format_money",
+    "format_money_change",
     "format_number",
     "format_percent",
     "is_missing",
+    "parse_amount",
+    "parse_rate",
 ]
 
 #: Currencies shown by their symbol; any other code is written before the amount (``CHF 1,200``).
@@ -131,6 +137,105 @@ def format_money(value: Any, currency: str = "GBP", compact: bool = False, decim
     a = abs(v)
     body = _compact_body(a, decimals) if compact else f"{a:,.0f}"
     return _sign(v < 0, body) + currency_prefix(currency) + body
+
+
+def format_money_change(value: Any, currency: str = "GBP", compact: bool = False) -> str:
+    """A change in money (a variance, a bridge step): :func:`format_money` with a ``+`` on a rise.
+
+    Zero (as shown) carries no sign, so ``£0`` is never ``+£0``.
+
+    Examples
+    --------
+    >>> format_money_change(3_674, "GBP", True), format_money_change(-21_400, "GBP", True)
+    ('+£3,674', '−£21.4k')
+    >>> format_money_change(0.3), format_money_change(None)
+    ('£0', '–')
+    """
+    text = format_money(value, currency, compact=compact)
+    if text == MISSING or float(value) <= 0 or not any(ch in "123456789" for ch in text):
+        return text
+    return "+" + text
+
+
+_RATE = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(%?)\s*$")
+
+
+def parse_rate(text: Any, name: str = "rate") -> float:
+    """A rate a person typed, as a fraction: ``"0.08"`` and ``"8%"`` are both 8 % a year.
+
+    A plain number above 1 is refused rather than guessed: ``8`` would otherwise be 800 %.
+
+    Parameters
+    ----------
+    text : str or number
+        A fraction (``0.08``) or a percentage with its sign (``8%``, ``8.5 %``).
+    name : str
+        What the rate is called in the error message (``"--rate"``).
+
+    Returns
+    -------
+    float
+        The fraction (``0.08``).
+
+    Raises
+    ------
+    UsageError
+        Not a number, a plain number above 1, or a rate of −100 % or below.
+
+    Examples
+    --------
+    >>> parse_rate("0.08"), parse_rate("8%"), parse_rate(" 3.5 % "), parse_rate("0")
+    (0.08, 0.08, 0.035, 0.0)
+    >>> parse_rate("8", "--rate")
+    Traceback (most recent call last):
+    ...
+    vmo_lib.errors.UsageError: --rate 8: a rate is a fraction (0.08) or a percentage with a % sign (8%); a plain 8 would be 800% a year. Did you mean 8%?
+    """
+    raw = str(text).strip()
+    m = _RATE.match(raw)
+    if not m:
+        raise UsageError(f"{name} {raw}: expected a rate such as 0.08 or 8%")
+    number, percent = float(m.group(1)), bool(m.group(2))
+    value = number / 100 if percent else number
+    if not percent and value > 1:
+        raise UsageError(f"{name} {raw}: a rate is a fraction (0.08) or a percentage with a % sign (8%); "
+                         f"a plain {raw} would be {format_number(value * 100)}% a year. Did you mean {raw}%?")
+    if value <= -1:
+        raise UsageError(f"{name} {raw}: a rate must be above −100%")
+    return round(value, 12)  # 8% is 0.08, not 0.08000000000000002
+
+
+_AMOUNT = re.compile(r"^([+-]?)\s*([^\d\s.+-]{1,3}\s?)?((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)\s*(k|m|bn)?$",
+                     re.IGNORECASE)
+
+
+def parse_amount(text: Any, name: str = "amount") -> float:
+    """An amount of money a person typed: ``9000000``, ``9,000,000``, ``9m``, ``£9m``, ``450k``, ``1.2bn``.
+
+    The suffixes are those :func:`format_money` writes (k, m, bn), so a figure copied from a pack
+    reads back; a currency symbol in front is allowed and ignored (the cases' currency applies).
+
+    Raises
+    ------
+    UsageError
+        Not an amount.
+
+    Examples
+    --------
+    >>> parse_amount("9m"), parse_amount("£9,000,000"), parse_amount("450k"), parse_amount("1.2bn")
+    (9000000.0, 9000000.0, 450000.0, 1200000000.0)
+    >>> parse_amount("nine", "--budget")
+    Traceback (most recent call last):
+    ...
+    vmo_lib.errors.UsageError: --budget nine: expected an amount such as 9000000, 9,000,000 or 9m
+    """
+    raw = str(text).strip()
+    m = _AMOUNT.match(raw.replace("\u2212", "-"))
+    if not m:
+        raise UsageError(f"{name} {raw}: expected an amount such as 9000000, 9,000,000 or 9m")
+    sign, _, number, unit = m.groups()
+    value = float(number.replace(",", "")) * {"": 1, "k": 1e3, "m": 1e6, "bn": 1e9}[(unit or "").lower()]
+    return round(-value if sign == "-" else value, 6)
 
 
 def format_percent(value: Any, digits: int = 0) -> str:

@@ -111,6 +111,9 @@ class BusinessCase:
         The workbook it came from ("" for a case built in code).
     sha256 : str
         SHA-256 of that workbook's bytes.
+    benefit_map : pandas.DataFrame or None
+        The benefits dependency network (the *Benefit map* sheet, :mod:`vmo_lib.intake.benefit_map`);
+        ``None`` when the case has none ("not mapped").
     """
 
     meta: dict[str, Any]
@@ -120,6 +123,7 @@ class BusinessCase:
     issues: pd.DataFrame = field(default_factory=lambda: pd.DataFrame())
     source: str = ""
     sha256: str = ""
+    benefit_map: pd.DataFrame | None = None
 
     # --- header ---------------------------------------------------------------------------------
     @property

@@ -19,6 +19,8 @@ Layout (template version :data:`TEMPLATE_VERSION`)
              zero: an error when that line has a plan), or says ``carry_over`` = yes on its rows, and
              every line it does not list keeps the baseline in force before it (the original, or the
              re-baseline approved before it).
+*Benefit map* optional, the benefits dependency network: :data:`BENEFIT_MAP_COLUMNS` (blank or absent
+             = the network is not mapped; :mod:`vmo_lib.intake.benefit_map`).
 *Lists*      hidden; the allowed values behind the drop-downs.
 
 In every table sheet the header is on row :data:`HEADER_ROW`; data starts on the next row.
@@ -32,6 +34,9 @@ __all__ = [
     "ACTUAL_COLUMNS",
     "BASELINE_COLUMNS",
     "BENEFIT_COLUMNS",
+    "BENEFIT_MAP_COLUMNS",
+    "BENEFIT_MAP_SHEET",
+    "NODE_KINDS",
     "BENEFIT_TYPES",
     "CASE_FIELDS",
     "CASE_FIRST_ROW",
@@ -61,7 +66,7 @@ TEMPLATE_VERSION = "1.0"
 SUPPORTED_VERSIONS = ("1.0",)
 VERSION_CELL = "B2"  # on the Case sheet
 
-SHEETS = ("Guide", "Case", "Costs", "Benefits", "Actuals", "Forecast", "Baselines", "Lists")
+SHEETS = ("Guide", "Case", "Costs", "Benefits", "Actuals", "Forecast", "Baselines", "Benefit map", "Lists")
 REQUIRED_SHEETS = ("Case", "Costs", "Benefits")
 HEADER_ROW = 4
 TABLE_FIRST_ROW = HEADER_ROW + 1
@@ -234,3 +239,28 @@ PERIOD_VALUE_COLUMNS = {
     "Costs": C("amount", "Cost in period", "amount", help="Cost in the period, case currency, undiscounted; positive.", minimum=0, width=11),
     "Benefits": C("amount", "Benefit in period", "amount", help="Monetised benefit in the period, case currency, undiscounted; dis-benefits negative.", width=11),
 }
+
+
+# --- the benefits dependency network (optional sheet; vmo_lib.intake.benefit_map) ---------------------
+BENEFIT_MAP_SHEET = "Benefit map"
+#: Node kinds of the benefits dependency network, in the order its arrows run (Cranfield / MSP).
+NODE_KINDS = ("enabler", "business change", "benefit", "investment objective", "strategic objective")
+BENEFIT_MAP_COLUMNS: tuple[Column, ...] = (
+    C("node_id", "Node id", "id", True, help="Unique id of the node. A benefit's id is its line id on Benefits; an "
+      "enabler may use a cost line id from Costs (that cost line is the enabler) or a new id for a deliverable.",
+      width=10),
+    C("kind", "Kind", "choice", True, NODE_KINDS, help="enabler -> business change -> benefit -> investment objective "
+      "-> strategic objective: arrows run left to right only.", width=18),
+    C("name", "Name", "text", help="What the node is; blank for a benefit = its name on Benefits.", width=32),
+    C("owner", "Owner", "text", help="Accountable person or role; blank for a benefit = its owner on Benefits.",
+      width=18),
+    C("feeds", "Feeds (node ids)", "text", help="Ids of the nodes this one leads to, separated by commas "
+      "(an enabler feeds business changes or benefits; a benefit feeds objectives).", width=22),
+    C("planned_delivery", "Planned delivery", "date", help="Enablers: date the enabler is planned to be delivered.",
+      width=12),
+    C("forecast_delivery", "Forecast delivery", "date", help="Enablers not yet delivered: today's expected date.",
+      width=12),
+    C("actual_delivery", "Actual delivery", "date", help="Enablers: date it was actually delivered (blank = not yet).",
+      width=12),
+)
+TABLE_COLUMNS[BENEFIT_MAP_SHEET] = BENEFIT_MAP_COLUMNS

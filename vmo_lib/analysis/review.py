@@ -42,7 +42,7 @@ import pandas as pd
 
 from vmo_lib import periods
 from vmo_lib.analysis import appraisal as appraisal_mod
-from vmo_lib.analysis import outlook, realisation, risk
+from vmo_lib.analysis import outlook, rampup, realisation, risk
 from vmo_lib.analysis.appraisal import Appraisal
 from vmo_lib.analysis.outlook import EXPECTED
 from vmo_lib.analysis.realisation import CaseStatus
@@ -88,6 +88,10 @@ class CaseReview:
     switching, tornado, optimism_bias : pandas.DataFrame
         On the outlook (switching values, tornado); optimism bias on the baseline in force.
     seed : int
+    early_warning : pandas.DataFrame
+        Benefits' ramp-ups fitted from the actuals so far and projected at their target period, with
+        the lines projected to miss while still green or amber flagged
+        (:func:`vmo_lib.analysis.rampup.early_warning`).
     """
 
     case: BusinessCase = field(repr=False)
@@ -105,6 +109,7 @@ class CaseReview:
     tornado: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     optimism_bias: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     seed: int = 0
+    early_warning: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     # --- identity -----------------------------------------------------------------------------
     @property
@@ -281,7 +286,10 @@ def review_case(case: BusinessCase, as_of: object, *, thresholds: Thresholds | N
             ob = risk.appraisal_with_optimism_bias(known, current, view)
         except AnalysisError:  # a case type with no optimism-bias defaults
             ob = pd.DataFrame()
+    b = status.benefits
+    early = rampup.early_warning(known, as_of, rag=b.set_index("line_id")["rag"] if "rag" in b else None,
+                                 logistic=False)  # the logistic comparison is drawn by the pack for flagged lines
     return CaseReview(case=known, as_of=as_of, period=period, status=status, approved=approved,
                       in_force=in_force, expected=expected, decision=decision, decision_reason=reason,
                       simulation=sim, simulation_approved=sim_approved, switching=switching,
-                      tornado=tornado, optimism_bias=ob, seed=int(seed))
+                      tornado=tornado, optimism_bias=ob, seed=int(seed), early_warning=early)

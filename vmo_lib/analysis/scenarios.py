@@ -50,6 +50,26 @@ cases are "Equipment/development" (systems development and innovative change); I
 evidence through its ``ob_capex``, ``ob_opex``, ``ob_duration``, ``ob_benefits`` fields (blank =
 default). Where the table has no value (opex outside outsourcing) the default is 0.
 
+**By stage.** The guidance starts at the upper bound and expects the uplift to come down as the case
+matures and its risks are managed, towards the lower bound once they are. A blank field therefore
+takes a value between the two bounds that depends on the case's status (its stage),
+``uplift = upper − m × (upper − lower)``, with the share ``m`` of the way to the lower bound
+(:data:`STAGE_MITIGATION`, overridable per call):
+
+===========  ====  ===========================================  ========================
+status       m     stage                                        IT capex (200 % / 10 %)
+===========  ====  ===========================================  ========================
+proposed     0     outline case (SOC / OBC): the upper bound    +200 %
+approved     0.5   full business case approved                  +105 %
+in delivery  0.8   being built, estimates firmed up by spend    +48 %
+live         1     delivered: the lower bound                   +10 %
+closed       1     (and cancelled)                              +10 %
+===========  ====  ===========================================  ========================
+
+The shares are this workbench's reading of the guidance (it publishes no per-stage figure); an
+organisation with its own evidence passes ``stage_mitigation`` (or sets the case's ``ob_*`` fields,
+which always win). ``bound="upper"`` / ``"lower"`` still give the plain starting values.
+
 **Benefits.** The guidance asks for benefits to be adjusted too but publishes no starting value.
 The default haircut is :data:`DEFAULT_BENEFIT_HAIRCUT` = 25 %: well under the 56 % value shortfall
 McKinsey & Oxford (2012) found for large IT projects, because the capex uplift already carries most of
@@ -94,6 +114,7 @@ __all__ = [
     "CASE_TYPE_CLASS",
     "DEFAULT_BENEFIT_HAIRCUT",
     "MOTT_MACDONALD_2002",
+    "STAGE_MITIGATION",
     "THREE_POINT_SCENARIOS",
     "CaseMatrices",
     "OptimismBias",
@@ -123,6 +144,11 @@ CASE_TYPE_CLASS: dict[str, str] = {
     "Regulatory/mandatory": "Equipment/development",
     "Infrastructure": "Non-standard civil engineering",
 }
+#: Case status -> share of the way from the upper to the lower bound of the optimism-bias starting
+#: values (module notes, "By stage"); a status not listed (blank) takes the upper bound.
+STAGE_MITIGATION: dict[str, float] = {
+    "proposed": 0.0, "approved": 0.5, "in delivery": 0.8, "live": 1.0, "closed": 1.0, "cancelled": 1.0,
+}
 #: Default benefit haircut of the optimism-bias adjustment (house default, see the module notes).
 DEFAULT_BENEFIT_HAIRCUT = 0.25
 #: Names of the three-point scenarios, from the worst NPV to the best.
@@ -151,6 +177,10 @@ class OptimismBias:
         Mott MacDonald class the defaults come from.
     from_case : tuple of str
         Fields the case set itself (the others are defaults).
+    stage : str
+        The case's status the defaults were taken for ("" when unknown).
+    stage_mitigation : float
+        Share of the way from the upper to the lower bound the defaults went (0 = upper bound).
     """
 
     capex: float
@@ -160,6 +190,8 @@ class OptimismBias:
     delay_periods: int
     reference_class: str
     from_case: tuple[str, ...] = ()
+    stage: str = ""
+    stage_mitigation: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -173,14 +205,19 @@ def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
 
 
-def optimism_bias(case: BusinessCase, bound: str = "upper") -> OptimismBias:
-    """The case's optimism-bias uplifts: its own ``ob_*`` fields, else the defaults of its type.
+def optimism_bias(case: BusinessCase, bound: str = "stage",
+                  stage_mitigation: Mapping[str, float] | None = None) -> OptimismBias:
+    """The case's optimism-bias uplifts: its own ``ob_*`` fields, else the defaults of its type at its stage.
 
     Parameters
     ----------
     case : BusinessCase
-    bound : {"upper", "lower"}
-        Which Mott MacDonald starting value fills blank fields (upper: outline-case stage).
+    bound : {"stage", "upper", "lower"}, default "stage"
+        What fills blank fields: the value for the case's stage (module notes, "By stage"), or one
+        Mott MacDonald starting value (upper: outline-case stage; lower: risks fully managed).
+    stage_mitigation : mapping, optional
+        Status -> share of the way from the upper to the lower bound (0 to 1), replacing those of
+        :data:`STAGE_MITIGATION` it names (``bound="stage"`` only).
 
     Returns
     -------
@@ -189,24 +226,38 @@ def optimism_bias(case: BusinessCase, bound: str = "upper") -> OptimismBias:
     Examples
     --------
     >>> from vmo_lib.model import make_case
-    >>> ob = optimism_bias(make_case({"case_type": "IT: equipment/development", "go_live_period": "2026Q4"}))
-    >>> ob.capex, ob.duration, ob.benefits, ob.delay_periods        # go-live 3 quarters in: 0.54*3
-    (2.0, 0.54, 0.25, 2)
-    >>> optimism_bias(make_case({"case_type": "IT: outsourcing", "ob_benefits": 0.1})).opex
+    >>> ob = optimism_bias(make_case({"case_type": "IT: equipment/development", "go_live_period": "2026Q4",
+    ...                              "status": "proposed"}))
+    >>> ob.capex, ob.duration, ob.benefits, ob.delay_periods, ob.stage        # go-live 3 quarters in: 0.54*3
+    (2.0, 0.54, 0.25, 2, 'proposed')
+    >>> ob = optimism_bias(make_case({"case_type": "IT: equipment/development", "status": "in delivery"}))
+    >>> round(ob.capex, 4), round(ob.duration, 4), round(ob.benefits, 4)     # 80% of the way to the lower bound
+    (0.48, 0.188, 0.05)
+    >>> optimism_bias(make_case({"case_type": "IT: outsourcing", "ob_benefits": 0.1, "status": "proposed"})).opex
     0.41
     """
-    if bound not in ("upper", "lower"):
-        raise ValueError(f"bound must be 'upper' or 'lower', not {bound!r}")
-    i = 0 if bound == "upper" else 1
+    if bound not in ("stage", "upper", "lower"):
+        raise ValueError(f"bound must be 'stage', 'upper' or 'lower', not {bound!r}")
     case_type = str(case.meta.get("case_type") or "")
     cls = CASE_TYPE_CLASS.get(case_type)
     if cls is None:
         raise AnalysisError(f"{case.case_id}: case type {case_type!r} has no optimism-bias defaults; "
                             f"expected one of {sorted(CASE_TYPE_CLASS)}")
-    table = MOTT_MACDONALD_2002[cls]
-    defaults = {"capex": table.get("capex", (0.0, 0.0))[i], "opex": table.get("opex", (0.0, 0.0))[i],
-                "duration": table.get("duration", (0.0, 0.0))[i],
-                "benefits": DEFAULT_BENEFIT_HAIRCUT if bound == "upper" else 0.0}
+    stage = str(case.meta.get("status") or "").strip().lower()
+    if bound == "stage":
+        shares = {**STAGE_MITIGATION, **{str(k).strip().lower(): float(v) for k, v in (stage_mitigation or {}).items()}}
+        m = shares.get(stage, 0.0)
+        if not 0.0 <= m <= 1.0:
+            raise ValueError(f"stage_mitigation for {stage!r} must be between 0 and 1, got {m}")
+    else:
+        m = 0.0 if bound == "upper" else 1.0
+    table = {**MOTT_MACDONALD_2002[cls], "benefits": (DEFAULT_BENEFIT_HAIRCUT, 0.0)}
+
+    def between(key: str) -> float:
+        upper, lower = table.get(key, (0.0, 0.0))
+        return upper if m == 0 else lower if m == 1 else upper - m * (upper - lower)
+
+    defaults = {k: between(k) for k in ("capex", "opex", "duration", "benefits")}
     values, own = {}, []
     for k, d in defaults.items():
         v = case.meta.get(f"ob_{k}")
@@ -225,7 +276,8 @@ def optimism_bias(case: BusinessCase, bound: str = "upper") -> OptimismBias:
             raise AnalysisError(f"{case.case_id}: Case field ob_{k} must be ≥ 0, got {values[k]}")
     go_live = max(case.go_live_t or 0, 0)
     delay = int(math.floor(values["duration"] * go_live + 0.5))
-    return OptimismBias(delay_periods=delay, reference_class=cls, from_case=tuple(own), **values)
+    return OptimismBias(delay_periods=delay, reference_class=cls, from_case=tuple(own), stage=stage,
+                        stage_mitigation=m, **values)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -619,7 +671,7 @@ def optimism_bias_adjusted(case: BusinessCase, scenario: str = "baseline") -> Bu
     >>> from vmo_lib.model import make_case
     >>> from vmo_lib.analysis.appraisal import npv_of
     >>> case = make_case({"case_type": "IT: outsourcing", "horizon": 2, "discount_rate": 0,
-    ...                   "ob_benefits": 0.5},
+    ...                   "ob_benefits": 0.5, "status": "proposed"},
     ...                  costs=[{"line_id": "C1", "name": "Service", "category": "opex", "amounts": [100, 100]}],
     ...                  benefits=[{"line_id": "B1", "name": "Saving", "amounts": [150, 150]}])
     >>> round(npv_of(optimism_bias_adjusted(case), "baseline+ob"), 6)     # 150 - 282

@@ -1,4 +1,4 @@
-"""``vmo appraise PATH [--scenario S] [--view economic|cash] [--json]``: the case-level metrics.
+"""``vmo appraise PATH [--scenario S] [--view economic|cash] [--rate R] [--cashflows] [--json]``: the case-level metrics.
 
 JSON keys (stable; documented in the README): ``case_id, scenario, view, currency, price_base,
 periods_per_year, discount_schedule, annual_rate, pv_costs, pv_capex, pv_opex, pv_benefits,
@@ -12,69 +12,94 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
+
+from vmo_lib.commands import RateAction, add_command
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("appraise", help="appraise a business-case workbook (NPV, IRR, payback, ...)",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("path", help="business-case workbook (.xlsx)")
+    p = add_command(
+        sub, "appraise", "the investment appraisal of one business case (NPV, IRR, payback, ...)",
+        "Appraise one business-case workbook as approved: present value of costs and benefits, net present\n"
+        "value (NPV), internal rate of return (IRR and modified IRR), return on investment, benefit-cost\n"
+        "ratio, payback and equivalent annual cost. Money is discounted to the case's first period at the\n"
+        "case's own discount rate unless you give --rate.",
+        ["vmo appraise data/sample/CRM-2025.xlsx",
+         "vmo appraise data/sample/CRM-2025.xlsx --rate 3.5% --cashflows   # at 3.5% a year, with the cash flows",
+         "vmo appraise data/sample/CRM-2025.xlsx --view cash                # cash-releasing benefits only"])
+    p.add_argument("path", metavar="WORKBOOK", help="one business-case workbook (.xlsx)")
     p.add_argument("--scenario", default="baseline",
-                   help="baseline (default), current (the baseline in force after re-baselining) or a scenario name")
+                   help="which plan to appraise: baseline (the approved plan, default), current (the plan in "
+                        "force after any re-baseline) or the name of a scenario in the workbook")
     p.add_argument("--view", choices=("economic", "cash"), default="economic",
-                   help="economic: all monetised benefits (default); cash: cash-releasing benefits only")
-    p.add_argument("--rate", type=float, default=None, help="override the annual discount rate (flat)")
-    p.add_argument("--cashflows", action="store_true", help="include the per-period cash-flow table")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+                   help="economic: every benefit valued in money (default); cash: only benefits that release cash")
+    p.add_argument("--rate", action=RateAction, default=None, metavar="RATE",
+                   help="discount at this flat annual rate instead of the case's own: 0.035 or 3.5%%")
+    p.add_argument("--cashflows", action="store_true",
+                   help="also show the costs, benefits and discounted net cash flow of every period")
+    p.add_argument("--json", action="store_true", help="machine-readable output (keys listed in the README)")
     p.set_defaults(func=run)
 
 
-def _fmt_money(x: float, cur: str) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{cur} {x:,.0f}"
+def _pct(x: float) -> str:
+    from vmo_lib.formatting import format_percent
+
+    return "none" if x is None or math.isnan(x) else format_percent(x, 1)
 
 
-def _fmt_pct(x: float) -> str:
-    return "none" if x is None or math.isnan(x) else f"{x:.2%}"
-
-
-def _fmt_num(x: float, unit: str = "") -> str:
-    return "never" if x is None or math.isnan(x) else f"{x:,.2f}{unit}"
+def _years(x: float) -> str:
+    return "never" if x is None or math.isnan(x) else f"{x:,.1f} years"
 
 
 def run(args: argparse.Namespace) -> int:
     from vmo_lib.analysis.appraisal import appraise
-    from vmo_lib.commands import dump_json
+    from vmo_lib.commands import clean, dump_json, money, one_workbook, table
+    from vmo_lib.errors import UsageError
+    from vmo_lib.formatting import format_number, format_percent
     from vmo_lib.intake.loader import load_case
 
-    case = load_case(args.path)
+    case = load_case(one_workbook(args.path, "appraise"))
     scenario = case.current_baseline if args.scenario == "current" else args.scenario
     if scenario not in case.scenarios:
-        print(f"vmo: {args.path}: no scenario {scenario!r}; the case has {', '.join(case.scenarios)}", file=sys.stderr)
-        return 2
+        raise UsageError(f"{args.path} has no scenario {scenario!r}; its scenarios are {', '.join(case.scenarios)} "
+                         "(or use --scenario current for the plan in force)")
     a = appraise(case, scenario=scenario, view=args.view, annual_rate=args.rate)
     if args.json:
         dump_json(a.to_dict(cashflows=args.cashflows))
         return 0
     cur = a.currency
+
+    def m(x: float) -> str:
+        return money(x, cur)
+
+    rate = (f"{format_percent(a.annual_rate, 1)} a year" if a.discount_schedule == "flat"
+            else f"the {a.discount_schedule} schedule")
+    view = "every monetised benefit" if a.view == "economic" else "cash-releasing benefits only"
+    print(f"{clean(case.case_id)} · {clean(case.title)}")
+    print(f"Plan appraised: {a.scenario}; {view}; {a.price_base} prices, discounted at {rate}")
+    print()
     rows = [
-        ("Case", f"{case.case_id} — {case.title}"),
-        ("Scenario / view", f"{a.scenario} / {a.view} ({a.price_base} prices, {a.discount_schedule} "
-                            f"{'schedule' if a.discount_schedule != 'flat' else f'{a.annual_rate:.2%} a year'})"),
-        ("PV costs", _fmt_money(a.pv_costs, cur) + f"  (capex {_fmt_money(a.pv_capex, cur)}, opex {_fmt_money(a.pv_opex, cur)})"),
-        ("PV benefits", _fmt_money(a.pv_benefits, cur) + f"  (cash-releasing {_fmt_money(a.pv_cash_benefits, cur)},"
-                                                         f" dis-benefits {_fmt_money(a.pv_disbenefits, cur)})"),
-        ("NPV", _fmt_money(a.npv, cur)),
-        ("IRR (annual)", _fmt_pct(a.irr) + (f"  — {a.irr_note}" if "Ambiguous" in a.irr_note else "")),
-        ("MIRR (annual)", _fmt_pct(a.mirr)),
-        ("ROI (PVB−PVC)/PVC", _fmt_pct(a.roi)),
-        ("Benefit-cost ratio", _fmt_num(a.bcr)),
-        ("Payback", _fmt_num(a.payback_years, " years")),
-        ("Discounted payback", _fmt_num(a.discounted_payback_years, " years")),
-        ("Equivalent annual cost", _fmt_money(a.equivalent_annual_cost, cur)),
+        ("Present value of costs", m(a.pv_costs), f"capital {m(a.pv_capex)}, running {m(a.pv_opex)}"),
+        ("Present value of benefits", m(a.pv_benefits),
+         f"cash-releasing {m(a.pv_cash_benefits)}, dis-benefits {m(a.pv_disbenefits)}"),
+        ("Net present value (NPV)", m(a.npv), "benefits minus costs, discounted"),
+        ("Internal rate of return", _pct(a.irr),
+         "a year" + (f"; {a.irr_note}" if "Ambiguous" in a.irr_note else "")),
+        ("Modified IRR", _pct(a.mirr), "a year"),
+        ("Return on investment", _pct(a.roi), "(benefits − costs) / costs, discounted"),
+        ("Benefit-cost ratio", "none" if math.isnan(a.bcr) else format_number(a.bcr, 2), "benefits / costs"),
+        ("Payback", _years(a.payback_years), "until the cash spent is back"),
+        ("Discounted payback", _years(a.discounted_payback_years), "the same, discounted"),
+        ("Equivalent annual cost", m(a.equivalent_annual_cost), "the costs as an even yearly charge"),
     ]
-    width = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"{k:<{width}}  {v}")
+    print(table(["Measure", "Value", "What it is"], rows, align="lrl"))
     for note in a.notes:
-        print(f"note: {note}")
+        print(f"Note: {clean(note)}")
+    if args.cashflows:
+        cf = a.cashflows
+        print()
+        print(f"Cash flows by period ({cur}; the discount factor brings each period to {cf['period'].iloc[0]})")
+        print(table(["Period", "Costs", "Benefits", "Net", "Discount factor", "Discounted net",
+                     "Cumulative discounted"],
+                    [(r.period, m(r.costs), m(r.benefits), m(r.net), f"{r.discount_factor:.4f}", m(r.pv_net),
+                      m(r.cumulative_pv_net)) for r in cf.itertuples(index=False)]))
     return 0

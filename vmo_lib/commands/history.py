@@ -43,26 +43,37 @@ def _common(p: argparse.ArgumentParser, json_out: bool = True) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "history", help="the quarterly history: quarters, runs, one case's trend, backfill",
-        description="Read the quarterly history every `vmo review` records (vmo-history.duckdb beside the "
-                    "cases), or backfill the quarters reviewed before it existed.")
+    from vmo_lib.commands import add_command
+
+    p = add_command(
+        subparsers, "history", "the quarterly history: quarters, runs, one case's trend, backfill",
+        "Read the quarterly history every review records (the file vmo-history.duckdb beside the cases),\n"
+        "or fill in the quarters reviewed before it existed.",
+        ["vmo history backfill data/sample --from 2026Q3 --to 2026Q3   # record a quarter the history lacks",
+         "vmo history quarters --history data/sample                   # the quarters recorded",
+         "vmo history show CRM-2025 --history data/sample              # one case, quarter by quarter",
+         "vmo history runs --history data/sample                       # every run, and what it replaced"])
     sub = p.add_subparsers(dest="history_command", metavar="SUBCOMMAND")
-    q = sub.add_parser("quarters", help="the quarters recorded")
+    q = add_command(sub, "quarters", "the quarters recorded", "The quarters the history holds, with their cases "
+                    "and the run that recorded them.", ["vmo history quarters --history data/sample"])
     _common(q)
     q.set_defaults(func=_quarters)
-    r = sub.add_parser("runs", help="every run that recorded a quarter, and which run it replaced")
+    r = add_command(sub, "runs", "every run that recorded a quarter, and which run it replaced",
+                    "Every review or backfill that recorded a quarter: when, with which tool version and inputs, "
+                    "and which earlier run of the same quarter it replaced.", ["vmo history runs --history data/sample"])
     _common(r)
     r.set_defaults(func=_runs)
-    s = sub.add_parser("show", help="one case's headline figures, quarter by quarter")
+    s = add_command(sub, "show", "one case's headline figures, quarter by quarter",
+                    "One case's verdict, RAG, decision, NPVs and realisation in every quarter recorded.",
+                    ["vmo history show CRM-2025 --history data/sample"])
     s.add_argument("case_id", metavar="CASE", help="case id")
     _common(s)
     s.set_defaults(func=_show)
-    b = sub.add_parser("backfill", help="record the quarters the history lacks, reconstructed from today's files",
-                       description="Review FOLDER as of every quarter from --from to --to that the history does "
-                                   "not hold yet (today's workbooks and returns, only the actuals up to each "
-                                   "quarter) and record them, labelled 'reconstructed from today's files'. "
-                                   "Quarters already recorded are skipped unless --replace.")
+    b = add_command(sub, "backfill", "record the quarters the history lacks, reconstructed from today's files",
+                    "Review FOLDER as of every quarter from --from to --to that the history does not hold yet\n"
+                    "(today's workbooks and returns, only the actuals up to each quarter) and record them,\n"
+                    "labelled 'reconstructed from today's files'. Quarters already recorded are skipped unless\n"
+                    "--replace.", ["vmo history backfill data/sample --from 2025Q3 --to 2026Q2"])
     b.add_argument("folder", metavar="FOLDER", help="folder of case workbooks (*.xlsx), never modified")
     b.add_argument("--from", dest="first", required=True, metavar="QUARTER", help="first quarter, e.g. 2025Q1")
     b.add_argument("--to", dest="last", required=True, metavar="QUARTER", help="last quarter, e.g. 2026Q3")
@@ -70,6 +81,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo (default 0)")
     _common(b)
     b.set_defaults(func=_backfill)
+    from vmo_lib.commands import accuracy  # vmo history accuracy (issue 12, estimating accuracy)
+
+    accuracy.register(sub, _common)
     p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
 
 

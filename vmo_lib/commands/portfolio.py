@@ -29,36 +29,55 @@ import math
 import os
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 from typing import Any
+
+from vmo_lib.commands import AmountAction, add_command
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("portfolio", help="portfolio register, selection at a budget, double counting, reference class",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("folder", help="folder of business-case workbooks")
-    p.add_argument("--as-of", required=True, help="review quarter, e.g. 2026Q3")
-    p.add_argument("--budget", type=float, default=None, help="budget per calendar year for the selection")
-    p.add_argument("--candidates", choices=("proposed", "active"), default="proposed",
-                   help="proposed: proposed and approved cases (default); active: also cases in delivery")
+    p = add_command(
+        sub, "portfolio", "every case in a folder: the register, the selection at a budget, double counting",
+        "Review every business case in a folder as of a quarter and show: the register (each case's status,\n"
+        "decision, verdict, NPVs and value for money), the totals on one portfolio basis (one discount rate\n"
+        "and price base, set in portfolio.toml beside the workbooks), which cases a budget funds (cases in\n"
+        "delivery or live are committed first; proposed and approved cases compete for what is left), what\n"
+        "the next slice of budget would buy, benefits claimed twice by different cases, and what past cases\n"
+        "of each type say about cost overruns.",
+        ["vmo portfolio data/sample --as-of 2026Q3",
+         "vmo portfolio data/sample --as-of 2026Q3 --budget 12m   # select at £12m a year instead",
+         "vmo portfolio data/sample --as-of 2026Q3 --export register.xlsx"])
+    p.add_argument("folder", metavar="FOLDER", help="folder of business-case workbooks")
+    p.add_argument("--as-of", required=True, metavar="QUARTER", help="review quarter, e.g. 2026Q3")
+    p.add_argument("--budget", action=AmountAction, default=None, metavar="AMOUNT",
+                   help="budget a calendar year for the selection, in the cases' currency: 9000000 or 9m "
+                        "(default: portfolio.toml)")
+    p.add_argument("--candidates", default=None, help=argparse.SUPPRESS)  # kept only to explain it is gone
     p.add_argument("--value", choices=("forward_npv", "ob_npv"), default="forward_npv",
-                   help="what the selection maximises (ob_npv: optimism-bias-adjusted NPV)")
+                   help="what the selection maximises: forward_npv (the NPV still to come, default) or ob_npv "
+                        "(the NPV after the optimism-bias uplift)")
     p.add_argument("--must-do", action="append", default=None, metavar="CASE",
-                   help="force a case in (repeatable; default: the Regulatory/mandatory candidates)")
+                   help="fund this case whatever its value (repeatable; default: the regulatory/mandatory cases)")
     p.add_argument("--exclusive", action="append", default=[], metavar="A,B",
-                   help="at most one of these cases (repeatable)")
-    p.add_argument("--depends", action="append", default=[], metavar="A:B", help="A only if B (repeatable)")
-    p.add_argument("--step", type=float, default=None, help="extra budget a year to price (default: the next breakpoint)")
-    p.add_argument("--view", choices=("economic", "cash"), default="economic")
-    p.add_argument("--risk-iterations", type=int, default=20_000,
-                   help="Monte Carlo iterations per case review (0 = none); the default is the packs' and "
-                        "vmo status's, so every figure agrees")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=None, help="worker processes for loading and the register")
-    p.add_argument("--export", default=None, metavar="PATH", help="write the tables to .xlsx or .csv")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+                   help="fund at most one of these cases (repeatable)")
+    p.add_argument("--depends", action="append", default=[], metavar="A:B",
+                   help="fund case A only if case B is funded (repeatable)")
+    p.add_argument("--step", action=AmountAction, default=None, metavar="AMOUNT",
+                   help="price this much extra budget a year (default: the smallest amount that buys more)")
+    p.add_argument("--view", choices=("economic", "cash"), default="economic",
+                   help="economic: every monetised benefit (default); cash: cash-releasing benefits only")
+    p.add_argument("--risk-iterations", type=int, default=20_000, metavar="N",
+                   help="Monte Carlo runs per case for the chance each NPV ends below zero (0 = no simulation); "
+                        "the default matches the packs and vmo status, so every figure agrees")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the simulation (default 0)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes for reading and reviewing the cases (faster on large folders)")
+    p.add_argument("--export", default=None, metavar="PATH",
+                   help="also write the tables to an Excel (.xlsx) or CSV (.csv, the register only) file")
+    p.add_argument("--json", action="store_true", help="machine-readable output (keys listed in the README)")
     p.set_defaults(func=run)
 
 
@@ -66,12 +85,6 @@ def _records(df) -> list[dict[str, Any]]:
     import json
 
     return json.loads(df.to_json(orient="records", date_format="iso"))
-
-
-def _money(x: float, cur: str = "") -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    return f"{cur + ' ' if cur else ''}{x:,.0f}"
 
 
 def _neutralise(v: Any) -> Any:
@@ -136,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
 
     from vmo_lib.analysis.review import review_case
     from vmo_lib.commands import dump_json
+    from vmo_lib.errors import UsageError
     from vmo_lib.intake.loader import load_portfolio
     from vmo_lib.periods import review_quarter
     from vmo_lib.portfolio import core as P
@@ -144,18 +158,35 @@ def run(args: argparse.Namespace) -> int:
     from vmo_lib.portfolio.settings import load_portfolio_settings
 
     as_of = review_quarter(args.as_of)  # a malformed --as-of is a UsageError: exit 2
+    if args.risk_iterations < 0:
+        raise UsageError(f"--risk-iterations {args.risk_iterations}: give 0 (no simulation) or more")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: give 1 or more")
+    if args.candidates is not None:
+        raise UsageError("--candidates is no longer used: cases in delivery or live are always committed (their "
+                         "remaining spend comes off the budget first) and proposed and approved cases compete "
+                         "for the rest")
+    if not Path(args.folder).is_dir():
+        raise UsageError(f"{args.folder} is not a folder; vmo portfolio reads every workbook in a folder, "
+                         f"e.g. vmo portfolio data/sample --as-of {as_of} (for one case use vmo status)")
     pf = load_portfolio(args.folder, as_of=as_of, workers=args.workers)
     exclusive = [[x.strip() for x in g.split(",") if x.strip()] for g in args.exclusive]
     depends: dict[str, list[str]] = {}
     for d in args.depends:
         a, _, b = d.partition(":")
         if not a or not b:
-            print(f"vmo: --depends {d!r}: expected A:B (A only if B)", file=sys.stderr)
-            return 2
+            raise UsageError(f"--depends {d}: expected A:B (fund case A only if case B is funded)")
         depends.setdefault(a.strip(), []).append(b.strip())
     settings = load_portfolio_settings(args.folder, {
         "budget": args.budget, "value": None if args.value == "forward_npv" else args.value,
         "must_do": args.must_do, "exclusive": exclusive or None, "depends_on": depends or None})
+    if settings.budget is None:
+        shaping = [f for f, v in (("--must-do", args.must_do), ("--exclusive", args.exclusive),
+                                  ("--depends", args.depends), ("--step", args.step),
+                                  ("--value", args.value != "forward_npv")) if v]
+        if shaping:
+            raise UsageError(f"{', '.join(shaping)} only shape the selection at a budget, and there is none: add "
+                             f"--budget AMOUNT (a year) or set [budget] in {Path(args.folder) / 'portfolio.toml'}")
     pr = review_portfolio([review_case(c, as_of, view=args.view, seed=args.seed, iterations=args.risk_iterations)
                            for c in pf.cases], as_of, settings=settings, failures=pf.failures, seed=args.seed)
     reg = SimpleNamespace(as_of=as_of, view=args.view, cases=pr.register, benefits=pr.benefits)
@@ -173,6 +204,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"vmo: {pr.selection_note}", file=sys.stderr)
         return 1
     selection = step = None
+    must: list[str] = []
     if sel is not None:
         selection = {"budget": pr.annual_budget, **sel.to_dict(), "decisions": _records(sel.decisions.reset_index())}
         # what the next slice of budget would buy among the discretionary candidates
@@ -210,42 +242,113 @@ def run(args: argparse.Namespace) -> int:
         })
         return _left_out(pf)
 
-    print(f"Portfolio {args.folder} as of {reg.as_of}: {len(pf)} case(s), {len(pf.failures)} not loaded")
-    cols = ["case_id", "status", "decision", "verdict", "rag", "in_force_npv", "expected_npv", "forward_npv", "vfm"]
-    t = reg.cases[cols].copy()
-    for c in ("in_force_npv", "expected_npv", "forward_npv"):
-        t[c] = t[c].map(_money)
-    t["vfm"] = t["vfm"].map(lambda x: "n/a" if math.isnan(x) else f"{x:.2f}")
-    print(t.to_string(index=False))
-    print(f"Portfolio basis: {pr.basis.describe()}")
-    for _, r in totals.iterrows():
-        on = "on the portfolio basis" if r["restated"] else "NOT restated (own bases)"
-        print(f"Total {r['currency']} ({r['cases']} cases, {on}): NPV in force {_money(r['in_force_npv_pb'])}, "
-              f"expected NPV {_money(r['expected_npv_pb'])}, forward NPV {_money(r['forward_npv_pb'])}")
-    for _, f in pf.failures.iterrows():
-        print(f"not loaded: {Path(str(f['path'])).name}: {f['error']}")
-    if sel is not None:
-        print(f"\nSelection at {pr.annual_budget:,.0f} a year: committed {', '.join(sel.committed) or 'none'}; "
-              f"selected {', '.join(sel.selection.selected) or 'nothing'}; not funded {', '.join(sel.not_funded) or 'none'} "
-              f"(value {_money(sel.value)})") if isinstance(pr.annual_budget, (int, float)) else print(
-            f"\nSelection: committed {', '.join(sel.committed) or 'none'}; selected "
-            f"{', '.join(sel.selection.selected) or 'nothing'}")
-        if sel.note:
-            print(f"  {sel.note}")
-        if step is not None:
-            print(f"  {step.sentence()}")
-    elif pr.selection_note:
-        print(f"\n{pr.selection_note}")
-    print()
-    for line in dc.text(10):  # the largest groups, then a count of the rest: bounded at any size
-        print(line)
-    print("\nReference class:")
-    for t_, s in sentences.items():
-        print(f"  {t_}: {s}")
-    print(f"  ({R.GMPP_ATTRIBUTION}.)")
-    if args.export:
-        print(f"\nwritten: {args.export}")
+    _print_human(args, pf, pr, totals, sel, step, must, settings.value, dc, sentences, R.GMPP_ATTRIBUTION)
     return _left_out(pf)
+
+
+_REGISTER = (("case_id", "Case", "l"), ("status", "Status", "l"), ("decision", "Decision", "l"),
+             ("verdict", "Verdict", "l"), ("rag", "RAG", "l"), ("in_force_npv", "NPV in force", "r"),
+             ("expected_npv", "Expected NPV", "r"), ("forward_npv", "NPV to come", "r"),
+             ("vfm", "Value for money", "r"), ("prob_negative", "Chance NPV < 0", "r"))
+
+
+def _print_human(args, pf, pr, totals, sel, step, must, value, dc, sentences, attribution) -> None:
+    """The human report of ``vmo portfolio``: aligned tables with plain headings, one money format."""
+    import pandas as pd
+
+    from vmo_lib.commands import clean, money, table
+    from vmo_lib.formatting import format_number, format_percent
+
+    reg = pr.register
+    cur0 = str(reg["currency"].iloc[0]) if len(reg) else "GBP"
+    print(f"Portfolio {clean(args.folder)} as of {pr.as_of}: {len(pf)} case(s) reviewed"
+          + (f", {len(pf.failures)} workbook(s) not loaded" if len(pf.failures) else ""))
+    print()
+    cols = [c for c in _REGISTER if c[0] != "prob_negative" or reg["prob_negative"].notna().any()]
+    rows = []
+    for r in reg.to_dict(orient="records"):
+        cur = str(r["currency"])
+        cells = []
+        for key, _, _ in cols:
+            v = r[key]
+            if key.endswith("_npv"):
+                cells.append(money(v, cur))
+            elif key == "vfm":
+                cells.append(format_number(v, 2))
+            elif key == "prob_negative":
+                cells.append(format_percent(v))
+            else:
+                cells.append("–" if pd.isna(v) else str(v).upper() if key == "rag" else str(v))
+        rows.append(cells)
+    print("Register, best value for money first (each case on its own basis; value for money = expected NPV "
+          "per pound of capital cost, discounted)")
+    print(table([c[1] for c in cols], rows, align="".join(c[2] for c in cols)))
+    print()
+    print(f"Totals on the portfolio basis ({pr.basis.describe()}):")
+    trows = []
+    for _, t in totals.iterrows():
+        cur = str(t["currency"])
+        label = f"{cur}, {t['cases']} case(s)" + ("" if t["restated"] else ", NOT restated: their own bases")
+        trows.append((label, money(t["approved_npv_pb"], cur), money(t["in_force_npv_pb"], cur),
+                      money(t["expected_npv_pb"], cur), money(t["forward_npv_pb"], cur)))
+    print(table(["Cases", "Approved NPV", "NPV in force", "Expected NPV", "NPV to come"], trows, indent=2))
+    for _, f in pf.failures.iterrows():
+        print(f"Not loaded: {clean(Path(str(f['path'])).name)}: {clean(f['error'])}")
+    print()
+    if sel is not None:
+        budget = pr.annual_budget
+        per_year = (f"{money(budget, cur0)} a year" if isinstance(budget, (int, float))
+                    else "the budget of each year")
+        print(f"Selection at {per_year}")
+        for label, ids in (("Committed", sel.committed), ("Selected", sel.selection.selected),
+                           ("Not funded", sel.not_funded)):
+            print(textwrap.fill(", ".join(ids) or "none", 100, initial_indent=f"  {label + ':':<12}",
+                                subsequent_indent=" " * 14))
+        print(f"  {'Value:':<12}{money(sel.value, cur0)} ({'NPV still to come' if value != 'ob_npv' else 'NPV after optimism bias'}"
+              " of the committed and selected cases)")
+        b = sel.budget
+        print(table(["Year", "Budget", "Committed", "Selected", "Left over"],
+                    [(str(y), money(r["budget"], cur0), money(r["committed"], cur0), money(r["discretionary"], cur0),
+                      money(r["headroom"], cur0)) for y, r in b.iterrows()], indent=2))
+        what = {"forward_npv": "NPV still to come", "ob_npv": "NPV after optimism bias"}.get(value, value)
+        rule = (f"Cases in delivery or live are committed: their spend after {pr.as_of} comes off the budget first. "
+                f"Proposed and approved cases compete for the rest, the choice maximising the {what}; "
+                f"must-do: {', '.join(must) or 'none'}.")
+        if sel.over_committed:
+            rule += f" Committed spend alone is above the budget in {', '.join(map(str, sel.over_committed))}."
+        print(textwrap.fill(rule, 100, initial_indent="  ", subsequent_indent="  "))
+        if step is not None:
+            import math as _m
+
+            if not _m.isfinite(step.next_breakpoint):
+                print("  More budget would buy nothing: every case worth selecting is already in.")
+            else:
+                moves = (f" (in: {', '.join(step.entering)}" + (f"; out: {', '.join(step.leaving)}" if step.leaving
+                                                                else "") + ")") if step.entering or step.leaving else ""
+                print(f"  The next {money(step.step, cur0)} a year would add {money(step.value_gain, cur0)} "
+                      f"of value{moves}.")
+    elif pr.selection_note:
+        print(textwrap.fill(clean(pr.selection_note), 100))
+    print()
+    g = dc.groups
+    if g.empty:
+        print("Double counting: no KPI is claimed by two cases for the same unit at the same time.")
+    else:
+        print(f"Double counting: {len(g)} benefit measure(s) claimed by two or more cases for the same unit "
+              f"at the same time")
+        print(table(["Measure (KPI)", "Unit", "Claimed by", "Overlap", "At stake"],
+                    [(r["kpi"], r["org_unit"] or "–", r["lines"] if r["cases"] <= 6 else f"{r['cases']} cases",
+                      f"{r['overlap_from']}–{r['overlap_to']}", money(r["amount_at_stake"], r["currency"]))
+                     for _, r in g.head(10).iterrows()], align="lllrr", indent=2, max_width=40))
+        if len(g) > 10:
+            print(f"  … and {len(g) - 10} more (all of them in --json and --export)")
+    print()
+    print("Reference class: what past cases of each type say about cost overruns")
+    for t_, s in sentences.items():
+        print(textwrap.fill(f"{clean(t_)}: {clean(s)}", 100, initial_indent="  ", subsequent_indent="    "))
+    print(f"  ({attribution}.)")
+    if args.export:
+        print(f"\nWritten: {args.export}")
 
 
 def _left_out(pf) -> int:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vmo_lib.commands import AmountAction, add_command
+
 __all__ = ["register"]
 
 
@@ -26,31 +28,32 @@ def _positive(text: str) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "review",
-        help="run the quarterly review: one pack per case, the portfolio pack, index.html, manifest.json",
-        description="Execute notebooks/case_review for every workbook in FOLDER and notebooks/portfolio_review "
-                    "once, and write HTML packs (no code), executed notebooks, Excel workbooks, index.html "
-                    "and manifest.json into OUT. A broken case does not stop the others; the exit code is 1 "
-                    "if any pack failed.",
-    )
+    p = add_command(
+        subparsers, "review", "the quarterly review: a pack for every case and for the portfolio",
+        "Produce the quarterly review of every business case in FOLDER: an HTML pack and an Excel workbook\n"
+        "per case, the portfolio pack, and index.html, the page to open first, all in OUT. A case that\n"
+        "fails does not stop the others: index.html says why it failed and the exit code is 1. If OUT\n"
+        "cannot be written, it keeps the previous complete run (exit code 2). Ctrl-C stops cleanly.",
+        ["vmo review data/sample --as-of 2026Q3 --out reports/2026Q3",
+         "vmo review data/sample --as-of 2026Q3 --out reports/2026Q3 --workers 2 --pdf   # with PDFs"])
     p.add_argument("folder", metavar="FOLDER", help="folder of case workbooks (*.xlsx), never modified")
-    p.add_argument("--as-of", required=True, help="review period, e.g. 2026Q3")
-    p.add_argument("--out", required=True, help="output folder, e.g. reports/2026Q3 (packs in it are replaced)")
-    p.add_argument("--workers", type=_positive, default=None,
+    p.add_argument("--as-of", required=True, metavar="QUARTER", help="review quarter, e.g. 2026Q3")
+    p.add_argument("--out", required=True, metavar="OUT",
+                   help="output folder, e.g. reports/2026Q3 (packs in it are replaced)")
+    p.add_argument("--workers", type=_positive, default=None, metavar="N",
                    help="local worker processes (default: min(2, CPUs)); 1 runs everything in this process")
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                   help="run on an existing Dask distributed cluster, e.g. tcp://10.0.0.5:8786 "
-                        "(inputs and OUT must be on a shared file system)")
+                   help="run on an existing Dask cluster at this address, e.g. tcp://10.0.0.5:8786 "
+                        "(FOLDER and OUT must be on a file system the cluster shares)")
     p.add_argument("--pdf", action="store_true", help="also print each HTML pack to PDF (needs /usr/bin/chromium)")
-    p.add_argument("--budget", type=float, default=None, metavar="AMOUNT",
-                   help="annual budget of the portfolio selection, in the cases' currency (shown on the "
-                        "portfolio pack); without it no selection is made")
-    p.add_argument("--seed", type=int, default=0, help="seed of any randomness (Monte Carlo); default 0")
-    p.add_argument("--scenario", default="baseline", help="scenario appraised (default: baseline)")
-    p.add_argument("--timeout", type=float, default=600, help="longest a notebook cell may run, in seconds")
+    p.add_argument("--budget", action=AmountAction, default=None, metavar="AMOUNT",
+                   help="budget a year for the portfolio selection, in the cases' currency: 9000000 or 9m (default: "
+                        "portfolio.toml beside the workbooks; with neither, no selection is made)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the simulations (default 0); the same seed gives the same figures")
+    p.add_argument("--scenario", default="baseline", help="the plan appraised: baseline (the approved plan, default) or the name of a scenario")
+    p.add_argument("--timeout", type=float, default=600, help="longest one step of a pack may take, in seconds (default: 600)")
     p.add_argument("--worker-timeout", type=float, default=60, metavar="SECONDS",
-                   help="with --scheduler: fail if the cluster has no worker within this time (default: 60)")
+                   help="with --scheduler: give up if the cluster has no worker within this many seconds (default: 60)")
     p.add_argument("--progress", choices=("auto", "bar", "json", "off"), default="auto",
                    help="progress on stderr: a bar on a terminal, JSON lines otherwise (default: auto)")
     h = p.add_mutually_exclusive_group()

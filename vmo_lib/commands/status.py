@@ -20,47 +20,51 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 from pathlib import Path
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from vmo_lib.commands import add_command
+from vmo_lib.commands import clean as _clean
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("status", help="benefits realisation, value bridge and verdict of one case",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("path", metavar="PATH", help="business-case workbook (.xlsx)")
+    p = add_command(
+        sub, "status", "the review of one case: benefits realised, value bridge, verdict and decision",
+        "Review one business case as of a quarter: whether it is creating or destroying value and why.\n"
+        "Shows the verdict and the decision it calls for, the NPV approved, expected (actuals to date,\n"
+        "then forecast, else plan) and still to come, the value bridge (how cost, benefit and timing\n"
+        "moved the NPV), benefits realised to date line by line, and measurement gaps. Filled actuals\n"
+        "returns in the folder <workbook name>.returns beside the workbook are read too. A variance\n"
+        "above zero is better than plan.",
+        ["vmo status data/sample/CRM-2025.xlsx --as-of 2026Q3",
+         "vmo status data/sample/ERP-2024.xlsx --as-of 2026Q3 --view cash   # cash-releasing benefits only"])
+    p.add_argument("path", metavar="WORKBOOK", help="one business-case workbook (.xlsx)")
     p.add_argument("--as-of", required=True, metavar="QUARTER", help="review quarter, e.g. 2026Q3")
     p.add_argument("--view", choices=("economic", "cash"), default="economic",
-                   help="benefits counted: economic (all monetised, default) or cash (cash-releasing only)")
-    p.add_argument("--json", action="store_true", help="machine-readable output (stable keys)")
+                   help="benefits counted: economic (every monetised benefit, default) or cash (cash-releasing only)")
+    p.add_argument("--json", action="store_true", help="machine-readable output (keys listed in the README)")
     p.add_argument("--history", metavar="PATH", default=None,
-                   help="quarterly history consulted for an earlier quarter (default: vmo-history.duckdb beside PATH)")
+                   help="quarterly history consulted for an earlier quarter (default: vmo-history.duckdb beside the workbook)")
     p.set_defaults(func=run)
 
 
-def _clean(text: object) -> str:
-    """Workbook text made safe for a terminal (no control characters or escape sequences)."""
-    return _CONTROL.sub("?", "" if text is None else str(text))
-
-
 def _pct(x: float) -> str:
-    return "n/a" if x is None or math.isnan(x) else f"{0.0 if abs(x) < 0.005 else x:.0%}"
+    return "–" if x is None or math.isnan(x) else f"{0.0 if abs(x) < 0.005 else x:.0%}"
 
 
 def run(args: argparse.Namespace) -> int:
     from vmo_lib.analysis.review import review_case
-    from vmo_lib.commands import dump_json
+    from vmo_lib.commands import dump_json, one_workbook
     from vmo_lib.intake.loader import load_case
     from vmo_lib.periods import review_quarter
 
     as_of = review_quarter(args.as_of)  # a malformed --as-of is a UsageError: exit 2
-    case = load_case(args.path, as_of=as_of)
+    workbook = one_workbook(args.path, "status")
+    case = load_case(workbook, as_of=as_of)
     from vmo_lib.history.replay import replay_from_file
     from vmo_lib.history.store import DEFAULT_FILE, HistoryError
 
-    history = getattr(args, "history", None) or Path(args.path).with_name(DEFAULT_FILE)
+    history = getattr(args, "history", None) or Path(workbook).with_name(DEFAULT_FILE)
     try:  # an earlier quarter: the forecasts as recorded then, or reconstructed from today's files
         case, _, note = replay_from_file(case, as_of, history)
     except HistoryError as exc:
@@ -80,37 +84,39 @@ def run(args: argparse.Namespace) -> int:
 def format_status(s) -> str:
     """The human summary of a :class:`~vmo_lib.analysis.realisation.CaseStatus` (what ``vmo status`` prints)."""
     from vmo_lib.analysis.realisation import VARIANCE_NOTE
-    from vmo_lib.outputs.charts import format_money
+    from vmo_lib.commands import money, money_change, table
 
     cur = s.currency
 
     def m(x: float, sign: bool = False) -> str:
-        t = format_money(x, cur)
-        return ("+" + t) if sign and x > 0 and t != format_money(0, cur) else t
+        return money_change(x, cur) if sign else money(x, cur)
 
     out = [f"{_clean(s.case_id)} · {_clean(s.title)} · as of {s.as_of} ({s.view} view, {cur})", ""]
     out.append(f"Verdict: {s.verdict.label.upper()}  (RAG {s.rag}: {_clean(s.rag_reason)})")
     out.append(f"  {s.verdict_sentence}")
     out.append(f"  Rule: {s.verdict.rule}.")
     out.append("")
-    out.append("NPV (discounted to period 0)")
-    out.append(f"  approved baseline     {m(s.baseline_npv):>12}")
+    npv = [("Approved", m(s.baseline_npv), "the business case as approved")]
     if s.baseline_in_force != "baseline":
-        out.append(f"  baseline in force     {m(s.current_baseline_npv):>12}  ({s.baseline_in_force})")
-    out.append(f"  expected              {m(s.expected_npv):>12}  (actuals to {s.as_of}, then forecast, else plan)")
+        npv.append(("In force", m(s.current_baseline_npv), f"the plan after re-baselining ({s.baseline_in_force})"))
+    npv.append(("Expected", m(s.expected_npv), f"actuals to {s.as_of}, then forecast, else plan"))
     if s.continue_signal == "complete":
-        out.append("  forward               nothing remains in the horizon")
+        npv.append(("Still to come", "–", "nothing remains in the horizon"))
     else:
-        out.append(f"  forward               {m(s.forward_npv):>12}  (what remains, valued at "
-                   f"{s.forward_discounted_to}; sunk cost ignored)")
-    b = s.bridge
+        npv.append(("Still to come", m(s.forward_npv),
+                    f"what remains, valued at {s.forward_discounted_to}; money already spent ignored"))
+    out.append("Net present value (discounted to the case's first period)")
+    out.append(table(["NPV", "Amount", "Meaning"], npv, align="lrl", indent=2))
     out.append("")
-    out.append(f"Value bridge: baseline {m(b.start)}  cost {m(b.cost, True)}  benefit {m(b.benefit, True)}  "
-               f"timing {m(b.timing, True)}  = expected {m(b.end)}")
+    out.append("Value bridge: how costs, benefits and timing moved the NPV to the expected one")
+    headers = ["Starting from", "Starting NPV", "Costs", "Benefits", "Timing", "Expected NPV"]
+    b = s.bridge
+    rows = [("approved baseline", m(b.start), m(b.cost, True), m(b.benefit, True), m(b.timing, True), m(b.end))]
     if s.bridge_current is not None:
         c = s.bridge_current
-        out.append(f"  from {s.baseline_in_force}: {m(c.start)}  cost {m(c.cost, True)}  "
-                   f"benefit {m(c.benefit, True)}  timing {m(c.timing, True)}  = {m(c.end)}")
+        rows.append((f"plan in force ({s.baseline_in_force})", m(c.start), m(c.cost, True), m(c.benefit, True),
+                     m(c.timing, True), m(c.end)))
+    out.append(table(headers, rows, indent=2))
     t = s.totals
     out.append("")
     out.append(f"Realisation to date: benefits {_pct(s.realisation_pct)} of plan "
@@ -118,12 +124,11 @@ def format_status(s) -> str:
                f"costs {_pct(s.cost_spend_pct)} of plan ({m(t['cost_actual_to_date'])} of {m(t['cost_plan_to_date'])})")
     if len(s.benefits):
         out.append("")
-        out.append(f"  {'benefit':<40} {'plan':>9} {'actual':>9} {'variance':>9} {'real.':>6} {'KPI':>6}  RAG")
-        for r in s.benefits.itertuples(index=False):
-            name = _clean(f"{r.line_id} {r.name or ''}")
-            name = name if len(name) <= 40 else name[:39] + "…"
-            out.append(f"  {name:<40} {m(r.plan_to_date):>9} {m(r.actual_to_date):>9} {m(r.variance_to_date, True):>9} "
-                       f"{_pct(r.realisation_pct):>6} {_pct(r.kpi_progress_pct):>6}  {r.rag}")
+        rows = [(f"{r.line_id} {r.name or ''}", m(r.plan_to_date), m(r.actual_to_date), m(r.variance_to_date, True),
+                 _pct(r.realisation_pct), _pct(r.kpi_progress_pct), str(r.rag).upper())
+                for r in s.benefits.itertuples(index=False)]
+        out.append(table(["Benefit", "Plan to date", "Actual", "Variance", "Realised", "KPI progress", "RAG"],
+                         rows, align="lrrrrrl", indent=2, max_width=40))
     out.append("")
     if len(s.gaps):
         out.append(f"Measurement gaps ({len(s.gaps)}):")

@@ -8,16 +8,18 @@ import sys
 from pathlib import Path
 
 from vmo_lib import schema
-from vmo_lib.commands import EXIT_OK, EXIT_UNREADABLE
+from vmo_lib.commands import EXIT_OK, EXIT_UNREADABLE, add_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "template",
-        help="write the blank business-case workbook case authors fill in",
-        description="Write the business-case template (.xlsx) generated from the workbook schema.",
-    )
-    p.add_argument("path", type=Path, help="the .xlsx file to write, e.g. templates/business_case.xlsx")
+    p = add_command(
+        subparsers, "template", "write the blank business-case workbook a case author fills in",
+        "Write a blank business-case workbook (.xlsx) for a case author: a guide, then sheets for the case,\n"
+        "its costs and benefits (with low and high estimates), actuals, forecasts and re-baselines, with\n"
+        "drop-down lists and notes on every field. Check a filled workbook with vmo validate.",
+        ["vmo template my_case.xlsx",
+         "vmo template templates/business_case.xlsx --force   # replace an existing file"])
+    p.add_argument("path", type=Path, metavar="OUT.xlsx", help="the workbook to write, e.g. my_case.xlsx")
     p.add_argument("--force", action="store_true", help="replace the file if it already exists")
     p.set_defaults(func=run)
 

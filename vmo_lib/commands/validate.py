@@ -24,16 +24,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vmo_lib.commands import add_command
+
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("validate", help="check business-case workbooks and list every issue",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("paths", nargs="+", metavar="PATH", help="workbook (.xlsx/.xlsm) or folder of workbooks")
+    p = add_command(
+        sub, "validate", "check business-case workbooks and list every problem at once",
+        "Check one or more business-case workbooks, or every workbook in a folder, and list each problem\n"
+        "with its sheet and cell, what is wrong and what was expected. Filled actuals returns in the folder\n"
+        "<workbook name>.returns beside a workbook are checked with it. Errors must be fixed before the case\n"
+        "can be reviewed; warnings are worth a look but do not stop anything. Nothing is ever written to\n"
+        "the workbooks.\n\n"
+        "Exit code 0: no errors (warnings allowed); 1: some workbook has errors; 2: a file is missing or\n"
+        "cannot be read as a workbook at all.",
+        ["vmo validate data/sample                       # every workbook in the folder",
+         "vmo validate data/sample/CRM-2025.xlsx --as-of 2026Q3"])
+    p.add_argument("paths", nargs="+", metavar="PATH", help="a workbook (.xlsx or .xlsm) or a folder of workbooks")
     p.add_argument("--as-of", default=None, metavar="QUARTER",
                    help="review quarter, e.g. 2026Q3: actuals after it are errors (default: this quarter)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true", help="machine-readable output (keys listed in the README)")
     p.set_defaults(func=run)
 
 

@@ -8,12 +8,14 @@ are about to be stored or were just computed to compare with the stored quarter.
 Tables
 ------
 ``case_quarter``   one row per case and review quarter: the headline figures of every basis, the
-                   decision and its reason, verdict, RAG, realisation, risk, the workbook's SHA-256 and
-                   the review's whole ``to_dict(detail=False)`` as JSON (:data:`CASE_COLUMNS`);
+                   decision and its reason, verdict, RAG, realisation, risk, the workbook's SHA-256,
+                   the review's whole ``to_dict(detail=False)`` as JSON, the approved go-live
+                   period and the first period the original baseline expects a benefit
+                   (:data:`CASE_COLUMNS`);
 ``line_quarter``   one row per cost and benefit line: plan, actual and variance to date, the plan in
                    force, the original plan and the expected (outlook) total over the whole life, the
-                   first period the outlook expects money, the KPI and its progress, RAG
-                   (:data:`LINE_COLUMNS`);
+                   first period the outlook expects money, the KPI and its progress, RAG, the
+                   stated confidence (Benefits sheet: high/medium/low) (:data:`LINE_COLUMNS`);
 ``period_quarter`` one row per line and period of the expected outlook as known that quarter: the
                    amount and where it came from (``actual``, ``forecast``, ``plan``) — the forecasts
                    *as recorded then* (:data:`PERIOD_COLUMNS`).
@@ -49,6 +51,7 @@ CASE_COLUMNS: dict[str, str] = {
     "risk_p10": "DOUBLE", "risk_p50": "DOUBLE", "risk_p90": "DOUBLE", "prob_below_zero": "DOUBLE",
     "ob_npv": "DOUBLE", "seed": "BIGINT", "source_file": "VARCHAR", "workbook_sha256": "VARCHAR",
     "warnings": "VARCHAR", "review_json": "VARCHAR",
+    "go_live_period": "VARCHAR", "approved_benefit_start": "VARCHAR",
 }
 #: ``line_quarter`` columns and their DuckDB types.
 LINE_COLUMNS: dict[str, str] = {
@@ -59,6 +62,7 @@ LINE_COLUMNS: dict[str, str] = {
     "forecast_total": "DOUBLE", "kpi": "VARCHAR", "kpi_baseline": "DOUBLE", "kpi_target": "DOUBLE",
     "kpi_latest": "DOUBLE", "kpi_latest_period": "VARCHAR", "kpi_progress_pct": "DOUBLE",
     "kpi_planned_progress_pct": "DOUBLE", "rag": "VARCHAR", "rag_reason": "VARCHAR",
+    "confidence": "VARCHAR",
 }
 #: ``period_quarter`` columns and their DuckDB types.
 PERIOD_COLUMNS: dict[str, str] = {
@@ -92,6 +96,14 @@ def _text(v: Any) -> str | None:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
     return str(v)
+
+
+def _first_benefit(review: CaseReview) -> str | None:
+    """The first period in which the original approved baseline expects a (net positive) benefit."""
+    case = review.case
+    b = case.matrix("baseline", "benefit").to_numpy(dtype=float).sum(axis=0)
+    nz = np.flatnonzero(b > 1e-9)
+    return case.periods[int(nz[0])] if nz.size else None
 
 
 def records_from_review(review: CaseReview) -> dict[str, pd.DataFrame]:
@@ -146,6 +158,8 @@ def records_from_review(review: CaseReview) -> dict[str, pd.DataFrame]:
         "prob_below_zero": d.get("prob_below_zero"), "ob_npv": d.get("ob_npv"), "seed": review.seed,
         "source_file": _text(review.case.source), "workbook_sha256": _text(review.case.sha256),
         "warnings": to_json(warnings), "review_json": to_json(d),
+        "go_live_period": _text(meta.get("go_live_period")),
+        "approved_benefit_start": _first_benefit(review),
     }
     flows = outlook.expected_flows(review.case, q)
     flows.insert(0, "case_id", cid)
@@ -157,11 +171,13 @@ def records_from_review(review: CaseReview) -> dict[str, pd.DataFrame]:
     fc = flows[flows["source"] == "forecast"].groupby("line_id", sort=False)["amount"].sum()
     lines = pd.concat([review.status.benefits, review.status.costs], ignore_index=True)
     line_rows = pd.DataFrame({c: lines[c] if c in lines else None for c in LINE_COLUMNS if c not in
-                              ("quarter", "case_id", "expected_start", "forecast_total")})
+                              ("quarter", "case_id", "expected_start", "forecast_total", "confidence")})
     line_rows.insert(0, "case_id", cid)
     line_rows.insert(0, "quarter", q)
     line_rows["expected_start"] = line_rows["line_id"].map(start).astype(object)
     line_rows["forecast_total"] = line_rows["line_id"].map(fc).fillna(0.0).astype(float)
+    conf = review.case.lines.set_index("line_id")["confidence"]
+    line_rows["confidence"] = [_text(conf.get(x)) for x in line_rows["line_id"]]
     line_rows = line_rows[list(LINE_COLUMNS)]
     return {"case_quarter": pd.DataFrame([case_row], columns=list(CASE_COLUMNS)),
             "line_quarter": line_rows.reset_index(drop=True),

@@ -33,7 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vmo_lib import schema
 from vmo_lib.errors import ValidationError, WorkbookError
+from vmo_lib.intake.benefit_map import benefit_map_of
 from vmo_lib.intake.validation import (
     ISSUE_COLUMNS,
     CheckedWorkbook,
@@ -429,7 +431,8 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
                     if versions[v][key] is None and value is not None:
                         versions[v][key] = value
     baselines = pd.DataFrame(list(versions.values()), columns=["version", "approved", "reason"])
-    return BusinessCase(meta=meta, lines=lines, flows=flows, baselines=baselines)
+    return BusinessCase(meta=meta, lines=lines, flows=flows, baselines=baselines,
+                        benefit_map=benefit_map_of(checked.long.get(schema.BENEFIT_MAP_SHEET)))
 
 
 def _carry_over(flows: pd.DataFrame, baselines: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -52,6 +52,7 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.writer.excel import ExcelWriter
 
 from vmo_lib import schema
+from vmo_lib.intake.benefit_map import map_records
 from vmo_lib.model import as_date
 from vmo_lib.periods import period_range
 
@@ -73,10 +74,12 @@ __all__ = [
 ]
 
 #: Rows prepared for input (styled, validated) on each table sheet of a blank template.
-INPUT_ROWS: dict[str, int] = {"Costs": 200, "Benefits": 200, "Actuals": 2000, "Forecast": 2000, "Baselines": 2000}
+INPUT_ROWS: dict[str, int] = {"Costs": 200, "Benefits": 200, "Actuals": 2000, "Forecast": 2000, "Baselines": 2000,
+                              schema.BENEFIT_MAP_SHEET: 200}
 #: Rows kept free for input below the data of a filled-in workbook (fewer than a blank template's,
 #: so that writing many case workbooks, e.g. in tests, stays fast).
-SPARE_ROWS: dict[str, int] = {"Costs": 50, "Benefits": 50, "Actuals": 200, "Forecast": 200, "Baselines": 200}
+SPARE_ROWS: dict[str, int] = {"Costs": 50, "Benefits": 50, "Actuals": 200, "Forecast": 200, "Baselines": 200,
+                              schema.BENEFIT_MAP_SHEET: 50}
 _PRINT_PAGE_WIDTH = 250  # column-width units that still print legibly on a landscape A4 page
 _PRINT_ROWS = 20  # a blank template prints its header and this many input rows
 
@@ -128,6 +131,7 @@ _TITLES = {
     "Actuals": "Actuals: what was spent and realised, one row per period and line",
     "Forecast": "Forecast: today's best estimate for the periods not yet reported",
     "Baselines": "Baselines: formal re-baselines, each a full set of lines",
+    schema.BENEFIT_MAP_SHEET: "Benefit map: enablers -> business changes -> benefits -> objectives (optional)",
 }
 _INSTRUCTIONS = {
     "Case": "Fill in the yellow cells. Hover over a cell for guidance; drop-downs list the allowed values.",
@@ -139,6 +143,9 @@ _INSTRUCTIONS = {
     "Forecast": "After approval: your best estimate for each period not yet reported, per line id.",
     "Baselines": ("Only for a formal re-baseline approved by the board, under a new version name with its approval "
                   "date: every line, every period; or 'Carry over unlisted lines' = yes to keep the lines not listed."),
+    schema.BENEFIT_MAP_SHEET: ("Optional. One row per node; Feeds lists the node ids it leads to. A benefit's node id is "
+                               "its Benefits line id; an enabler may be a Costs line id. Enablers: planned, forecast and "
+                               "actual delivery dates."),
 }
 _CASE_HEADER = ("Field", "Value", "Guidance")
 _CASE_WIDTHS = (32, 34, 100)
@@ -159,6 +166,14 @@ _GUIDE_SHEETS = (
                   "reason, then a full set of period amounts: a line it does not list is an error, unless 'Carry "
                   "over unlisted lines' is yes, when those lines keep the baseline in force before it. "
                   "The approved Costs and Benefits periods are never edited; they stay the original baseline."),
+    (schema.BENEFIT_MAP_SHEET, "Optional: the benefits dependency network. One row per node with its kind, name, owner "
+                               "and Feeds (the ids of the nodes it leads to, separated by commas). Arrows run enabler "
+                               "-> business change -> benefit -> investment objective -> strategic objective; a node "
+                               "may skip a layer, never go back. A benefit's node id is its line id on Benefits (name "
+                               "and owner may be left blank: they come from there); an enabler's id may be a cost line "
+                               "id on Costs or a new id for a deliverable, with its planned delivery date, a forecast "
+                               "date while not delivered, and the actual date once delivered. Left blank, the network "
+                               "is reported as not mapped."),
 )
 _GUIDE_CONVENTIONS = (
     ("Yellow cells", "Cells for your input. Headers marked 'required' (row 3) must be filled for every line; "
@@ -720,6 +735,7 @@ def _case_tables(case: BusinessCase) -> dict[str, list[dict[str, Any]]]:
                 rebase.append({"version": version, "approved": b.get("approved"), "reason": b.get("reason"),
                                "period": periods[0], "line_id": lid, "amount": 0.0})
     out["Baselines"] = rebase
+    out[schema.BENEFIT_MAP_SHEET] = map_records(getattr(case, "benefit_map", None))
     return out
 
 

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from vmo_lib import schema
+from vmo_lib.intake.benefit_map import MAP_RULES, check_benefit_map
 from vmo_lib.intake.workbook import BLANK, NUMBER, TEXT, RawTable, RawWorkbook, cell_grid
 from vmo_lib.periods import (
     parse_period,
@@ -139,6 +140,8 @@ RULES: dict[str, tuple[str, str]] = {
     "portfolio.duplicate_case_id": ("error", "a case id already used by an earlier workbook of the folder "
                                              "(compared case-insensitively)"),
 }
+
+RULES.update(MAP_RULES)  # the optional Benefit map sheet (vmo_lib.intake.benefit_map)
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
@@ -1255,6 +1258,12 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
             labels = [f"{what} for {k or 'line'} {x} in {p}:" for k, x, p in zip(d["kind"], d["line_id"], d["period"], strict=True)]
             _report_amounts(iss, sheet, d["amount"].astype(float), d["kind"], _lookup(d["line_id"], benefit_type_of),
                             typical, [f"{letter}{r}" for r in d["row"]], labels)
+    if schema.BENEFIT_MAP_SHEET in raw.tables:  # optional: the benefits dependency network
+        t = raw.tables[schema.BENEFIT_MAP_SHEET]
+        _check_columns(t, iss)
+        df = _typed_columns(t, iss, length)
+        _check_ids(t, df, iss, "node_id")
+        long[t.sheet] = check_benefit_map(t, df, lines, iss.add)
     if "Baselines" in long:
         _check_rebaselines(raw.tables["Baselines"], long["Baselines"], lines, amounts, iss)
     if len(long.get("Actuals", {}).get("row", ())) and len(long.get("Forecast", {}).get("row", ())):

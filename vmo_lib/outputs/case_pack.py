@@ -11,9 +11,11 @@ import math
 from typing import Any
 
 from vmo_lib.formatting import format_money, format_number, format_percent, is_missing
-from vmo_lib.outputs.html import Html, key_figures, pack_header, table
+from vmo_lib.outputs.html import Html, figure, key_figures, pack_header, table
 
-__all__ = ['appraisal_table', 'case_cards', 'case_results', 'case_summary', 'gaps_table', 'issues_table', 'narrative', 'narrative_html', 'realisation_table', 'risk_summary', 'scenario_label']
+__all__ = ['appraisal_table', 'case_cards', 'case_results', 'case_summary', 'forward_note', 'gaps_table', 'issues_table',
+           'narrative', 'narrative_html', 'optimism_bias_html', 'realisation_table', 'risk_charts', 'risk_summary',
+           'scenario_label']
 
 
 # --- case review: results, summary, narrative ------------------------------------------------------------------
@@ -96,7 +98,43 @@ def case_cards(review: Any) -> list[dict[str, Any]]:
     if not is_missing(risk["prob_below_zero"]):
         cards.append({"label": "Chance NPV < 0", "value": risk["prob_below_zero"], "kind": "percent",
                       "note": "expected outlook, simulated", "tone": "bad" if risk["prob_below_zero"] >= 0.2 else ""})
+    ob_npv = review.to_dict(detail=False).get("ob_npv")
+    if not is_missing(ob_npv):
+        stage = str(review.case.meta.get("status") or "")
+        cards.append({"label": "NPV after optimism bias", "value": ob_npv, "kind": "money",
+                      "note": f"plan in force, Green Book uplift for a case {stage}" if stage
+                      else "plan in force, Green Book uplift", "tone": "bad" if ob_npv < 0 else ""})
     return cards
+
+
+def forward_note(review: Any, ratio: float = 1.5) -> str | None:
+    """One line explaining the forward NPV when it differs a lot from the approved NPV (more than
+    ``ratio`` times it either way, or of the other sign): the two count different things. None otherwise.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.analysis.review import review_case
+    >>> case = make_case({"case_id": "X", "first_period": "2026Q1", "horizon": 3, "discount_rate": 0.0},
+    ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100, 0, 0]}],
+    ...     benefits=[{"line_id": "B1", "name": "Savings", "amounts": [0, 100, 100]}],
+    ...     actuals=[{"period": "2026Q1", "line_id": "C1", "amount": 110}])
+    >>> print(forward_note(review_case(case, "2026Q1", iterations=0)))
+    Forward NPV £200 counts only what is still to come, valued at 2026Q2; the £110 already spent is sunk. The approved NPV £100 counts the whole life from 2026Q1, costs included, so the two are not comparable.
+    """
+    s = review.status
+    fwd, appr = s.forward_npv, s.current_baseline_npv
+    if is_missing(fwd) or is_missing(appr):
+        return None
+    if not (abs(fwd) > ratio * abs(appr) or abs(appr) > ratio * abs(fwd) or (fwd < 0) != (appr < 0)):
+        return None
+    cur = s.currency or "GBP"
+    spent = s.totals.get("cost_actual_to_date")
+    sunk = (f"; the {format_money(spent, cur, compact=True)} already spent is sunk"
+            if not is_missing(spent) and round(spent) else "")
+    return (f"Forward NPV {format_money(fwd, cur, compact=True)} counts only what is still to come, valued at "
+            f"{s.forward_discounted_to}{sunk}. The approved NPV {format_money(appr, cur, compact=True)} counts the "
+            f"whole life from {review.case.periods[0]}, costs included, so the two are not comparable.")
 
 
 def case_results(review: Any) -> dict[str, Any]:
@@ -135,7 +173,9 @@ def case_summary(review: Any) -> Html:
     head = pack_header(case.title, case.case_id, sub, status.verdict.label, status.rag,
                        f"Decision: {review.decision} — {review.decision_reason}")
     cards = [{**c, "value": _fmt(c["value"], c["kind"], status.currency)} for c in case_cards(review)]
-    return Html(head.html + key_figures(cards).html)
+    note = forward_note(review)
+    return Html(head.html + key_figures(cards).html
+                + (f'<p class="vmo-sub vmo-forward-note">{html.escape(note)}</p>' if note else ""))
 
 
 def narrative(status: Any) -> list[str]:
@@ -307,17 +347,27 @@ def realisation_table(status: Any) -> Html:
     >>> "&lt;i&gt;Savings" in h, "80%" in h, "rag-" in h
     (True, True, True)
     """
-    cols = {"name": "line", "kind": "kind", "type": "type", "owner": "owner", "plan_to_date": "plan_to_date",
-            "actual_to_date": "actual_to_date", "variance_to_date": "variance", "performance_pct": "performance",
-            "rag": "RAG"}
     import pandas as pd
 
-    lines = pd.concat([status.benefits, status.costs], ignore_index=True)
-    if not len(lines):
+    cur = status.currency or "GBP"
+    parts = []
+    for title, lines, cols in (
+            ("Benefits", status.benefits, {"name": "line", "owner": "owner", "plan_to_date": "plan_to_date",
+                                           "actual_to_date": "actual_to_date", "variance_to_date": "variance",
+                                           "performance_pct": "performance", "kpi_progress_pct": "KPI_progress",
+                                           "rag": "RAG", "rag_reason": "why"}),
+            ("Costs", status.costs, {"name": "line", "plan_to_date": "plan_to_date", "actual_to_date": "actual_to_date",
+                                     "variance_to_date": "variance", "performance_pct": "performance", "rag": "RAG",
+                                     "rag_reason": "why"})):
+        if lines is None or not len(lines):
+            continue
+        df = pd.DataFrame(lines)[[c for c in cols if c in lines]].rename(columns=cols)
+        parts.append(f"<h3>{title}</h3>" + table(df, money=["plan_to_date", "actual_to_date", "variance"],
+                                                 percent=["performance", "KPI_progress"], currency=cur, rag="RAG",
+                                                 compact=True).html)
+    if not parts:
         return Html('<p class="vmo-empty">No lines.</p>')
-    df = lines[list(cols)].rename(columns=cols)
-    return table(df, money=["plan_to_date", "actual_to_date", "variance"], percent=["performance"],
-                 currency=status.currency or "GBP", rag="RAG")
+    return Html("".join(parts))
 
 
 def gaps_table(status: Any) -> Html:
@@ -406,3 +456,82 @@ def _switching_sentences(switching: Any) -> list[str]:
     return out
 
 
+
+
+def risk_charts(review: Any) -> Html:
+    """The distribution of the expected NPV as a histogram and an S-curve (P10/P50/P90, zero and the NPV
+    in force marked), then the chance of getting back to it, in words. Read from
+    :attr:`CaseReview.simulation` and :meth:`CaseReview.risk_figures`."""
+    from vmo_lib.outputs import charts
+
+    sim = review.simulation
+    if sim is None:
+        return Html('<p class="vmo-empty">No simulation was run for this review.</p>')
+    f = review.risk_figures()
+    cur = review.currency or "GBP"
+    ref = review.status.current_baseline_npv
+    label = "approved" if review.status.baseline_in_force == "baseline" else "in-force"
+    reach = f["prob_reach_approved"]
+    words = (f"Chance of getting back to the {label} NPV of {format_money(ref, cur, compact=True)}: "
+             f"{format_percent(reach, 1)} of {sim.iterations:,} simulated outcomes. Chance the expected NPV ends "
+             f"below zero: {format_percent(f['prob_below_zero'], 1)}. Eight in ten outcomes lie between P10 "
+             f"{format_money(f['risk_p10'], cur, compact=True)} and P90 {format_money(f['risk_p90'], cur, compact=True)}"
+             f", around a P50 of {format_money(f['risk_p50'], cur, compact=True)}.")
+    hist = charts.npv_distribution_chart(sim, cur, reference=ref, reference_label=label)
+    s_curve = charts.npv_s_curve(sim, cur, reference=ref, reference_label=label)
+    return Html(f'<p class="vmo-risk-reach"><b>{html.escape(words)}</b></p>'
+                + figure(hist).html + figure(s_curve).html)
+
+
+_STAGE_RULE = ("The uplift comes down as a case moves from outline case to live (proposed: the upper bound; "
+               "approved: halfway to the lower bound; in delivery: 80% of the way; live or closed: the lower bound).")
+
+
+def optimism_bias_html(review: Any) -> Html:
+    """The Green Book optimism-bias view of the plan in force: the uplifts used at the case's stage
+    (:func:`vmo_lib.analysis.scenarios.optimism_bias`, stated with the rule) and the appraisal before and
+    after (:attr:`CaseReview.optimism_bias`)."""
+    from vmo_lib.analysis.scenarios import optimism_bias
+    from vmo_lib.errors import AnalysisError
+
+    t = review.optimism_bias
+    if t is None or not len(t) or "after" not in t:
+        return Html('<p class="vmo-empty">No optimism-bias view: the case type has no Green Book defaults.</p>')
+    cur = review.currency or "GBP"
+    try:
+        ob = optimism_bias(review.case)
+    except AnalysisError:
+        ob = None
+    intro = ""
+    if ob is not None:
+        stage = ob.stage or "of unknown stage"
+        if ob.stage_mitigation == 0:
+            where = "the upper bound (outline case)"
+        elif ob.stage_mitigation == 1:
+            where = "the lower bound (risks managed)"
+        else:
+            where = f"{format_percent(ob.stage_mitigation)} of the way from the upper to the lower bound"
+        own = f" The case sets {', '.join(ob.from_case)} itself." if ob.from_case else ""
+        intro = (f"Green Book supplementary guidance, {ob.reference_class} class, case {stage}: {where}. "
+                 f"Capex +{format_percent(ob.capex)}, opex +{format_percent(ob.opex)}, time to go-live "
+                 f"+{format_percent(ob.duration)} (benefits {ob.delay_periods} period(s) later), benefits "
+                 f"−{format_percent(ob.benefits)}.{own} {_STAGE_RULE}")
+    out = []
+    for k in ("npv", "pv_capex", "pv_opex", "pv_costs", "pv_benefits", "irr", "bcr"):
+        if k not in t.index:
+            continue
+        r = t.loc[k]
+        kind = "percent" if k == "irr" else "ratio" if k == "bcr" else "money"
+
+        def fmt(v: Any, kind: str = kind) -> str:
+            if kind == "money":
+                return format_money(v, cur)
+            return format_percent(v, 1) if kind == "percent" else format_number(v, 2)
+
+        plus = "+" if not is_missing(r["change"]) and r["change"] > 0 else ""
+        out.append(f'<tr><td>{html.escape(str(r["label"]))}</td><td class="num">{html.escape(fmt(r["before"]))}</td>'
+                   f'<td class="num">{html.escape(fmt(r["after"]))}</td>'
+                   f'<td class="num">{html.escape(plus + fmt(r["change"]))}</td></tr>')
+    head = ('<table class="vmo-table"><thead><tr><th>Plan in force</th><th class="num">Before</th>'
+            '<th class="num">After optimism bias</th><th class="num">Change</th></tr></thead><tbody>')
+    return Html(f'<p class="vmo-sub">{html.escape(intro)}</p>' + head + "".join(out) + "</tbody></table>")

@@ -49,6 +49,7 @@ __all__ = [
     "TEMPLATE_DIR",
     "atomic_write_bytes",
     "atomic_write_text",
+    "figure",
     "format_money",
     "format_number",
     "format_percent",
@@ -179,9 +180,36 @@ def key_figures(cards: Sequence[Mapping[str, Any]]) -> Html:
     return Html('<div class="vmo-cards">' + "".join(out) + "</div>")
 
 
+def figure(fig: Any, alt: str | None = None, *, dpi: int = 110) -> Html:
+    """A matplotlib figure as an embedded PNG with its text alternative (``alt``, else the one the chart
+    function attached, :func:`vmo_lib.outputs.charts.alt_text`), so every chart image in a pack has
+    alt text. Nothing is fetched or written: the image is inline.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> f = Figure(figsize=(2, 1))
+    >>> _ = f.add_subplot().plot([0, 1], [1, 0])
+    >>> h = figure(f, alt='A line "falling"').html
+    >>> h.startswith('<figure class="vmo-figure"><img alt="A line &quot;falling&quot;" src="data:image/png;base64,')
+    True
+    """
+    import base64
+    import io
+
+    if fig is None:
+        return Html("")
+    text = alt or getattr(fig, "vmo_alt", "") or "; ".join(a.get_title() for a in fig.axes if a.get_title()) or "Chart"
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return Html(f'<figure class="vmo-figure"><img alt="{html.escape(str(text), quote=True)}" '
+                f'src="data:image/png;base64,{data}"></figure>')
+
+
 def table(df: Any, *, money: Iterable[str] = (), percent: Iterable[str] = (), currency: str = "GBP",
           digits: Mapping[str, int] | None = None, index: bool = False, max_rows: int = 200,
-          empty: str = "None.", rag: str | None = None) -> Html:
+          empty: str = "None.", rag: str | None = None, compact: bool = False) -> Html:
     """A DataFrame as a board-readable HTML table, every cell escaped.
 
     Money columns get the currency symbol and thousands separators, percent columns a ``%``,
@@ -206,6 +234,8 @@ def table(df: Any, *, money: Iterable[str] = (), percent: Iterable[str] = (), cu
         Text shown for an empty table.
     rag : str, optional
         A column of RAG ratings, shown as a coloured dot with the rating (:func:`rag_text`).
+    compact : bool, default False
+        Money in the compact form (``£1.23m``) so a wide table fits its page.
 
     Examples
     --------
@@ -235,7 +265,7 @@ def table(df: Any, *, money: Iterable[str] = (), percent: Iterable[str] = (), cu
 
     def cell(c: Any, v: Any, cur: str) -> str:
         if c in money:
-            return format_money(v, cur)
+            return format_money(v, cur, compact=compact)
         if c in percent:
             return format_percent(v, digits.get(c, 0))
         if c == rag:
@@ -383,9 +413,11 @@ def render_index(entries: Sequence[Mapping[str, Any]], *, as_of: str, source: st
     counts = {k: sum(1 for r in ok if r["rag_class"] == k) for k in ("green", "amber", "red", "grey")}
     n_failed = len(rows) - len(ok)
     cards = [{"label": "Cases reviewed", "value": f"{len(ok)} of {len(rows)}", "note": "", "tone": ""},
-             {"label": "Green", "value": counts["green"], "note": "RAG green", "tone": "good" if counts["green"] else ""},
-             {"label": "Amber", "value": counts["amber"], "note": "RAG amber", "tone": ""},
-             {"label": "Red", "value": counts["red"], "note": "RAG red", "tone": "bad" if counts["red"] else ""}]
+             {"label": "RAG green", "value": counts["green"], "note": "verdict, benefits and spend together",
+              "tone": "good" if counts["green"] else ""},
+             {"label": "RAG amber", "value": counts["amber"], "note": "verdict, benefits and spend together", "tone": ""},
+             {"label": "RAG red", "value": counts["red"], "note": "verdict, benefits and spend together",
+              "tone": "bad" if counts["red"] else ""}]
     n_decide = sum(1 for r in ok if r.get("decision") not in (None, "", "continue", "closed"))
     cards.append({"label": "Decisions needed", "value": n_decide, "note": "stop, re-plan, recover or start",
                   "tone": "bad" if n_decide else ""})

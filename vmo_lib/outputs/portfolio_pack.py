@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from vmo_lib.formatting import format_money
-from vmo_lib.outputs.html import Html, key_figures, pack_header, rag_class, table
+from vmo_lib.outputs.html import Html, key_figures, pack_header, rag_class, rag_text, table
 
-__all__ = ['decisions_table', 'load_failures_table', 'portfolio_headline', 'portfolio_results', 'portfolio_summary', 'register_table', 'selection_table']
+__all__ = ['REGISTER_KEY', 'decision_due', 'decisions_table', 'load_failures_table', 'movement_section', 'portfolio_headline',
+           'portfolio_results', 'portfolio_summary', 'realised_to_date', 'register_key', 'register_table',
+           'selection_table']
 
 
 # --- portfolio ---------------------------------------------------------------------------------------------------
@@ -21,11 +23,105 @@ _DECISION_PHRASES = {"stop": "to stop", "re-plan": "to re-plan", "recover": "nee
                      "not started": "awaiting an investment decision"}
 
 
+def decision_due(as_of: str) -> str:
+    """When the board's decisions are due: by the next quarterly review, the end of the quarter after
+    ``as_of`` (the rule the pack states above the table).
+
+    Examples
+    --------
+    >>> decision_due("2026Q3"), decision_due("2026Q4")
+    ('31 Dec 2026 (2026Q4 review)', '31 Mar 2027 (2027Q1 review)')
+    """
+    from vmo_lib.periods import period_end_date, shift_period
+
+    nxt = shift_period(str(as_of), 1, "quarter")
+    end = period_end_date(nxt, "quarter")
+    return f"{end.day} {end.strftime('%b %Y')} ({nxt} review)"
+
+
 def decisions_table(review: Any) -> Html:
     """The cases needing a decision (:attr:`PortfolioReview.decisions`), most urgent first: the decision
-    and its reason exactly as each case's pack states them, money in each case's own currency."""
-    return table(review.decisions, money=["expected_npv", "forward_npv"], currency="currency",
-                 empty="No case needs a decision this quarter.")
+    and its reason exactly as each case's pack states them, the owner who answers for it (the case's
+    sponsor) and the date it is due (:func:`decision_due`), money in each case's own currency."""
+    d = review.decisions
+    if d is None or not len(d):
+        return table(d, empty="No case needs a decision this quarter.")
+    e = html.escape
+    due = decision_due(review.as_of)
+    rows = []
+    for r in d.to_dict(orient="records"):
+        cur = str(r.get("currency") or "")
+        owner = str(r.get("sponsor") or "").strip() or "no sponsor named"
+        rows.append(f'<tr><td class="vmo-case"><span class="vmo-id">{e(str(r["case_id"]))}</span>'
+                    f'<span class="vmo-title">{e(str(r.get("title") or ""))}</span></td>'
+                    f'<td><b>{e(str(r.get("decision") or ""))}</b></td><td>{e(str(r.get("reason") or ""))}</td>'
+                    f'<td>{e(owner)}</td><td class="vmo-nowrap">{e(due.split(" (")[0])}</td>'
+                    f'<td class="num">{e(format_money(r.get("expected_npv"), cur))}</td>'
+                    f'<td class="num">{e(format_money(r.get("forward_npv"), cur))}</td></tr>')
+    rule = (f'<p class="vmo-sub">Owner: the case\'s sponsor, who brings the decision to the board. Due: by the next '
+            f"quarterly review, {e(due)}.</p>")
+    head = ('<thead><tr><th>Case</th><th>Decision</th><th>Reason</th><th>Owner</th><th>Due</th>'
+            '<th class="num">Expected NPV</th><th class="num">Forward NPV</th></tr></thead>')
+    return Html(rule + f'<table class="vmo-table vmo-decisions">{head}<tbody>{"".join(rows)}</tbody></table>')
+
+
+def movement_section(review: Any, history: Any = None) -> Html:
+    """What moved since the last quarterly review (expected NPV, verdicts, decisions). The slot the
+    quarterly history fills: with no earlier review on record it says so, plainly labelled.
+
+    Parameters
+    ----------
+    review : PortfolioReview
+    history : optional
+        The quarterly history (earlier reviews); None or empty = this is the first review on record.
+
+    Examples
+    --------
+    >>> "First review on record" in movement_section(None).html
+    True
+    """
+    if history is None or not len(history):
+        as_of = getattr(review, "as_of", "")
+        return Html('<p class="vmo-empty vmo-first-review"><b>First review on record</b>: no earlier quarter is '
+                    f"stored, so there is no movement to show for {html.escape(str(as_of))}. From the next review this "
+                    "section shows what changed since the quarter before: expected NPV, verdicts and decisions.</p>")
+    return table(history)
+
+
+def realised_to_date(review: Any) -> Any:
+    """Benefits realised to date against those planned to date (the baseline in force), per currency,
+    restated on the portfolio basis like every total (:func:`vmo_lib.portfolio.basis.basis_factors`:
+    each period's amount discounted, or compounded, to the base date). Only the restated cases count.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``currency``, ``cases``, ``realised_pb`` (actual benefits reported up to the review), ``planned_pb``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from vmo_lib.portfolio.basis import basis_factors
+
+    rows = []
+    basis = getattr(review, "basis", None)
+    for r in getattr(review, "reviews", {}).values():
+        if basis is None:
+            continue
+        f, note = basis_factors(r.case, basis)
+        if note:
+            continue
+        bp = r.status.by_period
+        upto = (bp["t"].to_numpy() <= r.case.t_of(r.period))
+        actual = bp["benefit_actual"].fillna(0.0).to_numpy(dtype=float)
+        plan = bp["benefit_plan"].fillna(0.0).to_numpy(dtype=float)
+        rows.append({"currency": r.currency, "realised_pb": float(np.sum(actual * f * upto)),
+                     "planned_pb": float(np.sum(plan * f * upto))})
+    if not rows:
+        return pd.DataFrame(columns=["currency", "cases", "realised_pb", "planned_pb"])
+    df = pd.DataFrame(rows)
+    return (df.groupby("currency", sort=True).agg(cases=("realised_pb", "size"), realised_pb=("realised_pb", "sum"),
+                                                    planned_pb=("planned_pb", "sum")).reset_index())
 
 
 def portfolio_headline(review: Any) -> list[str]:
@@ -49,6 +145,7 @@ def portfolio_headline(review: Any) -> list[str]:
     Portfolio money is valued at the start of 2026Q1 at 0% a year, real prices of 2026 (no inflation stated).
     Verdicts: 1 on track.
     No case needs a decision this quarter.
+    RAG ratings (the verdict, benefits and spend to date together, so they need not match the verdicts): 1 not yet rated.
     """
     cases = review.register
     if not len(cases):
@@ -75,6 +172,9 @@ def portfolio_headline(review: Any) -> list[str]:
     counts = cases["verdict"].fillna("no verdict").value_counts()
     verdicts = [v for v in order if v in counts.index] + sorted(v for v in counts.index if v not in order)
     out.append("Verdicts: " + ", ".join(f"{int(counts[v])} {v}" for v in verdicts) + ".")
+    rag_counts = cases["rag"].map(rag_class).value_counts()
+    rag_words = {"green": "green", "amber": "amber", "red": "red", "grey": "not yet rated"}
+    rag_line = ", ".join(f"{int(rag_counts[k])} {w}" for k, w in rag_words.items() if k in rag_counts.index)
     d = review.decisions
     if len(d):
         n = len(d)
@@ -83,31 +183,44 @@ def portfolio_headline(review: Any) -> list[str]:
         out.append(f"{n} case{' needs' if n == 1 else 's need'} a decision: {parts}.")
     else:
         out.append("No case needs a decision this quarter.")
+    out.append(f"RAG ratings (the verdict, benefits and spend to date together, so they need not match the verdicts): {rag_line}.")
     return out
 
 
 def portfolio_summary(review: Any) -> Html:
-    """Header of the portfolio pack, its key figures (NPV in force and expected per currency, each the
-    total of its register column; cases by RAG) and the headline sentences (:func:`portfolio_headline`)."""
+    """Header of the portfolio pack and its headline for the board, on the one portfolio basis: approved
+    against expected against realised value (per currency, each the total of its register column),
+    the decisions needed, then the headline sentences (:func:`portfolio_headline`). The pack is
+    printed on A4 landscape."""
     cases = review.register
     n_fail = len(review.failures)
     sub = f"{len(cases)} cases reviewed as of {review.as_of}" + (f"; {n_fail} workbook(s) not loaded" if n_fail else "")
     head = pack_header("Portfolio review", "Investment portfolio", sub)
-    counts = {k: int((cases["rag"].map(rag_class) == k).sum()) for k in ("green", "amber", "red", "grey")}
-    cards = [{"label": k.capitalize(), "value": counts[k], "tone": {"green": "good", "red": "bad"}.get(k, "")}
-             for k in ("green", "amber", "red")]
-    if counts["grey"]:
-        cards.append({"label": "Not yet rated", "value": counts["grey"], "note": "nothing due or reported"})
+    realised = realised_to_date(review)
+    realised = realised.set_index("currency") if len(realised) else realised
     money = []
     for t in review.totals[review.totals["restated"]].to_dict(orient="records"):
-        cur, base, exp = str(t["currency"]), t["in_force_npv_pb"], t["expected_npv_pb"]
+        cur, appr, base, exp = str(t["currency"]), t["approved_npv_pb"], t["in_force_npv_pb"], t["expected_npv_pb"]
         diff = exp - base
-        money += [{"label": f"NPV in force ({cur})", "value": format_money(base, cur, True),
-                   "note": "approved, as re-baselined; portfolio basis"},
+        money += [{"label": f"Approved NPV ({cur})", "value": format_money(appr, cur, True),
+                   "note": "the original promise" + ("" if round(appr) == round(base)
+                                                      else f"; {format_money(base, cur, True)} as re-baselined")},
                   {"label": f"Expected NPV ({cur})", "value": format_money(exp, cur, True),
                    "note": ("+" if round(diff) > 0 else "") + f"{format_money(diff, cur, True)} vs in force",
                    "tone": "good" if round(diff) > 0 else "bad" if round(diff) < 0 else ""}]
-    return Html(head.html + key_figures(money + cards).html + Html.paragraphs(portfolio_headline(review)).html)
+        if len(realised) and cur in realised.index:
+            rz, pl = realised.loc[cur, "realised_pb"], realised.loc[cur, "planned_pb"]
+            pct = f" ({rz / pl:.0%})" if abs(pl) > 0.5 else ""
+            money.append({"label": f"Benefits realised ({cur})", "value": format_money(rz, cur, True),
+                          "note": f"to date, of {format_money(pl, cur, True)} planned{pct}",
+                          "tone": "bad" if abs(pl) > 0.5 and rz < 0.8 * pl else ""})
+    n_dec = len(review.decisions)
+    money.append({"label": "Decisions needed", "value": n_dec, "note": f"due {decision_due(review.as_of)}",
+                  "tone": "bad" if n_dec else ""})
+    basis = (f'<p class="vmo-sub">All money on the one portfolio basis: {html.escape(review.basis.describe())}.</p>'
+             if review.basis is not None else "")
+    page = "<style>@page { size: A4 landscape; margin: 12mm; }</style>"
+    return Html(page + head.html + key_figures(money).html + basis + Html.paragraphs(portfolio_headline(review)).html)
 
 
 def load_failures_table(failures: Any) -> Html:
@@ -121,27 +234,78 @@ def load_failures_table(failures: Any) -> Html:
     return table(t)
 
 
-def register_table(cases: Any) -> Html:
-    """The portfolio register for the board: one row per case with its decision, verdict and RAG, its
-    expected NPV on its own basis (as its pack shows it), then the NPVs restated on the portfolio basis
-    (approved, in force, expected, forward), realisation and value for money of the outlook; a total
-    row per currency adds only the restated columns (each total is the sum of its column)."""
-    import pandas as pd
+#: Abbreviations of the register's headings, with what each means (the key printed under the register).
+REGISTER_KEY: dict[str, str] = {
+    "Own exp.": "expected NPV on the case's own basis, as its pack shows it",
+    "Appr.": "approved NPV (original baseline)",
+    "In force": "NPV of the baseline in force (after any re-baseline)",
+    "Exp.": "expected NPV (actuals to date, then forecast, then plan)",
+    "Fwd": "forward NPV (what remains after the review period)",
+    "Real.": "benefits realised to date, % of plan to date (gross)",
+    "VfM": "value for money: expected NPV per £1 of PV capital",
+}
 
-    cols = {"case_id": "case", "title": "title", "status": "status", "decision": "decision", "verdict": "verdict",
-            "rag": "RAG", "expected_npv": "expected_NPV_own_basis", "approved_npv_pb": "approved",
-            "in_force_npv_pb": "in_force", "expected_npv_pb": "expected", "forward_npv_pb": "forward",
-            "realisation_pct": "benefits_realised", "vfm": "value_for_money", "currency": "currency"}
-    df = cases[[c for c in cols if c in cases]].rename(columns=cols)
-    money = ["expected_NPV_own_basis", "approved", "in_force", "expected", "forward"]
-    if len(df) and "restated" in cases:
+
+def register_key() -> Html:
+    """The key to the register's abbreviated headings (:data:`REGISTER_KEY`)."""
+    items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in REGISTER_KEY.items())
+    return Html(f'<dl class="vmo-key">{items}</dl>')
+
+
+def register_table(cases: Any) -> Html:
+    """The portfolio register for the board: one row per case (id, title and status together), its
+    decision, verdict and RAG, its expected NPV on its own basis (as its pack shows it), then the NPVs
+    restated on the portfolio basis (approved, in force, expected, forward), realisation and value for
+    money of the outlook; a total row per currency adds only the restated columns (each total is the sum
+    of its column). Money is compact (``£1.23m``); headings are abbreviated (:func:`register_key`) so the
+    register fits a 1024 px screen and A4 landscape without scrolling sideways.
+    """
+    from vmo_lib.formatting import format_number, format_percent, is_missing
+
+    if cases is None or not len(cases):
+        return Html('<p class="vmo-empty">No case was loaded.</p>')
+    e = html.escape
+    money = [("expected_npv", "Own exp."), ("approved_npv_pb", "Appr."), ("in_force_npv_pb", "In force"),
+             ("expected_npv_pb", "Exp."), ("forward_npv_pb", "Fwd")]
+    money = [(c, h) for c, h in money if c in cases]
+
+    def m(v: Any, cur: str) -> str:
+        return format_money(v, cur, compact=True)
+
+    heads = ("<th>Case</th><th>Decision</th><th>Verdict</th><th>RAG</th>"
+             + "".join(f'<th class="num" title="{e(REGISTER_KEY[h])}">{e(h)}</th>' for _, h in money)
+             + f'<th class="num" title="{e(REGISTER_KEY["Real."])}">Real.</th>'
+             + f'<th class="num" title="{e(REGISTER_KEY["VfM"])}">VfM</th>')
+    rows = []
+    for r in cases.to_dict(orient="records"):
+        cur = str(r.get("currency") or "")
+        status = f" · {e(str(r['status']))}" if r.get("status") else ""
+        case = (f'<td class="vmo-case"><span class="vmo-id">{e(str(r["case_id"]))}{status}</span>'
+                f'<span class="vmo-title">{e(str(r.get("title") or ""))}</span></td>')
+        rag = f'<td class="vmo-rag"><span class="vmo-dot rag-{rag_class(r.get("rag"))}"></span>{e(rag_text(r.get("rag")))}</td>'
+        nums = "".join(f'<td class="num">{e(m(r.get(c), cur))}</td>' for c, _ in money)
+        real = r.get("realisation_pct")
+        vfm = r.get("vfm")
+        rows.append(f'<tr>{case}<td>{e(str(r.get("decision") or "–"))}</td><td>{e(str(r.get("verdict") or "–"))}</td>'
+                    f'{rag}{nums}<td class="num">{e(format_percent(real))}</td>'
+                    f'<td class="num">{e("–" if is_missing(vfm) else format_number(vfm, 2))}</td></tr>')
+    foot = []
+    if "restated" in cases:
         ok = cases["restated"].astype(bool).to_numpy()
-        totals = [{"case": "Total", "title": f"{int(len(g))} restated cases", "currency": cur,
-                   **{m: float(g[m].sum()) for m in money[1:]}}
-                  for cur, g in df[ok].groupby("currency", sort=True)]
-        df = pd.concat([df, pd.DataFrame(totals)], ignore_index=True)
-    return table(df, money=[m for m in money if m in df], percent=["benefits_realised"],
-                 digits={"value_for_money": 2}, currency="currency", rag="RAG")
+        for cur, g in cases[ok].groupby("currency", sort=True):
+            n = len(g)
+            nums = "".join('<td class="num">–</td>' if c == "expected_npv" else
+                           f'<td class="num">{e(m(float(g[c].sum()), str(cur)))}</td>' for c, _ in money)
+            foot.append(f'<tr><td class="vmo-case"><b>Total</b><span class="vmo-title">{n} restated '
+                        f'case{"s" if n != 1 else ""} ({e(str(cur))})</span></td><td></td><td></td><td></td>{nums}'
+                        '<td class="num"></td><td class="num"></td></tr>')
+        if (~ok).any():
+            foot.append(f'<tr><td class="vmo-case" colspan="{4 + len(money) + 2}"><span class="vmo-title">'
+                        f"{int((~ok).sum())} case(s) could not be restated on the portfolio basis and are not in the "
+                        "totals.</span></td></tr>")
+    return Html(f'<div class="vmo-register-wrap"><table class="vmo-table vmo-register"><thead><tr>{heads}</tr></thead>'
+                f'<tbody>{"".join(rows)}</tbody><tfoot>{"".join(foot)}</tfoot></table></div>'
+                + register_key().html)
 
 
 def _single_currency(df: Any) -> str:

@@ -170,7 +170,8 @@ def history_ratios(cases: Iterable[Any], as_of: object, basis: str = "outturn",
                                        "benefit_ratio", "schedule_ratio", "slip_periods"])
 
 
-def reference_class_uplifts(history: pd.DataFrame, by: str | None = "case_type") -> pd.DataFrame:
+def reference_class_uplifts(history: pd.DataFrame, by: str | None = "case_type",
+                            learned: pd.DataFrame | None = None) -> pd.DataFrame:
     """P50/P80 adjustments implied by a history of actual ÷ baseline ratios.
 
     Parameters
@@ -180,6 +181,13 @@ def reference_class_uplifts(history: pd.DataFrame, by: str | None = "case_type")
         ``schedule_ratio`` and the ``by`` column).
     by : str or None, default "case_type"
         Group column; ``None`` pools every case (group ``"all"``).
+    learned : pandas.DataFrame, optional
+        Ratios learned from the quarterly history's closed cases
+        (:func:`vmo_lib.history.accuracy.learned_ratios`: same columns as ``history``). A learned row
+        replaces the row of the same ``case_id`` in ``history`` (the outturn as recorded beats one
+        measured from today's files) and cases no longer in the portfolio are added. The
+        distribution used is then the empirical distribution of the pooled ratios, quantiles by
+        linear interpolation between order statistics (:func:`percentile`, type 7), as without it.
 
     Returns
     -------
@@ -201,6 +209,9 @@ def reference_class_uplifts(history: pd.DataFrame, by: str | None = "case_type")
     ('haircut', 0.66)
     """
     h = history.copy()
+    if learned is not None and len(learned):
+        keep = ~h["case_id"].isin(learned["case_id"]) if "case_id" in h else slice(None)
+        h = pd.concat([h[keep], learned], ignore_index=True)
     if by is None:
         h["_group"] = "all"
         by = "_group"

@@ -292,6 +292,10 @@ def _solve(p: _Problem, budget: np.ndarray, min_value: float | None = None) -> n
     Returns the 0/1 vector (plus z as last element in the second form), or None if infeasible.
     """
     n = len(p.ids)
+    if n == 0:  # nothing competes for the budget: fund nothing, and no extra budget reaches a positive value
+        if min_value is None:
+            return np.zeros(0)
+        return np.zeros(1) if min_value <= 0 else None
     cons = []
     fin = np.isfinite(budget)
     if min_value is None:

@@ -20,7 +20,7 @@ from vmo_lib.outputs.charts import (
     style_axes,
     thin_ticks,
 )
-from vmo_lib.whatif.engine import WhatIfEngine, WhatIfResult, period_at
+from vmo_lib.whatif.engine import WhatIfResult, period_at
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -49,6 +49,7 @@ def cumulative_cash_flow_chart(result: WhatIfResult, ax: Axes | None = None) -> 
     Examples
     --------
     >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.whatif.engine import WhatIfEngine
     >>> case = make_case({"case_id": "Y", "first_period": "2026", "period_length": "year", "horizon": 2},
     ...                  costs=[{"line_id": "C1", "name": "Build", "amounts": [100]}],
     ...                  benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 150]}])
@@ -71,9 +72,8 @@ def cumulative_cash_flow_chart(result: WhatIfResult, ax: Axes | None = None) -> 
     ax.plot(x, pv, color=PALETTE["plan"], linewidth=1.2, linestyle=":",
             label=f"this what-if, discounted (ends at the NPV, {format_money(result.npv, cur)})")
     ax.plot([x[-1]], [pv[-1]], marker="o", color=PALETTE["plan"], markersize=4, zorder=5)
-    base = WhatIfEngine.scenario_label(result.settings.scenario)
     ax.plot(x, result.reference_cumulative, color=PALETTE["baseline"], linewidth=1.4, linestyle="--",
-            label=f"{base[:1].lower() + base[1:]} without changes")
+            label=result.reference_label)
     if math.isfinite(result.payback):
         at = period_at(result, result.payback)
         ax.plot([result.payback], [0], marker="o", color=PALETTE["actual"], markersize=6, zorder=5)

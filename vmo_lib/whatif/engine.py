@@ -249,6 +249,25 @@ class WhatIfResult:
         return self.payback / self.periods_per_year
 
     @property
+    def reference_label(self) -> str:
+        """What the what-if is compared with, as the explorer's card and chart name it: on the expected
+        outlook the plan in force (the promise the review judges against), else the base scenario
+        without changes.
+
+        Examples
+        --------
+        >>> from vmo_lib.model import make_case
+        >>> case = make_case({"case_id": "Y", "horizon": 2, "discount_rate": 0.0},
+        ...                  benefits=[{"line_id": "B1", "name": "S", "amounts": [10, 10]}])
+        >>> WhatIfEngine(case).evaluate().reference_label
+        'approved baseline without changes'
+        """
+        if self.settings.scenario == EXPECTED:
+            return "approved plan in force"
+        base = WhatIfEngine.scenario_label(self.settings.scenario)
+        return f"{base[:1].lower() + base[1:]} without changes"
+
+    @property
     def verdict_sentence(self) -> str:
         """The verdict in words with the figures, comparing the what-if with its base scenario as
         planned: "At risk: NPV £3.17m with this what-if, £1.82m below the approved baseline
@@ -260,10 +279,15 @@ class WhatIfResult:
         cmp = "the same as" if abs(diff) < 0.5 else (
             f"{format_money(abs(diff), cur, compact=True)} {'above' if diff > 0 else 'below'}")
         base = WhatIfEngine.scenario_label(self.settings.scenario)
+        rate = self.settings.what_if.discount_rate
+        same = f"revalued at the same {round(rate * 100, 2):g}% a year" if rate is not None else ""
+        against = f"the {base[:1].lower() + base[1:]} " + (same or "without changes")
+        if self.settings.scenario == EXPECTED:
+            against = "the NPV in force (the approved plan or its re-baseline)" + (f" {same}" if same else "")
         rule = v.rule.replace("expected NPV", "the what-if NPV")
-        return (f"{v.label.capitalize()}: NPV {format_money(self.npv, cur, compact=True)} with this what-if, {cmp} the "
-                f"{base[:1].lower() + base[1:]} without changes ({format_money(self.reference_npv, cur, compact=True)}). "
-                f"Rule: {rule}.")
+        return (f"{v.label.capitalize()}: NPV {format_money(self.npv, cur, compact=True)} with this what-if, {cmp} "
+                f"{against} ({format_money(self.reference_npv, cur, compact=True)}). "
+                f"Rule, as in the review packs: {rule}.")
 
     def to_dict(self) -> dict[str, Any]:
         """Headline figures as plain data (for a pack or JSON)."""
@@ -416,7 +440,9 @@ class WhatIfEngine:
         ref = base
         if s.scenario == EXPECTED:  # judged as the packs judge it: against the baseline in force at the review
             ref = self.matrices(known_at(self.case, self.as_of).current_baseline)
-        ref_df = ref.discount_factors
+        # The promise is valued at the same discount rate as the what-if (the review compares the expected
+        # and the in-force NPV on one basis): a different rate alone revalues both, never only one side.
+        ref_df = df if s.what_if.discount_rate is not None and len(df) == len(ref.discount_factors) else ref.discount_factors
         ref_costs = ref.costs.sum(axis=0)
         ref_net = ref.benefits.sum(axis=0) - ref_costs
         reference_npv = float(finance.npv(None, ref_net, factors=ref_df))

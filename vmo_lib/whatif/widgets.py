@@ -453,14 +453,13 @@ class WhatIfExplorer:
                     f"</div></div>")
 
         delta = r.npv - r.reference_npv
-        base = self.engine.scenario_label(r.settings.scenario)
         self.cards.value = (
             "<div class='vmo-cards'>"
             + card("NPV", "vmo-npv", format_money(r.npv, cur), r.npv, sign)
             + card("IRR (annual)", "vmo-irr", irr, r.irr)
             + card("Payback", "vmo-payback", when(r.payback), r.payback)
             + card("Discounted payback", "vmo-dpayback", when(r.discounted_payback), r.discounted_payback)
-            + card(f"NPV change vs {html.escape(base[:1].lower() + base[1:])}", "vmo-delta",
+            + card(f"NPV change vs {html.escape(r.reference_label)}", "vmo-delta",
                    ("+" if delta > 0.5 else "") + format_money(delta, cur), delta,
                    "vmo-pos" if delta > 0.5 else "vmo-neg" if delta < -0.5 else "")
             + "</div>"
