@@ -31,7 +31,7 @@ scenario = "baseline"
 seed = 0
 out_dir = ""
 review_file = ""  # the review the batch computed, else computed here
-history_file = None
+history_file = None  # this case's quarterly history (earlier quarters and this one) the batch wrote, or None
 
 # %%
 review = reviews.case_review_from(case_path, as_of, seed=seed, review_file=review_file)
@@ -84,6 +84,15 @@ early_warning.early_warning_block(review)
 from vmo_lib.outputs.evidence import evidence_block  # noqa: E402  (issue 13: claims, evidence, forecast credibility)
 
 evidence_block(review)
+
+# %%
+# Movement since last quarter, from the quarterly history (nothing without one)
+from vmo_lib.history import movement as history_movement  # noqa: E402
+from vmo_lib.outputs import movement as movement_blocks  # noqa: E402
+
+(movement_blocks.case_movement(history_movement.load_history(history_file), review.case_id,
+                               quarter=review.as_of)
+ if history_file else None)
 
 # %% [markdown]
 # ## Risk

@@ -32,7 +32,7 @@ seed = 0
 out_dir = ""
 annual_budget = None  # yearly limit on forward costs of the cases competing for funds, or None
 review_file = ""  # the review the batch computed, else computed here
-history_file = None
+history_file = None  # every case's quarterly history (earlier quarters and this one) the batch wrote, or None
 
 # %%
 review = portfolio_review.load_or_review(folder, as_of, seed=seed, annual_budget=annual_budget,
@@ -52,10 +52,15 @@ portfolio_pack.decisions_table(review)
 
 # %% [markdown]
 # ## Movement since the last review
-# What changed since the quarter before: expected NPV, verdicts and decisions.
+# The portfolio's approved, expected and realised value quarter by quarter, from the quarterly history;
+# each case's movement is in the index and in its own pack.
 
 # %%
-portfolio_pack.movement_section(review)
+from vmo_lib.history import movement as history_movement  # noqa: E402
+from vmo_lib.outputs import movement as movement_blocks  # noqa: E402
+
+(movement_blocks.portfolio_movement(history_movement.load_history(history_file), quarter=review.as_of)
+ if history_file else portfolio_pack.movement_section(review))
 
 # %% [markdown]
 # ## Value map

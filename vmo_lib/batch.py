@@ -1510,7 +1510,7 @@ def _review_into(out_abs: Path, run_id: str, out: Path, folder: Path, inputs: Se
                       json.dumps(manifest, indent=2, default=str, allow_nan=False) + "\n")
     index_html = render_index(
         [_index_entry(r) for r in case_recs], as_of=as_of, source=str(folder),
-        portfolio=_index_entry(pf_rec) if pf_rec else None, footer=footer)
+        portfolio=_index_entry(pf_rec) if pf_rec else None, footer=footer, movement=_index_movement(hist, as_of))
     atomic_write_text(out_abs / "index.html", index_html)
     for leftover in [*out_abs.glob(".tmp-*"), *out_abs.glob(".work-*")]:  # e.g. a task Dask ran twice
         _remove(leftover)
@@ -1525,6 +1525,18 @@ def _review_into(out_abs: Path, run_id: str, out: Path, folder: Path, inputs: Se
 
 _MANIFEST_KEYS = ("case_id", "title", "source", "sha256", "safe_id", "status", "step", "error", "issues",
                   "partial_output", "verdict", "rag", "decision", "decision_reason", "seconds", "outputs", "basis")
+
+
+def _index_movement(hist: _History, as_of: str) -> dict[str, Any] | None:
+    """The index's movement cell per case (:func:`vmo_lib.outputs.movement.index_movement_cells`): the
+    history's earlier quarters plus this quarter's records; None without a history."""
+    if hist.path is None or not hist.records:
+        return None
+    from vmo_lib.history.movement import concat_frames
+    from vmo_lib.outputs.movement import index_movement_cells
+
+    earlier = {t: df[df["quarter"] < as_of] for t, df in hist.frames.items() if df is not None}
+    return index_movement_cells(concat_frames([earlier, *hist.records]), as_of)
 
 
 def _manifest_row(r: dict) -> dict[str, Any]:

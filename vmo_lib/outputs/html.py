@@ -114,6 +114,9 @@ class Html:
     def __str__(self) -> str:
         return self.html
 
+    def __html__(self) -> str:  # Jinja2 (autoescape) inserts it as the trusted HTML it is
+        return self.html
+
     @classmethod
     def text(cls, text: Any) -> Html:
         """Untrusted text, escaped.
@@ -363,7 +366,7 @@ def render_pack_html(nb: Any, *, banner: str = "Quarterly review", footer: str =
 
 def render_index(entries: Sequence[Mapping[str, Any]], *, as_of: str, source: str,
                  portfolio: Mapping[str, Any] | None = None, footer: str = "",
-                 max_figures: int = 3) -> str:
+                 max_figures: int = 3, movement: Mapping[str, Html] | None = None) -> str:
     """The review index page: summary cards, the portfolio link, one row per case.
 
     Parameters
@@ -380,6 +383,9 @@ def render_index(entries: Sequence[Mapping[str, Any]], *, as_of: str, source: st
     footer : str
     max_figures : int
         How many key figures get a column (the first ones of the first successful case).
+    movement : mapping, optional
+        Case id → :class:`Html` cell of its movement across quarters
+        (:func:`vmo_lib.outputs.movement.index_cells`); a "Movement" column when given.
 
     Examples
     --------
@@ -401,7 +407,8 @@ def render_index(entries: Sequence[Mapping[str, Any]], *, as_of: str, source: st
                      "rag_class": rag_class(e.get("rag")), "rag_text": rag_text(e.get("rag")),
                      "figures": dict(e.get("figures") or {}),
                      "links": list(e.get("links") or []), "step": e.get("step") or "", "error": e.get("error") or "",
-                     "issues": [_issue_row(i) for i in (e.get("issues") or [])]})
+                     "issues": [_issue_row(i) for i in (e.get("issues") or [])],
+                     "movement": (movement or {}).get(str(e.get("case_id", "")))})
     ok = [r for r in rows if r["status"] == "ok"]
     counts = {k: sum(1 for r in ok if r["rag_class"] == k) for k in ("green", "amber", "red", "grey")}
     n_failed = len(rows) - len(ok)
@@ -427,7 +434,7 @@ def render_index(entries: Sequence[Mapping[str, Any]], *, as_of: str, source: st
               "headline": [str(h) for h in (portfolio.get("headline") or [])]}
     return _jinja_env().get_template("review_index.html.j2").render(
         entries=rows, as_of=as_of, source=source, portfolio=pf, footer=footer, cards=cards,
-        figure_labels=labels, n_cases=len(rows), n_failed=n_failed)
+        figure_labels=labels, n_cases=len(rows), n_failed=n_failed, has_movement=bool(movement))
 
 
 def render_failure_page(*, case_id: str, title: str = "", source: str = "", as_of: str = "", error: str = "",
