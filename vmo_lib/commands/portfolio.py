@@ -11,7 +11,8 @@ money is never added across currencies), ``failures`` (``path, kind, error``), `
 without ``--budget``; else ``budget, candidates, value_basis, selected, value, note, spend`` — one
 ``{year, budget, spend, headroom}`` per calendar year — ``must_do`` and ``next_step``:
 ``{step, value_gain, entering, leaving, next_breakpoint, next_value_gain, sentence}``),
-``double_counting`` (one object per pair: ``kpi_key, org_unit, case_a, line_a, benefit_a, kpi_a,
+``nonfinite`` (case ids whose figures are not finite: in the register, left out of totals and
+selection), ``double_counting`` (one object per pair: ``kpi_key, org_unit, case_a, line_a, benefit_a, kpi_a,
 case_b, line_b, benefit_b, kpi_b, overlap_from, overlap_to, overlap_quarters, amount_at_stake,
 currency, note``), ``kpi_rollup`` and ``reference_class``: ``{history, uplifts, gmpp, sentences}``
 (``sentences``: case type → sentence). NaN is null.
@@ -204,6 +205,7 @@ def run(args: argparse.Namespace) -> int:
             "register": _records(reg.cases),
             "totals_by_currency": _records(totals),
             "failures": _records(pf.failures[["path", "kind", "error"]]),
+            "nonfinite": list(pr.nonfinite),
             "selection": selection, "double_counting": dc.to_dict(top=50), "kpi_rollup": _records(kpis),
             "reference_class": {"history": _records(history), "uplifts": _records(uplifts), "gmpp": _records(gmpp),
                                 "sentences": sentences, "attribution": R.GMPP_ATTRIBUTION},
@@ -224,6 +226,8 @@ def run(args: argparse.Namespace) -> int:
               f"expected NPV {_money(r['expected_npv_pb'])}, forward NPV {_money(r['forward_npv_pb'])}")
     for _, f in pf.failures.iterrows():
         print(f"not loaded: {Path(str(f['path'])).name}: {f['error']}")
+    if pr.nonfinite_note:
+        print(pr.nonfinite_note)
     if sel is not None:
         print(f"\nSelection at {pr.annual_budget:,.0f} a year: committed {', '.join(sel.committed) or 'none'}; "
               f"selected {', '.join(sel.selection.selected) or 'nothing'}; not funded {', '.join(sel.not_funded) or 'none'} "
