@@ -12,7 +12,8 @@ without ``--budget``; else ``budget, candidates, value_basis, selected, value, n
 ``{year, budget, spend, headroom}`` per calendar year — ``must_do`` and ``next_step``:
 ``{step, value_gain, entering, leaving, next_breakpoint, next_value_gain, sentence}``),
 ``nonfinite`` (case ids whose figures are not finite: in the register, left out of totals and
-selection), ``double_counting`` (one object per pair: ``kpi_key, org_unit, case_a, line_a, benefit_a, kpi_a,
+selection), ``portfolio_risk`` (null unless a target or ``--portfolio-iterations`` is given: the
+portfolio Monte Carlo, :meth:`vmo_lib.portfolio.risk.PortfolioRisk.to_dict`), ``double_counting`` (one object per pair: ``kpi_key, org_unit, case_a, line_a, benefit_a, kpi_a,
 case_b, line_b, benefit_b, kpi_b, overlap_from, overlap_to, overlap_quarters, amount_at_stake,
 currency, note``), ``kpi_rollup`` and ``reference_class``: ``{history, uplifts, gmpp, sentences}``
 (``sentences``: case type → sentence). NaN is null.
@@ -57,6 +58,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Monte Carlo iterations per case review (0 = none); the default is the packs' and "
                         "vmo status's, so every figure agrees")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--target", type=float, default=None,
+                   help="total expected benefits the portfolio should deliver: prints the chance of reaching it "
+                        "(a portfolio Monte Carlo; default: portfolio.toml's [target] benefits)")
+    p.add_argument("--portfolio-iterations", type=int, default=None,
+                   help="iterations of the portfolio Monte Carlo (default 100,000 when a target is given; "
+                        "0 = none)")
     p.add_argument("--workers", type=int, default=None, help="worker processes for loading and the register")
     p.add_argument("--export", default=None, metavar="PATH", help="write the tables to .xlsx or .csv")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -141,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     from vmo_lib.periods import review_quarter
     from vmo_lib.portfolio import core as P
     from vmo_lib.portfolio import reference_class as R
+    from vmo_lib.portfolio import risk as PR
     from vmo_lib.portfolio.review import review_portfolio
     from vmo_lib.portfolio.settings import load_portfolio_settings
 
@@ -155,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
         depends.setdefault(a.strip(), []).append(b.strip())
     settings = load_portfolio_settings(args.folder, {
-        "budget": args.budget, "value": None if args.value == "forward_npv" else args.value,
+        "budget": args.budget, "value": None if args.value == "forward_npv" else args.value, "target": args.target,
         "must_do": args.must_do, "exclusive": exclusive or None, "depends_on": depends or None})
     pr = review_portfolio([review_case(c, as_of, view=args.view, seed=args.seed, iterations=args.risk_iterations)
                            for c in pf.cases], as_of, settings=settings, failures=pf.failures, seed=args.seed)
@@ -189,6 +197,15 @@ def run(args: argparse.Namespace) -> int:
                                       "next_value_gain": step.next_value_gain,
                                       "sentence": step.sentence(str(options["currency"].iloc[0]))}
 
+    # the portfolio's chance of meeting its benefit target (when a target or iterations are given)
+    p_iter = args.portfolio_iterations
+    if p_iter is None:
+        p_iter = PR.DEFAULT_ITERATIONS if pr.target_benefits is not None else 0
+    if p_iter < 0:
+        print(f"vmo: --portfolio-iterations {p_iter}: expected a whole number >= 0", file=sys.stderr)
+        return 2
+    p_risk = pr.risk(iterations=p_iter) if p_iter else None
+
     if args.export:
         sheets = {"Register": reg.cases, "Benefits": reg.benefits}
         if sel is not None:
@@ -206,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
             "totals_by_currency": _records(totals),
             "failures": _records(pf.failures[["path", "kind", "error"]]),
             "nonfinite": list(pr.nonfinite),
+            "portfolio_risk": None if p_risk is None else p_risk.to_dict(),
             "selection": selection, "double_counting": dc.to_dict(top=50), "kpi_rollup": _records(kpis),
             "reference_class": {"history": _records(history), "uplifts": _records(uplifts), "gmpp": _records(gmpp),
                                 "sentences": sentences, "attribution": R.GMPP_ATTRIBUTION},
@@ -240,6 +258,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {step.sentence()}")
     elif pr.selection_note:
         print(f"\n{pr.selection_note}")
+    if p_risk is not None:
+        shown = PR.portfolio_risk_summary(p_risk, top=5)
+        print(f"\nPortfolio Monte Carlo ({p_risk.currency} on the portfolio basis):")
+        head = shown["headline"].copy()
+        print(head.map(_money).to_string())
+        print(shown["sentence"])
+        d = shown["drivers"]
+        print("Cases driving the spread (share of the NPV variance): " + ", ".join(
+            f"{c} {v:.0%}" for c, v in zip(d["case_id"], d["share of NPV variance"], strict=True)))
     print()
     for line in dc.text(10):  # the largest groups, then a count of the rest: bounded at any size
         print(line)

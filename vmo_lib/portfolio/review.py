@@ -40,6 +40,7 @@ from vmo_lib.errors import AnalysisError
 from vmo_lib.files import atomic_write_bytes
 from vmo_lib.model import Portfolio
 from vmo_lib.portfolio import core, reference_class
+from vmo_lib.portfolio import risk as portfolio_risk_mod
 from vmo_lib.portfolio.basis import PortfolioBasis, basis_factors
 from vmo_lib.portfolio.double_counting import find_double_counting
 from vmo_lib.portfolio.selection import committed_selection
@@ -139,6 +140,8 @@ class PortfolioReview:
         near-linear in the number of claims); ``overlaps`` is its group table, one row per KPI and unit.
     history, uplifts : pandas.DataFrame
         The reference-class history and its uplifts.
+    target_benefits, benefit_correlation, cost_correlation : float or None
+        ``portfolio.toml``'s ``[target]``: the defaults of :meth:`risk`, the portfolio Monte Carlo.
     nonfinite : tuple of str
         Cases with a non-finite figure (an overflow to infinity, or NaN, in a money column of
         :data:`FINITE_COLUMNS`): listed in the register with their figures, left out of the totals and
@@ -165,6 +168,26 @@ class PortfolioReview:
     seed: int = 0
     nonfinite: tuple[str, ...] = ()
     nonfinite_note: str = ""
+    target_benefits: float | None = None
+    benefit_correlation: float | None = None
+    cost_correlation: float | None = None
+
+    def risk(self, *, target: float | None = None, iterations: int = portfolio_risk_mod.DEFAULT_ITERATIONS,
+             seed: int | None = None, benefit_correlation: float | None = None,
+             cost_correlation: float | None = None) -> portfolio_risk_mod.PortfolioRisk:
+        """The portfolio's chance of meeting its benefit target: the portfolio Monte Carlo over the case
+        outlooks (:func:`vmo_lib.portfolio.risk.portfolio_risk`), on :attr:`basis`.
+
+        ``target`` and the correlations default to ``portfolio.toml``'s ``[target]`` (:attr:`target_benefits`,
+        :attr:`benefit_correlation`, :attr:`cost_correlation`), ``seed`` to the review's. Cases with
+        non-finite figures (:attr:`nonfinite`) are left out, named.
+        """
+        return portfolio_risk_mod.portfolio_risk(
+            self.reviews.values(), self.basis, iterations=iterations, seed=self.seed if seed is None else seed,
+            target=self.target_benefits if target is None else target,
+            benefit_correlation=self.benefit_correlation if benefit_correlation is None else benefit_correlation,
+            cost_correlation=self.cost_correlation if cost_correlation is None else cost_correlation,
+            exclude={c: "figures not finite" for c in self.nonfinite})
 
     @property
     def overlaps(self) -> pd.DataFrame:
@@ -315,6 +338,8 @@ def review_portfolio(reviews: Iterable[CaseReview], as_of: str, *, settings: Por
         selection=selection, selection_note=note, selection_infeasible=infeasible, double_counting=overlaps,
         history=history,
         uplifts=uplifts, seed=int(seed), nonfinite=tuple(bad), nonfinite_note=bad_note,
+        target_benefits=settings.target_benefits, benefit_correlation=settings.benefit_correlation,
+        cost_correlation=settings.cost_correlation,
     )
 
 
