@@ -15,7 +15,19 @@ Generates (once, cached under /tmp) a portfolio of varied cases with
   and the restatement of every case on one basis (:func:`vmo_lib.portfolio.basis.restate_portfolio`);
 * PORTFOLIO ANALYSIS = default load + register + double counting + KPI roll-up + committed selection
   + restatement, against the issue-15 target: under 30 s and under 2 GB (peak resident memory of
-  this process and, separately, of its largest worker: ``resource.getrusage``).
+  this process and, separately, of its largest worker: ``resource.getrusage``);
+* double counting at 250, 500 and 1,000 cases: near-linear means the time ratio 1,000 / 250 stays
+  near 4 (a pair table grows 16x);
+* the case reviews: :func:`vmo_lib.analysis.review.review_case` on every case, serially (status, three
+  appraisals, two Monte Carlos of 20,000 iterations, switching values, tornado, optimism bias), in ms a
+  case against the named baseline "review@cea0dc5" (88.9 ms a case, measured on 200 of these cases at
+  commit cea0dc5 on the idle 2-core machine, load average 0.2, where wall and CPU time agree);
+* VMO PORTFOLIO = the command itself, ``vmo portfolio FOLDER --as-of 2026Q3 --json --budget 1e10`` in a
+  child process (wall and CPU seconds, peak resident memory of it and its workers from ``os.wait4``,
+  JSON size) against the issue-15 target (under 30 s and 2 GB) and the named baseline
+  "vmo-portfolio@cea0dc5" (about 135 s on these 1,000 cases). ``--budget 1e10`` because the generated
+  ``portfolio.toml``'s budget cannot hold the must-do cases, and the command then stops before writing
+  its JSON.
 
 Figures are machine-bound: read the ratios. Each line shows wall and CPU time (this process + its
 finished worker processes); on the shared 2-core machine the CPU time is the steadier figure.
@@ -51,6 +63,12 @@ from vmo_lib.portfolio.settings import load_portfolio_settings  # noqa: E402
 
 #: Issue 15's figures for ``vmo portfolio --json`` on these 1,000 cases with the pair table.
 BASELINE_PAIRS = {"pairs": 4_840_000, "json_bytes": 2.3e9, "peak_bytes": 10.6e9, "seconds": 615.0}
+#: ``vmo portfolio`` on these 1,000 cases at commit cea0dc5 (every case reviewed, 20,000 iterations): about
+#: 135 s wall on the idle machine (issue 15's brief); 121.2 s CPU (119.1 user + 2.1 sys, loader workers
+#: included) and 1.30 GB peak RSS measured with /usr/bin/time -v and the same arguments as here.
+BASELINE_COMMAND = {"name": "vmo-portfolio@cea0dc5", "seconds": 135.0, "cpu_seconds": 121.2}
+#: ``review_case`` CPU per case at commit cea0dc5 (200 of these cases, idle machine).
+BASELINE_REVIEW = {"name": "review@cea0dc5", "ms_per_case": 88.9}
 TARGET_SECONDS, TARGET_BYTES = 30.0, 2e9
 
 
@@ -85,6 +103,36 @@ def _pairs_of(dc) -> int:
     return n
 
 
+def cmd_report(folder: Path, budget: str) -> None:
+    """Run ``vmo portfolio`` on ``folder`` in a child process and print its time and memory against
+    the target and the named baseline."""
+    import subprocess
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "vmo_lib.cli", "portfolio", str(folder), "--as-of", AS_OF,
+                                 "--json", "--budget", budget], stdout=out, stderr=err, env=env)
+        _, status, ru = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        size = out.tell()
+        err.seek(0)
+        tail = err.read().decode(errors="replace").strip().splitlines()[-1:]
+    cpu = ru.ru_utime + ru.ru_stime
+    peak = ru.ru_maxrss * 1024.0  # the largest of the process and the workers it waited for (Linux: KiB)
+    ok = proc.returncode in (0, 1) and wall < TARGET_SECONDS and peak < TARGET_BYTES
+    base = BASELINE_COMMAND
+    print(f"{'VMO PORTFOLIO (command)':28s} {wall:8.2f} {cpu:8.2f}  exit {proc.returncode}, JSON {size / 1e6:.1f} MB, "
+          f"peak RSS {peak / 1e9:.2f} GB; target < {TARGET_SECONDS:.0f} s and < {TARGET_BYTES / 1e9:.0f} GB: "
+          f"{'met' if ok else 'MISSED'}; vs {base['name']}: {base['cpu_seconds'] / cpu:.2f}x less CPU "
+          f"({base['cpu_seconds']:.0f} s), {base['seconds'] / wall:.2f}x its idle wall time ({base['seconds']:.0f} s); "
+          f"load average {os.getloadavg()[0]:.1f}"
+          + (f"\n  stderr: {tail[0][:200]}" if tail and proc.returncode not in (0, 1) else ""))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", type=int, default=1000)
@@ -92,9 +140,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--risk-iterations", type=int, default=0, help="Monte Carlo iterations per case in the register")
     ap.add_argument("--skip-serial-load", action="store_true", help="time only the parallel and default loads")
+    ap.add_argument("--skip-reviews", action="store_true", help="do not time review_case on every case")
+    ap.add_argument("--skip-command", action="store_true", help="do not run vmo portfolio in a child process")
+    ap.add_argument("--command-budget", default="1e10", help="--budget given to vmo portfolio (default 1e10)")
+    ap.add_argument("--command-only", action="store_true", help="only run vmo portfolio in a child process")
     a = ap.parse_args(argv)
     folder = Path(a.folder or f"/tmp/vmo_bench_portfolio_{a.cases}")
     _, t_gen, _ = _timed(generate, folder, a.cases, 0, a.workers)
+    if a.command_only:
+        cmd_report(folder, a.command_budget)
+        return 0
     print(f"portfolio: {a.cases} generated cases in {folder} (generation/cache check {t_gen:.1f} s); "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; default workers for "
           f"{a.cases} cases: {auto_workers(a.cases, None)}")
@@ -155,6 +210,31 @@ def main(argv: list[str] | None = None) -> int:
     show("PORTFOLIO ANALYSIS", wall, cpu, n,
          f"target < {TARGET_SECONDS:.0f} s and < {TARGET_BYTES / 1e9:.0f} GB: peak RSS {rss_self / 1e9:.2f} GB "
          f"(largest worker {rss_child / 1e9:.2f} GB) — {'met' if ok else 'MISSED'}")
+
+    # ---- double counting grows near-linearly
+    sizes = [k for k in (n // 4, n // 2, n) if k]
+    t_by, w_by = {}, {}
+    for k in sizes:  # CPU time: the steadier figure on a shared machine
+        _, w_by[k], t_by[k] = _timed(find_double_counting, pf.cases[:k])
+    print("double counting by size (CPU): " + ", ".join(f"{k} cases {t_by[k]:.2f} s (wall {w_by[k]:.2f})" for k in sizes)
+          + (f"; {sizes[-1]} / {sizes[0]} cases: {t_by[sizes[-1]] / t_by[sizes[0]]:.1f}x the CPU time for "
+             f"{sizes[-1] / sizes[0]:.0f}x the cases (a pair table: {(sizes[-1] / sizes[0]) ** 2:.0f}x)"
+             if len(sizes) > 1 else ""))
+
+    # ---- the case reviews, serially
+    if not a.skip_reviews:
+        from vmo_lib.analysis.review import review_case
+
+        _, t_rev, c_rev = _timed(lambda: [review_case(c, AS_OF) for c in pf])
+        ms = 1000 * c_rev / max(n, 1)
+        base = BASELINE_REVIEW
+        show("case reviews (serial)", t_rev, c_rev, n,
+             f"{ms:.1f} ms CPU a case vs {base['ms_per_case']:.1f} for {base['name']}: "
+             f"{base['ms_per_case'] / ms:.2f}x")
+
+    # ---- the command itself
+    if not a.skip_command:
+        cmd_report(folder, a.command_budget)
 
     # ---- appraisal: batch against case by case
     _, t_loop, c_loop = _timed(lambda: [appraise(c, c.current_baseline) for c in pf])

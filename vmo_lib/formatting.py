@@ -205,7 +205,7 @@ def parse_rate(text: Any, name: str = "rate") -> float:
     return round(value, 12)  # 8% is 0.08, not 0.08000000000000002
 
 
-_AMOUNT = re.compile(r"^([+-]?)\s*([^\d\s.+-]{1,3}\s?)?((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)\s*(k|m|bn)?$",
+_AMOUNT = re.compile(r"^([+-]?)\s*([^\d\s.+-]{1,3}\s?)?((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:e\+?\d+)?|\.\d+)\s*(k|m|bn)?$",
                      re.IGNORECASE)
 
 
@@ -222,8 +222,8 @@ def parse_amount(text: Any, name: str = "amount") -> float:
 
     Examples
     --------
-    >>> parse_amount("9m"), parse_amount("£9,000,000"), parse_amount("450k"), parse_amount("1.2bn")
-    (9000000.0, 9000000.0, 450000.0, 1200000000.0)
+    >>> parse_amount("9m"), parse_amount("£9,000,000"), parse_amount("450k"), parse_amount("1.2bn"), parse_amount("1.2e8")
+    (9000000.0, 9000000.0, 450000.0, 1200000000.0, 120000000.0)
     >>> parse_amount("nine", "--budget")
     Traceback (most recent call last):
     ...

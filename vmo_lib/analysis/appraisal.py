@@ -53,7 +53,9 @@ __all__ = [
     "Appraisal",
     "annual_rate_of",
     "appraise",
+    "appraise_lines",
     "discount_factors",
+    "line_arrays",
     "line_matrices",
     "net_flows",
     "npv_of",
@@ -112,6 +114,12 @@ def line_matrices(case: BusinessCase, scenario: str = "baseline", view: str = "e
     """
     if view not in VIEWS:
         raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
+    fast = line_arrays(case, scenario, view)
+    if fast is not None:  # unique line ids: the same tables without a lookup table per call
+        arr, index, is_cost, in_view = fast[:4]
+        cols = pd.RangeIndex(case.horizon, name="t")
+        return (pd.DataFrame(arr[is_cost], index=index[is_cost], columns=cols),
+                pd.DataFrame(arr[in_view], index=index[in_view], columns=cols))
     m = case.matrix(scenario)
     lines = case.lines.set_index("line_id")
     kind = lines["kind"].reindex(m.index)
@@ -119,6 +127,34 @@ def line_matrices(case: BusinessCase, scenario: str = "baseline", view: str = "e
     btype = lines["benefit_type"].reindex(m.index)
     in_view = (kind.to_numpy() == "benefit") & btype.isin(VIEW_BENEFIT_TYPES[view]).to_numpy()
     return costs, m[in_view]
+
+
+def line_arrays(case: BusinessCase, scenario: str, view: str) -> tuple | None:
+    """:func:`line_matrices` as arrays: ``(matrix, index, is_cost, in_view, category, benefit_type)`` —
+    every line's row of ``scenario`` (``case.matrix`` order), its ``line_id`` index and, per row, whether it
+    is a cost, a benefit counted in ``view``, its category and benefit type. None when line ids repeat
+    (then :func:`line_matrices` keeps its table lookups and their errors)."""
+    lines = case.lines
+    lid = lines["line_id"]
+    if not lid.is_unique:
+        return None
+    arr, ids = case._matrix_array(scenario)
+    if len(ids) != len(lines):
+        return None
+    kind = lines["kind"].to_numpy(dtype=object)
+    btype = lines["benefit_type"].to_numpy(dtype=object)
+    allowed = frozenset(VIEW_BENEFIT_TYPES[view])
+    is_cost = kind == "cost"
+    in_view = (kind == "benefit") & np.fromiter((_isin(b, allowed) for b in btype), dtype=bool, count=len(btype))
+    index = pd.Index(ids, name="line_id")
+    return arr, index, is_cost, in_view, lines["category"].to_numpy(dtype=object), btype
+
+
+def _isin(v: Any, allowed: frozenset) -> bool:
+    try:
+        return v in allowed
+    except TypeError:  # an unhashable cell is in no view
+        return False
 
 
 def net_flows(case: BusinessCase, scenario: str = "baseline", view: str = "economic") -> np.ndarray:
@@ -222,17 +258,47 @@ def appraise(case: BusinessCase, scenario: str = "baseline", view: str = "econom
     >>> round(a.npv, 2), round(a.payback, 4), round(a.irr, 4)
     (143.91, 3.3333, 0.3461)
     """
+    fast = line_arrays(case, scenario, view) if view in VIEWS else None
+    if fast is not None:  # the same arrays line_matrices and the line table lookups give
+        arr, _, is_cost, in_view, category, btype = fast
+        c, b, category, btype = arr[is_cost], arr[in_view], category[is_cost], btype[in_view]
+    else:
+        costs, benefits = line_matrices(case, scenario, view)
+        lines = case.lines.set_index("line_id")
+        c = costs.to_numpy()
+        b = benefits.to_numpy()
+        category = lines["category"].reindex(costs.index).to_numpy()
+        btype = lines["benefit_type"].reindex(benefits.index).to_numpy()
+    return appraise_lines(case, scenario, view, c, b, category, btype, annual_rate)
+
+
+def appraise_lines(case: BusinessCase, scenario: str, view: str, c: np.ndarray, b: np.ndarray, category: np.ndarray,
+                   btype: np.ndarray, annual_rate: float | None = None) -> Appraisal:
+    """:func:`appraise` on a scenario's line arrays, without reading its flows.
+
+    Parameters
+    ----------
+    case : BusinessCase
+        Gives the header (periods, rate and schedule, currency) and ``case_id``.
+    scenario, view : str
+        The labels the result carries (``c`` and ``b`` must already be that scenario in that view).
+    c, b : ndarray
+        ``(lines, horizon)`` costs and benefits in the view: the rows of :func:`line_matrices`.
+    category, btype : ndarray
+        Each cost row's category, each benefit row's benefit type.
+    annual_rate : float, optional
+        As :func:`appraise`.
+
+    Returns
+    -------
+    Appraisal
+        What :func:`appraise` returns for a scenario with these lines.
+    """
     k = case.periods_per_year
     df = discount_factors(case, annual_rate)
     rate = annual_rate_of(case, annual_rate)
-    costs, benefits = line_matrices(case, scenario, view)
-    lines = case.lines.set_index("line_id")
-    c = costs.to_numpy()
-    b = benefits.to_numpy()
     pv_c_lines = c @ df
     pv_b_lines = b @ df
-    category = lines["category"].reindex(costs.index).to_numpy()
-    btype = lines["benefit_type"].reindex(benefits.index).to_numpy()
     by_type = {str(t): float(pv_b_lines[btype == t].sum()) for t in pd.unique(btype)}
 
     cost_t = c.sum(axis=0)

@@ -1215,6 +1215,23 @@ def irr_report(values: ArrayLike, guess: float = 0.1) -> IrrReport:
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 1:
         raise ValueError("irr_report takes one series (1-D)")
+    # a pure function of the flows' bits and the guess: a review asks it of the same series several times
+    key = (v.tobytes(), float(guess))
+    hit = _IRR_REPORTS.get(key)
+    if hit is None:
+        hit = _irr_report(v, guess)
+        if len(_IRR_REPORTS) >= _IRR_REPORTS_MAX:
+            _IRR_REPORTS.pop(next(iter(_IRR_REPORTS)))
+        _IRR_REPORTS[key] = hit
+    return hit
+
+
+#: Recent :func:`irr_report` answers (first in, first out; frozen, so safe to share).
+_IRR_REPORTS: dict[tuple[bytes, float], IrrReport] = {}
+_IRR_REPORTS_MAX = 256
+
+
+def _irr_report(v: NDArray[np.float64], guess: float) -> IrrReport:
     signs = np.sign(v[np.isfinite(v) & (v != 0)])
     changes = int(np.count_nonzero(np.diff(signs)))
     rate = float(irr(v, guess))

@@ -809,8 +809,9 @@ class CaseStatus:
             s += f" Decision: {self.decision} ({self.decision_reason})."
         return s
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data with the stable keys :data:`STATUS_KEYS` (the JSON of ``vmo status --json``).
+    def to_dict(self, detail: bool = True) -> dict[str, Any]:
+        """Plain data with the stable keys :data:`STATUS_KEYS` (the JSON of ``vmo status --json``);
+        ``detail=False`` leaves out the line tables (``benefits``, ``costs``, ``gaps``).
 
         ``bridge`` holds only ``cost``, ``benefit`` and ``timing``, which sum to
         ``expected_npv - baseline_npv``; ``bridge_current`` the same from the baseline in force
@@ -832,9 +833,10 @@ class CaseStatus:
             "bridge": self.bridge.to_dict(),
             "bridge_current": None if self.bridge_current is None else self.bridge_current.to_dict(),
             "variance_note": VARIANCE_NOTE, "thresholds": asdict(self.thresholds),
-            "benefits": _records(self.benefits), "costs": _records(self.costs), "gaps": _records(self.gaps),
         }
-        return {k: d[k] for k in STATUS_KEYS}
+        if detail:
+            d.update(benefits=_records(self.benefits), costs=_records(self.costs), gaps=_records(self.gaps))
+        return {k: d[k] for k in STATUS_KEYS if k in d}
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:

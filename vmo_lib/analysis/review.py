@@ -153,7 +153,7 @@ class CaseReview:
         each case of ``vmo portfolio --json`` (``detail=False`` leaves out the line tables) and the
         batch's results file. NaN stays NaN (the CLI writes null).
         """
-        st = self.status.to_dict()
+        st = self.status.to_dict(detail=detail)  # the line tables only when asked for
         e, a, f = self.expected, self.approved, self.in_force
         d: dict[str, Any] = {
             **{k: st[k] for k in st if k not in ("benefits", "costs", "gaps")},
@@ -285,9 +285,10 @@ def review_case(case: BusinessCase, as_of: object, *, thresholds: Thresholds | N
         switching = tornado = pd.DataFrame()
         if iterations:
             try:
-                sim = risk.monte_carlo(known, iterations=iterations, seed=seed, view=view, as_of=as_of,
-                                       reference_npv=status.current_baseline_npv)
-                sim_approved = risk.monte_carlo(known, iterations=iterations, seed=seed, scenario=current, view=view)
+                # the outlook and the plan in force draw the same levels from the same seed: drawn once
+                sim, sim_approved = risk.monte_carlo_runs(
+                    known, [{"as_of": as_of, "reference_npv": status.current_baseline_npv}, {"scenario": current}],
+                    iterations=iterations, seed=seed, view=view)
             except AnalysisError:  # no defined simulation (e.g. no three-point ranges and no case type): shown as absent
                 sim = sim_approved = None
         try:

@@ -105,7 +105,7 @@ import numpy as np
 import pandas as pd
 
 from vmo_lib.analysis import appraisal, finance
-from vmo_lib.analysis.outlook import EXPECTED, expected_case, known_at, review_period
+from vmo_lib.analysis.outlook import EXPECTED, expected_case, known_at, memo, review_period
 from vmo_lib.errors import AnalysisError
 from vmo_lib.model import BusinessCase, normalise_flows
 from vmo_lib.periods import review_quarter
@@ -124,6 +124,7 @@ __all__ = [
     "optimism_bias_adjusted",
     "three_point_factors",
     "three_point_scenarios",
+    "what_if_appraisal",
     "what_if_npv",
 ]
 
@@ -421,14 +422,26 @@ class CaseMatrices:
         >>> m.costs.tolist(), m.is_capex.tolist()
         ([[5.0, 1.0]], [False])
         """
-        costs, benefits = appraisal.line_matrices(case, scenario, view)
-        lines = case.lines.set_index("line_id")
-        category = lines["category"].reindex(costs.index).to_numpy()
-        btype = lines["benefit_type"].reindex(benefits.index).to_numpy()
+        # within a review (vmo_lib.analysis.outlook.shared_work) once per case, scenario and view
+        return memo(f"case_matrices:{scenario}:{view}", case, "", lambda: cls._build(case, scenario, view))
+
+    @classmethod
+    def _build(cls, case: BusinessCase, scenario: str, view: str) -> CaseMatrices:
+        fast = appraisal.line_arrays(case, scenario, view) if view in appraisal.VIEWS else None
+        if fast is not None:  # the same arrays as the tables below, without the lookups
+            arr, index, is_cost, in_view, category, btype = fast
+            cost_index, ben_index = index[is_cost], index[in_view]
+            c, b, category, btype = arr[is_cost], arr[in_view], category[is_cost], btype[in_view]
+        else:
+            costs, benefits = appraisal.line_matrices(case, scenario, view)
+            lines = case.lines.set_index("line_id")
+            category = lines["category"].reindex(costs.index).to_numpy()
+            btype = lines["benefit_type"].reindex(benefits.index).to_numpy()
+            cost_index, ben_index, c, b = costs.index, benefits.index, costs.to_numpy(), benefits.to_numpy()
         return cls(
             case_id=case.case_id, scenario=scenario, view=view, periods_per_year=case.periods_per_year,
-            cost_ids=tuple(str(i) for i in costs.index), benefit_ids=tuple(str(i) for i in benefits.index),
-            costs=_frozen(costs.to_numpy()), benefits=_frozen(benefits.to_numpy()),
+            cost_ids=tuple(str(i) for i in cost_index), benefit_ids=tuple(str(i) for i in ben_index),
+            costs=_frozen(c), benefits=_frozen(b),
             is_capex=_frozen_bool(category == "capex"), is_disbenefit=_frozen_bool(btype == _DIS),
             discount_factors=_frozen(appraisal.discount_factors(case)), optimism=optimism_bias(case),
         )
@@ -462,9 +475,12 @@ class CaseMatrices:
         """
         quarter = review_quarter(as_of)
         case = known_at(case, quarter)  # a re-baseline approved later is not yet in force
-        tau = case.t_of(review_period(case, quarter))
-        m = cls.from_case(expected_case(case, quarter), EXPECTED, view)
-        return dataclasses.replace(m, fixed_through=max(int(tau), -1), as_of=quarter, _cache={})
+
+        def build() -> CaseMatrices:
+            tau = case.t_of(review_period(case, quarter))
+            m = cls.from_case(expected_case(case, quarter), EXPECTED, view)
+            return dataclasses.replace(m, fixed_through=max(int(tau), -1), as_of=quarter, _cache={})
+        return memo(f"case_matrices_outlook:{view}", case, quarter, build)
 
     @property
     def horizon(self) -> int:
@@ -663,6 +679,35 @@ def _replace_scenario(flows: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     return normalise_flows(pd.concat([keep, new.reindex(columns=flows.columns)], ignore_index=True))
 
 
+def what_if_appraisal(case: BusinessCase, what_if: WhatIf, scenario: str = "baseline",
+                      view: str = "economic") -> appraisal.Appraisal:
+    """The appraisal of a what-if: ``appraise(apply_what_if(case, what_if, scenario), what_if.scenario_name(scenario),
+    view)``, the same numbers computed on the line arrays without building the new scenario's flows.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> case = make_case({"period_length": "year", "first_period": "2026", "horizon": 3, "discount_rate": 0},
+    ...                  costs=[{"line_id": "C1", "name": "Build", "amounts": [100]}],
+    ...                  benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 80, 80]}])
+    >>> a = what_if_appraisal(case, WhatIf(cost_overrun=0.5, name="late", delay_periods=1))
+    >>> a.scenario, a.npv
+    ('baseline+late', -70.0)
+    """
+    fast = appraisal.line_arrays(case, scenario, view) if view in appraisal.VIEWS else None
+    if fast is None or what_if.discount_rate is not None:
+        return appraisal.appraise(apply_what_if(case, what_if, scenario), what_if.scenario_name(scenario), view)
+    a, _, is_cost, in_view, category, btype = fast
+    ob = optimism_bias(case)
+    # apply_what_if's rule on the same rows: costs are the cost lines, benefits every other line
+    c, b = _adjust(a[is_cost], (category == "capex")[is_cost], a[~is_cost], (btype == _DIS)[~is_cost], what_if, ob)
+    out = np.empty_like(a)
+    out[is_cost], out[~is_cost] = c, b
+    out += 0.0  # as the flows read back into a matrix hold them (a -0.0 becomes 0.0)
+    return appraisal.appraise_lines(case, what_if.scenario_name(scenario), view, out[is_cost], out[in_view],
+                                    category[is_cost], btype[in_view])
+
+
 def optimism_bias_adjusted(case: BusinessCase, scenario: str = "baseline") -> BusinessCase:
     """A copy of the case with the optimism-bias-adjusted scenario ``"<scenario>+ob"``.
 
@@ -718,13 +763,21 @@ def three_point_factors(case: BusinessCase, matrices: CaseMatrices | None = None
     [{'low': 0.8, 'high': 1.5, 'pessimistic': 1.5, 'optimistic': 0.8}]
     """
     m = matrices or CaseMatrices.from_case(case, scenario, view)
+    # within a review (vmo_lib.analysis.outlook.shared_work) once per case and matrices
+    hit = memo(f"three_point_factors:{id(m)}", case, "", lambda: (m, _three_point_factors(case, m)))
+    return hit[1] if hit[0] is m else _three_point_factors(case, m)
+
+
+def _three_point_factors(case: BusinessCase, m: CaseMatrices) -> pd.DataFrame:
     ids = list(m.cost_ids) + list(m.benefit_ids)
     kinds = ["cost"] * len(m.cost_ids) + ["benefit"] * len(m.benefit_ids)
     totals = np.concatenate([m.costs.sum(axis=1), m.benefits.sum(axis=1)])
     lines = case.lines.drop_duplicates("line_id").set_index("line_id").reindex(ids)
+    # each line's attributes as a dict (what lines.iloc[i] holds), a column at a time
+    columns = {c: lines[c].tolist() for c in ("low", "likely", "high", "distribution", "driver", "row") if c in lines}
     rows = []
     for i, lid in enumerate(ids):
-        ln = lines.iloc[i]
+        ln = {c: v[i] for c, v in columns.items()}
         low, likely, high = (_num(ln.get(k)) for k in ("low", "likely", "high"))
         where = _where(case, ln, lid, kinds[i])
         if likely is None:

@@ -43,16 +43,20 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     case = load_case(one_workbook(args.case, "actuals-form"), as_of=as_of)
     path = write_actuals_form(case, as_of, args.out)
-    n = len(due_lines(case, as_of))
-    print(f"Wrote {path}: {n} line(s) due for {clean(case.case_id)} in {as_of}")
+    due = due_lines(case, as_of)
+    # the form also lists every cost line open for spend the plan did not expect (a plan of 0 this period)
+    open_lines = sum(1 for r in due if r["kind"] == "cost" and not (r.get("plan") or 0) and not (r.get("forecast") or 0))
+    n = len(due) - open_lines
+    extra = f" (and {open_lines} cost line(s) open for unplanned spend)" if open_lines else ""
+    print(f"Wrote {path}: {n} line(s) due for {clean(case.case_id)} in {as_of}{extra}")
     if n == 0:
         f = case.flows
         done = f[(f["scenario"] == "actual") & (f["period"].astype(str) == str(as_of))
                  & (f["amount"].notna() | f["kpi_value"].notna())]["line_id"].nunique()
         if done:
-            print(f"Nothing is asked for: the workbook already holds {as_of} actuals for {done} line(s), and no "
+            print(f"Nothing is due: the workbook already holds {as_of} actuals for {done} line(s), and no "
                   f"other line has a plan, forecast or KPI due then. The next return is for the quarter after.")
         else:
-            print(f"Nothing is asked for: no cost or benefit line of {clean(case.case_id)} has a plan, forecast "
+            print(f"Nothing is due: no cost or benefit line of {clean(case.case_id)} has a plan, forecast "
                   f"or KPI due in {as_of}.")
     return 0

@@ -11,7 +11,9 @@ money is never added across currencies), ``failures`` (``path, kind, error``), `
 without ``--budget``; else ``budget, candidates, value_basis, selected, value, note, spend`` — one
 ``{year, budget, spend, headroom}`` per calendar year — ``must_do`` and ``next_step``:
 ``{step, value_gain, entering, leaving, next_breakpoint, next_value_gain, sentence}``),
-``double_counting`` (one object per pair: ``kpi_key, org_unit, case_a, line_a, benefit_a, kpi_a,
+``nonfinite`` (case ids whose figures are not finite: in the register, left out of totals and
+selection), ``portfolio_risk`` (null unless a target or ``--portfolio-iterations`` is given: the
+portfolio Monte Carlo, :meth:`vmo_lib.portfolio.risk.PortfolioRisk.to_dict`), ``double_counting`` (one object per pair: ``kpi_key, org_unit, case_a, line_a, benefit_a, kpi_a,
 case_b, line_b, benefit_b, kpi_b, overlap_from, overlap_to, overlap_quarters, amount_at_stake,
 currency, note``), ``kpi_rollup`` and ``reference_class``: ``{history, uplifts, gmpp, sentences}``
 (``sentences``: case type → sentence). NaN is null.
@@ -73,6 +75,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Monte Carlo runs per case for the chance each NPV ends below zero (0 = no simulation); "
                         "the default matches the packs and vmo status, so every figure agrees")
     p.add_argument("--seed", type=int, default=0, help="random seed of the simulation (default 0)")
+    p.add_argument("--target", action=AmountAction, default=None, metavar="AMOUNT",
+                   help="total expected benefits the portfolio should deliver (e.g. 60m): prints the chance of "
+                        "reaching it from a portfolio Monte Carlo (default: portfolio.toml's [target] benefits)")
+    p.add_argument("--portfolio-iterations", type=int, default=None, metavar="N",
+                   help="runs of the portfolio Monte Carlo (default 100,000 when a target is given; 0 = none)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="worker processes for reading and reviewing the cases (faster on large folders)")
     p.add_argument("--export", default=None, metavar="PATH",
@@ -154,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
     from vmo_lib.periods import review_quarter
     from vmo_lib.portfolio import core as P
     from vmo_lib.portfolio import reference_class as R
+    from vmo_lib.portfolio import risk as PR
     from vmo_lib.portfolio.review import review_portfolio
     from vmo_lib.portfolio.settings import load_portfolio_settings
 
@@ -178,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--depends {d}: expected A:B (fund case A only if case B is funded)")
         depends.setdefault(a.strip(), []).append(b.strip())
     settings = load_portfolio_settings(args.folder, {
-        "budget": args.budget, "value": None if args.value == "forward_npv" else args.value,
+        "budget": args.budget, "value": None if args.value == "forward_npv" else args.value, "target": args.target,
         "must_do": args.must_do, "exclusive": exclusive or None, "depends_on": depends or None})
     if settings.budget is None:
         shaping = [f for f, v in (("--must-do", args.must_do), ("--exclusive", args.exclusive),
@@ -220,6 +228,15 @@ def run(args: argparse.Namespace) -> int:
                                       "next_value_gain": step.next_value_gain,
                                       "sentence": step.sentence(str(options["currency"].iloc[0]))}
 
+    # the portfolio's chance of meeting its benefit target (when a target or iterations are given)
+    p_iter = args.portfolio_iterations
+    if p_iter is None:
+        p_iter = PR.DEFAULT_ITERATIONS if pr.target_benefits is not None else 0
+    if p_iter < 0:
+        print(f"vmo: --portfolio-iterations {p_iter}: expected a whole number >= 0", file=sys.stderr)
+        return 2
+    p_risk = pr.risk(iterations=p_iter) if p_iter else None
+
     if args.export:
         sheets = {"Register": reg.cases, "Benefits": reg.benefits}
         if sel is not None:
@@ -236,13 +253,16 @@ def run(args: argparse.Namespace) -> int:
             "register": _records(reg.cases),
             "totals_by_currency": _records(totals),
             "failures": _records(pf.failures[["path", "kind", "error"]]),
+            "nonfinite": list(pr.nonfinite),
+            "portfolio_risk": None if p_risk is None else p_risk.to_dict(),
             "selection": selection, "double_counting": dc.to_dict(top=50), "kpi_rollup": _records(kpis),
             "reference_class": {"history": _records(history), "uplifts": _records(uplifts), "gmpp": _records(gmpp),
                                 "sentences": sentences, "attribution": R.GMPP_ATTRIBUTION},
         })
         return _left_out(pf)
 
-    _print_human(args, pf, pr, totals, sel, step, must, settings.value, dc, sentences, R.GMPP_ATTRIBUTION)
+    _print_human(args, pf, pr, totals, sel, step, must, settings.value, dc, sentences, R.GMPP_ATTRIBUTION,
+                 p_risk)
     return _left_out(pf)
 
 
@@ -252,7 +272,7 @@ _REGISTER = (("case_id", "Case", "l"), ("status", "Status", "l"), ("decision", "
              ("vfm", "Value for money", "r"), ("prob_negative", "Chance NPV < 0", "r"))
 
 
-def _print_human(args, pf, pr, totals, sel, step, must, value, dc, sentences, attribution) -> None:
+def _print_human(args, pf, pr, totals, sel, step, must, value, dc, sentences, attribution, p_risk=None) -> None:
     """The human report of ``vmo portfolio``: aligned tables with plain headings, one money format."""
     import pandas as pd
 
@@ -294,6 +314,8 @@ def _print_human(args, pf, pr, totals, sel, step, must, value, dc, sentences, at
     print(table(["Cases", "Approved NPV", "NPV in force", "Expected NPV", "NPV to come"], trows, indent=2))
     for _, f in pf.failures.iterrows():
         print(f"Not loaded: {clean(Path(str(f['path'])).name)}: {clean(f['error'])}")
+    if pr.nonfinite_note:
+        print(textwrap.fill(clean(pr.nonfinite_note), 100))
     print()
     if sel is not None:
         budget = pr.annual_budget
@@ -329,6 +351,22 @@ def _print_human(args, pf, pr, totals, sel, step, must, value, dc, sentences, at
                       f"of value{moves}.")
     elif pr.selection_note:
         print(textwrap.fill(clean(pr.selection_note), 100))
+    if p_risk is not None:
+        from vmo_lib.portfolio import risk as PR
+
+        shown = PR.portfolio_risk_summary(p_risk, top=5)
+        cur = p_risk.currency
+        print()
+        print(f"The portfolio's chance of meeting its target (a Monte Carlo over the case outlooks, {cur} on the "
+              "portfolio basis)")
+        head = shown["headline"]
+        print(table(["", *map(str, head.columns)], [(str(i), *(money(v, cur) for v in r)) for i, r in head.iterrows()],
+                    indent=2))
+        print(textwrap.fill(clean(shown["sentence"]), 100, initial_indent="  ", subsequent_indent="  "))
+        d = shown["drivers"]
+        print(textwrap.fill("Cases driving the spread (share of the NPV variance): " + ", ".join(
+            f"{c} {v:.0%}" for c, v in zip(d["case_id"], d["share of NPV variance"], strict=True)), 100,
+            initial_indent="  ", subsequent_indent="  "))
     print()
     g = dc.groups
     if g.empty:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from vmo_lib.analysis.review import DECISIONS, CaseReview, review_case
@@ -39,13 +40,14 @@ from vmo_lib.errors import AnalysisError
 from vmo_lib.files import atomic_write_bytes
 from vmo_lib.model import Portfolio
 from vmo_lib.portfolio import core, reference_class
+from vmo_lib.portfolio import risk as portfolio_risk_mod
 from vmo_lib.portfolio.basis import PortfolioBasis, basis_factors
 from vmo_lib.portfolio.double_counting import find_double_counting
 from vmo_lib.portfolio.selection import committed_selection
 from vmo_lib.portfolio.settings import PortfolioSettings
 
-__all__ = ["PORTFOLIO_REGISTER_COLUMNS", "TOTAL_COLUMNS", "PortfolioReview", "case_review_from", "double_counting_table",
-           "load_or_review", "load_review", "realisation_by_type", "register_row", "review_portfolio", "save_review"]
+__all__ = ["FINITE_COLUMNS", "PORTFOLIO_REGISTER_COLUMNS", "TOTAL_COLUMNS", "PortfolioReview", "case_review_from", "double_counting_table",
+           "load_or_review", "load_review", "nonfinite_cases", "realisation_by_type", "register_row", "review_portfolio", "save_review"]
 
 #: Columns of :attr:`PortfolioReview.register` (one row per case; money in the case's currency).
 PORTFOLIO_REGISTER_COLUMNS = (
@@ -138,6 +140,12 @@ class PortfolioReview:
         near-linear in the number of claims); ``overlaps`` is its group table, one row per KPI and unit.
     history, uplifts : pandas.DataFrame
         The reference-class history and its uplifts.
+    target_benefits, benefit_correlation, cost_correlation : float or None
+        ``portfolio.toml``'s ``[target]``: the defaults of :meth:`risk`, the portfolio Monte Carlo.
+    nonfinite : tuple of str
+        Cases with a non-finite figure (an overflow to infinity, or NaN, in a money column of
+        :data:`FINITE_COLUMNS`): listed in the register with their figures, left out of the totals and
+        of the selection; ``nonfinite_note`` says so, naming them ("" when none).
     """
 
     as_of: str
@@ -158,6 +166,28 @@ class PortfolioReview:
     history: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     uplifts: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     seed: int = 0
+    nonfinite: tuple[str, ...] = ()
+    nonfinite_note: str = ""
+    target_benefits: float | None = None
+    benefit_correlation: float | None = None
+    cost_correlation: float | None = None
+
+    def risk(self, *, target: float | None = None, iterations: int = portfolio_risk_mod.DEFAULT_ITERATIONS,
+             seed: int | None = None, benefit_correlation: float | None = None,
+             cost_correlation: float | None = None) -> portfolio_risk_mod.PortfolioRisk:
+        """The portfolio's chance of meeting its benefit target: the portfolio Monte Carlo over the case
+        outlooks (:func:`vmo_lib.portfolio.risk.portfolio_risk`), on :attr:`basis`.
+
+        ``target`` and the correlations default to ``portfolio.toml``'s ``[target]`` (:attr:`target_benefits`,
+        :attr:`benefit_correlation`, :attr:`cost_correlation`), ``seed`` to the review's. Cases with
+        non-finite figures (:attr:`nonfinite`) are left out, named.
+        """
+        return portfolio_risk_mod.portfolio_risk(
+            self.reviews.values(), self.basis, iterations=iterations, seed=self.seed if seed is None else seed,
+            target=self.target_benefits if target is None else target,
+            benefit_correlation=self.benefit_correlation if benefit_correlation is None else benefit_correlation,
+            cost_correlation=self.cost_correlation if cost_correlation is None else cost_correlation,
+            exclude={c: "figures not finite" for c in self.nonfinite})
 
     @property
     def overlaps(self) -> pd.DataFrame:
@@ -183,7 +213,30 @@ class PortfolioReview:
             "selection_note": self.selection_note,
             "double_counting": None if self.double_counting is None else self.double_counting.to_dict(top=50),
             "failures": self.failures.to_dict(orient="records"),
+            "nonfinite": list(self.nonfinite), "nonfinite_note": self.nonfinite_note,
         }
+
+
+#: Register columns that must be finite for a case to enter the totals and the selection.
+FINITE_COLUMNS = ("approved_npv", "in_force_npv", "expected_npv", "forward_npv", "pv_costs", "budget",
+                  "approved_npv_pb", "in_force_npv_pb", "expected_npv_pb", "forward_npv_pb")
+
+
+def nonfinite_cases(register: pd.DataFrame) -> list[str]:
+    """Case ids whose :data:`FINITE_COLUMNS` hold an infinity or a NaN, in register order.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"case_id": ["A", "B"], "expected_npv": [1.0, float("inf")]})
+    >>> nonfinite_cases(t)
+    ['B']
+    """
+    cols = [c for c in FINITE_COLUMNS if c in register]
+    if not cols or not len(register):
+        return []
+    values = register[cols].to_numpy(dtype=float)
+    bad = ~np.isfinite(values).all(axis=1)
+    return [str(c) for c in register["case_id"].to_numpy()[bad]]
 
 
 def _decisions(register: pd.DataFrame) -> pd.DataFrame:
@@ -249,33 +302,44 @@ def review_portfolio(reviews: Iterable[CaseReview], as_of: str, *, settings: Por
     budget = annual_budget if annual_budget is not None else settings.budget
     register = pd.DataFrame([register_row(r, basis) for r in reviews], columns=list(PORTFOLIO_REGISTER_COLUMNS))
     register = core.rank_cases(register, by="vfm") if len(register) else register
+    # a case whose figures overflowed (or are NaN) stays in the register, named, out of totals and selection
+    bad = nonfinite_cases(register)
+    bad_set = set(bad)
+    bad_note = (f"Left out of the totals and the selection: {', '.join(bad)} (figures not finite: an amount "
+                "too large to add up, or no defined value).") if bad else ""
+    finite_register = register[~register["case_id"].isin(bad_set)] if bad else register
     cases = [r.case for r in reviews]
+    finite_cases = [c for c in cases if c.case_id not in bad_set]
     statuses = {r.case_id: r.status for r in reviews}
     benefits = core.benefit_register(cases, statuses) if cases else pd.DataFrame(
         columns=list(core.BENEFIT_REGISTER_COLUMNS))
     selection = None
     infeasible = False
     note = "No annual budget was given, so no selection was made." if budget is None else ""
-    if budget is not None and cases:
+    if budget is not None and finite_cases:
         try:
-            selection = committed_selection(Portfolio(cases), as_of, budget, value=settings.value,
+            selection = committed_selection(Portfolio(finite_cases), as_of, budget, value=settings.value,
                                             must_do=settings.must_do, exclusive=settings.exclusive,
-                                            depends_on=settings.depends_on, register=register,
+                                            depends_on=settings.depends_on, register=finite_register,
                                             benefit_target=settings.benefit_target)
             note = selection.note
         except AnalysisError as exc:  # must-do cases that do not fit: said on the page, exit 1 in the CLI
             note, infeasible = str(exc), True
+    if bad_note:
+        note = f"{bad_note} {note}".strip()
     overlaps = find_double_counting(cases)
     history = reference_class.history_ratios(cases, as_of) if cases else pd.DataFrame()
     uplifts = reference_class.reference_class_uplifts(history) if len(history) else pd.DataFrame()
     fail = failures if failures is not None else pd.DataFrame(columns=["file", "error"])
     return PortfolioReview(
         as_of=as_of, reviews=by_id, register=register.reset_index(drop=True), benefits=benefits,
-        totals=_totals(register), decisions=_decisions(register), failures=fail, basis=basis,
+        totals=_totals(finite_register), decisions=_decisions(register), failures=fail, basis=basis,
         annual_budget=budget, candidates=candidates, benefit_target=settings.benefit_target,
         selection=selection, selection_note=note, selection_infeasible=infeasible, double_counting=overlaps,
         history=history,
-        uplifts=uplifts, seed=int(seed),
+        uplifts=uplifts, seed=int(seed), nonfinite=tuple(bad), nonfinite_note=bad_note,
+        target_benefits=settings.target_benefits, benefit_correlation=settings.benefit_correlation,
+        cost_correlation=settings.cost_correlation,
     )
 
 

@@ -24,6 +24,11 @@ The file is optional; every key in it is optional. Example::
     exclusive = [["CRM-A", "CRM-B"]]
     depends_on = { "DATA-2" = ["DATA-1"] }
 
+    [target]                      # the portfolio Monte Carlo (vmo_lib.portfolio.risk)
+    benefits = 40_000_000         # total expected benefits (PV on the basis) the portfolio should deliver
+    benefit_correlation = 0.3     # correlation of the shared benefit-realisation driver across cases
+    cost_correlation = 0.3        # correlation of the shared cost-overrun driver across cases
+
 :func:`load_portfolio_settings` reads and checks it; every problem is reported at once, naming the
 file and the key. ``overrides`` (e.g. the CLI's ``--budget``) win over the file.
 """
@@ -51,6 +56,7 @@ _KEYS = {
     "budget": {"annual", "years"},
     "basis": {"base_period", "discount_rate", "price_base", "price_year", "inflation"},
     "selection": {"benefit_target", "candidates", "value", "must_do", "exclusive", "depends_on"},
+    "target": {"benefits", "benefit_correlation", "cost_correlation"},
 }
 
 
@@ -75,6 +81,11 @@ class PortfolioSettings:
     exclusive : tuple of tuples
     depends_on : dict
         ``{case: (cases it needs, ...)}``.
+    target_benefits : float or None
+        ``[target] benefits``: the total expected benefits the portfolio Monte Carlo gives the chance of
+        meeting (:func:`vmo_lib.portfolio.risk.portfolio_risk`).
+    benefit_correlation, cost_correlation : float or None
+        ``[target]``'s correlations of the shared drivers across cases (None: the module's defaults).
     """
 
     path: Path | None = None
@@ -86,6 +97,9 @@ class PortfolioSettings:
     must_do: tuple[str, ...] | None = None
     exclusive: tuple[tuple[str, ...], ...] = ()
     depends_on: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    target_benefits: float | None = None
+    benefit_correlation: float | None = None
+    cost_correlation: float | None = None
 
 
 def _number(v: Any, minimum: float | None = None) -> bool:
@@ -156,6 +170,18 @@ def _check(data: Mapping[str, Any], where: str, problems: list[str]) -> dict[str
             except AnalysisError as e:
                 b_problems.append(f"{where}: [basis] {str(e).removeprefix('portfolio basis: ')}")
         problems.extend(b_problems)
+    tgt = data.get("target") if isinstance(data.get("target"), Mapping) else {}
+    if "benefits" in tgt:
+        if _number(tgt["benefits"]):
+            out["target_benefits"] = float(tgt["benefits"])
+        else:
+            problems.append(f"{where}: [target] benefits: expected an amount, got {tgt['benefits']!r}")
+    for key in ("benefit_correlation", "cost_correlation"):
+        if key in tgt:
+            if _number(tgt[key], 0) and float(tgt[key]) <= 1:
+                out[key] = float(tgt[key])
+            else:
+                problems.append(f"{where}: [target] {key}: expected a correlation between 0 and 1, got {tgt[key]!r}")
     sel = data.get("selection") if isinstance(data.get("selection"), Mapping) else {}
     if "benefit_target" in sel:
         if _number(sel["benefit_target"]):
@@ -206,7 +232,8 @@ def load_portfolio_settings(folder: str | os.PathLike[str], overrides: Mapping[s
     overrides : mapping, optional
         Values that win over the file, in the file's shape: ``{"budget": {"annual": 150}}``, or the
         flat shorthand ``{"budget": 150}`` / ``{"budget": {2026: 100}}``, ``{"benefit_target": ...}``,
-        ``{"basis": {...}}``; None values are ignored (an option not given on the command line).
+        ``{"basis": {...}}``, ``{"target": amount}`` (``[target] benefits``); None values are ignored (an
+        option not given on the command line).
 
     Returns
     -------
@@ -250,6 +277,10 @@ def load_portfolio_settings(folder: str | os.PathLike[str], overrides: Mapping[s
                     shaped["budget"] = {"years": {str(y): a for y, a in v.items()}}
                 else:
                     shaped["budget"] = {"annual": v}
+            elif k == "target":
+                shaped.setdefault("target", {})["benefits"] = v
+            elif k in ("benefit_correlation", "cost_correlation"):
+                shaped.setdefault("target", {})[k] = v
             elif k in ("benefit_target", "candidates", "value", "must_do", "exclusive", "depends_on"):
                 shaped.setdefault("selection", {})[k] = list(v) if isinstance(v, tuple) else v
             else:
