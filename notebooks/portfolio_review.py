@@ -89,6 +89,15 @@ portfolio_pack.register_table(review.register)
 portfolio_pack.selection_table(review)
 
 # %% [markdown]
+# ## The chance of meeting the benefit target
+# A Monte Carlo over every case's outlook (actuals fixed, what remains uncertain), with a benefit-realisation
+# driver and a cost-overrun driver shared across cases, on the one portfolio basis; the same figures as
+# `vmo portfolio` (same seed and iterations).
+
+# %%
+portfolio_pack.portfolio_risk_section(review, review.risk() if review.target_benefits is not None else None)
+
+# %% [markdown]
 # ## Appendix A: realisation roll-up
 # Benefits realised to date against plan, by benefit type (non-financial KPIs are not added up).
 

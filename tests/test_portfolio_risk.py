@@ -183,3 +183,25 @@ def test_vmo_portfolio_json_carries_the_portfolio_risk(capsys):
     assert risk["benefits_p10"] < risk["benefits_p50"] < risk["benefits_p90"]
     assert 0.0 <= risk["prob_meeting_target"] <= 1.0 and len(risk["drivers"]) == 10
     assert sum(d["share_npv_variance"] for d in risk["drivers"]) <= 1.0 + 1e-9
+
+
+def test_the_portfolio_pack_shows_the_chance_vmo_portfolio_prints(capsys):
+    # one truth: the pack's section and `vmo portfolio --json` come from the same simulation (seed, iterations)
+    from vmo_lib.cli import main
+    from vmo_lib.formatting import format_money, format_percent
+    from vmo_lib.intake.loader import load_portfolio
+    from vmo_lib.outputs.portfolio_pack import portfolio_risk_section
+    from vmo_lib.portfolio.review import review_portfolio
+
+    main(["portfolio", "data/sample", "--as-of", "2026Q3", "--json", "--risk-iterations", "0"])
+    risk = json.loads(capsys.readouterr().out)["portfolio_risk"]
+    assert risk["target"] == 125e6  # data/sample/portfolio.toml [target] benefits
+    pf = load_portfolio("data/sample")
+    pr = review_portfolio([review_case(c, "2026Q3", iterations=0) for c in pf.cases], "2026Q3",
+                          settings=load_portfolio_settings("data/sample"))
+    html = portfolio_risk_section(pr, pr.risk()).html
+    assert f"{format_percent(risk['prob_meeting_target'])}</div>" in html
+    for key in ("benefits_p10", "benefits_p50", "benefits_p90", "npv_p50"):
+        assert format_money(risk[key], "GBP", compact=True) in html, key
+    assert 0.2 < risk["prob_meeting_target"] < 0.8  # £125m sits inside the P10–P90 band of £115m–£134m
+    assert "No benefit target" in portfolio_risk_section(pr, None).html

@@ -396,10 +396,10 @@ class HistoryStore:
             "GROUP BY quarter, currency ORDER BY quarter, currency", params).df()
 
     def runs(self) -> pd.DataFrame:
-        """Every run that recorded a quarter, oldest first (``runs`` table)."""
+        """Every run that recorded a quarter, in the order they were recorded (``runs`` table, by finish time)."""
         if self._con is None or "runs" not in self._tables():
             return pd.DataFrame({c: pd.Series(dtype=_dtype(t)) for c, t in RUN_COLUMNS.items()})
-        return self._con.execute("SELECT * FROM runs ORDER BY started, run_id").df()
+        return self._con.execute("SELECT * FROM runs ORDER BY finished, started, run_id").df()
 
     def run_inputs(self, run_id: str | None = None) -> pd.DataFrame:
         """The input files of every run (or of ``run_id``): case id, role (workbook/return), path, SHA-256."""

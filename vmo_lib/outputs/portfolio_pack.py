@@ -9,10 +9,10 @@ import html
 from pathlib import Path
 from typing import Any
 
-from vmo_lib.formatting import format_money
+from vmo_lib.formatting import format_money, format_percent
 from vmo_lib.outputs.html import Html, key_figures, pack_header, rag_class, rag_text, table
 
-__all__ = ['REGISTER_KEY', 'decision_due', 'decisions_table', 'load_failures_table', 'movement_section', 'portfolio_headline',
+__all__ = ['REGISTER_KEY', 'decision_due', 'portfolio_risk_section', 'decisions_table', 'load_failures_table', 'movement_section', 'portfolio_headline',
            'portfolio_results', 'portfolio_summary', 'realised_to_date', 'register_key', 'register_table',
            'selection_table']
 
@@ -350,3 +350,46 @@ def portfolio_results(review: Any) -> dict[str, Any]:
     """The machine-readable results of a portfolio review (``results.json``): the headline sentences
     (:func:`portfolio_headline`, repeated on the review index) and :meth:`PortfolioReview.to_dict`."""
     return {**review.to_dict(), "headline": portfolio_headline(review)}
+
+
+def portfolio_risk_section(review: Any, risk: Any = None) -> Html:
+    """The portfolio's chance of meeting its benefit target: P10/P50/P90 of total expected benefits and
+    NPV on the portfolio basis, the chance of reaching the target and the cases that drive the spread,
+    from the portfolio Monte Carlo ``risk`` (:meth:`PortfolioReview.risk`, the one ``vmo portfolio``
+    prints: same seed, same iterations, same figures). With no target stated it says where to set one.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> "No benefit target" in portfolio_risk_section(SimpleNamespace(target_benefits=None)).html
+    True
+    """
+    if risk is None or getattr(review, "target_benefits", None) is None and getattr(risk, "target", None) is None:
+        return Html('<p class="vmo-empty">No benefit target is stated for this portfolio: set <code>[target] '
+                    'benefits</code> in portfolio.toml beside the workbooks (or <code>vmo portfolio --target</code>) '
+                    "to see the chance the portfolio delivers it.</p>")
+    from vmo_lib.portfolio.risk import portfolio_risk_summary
+
+    shown = portfolio_risk_summary(risk, top=8)
+    cur = str(risk.currency)
+    e = html.escape
+    head = shown["headline"]
+    rows = "".join(f"<tr><th>{e(str(i))}</th>" + "".join(
+        f'<td class="num">{e(format_money(v, cur, compact=True))}</td>' for v in r) + "</tr>"
+        for i, r in head.iterrows())
+    cols = "".join(f'<th class="num">{e(str(c))}</th>' for c in head.columns)
+    headline = (f'<table class="vmo-table"><thead><tr><th>{e(str(head.index.name or ""))}</th>{cols}</tr></thead>'
+                f"<tbody>{rows}</tbody></table>")
+    prob = getattr(risk, "prob_meeting_target", None)
+    card = key_figures([
+        {"label": "Benefit target", "value": format_money(risk.target, cur, compact=True),
+         "note": "total expected benefits, portfolio basis"},
+        {"label": "Chance of meeting it", "value": format_percent(prob), "note": "portfolio Monte Carlo",
+         "tone": "bad" if prob is not None and prob < 0.5 else "good"},
+    ]) if getattr(risk, "target", None) is not None else Html("")
+    d = shown["drivers"]
+    drivers = table(d, money=["expected NPV", "spread (sd)"], percent=["share of NPV variance",
+                                                                       "share of benefit variance"],
+                    currency=cur, compact=True, empty="No case to simulate.")
+    return Html(f"{card.html}<p>{e(shown['sentence'])}</p>{headline}"
+                f'<p class="vmo-sub">The cases that drive the spread of the portfolio\'s NPV:</p>{drivers.html}')
