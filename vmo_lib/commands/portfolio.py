@@ -357,7 +357,7 @@ def _print_human(args, pf, pr, totals, sel, step, must, value, dc, sentences, at
         shown = PR.portfolio_risk_summary(p_risk, top=5)
         cur = p_risk.currency
         print()
-        print(f"The portfolio's chance of meeting its target (a Monte Carlo over the case outlooks, {cur} on the "
+        print(f"The portfolio's chance of meeting its target (a Monte Carlo over the case outlooks, in {cur}, on the "
               "portfolio basis)")
         head = shown["headline"]
         print(table(["", *map(str, head.columns)], [(str(i), *(money(v, cur) for v in r)) for i, r in head.iterrows()],
