@@ -402,3 +402,37 @@ def test_vmo_review_shows_movement_in_the_pack_and_the_index(tmp_path):
     mine = mv.portfolio_by_quarter(frames)
     assert mine["expected_npv"].tolist() == store_sums["expected_npv"].tolist() == [140.0, 120.0, 80.0]
     assert mine["realised"].tolist() == store_sums["benefit_actual_to_date"].fillna(0).tolist()
+
+
+@pytest.mark.slow
+def test_every_trend_figure_is_the_figure_of_that_quarters_pack(tmp_path):
+    """Three quarters each reviewed at the time with `vmo review` (packs and history): the trend the
+    2024Q3 pack draws holds, for every quarter, exactly the figures that quarter's own pack showed."""
+    import json
+
+    from test_history_review import case as history_case
+
+    from vmo_lib.batch import run_review
+    from vmo_lib.formatting import format_money
+    from vmo_lib.history.store import open_history
+    from vmo_lib.intake.template import write_case_workbook
+
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    write_case_workbook(history_case(), folder / "hist-1.xlsx")
+    packs = {}
+    for q in ("2024Q1", "2024Q2", "2024Q3"):
+        out = tmp_path / f"out-{q}"
+        assert run_review(folder, q, out, workers=1, progress="off").ok
+        packs[q] = json.loads((out / "cases" / "HIST-1" / "results.json").read_text())
+    with open_history(folder / "vmo-history.duckdb") as h:
+        t = mv.trend(h.case_frames("HIST-1")).set_index("quarter")
+    assert list(t.index) == ["2024Q1", "2024Q2", "2024Q3"]
+    for q, res in packs.items():
+        for key in ("approved_npv", "in_force_npv", "expected_npv", "forward_npv", "realisation_pct"):
+            a, b = t.loc[q, key], res[key]
+            assert (a == b) or (b is None and math.isnan(a)), (q, key, a, b)
+    # and the 2024Q3 pack prints each quarter's expected NPV as that quarter's pack printed it
+    last = (tmp_path / "out-2024Q3" / "cases" / "HIST-1" / "pack.html").read_text()
+    for q, res in packs.items():
+        assert format_money(res["expected_npv"], "GBP") in last, q
