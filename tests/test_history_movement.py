@@ -436,3 +436,13 @@ def test_every_trend_figure_is_the_figure_of_that_quarters_pack(tmp_path):
     last = (tmp_path / "out-2024Q3" / "cases" / "HIST-1" / "pack.html").read_text()
     for q, res in packs.items():
         assert format_money(res["expected_npv"], "GBP") in last, q
+
+
+def test_the_sparkline_colour_says_the_direction_of_the_last_move():
+    from vmo_lib.outputs.charts import PALETTE
+    from vmo_lib.outputs.movement import sparkline_svg
+
+    fell, rose, flat = (sparkline_svg(v, [100.0] * 3) for v in ([80.0, 70.0, 60.0], [60.0, 50.0, 70.0], [5.0, 5.0, 5.0]))
+    assert f'stroke="{PALETTE["loss"]}"' in fell and PALETTE["gain"] not in fell
+    assert f'stroke="{PALETTE["gain"]}"' in rose and PALETTE["loss"] not in rose
+    assert f'stroke="{PALETTE["ink"]}"' in flat

@@ -470,15 +470,20 @@ def sparkline_svg(values: list[float], reference: list[float] | None = None, *, 
         py = pad + (height - 2 * pad) * (1 - (y - lo) / (hi - lo))
         return f"{px:.1f},{py:.1f}"
 
+    # the line's colour says the direction of the last move: a fall is never drawn in the "rise" colour
+    last_move = pts[-1][1] - pts[-2][1] if len(pts) > 1 else 0.0
+    scale = max(abs(pts[-1][1]), abs(pts[-2][1]) if len(pts) > 1 else 0.0, 1.0)
+    colour = (PALETTE["gain"] if last_move > 1e-6 * scale else PALETTE["loss"] if last_move < -1e-6 * scale
+              else PALETTE["ink"])
     body = ""
     if len(ref) > 1:
         body += (f'<polyline points="{" ".join(xy(i, y) for i, y in ref)}" fill="none" '
                  f'stroke="{PALETTE["baseline"]}" stroke-width="1" stroke-dasharray="3,2"/>')
     if len(pts) > 1:
         body += (f'<polyline points="{" ".join(xy(i, y) for i, y in pts)}" fill="none" '
-                 f'stroke="{PALETTE["actual"]}" stroke-width="1.6"/>')
+                 f'stroke="{colour}" stroke-width="1.6"/>')
     cx, cy = xy(*pts[-1]).split(",")
-    body += f'<circle cx="{cx}" cy="{cy}" r="2.4" fill="{PALETTE["actual"]}"/>'
+    body += f'<circle cx="{cx}" cy="{cy}" r="2.4" fill="{colour}"/>'
     return head + body + "</svg>"
 
 
