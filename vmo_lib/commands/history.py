@@ -86,8 +86,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers, "history", "the quarterly history: trend, quarters, runs, one case, backfill, export",
         "Read the quarterly history every review records (the file vmo-history.duckdb beside the cases),\n"
         "or fill in the quarters reviewed before it existed.\n\n"
-        "vmo history FOLDER prints the portfolio's value by quarter from FOLDER's history (--case ID: one\n"
-        "case's figures, verdict, RAG and decision by quarter); it is short for vmo history trend FOLDER.",
+        "Given a folder (or a history file) instead of a sub-command, it prints the portfolio's value by\n"
+        "quarter from that history (--case ID: one case's figures, verdict, RAG and decision by quarter):\n"
+        "the same as the trend sub-command.",
         ["vmo history backfill data/sample --from 2026Q3 --to 2026Q3   # record a quarter the history lacks",
          "vmo history quarters --history data/sample                   # the quarters recorded",
          "vmo history show CRM-2025 --history data/sample              # one case, quarter by quarter",
