@@ -8,7 +8,14 @@ folder means ``FOLDER/vmo-history.duckdb``):
 * ``vmo history show CASE [--json]`` — one case's headline figures quarter by quarter;
 * ``vmo history backfill FOLDER --from 2025Q1 --to 2026Q3 [--replace]`` — review every quarter of the
   range the history lacks from today's files (only the actuals up to each quarter) and record it,
-  labelled "reconstructed from today's files" (:func:`vmo_lib.history.replay.backfill`).
+  labelled "reconstructed from today's files" (:func:`vmo_lib.history.replay.backfill`);
+* ``vmo history trend [FOLDER] [--case ID] [--json]`` — the trend table: the portfolio's value by
+  quarter, or one case's figures, verdict, RAG and decision by quarter
+  (:func:`vmo_lib.history.access.trend`). The short form ``vmo history FOLDER [--case ID]`` is the
+  same: a first argument that is not a sub-command's name is read as ``trend``'s FOLDER (a folder
+  named like a sub-command: write ``vmo history trend runs`` or ``./runs``);
+* ``vmo history export DIR [--replace]`` — every table as Parquet, one folder per table,
+  partitioned by quarter (:func:`vmo_lib.history.access.export_parquet`).
 
 Exit codes: 0, 1 (some workbooks could not be reviewed), 2 (the history is locked by another
 process beyond ``--wait`` seconds, written by a newer version, or not a history).
@@ -42,18 +49,54 @@ def _common(p: argparse.ArgumentParser, json_out: bool = True) -> None:
         p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
+class _FolderOrCommand:
+    """The sub-commands as argparse checks them, where any other word (not an option) is accepted:
+    it is trend's FOLDER."""
+
+    def __init__(self, commands: dict) -> None:
+        self.commands = commands
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.commands or (isinstance(key, str) and not key.startswith("-"))
+
+    def __iter__(self):
+        return iter(self.commands)
+
+    def __len__(self) -> int:
+        return len(self.commands)
+
+
+class _TrendByDefault(argparse._SubParsersAction):
+    """Sub-parsers of ``vmo history`` where ``vmo history FOLDER …`` means ``vmo history trend FOLDER …``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.choices = _FolderOrCommand(self._name_parser_map)
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: D102
+        if values and values[0] not in self._name_parser_map:
+            values = ["trend", *values]
+        super().__call__(parser, namespace, values, option_string)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     from vmo_lib.commands import add_command
 
     p = add_command(
-        subparsers, "history", "the quarterly history: quarters, runs, one case's trend, backfill",
+        subparsers, "history", "the quarterly history: trend, quarters, runs, one case, backfill, export",
         "Read the quarterly history every review records (the file vmo-history.duckdb beside the cases),\n"
-        "or fill in the quarters reviewed before it existed.",
+        "or fill in the quarters reviewed before it existed.\n\n"
+        "Given a folder (or a history file) instead of a sub-command, it prints the portfolio's value by\n"
+        "quarter from that history (--case ID: one case's figures, verdict, RAG and decision by quarter):\n"
+        "the same as the trend sub-command.",
         ["vmo history backfill data/sample --from 2026Q3 --to 2026Q3   # record a quarter the history lacks",
          "vmo history quarters --history data/sample                   # the quarters recorded",
          "vmo history show CRM-2025 --history data/sample              # one case, quarter by quarter",
-         "vmo history runs --history data/sample                       # every run, and what it replaced"])
-    sub = p.add_subparsers(dest="history_command", metavar="SUBCOMMAND")
+         "vmo history runs --history data/sample                       # every run, and what it replaced",
+         "vmo history data/sample                                      # the portfolio's value by quarter",
+         "vmo history data/sample --case CRM-2025                      # one case's trend",
+         "vmo history export history-parquet --history data/sample     # Parquet by quarter, for Dask or Spark"])
+    sub = p.add_subparsers(dest="history_command", metavar="SUBCOMMAND", action=_TrendByDefault)
     q = add_command(sub, "quarters", "the quarters recorded", "The quarters the history holds, with their cases "
                     "and the run that recorded them.", ["vmo history quarters --history data/sample"])
     _common(q)
@@ -81,6 +124,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo (default 0)")
     _common(b)
     b.set_defaults(func=_backfill)
+    t = add_command(sub, "trend", "the trend table: the portfolio's value by quarter, or one case's",
+                    "The portfolio's approved, in-force, expected and forward NPV and benefits realised by quarter\n"
+                    "(sums per currency, each case on its own basis), or with --case one case's figures, verdict,\n"
+                    "RAG and decision by quarter, as each quarter's review recorded them. FOLDER is the cases\n"
+                    "folder whose vmo-history.duckdb is read, or the history file itself; 'vmo history FOLDER'\n"
+                    "is the same command.",
+                    ["vmo history trend data/sample                     # the portfolio, quarter by quarter",
+                     "vmo history data/sample --case CRM-2025 --json    # one case, as JSON"])
+    t.add_argument("folder", metavar="FOLDER", nargs="?", default=None,
+                   help="cases folder holding vmo-history.duckdb, or the history file (default: --history, or .)")
+    t.add_argument("--case", metavar="ID", default=None, help="one case's trend instead of the portfolio's")
+    _common(t)
+    t.set_defaults(func=_trend)
+    e = add_command(sub, "export", "write the history as Parquet, partitioned by quarter",
+                    "Write every table of the history as Parquet files under DIR, one folder per table, split\n"
+                    "by quarter (DIR/case_quarter/quarter=2026Q3/data_0.parquet), so Dask, Spark or DuckDB\n"
+                    "read it without VMO Workbench. Written into a temporary folder beside DIR and renamed into\n"
+                    "place: a failure leaves nothing half-written. DIR must be new or empty unless --replace.",
+                    ["vmo history export history-parquet --history data/sample"])
+    e.add_argument("out_dir", metavar="DIR", help="folder to create")
+    e.add_argument("--replace", action="store_true", help="replace DIR if it already holds files")
+    _common(e)
+    e.set_defaults(func=_export)
     from vmo_lib.commands import accuracy  # vmo history accuracy (issue 12, estimating accuracy)
 
     accuracy.register(sub, _common)
@@ -230,3 +296,81 @@ def _backfill(args: argparse.Namespace) -> int:
         for f in result["failed"]:
             print(f"  {f['quarter']} {f['path']}: {f['error']}", file=sys.stderr)
     return EXIT_BATCH if result["failed"] else 0
+
+
+_SUBCOMMANDS = ("quarters", "runs", "show", "backfill", "accuracy", "trend", "export")
+
+
+def _trend_source(args: argparse.Namespace) -> Path:
+    from vmo_lib.errors import UsageError
+
+    if args.history:
+        return history_path(args.history)
+    if args.folder is not None and not Path(args.folder).exists():
+        raise UsageError(f"vmo history {args.folder}: neither a sub-command ({', '.join(_SUBCOMMANDS)}) nor an "
+                         "existing cases folder or history file")
+    return Path(args.folder or ".")
+
+
+@_guarded
+def _trend(args: argparse.Namespace) -> int:
+    from vmo_lib.commands import dump_json, money, table
+    from vmo_lib.formatting import format_percent
+    from vmo_lib.history.access import case_trend, history_file, portfolio_trend
+    from vmo_lib.history.store import LOCK_TIMEOUT
+
+    src = _trend_source(args)
+    wait = LOCK_TIMEOUT if args.wait is None else args.wait
+    path = history_file(src)
+    if args.case is not None:
+        t = case_trend(path, args.case, timeout=wait)
+        from vmo_lib.history.store import open_history
+
+        with open_history(path, timeout=wait) as h:
+            title = str(h.case_frames(args.case)["case_quarter"]["title"].iloc[-1] or "")
+        cur = str(t["currency"].iloc[-1] or "GBP")
+        if args.json:
+            dump_json({"history": str(path), "case_id": args.case, "title": title, "currency": cur,
+                       "trend": t.drop(columns=["currency"]).to_dict("records")})
+            return 0
+        print(f"{args.case} — {title}: value by review quarter ({len(t)} on record)")
+        rows = [[r.quarter, money(r.approved_npv, r.currency or cur), money(r.in_force_npv, r.currency or cur),
+                 money(r.expected_npv, r.currency or cur), money(r.forward_npv, r.currency or cur),
+                 format_percent(r.realisation_pct), r.verdict or "–", r.rag or "–", r.decision or "–"]
+                for r in t.itertuples(index=False)]
+        print(table(["quarter", "approved NPV", "in force NPV", "expected NPV", "forward NPV", "realised",
+                     "verdict", "RAG", "decision"], rows, align="lrrrrrlll"))
+        return 0
+    p = portfolio_trend(path, timeout=wait)
+    if args.json:
+        dump_json({"history": str(path), "case_id": None, "trend": p.to_dict("records")})
+        return 0
+    if not len(p):
+        print(f"{path}: no quarter recorded")
+        return 0
+    print(f"Portfolio value by review quarter ({path}): sums per currency, each case on its own basis")
+    rows = [[r.quarter, str(r.currency or "–"), str(r.cases), money(r.approved_npv, r.currency or "GBP"),
+             money(r.in_force_npv, r.currency or "GBP"), money(r.expected_npv, r.currency or "GBP"),
+             money(r.forward_npv, r.currency or "GBP"), money(r.benefit_actual_to_date, r.currency or "GBP"),
+             format_percent(r.realisation_pct)] for r in p.itertuples(index=False)]
+    print(table(["quarter", "currency", "cases", "approved NPV", "in force NPV", "expected NPV", "forward NPV",
+                 "realised", "realisation"], rows, align="llrrrrrrr"))
+    return 0
+
+
+@_guarded
+def _export(args: argparse.Namespace) -> int:
+    from vmo_lib.commands import dump_json
+    from vmo_lib.history.access import export_parquet
+    from vmo_lib.history.store import LOCK_TIMEOUT
+
+    src = history_path(args.history)
+    counts = export_parquet(src, args.out_dir, replace=args.replace,
+                            timeout=LOCK_TIMEOUT if args.wait is None else args.wait)
+    if args.json:
+        dump_json({"history": str(src), "out_dir": str(args.out_dir), "rows": counts})
+        return 0
+    print(f"{args.out_dir}: the history {src} as Parquet, one folder per table, partitioned by quarter")
+    print("  " + ", ".join(f"{name} {n:,} rows" for name, n in counts.items()))
+    print(f"  read it with dask.dataframe.read_parquet('{args.out_dir}/case_quarter') or DuckDB's read_parquet")
+    return 0
