@@ -142,3 +142,25 @@ def test_sample_tei_agrees_with_the_review(name):
     a = greenbook.affordability(r)
     assert a["total"].sum() == pytest.approx(e.undiscounted_costs)
     assert a["plan_in_force"].sum() == pytest.approx(r.in_force.undiscounted_costs)
+
+
+def test_residual_value_is_a_stated_line_discounted_in_the_final_period():
+    # yearly at 10 %: 133.1 at the end of 2029 (t = 3) is worth 133.1 / 1.1^3 = 100 today
+    case = make_case({"case_id": "RV", "first_period": "2026", "period_length": "year", "horizon": 4,
+                      "discount_rate": 0.10, "residual_value": 133.1},
+                     costs=[{"line_id": "C1", "name": "Build", "amounts": [300]}],
+                     benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 110, 121]}])
+    r = review_case(case, "2026Q4", iterations=0)
+    rv = greenbook.residual_value(r)
+    assert rv["stated"] and rv["period"] == "2029"
+    assert rv["pv"] == pytest.approx(100.0)
+    assert rv["npv_without"] == pytest.approx(-300 + 100 + 100) == pytest.approx(r.expected.npv)
+    assert rv["npv_with"] == pytest.approx(0.0)
+    h = greenbook_block(r).html
+    assert "Residual value beyond the horizon: £133" in h and "with it £0" in h
+
+
+def test_no_residual_value_stated():
+    r = review_case(small_case(), "2026Q2", iterations=0)
+    assert not greenbook.residual_value(r)["stated"]
+    assert "no residual value stated" in greenbook_block(r).html

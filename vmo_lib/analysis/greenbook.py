@@ -24,6 +24,14 @@ payback, before and after a risk adjustment.
   (:func:`vmo_lib.analysis.finance.payback`, counted from the start of the case's first period), given
   in months when it is under two years.
 
+Residual value (:func:`residual_value`)
+---------------------------------------
+Value the assets still hold beyond the horizon, stated as one amount (case field ``residual_value``, in
+the case currency and price base) and, as the Green Book records it, entered in the final period of the
+appraisal and discounted with that period's factor. It is shown as its own line, with the NPV without
+it (the expected NPV every other figure uses) and with it; nothing else includes it. The workbook has no
+field for it yet: a case without one says "no residual value stated".
+
 Affordability (:func:`affordability`)
 -------------------------------------
 The expected outlook's capex and opex per **UK financial year** (1 April to 31 March, labelled
@@ -63,6 +71,7 @@ __all__ = [
     "financial_year_shares",
     "non_monetised_benefits",
     "payback_text",
+    "residual_value",
     "tei_summary",
 ]
 
@@ -139,6 +148,8 @@ def _haircut(review, haircut: float | None) -> tuple[float, str]:
         return 0.0, "no risk adjustment: the case type has no optimism-bias defaults"
     stage = f" at its stage ({ob.stage})" if ob.stage else ""
     own = "the case's own" if "benefits" in ob.from_case else "the Green Book default"
+    if ob.benefits == 0.0:
+        return 0.0, f"none: {own} optimism-bias benefit haircut{stage} is 0%"
     return float(ob.benefits), (f"benefits still to come reduced by {ob.benefits:.0%}, {own} optimism-bias "
                                 f"benefit haircut{stage}; benefits realised to date, dis-benefits and costs "
                                 "are not adjusted")
@@ -322,3 +333,41 @@ def affordability(review) -> pd.DataFrame:
                     "plan_in_force": r["plan_in_force"], "over_plan": total - r["plan_in_force"]})
     return pd.DataFrame(out, columns=["financial_year", "basis", "capex", "opex", "total", "plan_in_force",
                                       "over_plan"])
+
+
+# --------------------------------------------------------------------------------------------------
+# residual value beyond the horizon
+# --------------------------------------------------------------------------------------------------
+def residual_value(review) -> dict[str, object]:
+    """The residual value beyond the horizon as a stated line (module notes).
+
+    Returns
+    -------
+    dict
+        ``stated`` (bool), ``amount`` (NaN when not stated), ``period`` (the final period it is entered
+        in), ``discount_factor``, ``pv``, ``npv_without`` (the review's expected NPV) and ``npv_with``.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.analysis.review import review_case
+    >>> case = make_case({"case_id": "R", "first_period": "2026", "period_length": "year", "horizon": 3,
+    ...                   "discount_rate": 0.10, "residual_value": 121},
+    ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100]}])
+    >>> rv = residual_value(review_case(case, "2026Q4", iterations=0))
+    >>> rv["period"], round(rv["pv"], 6), abs(rv["npv_with"]) < 1e-9      # 121 / 1.1^2 = 100; -100 + 100
+    ('2028', 100.0, True)
+    """
+    case = review.case
+    raw = case.meta.get("residual_value")
+    try:
+        amount = float(raw) if raw not in (None, "") else math.nan
+    except (TypeError, ValueError):
+        amount = math.nan
+    df = appraisal.discount_factors(case)
+    factor = float(df[-1])
+    stated = math.isfinite(amount) and amount != 0.0
+    pv = amount * factor if stated else 0.0
+    npv = float(review.expected.npv)
+    return {"stated": stated, "amount": amount if stated else math.nan, "period": case.periods[-1],
+            "discount_factor": factor, "pv": pv, "npv_without": npv, "npv_with": npv + pv}

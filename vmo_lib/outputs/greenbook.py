@@ -56,13 +56,25 @@ def tei_block(review: Any) -> Html:
         else:
             e, a, ch = _money(r["expected"], cur), _money(r["risk_adjusted"], cur), format_money_change(r["change"], cur)
         rows.append({"": r["label"], "as_reviewed": e, "risk_adjusted": a, "change": ch})
+    frame = pd.DataFrame(rows)
+    if t.haircut == 0.0:  # nothing adjusted: one column, and the sentence says why
+        frame = frame[["", "as_reviewed"]]
     parts = ["<h3>TEI-style summary</h3>",
              _p("Whole-life present values of the expected outlook (actuals to date, then the owner's forecast, "
                 "then the plan in force), discounted as the appraisal above; \"as reviewed\" is the expected "
                 "outlook itself, so its NPV is the expected NPV. Cash-releasing benefits move a budget line "
                 "(bankable); the other monetised benefits are real value that releases no cash."),
              _p("Risk adjustment: " + t.basis + "."),
-             table(pd.DataFrame(rows)).html]
+             table(frame).html]
+    rv = greenbook.residual_value(review)
+    if rv["stated"]:
+        parts.append(_p(f"Residual value beyond the horizon: {format_money(rv['amount'], cur)} entered in the final "
+                        f"period, {rv['period']} (PV {format_money(rv['pv'], cur)}). NPV without it "
+                        f"{format_money(rv['npv_without'], cur)}; with it {format_money(rv['npv_with'], cur)}. "
+                        "Every other figure in the pack leaves it out."))
+    else:
+        parts.append(_p(f"Residual value beyond the horizon: no residual value stated; the NPV counts nothing after "
+                        f"{rv['period']}."))
     rf = review.risk_figures()
     if not math.isnan(rf.get("risk_p10", math.nan)):
         parts.append(_p(f"For comparison, the Monte Carlo of the expected NPV (section Risk): P10 "
