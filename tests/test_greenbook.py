@@ -164,3 +164,17 @@ def test_no_residual_value_stated():
     r = review_case(small_case(), "2026Q2", iterations=0)
     assert not greenbook.residual_value(r)["stated"]
     assert "no residual value stated" in greenbook_block(r).html
+
+
+def test_excel_pack_has_the_green_book_sheet(tmp_path):
+    import openpyxl
+
+    from vmo_lib.outputs.excel import export_case_pack
+
+    r = review_case(small_case(), "2026Q2", iterations=0)
+    ws = openpyxl.load_workbook(export_case_pack(r, tmp_path / "pack.xlsx"))["Green Book"]
+    rows = {ws.cell(i, 1).value: [ws.cell(i, j).value for j in (2, 3)] for i in range(1, 60)}
+    assert rows["NPV"][0] == pytest.approx(480)  # as reviewed = the expected NPV
+    assert rows["NPV"][1] == pytest.approx(1500 * 0.95 - 120 - 900)  # 5 % off the positive benefits
+    assert rows["Payback (months from the start of the case)"][0] == pytest.approx(13)
+    assert "B3" in rows and "2026-27" in rows

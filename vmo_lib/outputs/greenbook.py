@@ -49,7 +49,7 @@ def tei_block(review: Any) -> Html:
     for key, r in t.table.iterrows():
         if key == "roi":
             e, a = format_percent(r["expected"]), format_percent(r["risk_adjusted"])
-            ch = "–" if math.isnan(r["change"]) else f"{r['change'] * 100:+.0f} points"
+            ch = "–" if math.isnan(r["change"]) else f"{r['change'] * 100:+.0f} points".replace("-", "\u2212")
         elif key == "payback_months":
             e, a = greenbook.payback_text(r["expected"]), greenbook.payback_text(r["risk_adjusted"])
             ch = ""
