@@ -125,6 +125,17 @@ report.figure(charts.tornado_chart(review.tornado, status.currency)) if len(revi
 case_pack.optimism_bias_html(review)
 
 # %% [markdown]
+# ## Green Book and TEI views
+# The case as a finance partner reads it: benefits split into bankable (cash-releasing) and other value,
+# as reviewed and risk-adjusted, with payback; the benefits that carry no money value and their KPIs;
+# and what the case is expected to spend in each financial year against its plan.
+
+# %%
+from vmo_lib.outputs.greenbook import greenbook_block  # noqa: E402  (issue 14: Green Book and TEI views)
+
+greenbook_block(review)
+
+# %% [markdown]
 # ## Measurement gaps
 # What is not being measured, and so cannot be shown to have been realised.
 

@@ -79,7 +79,7 @@ __all__ = [
 
 #: Sheets of a case pack, in order.
 CASE_SHEETS = ("Summary", "Metrics", "Bridge", "Realisation", "Lines by period", "Flows", "Benefits",
-               "Costs", "Risk", "Issues")
+               "Costs", "Risk", "Green Book", "Issues")
 #: Sheets of a portfolio pack, in order.
 PORTFOLIO_SHEETS = ("Summary", "Register", "Benefit register", "Selection", "Double counting",
                     "Reference class", "Not loaded")
@@ -381,7 +381,9 @@ def export_case_pack(review: Any, path: str | os.PathLike[str]) -> Path:
     *Realisation* (benefits and costs per period, cumulative benefit chart), *Lines by period* (wide:
     one row per line and scenario), *Flows* (tidy: one row per line and period), *Benefits* and
     *Costs* (realisation by line, KPI progress, RAG, owner), *Risk* (Monte Carlo of the expected
-    outlook, switching values, optimism bias) and *Issues* (validation warnings and measurement gaps).
+    outlook, switching values, optimism bias), *Green Book* (TEI-style summary, residual value, benefits not
+    monetised, affordability by financial year: :mod:`vmo_lib.analysis.greenbook`) and *Issues* (validation
+    warnings and measurement gaps).
 
     Parameters
     ----------
@@ -429,6 +431,7 @@ def export_case_pack(review: Any, path: str | os.PathLike[str]) -> Path:
         _lines_sheet(sheets["Benefits"], s, s.benefits, "benefit")
         _lines_sheet(sheets["Costs"], s, s.costs, "cost")
         _risk_sheet(sheets["Risk"], review)
+        _greenbook_sheet(sheets["Green Book"], review)
         _issues_sheet(sheets["Issues"], case, s)
         for sh in sheets.values():
             sh.finish()
@@ -787,6 +790,47 @@ def _risk_sheet(sh: _Sheet, review: Any) -> None:
     sh.table(r, t, [_Col("label", "Metric"), _Col("before", "Before", lambda row: row["_kind"]),
                     _Col("after", "After", lambda row: row["_kind"]),
                     _Col("change", "Change", lambda row: row["_kind"])], autofilter=False)
+    sh.width(0, 34)
+    for c in (1, 2, 3):
+        sh.width(c, 18)
+
+
+def _greenbook_sheet(sh: _Sheet, review: Any) -> None:
+    """The Green Book and TEI views (the case pack's section of that name, :mod:`vmo_lib.analysis.greenbook`)."""
+    from vmo_lib.analysis import greenbook
+
+    t = greenbook.tei_summary(review)
+    r = sh.title(0, "Green Book and TEI views", f"Expected outlook as of {review.as_of}, {t.view} view, "
+                                                f"{review.currency}; the NPV as reviewed is the expected NPV.")
+    r = sh.section(r, "TEI-style summary", 4)
+    r = sh.note(r, "Risk adjustment: " + t.basis + ". Payback in months from the start of the case.", span=4)
+    tab = t.table.reset_index()
+    tab["_kind"] = tab["metric"].map({"roi": "pct", "payback_months": "ratio"}).fillna("money")
+    r = sh.table(r, tab, [_Col("label", "Metric"), _Col("expected", "As reviewed", lambda row: row["_kind"]),
+                          _Col("risk_adjusted", "Risk adjusted", lambda row: row["_kind"]),
+                          _Col("change", "Change", lambda row: row["_kind"])], autofilter=False)
+    rv = greenbook.residual_value(review)
+    r = sh.section(r, "Residual value beyond the horizon", 4)
+    if rv["stated"]:
+        r = sh.pairs(r, [(f"Residual value, entered in {rv['period']}", rv["amount"], "money"),
+                         ("Present value", rv["pv"], "money"), ("NPV without it", rv["npv_without"], "money"),
+                         ("NPV with it", rv["npv_with"], "money")])
+    else:
+        r = sh.note(r, "No residual value stated.", span=4) + 1
+    r = sh.section(r, "Benefits not monetised", 6)
+    nm = greenbook.non_monetised_benefits(review)
+    r = sh.table(r, nm, [_Col("line_id", "Line"), _Col("name", "Benefit", "wrap", 30), _Col("kpi", "KPI", "wrap", 30),
+                         _Col("unit", "Unit"), _Col("kpi_baseline", "Baseline", "ratio"),
+                         _Col("kpi_target", "Target", "ratio"), _Col("kpi_latest", "Latest", "ratio"),
+                         _Col("kpi_progress_pct", "Progress", "pct"),
+                         _Col("kpi_planned_progress_pct", "Planned progress", "pct"), _Col("rag", "RAG", "rag")],
+                 autofilter=False, empty="Every benefit of this case is monetised.")
+    r = sh.section(r, "Affordability by UK financial year (1 April to 31 March), undiscounted", 7)
+    sh.table(r, greenbook.affordability(review),
+             [_Col("financial_year", "Financial year"), _Col("basis", "Basis"), _Col("capex", "Capex", "money"),
+              _Col("opex", "Opex", "money"), _Col("total", "Expected total", "money"),
+              _Col("plan_in_force", "Plan in force", "money"), _Col("over_plan", "Over plan", "money")],
+             autofilter=False)
     sh.width(0, 34)
     for c in (1, 2, 3):
         sh.width(c, 18)
