@@ -387,3 +387,43 @@ def test_a_rebaseline_without_its_baselines_row_is_written_not_dropped(tmp_path)
     case.baselines = case.baselines.iloc[0:0]
     ws = openpyxl.load_workbook(write_case_workbook(case, tmp_path / "rb.xlsx"))["Baselines"]
     assert [c.value for c in ws[5]] == ["RB1", None, None, "2026Q1", "C1", 1000, None]
+
+
+# --- issue 13 item 7: period columns generated from first period, length and horizon -----------------------
+def test_cli_generates_the_period_headers_from_first_period_length_and_horizon(tmp_path, capsys):
+    target = tmp_path / "bc.xlsx"
+    assert main(["template", str(target), "--first-period", "2025Q3", "--period", "quarter", "--horizon", "12"]) == 0
+    assert "12 period columns, 2025Q3 to 2028Q2" in capsys.readouterr().out
+    wb = openpyxl.load_workbook(target)
+    # Costs has 10 attribute columns (A..J), so the periods run K..V; Benefits has 25 (A..Y): Z..AK
+    costs, benefits = wb["Costs"], wb["Benefits"]
+    assert len(schema.COST_COLUMNS) == 10 and len(schema.BENEFIT_COLUMNS) == 25
+    assert [costs[f"{c}4"].value for c in ("K", "L", "O", "V")] == ["2025Q3", "2025Q4", "2026Q3", "2028Q2"]
+    assert costs["W4"].value is None
+    assert (benefits["Z4"].value, benefits["AK4"].value, benefits["AL4"].value) == ("2025Q3", "2028Q2", None)
+    # the Case sheet is pre-filled with the three values, so the workbook agrees with its own columns
+    keys = [f.key for f in schema.CASE_FIELDS]
+    case = wb["Case"]
+    got = [case[f"B{schema.CASE_FIRST_ROW + keys.index(k)}"].value for k in ("first_period", "period_length", "horizon")]
+    assert got == ["2025Q3", "quarter", 12]
+
+
+def test_cli_writes_yearly_columns_and_refuses_a_bad_first_period(tmp_path, capsys):
+    target = tmp_path / "annual.xlsx"
+    assert main(["template", str(target), "--first-period", "2025", "--period", "year", "--horizon", "10"]) == 0
+    ws = openpyxl.load_workbook(target)["Costs"]
+    assert [ws[f"{c}4"].value for c in ("K", "L", "T", "U")] == ["2025", "2026", "2034", None]
+    capsys.readouterr()
+    assert main(["template", str(tmp_path / "x.xlsx"), "--first-period", "Year 0", "--period", "year"]) == 2
+    err = capsys.readouterr().err
+    assert "'Year 0' is not a year such as 2026" in err and "Traceback" not in err
+    assert main(["template", str(tmp_path / "x.xlsx"), "--horizon", "1"]) == 2
+    assert "horizon 1 is outside 2 to 400" in capsys.readouterr().err
+    assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_template_periods_defaults_to_the_schema_example():
+    assert template_periods("2027Q4", horizon=3) == ["2027Q4", "2028Q1", "2028Q2"]
+    assert template_periods(period_length="year", horizon=2) == ["2026", "2027"]
+    with pytest.raises(ValueError, match="'2026' is not a quarter such as 2026Q1"):
+        template_periods("2026", "quarter")

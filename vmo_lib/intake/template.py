@@ -54,7 +54,7 @@ from openpyxl.writer.excel import ExcelWriter
 from vmo_lib import schema
 from vmo_lib.intake.benefit_map import map_records
 from vmo_lib.model import as_date
-from vmo_lib.periods import period_range
+from vmo_lib.periods import parse_period, period_range
 
 if TYPE_CHECKING:  # pragma: no cover
     from openpyxl.cell.cell import Cell
@@ -227,21 +227,55 @@ _GUIDE_WIDTHS = (26, 100, 20)
 
 
 # --- public API --------------------------------------------------------------------------------------
-def template_periods() -> list[str]:
-    """The period labels pre-filled in a blank template: the schema's example first period and horizon.
+def template_periods(first_period: object = None, period_length: str | None = None,
+                     horizon: int | None = None) -> list[str]:
+    """The period labels of a template's Costs and Benefits columns: ``horizon`` periods from ``first_period``.
+
+    Each argument left out takes the schema's example (2026Q1, quarter, 20); a year-long case left
+    without a first period starts in the example's year.
+
+    Parameters
+    ----------
+    first_period : str or int, optional
+        Period 0: a quarter such as ``"2026Q1"`` or a year such as ``"2026"``.
+    period_length : {"quarter", "year"}, optional
+    horizon : int, optional
+        Number of periods, period 0 included (the Case field's range, 2 to 400).
 
     Returns
     -------
     list of str
+
+    Raises
+    ------
+    ValueError
+        A first period that is not a period of that length, or a horizon outside the allowed range;
+        the message says what was expected.
 
     Examples
     --------
     >>> p = template_periods()
     >>> p[0], p[-1], len(p)
     ('2026Q1', '2030Q4', 20)
+    >>> template_periods("2025", "year", 3)
+    ['2025', '2026', '2027']
     """
     ex = {f.key: f.example for f in schema.CASE_FIELDS}
-    return period_range(ex["first_period"], int(ex["horizon"]), str(ex["period_length"]))
+    length = str(ex["period_length"]) if period_length is None else str(period_length)
+    if length not in schema.PERIOD_LENGTHS:
+        raise ValueError(f"period length {length!r} is not one of: {', '.join(schema.PERIOD_LENGTHS)}")
+    if first_period is None:
+        first_period = ex["first_period"] if length == "quarter" else str(ex["first_period"])[:4]
+    try:
+        parse_period(first_period, length)
+    except ValueError:
+        hint = "a quarter such as 2026Q1" if length == "quarter" else "a year such as 2026"
+        raise ValueError(f"first period {first_period!r} is not {hint} (the period length is {length})") from None
+    field = next(f for f in schema.CASE_FIELDS if f.key == "horizon")
+    n = int(ex["horizon"]) if horizon is None else horizon
+    if not float(field.minimum or 0) <= n <= float(field.maximum or n):
+        raise ValueError(f"horizon {n} is outside {field.minimum:g} to {field.maximum:g} periods")
+    return period_range(first_period, int(n), length)
 
 
 def build_workbook(periods: Sequence[str] | None = None, rows: Mapping[str, int] | None = None) -> Workbook:
@@ -286,13 +320,17 @@ def build_workbook(periods: Sequence[str] | None = None, rows: Mapping[str, int]
     return wb
 
 
-def write_template(path: str | os.PathLike[str]) -> Path:
+def write_template(path: str | os.PathLike[str], periods: Sequence[str] | None = None) -> Path:
     """Write the blank business-case template (``templates/business_case.xlsx``) atomically.
 
     Parameters
     ----------
     path : str or path-like
         Target ``.xlsx`` file; its folder must exist. An existing file is replaced.
+    periods : sequence of str, optional
+        The period labels of the Costs and Benefits columns (:func:`template_periods`). Given, the
+        Case sheet is pre-filled with its First period, Period length and Horizon; left out, the
+        columns are the schema's example (2026Q1 for 20 quarters) and those fields are blank.
 
     Returns
     -------
@@ -307,7 +345,19 @@ def write_template(path: str | os.PathLike[str]) -> Path:
     ...     openpyxl.load_workbook(p)["Case"]["B2"].value == schema.TEMPLATE_VERSION
     True
     """
-    return save_workbook(build_workbook(), path)
+    wb = build_workbook(periods)
+    if periods:
+        _prefill_periods(wb["Case"], list(periods))
+    return save_workbook(wb, path)
+
+
+def _prefill_periods(ws: Worksheet, periods: list[str]) -> None:
+    """Pre-fill First period, Period length and Horizon on a template made for given periods."""
+    length = "quarter" if "Q" in periods[0] else "year"
+    values = {"first_period": periods[0], "period_length": length, "horizon": len(periods)}
+    for i, fld in enumerate(schema.CASE_FIELDS):
+        if fld.key in values:
+            _put(ws.cell(schema.CASE_FIRST_ROW + i, 2), fld.kind, values[fld.key])
 
 
 def write_case_workbook(case: BusinessCase, path: str | os.PathLike[str]) -> Path:
