@@ -128,7 +128,7 @@ def test_sheets_follow_schema_order_and_lists_is_hidden(wb):
 def test_case_sheet_lists_every_field_by_label_with_blank_values_and_version_in_b2(wb):
     ws = wb["Case"]
     assert ws["A2"].value == "Template version"
-    assert ws["B2"].value == schema.TEMPLATE_VERSION == "1.0"
+    assert ws["B2"].value == schema.TEMPLATE_VERSION == "1.1"
     labels = [ws.cell(schema.CASE_FIRST_ROW + i, 1).value for i in range(len(schema.CASE_FIELDS))]
     assert labels == [f.label for f in schema.CASE_FIELDS]
     values = [ws.cell(schema.CASE_FIRST_ROW + i, 2).value for i in range(len(schema.CASE_FIELDS))]
@@ -427,3 +427,28 @@ def test_template_periods_defaults_to_the_schema_example():
     assert template_periods(period_length="year", horizon=2) == ["2026", "2027"]
     with pytest.raises(ValueError, match="'2026' is not a quarter such as 2026Q1"):
         template_periods("2026", "quarter")
+
+
+def test_guide_explains_amount_units_dis_benefit_ranges_and_a_case_with_no_year_0(wb):
+    text = " ".join(str(c.value) for row in wb["Guide"].iter_rows() for c in row if c.value)
+    for phrase in ("thousands = a table printed in £000", "multiplies each one by 1,000 or 1,000,000",
+                   "Low is the worst case (the largest dis-benefit", "never 'Year 0'",
+                   "set the First period to the year before the table's first year"):
+        assert phrase in text
+
+
+def test_the_dis_benefit_order_the_guide_states_is_the_one_validation_applies(tmp_path):
+    from vmo_lib.intake.loader import validate_workbook
+
+    def issues(low, likely, high):
+        case = _hand_built_case()
+        lines = case.lines.copy()
+        b2 = lines["line_id"] == "B2"
+        lines.loc[b2, ["low", "likely", "high"]] = [low, likely, high]
+        case.lines = lines
+        path = write_case_workbook(case, tmp_path / f"d{low}.xlsx")
+        got = validate_workbook(path, as_of="2026Q3")
+        return set(got.loc[got["rule"] == "line.three_point_order", "field"])
+
+    assert issues(-15, -10, -6) == set()          # the Guide's order: worst (most negative) first
+    assert issues(-6, -10, -15) == {"low", "high"}  # the order of a cost, mirrored: rejected

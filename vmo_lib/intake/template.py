@@ -189,8 +189,20 @@ _GUIDE_CONVENTIONS = (
     ("Discounting", "The annual discount rate r becomes a per-period rate by compounding: (1+r)^(1/4)-1 for quarters, "
                     "never r/4. NPV = v0 + Excel's NPV(rate, v1..vn), because Excel discounts its first value. "
                     "'green book' uses HM Treasury's declining rate (3.5% to year 30, then 3.0%, ...)."),
-    ("Signs", "Enter every cost and every benefit as a positive amount, in units of the case currency (not thousands). "
-              "Only dis-benefits are negative."),
+    ("Signs", "Enter every cost and every benefit as a positive amount. Only dis-benefits are negative."),
+    ("Amount units", "Every amount of the workbook (period columns, Low / Likely / High, Value per unit, Actuals, "
+                     "Forecast, Baselines) counts what 'Amount units' on the Case sheet says: blank or units = "
+                     "pounds (or the case currency), thousands = a table printed in £000, millions = £m. Type the "
+                     "figures as printed; the workbench multiplies each one by 1,000 or 1,000,000 when it reads the "
+                     "workbook. Returns from vmo actuals-form are in units of the currency."),
+    ("A case with no year 0", "Label every period column with the period it covers (2026Q1 or 2026), never 'Year 0', "
+                              "'Initial' or 'Year 1'. Period 0 (the First period) is not discounted. If the "
+                              "published case starts its table at Year 1 and discounts it one year (no year 0), "
+                              "set the First period to the year before the table's first year and leave that "
+                              "column blank: Year 1 is then discounted once, as published. If its first column is "
+                              "the undiscounted year 0 (often 'Initial' or 'Year 0'), that column's year is the "
+                              "First period. Make the template with: vmo template FILE --first-period 2026 "
+                              "--period year --horizon N (N counts period 0)."),
     ("Cash vs economic view", "The cash view holds costs and cash-releasing benefits only: what happens to budgets. "
                               "The economic view adds non-cash-releasing benefits, cost avoidance and monetised "
                               "non-financial benefits. The workbench reports them side by side and never mixes them."),
@@ -199,6 +211,10 @@ _GUIDE_CONVENTIONS = (
     ("Three-point estimates", "Low / Likely / High are whole-life totals (the undiscounted sum over all periods) "
                               "in the case currency, not per-period figures. Likely should equal the sum of the "
                               "line's periods. Leave them blank if you have no range."),
+    ("Dis-benefit ranges", "A dis-benefit's Low / Likely / High are negative and still run low <= likely <= high "
+                           "as numbers: Low is the worst case (the largest dis-benefit, e.g. -150,000), High the "
+                           "mildest (e.g. -60,000), Likely between them (e.g. -100,000) and equal to the sum of "
+                           "its (negative) periods."),
     ("Submitting actuals", "Each quarter after approval, add the new Actuals rows (period, line id, amount, measured "
                            "KPI), update Forecast for the remaining periods, and send the workbook to the VMO. "
                            "Never edit earlier actuals or the approved periods; ask for a re-baseline instead."),

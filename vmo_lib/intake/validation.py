@@ -76,6 +76,7 @@ RULES: dict[str, tuple[str, str]] = {
     "workbook.file_warning": ("warning", "the file check found something to know (macros, external links)"),
     "template.missing_version": ("error", "no template version in Case!B2"),
     "template.unknown_version": ("error", "a template version this workbench does not read"),
+    "template.older_version": ("warning", "a workbook made by an older template, read (migrated) as the current one"),
     "case.missing_field": ("error", "a required Case field is absent or blank"),
     "case.unknown_field": ("warning", "a Case label that is not a known field"),
     "case.duplicate_field": ("error", "the same Case field appears twice"),
@@ -373,6 +374,8 @@ def _check_case(raw: RawWorkbook, iss: _Issues) -> dict[str, Any]:
         if ver not in schema.SUPPORTED_VERSIONS:
             iss.add("template.unknown_version", "Case", vcell, "template_version",
                     f"template version {version!r} is not supported; expected one of {', '.join(schema.SUPPORTED_VERSIONS)}")
+        elif ver != schema.TEMPLATE_VERSION:
+            _migration_warning(raw, ver, iss)
     for label, cell in case.unknown:
         iss.add("case.unknown_field", "Case", cell, "", f"unknown field {label!r} (ignored)")
     for key, cell in case.duplicates:
@@ -412,6 +415,23 @@ def _check_case(raw: RawWorkbook, iss: _Issues) -> dict[str, Any]:
     _check_go_live(meta, case.cell("go_live_period"), iss)
     _check_go_live(meta, case.cell("actual_go_live"), iss, "actual_go_live")
     return meta
+
+
+def _migration_warning(raw: RawWorkbook, ver: str, iss: _Issues) -> None:
+    """A workbook made by an older supported template: read as the current one, with a warning naming what
+    the current template has that this workbook lacks (all optional, so read as blank)."""
+    absent = [f"Case field {c.label!r}" for c in schema.CASE_FIELDS if c.key not in raw.case.fields]
+    for sheet, columns in schema.TABLE_COLUMNS.items():
+        t = raw.tables.get(sheet)
+        if t is None:
+            if sheet not in schema.REQUIRED_SHEETS:
+                absent.append(f"sheet {sheet!r}")
+            continue
+        absent += [f"{sheet} column {c.label!r}" for c in columns if c.key not in t.columns and not c.required]
+    what = ("; absent, read as blank: " + ", ".join(absent)) if absent else ""
+    iss.add("template.older_version", "Case", raw.version[1], "template_version",
+            f"made by template {ver}, read as the current template {schema.TEMPLATE_VERSION} (migrated){what}. "
+            f"Expected {schema.TEMPLATE_VERSION}: copy the figures into a new template (vmo template) when convenient")
 
 
 def _bad(iss: _Issues, sheet: str) -> set[str]:
