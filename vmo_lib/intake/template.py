@@ -136,8 +136,9 @@ _TITLES = {
 }
 _INSTRUCTIONS = {
     "Case": "Fill in the yellow cells. Hover over a cell for guidance; drop-downs list the allowed values.",
-    "Costs": ("Amounts positive, in the case currency, undiscounted. Overwrite the period labels in row {header} "
-              "so they start at the First period and run for Horizon periods."),
+    "Costs": ("Amounts positive, in the case currency (Amount units on the Case sheet), undiscounted. The period "
+              "labels in row {header} must start at the First period and run for Horizon periods: overwrite them, or "
+              "make the template with vmo template FILE --first-period 2026Q1 --period quarter --horizon 20."),
     "Benefits": ("Monetised value per period in the case currency; dis-benefits negative. Overwrite the period labels "
                  "in row {header} to match the Costs sheet."),
     "Actuals": "After approval: one row per reported period and line id (from Costs or Benefits). Never change past rows.",
