@@ -756,3 +756,13 @@ def test_year_0_and_initial_headers_are_errors_saying_what_is_expected(labels):
     first = got["message"].iloc[0]
     assert repr(labels[0]) in first and "expected a year such as 2026" in first and "expected 2026, the period" in first
     assert "expected 2028, the period" in got["message"].iloc[2]
+
+
+def test_an_extra_column_that_is_not_a_period_stays_an_unknown_column_warning():
+    case = [[], ["Template version", schema.TEMPLATE_VERSION], [], ["First period", "2026"],
+            ["Period length", "year"], ["Horizon (periods)", 2]]
+    costs = [[], [], [], ["Line id", "Cost line", "Category", "Start date", "2026", "2027"],
+             ["C1", "Build", "capex", "May", 100.0, 50.0]]
+    issues = check_workbook(parse_sheets({"Case": case, "Costs": costs}), as_of=AS_OF).issues
+    assert issues.loc[issues["rule"] == "column.unknown", ["cell", "severity"]].values.tolist() == [["D4", "warning"]]
+    assert not issues["rule"].str.startswith("period.").any()

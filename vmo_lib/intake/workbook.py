@@ -68,9 +68,9 @@ _PERIOD_ATTEMPT = re.compile(r"^\s*(?:FY\s*)?\d{4}(?!\d)|\bQ\s*\d\b|^\s*Q\d", re
 # Headers of published business cases that stand for a period without naming one ("Year 0",
 # "Initial", "Yr 1", "Period 3", "FY25", "2025/26"): read as (unparseable) period headers, so the
 # author is told what to write instead of the column being ignored as unknown.
-_PERIOD_WORD = re.compile(r"^\s*(?:(?:year|yr|y|period|p|quarter|qtr|month|fy)\s*[-_.#:]?\s*\d{1,4}\b.*|"
-                          r"(?:initial|init|start|now|today|current|baseline year|year\s*zero)\b.*|"
-                          r"\d{2,4}\s*[/-]\s*\d{2,4})\s*$", re.IGNORECASE)
+_PERIOD_WORD = re.compile(r"^\s*(?:(?:year|yr|y|period|p|quarter|qtr|month|fy)\s*[-_.#:]?\s*\d{1,4}|"
+                          r"(?:initial|init\.?)(?:\s+(?:year|yr|period|quarter|investment))?|year\s*zero|now|today|"
+                          r"\d{2,4}\s*[/-]\s*\d{2,4})\s*(?:\(.*\))?\s*$", re.IGNORECASE)
 
 
 def col_letter(index: int) -> str:
