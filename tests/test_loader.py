@@ -6,13 +6,14 @@ import datetime as dt
 import json
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import VALID_META
 
-from vmo_lib import load_case, load_portfolio
+from vmo_lib import load_case, load_portfolio, schema
 from vmo_lib.cli import main
 from vmo_lib.errors import ValidationError, WorkbookError
 from vmo_lib.intake.loader import validate_workbook, workbook_files
@@ -62,7 +63,7 @@ def test_meta_is_typed(workbook_factory):
     assert m["horizon"] == 8 and type(m["horizon"]) is int
     assert m["base_year"] == 2026 and type(m["base_year"]) is int
     assert m["discount_rate"] == 0.08 and type(m["discount_rate"]) is float
-    assert (m["first_period"], m["go_live_period"], m["template_version"]) == ("2026Q1", "2026Q3", "1.0")
+    assert (m["first_period"], m["go_live_period"], m["template_version"]) == ("2026Q1", "2026Q3", schema.TEMPLATE_VERSION)
     assert m["ob_capex"] is None
 
 
@@ -326,3 +327,82 @@ def test_the_same_workbook_named_twice_is_not_a_duplicate_case(workbook_factory,
     path = str(workbook_factory())
     code, out, _ = _run(capsys, path, path, "--json", "--as-of", AS_OF)
     assert code == 0 and [r["status"] for r in json.loads(out)] == ["ok", "ok"]
+
+
+# --- issue 13 item 7: Amount units (a £000 table entered as printed) ----------------------------------------
+def test_a_case_entered_in_thousands_loads_equal_to_the_same_case_in_units(workbook_factory, case_factory):
+    from conftest import VALID_ACTUALS, VALID_BENEFITS, VALID_COSTS, VALID_FORECAST, VALID_REBASELINES
+
+    from vmo_lib.analysis.appraisal import appraise
+
+    def times(rows, k):
+        out = []
+        for r in rows:
+            r = dict(r)
+            for key in ("amount", "low", "likely", "high"):
+                if r.get(key) is not None:
+                    r[key] = r[key] * k
+            if "amounts" in r:
+                a = r["amounts"]
+                r["amounts"] = {x: [v * k for v in y] for x, y in a.items()} if isinstance(a, dict) else [v * k for v in a]
+            out.append(r)
+        return out
+
+    in_units = case_factory(costs=times(VALID_COSTS, 1000), benefits=times(VALID_BENEFITS, 1000),
+                            actuals=times(VALID_ACTUALS, 1000), forecast=times(VALID_FORECAST, 1000),
+                            rebaselines=times(VALID_REBASELINES, 1000))
+    a = load_case(workbook_factory(in_units, name="units.xlsx"), as_of=AS_OF)
+    b = load_case(workbook_factory(case_factory(units="thousands"), name="thousands.xlsx"), as_of=AS_OF)
+    assert (b.meta["units_entered"], b.meta["units"], a.meta["units_entered"]) == ("thousands", "units", "units")
+    for scenario in a.scenarios:
+        pd.testing.assert_frame_equal(b.matrix(scenario), a.matrix(scenario))
+    assert b.lines.set_index("line_id").loc["C1", ["low", "likely", "high"]].tolist() == [200_000, 250_000, 400_000]
+    # hand-worked: net flow in £000 -100,-100,-65,25,30,30,30,30 (test_net_flow_matches_the_hand_worked_sums),
+    # discounted at 8% a year compounded per quarter, times 1,000
+    net = [-100, -100, -65, 25, 30, 30, 30, 30]
+    npv = 1000 * sum(v * 1.08 ** (-t / 4) for t, v in enumerate(net))
+    assert appraise(b).npv == pytest.approx(npv, rel=1e-12) and appraise(a).npv == pytest.approx(npv, rel=1e-12)
+    assert round(npv) == -129_068
+    # written back, the case reads in units (not multiplied twice)
+    from vmo_lib.intake.template import write_case_workbook
+
+    c = load_case(write_case_workbook(b, workbook_factory(name="x.xlsx").parent / "back.xlsx"), as_of=AS_OF)
+    pd.testing.assert_frame_equal(c.matrix("baseline"), a.matrix("baseline"))
+
+
+def test_millions_and_an_unknown_unit(workbook_factory, case_factory):
+    m = load_case(workbook_factory(case_factory(units="millions")), as_of=AS_OF)
+    assert m.matrix("baseline").loc["C1"].tolist()[:3] == [100e6, 100e6, 50e6]
+    issues = validate_workbook(workbook_factory(case_factory(units="£000"), name="bad.xlsx"), as_of=AS_OF)
+    row = issues[issues["rule"] == "choice.not_allowed"]
+    assert row["field"].tolist() == ["units"] and "units, thousands, millions" in row["message"].iloc[0]
+
+
+# --- issue 13: a workbook made by the previous template still loads (migrated, with a warning) --------------
+OLD_TEMPLATE = Path(__file__).parent / "fixtures" / "template_1.0_CRM-2025.xlsx"
+
+
+def test_a_workbook_of_the_previous_template_loads_with_a_migration_warning():
+    # the sample CRM case as committed before the evidence columns, KPI plan, Benefit map and Amount units
+    # (git show 15c4c8c:data/sample/CRM-2025.xlsx): version 1.0 in Case!B2
+    before = OLD_TEMPLATE.read_bytes()
+    case = load_case(OLD_TEMPLATE, as_of="2026Q3")
+    assert OLD_TEMPLATE.read_bytes() == before  # never modified
+    assert case.meta["template_version"] == "1.0" and case.meta["units_entered"] == "units"
+    w = case.issues[case.issues["rule"] == "template.older_version"]
+    assert w[["sheet", "cell", "severity"]].values.tolist() == [["Case", "B2", "warning"]]
+    msg = w["message"].iloc[0]
+    assert msg.startswith(f"made by template 1.0, read as the current template {schema.TEMPLATE_VERSION} (migrated)")
+    for absent in ("Case field 'Amount units'", "Costs column 'Owner'", "Actuals column 'Evidence'",
+                   "sheet 'KPI plan'", "sheet 'Benefit map'"):
+        assert absent in msg
+    assert set(case.issues["rule"]) == {"template.older_version"}
+    # its figures read as they are: £3.93m present value of costs, £5.25m NPV (vmo appraise, before and after)
+    from vmo_lib.analysis.appraisal import appraise
+
+    a = appraise(case)
+    assert (round(a.pv_costs, -4), round(a.npv, -4)) == (3_930_000, 5_250_000)
+
+
+def test_the_current_template_version_gets_no_migration_warning(workbook_factory):
+    assert load_case(workbook_factory(), as_of=AS_OF).issues.empty

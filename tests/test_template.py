@@ -128,7 +128,7 @@ def test_sheets_follow_schema_order_and_lists_is_hidden(wb):
 def test_case_sheet_lists_every_field_by_label_with_blank_values_and_version_in_b2(wb):
     ws = wb["Case"]
     assert ws["A2"].value == "Template version"
-    assert ws["B2"].value == schema.TEMPLATE_VERSION == "1.0"
+    assert ws["B2"].value == schema.TEMPLATE_VERSION == "1.1"
     labels = [ws.cell(schema.CASE_FIRST_ROW + i, 1).value for i in range(len(schema.CASE_FIELDS))]
     assert labels == [f.label for f in schema.CASE_FIELDS]
     values = [ws.cell(schema.CASE_FIRST_ROW + i, 2).value for i in range(len(schema.CASE_FIELDS))]
@@ -387,3 +387,68 @@ def test_a_rebaseline_without_its_baselines_row_is_written_not_dropped(tmp_path)
     case.baselines = case.baselines.iloc[0:0]
     ws = openpyxl.load_workbook(write_case_workbook(case, tmp_path / "rb.xlsx"))["Baselines"]
     assert [c.value for c in ws[5]] == ["RB1", None, None, "2026Q1", "C1", 1000, None]
+
+
+# --- issue 13 item 7: period columns generated from first period, length and horizon -----------------------
+def test_cli_generates_the_period_headers_from_first_period_length_and_horizon(tmp_path, capsys):
+    target = tmp_path / "bc.xlsx"
+    assert main(["template", str(target), "--first-period", "2025Q3", "--period", "quarter", "--horizon", "12"]) == 0
+    assert "12 period columns, 2025Q3 to 2028Q2" in capsys.readouterr().out
+    wb = openpyxl.load_workbook(target)
+    # Costs has 10 attribute columns (A..J), so the periods run K..V; Benefits has 25 (A..Y): Z..AK
+    costs, benefits = wb["Costs"], wb["Benefits"]
+    assert len(schema.COST_COLUMNS) == 10 and len(schema.BENEFIT_COLUMNS) == 25
+    assert [costs[f"{c}4"].value for c in ("K", "L", "O", "V")] == ["2025Q3", "2025Q4", "2026Q3", "2028Q2"]
+    assert costs["W4"].value is None
+    assert (benefits["Z4"].value, benefits["AK4"].value, benefits["AL4"].value) == ("2025Q3", "2028Q2", None)
+    # the Case sheet is pre-filled with the three values, so the workbook agrees with its own columns
+    keys = [f.key for f in schema.CASE_FIELDS]
+    case = wb["Case"]
+    got = [case[f"B{schema.CASE_FIRST_ROW + keys.index(k)}"].value for k in ("first_period", "period_length", "horizon")]
+    assert got == ["2025Q3", "quarter", 12]
+
+
+def test_cli_writes_yearly_columns_and_refuses_a_bad_first_period(tmp_path, capsys):
+    target = tmp_path / "annual.xlsx"
+    assert main(["template", str(target), "--first-period", "2025", "--period", "year", "--horizon", "10"]) == 0
+    ws = openpyxl.load_workbook(target)["Costs"]
+    assert [ws[f"{c}4"].value for c in ("K", "L", "T", "U")] == ["2025", "2026", "2034", None]
+    capsys.readouterr()
+    assert main(["template", str(tmp_path / "x.xlsx"), "--first-period", "Year 0", "--period", "year"]) == 2
+    err = capsys.readouterr().err
+    assert "'Year 0' is not a year such as 2026" in err and "Traceback" not in err
+    assert main(["template", str(tmp_path / "x.xlsx"), "--horizon", "1"]) == 2
+    assert "horizon 1 is outside 2 to 400" in capsys.readouterr().err
+    assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_template_periods_defaults_to_the_schema_example():
+    assert template_periods("2027Q4", horizon=3) == ["2027Q4", "2028Q1", "2028Q2"]
+    assert template_periods(period_length="year", horizon=2) == ["2026", "2027"]
+    with pytest.raises(ValueError, match="'2026' is not a quarter such as 2026Q1"):
+        template_periods("2026", "quarter")
+
+
+def test_guide_explains_amount_units_dis_benefit_ranges_and_a_case_with_no_year_0(wb):
+    text = " ".join(str(c.value) for row in wb["Guide"].iter_rows() for c in row if c.value)
+    for phrase in ("thousands = a table printed in £000", "multiplies each one by 1,000 or 1,000,000",
+                   "Low is the worst case (the largest dis-benefit", "never 'Year 0'",
+                   "set the First period to the year before the table's first year"):
+        assert phrase in text
+
+
+def test_the_dis_benefit_order_the_guide_states_is_the_one_validation_applies(tmp_path):
+    from vmo_lib.intake.loader import validate_workbook
+
+    def issues(low, likely, high):
+        case = _hand_built_case()
+        lines = case.lines.copy()
+        b2 = lines["line_id"] == "B2"
+        lines.loc[b2, ["low", "likely", "high"]] = [low, likely, high]
+        case.lines = lines
+        path = write_case_workbook(case, tmp_path / f"d{low}.xlsx")
+        got = validate_workbook(path, as_of="2026Q3")
+        return set(got.loc[got["rule"] == "line.three_point_order", "field"])
+
+    assert issues(-15, -10, -6) == set()          # the Guide's order: worst (most negative) first
+    assert issues(-6, -10, -15) == {"low", "high"}  # the order of a cost, mirrored: rejected

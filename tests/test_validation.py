@@ -716,3 +716,53 @@ def test_an_actual_go_live_outside_the_horizon_is_an_error(broken):
     issues = broken(put("Case", case_cell("actual_go_live"), "2029Q1"))
     assert "actual go-live 2029Q1" in _issue(issues, "case.go_live_outside_horizon", "Case",
                                              case_cell("actual_go_live"))["message"]
+
+
+# --- issue 13 item 7: period headers that fit real cases ---------------------------------------------
+def test_a_horizon_longer_than_the_period_columns_is_an_error_naming_the_first_missing_column(broken):
+    # the workbook has 8 period columns (2026Q1..2027Q4); a horizon of 10 needs 2028Q1 and 2028Q2 too
+    issues = broken(put("Case", case_cell("horizon"), 10))
+    assert where(issues, "period.short_of_horizon") == {("Costs", f"{pcol('Costs', 8)}{HR}"),
+                                                         ("Benefits", f"{pcol('Benefits', 8)}{HR}")}
+    row = _issue(issues, "period.short_of_horizon", "Costs", f"{pcol('Costs', 8)}{HR}")
+    assert row["severity"] == "error"
+    assert "end at 2027Q4" in row["message"] and "2028Q1 to 2028Q2" in row["message"]
+
+
+def test_a_sheet_without_period_columns_is_an_error_not_a_silent_pass():
+    case = [[], ["Template version", schema.TEMPLATE_VERSION], [], ["First period", "2026Q1"],
+            ["Period length", "quarter"], ["Horizon (periods)", 4]]
+    costs = [[], [], [], ["Line id", "Cost line", "Category"], ["C1", "Build", "capex"]]
+    issues = check_workbook(parse_sheets({"Case": case, "Costs": costs}), as_of=AS_OF).issues
+    got = issues[issues["rule"] == "period.short_of_horizon"]
+    # the first period column goes right after the last attribute column of the template
+    assert got[["sheet", "cell"]].values.tolist() == [["Costs", f"{pcol('Costs', 0)}{HR}"]]
+    assert "2026Q1 to 2026Q4 (4 periods" in got["message"].iloc[0]
+
+
+@pytest.mark.parametrize("labels", [["Year 0", "Year 1", "Year 2"], ["Initial", "Yr 1", "Yr 2"],
+                                    ["Y0", "Y1", "Y2"], ["2025/26", "2026/27", "2027/28"]])
+def test_year_0_and_initial_headers_are_errors_saying_what_is_expected(labels):
+    # found before: 'Year 0' / 'Initial' headers were ignored as unknown columns (a warning), the case
+    # validated, and the appraisal then failed for want of periods
+    case = [[], ["Template version", schema.TEMPLATE_VERSION], [], ["First period", "2026"],
+            ["Period length", "year"], ["Horizon (periods)", 3]]
+    costs = [[], [], [], ["Line id", "Cost line", "Category", *labels], ["C1", "Build", "capex", 100.0, 50.0, 10.0]]
+    issues = check_workbook(parse_sheets({"Case": case, "Costs": costs}), as_of=AS_OF).issues
+    got = issues[issues["rule"] == "period.unparseable_header"]
+    assert got["cell"].tolist() == [f"{c}{HR}" for c in "DEF"]  # the three columns after Category
+    assert set(got["severity"]) == {"error"}
+    assert "column.unknown" not in set(issues["rule"]) and "period.short_of_horizon" not in set(issues["rule"])
+    first = got["message"].iloc[0]
+    assert repr(labels[0]) in first and "expected a year such as 2026" in first and "expected 2026, the period" in first
+    assert "expected 2028, the period" in got["message"].iloc[2]
+
+
+def test_an_extra_column_that_is_not_a_period_stays_an_unknown_column_warning():
+    case = [[], ["Template version", schema.TEMPLATE_VERSION], [], ["First period", "2026"],
+            ["Period length", "year"], ["Horizon (periods)", 2]]
+    costs = [[], [], [], ["Line id", "Cost line", "Category", "Start date", "2026", "2027"],
+             ["C1", "Build", "capex", "May", 100.0, 50.0]]
+    issues = check_workbook(parse_sheets({"Case": case, "Costs": costs}), as_of=AS_OF).issues
+    assert issues.loc[issues["rule"] == "column.unknown", ["cell", "severity"]].values.tolist() == [["D4", "warning"]]
+    assert not issues["rule"].str.startswith("period.").any()

@@ -64,11 +64,15 @@ __all__ = [
     "SUPPORTED_VERSIONS",
     "TABLE_FIRST_ROW",
     "TEMPLATE_VERSION",
+    "UNITS",
+    "UNIT_SCALE",
     "VERSION_CELL",
 ]
 
-TEMPLATE_VERSION = "1.0"
-SUPPORTED_VERSIONS = ("1.0",)
+#: 1.1 added the Case field 'Amount units' and period columns generated from first period, length and
+#: horizon; a 1.0 workbook is read as 1.1 with a warning (template.older_version): its units are units.
+TEMPLATE_VERSION = "1.1"
+SUPPORTED_VERSIONS = ("1.0", "1.1")
 VERSION_CELL = "B2"  # on the Case sheet
 
 SHEETS = ("Guide", "Case", "Costs", "Benefits", "Actuals", "Forecast", "KPI plan", "Baselines", "Benefit map", "Lists")
@@ -115,6 +119,10 @@ YES_NO = ("yes", "no")
 KPI_BASES = ("change", "level")
 #: Evidence status of an actual, strongest first; only ``measured`` counts as evidenced.
 EVIDENCE_STATUSES = ("measured", "estimated", "owner's claim")
+#: The units every amount of a workbook is entered in (Case field ``units``; blank = units), and the
+#: factor the loader multiplies each amount cell by, so a table printed in £000 is typed as printed.
+UNITS = ("units", "thousands", "millions")
+UNIT_SCALE = {"units": 1.0, "thousands": 1_000.0, "millions": 1_000_000.0}
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,10 @@ CASE_FIELDS: tuple[Column, ...] = (
     C("horizon", "Horizon (periods)", "int", True, help="Number of periods appraised, including period 0; at least 2 (one period has no payback, IRR or trend).", example=20, minimum=2, maximum=400),
     C("go_live_period", "Go-live period", "period", True, help="Period in which the solution goes live; benefits normally start after it.", example="2026Q4"),
     C("currency", "Currency", "text", True, help="ISO code of every amount in the workbook.", example="GBP"),
+    C("units", "Amount units", "choice", False, UNITS,
+      help="What every amount in the workbook counts: units (blank), thousands (a table printed in £000) or "
+           "millions (£m). The workbench multiplies each amount cell by 1, 1,000 or 1,000,000 on load.",
+      example="units"),
     C("price_base", "Price base", "choice", True, PRICE_BASES, help="real = constant prices of the base year; nominal = cash prices.", example="real"),
     C("base_year", "Price base year", "int", True, help="Year whose prices real amounts are expressed in.", example=2026, minimum=1990, maximum=2100),
     C("discount_rate", "Annual discount rate", "rate", True, help="Annual rate; the per-period rate is (1+r)^(1/4)-1 for quarters. Ignored by the Green Book schedules.", example=0.08, minimum=-0.5, maximum=1.0),

@@ -421,6 +421,17 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
                   d["evidence_source"][idx] if "evidence_source" in d else None)
     data = {c: np.concatenate(v) if v else np.empty(0, dtype=object) for c, v in cols.items()}
     data["case_id"] = _filled(len(data["t"]), case_id)
+    # Amount units (Case field): every amount cell counts thousands or millions when the Case sheet says
+    # so. From here on the case is in units of its currency (meta "units" says so; the entered units
+    # are kept in "units_entered"), so a case written back to a workbook is not multiplied twice.
+    scale = schema.UNIT_SCALE.get(meta.get("units") or "units", 1.0)
+    meta["units_entered"] = meta.get("units") or "units"
+    meta["units"] = "units"
+    if scale != 1.0:
+        data["amount"] = data["amount"].astype(float) * scale
+        for key in _AMOUNT_LINE_KEYS:
+            if key in lines.columns:
+                lines[key] = pd.to_numeric(lines[key], errors="coerce") * scale
     data = {c: _object_column(v) if v.dtype == object else v for c, v in data.items()}
     flows = normalise_flows(pd.DataFrame(data, columns=list(FLOW_COLUMNS)))
     bl = checked.long.get("Baselines")
@@ -442,6 +453,11 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
     baselines = pd.DataFrame(list(versions.values()), columns=["version", "approved", "reason"])
     return BusinessCase(meta=meta, lines=lines, flows=flows, baselines=baselines,
                         benefit_map=benefit_map_of(checked.long.get(schema.BENEFIT_MAP_SHEET)))
+
+
+#: The money columns of a line (schema kind ``amount``): scaled with the workbook's Amount units.
+_AMOUNT_LINE_KEYS = tuple(dict.fromkeys(c.key for sheet in ("Costs", "Benefits")
+                                        for c in schema.TABLE_COLUMNS[sheet] if c.kind == "amount"))
 
 
 def _carry_over(flows: pd.DataFrame, baselines: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -54,7 +54,7 @@ from openpyxl.writer.excel import ExcelWriter
 from vmo_lib import schema
 from vmo_lib.intake.benefit_map import map_records
 from vmo_lib.model import as_date
-from vmo_lib.periods import period_range
+from vmo_lib.periods import parse_period, period_range
 
 if TYPE_CHECKING:  # pragma: no cover
     from openpyxl.cell.cell import Cell
@@ -136,8 +136,9 @@ _TITLES = {
 }
 _INSTRUCTIONS = {
     "Case": "Fill in the yellow cells. Hover over a cell for guidance; drop-downs list the allowed values.",
-    "Costs": ("Amounts positive, in the case currency, undiscounted. Overwrite the period labels in row {header} "
-              "so they start at the First period and run for Horizon periods."),
+    "Costs": ("Amounts positive, in the case currency (Amount units on the Case sheet), undiscounted. The period "
+              "labels in row {header} must start at the First period and run for Horizon periods: overwrite them, or "
+              "make the template with vmo template FILE --first-period 2026Q1 --period quarter --horizon 20."),
     "Benefits": ("Monetised value per period in the case currency; dis-benefits negative. Overwrite the period labels "
                  "in row {header} to match the Costs sheet."),
     "Actuals": "After approval: one row per reported period and line id (from Costs or Benefits). Never change past rows.",
@@ -189,8 +190,20 @@ _GUIDE_CONVENTIONS = (
     ("Discounting", "The annual discount rate r becomes a per-period rate by compounding: (1+r)^(1/4)-1 for quarters, "
                     "never r/4. NPV = v0 + Excel's NPV(rate, v1..vn), because Excel discounts its first value. "
                     "'green book' uses HM Treasury's declining rate (3.5% to year 30, then 3.0%, ...)."),
-    ("Signs", "Enter every cost and every benefit as a positive amount, in units of the case currency (not thousands). "
-              "Only dis-benefits are negative."),
+    ("Signs", "Enter every cost and every benefit as a positive amount. Only dis-benefits are negative."),
+    ("Amount units", "Every amount of the workbook (period columns, Low / Likely / High, Value per unit, Actuals, "
+                     "Forecast, Baselines) counts what 'Amount units' on the Case sheet says: blank or units = "
+                     "pounds (or the case currency), thousands = a table printed in £000, millions = £m. Type the "
+                     "figures as printed; the workbench multiplies each one by 1,000 or 1,000,000 when it reads the "
+                     "workbook. Returns from vmo actuals-form are in units of the currency."),
+    ("A case with no year 0", "Label every period column with the period it covers (2026Q1 or 2026), never 'Year 0', "
+                              "'Initial' or 'Year 1'. Period 0 (the First period) is not discounted. If the "
+                              "published case starts its table at Year 1 and discounts it one year (no year 0), "
+                              "set the First period to the year before the table's first year and leave that "
+                              "column blank: Year 1 is then discounted once, as published. If its first column is "
+                              "the undiscounted year 0 (often 'Initial' or 'Year 0'), that column's year is the "
+                              "First period. Make the template with: vmo template FILE --first-period 2026 "
+                              "--period year --horizon N (N counts period 0)."),
     ("Cash vs economic view", "The cash view holds costs and cash-releasing benefits only: what happens to budgets. "
                               "The economic view adds non-cash-releasing benefits, cost avoidance and monetised "
                               "non-financial benefits. The workbench reports them side by side and never mixes them."),
@@ -199,6 +212,10 @@ _GUIDE_CONVENTIONS = (
     ("Three-point estimates", "Low / Likely / High are whole-life totals (the undiscounted sum over all periods) "
                               "in the case currency, not per-period figures. Likely should equal the sum of the "
                               "line's periods. Leave them blank if you have no range."),
+    ("Dis-benefit ranges", "A dis-benefit's Low / Likely / High are negative and still run low <= likely <= high "
+                           "as numbers: Low is the worst case (the largest dis-benefit, e.g. -150,000), High the "
+                           "mildest (e.g. -60,000), Likely between them (e.g. -100,000) and equal to the sum of "
+                           "its (negative) periods."),
     ("Submitting actuals", "Each quarter after approval, add the new Actuals rows (period, line id, amount, measured "
                            "KPI), update Forecast for the remaining periods, and send the workbook to the VMO. "
                            "Never edit earlier actuals or the approved periods; ask for a re-baseline instead."),
@@ -227,21 +244,55 @@ _GUIDE_WIDTHS = (26, 100, 20)
 
 
 # --- public API --------------------------------------------------------------------------------------
-def template_periods() -> list[str]:
-    """The period labels pre-filled in a blank template: the schema's example first period and horizon.
+def template_periods(first_period: object = None, period_length: str | None = None,
+                     horizon: int | None = None) -> list[str]:
+    """The period labels of a template's Costs and Benefits columns: ``horizon`` periods from ``first_period``.
+
+    Each argument left out takes the schema's example (2026Q1, quarter, 20); a year-long case left
+    without a first period starts in the example's year.
+
+    Parameters
+    ----------
+    first_period : str or int, optional
+        Period 0: a quarter such as ``"2026Q1"`` or a year such as ``"2026"``.
+    period_length : {"quarter", "year"}, optional
+    horizon : int, optional
+        Number of periods, period 0 included (the Case field's range, 2 to 400).
 
     Returns
     -------
     list of str
+
+    Raises
+    ------
+    ValueError
+        A first period that is not a period of that length, or a horizon outside the allowed range;
+        the message says what was expected.
 
     Examples
     --------
     >>> p = template_periods()
     >>> p[0], p[-1], len(p)
     ('2026Q1', '2030Q4', 20)
+    >>> template_periods("2025", "year", 3)
+    ['2025', '2026', '2027']
     """
     ex = {f.key: f.example for f in schema.CASE_FIELDS}
-    return period_range(ex["first_period"], int(ex["horizon"]), str(ex["period_length"]))
+    length = str(ex["period_length"]) if period_length is None else str(period_length)
+    if length not in schema.PERIOD_LENGTHS:
+        raise ValueError(f"period length {length!r} is not one of: {', '.join(schema.PERIOD_LENGTHS)}")
+    if first_period is None:
+        first_period = ex["first_period"] if length == "quarter" else str(ex["first_period"])[:4]
+    try:
+        parse_period(first_period, length)
+    except ValueError:
+        hint = "a quarter such as 2026Q1" if length == "quarter" else "a year such as 2026"
+        raise ValueError(f"first period {first_period!r} is not {hint} (the period length is {length})") from None
+    field = next(f for f in schema.CASE_FIELDS if f.key == "horizon")
+    n = int(ex["horizon"]) if horizon is None else horizon
+    if not float(field.minimum or 0) <= n <= float(field.maximum or n):
+        raise ValueError(f"horizon {n} is outside {field.minimum:g} to {field.maximum:g} periods")
+    return period_range(first_period, int(n), length)
 
 
 def build_workbook(periods: Sequence[str] | None = None, rows: Mapping[str, int] | None = None) -> Workbook:
@@ -286,13 +337,17 @@ def build_workbook(periods: Sequence[str] | None = None, rows: Mapping[str, int]
     return wb
 
 
-def write_template(path: str | os.PathLike[str]) -> Path:
+def write_template(path: str | os.PathLike[str], periods: Sequence[str] | None = None) -> Path:
     """Write the blank business-case template (``templates/business_case.xlsx``) atomically.
 
     Parameters
     ----------
     path : str or path-like
         Target ``.xlsx`` file; its folder must exist. An existing file is replaced.
+    periods : sequence of str, optional
+        The period labels of the Costs and Benefits columns (:func:`template_periods`). Given, the
+        Case sheet is pre-filled with its First period, Period length and Horizon; left out, the
+        columns are the schema's example (2026Q1 for 20 quarters) and those fields are blank.
 
     Returns
     -------
@@ -307,7 +362,19 @@ def write_template(path: str | os.PathLike[str]) -> Path:
     ...     openpyxl.load_workbook(p)["Case"]["B2"].value == schema.TEMPLATE_VERSION
     True
     """
-    return save_workbook(build_workbook(), path)
+    wb = build_workbook(periods)
+    if periods:
+        _prefill_periods(wb["Case"], list(periods))
+    return save_workbook(wb, path)
+
+
+def _prefill_periods(ws: Worksheet, periods: list[str]) -> None:
+    """Pre-fill First period, Period length and Horizon on a template made for given periods."""
+    length = "quarter" if "Q" in periods[0] else "year"
+    values = {"first_period": periods[0], "period_length": length, "horizon": len(periods)}
+    for i, fld in enumerate(schema.CASE_FIELDS):
+        if fld.key in values:
+            _put(ws.cell(schema.CASE_FIRST_ROW + i, 2), fld.kind, values[fld.key])
 
 
 def write_case_workbook(case: BusinessCase, path: str | os.PathLike[str]) -> Path:

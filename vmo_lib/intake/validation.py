@@ -40,7 +40,7 @@ import pandas as pd
 
 from vmo_lib import schema
 from vmo_lib.intake.benefit_map import MAP_RULES, check_benefit_map
-from vmo_lib.intake.workbook import BLANK, NUMBER, TEXT, RawTable, RawWorkbook, cell_grid
+from vmo_lib.intake.workbook import BLANK, NUMBER, TEXT, RawTable, RawWorkbook, cell_grid, col_letter
 from vmo_lib.periods import (
     parse_period,
     period_end_date,
@@ -76,6 +76,7 @@ RULES: dict[str, tuple[str, str]] = {
     "workbook.file_warning": ("warning", "the file check found something to know (macros, external links)"),
     "template.missing_version": ("error", "no template version in Case!B2"),
     "template.unknown_version": ("error", "a template version this workbench does not read"),
+    "template.older_version": ("warning", "a workbook made by an older template, read (migrated) as the current one"),
     "case.missing_field": ("error", "a required Case field is absent or blank"),
     "case.unknown_field": ("warning", "a Case label that is not a known field"),
     "case.duplicate_field": ("error", "the same Case field appears twice"),
@@ -120,6 +121,7 @@ RULES: dict[str, tuple[str, str]] = {
     "period.not_consecutive": ("error", "period headers out of order, repeated or with a gap"),
     "period.wrong_start": ("error", "the first period header is not the case's first period"),
     "period.outside_horizon": ("error", "a period column with data beyond the horizon"),
+    "period.short_of_horizon": ("error", "fewer period columns than the horizon (the columns end before it does)"),
     "actuals.future_period": ("error", "an actual for a period after today's quarter (it cannot have happened yet)"),
     "actuals.after_review": ("warning", "an actual for a period after the review date but not after today's "
                                         "quarter (an earlier quarter reviewed after later returns): left out"),
@@ -372,6 +374,8 @@ def _check_case(raw: RawWorkbook, iss: _Issues) -> dict[str, Any]:
         if ver not in schema.SUPPORTED_VERSIONS:
             iss.add("template.unknown_version", "Case", vcell, "template_version",
                     f"template version {version!r} is not supported; expected one of {', '.join(schema.SUPPORTED_VERSIONS)}")
+        elif ver != schema.TEMPLATE_VERSION:
+            _migration_warning(raw, ver, iss)
     for label, cell in case.unknown:
         iss.add("case.unknown_field", "Case", cell, "", f"unknown field {label!r} (ignored)")
     for key, cell in case.duplicates:
@@ -411,6 +415,23 @@ def _check_case(raw: RawWorkbook, iss: _Issues) -> dict[str, Any]:
     _check_go_live(meta, case.cell("go_live_period"), iss)
     _check_go_live(meta, case.cell("actual_go_live"), iss, "actual_go_live")
     return meta
+
+
+def _migration_warning(raw: RawWorkbook, ver: str, iss: _Issues) -> None:
+    """A workbook made by an older supported template: read as the current one, with a warning naming what
+    the current template has that this workbook lacks (all optional, so read as blank)."""
+    absent = [f"Case field {c.label!r}" for c in schema.CASE_FIELDS if c.key not in raw.case.fields]
+    for sheet, columns in schema.TABLE_COLUMNS.items():
+        t = raw.tables.get(sheet)
+        if t is None:
+            if sheet not in schema.REQUIRED_SHEETS:
+                absent.append(f"sheet {sheet!r}")
+            continue
+        absent += [f"{sheet} column {c.label!r}" for c in columns if c.key not in t.columns and not c.required]
+    what = ("; absent, read as blank: " + ", ".join(absent)) if absent else ""
+    iss.add("template.older_version", "Case", raw.version[1], "template_version",
+            f"made by template {ver}, read as the current template {schema.TEMPLATE_VERSION} (migrated){what}. "
+            f"Expected {schema.TEMPLATE_VERSION}: copy the figures into a new template (vmo template) when convenient")
 
 
 def _bad(iss: _Issues, sheet: str) -> set[str]:
@@ -635,18 +656,41 @@ def _check_line_ids_across(lines: dict[str, dict[str, np.ndarray]], tables: dict
 def _check_period_headers(t: RawTable, meta: dict[str, Any], iss: _Issues) -> tuple[list[int], list[int]]:
     """Parse the period headers; returns (usable column positions, their t)."""
     first, length, horizon = meta.get("first_period"), meta.get("period_length"), meta.get("horizon")
-    if not t.period_headers or first is None or length is None:
+    if first is None or length is None:
+        return [], []
+    if not t.period_headers:
+        if horizon is not None:
+            at = col_letter(len(schema.TABLE_COLUMNS[t.sheet]))
+            iss.add("period.short_of_horizon", t.sheet, f"{at}{schema.HEADER_ROW}", "period",
+                    f"{t.sheet} has no period columns; expected one column per period after the "
+                    f"{schema.TABLE_COLUMNS[t.sheet][-1].label!r} column, headed {first} to "
+                    f"{_label(first, horizon - 1, length)} ({horizon} periods: Case Horizon)")
         return [], []
     parsed: list[tuple[int, int, str]] = []  # (position, t, letter)
     for j, (label, letter) in enumerate(t.period_headers):
         p = _as_period(label, length) if not isinstance(label, (_dt.date, _dt.datetime)) else False
         if p is False:
+            here = _label(first, j, length) if _t(first, first, length) is not None else None
+            where = (f"; expected {here}, the period this column stands for when the columns run from the First "
+                     f"period {first}" if here else "")
             iss.add("period.unparseable_header", t.sheet, f"{letter}{schema.HEADER_ROW}", "period",
-                    f"period header {label!r} is not {_period_hint(length)} (the case runs in {length}s)")
+                    f"period header {label!r} is not a period label: expected {_period_hint(length)} (the case "
+                    f"runs in {length}s){where}. Label each column with the period it covers, not 'Year 0' or "
+                    "'Initial' (see the Guide: a case with no year 0)")
             continue
         parsed.append((j, _t(p, first, length), letter))
     if not parsed:
         return [], []
+    if horizon is not None and len(parsed) == len(t.period_headers):
+        covered = {tt for _, tt, _ in parsed}
+        last_t = max(covered)
+        if last_t < horizon - 1:
+            after = col_letter(_letters_value(t.period_headers[-1][1]))  # the column after the last one
+            iss.add("period.short_of_horizon", t.sheet, f"{after}{schema.HEADER_ROW}", "period",
+                    f"the period columns end at {_label(first, last_t, length)} but the horizon (Case: Horizon "
+                    f"{horizon}) runs to {_label(first, horizon - 1, length)}; expected columns headed "
+                    f"{_label(first, last_t + 1, length)} to {_label(first, horizon - 1, length)} from column "
+                    f"{after}, or a shorter horizon")
     j0, t0, letter0 = parsed[0]
     if t0 != 0:
         iss.add("period.wrong_start", t.sheet, f"{letter0}{schema.HEADER_ROW}", "period",

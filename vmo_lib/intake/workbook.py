@@ -65,6 +65,12 @@ _YEAR_FORM = re.compile(r"^\s*(?:FY)?\d{4}\s*$", re.IGNORECASE)
 # A header that looks like an attempt at a period (a 4-digit year, or a Q with a digit) but
 # may not parse: reported as an unparseable period rather than an unknown column.
 _PERIOD_ATTEMPT = re.compile(r"^\s*(?:FY\s*)?\d{4}(?!\d)|\bQ\s*\d\b|^\s*Q\d", re.IGNORECASE)
+# Headers of published business cases that stand for a period without naming one ("Year 0",
+# "Initial", "Yr 1", "Period 3", "FY25", "2025/26"): read as (unparseable) period headers, so the
+# author is told what to write instead of the column being ignored as unknown.
+_PERIOD_WORD = re.compile(r"^\s*(?:(?:year|yr|y|period|p|quarter|qtr|month|fy)\s*[-_.#:]?\s*\d{1,4}|"
+                          r"(?:initial|init\.?)(?:\s+(?:year|yr|period|quarter|investment))?|year\s*zero|now|today|"
+                          r"\d{2,4}\s*[/-]\s*\d{2,4})\s*(?:\(.*\))?\s*$", re.IGNORECASE)
 
 
 def col_letter(index: int) -> str:
@@ -105,12 +111,18 @@ def normalise_label(label: object) -> str:
 def is_period_like(label: object) -> bool:
     """True when a header looks like a period label (``2026Q1``, ``2026``, ``FY2026``) or an attempt.
 
+    Headers that stand for a period without naming one (``"Year 0"``, ``"Initial"``, ``"Yr 1"``,
+    ``"FY25"``, ``"2025/26"``) count as attempts too: validation then says what to write instead.
+
     >>> is_period_like("2026Q1"), is_period_like("2026 Q5"), is_period_like("Total")
+    (True, True, False)
+    >>> is_period_like("Year 0"), is_period_like("Initial"), is_period_like("Risk driver")
     (True, True, False)
     """
     if isinstance(label, (int, float)) and not isinstance(label, bool):
         return True
-    return bool(_PERIOD_ATTEMPT.search(str(label)))
+    text = str(label)
+    return bool(_PERIOD_ATTEMPT.search(text) or _PERIOD_WORD.match(text))
 
 
 #: Characters that can reorder, hide or fake what a text displays: bidirectional embeddings,
