@@ -176,6 +176,7 @@ CASE_FIELDS: tuple[Column, ...] = (
     C("ob_duration", "Optimism bias: duration uplift", "rate", help="Delay to benefits as a share of the time to go-live; blank = default (IT: 54%).", minimum=0, maximum=5),
     C("ob_benefits", "Optimism bias: benefit haircut", "rate", help="Reduction of benefits in the risk-adjusted view; blank = default for the case type.", minimum=0, maximum=1),
     C("actual_go_live", "Actual go-live period", "period", help="Period the solution actually went live (or, before it, the latest forecast); blank = as planned. Benefits tied to go-live shift with it.", example="2027Q1"),
+    C("residual_value", "Residual value", "amount", help="Value the assets still hold at the end of the horizon (blank = none), in the case currency; entered in the final period and discounted like it, shown as a stated line beside the NPV.", example=0, minimum=0),
 )
 
 _ID_HELP = "Unique id of the line within the case, e.g. C1 or B3."

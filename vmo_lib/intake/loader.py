@@ -429,6 +429,8 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
     meta["units"] = "units"
     if scale != 1.0:
         data["amount"] = data["amount"].astype(float) * scale
+        if isinstance(meta.get("residual_value"), (int, float)):
+            meta["residual_value"] = float(meta["residual_value"]) * scale
         for key in _AMOUNT_LINE_KEYS:
             if key in lines.columns:
                 lines[key] = pd.to_numeric(lines[key], errors="coerce") * scale
