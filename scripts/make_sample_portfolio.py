@@ -60,7 +60,9 @@ class Story:
     running costs shift; build costs stretch over the longer delivery), ``outlook`` the owner's
     estimate (÷ plan) for the periods after the review date (default: the same as ``level``),
     ``noise`` the relative spread of quarterly actuals, ``gap_from`` the first period with no
-    actual reported (a measurement gap).
+    actual reported (a measurement gap). ``kpi_factor`` (benefits) is the measured KPI improvement
+    over the improvement the claimed money implies: 1 = the KPI backs the claim, 0.6 = the owner
+    claims two-thirds more than the KPI supports, below 0 = the KPI moved the wrong way.
     """
 
     level: float = 1.0
@@ -68,6 +70,7 @@ class Story:
     outlook: float | None = None
     noise: float = 0.04
     gap_from: str | None = None
+    kpi_factor: float = 1.0  # measured KPI improvement ÷ the improvement the money claims (a benefit's)
 
 
 @dataclass
@@ -108,6 +111,7 @@ class Benefit:
     distribution: str | None = None
     range_: tuple[float, float] | None = (0.6, 1.15)
     story: Story = field(default_factory=Story)
+    evidence: tuple[str, str] | None = None  # (status, source) written on every actual of the line
 
 
 @dataclass
@@ -230,7 +234,7 @@ def build_case(spec: Spec) -> BusinessCase:
         return actual * noise, outlook
 
     def write_rows(line_id: str, plan: np.ndarray, actual: np.ndarray, outlook: np.ndarray, story: Story,
-                   kpi_of=None, money: bool = True) -> None:
+                   kpi_of=None, money: bool = True, evidence: tuple[str, str] | None = None) -> None:
         if not reported:
             return
         gap_t = _t(meta, story.gap_from) if story.gap_from else None
@@ -245,6 +249,8 @@ def build_case(spec: Spec) -> BusinessCase:
                 row["amount"] = float(np.round(actual[t], -2))
             if kpi_of is not None:
                 row["kpi_value"] = kpi_of(actual[t])
+            if evidence is not None:
+                row["evidence"], row["evidence_source"] = evidence
             actuals.append(row)
         base_ref = rb_amounts.get(line_id, plan) if money else plan
         rest = range(as_of_t + 1, meta["horizon"])
@@ -273,17 +279,20 @@ def build_case(spec: Spec) -> BusinessCase:
         actual, outlook = realise(b.line_id, plan, b.story, False, money)
         if money:
             def kpi_of(a: float, b: Benefit = b) -> float:
-                return _kpi(b, abs(a) / b.value_per_unit)
+                return _kpi(b, b.story.kpi_factor * abs(a) / b.value_per_unit)
         else:
             def kpi_of(a: float, b: Benefit = b) -> float:
                 return _kpi(b, a)
-        write_rows(b.line_id, plan, actual, outlook, b.story, kpi_of=kpi_of, money=money)
+        write_rows(b.line_id, plan, actual, outlook, b.story, kpi_of=kpi_of, money=money, evidence=b.evidence)
         target_t = (_t(meta, b.start) + b.ramp - 1) if b.profile is None else _t(meta, max(b.profile, key=lambda p: _t(meta, p)))
         benefits.append({
             "line_id": b.line_id, "name": b.name, "benefit_type": b.benefit_type, "owner": b.owner,
             "kpi": b.kpi, "unit": b.unit, "baseline_value": b.baseline_value, "baseline_date": b.baseline_date,
             "target_value": b.target_value, "target_date": period_end_date(periods[min(target_t, len(periods) - 1)], meta["period_length"]),
-            "value_per_unit": b.value_per_unit, "frequency": b.frequency, "data_source": b.data_source,
+            "value_per_unit": b.value_per_unit,
+            # money = KPI change from baseline x value per unit (how every monetised line is made, above)
+            "kpi_basis": "change" if money and b.benefit_type != "dis-benefit" else None,
+            "frequency": b.frequency, "data_source": b.data_source,
             "enabler": b.enabler, "confidence": b.confidence, "kpi_rollup": b.kpi_rollup, "org_unit": b.org_unit,
             "driver": b.driver, "distribution": b.distribution,
             **(_three_point(float(amounts.sum()), b.range_) if money else {}),
@@ -392,15 +401,16 @@ def sample_specs() -> list[Spec]:
             Benefit("B1", "Higher lead-to-order conversion (gross margin)", "cash-releasing", "Sales Director",
                     "Lead-to-order conversion rate", "%", 18.0, 21.0, 150_000.0, "2025Q4", 4, "monthly",
                     "CRM pipeline report", "Guided selling and lead scoring", "medium", d(2024, 9, 30),
-                    kpi_rollup="mean", driver="adoption", distribution="pert", story=Story(level=1.25, outlook=1.2)),
+                    kpi_rollup="mean", driver="adoption", distribution="pert", story=Story(level=1.25, outlook=1.2),
+                    evidence=("measured", "CRM pipeline report")),
             Benefit("B2", "Legacy CRM licences retired", "cash-releasing", "Head of Sales Operations",
                     "Legacy CRM licence spend", "GBP per quarter", 55_000, 0, 1.0, "2025Q4", 1, "quarterly",
                     "Accounts payable ledger", "Legacy CRM switched off", "high", d(2024, 9, 30),
-                    range_=(0.95, 1.0), story=Story(noise=0.0)),
+                    range_=(0.95, 1.0), story=Story(noise=0.0), evidence=("measured", "Accounts payable ledger")),
             Benefit("B3", "Sales admin time released", "non-cash-releasing", "Head of Sales Operations",
                     "Sales admin hours released per quarter", "hours", 0, 3_000, 38.0, "2025Q4", 3, "quarterly",
                     "Time-recording sample", "Automated quotes and activity capture", "medium", d(2024, 9, 30),
-                    driver="adoption", story=Story(level=1.1)),
+                    driver="adoption", story=Story(level=1.1), evidence=("estimated", "Time-recording sample")),
         ],
         comments={("2026Q1", "B1"): "Lead scoring model retrained; conversion above target in three regions"},
         exercises='value created: benefits above plan and a raised forecast',
@@ -429,15 +439,16 @@ def sample_specs() -> list[Spec]:
             Benefit("B1", "Data-centre lease and power exited", "cash-releasing", "Head of Infrastructure",
                     "Data-centre lease, power and cooling spend", "GBP per quarter", 610_000, 0, 1.0, "2026Q1", 5,
                     "quarterly", "Facilities ledger", "Data centre exited after wave 3", "high", d(2024, 9, 30),
-                    driver="delivery", range_=(0.85, 1.05), story=Story(level=1.0, noise=0.02)),
+                    driver="delivery", range_=(0.85, 1.05), story=Story(level=1.0, noise=0.02),
+                    evidence=("measured", "Facilities ledger")),
             Benefit("B2", "Hardware refresh avoided", "cost avoidance", "Head of Infrastructure",
                     "Server and storage refresh spend avoided", "GBP per quarter", 0, 260_000, 1.0, "2026Q2", 2,
                     "annually", "Capital plan", "Workloads moved before end of hardware support", "medium",
-                    d(2024, 9, 30), story=Story(noise=0.0)),
+                    d(2024, 9, 30), story=Story(noise=0.0), evidence=("estimated", "Capital plan")),
             Benefit("B3", "Fewer infrastructure outages", "cost avoidance", "Head of Service Management",
                     "Unplanned outage hours per quarter", "hours", 40, 12, 9_000.0, "2026Q1", 6, "monthly",
                     "Service management tool", "Resilient cloud landing zone", "medium", d(2024, 10, 31),
-                    driver="delivery", story=Story(level=1.02)),
+                    driver="delivery", story=Story(level=1.02), evidence=("measured", "Service management tool")),
         ],
         exercises='on track in delivery: spend and first savings as planned; cost avoidance',
         verdict='on track',
@@ -469,11 +480,13 @@ def sample_specs() -> list[Spec]:
                     "Cross-sell revenue per quarter (margin)", "GBP per quarter", 0, 420_000, 1.0, "2026Q1", 6,
                     "quarterly", "Campaign attribution report", "Next-best-offer models in the CRM", "low",
                     d(2024, 9, 30), driver="adoption", distribution="pert", range_=(0.4, 1.2),
-                    story=Story(level=0.85, outlook=0.92, noise=0.08)),
+                    story=Story(level=0.85, outlook=0.92, noise=0.08),
+                    evidence=("estimated", "Campaign attribution model")),
             Benefit("B2", "Analyst time released from manual reporting", "non-cash-releasing", "Head of Analytics",
                     "Analyst hours released per quarter", "hours", 0, 4_000, 40.0, "2025Q4", 4, "quarterly",
                     "Time-recording sample", "Automated management reporting", "medium", d(2024, 9, 30),
-                    driver="adoption", story=Story(level=0.85, outlook=0.92)),
+                    driver="adoption", story=Story(level=0.85, outlook=0.92),
+                    evidence=("owner's claim", "Head of Analytics")),
             Benefit("B3", "Self-service reporting adoption", "quantifiable non-financial", "Head of Analytics",
                     "Monthly active users of self-service reports", "users", 150, 900, None, "2025Q4", 6, "quarterly",
                     "Platform usage logs", "Self-service semantic layer", "medium", d(2024, 9, 30),
@@ -505,11 +518,12 @@ def sample_specs() -> list[Spec]:
             Benefit("B1", "Processing time released in finance operations", "non-cash-releasing",
                     "Head of Finance Operations", "Processing hours released per quarter", "hours", 0, 5_200, 32.0,
                     "2025Q4", 3, "monthly", "Bot run logs", "Ten automated processes in production", "high",
-                    d(2025, 3, 31), driver="adoption", story=Story(level=1.02)),
+                    d(2025, 3, 31), driver="adoption", story=Story(level=1.02, kpi_factor=0.6),
+                    evidence=("owner's claim", "Team leaders' weekly estimate")),
             Benefit("B2", "Agency staff no longer needed at quarter-end", "cash-releasing",
                     "Head of Finance Operations", "Agency staff spend", "GBP per quarter", 30_000, 0, 1.0, "2026Q1", 1,
                     "quarterly", "Purchase ledger", "Quarter-end bots", "high", d(2025, 3, 31),
-                    range_=(0.8, 1.0), story=Story(level=0.9)),
+                    range_=(0.8, 1.0), story=Story(level=0.9), evidence=("measured", "Purchase ledger")),
             Benefit("B3", "Invoice processing accuracy", "quantifiable non-financial", "Head of Finance Operations",
                     "First-time-right invoices", "%", 91.0, 98.5, None, "2025Q4", 4, "monthly", "Bot run logs",
                     "Validation rules in the bots", "medium", d(2025, 3, 31), kpi_rollup="mean",
@@ -575,11 +589,11 @@ def sample_specs() -> list[Spec]:
                     CALLS_KPI, "calls per quarter", 420_000, 330_000, 3.2, "2025Q4", 6, "monthly",
                     "Telephony platform statistics", "Self-service for address change, billing and payments", "medium",
                     d(2024, 9, 30), kpi_rollup="sum", org_unit="Customer Service", driver="adoption",
-                    story=Story(level=0.9)),
+                    story=Story(level=0.9), evidence=("measured", "Telephony platform statistics")),
             Benefit("B2", "Paper statements and postage saved", "cash-releasing", "Head of Customer Operations",
                     "Printed statements per quarter", "statements", 600_000, 350_000, 0.55, "2026Q1", 4, "quarterly",
                     "Print supplier invoices", "Paperless switch in the portal", "high", d(2024, 9, 30),
-                    story=Story(level=1.05)),
+                    story=Story(level=1.05), evidence=("measured", "Print supplier invoices")),
             Benefit("B3", "Customer satisfaction with servicing", "quantifiable non-financial", "Customer Director",
                     "Customer satisfaction (CSAT)", "score", 72, 80, None, "2025Q4", 6, "quarterly",
                     "Post-contact survey", "Portal journeys and proactive notifications", "medium", d(2024, 9, 30),
@@ -651,11 +665,13 @@ def sample_specs() -> list[Spec]:
                     "Inbound Calls to the Contact Centre ", "calls per quarter", 420_000, 300_000, 3.2, "2025Q4", 3,
                     "monthly", "Telephony platform statistics", "Chatbot on web and app with hand-off to agents",
                     "low", d(2025, 1, 31), kpi_rollup="sum", org_unit="Customer Service", driver="adoption",
-                    distribution="pert", range_=(0.3, 1.1), story=Story(level=0.2, outlook=0.22, noise=0.1)),
+                    distribution="pert", range_=(0.3, 1.1), story=Story(level=0.2, outlook=0.22, noise=0.1),
+                    evidence=("measured", "Telephony platform statistics")),
             Benefit("B2", "Agent time released by call summaries", "non-cash-releasing", "Head of Contact Centre",
                     "Agent after-call work hours saved per quarter", "hours", 0, 6_000, 24.0, "2025Q4", 3, "monthly",
                     "Workforce management system", "Generative call summaries", "low", d(2025, 1, 31),
-                    driver="adoption", story=Story(level=0.3, outlook=0.35)),
+                    driver="adoption", story=Story(level=0.3, outlook=0.35, kpi_factor=-0.25),
+                    evidence=("owner's claim", "Contact-centre manager's estimate")),
         ],
         comments={("2026Q1", "B1"): "Customers abandon the bot for complex queries; hand-off rate 78%",
                   ("2026Q3", "B1"): "Vendor model change degraded intent recognition"},
