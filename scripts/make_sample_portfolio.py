@@ -128,6 +128,9 @@ class Spec:
     note: str = ""  # what else the reader should know about the verdict or decision
     decision: str = ""  # the decision as of 2026Q3 (vmo_lib.analysis.review.decide), for the README
     forecast_all: bool = False  # a Forecast row for every monetised line after the review period
+    #: the period whose actuals and revised forecast come in a filled return (``<case>.returns/<period>.xlsx``)
+    #: instead of the workbook: the workbook keeps the actuals before it and no Forecast rows
+    return_period: str | None = None
 
 
 # --- building -----------------------------------------------------------------------------------
@@ -462,7 +465,7 @@ def sample_specs() -> list[Spec]:
               strategic_objective=OBJ_REVENUE, org_unit="Marketing", case_type="IT: equipment/development",
               status="live", approval_date=d(2024, 10, 15), first_period="2025Q1", horizon=28,
               go_live_period="2025Q4"),
-        "At risk: benefits ~85% of plan and forecast cut by 8%, costs +10%, NPV still positive; "
+        "At risk: benefits ~85% of plan and forecast cut by 8% in the 2026Q3 return, costs +10%, NPV still positive; "
         "adoption KPI not measured since 2026Q2",
         costs=[
             Cost("C1", "Data platform subscription", "opex", {("2025Q1", "2031Q4"): 70_000}, driver="vendor",
@@ -494,7 +497,9 @@ def sample_specs() -> list[Spec]:
         ],
         comments={("2026Q1", "B1"): "Model uplift lower than pilot; only two of five product lines live",
                   ("2026Q3", "C4"): "Further customer-data remediation needed"},
-        exercises='at risk with a positive NPV; a measurement gap (B3 not measured since 2026Q2)',
+        exercises='at risk with a positive NPV; a measurement gap (B3 not measured since 2026Q2); the 2026Q3 '
+                  'actuals and the forecast cut come in a filled return (DATA-2025.returns/2026Q3.xlsx)',
+        return_period="2026Q3",
         verdict='at risk',
         decision='recover',
         seed=4,
@@ -1074,10 +1079,14 @@ def readme_text(built: Sequence[tuple[Spec, BusinessCase]]) -> str:
         "yearly case its last completed year, 2025 (its 2026 return is not due before the year ends, so none is",
         "filed); the closed case carries them to the end of its horizon. Actuals come with measured KPI values",
         "and a few comments. A Forecast row exists only where the owner changed the estimate (FIELD-2025: for",
-        "every line), otherwise the baseline stands for the rest of the horizon; the cancelled case forecasts",
+        "every line; DATA-2025: in its filled 2026Q3 return, see below), otherwise the baseline stands for the",
+        "rest of the horizon; the cancelled case forecasts",
         "zero for every line after its cancellation. The Case sheet keeps the *approved* go-live period; slips",
         "show in the actuals. Money per period = KPI improvement × value per unit (a dis-benefit's is",
-        "negative); a quantifiable non-financial benefit has a KPI but no money. Costs are never negative.",
+        "negative); a quantifiable non-financial benefit has a KPI but no money. Every monetised benefit other",
+        "than a dis-benefit states KPI basis `change` and its value per unit, so each quarter's claim is",
+        "reconciled with KPI movement × value per unit; the KPIs back the money except where a story says",
+        "otherwise (RPA-2025 B1, CHATBOT-2025 B2). Costs are never negative.",
         "Baseline NPV below is the economic view (all monetised benefits) from",
         "`vmo_lib.analysis.appraisal.npv_of`.",
         "",
@@ -1111,6 +1120,28 @@ def readme_text(built: Sequence[tuple[Spec, BusinessCase]]) -> str:
         "  others are not mapped. FIELD-2025 E1 (scheduling engine, planned 2026-06-30, forecast 2026-12-15) is a",
         "  late enabler putting B1 and B2 at risk; CRM-2025 B3 is an orphan benefit (no enabler) and its E2 (mobile",
         "  app) leads to no benefit; CLOUD-2025's enablers are on time.",
+        "- **Evidence** (issue 13; the case packs' Evidence block, `vmo status --json` keys `kpi_reconciliation`,",
+        "  `evidenced_pct`, `forecast_warning`):",
+        "  - *a claim its KPI does not support*: RPA-2025 B1 (processing hours released) claims ~102% of plan on",
+        "    the team leaders' weekly estimate (owner's claim) while the bot run logs record 60% of the hours the",
+        "    money implies: claimed ÷ KPI-implied = 1/0.6 ≈ 1.67, flagged (tolerance 10%);",
+        "  - *a KPI moving the wrong way*: CHATBOT-2025 B2 (agent time released by call summaries) still claims",
+        "    30% of plan while after-call work hours rose above the baseline (agents correct the summaries):",
+        "    red whatever the money says, graded unevidenced;",
+        "  - *a late enabler putting two benefits at risk*: FIELD-2025 E1 (above), B1 and B2;",
+        "  - *an orphan benefit*: CRM-2025 B3 (above);",
+        "  - *an unevidenced forecast carrying the outlook*: FIELD-2025 (not live, both KPIs at baseline, no",
+        "    go-live recorded): all of its future benefit value is unevidenced, the expected NPV without it is",
+        "    negative and the decision reason says the outlook rests mainly on unevidenced forecasts (PAY-2024,",
+        "    in delivery with nothing realised yet, gets the same warning);",
+        "  - *a return with a revised forecast*: DATA-2025's 2026Q3 actuals (with their evidence) and the",
+        "    owner's forecast cut (B1 and B2 to 92% of plan for the rest of the horizon) are filed in",
+        "    `DATA-2025.returns/2026Q3.xlsx`, the form `vmo actuals-form` writes, filled in; the workbook holds",
+        "    the actuals to 2026Q2 and no Forecast rows, and the review merges the return on load (a review",
+        "    before 2026Q3 leaves it out, so the cut shows from 2026Q3);",
+        "  - *evidence status and source* on the benefit actuals of CRM-2025, CLOUD-2025, DATA-2025, RPA-2025,",
+        "    PORTAL-2025 and CHATBOT-2025 (measured, estimated, owner's claim); the other cases leave it blank",
+        "    (not stated), so their realised value counts as not evidenced.",
         "- **Yearly periods**: DEVICE-2024 (2024–2029); as of 2026Q3 it is reviewed for 2025, as of 2026Q4",
         "  for 2026 (its 2026 actual then missing).",
         "- **Green Book**: REG-2026 uses the declining schedule at 3.5% real; HR-2027 is real at 7%;",
@@ -1121,14 +1152,93 @@ def readme_text(built: Sequence[tuple[Spec, BusinessCase]]) -> str:
     ])
 
 
+def split_return(case: BusinessCase, period: str) -> tuple[BusinessCase, BusinessCase]:
+    """(what the workbook holds, the full case): the workbook keeps the actuals before ``period`` and no
+    Forecast rows; the actuals of ``period`` and the forecast come in the filled return."""
+    t = case.t_of(period)
+    f = case.flows
+    moved = ((f["scenario"] == "actual") & (f["t"] == t)) | (f["scenario"] == "forecast")
+    return case.with_flows(f[~moved]), case
+
+
+def write_filled_return(workbook_case: BusinessCase, full: BusinessCase, period: str, path: Path) -> Path:
+    """The return of ``period`` as its owners would file it: the form :func:`write_actuals_form` writes for
+    the workbook's case, with the period's actuals (amount, KPI, comment, evidence) and, on its Forecast
+    sheet, the owner's revised forecast (every forecast of the full case) typed in the yellow cells."""
+    from openpyxl import load_workbook
+
+    from vmo_lib.intake.returns import (
+        FORECAST_COLUMNS,
+        FORECAST_SHEET,
+        FORM_SHEET,
+        HEADER_ROW,
+        RETURN_COLUMNS,
+        write_actuals_form,
+    )
+    from vmo_lib.intake.template import save_workbook
+
+    _COL = {k: i + 1 for i, k in enumerate(RETURN_COLUMNS)}  # the form's columns, in their documented order
+    _FCOL = {k: i + 1 for i, k in enumerate(FORECAST_COLUMNS)}
+
+    write_actuals_form(workbook_case, period, path)
+    f = full.flows
+    t = full.t_of(period)
+    act = {r.line_id: r for r in f[(f["scenario"] == "actual") & (f["t"] == t)].itertuples(index=False)}
+    fc = {(r.line_id, r.period): r for r in f[f["scenario"] == "forecast"].itertuples(index=False)}
+    wb = load_workbook(path)
+    ws = wb[FORM_SHEET]
+    filled = set()
+    for row in range(HEADER_ROW + 1, ws.max_row + 1):
+        r = act.get(ws.cell(row, _COL["line_id"]).value)
+        if r is None:
+            continue
+        for key in ("amount", "kpi_value", "comment", "evidence", "evidence_source"):
+            v = getattr(r, key)
+            if v is not None and not (isinstance(v, float) and np.isnan(v)):
+                ws.cell(row, _COL[key]).value = float(v) if key in ("amount", "kpi_value") else str(v)
+        filled.add(r.line_id)
+    missing = set(act) - filled
+    if missing:
+        raise RuntimeError(f"{full.case_id} {period}: actuals of {sorted(missing)} have no row in the return")
+    ws = wb[FORECAST_SHEET]
+    typed = set()
+    for row in range(HEADER_ROW + 1, ws.max_row + 1):
+        key = (ws.cell(row, _FCOL["line_id"]).value, ws.cell(row, _FCOL["period"]).value)
+        r = fc.get(key)
+        if r is None:
+            continue
+        ws.cell(row, _FCOL["revised"]).value = float(r.amount)
+        if r.comment is not None and not (isinstance(r.comment, float) and np.isnan(r.comment)):
+            ws.cell(row, _FCOL["comment"]).value = str(r.comment)
+        typed.add(key)
+    if set(fc) - typed:
+        raise RuntimeError(f"{full.case_id}: forecasts {sorted(set(fc) - typed)[:3]} have no row in the return")
+    return save_workbook(wb, path)
+
+
 def write_sample_portfolio(out_dir: str | Path = OUT_DIR) -> list[Path]:
-    """Write every sample workbook and the README into ``out_dir``; returns the workbook paths."""
+    """Write every sample workbook, its filled returns and the README into ``out_dir``; returns the
+    workbook paths (the returns sit beside them in ``<case>.returns/``)."""
+    import shutil
+
     from vmo_lib.intake.template import write_case_workbook
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     built = build_portfolio()
-    paths = [write_case_workbook(case, out / f"{case.case_id}.xlsx") for _, case in built]
+    paths = []
+    for spec, case in built:
+        book = out / f"{case.case_id}.xlsx"
+        folder = out / f"{case.case_id}.returns"
+        if folder.exists():
+            shutil.rmtree(folder)
+        if spec.return_period is None:
+            paths.append(write_case_workbook(case, book))
+            continue
+        held, full = split_return(case, spec.return_period)
+        paths.append(write_case_workbook(held, book))
+        folder.mkdir()
+        write_filled_return(held, full, spec.return_period, folder / f"{spec.return_period}.xlsx")
     readme = out / "README.md"
     tmp = readme.with_name(".README.md.tmp")
     tmp.write_text(readme_text(built), encoding="utf-8")
