@@ -60,7 +60,9 @@ class Story:
     running costs shift; build costs stretch over the longer delivery), ``outlook`` the owner's
     estimate (÷ plan) for the periods after the review date (default: the same as ``level``),
     ``noise`` the relative spread of quarterly actuals, ``gap_from`` the first period with no
-    actual reported (a measurement gap).
+    actual reported (a measurement gap). ``kpi_factor`` (benefits) is the measured KPI improvement
+    over the improvement the claimed money implies: 1 = the KPI backs the claim, 0.6 = the owner
+    claims two-thirds more than the KPI supports, below 0 = the KPI moved the wrong way.
     """
 
     level: float = 1.0
@@ -68,6 +70,7 @@ class Story:
     outlook: float | None = None
     noise: float = 0.04
     gap_from: str | None = None
+    kpi_factor: float = 1.0  # measured KPI improvement ÷ the improvement the money claims (a benefit's)
 
 
 @dataclass
@@ -108,6 +111,7 @@ class Benefit:
     distribution: str | None = None
     range_: tuple[float, float] | None = (0.6, 1.15)
     story: Story = field(default_factory=Story)
+    evidence: tuple[str, str] | None = None  # (status, source) written on every actual of the line
 
 
 @dataclass
@@ -124,6 +128,9 @@ class Spec:
     note: str = ""  # what else the reader should know about the verdict or decision
     decision: str = ""  # the decision as of 2026Q3 (vmo_lib.analysis.review.decide), for the README
     forecast_all: bool = False  # a Forecast row for every monetised line after the review period
+    #: the period whose actuals and revised forecast come in a filled return (``<case>.returns/<period>.xlsx``)
+    #: instead of the workbook: the workbook keeps the actuals before it and no Forecast rows
+    return_period: str | None = None
 
 
 # --- building -----------------------------------------------------------------------------------
@@ -230,7 +237,7 @@ def build_case(spec: Spec) -> BusinessCase:
         return actual * noise, outlook
 
     def write_rows(line_id: str, plan: np.ndarray, actual: np.ndarray, outlook: np.ndarray, story: Story,
-                   kpi_of=None, money: bool = True) -> None:
+                   kpi_of=None, money: bool = True, evidence: tuple[str, str] | None = None) -> None:
         if not reported:
             return
         gap_t = _t(meta, story.gap_from) if story.gap_from else None
@@ -245,6 +252,8 @@ def build_case(spec: Spec) -> BusinessCase:
                 row["amount"] = float(np.round(actual[t], -2))
             if kpi_of is not None:
                 row["kpi_value"] = kpi_of(actual[t])
+            if evidence is not None:
+                row["evidence"], row["evidence_source"] = evidence
             actuals.append(row)
         base_ref = rb_amounts.get(line_id, plan) if money else plan
         rest = range(as_of_t + 1, meta["horizon"])
@@ -273,17 +282,20 @@ def build_case(spec: Spec) -> BusinessCase:
         actual, outlook = realise(b.line_id, plan, b.story, False, money)
         if money:
             def kpi_of(a: float, b: Benefit = b) -> float:
-                return _kpi(b, abs(a) / b.value_per_unit)
+                return _kpi(b, b.story.kpi_factor * abs(a) / b.value_per_unit)
         else:
             def kpi_of(a: float, b: Benefit = b) -> float:
                 return _kpi(b, a)
-        write_rows(b.line_id, plan, actual, outlook, b.story, kpi_of=kpi_of, money=money)
+        write_rows(b.line_id, plan, actual, outlook, b.story, kpi_of=kpi_of, money=money, evidence=b.evidence)
         target_t = (_t(meta, b.start) + b.ramp - 1) if b.profile is None else _t(meta, max(b.profile, key=lambda p: _t(meta, p)))
         benefits.append({
             "line_id": b.line_id, "name": b.name, "benefit_type": b.benefit_type, "owner": b.owner,
             "kpi": b.kpi, "unit": b.unit, "baseline_value": b.baseline_value, "baseline_date": b.baseline_date,
             "target_value": b.target_value, "target_date": period_end_date(periods[min(target_t, len(periods) - 1)], meta["period_length"]),
-            "value_per_unit": b.value_per_unit, "frequency": b.frequency, "data_source": b.data_source,
+            "value_per_unit": b.value_per_unit,
+            # money = KPI change from baseline x value per unit (how every monetised line is made, above)
+            "kpi_basis": "change" if money and b.benefit_type != "dis-benefit" else None,
+            "frequency": b.frequency, "data_source": b.data_source,
             "enabler": b.enabler, "confidence": b.confidence, "kpi_rollup": b.kpi_rollup, "org_unit": b.org_unit,
             "driver": b.driver, "distribution": b.distribution,
             **(_three_point(float(amounts.sum()), b.range_) if money else {}),
@@ -392,15 +404,16 @@ def sample_specs() -> list[Spec]:
             Benefit("B1", "Higher lead-to-order conversion (gross margin)", "cash-releasing", "Sales Director",
                     "Lead-to-order conversion rate", "%", 18.0, 21.0, 150_000.0, "2025Q4", 4, "monthly",
                     "CRM pipeline report", "Guided selling and lead scoring", "medium", d(2024, 9, 30),
-                    kpi_rollup="mean", driver="adoption", distribution="pert", story=Story(level=1.25, outlook=1.2)),
+                    kpi_rollup="mean", driver="adoption", distribution="pert", story=Story(level=1.25, outlook=1.2),
+                    evidence=("measured", "CRM pipeline report")),
             Benefit("B2", "Legacy CRM licences retired", "cash-releasing", "Head of Sales Operations",
                     "Legacy CRM licence spend", "GBP per quarter", 55_000, 0, 1.0, "2025Q4", 1, "quarterly",
                     "Accounts payable ledger", "Legacy CRM switched off", "high", d(2024, 9, 30),
-                    range_=(0.95, 1.0), story=Story(noise=0.0)),
+                    range_=(0.95, 1.0), story=Story(noise=0.0), evidence=("measured", "Accounts payable ledger")),
             Benefit("B3", "Sales admin time released", "non-cash-releasing", "Head of Sales Operations",
                     "Sales admin hours released per quarter", "hours", 0, 3_000, 38.0, "2025Q4", 3, "quarterly",
                     "Time-recording sample", "Automated quotes and activity capture", "medium", d(2024, 9, 30),
-                    driver="adoption", story=Story(level=1.1)),
+                    driver="adoption", story=Story(level=1.1), evidence=("estimated", "Time-recording sample")),
         ],
         comments={("2026Q1", "B1"): "Lead scoring model retrained; conversion above target in three regions"},
         exercises='value created: benefits above plan and a raised forecast',
@@ -429,15 +442,16 @@ def sample_specs() -> list[Spec]:
             Benefit("B1", "Data-centre lease and power exited", "cash-releasing", "Head of Infrastructure",
                     "Data-centre lease, power and cooling spend", "GBP per quarter", 610_000, 0, 1.0, "2026Q1", 5,
                     "quarterly", "Facilities ledger", "Data centre exited after wave 3", "high", d(2024, 9, 30),
-                    driver="delivery", range_=(0.85, 1.05), story=Story(level=1.0, noise=0.02)),
+                    driver="delivery", range_=(0.85, 1.05), story=Story(level=1.0, noise=0.02),
+                    evidence=("measured", "Facilities ledger")),
             Benefit("B2", "Hardware refresh avoided", "cost avoidance", "Head of Infrastructure",
                     "Server and storage refresh spend avoided", "GBP per quarter", 0, 260_000, 1.0, "2026Q2", 2,
                     "annually", "Capital plan", "Workloads moved before end of hardware support", "medium",
-                    d(2024, 9, 30), story=Story(noise=0.0)),
+                    d(2024, 9, 30), story=Story(noise=0.0), evidence=("estimated", "Capital plan")),
             Benefit("B3", "Fewer infrastructure outages", "cost avoidance", "Head of Service Management",
                     "Unplanned outage hours per quarter", "hours", 40, 12, 9_000.0, "2026Q1", 6, "monthly",
                     "Service management tool", "Resilient cloud landing zone", "medium", d(2024, 10, 31),
-                    driver="delivery", story=Story(level=1.02)),
+                    driver="delivery", story=Story(level=1.02), evidence=("measured", "Service management tool")),
         ],
         exercises='on track in delivery: spend and first savings as planned; cost avoidance',
         verdict='on track',
@@ -451,7 +465,7 @@ def sample_specs() -> list[Spec]:
               strategic_objective=OBJ_REVENUE, org_unit="Marketing", case_type="IT: equipment/development",
               status="live", approval_date=d(2024, 10, 15), first_period="2025Q1", horizon=28,
               go_live_period="2025Q4"),
-        "At risk: benefits ~85% of plan and forecast cut by 8%, costs +10%, NPV still positive; "
+        "At risk: benefits ~85% of plan and forecast cut by 8% in the 2026Q3 return, costs +10%, NPV still positive; "
         "adoption KPI not measured since 2026Q2",
         costs=[
             Cost("C1", "Data platform subscription", "opex", {("2025Q1", "2031Q4"): 70_000}, driver="vendor",
@@ -469,11 +483,13 @@ def sample_specs() -> list[Spec]:
                     "Cross-sell revenue per quarter (margin)", "GBP per quarter", 0, 420_000, 1.0, "2026Q1", 6,
                     "quarterly", "Campaign attribution report", "Next-best-offer models in the CRM", "low",
                     d(2024, 9, 30), driver="adoption", distribution="pert", range_=(0.4, 1.2),
-                    story=Story(level=0.85, outlook=0.92, noise=0.08)),
+                    story=Story(level=0.85, outlook=0.92, noise=0.08),
+                    evidence=("estimated", "Campaign attribution model")),
             Benefit("B2", "Analyst time released from manual reporting", "non-cash-releasing", "Head of Analytics",
                     "Analyst hours released per quarter", "hours", 0, 4_000, 40.0, "2025Q4", 4, "quarterly",
                     "Time-recording sample", "Automated management reporting", "medium", d(2024, 9, 30),
-                    driver="adoption", story=Story(level=0.85, outlook=0.92)),
+                    driver="adoption", story=Story(level=0.85, outlook=0.92),
+                    evidence=("owner's claim", "Head of Analytics")),
             Benefit("B3", "Self-service reporting adoption", "quantifiable non-financial", "Head of Analytics",
                     "Monthly active users of self-service reports", "users", 150, 900, None, "2025Q4", 6, "quarterly",
                     "Platform usage logs", "Self-service semantic layer", "medium", d(2024, 9, 30),
@@ -481,7 +497,9 @@ def sample_specs() -> list[Spec]:
         ],
         comments={("2026Q1", "B1"): "Model uplift lower than pilot; only two of five product lines live",
                   ("2026Q3", "C4"): "Further customer-data remediation needed"},
-        exercises='at risk with a positive NPV; a measurement gap (B3 not measured since 2026Q2)',
+        exercises='at risk with a positive NPV; a measurement gap (B3 not measured since 2026Q2); the 2026Q3 '
+                  'actuals and the forecast cut come in a filled return (DATA-2025.returns/2026Q3.xlsx)',
+        return_period="2026Q3",
         verdict='at risk',
         decision='recover',
         seed=4,
@@ -505,11 +523,12 @@ def sample_specs() -> list[Spec]:
             Benefit("B1", "Processing time released in finance operations", "non-cash-releasing",
                     "Head of Finance Operations", "Processing hours released per quarter", "hours", 0, 5_200, 32.0,
                     "2025Q4", 3, "monthly", "Bot run logs", "Ten automated processes in production", "high",
-                    d(2025, 3, 31), driver="adoption", story=Story(level=1.02)),
+                    d(2025, 3, 31), driver="adoption", story=Story(level=1.02, kpi_factor=0.6),
+                    evidence=("owner's claim", "Team leaders' weekly estimate")),
             Benefit("B2", "Agency staff no longer needed at quarter-end", "cash-releasing",
                     "Head of Finance Operations", "Agency staff spend", "GBP per quarter", 30_000, 0, 1.0, "2026Q1", 1,
                     "quarterly", "Purchase ledger", "Quarter-end bots", "high", d(2025, 3, 31),
-                    range_=(0.8, 1.0), story=Story(level=0.9)),
+                    range_=(0.8, 1.0), story=Story(level=0.9), evidence=("measured", "Purchase ledger")),
             Benefit("B3", "Invoice processing accuracy", "quantifiable non-financial", "Head of Finance Operations",
                     "First-time-right invoices", "%", 91.0, 98.5, None, "2025Q4", 4, "monthly", "Bot run logs",
                     "Validation rules in the bots", "medium", d(2025, 3, 31), kpi_rollup="mean",
@@ -575,11 +594,11 @@ def sample_specs() -> list[Spec]:
                     CALLS_KPI, "calls per quarter", 420_000, 330_000, 3.2, "2025Q4", 6, "monthly",
                     "Telephony platform statistics", "Self-service for address change, billing and payments", "medium",
                     d(2024, 9, 30), kpi_rollup="sum", org_unit="Customer Service", driver="adoption",
-                    story=Story(level=0.9)),
+                    story=Story(level=0.9), evidence=("measured", "Telephony platform statistics")),
             Benefit("B2", "Paper statements and postage saved", "cash-releasing", "Head of Customer Operations",
                     "Printed statements per quarter", "statements", 600_000, 350_000, 0.55, "2026Q1", 4, "quarterly",
                     "Print supplier invoices", "Paperless switch in the portal", "high", d(2024, 9, 30),
-                    story=Story(level=1.05)),
+                    story=Story(level=1.05), evidence=("measured", "Print supplier invoices")),
             Benefit("B3", "Customer satisfaction with servicing", "quantifiable non-financial", "Customer Director",
                     "Customer satisfaction (CSAT)", "score", 72, 80, None, "2025Q4", 6, "quarterly",
                     "Post-contact survey", "Portal journeys and proactive notifications", "medium", d(2024, 9, 30),
@@ -651,11 +670,13 @@ def sample_specs() -> list[Spec]:
                     "Inbound Calls to the Contact Centre ", "calls per quarter", 420_000, 300_000, 3.2, "2025Q4", 3,
                     "monthly", "Telephony platform statistics", "Chatbot on web and app with hand-off to agents",
                     "low", d(2025, 1, 31), kpi_rollup="sum", org_unit="Customer Service", driver="adoption",
-                    distribution="pert", range_=(0.3, 1.1), story=Story(level=0.2, outlook=0.22, noise=0.1)),
+                    distribution="pert", range_=(0.3, 1.1), story=Story(level=0.2, outlook=0.22, noise=0.1),
+                    evidence=("measured", "Telephony platform statistics")),
             Benefit("B2", "Agent time released by call summaries", "non-cash-releasing", "Head of Contact Centre",
                     "Agent after-call work hours saved per quarter", "hours", 0, 6_000, 24.0, "2025Q4", 3, "monthly",
                     "Workforce management system", "Generative call summaries", "low", d(2025, 1, 31),
-                    driver="adoption", story=Story(level=0.3, outlook=0.35)),
+                    driver="adoption", story=Story(level=0.3, outlook=0.35, kpi_factor=-0.25),
+                    evidence=("owner's claim", "Contact-centre manager's estimate")),
         ],
         comments={("2026Q1", "B1"): "Customers abandon the bot for complex queries; hand-off rate 78%",
                   ("2026Q3", "B1"): "Vendor model change degraded intent recognition"},
@@ -1058,10 +1079,14 @@ def readme_text(built: Sequence[tuple[Spec, BusinessCase]]) -> str:
         "yearly case its last completed year, 2025 (its 2026 return is not due before the year ends, so none is",
         "filed); the closed case carries them to the end of its horizon. Actuals come with measured KPI values",
         "and a few comments. A Forecast row exists only where the owner changed the estimate (FIELD-2025: for",
-        "every line), otherwise the baseline stands for the rest of the horizon; the cancelled case forecasts",
+        "every line; DATA-2025: in its filled 2026Q3 return, see below), otherwise the baseline stands for the",
+        "rest of the horizon; the cancelled case forecasts",
         "zero for every line after its cancellation. The Case sheet keeps the *approved* go-live period; slips",
         "show in the actuals. Money per period = KPI improvement × value per unit (a dis-benefit's is",
-        "negative); a quantifiable non-financial benefit has a KPI but no money. Costs are never negative.",
+        "negative); a quantifiable non-financial benefit has a KPI but no money. Every monetised benefit other",
+        "than a dis-benefit states KPI basis `change` and its value per unit, so each quarter's claim is",
+        "reconciled with KPI movement × value per unit; the KPIs back the money except where a story says",
+        "otherwise (RPA-2025 B1, CHATBOT-2025 B2). Costs are never negative.",
         "Baseline NPV below is the economic view (all monetised benefits) from",
         "`vmo_lib.analysis.appraisal.npv_of`.",
         "",
@@ -1095,6 +1120,28 @@ def readme_text(built: Sequence[tuple[Spec, BusinessCase]]) -> str:
         "  others are not mapped. FIELD-2025 E1 (scheduling engine, planned 2026-06-30, forecast 2026-12-15) is a",
         "  late enabler putting B1 and B2 at risk; CRM-2025 B3 is an orphan benefit (no enabler) and its E2 (mobile",
         "  app) leads to no benefit; CLOUD-2025's enablers are on time.",
+        "- **Evidence** (issue 13; the case packs' Evidence block, `vmo status --json` keys `kpi_reconciliation`,",
+        "  `evidenced_pct`, `forecast_warning`):",
+        "  - *a claim its KPI does not support*: RPA-2025 B1 (processing hours released) claims ~102% of plan on",
+        "    the team leaders' weekly estimate (owner's claim) while the bot run logs record 60% of the hours the",
+        "    money implies: claimed ÷ KPI-implied = 1/0.6 ≈ 1.67, flagged (tolerance 10%);",
+        "  - *a KPI moving the wrong way*: CHATBOT-2025 B2 (agent time released by call summaries) still claims",
+        "    30% of plan while after-call work hours rose above the baseline (agents correct the summaries):",
+        "    red whatever the money says, graded unevidenced;",
+        "  - *a late enabler putting two benefits at risk*: FIELD-2025 E1 (above), B1 and B2;",
+        "  - *an orphan benefit*: CRM-2025 B3 (above);",
+        "  - *an unevidenced forecast carrying the outlook*: FIELD-2025 (not live, both KPIs at baseline, no",
+        "    go-live recorded): all of its future benefit value is unevidenced, the expected NPV without it is",
+        "    negative and the decision reason says the outlook rests mainly on unevidenced forecasts (PAY-2024,",
+        "    in delivery with nothing realised yet, gets the same warning);",
+        "  - *a return with a revised forecast*: DATA-2025's 2026Q3 actuals (with their evidence) and the",
+        "    owner's forecast cut (B1 and B2 to 92% of plan for the rest of the horizon) are filed in",
+        "    `DATA-2025.returns/2026Q3.xlsx`, the form `vmo actuals-form` writes, filled in; the workbook holds",
+        "    the actuals to 2026Q2 and no Forecast rows, and the review merges the return on load (a review",
+        "    before 2026Q3 leaves it out, so the cut shows from 2026Q3);",
+        "  - *evidence status and source* on the benefit actuals of CRM-2025, CLOUD-2025, DATA-2025, RPA-2025,",
+        "    PORTAL-2025 and CHATBOT-2025 (measured, estimated, owner's claim); the other cases leave it blank",
+        "    (not stated), so their realised value counts as not evidenced.",
         "- **Yearly periods**: DEVICE-2024 (2024–2029); as of 2026Q3 it is reviewed for 2025, as of 2026Q4",
         "  for 2026 (its 2026 actual then missing).",
         "- **Green Book**: REG-2026 uses the declining schedule at 3.5% real; HR-2027 is real at 7%;",
@@ -1105,14 +1152,93 @@ def readme_text(built: Sequence[tuple[Spec, BusinessCase]]) -> str:
     ])
 
 
+def split_return(case: BusinessCase, period: str) -> tuple[BusinessCase, BusinessCase]:
+    """(what the workbook holds, the full case): the workbook keeps the actuals before ``period`` and no
+    Forecast rows; the actuals of ``period`` and the forecast come in the filled return."""
+    t = case.t_of(period)
+    f = case.flows
+    moved = ((f["scenario"] == "actual") & (f["t"] == t)) | (f["scenario"] == "forecast")
+    return case.with_flows(f[~moved]), case
+
+
+def write_filled_return(workbook_case: BusinessCase, full: BusinessCase, period: str, path: Path) -> Path:
+    """The return of ``period`` as its owners would file it: the form :func:`write_actuals_form` writes for
+    the workbook's case, with the period's actuals (amount, KPI, comment, evidence) and, on its Forecast
+    sheet, the owner's revised forecast (every forecast of the full case) typed in the yellow cells."""
+    from openpyxl import load_workbook
+
+    from vmo_lib.intake.returns import (
+        FORECAST_COLUMNS,
+        FORECAST_SHEET,
+        FORM_SHEET,
+        HEADER_ROW,
+        RETURN_COLUMNS,
+        write_actuals_form,
+    )
+    from vmo_lib.intake.template import save_workbook
+
+    _COL = {k: i + 1 for i, k in enumerate(RETURN_COLUMNS)}  # the form's columns, in their documented order
+    _FCOL = {k: i + 1 for i, k in enumerate(FORECAST_COLUMNS)}
+
+    write_actuals_form(workbook_case, period, path)
+    f = full.flows
+    t = full.t_of(period)
+    act = {r.line_id: r for r in f[(f["scenario"] == "actual") & (f["t"] == t)].itertuples(index=False)}
+    fc = {(r.line_id, r.period): r for r in f[f["scenario"] == "forecast"].itertuples(index=False)}
+    wb = load_workbook(path)
+    ws = wb[FORM_SHEET]
+    filled = set()
+    for row in range(HEADER_ROW + 1, ws.max_row + 1):
+        r = act.get(ws.cell(row, _COL["line_id"]).value)
+        if r is None:
+            continue
+        for key in ("amount", "kpi_value", "comment", "evidence", "evidence_source"):
+            v = getattr(r, key)
+            if v is not None and not (isinstance(v, float) and np.isnan(v)):
+                ws.cell(row, _COL[key]).value = float(v) if key in ("amount", "kpi_value") else str(v)
+        filled.add(r.line_id)
+    missing = set(act) - filled
+    if missing:
+        raise RuntimeError(f"{full.case_id} {period}: actuals of {sorted(missing)} have no row in the return")
+    ws = wb[FORECAST_SHEET]
+    typed = set()
+    for row in range(HEADER_ROW + 1, ws.max_row + 1):
+        key = (ws.cell(row, _FCOL["line_id"]).value, ws.cell(row, _FCOL["period"]).value)
+        r = fc.get(key)
+        if r is None:
+            continue
+        ws.cell(row, _FCOL["revised"]).value = float(r.amount)
+        if r.comment is not None and not (isinstance(r.comment, float) and np.isnan(r.comment)):
+            ws.cell(row, _FCOL["comment"]).value = str(r.comment)
+        typed.add(key)
+    if set(fc) - typed:
+        raise RuntimeError(f"{full.case_id}: forecasts {sorted(set(fc) - typed)[:3]} have no row in the return")
+    return save_workbook(wb, path)
+
+
 def write_sample_portfolio(out_dir: str | Path = OUT_DIR) -> list[Path]:
-    """Write every sample workbook and the README into ``out_dir``; returns the workbook paths."""
+    """Write every sample workbook, its filled returns and the README into ``out_dir``; returns the
+    workbook paths (the returns sit beside them in ``<case>.returns/``)."""
+    import shutil
+
     from vmo_lib.intake.template import write_case_workbook
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     built = build_portfolio()
-    paths = [write_case_workbook(case, out / f"{case.case_id}.xlsx") for _, case in built]
+    paths = []
+    for spec, case in built:
+        book = out / f"{case.case_id}.xlsx"
+        folder = out / f"{case.case_id}.returns"
+        if folder.exists():
+            shutil.rmtree(folder)
+        if spec.return_period is None:
+            paths.append(write_case_workbook(case, book))
+            continue
+        held, full = split_return(case, spec.return_period)
+        paths.append(write_case_workbook(held, book))
+        folder.mkdir()
+        write_filled_return(held, full, spec.return_period, folder / f"{spec.return_period}.xlsx")
     readme = out / "README.md"
     tmp = readme.with_name(".README.md.tmp")
     tmp.write_text(readme_text(built), encoding="utf-8")

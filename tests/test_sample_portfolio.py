@@ -87,7 +87,47 @@ def read_sample(path: Path) -> Sheetful:
         baselines, _ = _table(wb["Baselines"], schema.BASELINE_COLUMNS)
     finally:
         wb.close()
+    actuals, forecast = _with_returns(path, actuals, forecast)
     return Sheetful(meta, costs, benefits, actuals, forecast, baselines, periods)
+
+
+#: The filled return's layout as the README documents it: sheet "Return" (actuals of its period) and sheet
+#: "Forecast" (the owner's revised forecast), each a header row of labels then one row per line.
+_RETURN_LABELS = {"Period": "period", "Line id": "line_id", "Actual amount": "amount",
+                  "Measured KPI value": "kpi_value", "Comment": "comment", "Evidence": "evidence",
+                  "Evidence source": "evidence_source"}
+_FORECAST_LABELS = {"Period": "period", "Line id": "line_id", "Revised forecast": "amount", "Comment": "comment"}
+
+
+def _labelled_rows(ws, labels: dict[str, str], needed: tuple[str, ...]) -> list[dict]:
+    rows = list(ws.iter_rows(values_only=True))
+    head = next(i for i, r in enumerate(rows) if "Line id" in r)
+    cols = {labels[h]: i for i, h in enumerate(rows[head]) if h in labels}
+    out = []
+    for r in rows[head + 1:]:
+        d = {k: r[i] for k, i in cols.items()}
+        if any(d.get(k) is not None for k in needed):
+            out.append(d)
+    return out
+
+
+def _with_returns(path: Path, actuals: pd.DataFrame, forecast: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The workbook's actuals and forecast plus those of its filled returns (``<stem>.returns/*.xlsx``), read
+    cell by cell here, not through vmo_lib; a revised forecast replaces the workbook's for its line and period."""
+    for rp in sorted(path.with_name(path.stem + ".returns").glob("*.xlsx")):
+        wb = openpyxl.load_workbook(rp, read_only=True, data_only=True)
+        try:
+            acts = _labelled_rows(wb["Return"], _RETURN_LABELS, ("amount", "kpi_value"))
+            revised = _labelled_rows(wb["Forecast"], _FORECAST_LABELS, ("amount",))
+        finally:
+            wb.close()
+        actuals = pd.concat([actuals, pd.DataFrame(acts, columns=actuals.columns)], ignore_index=True)
+        if revised:
+            new = pd.DataFrame(revised, columns=forecast.columns)
+            keys = set(zip(new["line_id"], new["period"], strict=True))
+            keep = [(lid, p) not in keys for lid, p in zip(forecast["line_id"], forecast["period"], strict=True)]
+            forecast = pd.concat([forecast[keep], new], ignore_index=True)
+    return actuals, forecast
 
 
 @pytest.fixture(scope="module")
@@ -216,6 +256,12 @@ def test_regenerated_workbooks_have_the_committed_cell_contents(regenerated):
     for name in committed:
         assert _cell_values(regenerated / name) == _cell_values(SAMPLE / name), f"{name} differs: run `make sample`"
     assert (regenerated / "README.md").read_text(encoding="utf-8") == (SAMPLE / "README.md").read_text(encoding="utf-8")
+    # the filled returns beside the workbooks (DATA-2025.returns/2026Q3.xlsx) are regenerated too
+    returns = sorted(p.relative_to(SAMPLE).as_posix() for p in SAMPLE.glob("*.returns/*.xlsx"))
+    assert returns == ["DATA-2025.returns/2026Q3.xlsx"]
+    assert sorted(p.relative_to(regenerated).as_posix() for p in regenerated.glob("*.returns/*.xlsx")) == returns
+    for name in returns:
+        assert _cell_values(regenerated / name) == _cell_values(SAMPLE / name), f"{name} differs: run `make sample`"
 
 
 # --- the set ----------------------------------------------------------------------------------------
