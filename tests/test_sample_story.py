@@ -166,3 +166,12 @@ def test_evidenced_share_matches_the_actuals_sheet(reviews, case_id):
     assert (ev.evidenced_pct == pytest.approx(1.0)) if case_id == "PORTAL-2025" else (0 < ev.evidenced_pct < 1)
     assert ev.realised == pytest.approx(realised) and ev.evidenced == pytest.approx(measured)
     assert not math.isnan(ev.evidenced_pct)
+
+
+def test_the_evidence_block_names_the_returns_read_and_never_invents_a_go_live(reviews):
+    data = evidence_block(reviews("DATA-2025")).html
+    # the return's file, its period and its 63 revised forecast rows (tests above count them from the file)
+    assert "Actuals returns read: 2026Q3.xlsx (2026Q3:" in data and "63 revised forecast row(s)" in data
+    field = evidence_block(reviews("FIELD-2025")).html
+    # FIELD-2025 records no actual go-live (its workbook's field is blank): the card says so, not "as planned"
+    assert "not recorded" in field and "planned 2026Q" in field and "as planned" not in field
