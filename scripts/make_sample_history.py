@@ -87,15 +87,33 @@ def as_stated_then(case: BusinessCase, today: BusinessCase | None, quarter: str)
     return known.with_flows(normalise_flows(pd.concat([keep, new], ignore_index=True)))
 
 
+def h_quarters(runs: pd.DataFrame) -> list[str]:
+    """The quarters whose latest run is of kind ``sample`` (a later review run replaced the others)."""
+    if not len(runs):
+        return []
+    last = runs.sort_values("finished", kind="stable").groupby("quarter").tail(1)
+    return [str(q) for q in last.loc[last["kind"] == KIND, "quarter"]]
+
+
 def build(folder: str | Path, history: str | Path, *, first: str = FIRST, last: str = LAST,
-          seed: int = 0) -> dict[str, Any]:
+          seed: int = 0, replace: bool = False) -> dict[str, Any]:
     """Record the sample history of ``folder`` for ``first``..``last`` into ``history`` (module notes).
+
+    Nothing is done when every quarter is already recorded by a ``sample`` run (unless ``replace``);
+    otherwise every quarter is (re)recorded.
 
     Returns
     -------
     dict
         ``recorded`` (quarters) and ``cases`` (number of cases per quarter).
     """
+    wanted = quarter_range(first, last)
+    if not replace and Path(history).is_file():
+        with open_history(history) as h:
+            runs = h.runs()
+        done = set(h_quarters(runs))
+        if set(wanted) <= done:
+            return {"recorded": [], "cases": {}}
     files = workbook_files(folder)
     today_cases = {}
     for p in files:
@@ -103,7 +121,7 @@ def build(folder: str | Path, history: str | Path, *, first: str = FIRST, last: 
         if c.case_id == DRIFT_CASE:
             today_cases[c.case_id] = c
     result: dict[str, Any] = {"recorded": [], "cases": {}}
-    for q in quarter_range(first, last):
+    for q in wanted:
         started = datetime.now(UTC).replace(tzinfo=None)
         parts, inputs, ids = [], [], []
         for p in files:
@@ -131,11 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--folder", default="data/sample", help="the sample case workbooks (read only)")
     ap.add_argument("--history", default="reports/vmo-history.duckdb", help="the history file to write")
+    ap.add_argument("--replace", action="store_true", help="record again even when already recorded")
     args = ap.parse_args(argv)
     Path(args.history).parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = build(args.folder, args.history)
+        res = build(args.folder, args.history, replace=args.replace)
+    if not res["recorded"]:
+        print(f"sample history {args.history}: {FIRST}-{LAST} already recorded (--replace to rebuild)")
+        return 0
     print(f"sample history {args.history}: recorded "
           + ", ".join(f"{q} ({n} cases)" for q, n in res["cases"].items()))
     return 0
