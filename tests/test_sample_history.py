@@ -97,3 +97,17 @@ def test_rebaseline_appears_in_what_changed():
 def test_second_run_is_skipped(history):
     _, _, path, mod = history
     assert mod.build(SAMPLE, path, first="2026Q1", last="2026Q2") == {"recorded": [], "cases": {}}
+
+
+def test_drift_cell_of_a_benefit_expecting_no_money_reads_none_expected():
+    # DATA-2025 B3 records no expected start (NaN from the store): the pack said "£0 from nan"
+    import pandas as pd
+
+    from vmo_lib.outputs.movement import drift_table
+
+    lq = pd.DataFrame({"quarter": ["2026Q1", "2026Q2"], "case_id": ["X"] * 2, "line_id": ["B3"] * 2,
+                       "kind": ["benefit"] * 2, "name": ["S"] * 2, "expected_total": [0.0, 0.0],
+                       "expected_start": [None, float("nan")]})
+    cq = pd.DataFrame({"quarter": ["2026Q1", "2026Q2"], "case_id": ["X"] * 2, "currency": ["GBP"] * 2})
+    h = drift_table({"case_quarter": cq, "line_quarter": lq}).html
+    assert "nan" not in h and h.count("(none expected)") == 2
