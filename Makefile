@@ -9,8 +9,6 @@ PIP_QUIET := --quiet --disable-pip-version-check
 AS_OF ?= 2026Q3
 OUT ?= reports/$(AS_OF)
 HISTORY ?= reports/vmo-history.duckdb
-HISTORY_FROM ?= 2025Q3
-HISTORY_TO ?= 2026Q2
 
 .PHONY: demo test venv browser bench lint template sample clean help
 
@@ -44,10 +42,11 @@ browser:
 	    || echo "warning: could not install chromium; the browser test is skipped locally and fails in CI (CI set)"; \
 	fi
 
-# The demo's history: the four quarters before $(AS_OF) backfilled from the sample's files (skipped
-# when already there), then the $(AS_OF) review recorded in it, so the packs show movement.
+# The demo's history: 2025Q1-2026Q2 built by scripts/make_sample_history.py (the sample cases as known
+# each quarter, with a drifting benefit, a decision not carried out and a re-baseline; skipped when
+# already there), then the $(AS_OF) review recorded in it, so the packs show movement.
 demo: venv
-	@$(VENV)/bin/vmo history backfill data/sample --from $(HISTORY_FROM) --to $(HISTORY_TO) --history $(HISTORY)
+	@$(PY) scripts/make_sample_history.py --folder data/sample --history $(HISTORY)
 	@$(VENV)/bin/vmo review data/sample --as-of $(AS_OF) --out $(OUT) --history $(HISTORY)
 
 test: venv browser

@@ -334,7 +334,7 @@ def drift_table(frames: Mapping[str, pd.DataFrame], case_id: str | None = None, 
             if r is None:
                 cells.append('<td class="num">–</td>')
                 continue
-            start = f" from {r.expected_start}" if r.expected_start else " (none expected)"
+            start = f" from {r.expected_start}" if not is_missing(r.expected_start) and r.expected_start else " (none expected)"
             style = ' style="color:#c0392b;font-weight:600"' if r.slip else ""
             tip = ""
             if r.slip:
