@@ -118,6 +118,11 @@ class BusinessCase:
     benefit_map : pandas.DataFrame or None
         The benefits dependency network (the *Benefit map* sheet, :mod:`vmo_lib.intake.benefit_map`);
         ``None`` when the case has none ("not mapped").
+    options : dict
+        The other options of the economic case (Costs/Benefits column *Option*,
+        :mod:`vmo_lib.intake.options`): ``"bau"`` and/or ``"do minimum"`` → a case holding only that
+        option's lines and their planned flows (scenario ``baseline``). Empty when none are stated.
+        These lines are not in ``lines``/``flows``: no other figure counts them.
     """
 
     meta: dict[str, Any]
@@ -128,6 +133,7 @@ class BusinessCase:
     source: str = ""
     sha256: str = ""
     benefit_map: pd.DataFrame | None = None
+    options: dict[str, BusinessCase] = field(default_factory=dict)
 
     # --- header ---------------------------------------------------------------------------------
     @property

@@ -39,6 +39,9 @@ __all__ = [
     "BENEFIT_MAP_COLUMNS",
     "BENEFIT_MAP_SHEET",
     "NODE_KINDS",
+    "OPTIONS",
+    "OPTION_COLUMN",
+    "read_columns",
     "BENEFIT_TYPES",
     "CASE_FIELDS",
     "CASE_FIRST_ROW",
@@ -113,6 +116,9 @@ LEVELS = ("high", "medium", "low")  # confidence / evidence grade
 KPI_ROLLUPS = ("sum", "mean", "latest", "max", "min")
 DISTRIBUTIONS = ("triangular", "pert")
 YES_NO = ("yes", "no")
+#: Options of the economic case (Costs/Benefits column "Option"): blank or "preferred" = the case as
+#: appraised; "bau" (business as usual) and "do minimum" lines are kept apart (vmo_lib.intake.options).
+OPTIONS = ("preferred", "bau", "do minimum")
 #: How a benefit's money follows from its KPI: ``change`` = (KPI - baseline) x value per unit, counted
 #: toward the target (FTE released, days saved); ``level`` = KPI x value per unit (the KPI itself is a
 #: volume per period: transactions moved online, hours saved in the period).
@@ -181,6 +187,8 @@ CASE_FIELDS: tuple[Column, ...] = (
 
 _ID_HELP = "Unique id of the line within the case, e.g. C1 or B3."
 _PB_HELP = "Blank = the case's price base. A line in another price base is an error."
+_OPTION_HELP = ("Blank or preferred = the case as appraised. bau (business as usual) or do minimum = a line of "
+                "that option only: compared in the economic case, counted in no other figure.")
 _THREE_POINT = "Whole-life total (undiscounted) in the case currency; optional three-point estimate."
 
 COST_COLUMNS: tuple[Column, ...] = (
@@ -275,6 +283,20 @@ TABLE_COLUMNS = {
     "KPI plan": KPI_PLAN_COLUMNS,
     "Baselines": BASELINE_COLUMNS,
 }
+#: The options column of Costs and Benefits (vmo_lib.intake.options): read and checked when a workbook has
+#: it (found by its header, anywhere in the header row), but not written by the template, so every
+#: existing layout and cell address is unchanged. Blank or "preferred" = the case as appraised.
+OPTION_COLUMN = C("option", "Option", "choice", False, OPTIONS, help=_OPTION_HELP, width=11)
+#: Optional columns read when present but not laid out by the template, per table sheet.
+EXTRA_COLUMNS: dict[str, tuple[Column, ...]] = {"Costs": (OPTION_COLUMN,), "Benefits": (OPTION_COLUMN,)}
+
+
+def read_columns(sheet: str) -> tuple[Column, ...]:
+    """Every column the reader recognises on a table sheet: :data:`TABLE_COLUMNS` then
+    :data:`EXTRA_COLUMNS` (the template lays out only the first)."""
+    return TABLE_COLUMNS[sheet] + EXTRA_COLUMNS.get(sheet, ())
+
+
 #: Sheets whose period columns follow the attribute columns.
 WIDE_SHEETS = ("Costs", "Benefits")
 #: The period cells of each wide sheet (one column per period, header = period label).

@@ -41,6 +41,17 @@ calendar year is split pro rata by months: a quarter to the financial year endin
 quarters to the one starting in its April (spending assumed even through the year). The portfolio's
 budget (``portfolio.toml`` ``[budget] annual``) is compared in the portfolio selection, not here.
 
+Options compared (:func:`options_appraisal`)
+--------------------------------------------
+The economic case's options (Costs/Benefits column *Option*, :mod:`vmo_lib.intake.options`): business as
+usual, do minimum and the preferred option, each with its PV costs, PV benefits, NPV and BCR, and its NPV
+relative to business as usual (incremental NPV = option NPV - BAU NPV). The options of a proposal are
+plans, so they are compared on plans: the preferred option's row *is* ``review.in_force`` (the baseline in
+force at the review date, the appraisal's "in force" column); business as usual and do minimum are their
+own lines' planned amounts. Each option's lines state its whole flows on the same footing, appraised
+by :func:`vmo_lib.analysis.appraisal.appraise` with the case's header (discount schedule, rate, first
+period) and the review's view, so every row is discounted exactly as the case.
+
 Examples
 --------
 >>> financial_year("2026Q1", "quarter"), financial_year("2026Q2", "quarter"), financial_year("2026Q4", "quarter")
@@ -70,6 +81,8 @@ __all__ = [
     "financial_year",
     "financial_year_shares",
     "non_monetised_benefits",
+    "OPTION_LABELS",
+    "options_appraisal",
     "payback_text",
     "residual_value",
     "tei_summary",
@@ -371,3 +384,58 @@ def residual_value(review) -> dict[str, object]:
     npv = float(review.expected.npv)
     return {"stated": stated, "amount": amount if stated else math.nan, "period": case.periods[-1],
             "discount_factor": factor, "pv": pv, "npv_without": npv, "npv_with": npv + pv}
+
+
+# --------------------------------------------------------------------------------------------------
+# options of the economic case
+# --------------------------------------------------------------------------------------------------
+#: Rows of :func:`options_appraisal`, in order, with their labels.
+OPTION_LABELS = {"bau": "Business as usual", "do minimum": "Do minimum", "preferred": "Preferred option"}
+
+
+def options_appraisal(review) -> pd.DataFrame | None:
+    """The options of the economic case compared (module notes); None when the case states none.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Index ``option`` (``bau``, ``do minimum``, ``preferred``: those stated, the preferred always);
+        columns ``label, pv_costs, pv_benefits, npv, bcr, npv_vs_bau`` (NaN when no BAU is stated).
+        The preferred row is ``review.in_force``'s figures.
+
+    Examples
+    --------
+    A yearly case at 10 %: business as usual costs 50 a year; the preferred option builds for 100 and
+    saves 121 in year 2.
+
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.analysis.review import review_case
+    >>> from vmo_lib.intake.options import split_options
+    >>> case = make_case({"case_id": "O", "first_period": "2026", "period_length": "year", "horizon": 3,
+    ...                   "discount_rate": 0.10},
+    ...     costs=[{"line_id": "C1", "name": "Build", "amounts": [100]},
+    ...            {"line_id": "C0", "name": "Keep going", "amounts": [50, 55, 60.5]}],
+    ...     benefits=[{"line_id": "B1", "name": "Saving", "amounts": [0, 0, 121]}])
+    >>> o = options_appraisal(review_case(split_options(case, {"C0": "bau"}), "2026Q1", iterations=0))
+    >>> (o[["pv_costs", "npv", "npv_vs_bau"]].round(6) + 0.0).values.tolist()   # BAU: 50+50+50; preferred -100+100
+    [[150.0, -150.0, 0.0], [100.0, 0.0, 150.0]]
+    """
+    case = review.case
+    stated = getattr(case, "options", None) or {}
+    if not stated:
+        return None
+    view = review.in_force.view
+    rows: dict[str, dict[str, float]] = {}
+    for opt in OPTION_LABELS:
+        if opt == "preferred":
+            a = review.in_force
+        elif opt in stated:
+            a = appraisal.appraise(stated[opt], "baseline", view)
+        else:
+            continue
+        rows[opt] = {"label": OPTION_LABELS[opt], "pv_costs": float(a.pv_costs), "pv_benefits": float(a.pv_benefits),
+                     "npv": float(a.npv), "bcr": float(a.bcr)}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "option"
+    out["npv_vs_bau"] = out["npv"] - out.loc["bau", "npv"] if "bau" in out.index else math.nan
+    return out

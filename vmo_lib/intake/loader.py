@@ -453,8 +453,13 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
                     if versions[v][key] is None and value is not None:
                         versions[v][key] = value
     baselines = pd.DataFrame(list(versions.values()), columns=["version", "approved", "reason"])
-    return BusinessCase(meta=meta, lines=lines, flows=flows, baselines=baselines,
+    case = BusinessCase(meta=meta, lines=lines, flows=flows, baselines=baselines,
                         benefit_map=benefit_map_of(checked.long.get(schema.BENEFIT_MAP_SHEET)))
+    # --- options of the economic case (column "Option", vmo_lib.intake.options): bau / do-minimum lines
+    # are kept apart in case.options; with none stated the case is returned unchanged.
+    from vmo_lib.intake.options import option_of_lines, split_options
+
+    return split_options(case, option_of_lines(checked.lines))
 
 
 #: The money columns of a line (schema kind ``amount``): scaled with the workbook's Amount units.

@@ -551,7 +551,7 @@ def _typed_columns(t: RawTable, iss: _Issues, length: str | None) -> dict[str, n
     pandas' per-operation overhead would cost more than the checks themselves.
     """
     out: dict[str, Any] = {}
-    for col in schema.TABLE_COLUMNS[t.sheet]:
+    for col in schema.read_columns(t.sheet):  # the template columns and the optional Option column
         vals = t.column(col.key)
         if col.key not in t.columns:
             numeric = col.kind in ("amount", "number", "rate", "int")

@@ -299,7 +299,7 @@ def _find_sheet(names: Sequence[str], wanted: str) -> str | None:
 @functools.cache
 def _keys_by_label(sheet: str) -> dict[str, str]:
     """Normalised label (and normalised key) → field key, for the Case sheet or a table sheet."""
-    cols = schema.CASE_FIELDS if sheet == "Case" else schema.TABLE_COLUMNS[sheet]
+    cols = schema.CASE_FIELDS if sheet == "Case" else schema.read_columns(sheet)
     by_label = {normalise_label(c.label): c.key for c in cols}
     by_label.update({normalise_label(c.key): c.key for c in cols})
     return by_label

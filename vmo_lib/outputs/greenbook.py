@@ -18,7 +18,7 @@ from vmo_lib.analysis import greenbook
 from vmo_lib.formatting import format_money, format_money_change, format_percent
 from vmo_lib.outputs.html import Html, table
 
-__all__ = ["affordability_block", "greenbook_block", "non_monetised_block", "tei_block"]
+__all__ = ["affordability_block", "greenbook_block", "non_monetised_block", "options_block", "tei_block"]
 
 
 def _money(x: Any, cur: str) -> str:
@@ -126,7 +126,40 @@ def affordability_block(review: Any) -> Html:
     return Html('<div class="vmo-affordability">' + "".join(parts) + "</div>")
 
 
+def options_block(review: Any) -> Html:
+    """The options of the economic case compared (business as usual, do minimum, preferred), or "no options
+    stated".
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> from vmo_lib.analysis.review import review_case
+    >>> case = make_case({"case_id": "T", "horizon": 4}, costs=[{"line_id": "C1", "name": "Build", "amounts": [10]}])
+    >>> "No options stated" in options_block(review_case(case, "2026Q1", iterations=0)).html
+    True
+    """
+    o = greenbook.options_appraisal(review)
+    cur = review.currency or "GBP"
+    parts = ["<h3>Options compared (economic case)</h3>"]
+    if o is None:
+        parts.append('<p class="vmo-empty">No options stated: the workbook tags no line business as usual (bau) '
+                     'or do minimum (Costs/Benefits column "Option"), so only the preferred option is appraised.</p>')
+        return Html('<div class="vmo-options">' + "".join(parts) + "</div>")
+    parts.append(_p("Each option's planned costs and benefits, discounted exactly as the case. The preferred option "
+                    "is the case itself on the baseline in force (its NPV is the in-force NPV); business as usual "
+                    "and do minimum are the lines tagged with them, counted in no other figure of the pack. "
+                    "\"NPV vs BAU\" is the option's NPV less business as usual's."))
+    t = o.reset_index(drop=True).rename(columns={"label": "option", "npv_vs_bau": "NPV_vs_BAU"})
+    t["bcr"] = [("–" if math.isnan(x) else f"{x:.2f}") for x in t["bcr"]]
+    money = ["pv_costs", "pv_benefits", "npv", "NPV_vs_BAU"]
+    if t["NPV_vs_BAU"].isna().all():
+        t, money = t.drop(columns=["NPV_vs_BAU"]), money[:3]
+    parts.append(table(t, money=money, currency=cur).html)
+    return Html('<div class="vmo-options">' + "".join(parts) + "</div>")
+
+
 def greenbook_block(review: Any) -> Html:
-    """The Green Book and TEI views of a case: :func:`tei_block`, :func:`non_monetised_block` and
-    :func:`affordability_block`, in that order."""
-    return Html(tei_block(review).html + non_monetised_block(review).html + affordability_block(review).html)
+    """The Green Book and TEI views of a case: :func:`tei_block`, :func:`options_block`,
+    :func:`non_monetised_block` and :func:`affordability_block`, in that order."""
+    return Html(tei_block(review).html + options_block(review).html + non_monetised_block(review).html
+                + affordability_block(review).html)
