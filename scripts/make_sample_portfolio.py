@@ -1033,7 +1033,49 @@ def _with_map(case: BusinessCase) -> BusinessCase:
 
     rows = benefit_maps().get(case.case_id)
     case.benefit_map = map_frame(rows) if rows else None
+    case.options = sample_options(case)
     return case
+
+
+def _quarters(meta: dict[str, Any], span: tuple[str, str], amount: float) -> list[float | None]:
+    """Amounts per period of the case: ``amount`` in every period of ``span`` (inclusive), blank elsewhere."""
+    lo, hi = _t(meta, span[0]), _t(meta, span[1])
+    return [amount if lo <= t <= hi else None for t in range(meta["horizon"])]
+
+
+def sample_options(case: BusinessCase) -> dict[str, BusinessCase]:
+    """The other options of the economic case (Costs/Benefits column *Option*), for ERP-2024 only.
+
+    Stated as each option's own whole-life flows beside the preferred option (the case as approved):
+    business as usual keeps the legacy ERP past its vendor's end of support (extended-support premium
+    and a forced platform upgrade, none of it claimed elsewhere as a benefit); do minimum upgrades the
+    legacy ERP in place and buys a reconciliation bolt-on that releases some finance time.
+    """
+    if case.case_id != "ERP-2024":
+        return {}
+    meta = case.meta
+    erp_b2 = case.lines.set_index("line_id").loc["B2"]
+    profile = {k: erp_b2[k] for k in ("owner", "kpi", "unit", "baseline_value", "baseline_date", "frequency",
+                                      "data_source", "confidence", "value_per_unit", "kpi_basis")}
+    bau = make_case(meta, costs=[
+        {"line_id": "BAU1", "name": "Legacy ERP extended-support premium", "category": "opex",
+         "amounts": _quarters(meta, ("2026Q1", "2033Q4"), 150_000)},
+        {"line_id": "BAU2", "name": "Forced legacy platform upgrade (end of vendor support)", "category": "capex",
+         "amounts": _quarters(meta, ("2025Q3", "2026Q2"), 450_000)},
+    ])
+    do_min = make_case(meta, costs=[
+        {"line_id": "DM1", "name": "Upgrade the legacy ERP in place", "category": "capex",
+         "amounts": _quarters(meta, ("2024Q3", "2025Q4"), 400_000)},
+        {"line_id": "DM2", "name": "Legacy ERP support after upgrade", "category": "opex",
+         "amounts": _quarters(meta, ("2026Q1", "2033Q4"), 60_000)},
+        {"line_id": "DM3", "name": "Reconciliation bolt-on licence", "category": "opex",
+         "amounts": _quarters(meta, ("2025Q3", "2033Q4"), 25_000)},
+    ], benefits=[
+        {"line_id": "DMB1", "name": "Finance staff time released (bolt-on)", "benefit_type": "non-cash-releasing",
+         **profile, "target_value": 3_000, "target_date": dt.date(2026, 6, 30),
+         "enabler": "Reconciliation bolt-on", "amounts": _quarters(meta, ("2025Q4", "2033Q4"), 126_000)},
+    ])
+    return {"bau": bau, "do minimum": do_min}
 
 
 # --- writing ------------------------------------------------------------------------------------

@@ -181,3 +181,41 @@ def test_sample_workbook_without_or_with_blank_option_column_is_unchanged(tmp_pa
     assert after.lines.equals(before.lines) and after.flows.equals(before.flows)
     assert not math.isnan(d0["expected_npv"])
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_written_workbook_keeps_the_options_and_the_sample_erp_compares_three(case_factory, workbook_factory,
+                                                                              tmp_path):
+    """write_case_workbook writes the options' lines tagged in an Option column; loading gives them back."""
+    from vmo_lib.intake.template import write_case_workbook
+
+    tagged = case_factory(rebaselines=[], costs=[*VALID_COSTS, BAU_COST, DM_COST], benefits=[*VALID_BENEFITS, DM_BENEFIT])
+
+    def edit(wb):
+        _add_option_column(wb["Costs"], {"C9": "bau", "C8": "do minimum"})
+        _add_option_column(wb["Benefits"], {"B9": "do minimum"})
+
+    case = load_case(workbook_factory(tagged, name="tagged.xlsx", edit=edit), as_of="2026Q3")
+    path = write_case_workbook(case, tmp_path / "again.xlsx")
+    ws = openpyxl.load_workbook(path)["Benefits"]
+    heads = [ws.cell(schema.HEADER_ROW, j).value for j in range(1, ws.max_column + 1)]
+    assert heads[-1] == "Option"
+    back = load_case(path, as_of="2026Q3")
+    assert sorted(back.options) == ["bau", "do minimum"]
+    assert back.options["do minimum"].lines["line_id"].tolist() == ["C8", "B9"]
+    assert back.lines["line_id"].tolist() == case.lines["line_id"].tolist()
+    o0 = options_appraisal(review_case(case, "2026Q3", iterations=0))
+    o1 = options_appraisal(review_case(back, "2026Q3", iterations=0))
+    assert o1["npv"].tolist() == pytest.approx(o0["npv"].tolist(), abs=1e-6)
+
+    src = SAMPLE / "ERP-2024.xlsx"
+    if not src.exists():
+        pytest.skip("no sample portfolio")
+    erp = load_case(src, as_of="2026Q3")
+    o = options_appraisal(review_case(erp, "2026Q3", iterations=0))
+    assert o.index.tolist() == ["bau", "do minimum", "preferred"]
+    # BAU by hand: 150k a quarter 2026Q1-2033Q4 (t = 8..39) and 450k a quarter 2025Q3-2026Q2 (t = 6..9)
+    rate = float(erp.meta["discount_rate"])
+    v = [(1 + rate) ** (-t / 4) for t in range(40)]
+    pv_bau = 150_000 * sum(v[8:40]) + 450_000 * sum(v[6:10])
+    assert o.loc["bau", "pv_costs"] == pytest.approx(pv_bau, rel=1e-9)
+    assert o.loc["preferred", "npv"] > o.loc["do minimum", "npv"] > o.loc["bau", "npv"]

@@ -58,6 +58,7 @@ def _table(ws, columns) -> tuple[pd.DataFrame, list[str]]:
     rows = list(ws.iter_rows(min_row=schema.HEADER_ROW, values_only=True))
     header = list(rows[0])
     labels = {c.label: c.key for c in columns}
+    labels[schema.OPTION_COLUMN.label] = schema.OPTION_COLUMN.key
     keys, periods = [], []
     for h in header:
         if h in labels:
@@ -69,6 +70,8 @@ def _table(ws, columns) -> tuple[pd.DataFrame, list[str]]:
             keys.append(None)
     data = [dict(zip(keys, r, strict=False)) for r in rows[1:] if any(v is not None for v in r)]
     df = pd.DataFrame(data, columns=[k for k in keys if k is not None])
+    if "option" in df:  # the other options' lines (bau, do minimum) are not the case as appraised
+        df = df[df["option"].isna() | (df["option"] == "preferred")].drop(columns="option")
     return df, periods
 
 

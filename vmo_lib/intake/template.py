@@ -418,6 +418,14 @@ def write_case_workbook(case: BusinessCase, path: str | os.PathLike[str]) -> Pat
     """
     periods = case.periods
     tables = _case_tables(case)
+    # The other options' lines (case.options) follow the case's own lines, tagged in an *Option* column.
+    tagged: dict[str, int] = {}
+    for option, option_case in case.options.items():
+        for sheet, records in _case_tables(option_case).items():
+            if sheet in ("Costs", "Benefits"):
+                for rec in records:
+                    tables[sheet].append({**rec, "option": option})
+                    tagged[sheet] = tagged.get(sheet, 0) + 1
     rows = {name: len(tables[name]) + SPARE_ROWS[name] for name in schema.TABLE_COLUMNS}
     wb = build_workbook(periods, rows)
     _fill_case_sheet(wb["Case"], case.meta)
@@ -437,8 +445,26 @@ def write_case_workbook(case: BusinessCase, path: str | os.PathLike[str]) -> Pat
                     where = f"{name} line {record['line_id']}, {periods[j - len(columns) - 1]}"
                     raise ValueError(f"{where}: {exc}") from None
         n_cols = len(columns) + (len(periods) if name in schema.WIDE_SHEETS else 0)
+        if tagged.get(name):
+            _write_option_column(ws, n_cols + 1, tables[name])
+            n_cols += 1
         ws.print_area = _table_print_area(n_cols, max(len(tables[name]), 1))
     return save_workbook(wb, path)
+
+
+def _write_option_column(ws: Worksheet, j: int, records: list[dict[str, Any]]) -> None:
+    """Head column ``j`` of a Costs/Benefits sheet *Option* and tag the other options' lines in it
+    (:data:`vmo_lib.schema.OPTION_COLUMN`; the case's own lines are left blank, i.e. preferred)."""
+    col = schema.OPTION_COLUMN
+    head = ws.cell(schema.HEADER_ROW, j)
+    set_text_cell(head, col.label)
+    other = ws.cell(schema.HEADER_ROW, j - 1)
+    head.font, head.fill, head.alignment, head.border = (copy.copy(other.font), copy.copy(other.fill),
+                                                         copy.copy(other.alignment), copy.copy(other.border))
+    ws.column_dimensions[get_column_letter(j)].width = col.width
+    for i, record in enumerate(records):
+        if record.get("option"):
+            set_text_cell(ws.cell(schema.TABLE_FIRST_ROW + i, j), record["option"])
 
 
 def save_workbook(wb: Workbook, path: str | os.PathLike[str]) -> Path:
