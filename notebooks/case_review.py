@@ -114,7 +114,7 @@ case_pack.risk_charts(review)
 # ### What moves the NPV most
 
 # %%
-report.figure(charts.tornado_chart(review.tornado, status.currency)) if len(review.tornado) else None
+report.figure(charts.tornado_chart(review.tornado, status.currency, base_label="expected NPV")) if len(review.tornado) else None
 
 # %% [markdown]
 # ## Optimism bias (Green Book)

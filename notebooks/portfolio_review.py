@@ -59,7 +59,8 @@ portfolio_pack.decisions_table(review)
 from vmo_lib.history import movement as history_movement  # noqa: E402
 from vmo_lib.outputs import movement as movement_blocks  # noqa: E402
 
-(movement_blocks.portfolio_movement(history_movement.load_history(history_file), quarter=review.as_of)
+(movement_blocks.portfolio_movement(history_movement.load_history(history_file), quarter=review.as_of,
+                                    totals=review.totals)
  if history_file else portfolio_pack.movement_section(review))
 
 # %% [markdown]

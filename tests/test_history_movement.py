@@ -306,7 +306,8 @@ def test_case_movement_amounts_in_the_blocks(hist):
     assert "−£40" in page and "£240 → £200" in page
     assert "RAG: amber → red" in page
     page = mo.drift_table(hist).html
-    assert "£200 from 2026Q4" in page and "£300 from 2026Q3" in page
+    start = '<span class="vmo-drift-start">'
+    assert f"£200{start}from 2026Q4</span>" in page and f"£300{start}from 2026Q3</span>" in page
     assert "1 benefit flagged" in page
 
 

@@ -14,6 +14,7 @@ from scipy.stats import norm
 from vmo_lib.analysis.review import review_case
 from vmo_lib.analysis.risk import monte_carlo
 from vmo_lib.errors import UsageError
+from vmo_lib.formatting import format_money
 from vmo_lib.model import make_case
 from vmo_lib.portfolio.basis import PortfolioBasis
 from vmo_lib.portfolio.risk import (
@@ -205,3 +206,25 @@ def test_the_portfolio_pack_shows_the_chance_vmo_portfolio_prints(capsys):
         assert format_money(risk[key], "GBP", compact=True) in html, key
     assert 0.2 < risk["prob_meeting_target"] < 0.8  # £125m sits inside the P10–P90 band of £115m–£134m
     assert "No benefit target" in portfolio_risk_section(pr, None).html
+
+
+def test_pack_section_shows_the_register_expected_npv_beside_the_simulated_mean():
+    """The drivers table's 'expected NPV' is the register's (one truth); the simulated mean is labelled as
+    such and the sentence reconciles the two totals."""
+    from vmo_lib.outputs.portfolio_pack import portfolio_risk_section
+    from vmo_lib.portfolio.review import review_portfolio
+    from vmo_lib.portfolio.settings import PortfolioSettings
+
+    a, t = _case(), _case()
+    t.meta["case_id"] = "T"
+    revs = [review_case(x, "2026Q2", iterations=0) for x in (a, t)]
+    s = PortfolioSettings(basis=PortfolioBasis("2026Q1", 0.08, "real"), target_benefits=300.0)
+    pr = review_portfolio(revs, "2026Q2", settings=s)
+    r = pr.risk(iterations=20_000)
+    page = portfolio_risk_section(pr, r).html
+    reg = pr.register.set_index("case_id")["expected_npv_pb"]
+    total = format_money(float(reg.sum()), "GBP", compact=True)
+    mean = format_money(r.summary()["npv_mean"], "GBP", compact=True)
+    assert f"The simulated mean total NPV ({mean})" in page
+    assert f"expected NPV of the same cases ({total})" in page
+    assert "mean NPV (simulated)" in page.lower() or "mean npv (simulated)" in page.lower()

@@ -10,6 +10,8 @@ import html
 import math
 from typing import Any
 
+import numpy as np
+
 from vmo_lib.formatting import format_money, format_number, format_percent, is_missing
 from vmo_lib.outputs.html import Html, figure, key_figures, pack_header, table
 
@@ -477,10 +479,50 @@ def risk_charts(review: Any) -> Html:
              f"below zero: {format_percent(f['prob_below_zero'], 1)}. Eight in ten outcomes lie between P10 "
              f"{format_money(f['risk_p10'], cur, compact=True)} and P90 {format_money(f['risk_p90'], cur, compact=True)}"
              f", around a P50 of {format_money(f['risk_p50'], cur, compact=True)}.")
+    words += " " + _likely_vs_simulated(review.expected.npv, sim, cur)
     hist = charts.npv_distribution_chart(sim, cur, reference=ref, reference_label=label)
     s_curve = charts.npv_s_curve(sim, cur, reference=ref, reference_label=label)
     return Html(f'<p class="vmo-risk-reach"><b>{html.escape(words)}</b></p>'
                 + figure(hist).html + figure(s_curve).html)
+
+
+def _likely_vs_simulated(expected_npv: float, sim: Any, currency: str) -> str:
+    """Why the expected NPV (every line at its likely value) and the simulated outcomes differ.
+
+    The expected NPV takes each line's *likely* figure; the simulation draws each line between its low
+    and high. Ranges that are not symmetric about the likely value (a benefit with more room below than
+    above, as most business cases state them) put the simulated mean below the expected NPV, sometimes
+    beyond P90. The sentence gives the simulated mean and the share of outcomes worse than the expected
+    NPV so the two figures on the page are read together.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from types import SimpleNamespace
+    >>> sim = SimpleNamespace(npv=np.array([-300.0, -200.0, -100.0, 0.0]))
+    >>> _likely_vs_simulated(-50.0, sim, "GBP")  # doctest: +NORMALIZE_WHITESPACE
+    'The expected NPV of −£50 takes every line at its likely value; the simulated outcomes average −£150
+    because the low–high ranges leave more room below the likely values than above: 75.0% of outcomes are
+    worse than the expected NPV.'
+    """
+    npv = np.asarray(sim.npv, dtype=float)
+    npv = npv[np.isfinite(npv)]
+    if not len(npv) or not math.isfinite(expected_npv):
+        return ""
+    mean, worse = float(npv.mean()), float(np.mean(npv < expected_npv))
+
+    def m(x: float) -> str:
+        return format_money(x, currency, compact=True)
+
+    if abs(mean - expected_npv) <= 0.02 * max(abs(expected_npv), 1.0):
+        why = "the low–high ranges sit about evenly around the likely values"
+    elif mean < expected_npv:
+        why = "the low–high ranges leave more room below the likely values than above"
+    else:
+        why = "the low–high ranges leave more room above the likely values than below"
+    return (f"The expected NPV of {m(expected_npv)} takes every line at its likely value; the simulated outcomes "
+            f"average {m(mean)} because {why}: {format_percent(worse, 1)} of outcomes are worse than the "
+            "expected NPV.")
 
 
 _STAGE_RULE = ("The uplift comes down as a case moves from outline case to live (proposed: the upper bound; "

@@ -387,7 +387,7 @@ def rag_table(lines: pd.DataFrame, currency: str = "", ax: Axes | None = None, t
 # risk (vmo_lib.analysis.risk)
 # --------------------------------------------------------------------------------------------------
 def tornado_chart(table: pd.DataFrame, currency: str = "", ax: Axes | None = None, title: str | None = None,
-                  max_bars: int = 12) -> Figure:
+                  max_bars: int = 12, base_label: str = "as planned") -> Figure:
     """Tornado of one-way sensitivities: NPV at the low and high setting of each driver.
 
     Parameters
@@ -399,6 +399,8 @@ def tornado_chart(table: pd.DataFrame, currency: str = "", ax: Axes | None = Non
     title : str, optional
     max_bars : int, default 12
         Largest swings shown.
+    base_label : str, default "as planned"
+        What the centre line is (the case pack's tornado is of the expected outlook: "expected NPV").
 
     Returns
     -------
@@ -433,7 +435,7 @@ def tornado_chart(table: pd.DataFrame, currency: str = "", ax: Axes | None = Non
     ax.set_yticks(y)
     ax.set_yticklabels([str(d) for d in t["driver"]])
     ax.xaxis.set_major_formatter(currency_formatter(currency))
-    ax.set_xlabel(f"NPV (solid line: as planned, {format_money(base, currency)}; dotted: zero)\n"
+    ax.set_xlabel(f"NPV (solid line: {base_label}, {format_money(base, currency)}; dotted: zero)\n"
                   "each driver: upper bar its low setting, lower bar its high setting")
     ax.set_title(title or "NPV sensitivity: each driver at its low and high setting (blue raises NPV)")
     style_axes(ax)

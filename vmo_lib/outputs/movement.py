@@ -279,11 +279,15 @@ def changes_table(frames: Mapping[str, pd.DataFrame], case_id: str | None = None
         else:
             what = str(r.detail)
             amount = ""
-        rows.append({"change": r.kind, "line": line or "–", "period": "" if is_missing(r.period) else r.period,
+        change = r.kind
+        if r.kind == "forecast revision" and (is_missing(r.forecast_change) or abs(r.forecast_change) <= mv.TOLERANCE):
+            change = "outlook moved"  # the expected total moved with this quarter's actuals, not a new forecast
+        rows.append({"change": change, "line": line or "–", "period": "" if is_missing(r.period) else r.period,
                      "what": what, "amount": amount})
     df = pd.DataFrame(rows)
-    note = (f"{_NOTE}Since {_e(qs[-2])}; amounts in {_e(cur)}. A forecast revision is a line whose expected "
-            "total (actuals, then forecast, else plan; undiscounted) or forecast total moved; the amount is the "
+    note = (f"{_NOTE}Since {_e(qs[-2])}; amounts in {_e(cur)}. A forecast revision is a line whose owner's "
+            "forecast total moved; 'outlook moved' a line whose expected total (actuals, then forecast, else plan; "
+            "undiscounted) moved with this quarter's actuals while its forecast stayed the same. The amount is the "
             "change of its expected total.</p>")
     return Html(table(df, max_rows=60).html + note)
 
@@ -334,12 +338,13 @@ def drift_table(frames: Mapping[str, pd.DataFrame], case_id: str | None = None, 
             if r is None:
                 cells.append('<td class="num">–</td>')
                 continue
-            start = f" from {r.expected_start}" if not is_missing(r.expected_start) and r.expected_start else " (none expected)"
+            start = f"from {r.expected_start}" if not is_missing(r.expected_start) and r.expected_start else "(none expected)"
             style = ' style="color:#c0392b;font-weight:600"' if r.slip else ""
             tip = ""
             if r.slip:
                 tip = f' title="{_e(_slip_text(r, cur), quote=True)}"'
-            cells.append(f'<td class="num"{style}{tip}>{_e(_m(r.expected_total, cur) + start)}</td>')
+            cells.append(f'<td class="num"{style}{tip}>{_e(_m(r.expected_total, cur))}'
+                         f'<span class="vmo-drift-start">{_e(start)}</span></td>')
         last = by_q.get(qs[-1])
         if last is not None and last.slipped_twice:
             n_flag += 1
@@ -566,9 +571,14 @@ def portfolio_chart(frames: Mapping[str, pd.DataFrame], currency: str | None = N
     return fig
 
 
-def portfolio_movement(frames: Mapping[str, pd.DataFrame] | None, quarter: str | None = None) -> Html:
+def portfolio_movement(frames: Mapping[str, pd.DataFrame] | None, quarter: str | None = None,
+                       totals: pd.DataFrame | None = None) -> Html:
     """The portfolio pack's block: approved, expected and realised value by quarter (per currency),
     with the basis stated; "first review on record" with one quarter.
+
+    ``totals`` (:attr:`vmo_lib.portfolio.review.PortfolioReview.totals`) adds, per currency, the review
+    quarter's figures on the portfolio's one basis (the headline), so the two sums of the latest quarter
+    are read together.
 
     Examples
     --------
@@ -590,6 +600,18 @@ def portfolio_movement(frames: Mapping[str, pd.DataFrame] | None, quarter: str |
              "(its own currency, discount date, rate and price base), added up per currency; not restated to "
              "the portfolio's one basis, so these sums are a trend, not the register's totals. Realised = "
              "benefits actually measured to date, undiscounted.</p>"]
+    if totals is not None and len(totals) and "restated" in totals:
+        for t in totals[totals["restated"]].to_dict(orient="records"):
+            cur = str(t["currency"])
+            last = p[p["currency"] == cur]
+            if not len(last):
+                continue
+            last = last.iloc[-1]
+            parts.append(f"{_NOTE}{_e(str(last['quarter']))} in {_e(cur)}: the sums below (approved "
+                         f"{_e(_m(last['approved_npv'], cur))}, expected {_e(_m(last['expected_npv'], cur))}) add up "
+                         "each case's figures on its own basis; on the portfolio's one basis, as in the headline, the "
+                         f"same cases are approved {_e(_m(t['approved_npv_pb'], cur))} and expected "
+                         f"{_e(_m(t['expected_npv_pb'], cur))}.</p>")
     for cur in sorted(set(p["currency"])):
         sub = p[p["currency"] == cur]
         if len(sub) >= 2:

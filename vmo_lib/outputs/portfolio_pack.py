@@ -6,6 +6,7 @@ none computes a figure.
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 from typing import Any
 
@@ -388,8 +389,26 @@ def portfolio_risk_section(review: Any, risk: Any = None) -> Html:
          "tone": "bad" if prob is not None and prob < 0.5 else "good"},
     ]) if getattr(risk, "target", None) is not None else Html("")
     d = shown["drivers"]
-    drivers = table(d, money=["expected NPV", "spread (sd)"], percent=["share of NPV variance",
-                                                                       "share of benefit variance"],
+    reg = getattr(review, "register", None)
+    likely = None
+    if reg is not None and "expected_npv_pb" in reg:
+        exp_pb = reg.set_index("case_id")["expected_npv_pb"]
+        d.insert(1, "expected NPV", d["case_id"].map(exp_pb))
+        simulated = set(risk.cases["case_id"])
+        likely = float(reg.loc[reg["case_id"].isin(simulated), "expected_npv_pb"].sum())
+    drivers = table(d, money=["expected NPV", "mean NPV (simulated)", "spread (sd)"],
+                    percent=["share of NPV variance", "share of benefit variance"],
                     currency=cur, compact=True, empty="No case to simulate.")
-    return Html(f"{card.html}<p>{e(shown['sentence'])}</p>{headline}"
+    why = ""
+    if likely is not None and math.isfinite(likely):
+        mean = float(head.loc["Total NPV", "mean"])
+        direction = "below" if mean < likely else "above"
+        why = (f'<p class="vmo-sub">The simulated mean total NPV ({e(format_money(mean, cur, compact=True))}) is '
+               f"{direction} the register's expected NPV of the same cases "
+               f"({e(format_money(likely, cur, compact=True))}): the expected NPV takes every line at its likely "
+               "value, the simulation draws it across its low–high range, and the ranges the cases state leave "
+               f"{'more room below the likely values than above' if mean < likely else 'more room above the likely values than below'}."
+               " Expected NPV is the figure the verdicts use; the simulation says how far from it the outcome may "
+               "land.</p>")
+    return Html(f"{card.html}<p>{e(shown['sentence'])}</p>{headline}{why}"
                 f'<p class="vmo-sub">The cases that drive the spread of the portfolio\'s NPV:</p>{drivers.html}')

@@ -402,8 +402,8 @@ def portfolio_risk_summary(risk: PortfolioRisk, top: int = 10) -> dict[str, pd.D
     dict
         ``"headline"``: a table with rows ``Total expected benefits`` and ``Total NPV`` and columns
         ``P10, P50, P90, mean`` (money on the basis); ``"drivers"``: the ``top`` cases by share of the NPV
-        variance (``case_id, expected NPV, spread (sd), share of NPV variance, share of benefit
-        variance``); ``"sentence"``: the chance of meeting the target in words, with the correlations
+        variance (``case_id, mean NPV (simulated), spread (sd), share of NPV variance, share of benefit
+        variance``; the mean is over the three-point ranges, not the likely values of the expected NPV); ``"sentence"``: the chance of meeting the target in words, with the correlations
         and what was left out.
     """
     s = risk.summary()
@@ -412,7 +412,7 @@ def portfolio_risk_summary(risk: PortfolioRisk, top: int = 10) -> dict[str, pd.D
          "P90": [s["benefits_p90"], s["npv_p90"]], "mean": [s["benefits_mean"], s["npv_mean"]]},
         index=pd.Index(["Total expected benefits", "Total NPV"], name=f"{risk.currency} on the portfolio basis"))
     d = risk.cases.head(top)
-    drivers = pd.DataFrame({"case_id": d["case_id"], "expected NPV": d["mean_npv"], "spread (sd)": d["sd_npv"],
+    drivers = pd.DataFrame({"case_id": d["case_id"], "mean NPV (simulated)": d["mean_npv"], "spread (sd)": d["sd_npv"],
                             "share of NPV variance": d["share_npv_variance"],
                             "share of benefit variance": d["share_benefit_variance"]}).reset_index(drop=True)
     if risk.target is None:
