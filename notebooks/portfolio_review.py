@@ -137,7 +137,7 @@ report.table(review.uplifts.rename(columns={"group": "case_type", "n": "cases"})
 from vmo_lib.history.store import load_frames  # noqa: E402
 from vmo_lib.outputs import accuracy as accuracy_blocks  # noqa: E402
 
-accuracy_blocks.accuracy_section(load_frames(history_file), review)
+accuracy_blocks.accuracy_section(load_frames(history_file), review, heading=False)
 
 # %% [markdown]
 # ## Appendix E: workbooks not loaded

@@ -229,3 +229,22 @@ def test_portfolio_pack_section(frames):
     h1 = accuracy_section(one)
     assert "Too few closed cases for any figure yet: 1 on record, at least 3 needed" in h1.html
     assert "Interval 95" not in h1.html
+
+
+def test_pack_section_does_not_repeat_appendix_c_and_fits_the_go_live_in_one_column(frames):
+    from types import SimpleNamespace
+
+    from vmo_lib.outputs.accuracy import accuracy_section
+    from vmo_lib.portfolio import reference_class
+
+    rep = A.accuracy_report(frames)
+    own = pd.DataFrame({"case_id": ["Z"], "case_type": ["IT: outsourcing"], "cost_ratio": [1.0],
+                        "benefit_ratio": [1.0], "schedule_ratio": [1.0]})
+    pooled = reference_class.reference_class_uplifts(own, learned=rep["learned"])
+    same = accuracy_section(frames, SimpleNamespace(history=own, uplifts=pooled)).html
+    assert "same figures as the reference class of Appendix C" in same
+    other = pooled.assign(ratio_p50=pooled["ratio_p50"] + 0.1)
+    differs = accuracy_section(frames, SimpleNamespace(history=own, uplifts=other)).html
+    assert "Appendix C" not in differs and differs.count("<table") == same.count("<table") + 1
+    # case A went live one period late (2026Q1 approved, 2026Q2 actual): one column says it
+    assert "2026Q1 → 2026Q2 (+1)" in same

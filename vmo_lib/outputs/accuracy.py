@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from vmo_lib.history import accuracy as acc
@@ -32,6 +33,21 @@ def _interval(r: Mapping[str, Any]) -> str:
 
 def _ratio(x: Any) -> Any:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 2)
+
+
+def _same_uplifts(a: pd.DataFrame | None, b: pd.DataFrame | None) -> bool:
+    """Two reference-class tables with the same groups, counts and P50/P80 ratios (to the cent)."""
+    if a is None or b is None or len(a) != len(b) or not len(a):
+        return False
+    key = ["group", "measure"]
+    cols = ["n", "ratio_p50", "ratio_p80"]
+    if not set(key + cols) <= set(a.columns) or not set(key + cols) <= set(b.columns):
+        return False
+    x = a.set_index(key)[cols].sort_index()
+    y = b.set_index(key)[cols].sort_index()
+    if not x.index.equals(y.index):
+        return False
+    return bool(np.allclose(x.to_numpy(float), y.to_numpy(float), rtol=0, atol=5e-3, equal_nan=True))
 
 
 def accuracy_section(frames: Mapping[str, pd.DataFrame] | None, review: Any = None, *,
@@ -73,11 +89,21 @@ def accuracy_section(frames: Mapping[str, pd.DataFrame] | None, review: Any = No
         f"Forecast bias: {rules['bias']}; no figure from fewer than {rules['min_forecasts']} forecasts.",
     ]).html)
     if len(closed):
-        shown = closed[["case_id", "case_status", "sponsor", "org_unit", "case_type", "currency", "approved_cost",
-                        "actual_cost", "cost_ratio", "approved_benefit", "actual_benefit", "benefit_ratio",
-                        "go_live_period", "actual_go_live_period", "slip_periods"]]
+        # one column per question, so the table fits a 1024 px screen and A4 landscape
+        shown = pd.DataFrame({
+            "case_id": closed["case_id"],
+            "sponsor_and_unit": [" · ".join(str(x) for x in (sp, ou) if not pd.isna(x) and str(x))
+                                 for sp, ou in zip(closed["sponsor"], closed["org_unit"], strict=True)],
+            "case_type": closed["case_type"], "currency": closed["currency"],
+            "approved_cost": closed["approved_cost"], "actual_cost": closed["actual_cost"],
+            "cost_ratio": closed["cost_ratio"], "approved_benefit": closed["approved_benefit"],
+            "actual_benefit": closed["actual_benefit"], "benefit_ratio": closed["benefit_ratio"],
+            "go_live_approved_to_actual": [f"{a} → {b} ({'' if pd.isna(n) else f'{int(n):+d}'})".replace(" ()", "")
+                                           for a, b, n in zip(closed["go_live_period"], closed["actual_go_live_period"],
+                                                              closed["slip_periods"], strict=True)],
+        })
         parts.append(table(shown, money=["approved_cost", "actual_cost", "approved_benefit", "actual_benefit"],
-                           currency="currency", digits={"cost_ratio": 2, "benefit_ratio": 2, "slip_periods": 0}).html)
+                           currency="currency", compact=True, digits={"cost_ratio": 2, "benefit_ratio": 2}).html)
     t = rep["accuracy"]
     if len(t) and (t["figure"] == acc.TOO_FEW).all():
         parts.append(f'<p class="vmo-empty">Too few closed cases for any figure yet: {len(closed)} on record, '
@@ -106,7 +132,14 @@ def accuracy_section(frames: Mapping[str, pd.DataFrame] | None, review: Any = No
         base = own if own is not None else pd.DataFrame()
         u = reference_class.reference_class_uplifts(base, learned=learned)
         n_own = 0 if base is None or not len(base) else int((~base["case_id"].isin(learned["case_id"])).sum())
-        parts.append(f'<p class="vmo-narrative">{e(f"Reference class with the learned ratios: {len(learned)} closed case(s) from the history pooled with {n_own} case(s) measured from today’s files; P50/P80 are quantiles of the empirical distribution of the pooled ratios (linear between order statistics).")}</p>')
+        intro = (f"Reference class with the learned ratios: {len(learned)} closed case(s) from the history pooled "
+                 f"with {n_own} case(s) measured from today’s files; P50/P80 are quantiles of the empirical "
+                 "distribution of the pooled ratios (linear between order statistics).")
+        if _same_uplifts(u, getattr(review, "uplifts", None)):
+            parts.append(f'<p class="vmo-narrative">{e(intro)} It gives the same figures as the reference class '
+                         "of Appendix C, which already counts these cases.</p>")
+            return Html("".join(parts))
+        parts.append(f'<p class="vmo-narrative">{e(intro)}</p>')
         parts.append(table(u.rename(columns={"group": "case_type", "n": "cases"}),
                            digits={"ratio_p50": 2, "ratio_p80": 2},
                            percent=["adjustment_p50", "adjustment_p80"]).html)
