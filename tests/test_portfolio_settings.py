@@ -184,6 +184,11 @@ def test_cases_in_delivery_and_live_are_committed_never_do_not_fund():
     tight = committed_selection(cases, "2026Q3", budget=9.0)
     assert tight.over_committed == [2027] and tight.selection.selected == [] and tight.committed == ["DEL", "LIV"]
     assert "above the budget in 2027" in tight.note
+    # why, by hand: P2 costs 4 in 2027 where 18 - 10 - (5 + 3) = 0 is left; P1, P3 chosen; DEL, LIV committed
+    why = cs.reasons()
+    assert why["P2"] == "needs 4 in 2027 where 0 is left after the committed and chosen cases"
+    assert why["P1"].startswith("chosen") and why["DEL"].startswith("in delivery or live")
+    assert tight.reasons()["P1"] == "needs 5 in 2027 where 0 is left after the committed and chosen cases"
 
 
 def test_a_budget_with_nothing_competing_for_it_funds_the_committed_cases_only():

@@ -329,7 +329,8 @@ def selection_table(review: Any) -> Html:
     d = sel.decisions.reset_index()
     titles = review.register.set_index("case_id")["title"]
     d["title"] = d["case_id"].map(titles)
-    cases = table(d[["case_id", "title", "status", "value", "decision"]].rename(columns={"value": "forward_NPV"}),
+    d["why"] = d["case_id"].map(sel.reasons(lambda x: format_money(x, cur, compact=True)))
+    cases = table(d[["case_id", "title", "status", "value", "decision", "why"]].rename(columns={"value": "forward_NPV"}),
                   money=["forward_NPV"], currency=cur)
     years = sel.budget.reset_index()
     years = years.rename(columns={years.columns[0]: "year"})

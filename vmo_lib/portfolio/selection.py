@@ -663,6 +663,52 @@ class CommittedSelection:
     def target_gap(self) -> float:
         return math.nan if self.benefit_target is None else float(self.benefit_target) - self.value
 
+    def reasons(self, money: Any = None) -> pd.Series:
+        """Why each case got its decision, in words (index ``case_id``), from the figures of the selection.
+
+        * committed: in delivery or live, its spend comes off the budget first;
+        * fund: must-do, or chosen for its forward value within what remained;
+        * do not fund: the first year its cost does not fit what is left after the committed and chosen
+          cases (cost against headroom), else its value is not positive, else a dependency or an exclusive
+          choice kept it out.
+
+        ``money`` formats an amount (default ``f"{x:,.0f}"``).
+
+        Examples
+        --------
+        >>> from vmo_lib.model import make_case
+        >>> mk = lambda i, st, c, v: make_case({"case_id": i, "status": st, "first_period": "2027Q1", "horizon": 2,
+        ...                                     "discount_rate": 0.0},
+        ...                                    costs=[{"line_id": "C1", "name": "Build", "amounts": [c, 0]}],
+        ...                                    benefits=[{"line_id": "B1", "name": "S", "amounts": [0, v]}])
+        >>> cs = committed_selection([mk("D", "in delivery", 8, 9), mk("A", "proposed", 10, 30),
+        ...                           mk("B", "approved", 6, 15)], "2026Q3", budget=15)
+        >>> cs.reasons()["A"]
+        'needs 10 in 2027 where 1 is left after the committed and chosen cases'
+        """
+        fmt = money or (lambda x: f"{x:,.0f}")
+        must = self.selection.table["must_do"] if "must_do" in self.selection.table else pd.Series(dtype=bool)
+        years = [y for y in self.budget.index if y in self.decisions.columns]
+        headroom = self.budget["headroom"] if "headroom" in self.budget else pd.Series(dtype=float)
+        out = {}
+        for cid, r in self.decisions.iterrows():
+            if r["decision"] == "committed":
+                out[cid] = "in delivery or live: its spend comes off the budget first"
+            elif r["decision"] == "fund":
+                out[cid] = ("must-do: funded whatever its value" if bool(must.get(cid, False))
+                            else "chosen: the most forward value the remaining budget buys")
+            else:
+                short = [(y, float(r[y]), float(headroom.get(y, math.inf))) for y in years
+                         if float(r[y]) > float(headroom.get(y, math.inf)) + 0.5]
+                if short:
+                    y, cost, left = short[0]
+                    out[cid] = f"needs {fmt(cost)} in {y} where {fmt(max(left, 0.0))} is left after the committed and chosen cases"
+                elif not float(r["value"]) > 0:
+                    out[cid] = "its forward value is not positive"
+                else:
+                    out[cid] = "a dependency or an exclusive choice keeps it out"
+        return pd.Series(out, name="why", dtype=object)
+
     def to_dict(self) -> dict[str, Any]:
         def num(v: float) -> float | None:
             return None if v is None or not math.isfinite(v) else float(v)
