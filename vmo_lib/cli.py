@@ -105,8 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _json_error(args, {"error": "invalid", "path": exc.path, "reason": str(exc),
                            "issues": exc.issues.to_dict(orient="records")})
         return EXIT_INVALID
-    except BatchError as exc:
-        print(f"vmo: {exc}", file=sys.stderr)
+    except BatchError as exc:  # names cases and files: shown as vmo_lib.commands.clean shows workbook text
+        from vmo_lib.commands import clean
+
+        print(f"vmo: {clean(exc)}", file=sys.stderr)
         return EXIT_BATCH
     except VmoError as exc:
         print(f"vmo: {exc}", file=sys.stderr)
