@@ -219,6 +219,29 @@ def test_a_killed_review_leaves_one_complete_run_and_no_process(kit, tmp_path, s
 
 
 @pytest.mark.slow
+def test_ctrl_c_at_the_terminal_while_cases_run_stops_them_with_one_line(kit, tmp_path):
+    # A terminal's Ctrl-C goes to the whole foreground process group, not only to `vmo review`: found
+    # before, every remaining case still ran (23 s after a Ctrl-C at 3 s) and 5-6 tracebacks were printed.
+    out, before = _last_quarter(kit, tmp_path)
+    old_id = json.loads((out / "manifest.json").read_text())["run_id"]
+    tag, pause = uuid.uuid4().hex, tmp_path / "paused"
+    proc = _start(kit, out, tag, pause="task-done", pause_file=pause)  # its own session: pgid == pid
+    _wait_for(pause.exists, what="the first pack to be back while the others run")
+    assert len(_tagged(tag)) >= 3
+
+    os.killpg(proc.pid, signal.SIGINT)
+    code = proc.wait(timeout=120)
+    err = proc.stderr.read()
+
+    _wait_for(lambda: not _tagged(tag), timeout=120, what="every process of the review to exit")
+    assert code == 130, err
+    assert [ln for ln in err.splitlines() if ln.strip()] == [
+        f"vmo: review stopped by SIGINT; {out} still holds the previous complete run"], err
+    assert _tree_digest(out) == before and _assert_one_complete_run(out) == old_id
+    assert [p.name for p in (out.parent / ".2026Q3.runs").iterdir()] == [old_id]  # no case ran on into it
+
+
+@pytest.mark.slow
 def test_a_review_killed_at_a_random_moment_leaves_one_complete_run(kit, tmp_path):
     out, before = _last_quarter(kit, tmp_path)
     old_id = json.loads((out / "manifest.json").read_text())["run_id"]
