@@ -60,7 +60,9 @@ Decisions
   the workbook cannot be read); two workbooks with the same id get a suffix from their file name.
 * **Kernels never collide.** Each kernel talks over ZMQ's IPC transport with its own absolute
   socket path (no TCP port race, no relative-path hang); a kernel that still fails to start is
-  retried once. Each cell has an execution timeout (``timeout`` seconds).
+  retried once. Each cell has an execution timeout (``timeout`` seconds). A kernel's own stdout and
+  stderr (ipykernel's log, not the notebook's output) go to a log beside its sockets, never to the
+  terminal of ``vmo review``; a kernel that fails to start names its last lines in the case's error.
 * **Reproducible.** The notebooks get ``seed``; nothing time-dependent goes into results.json
   (the manifest records run times separately).
 * Inputs are opened read-only and hashed before and after the run; a changed input is reported.
