@@ -90,26 +90,70 @@ class LabServer:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read() or b"{}")
 
-    def start_kernel(self, notebook: str, timeout: float = 120.0) -> str:
+    def start_kernel(self, notebook: str, timeout: float = 300.0, attempts: int = 3) -> str:
         """Start the ``python3`` kernel of ``notebook`` (a path under the root) as a session and
         wait until it answers; returns the kernel id.
 
         A page that then opens the notebook connects to this kernel instead of starting one.
+
+        Whether the kernel is alive is asked of the server, which owns its process — not inferred
+        from heartbeats: ``jupyter_client``'s ``wait_for_ready`` on a client without a kernel manager
+        declares "Kernel died before replying to kernel_info" when one heartbeat is not answered
+        within 1 s (``HBChannel.time_to_dead``), which a healthy kernel misses while it imports on a
+        loaded machine. A kernel that really died (the server lost it) is replaced, ``attempts``
+        times in all; ``timeout`` only bounds a hang, per attempt.
         """
+        problems = []
+        for attempt in range(1, attempts + 1):
+            session = self.api("POST", "/api/sessions", {
+                "path": notebook, "name": Path(notebook).name, "type": "notebook", "kernel": {"name": "python3"}},
+                timeout=timeout)
+            kernel_id = session["kernel"]["id"]
+            problem = self._wait_for_kernel(kernel_id, timeout)
+            if problem is None:
+                return kernel_id
+            problems.append(f"attempt {attempt}: kernel {kernel_id} {problem}")
+            with contextlib.suppress(urllib.error.URLError, OSError):  # a fresh session for the next attempt
+                self.api("DELETE", f"/api/sessions/{session['id']}", timeout=timeout)
+        log = self.log.read_text(errors="replace").splitlines()[-40:] if self.log.exists() else []
+        raise RuntimeError(f"the kernel of {notebook} did not start: " + "; ".join(problems)
+                           + f"\nlast lines of {self.log}:\n" + "\n".join(log))
+
+    def _kernel_state(self, kernel_id: str) -> str:
+        """The server's ``execution_state`` of the kernel; "gone" when it no longer lists it."""
+        try:
+            return str(self.api("GET", f"/api/kernels/{kernel_id}").get("execution_state"))
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return "gone"
+            raise
+
+    def _wait_for_kernel(self, kernel_id: str, timeout: float) -> str | None:
+        """None once the kernel answers ``kernel_info``; else what went wrong (died, or no answer)."""
+        from queue import Empty
+
         from jupyter_client import BlockingKernelClient
 
-        session = self.api("POST", "/api/sessions", {
-            "path": notebook, "name": Path(notebook).name, "type": "notebook", "kernel": {"name": "python3"}},
-            timeout=timeout)
-        kernel_id = session["kernel"]["id"]
         client = BlockingKernelClient(connection_file=str(self.home / "runtime" / f"kernel-{kernel_id}.json"))
         client.load_connection_file()
-        client.start_channels()
+        client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+        deadline = time.monotonic() + timeout
         try:
-            client.wait_for_ready(timeout=timeout)
+            while time.monotonic() < deadline:
+                client.kernel_info()
+                wait_until = time.monotonic() + 5
+                while time.monotonic() < wait_until:
+                    try:
+                        if client.get_shell_msg(timeout=1)["msg_type"] == "kernel_info_reply":
+                            return None  # (an answer to any of our requests)
+                    except Empty:
+                        continue
+                state = self._kernel_state(kernel_id)
+                if state in ("dead", "gone"):
+                    return f"died before answering (server: {state})"
+            return f"did not answer kernel_info within {timeout:g} s"
         finally:
             client.stop_channels()
-        return kernel_id
 
 
 def _private_state(home: Path) -> dict[str, str]:
@@ -141,7 +185,7 @@ def _private_state(home: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def jupyter_lab(root: Path, log: Path, timeout: float = 120.0) -> Iterator[LabServer]:
+def jupyter_lab(root: Path, log: Path, timeout: float = 300.0) -> Iterator[LabServer]:
     """Start JupyterLab on 127.0.0.1 with a random port and token; always stop it afterwards.
 
     The server runs with the interpreter of the test, in its own process group so that the kernels

@@ -327,7 +327,7 @@ def test_a_locked_history_stops_the_review_with_exit_2(folder, tmp_path):
     history = folder / "vmo-history.duckdb"
     backfill(folder, "2024Q1", "2024Q1", history)
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time, duckdb\ncon = duckdb.connect(sys.argv[1])\nprint('held', flush=True)\ntime.sleep(120)"),
+        "import sys, time, duckdb\ncon = duckdb.connect(sys.argv[1])\nprint('held', flush=True)\ntime.sleep(600)"),
         str(history)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"

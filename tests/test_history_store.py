@@ -160,7 +160,7 @@ def _previous_state(tmp_path: Path) -> tuple[Path, dict]:
 def test_kill_inside_the_transaction_leaves_the_history_as_before(tmp_path):
     path, before = _previous_state(tmp_path)
     marker = tmp_path / "in-transaction"
-    proc = _writer(path, {"VMO_TEST_HISTORY_PAUSE": "60", "VMO_TEST_HISTORY_MARKER": str(marker)})
+    proc = _writer(path, {"VMO_TEST_HISTORY_PAUSE": "600", "VMO_TEST_HISTORY_MARKER": str(marker)})
     _wait_for(marker, proc)  # the old 2026Q2 rows are deleted and the new ones inserted, not committed
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -197,17 +197,17 @@ def test_kill_at_a_random_moment_leaves_either_the_old_or_the_whole_new_quarter(
 def test_a_second_writer_waits_then_exits_naming_the_file(tmp_path):
     path, before = _previous_state(tmp_path)
     marker = tmp_path / "in-transaction"
-    holder = _writer(path, {"VMO_TEST_HISTORY_PAUSE": "60", "VMO_TEST_HISTORY_MARKER": str(marker)})
+    holder = _writer(path, {"VMO_TEST_HISTORY_PAUSE": "600", "VMO_TEST_HISTORY_MARKER": str(marker)})
     try:
         _wait_for(marker, holder)
         second = _writer(path, timeout=1.0)
-        out, err = second.communicate(timeout=60)
+        out, err = second.communicate(timeout=300)
         assert second.returncode != 0
         assert "HistoryLocked" in err and f"{path}: the history is locked by another process" in err
         assert "waited 1 s, nothing was written" in err
         # the CLI says the same in one line and exits 2
         cli = subprocess.run([sys.executable, "-m", "vmo_lib.cli", "history", "quarters", "--history", str(path),
-                              "--wait", "0.5"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+                              "--wait", "0.5"], capture_output=True, text=True, cwd=ROOT, timeout=300)
         assert cli.returncode == 2 and "Traceback" not in cli.stderr
         assert cli.stderr.startswith(f"vmo: {path}: the history is locked by another process")
     finally:
@@ -220,7 +220,7 @@ def test_a_second_writer_waits_then_exits_naming_the_file(tmp_path):
 def test_locked_error_is_raised_in_process_for_a_held_lock(tmp_path):
     path, _ = _previous_state(tmp_path)
     marker = tmp_path / "in-transaction"
-    holder = _writer(path, {"VMO_TEST_HISTORY_PAUSE": "60", "VMO_TEST_HISTORY_MARKER": str(marker)})
+    holder = _writer(path, {"VMO_TEST_HISTORY_PAUSE": "600", "VMO_TEST_HISTORY_MARKER": str(marker)})
     try:
         _wait_for(marker, holder)
         with pytest.raises(HistoryLocked, match="locked by another process"), open_history(path, timeout=0.2):
@@ -241,7 +241,7 @@ def test_a_newer_schema_is_refused_with_a_clear_message(tmp_path):
                 open_history(path, read_only=read_only):
             pass
     cli = subprocess.run([sys.executable, "-m", "vmo_lib.cli", "history", "runs", "--history", str(path)],
-                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert cli.returncode == 2 and "newer VMO Workbench" in cli.stderr and "Traceback" not in cli.stderr
 
 

@@ -60,7 +60,9 @@ Decisions
   the workbook cannot be read); two workbooks with the same id get a suffix from their file name.
 * **Kernels never collide.** Each kernel talks over ZMQ's IPC transport with its own absolute
   socket path (no TCP port race, no relative-path hang); a kernel that still fails to start is
-  retried once. Each cell has an execution timeout (``timeout`` seconds).
+  retried once. Each cell has an execution timeout (``timeout`` seconds). A kernel's own stdout and
+  stderr (ipykernel's log, not the notebook's output) go to a log beside its sockets, never to the
+  terminal of ``vmo review``; a kernel that fails to start names its last lines in the case's error.
 * **Reproducible.** The notebooks get ``seed``; nothing time-dependent goes into results.json
   (the manifest records run times separately).
 * Inputs are opened read-only and hashed before and after the run; a changed input is reported.
@@ -130,6 +132,7 @@ HISTORY_FILE = "history.pickle"
 
 _KERNEL = "python3"
 _CHROMIUM = "/usr/bin/chromium"
+_KERNEL_LOG = "kernel.log"  # a kernel's own stdout/stderr, in its socket folder
 _RETRY_MARKERS = ("Address already in use", "Kernel died before replying", "Kernel didn't respond",
                   "Kernel not responding")
 
@@ -252,7 +255,16 @@ class _Task:
 
 def _ipc_kernel_manager(sock_dir: str) -> type:
     """A kernel manager class whose kernels use IPC sockets under ``sock_dir`` (absolute, unique),
-    and that shuts a finished kernel down without interrupting it first.
+    write their own output to ``sock_dir/kernel.log`` (:data:`_KERNEL_LOG`), and that shuts a finished
+    kernel down without interrupting it first.
+
+    The kernel process's stdout and stderr are not the user's terminal: what a notebook prints goes to
+    the notebook (ipykernel redirects it), and what reaches the process's own streams is ipykernel's
+    log — including tracebacks of its shutdown races, e.g. ``ZMQError: Socket operation on non-socket``
+    when its control thread publishes "idle" after the IOPub socket was closed (seen on a loaded
+    machine, ipykernel 7.4). Inherited, they broke ``vmo review``'s promise of one line on stderr and
+    no raw traceback. The log's last lines go into the error of a kernel that fails to start or dies
+    (:func:`_execute`).
 
     ``KernelManager.shutdown_kernel`` always sends SIGINT before its shutdown request, even to an idle
     kernel. When the signal lands while ipykernel is still finishing the last shell message (after
@@ -276,7 +288,27 @@ def _ipc_kernel_manager(sock_dir: str) -> type:
                 return
             await super()._async_interrupt_kernel()
 
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            if "stdout" in kw or "stderr" in kw:
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+                return
+            with open(os.path.join(sock_dir, _KERNEL_LOG), "ab") as log:  # the child keeps its own copy
+                await super()._async_launch_kernel(kernel_cmd, stdout=log, stderr=log, **kw)
+
     return IpcKernelManager
+
+
+def _kernel_said(sock_dir: str, lines: int = 5) -> str:
+    """The last non-blank lines a kernel wrote to its own output (see :func:`_ipc_kernel_manager`)."""
+    try:
+        text = Path(sock_dir, _KERNEL_LOG).read_text(errors="replace")
+    except OSError:
+        return ""
+    return " | ".join([ln.strip() for ln in text.splitlines() if ln.strip()][-lines:])[-1000:]
+
+
+class _KernelFailed(RuntimeError):
+    """A kernel that could not start or died, with what it last wrote (``str`` is the whole text)."""
 
 
 def _execute(task: _Task, parameters: Mapping[str, Any], output: Path, cwd: Path) -> None:
@@ -298,6 +330,9 @@ def _execute(task: _Task, parameters: Mapping[str, Any], output: Path, cwd: Path
         except Exception as exc:  # a kernel that failed to start: retry once
             if attempt + 1 < attempts and any(m in str(exc) for m in _RETRY_MARKERS):
                 continue
+            said = _kernel_said(sock_dir)
+            if said:
+                raise _KernelFailed(f"{type(exc).__name__}: {exc} (the kernel's last output: {said})") from exc
             raise
         finally:
             shutil.rmtree(sock_dir, ignore_errors=True)
@@ -350,6 +385,8 @@ def _error_text(exc: BaseException) -> str:
 
     if isinstance(exc, papermill.PapermillExecutionError):
         return f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
+    if isinstance(exc, _KernelFailed):
+        return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -19,6 +19,7 @@ code  meaning
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -105,8 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _json_error(args, {"error": "invalid", "path": exc.path, "reason": str(exc),
                            "issues": exc.issues.to_dict(orient="records")})
         return EXIT_INVALID
-    except BatchError as exc:
-        print(f"vmo: {exc}", file=sys.stderr)
+    except BatchError as exc:  # names cases and files: shown as vmo_lib.commands.clean shows workbook text
+        from vmo_lib.commands import clean
+
+        print(f"vmo: {clean(exc)}", file=sys.stderr)
         return EXIT_BATCH
     except VmoError as exc:
         print(f"vmo: {exc}", file=sys.stderr)
@@ -120,11 +123,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:
+        if args.debug or exc.errno not in _CANNOT_WRITE:
+            return _internal_error(args, exc)
+        # an output (or input) the file system refuses: the user's to fix, not a bug (exit 2, issue 15)
+        print(f"vmo: {_written(exc.filename)}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a raw traceback
-        if args.debug:
-            raise
-        print(f"vmo: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
-        return EXIT_INTERNAL
+        return _internal_error(args, exc)
+
+
+#: errno values that mean the file system refused: permission, read-only, full, quota, file too large.
+_CANNOT_WRITE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _written(filename: object) -> str:
+    """The file an OSError names; for the temp file of vmo_lib.files' atomic writer, the file it was for."""
+    import re
+
+    if not filename:
+        return "a file"
+    folder, name = os.path.split(os.fsdecode(filename))  # type: ignore[arg-type]
+    m = re.fullmatch(r"\.(.+)\.[A-Za-z0-9_]+\.tmp", name)
+    return os.path.join(folder, m.group(1)) if m else os.path.join(folder, name)
+
+
+def _internal_error(args: argparse.Namespace, exc: BaseException) -> int:
+    if args.debug:
+        raise exc
+    print(f"vmo: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 def _print_issues(issues: object) -> None:

@@ -295,12 +295,27 @@ def table(df: Any, *, money: Iterable[str] = (), percent: Iterable[str] = (), cu
 
 
 # --- whole pages ---------------------------------------------------------------------------------------------
+#: Control characters and bidirectional overrides/isolates (U+202E...): text that can reorder or hide
+#: what a reader sees. A file name is not workbook text (which the reader cleans on loading): a page
+#: showing one drops them (issue 15: ``CRM\u202exslx.xlsx`` reached the review index and failure page).
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+                        "\u2066-\u2069\ufeff]")
+
+
+def _visible(value: Any) -> Any:
+    """Jinja's ``finalize``: every string a page template prints, without :data:`_INVISIBLE` characters."""
+    if isinstance(value, str) and _INVISIBLE.search(value):
+        cleaned = _INVISIBLE.sub("", value)
+        return type(value)(cleaned) if hasattr(value, "__html__") else cleaned  # Markup stays Markup
+    return value
+
+
 def _jinja_env():
     import jinja2
 
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
                               autoescape=True, undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, lstrip_blocks=True)
+                              trim_blocks=True, lstrip_blocks=True, finalize=_visible)
 
 
 _EXPORTERS: dict[bool, Any] = {}
