@@ -81,7 +81,7 @@ from vmo_lib.intake.template import (
 from vmo_lib.intake.validation import ISSUE_COLUMNS, amount_issues, typical_amount
 from vmo_lib.intake.workbook import sanitise_grid
 from vmo_lib.model import FLOW_COLUMNS, BusinessCase, normalise_flows
-from vmo_lib.periods import parse_period, period_label, review_period
+from vmo_lib.periods import canonical_period, is_financial_year, parse_period, review_period
 from vmo_lib.schema import EVIDENCE_STATUSES
 
 __all__ = [
@@ -156,11 +156,23 @@ _TINY = 1e-12
 # which lines a return asks for
 # --------------------------------------------------------------------------------------------------
 def _period_t(case: BusinessCase, period: object) -> tuple[str, int]:
+    """The case's label and offset of ``period``: a label of the case's length and form; for a yearly
+    case a quarter (``--as-of 2026Q3``) means the year a review as of it covers
+    (:func:`vmo_lib.periods.review_period`: the last year, or financial year, ended by then)."""
+    length, first = case.period_length, case.meta.get("first_period")
     try:
-        y, i = parse_period(period, case.period_length)
+        label = canonical_period(period, length)
     except ValueError as exc:
-        raise WorkbookError(f"period {period!r}", f"{exc}") from None
-    label = period_label(y, i, case.period_length)
+        try:
+            if length != "year":
+                raise
+            label = review_period(canonical_period(period, "quarter"), length, like=first)
+        except ValueError:
+            raise WorkbookError(f"period {period!r}", f"{exc}") from None
+    if length == "year" and is_financial_year(label) != is_financial_year(first):
+        what = "a UK financial year" if is_financial_year(first) else "a calendar year"
+        raise WorkbookError(f"period {period!r}", f"expected {what} such as {first} (the case's first period), "
+                                                  f"got {period!r}")
     return label, case.t_of(label)
 
 
