@@ -261,3 +261,25 @@ def test_review_of_a_financial_year_case_shows_fy_labels_and_records_history(tmp
     # the review's own figures agree with vmo status (one review)
     r = review_case(load_case(path, as_of="2026Q3"), "2026Q3", iterations=0)
     assert r.status.expected_npv == 380.0
+
+
+def test_cli_actuals_form_on_a_financial_year_case_names_the_year(tmp_path, capsys):
+    path = write_case_workbook(fy_case(), tmp_path / "FY-1.xlsx")
+    capsys.readouterr()
+    assert main(["actuals-form", str(path), str(tmp_path / "r.xlsx"), "--as-of", "2026Q3"]) == 0
+    out = capsys.readouterr().out
+    assert "due for FY-1 in FY2025-26" in out
+    assert openpyxl.load_workbook(tmp_path / "r.xlsx")["Return"]["B3"].value == "FY2025-26"
+
+
+def test_a_return_stamped_with_a_quarter_on_a_yearly_case_is_a_bad_period(tmp_path):
+    from vmo_lib.intake.returns import check_returns
+
+    case = fy_case()
+    form = write_actuals_form(case, "FY2025-26", tmp_path / "r.xlsx")
+    wb = openpyxl.load_workbook(form)
+    wb["Return"]["B3"] = "2026Q1"
+    wb.save(form)
+    issues = check_returns(case, [form], "2026Q3")
+    row = issues[(issues["rule"] == "return.bad_period") & (issues["cell"] == "B3")]
+    assert len(row) == 1 and "'2026Q1' is not a year label such as FY2023-24" in row.iloc[0]["message"]

@@ -102,6 +102,7 @@ __all__ = [
     "merge_returns",
     "read_return",
     "validate_return",
+    "return_period",
     "returns_folder",
     "write_actuals_form",
 ]
@@ -178,16 +179,17 @@ _TINY = 1e-12
 # --------------------------------------------------------------------------------------------------
 # which lines a return asks for
 # --------------------------------------------------------------------------------------------------
-def _period_t(case: BusinessCase, period: object) -> tuple[str, int]:
+def _period_t(case: BusinessCase, period: object, quarter_ok: bool = True) -> tuple[str, int]:
     """The case's label and offset of ``period``: a label of the case's length and form; for a yearly
     case a quarter (``--as-of 2026Q3``) means the year a review as of it covers
-    (:func:`vmo_lib.periods.review_period`: the last year, or financial year, ended by then)."""
+    (:func:`vmo_lib.periods.review_period`: the last year, or financial year, ended by then), unless
+    ``quarter_ok`` is False (a return's own labels must be the case's)."""
     length, first = case.period_length, case.meta.get("first_period")
     try:
         label = canonical_period(period, length)
     except ValueError as exc:
         try:
-            if length != "year":
+            if length != "year" or not quarter_ok:
                 raise
             label = review_period(canonical_period(period, "quarter"), length, like=first)
         except ValueError:
@@ -197,6 +199,18 @@ def _period_t(case: BusinessCase, period: object) -> tuple[str, int]:
         raise WorkbookError(f"period {period!r}", f"expected {what} such as {first} (the case's first period), "
                                                   f"got {period!r}")
     return label, case.t_of(label)
+
+
+def return_period(case: BusinessCase, period: object) -> str:
+    """The period a return for ``period`` reports, as the case labels it: ``period`` itself, or for a
+    yearly case given a quarter, the year a review as of that quarter covers.
+
+    >>> from vmo_lib.model import make_case
+    >>> c = make_case({"first_period": "FY2024-25", "period_length": "year", "horizon": 4})
+    >>> return_period(c, "2026Q3"), return_period(c, "2025/26")
+    ('FY2025-26', 'FY2025-26')
+    """
+    return _period_t(case, period)[0]
 
 
 def due_lines(case: BusinessCase, period: object) -> list[dict[str, Any]]:
@@ -893,7 +907,7 @@ def _merge(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], as_of: o
                                  f"this return is for case {stamp['case_id']!r}, not {case.case_id!r}"))
             continue
         try:
-            label, t_stamp = _period_t(case, stamp["period"])
+            label, t_stamp = _period_t(case, stamp["period"], quarter_ok=False)
         except WorkbookError:
             issues.append(_issue(p, PERIOD_CELL, "period", "return.bad_period",
                                  f"period {stamp['period']!r} is not a {case.period_length} label such as "
@@ -1109,7 +1123,7 @@ def _revised_forecasts(case: BusinessCase, p: Path, table: pd.DataFrame | None, 
             bad("line_id", "return.unknown_line", f"line id {r.line_id!r} is not a line of case {case.case_id}")
             continue
         try:
-            plabel, t = _period_t(case, r.period)
+            plabel, t = _period_t(case, r.period, quarter_ok=False)
         except WorkbookError:
             bad("period", "return.bad_period", f"period {r.period!r} is not a {case.period_length} label")
             continue
