@@ -185,9 +185,7 @@ _GUIDE_CONVENTIONS = (
     ("Yellow cells", "Cells for your input. Headers marked 'required' (row 3) must be filled for every line; "
                      "pick enumerations from the drop-downs; select a cell to see its guidance."),
     ("Periods", "Period 0 is the First period on the Case sheet and is not discounted. Quarters are labelled 2026Q1, "
-                "calendar years 2026, UK financial years (1 April to 31 March) FY2025-26: a case whose First period "
-                "is a financial year runs in financial years, and every period label of it is one (FY2026-27, ...; "
-                "2025-26 and 2025/26 are read as FY2025-26). The period columns of Costs and Benefits run from the First period for Horizon periods, "
+                "years 2026. The period columns of Costs and Benefits run from the First period for Horizon periods, "
                 "without gaps."),
     ("Discounting", "The annual discount rate r becomes a per-period rate by compounding: (1+r)^(1/4)-1 for quarters, "
                     "never r/4. NPV = v0 + Excel's NPV(rate, v1..vn), because Excel discounts its first value. "
