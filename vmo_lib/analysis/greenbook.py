@@ -304,7 +304,7 @@ def financial_year_shares(period: object, length: str) -> list[tuple[str, float]
     ([('2026-27', 1.0)], [('2025-26', 0.25), ('2026-27', 0.75)])
     """
     year, _ = periods.parse_period(period, length)
-    if length == "quarter":
+    if length == "quarter" or periods.is_financial_year(period):  # a financial year (FY2025-26) is itself
         return [(financial_year(period, length), 1.0)]
     return [(_fy_label(year - 1), 0.25), (_fy_label(year), 0.75)]
 

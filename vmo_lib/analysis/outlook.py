@@ -74,7 +74,7 @@ def review_period(case: BusinessCase, as_of: object) -> str:
     >>> review_period(make_case({"first_period": "2026Q1", "horizon": 3}), "2026-q3")
     '2026Q3'
     """
-    return periods.review_period(as_of, case.period_length)
+    return periods.review_period(as_of, case.period_length, like=case.meta.get("first_period"))
 
 
 def known_at(case: BusinessCase, as_of: object) -> BusinessCase:

@@ -273,7 +273,7 @@ def _target(case: BusinessCase, line: Mapping[str, Any], plan: np.ndarray) -> tu
     except ValueError:  # not a date: the plan's own ramp-up end stands in
         d = None
     if d is not None:
-        t = case.t_of(periods.period_of_date(d, case.period_length))
+        t = case.t_of(periods.period_of_date(d, case.period_length, like=case.meta.get("first_period")))
         if 0 <= t < case.horizon and abs(plan[t]) > _TINY:
             return t, "target date"
     end = ramp_end(plan)

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from vmo_lib.commands import clean, one_workbook
     from vmo_lib.errors import UsageError
     from vmo_lib.intake.loader import load_case
-    from vmo_lib.intake.returns import due_lines, write_actuals_form
+    from vmo_lib.intake.returns import due_lines, return_period, write_actuals_form
     from vmo_lib.intake.validation import resolve_as_of
 
     try:
@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     case = load_case(one_workbook(args.case, "actuals-form"), as_of=as_of)
     path = write_actuals_form(case, as_of, args.out)
     due = due_lines(case, as_of)
+    as_of = return_period(case, as_of)  # a yearly case: the year that review covers (2025, FY2025-26)
     # the form also lists every cost line open for spend the plan did not expect (a plan of 0 this period)
     open_lines = sum(1 for r in due if r["kind"] == "cost" and not (r.get("plan") or 0) and not (r.get("forecast") or 0))
     n = len(due) - open_lines

@@ -26,8 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
          "vmo template templates/business_case.xlsx --force   # replace an existing file"])
     p.add_argument("path", type=Path, metavar="OUT.xlsx", help="the workbook to write, e.g. my_case.xlsx")
     p.add_argument("--first-period", metavar="PERIOD", default=None,
-                   help="period 0 of the appraisal: a quarter such as 2026Q1, or a year such as 2026 with "
-                        "--period year (default 2026Q1)")
+                   help="period 0 of the appraisal: a quarter such as 2026Q1, or a year such as 2026 (or a "
+                        "UK financial year such as FY2025-26) with --period year (default 2026Q1)")
     p.add_argument("--period", choices=schema.PERIOD_LENGTHS, default=None,
                    help="period length: quarter or year (default quarter)")
     p.add_argument("--horizon", type=int, metavar="N", default=None,

@@ -64,7 +64,7 @@ def quarter_range(first: object, last: object) -> list[str]:
 
 def later_actuals(case: BusinessCase, quarter: object) -> pd.DataFrame:
     """The case's actual flows for periods after the review period of ``quarter``."""
-    tau = case.t_of(review_period(quarter, case.period_length))
+    tau = case.t_of(review_period(quarter, case.period_length, like=case.meta.get("first_period")))
     f = case.flows
     return f[(f["scenario"] == "actual") & (f["t"] > tau)]
 
@@ -283,7 +283,7 @@ def backfill(folder: str | os.PathLike[str], first: object, last: object, histor
             except (ValidationError, WorkbookError, VmoError) as exc:
                 result["failed"].append({"quarter": q, "path": str(p), "error": str(exc).splitlines()[0]})
                 continue
-            if case.t_of(review_period(q, case.period_length)) < 0:
+            if case.t_of(review_period(q, case.period_length, like=case.meta.get("first_period"))) < 0:
                 continue  # the case had not started by then
             review = review_case(case_upto(case, q), q, seed=seed)
             parts.append(records_from_review(review))

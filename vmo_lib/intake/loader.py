@@ -411,8 +411,8 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
         if sheet == "Actuals":  # identical repeats are a warning; keep the first
             usable &= ~duplicate_rows(d)[0]
             if checked.as_of:  # actuals after the review date (an earlier quarter reviewed later): left out
-                usable &= t <= period_offset(review_period(checked.as_of, meta["period_length"]),
-                                             meta["first_period"], meta["period_length"])
+                rp = review_period(checked.as_of, meta["period_length"], like=meta["first_period"])
+                usable &= t <= period_offset(rp, meta["first_period"], meta["period_length"])
         idx = np.nonzero(usable)[0]
         scen = scenario if scenario else np.array([f"rebaseline:{v}" for v in d["version"][idx]], dtype=object)
         add_flows(d["line_id"][idx], d["kind"][idx], d["period"][idx], t[idx], scen, amount[idx],

@@ -60,8 +60,10 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -81,8 +83,8 @@ from vmo_lib.intake.template import (
 from vmo_lib.intake.validation import ISSUE_COLUMNS, amount_issues, typical_amount
 from vmo_lib.intake.workbook import sanitise_grid
 from vmo_lib.model import FLOW_COLUMNS, BusinessCase, normalise_flows
-from vmo_lib.periods import parse_period, period_label, review_period
-from vmo_lib.schema import EVIDENCE_STATUSES
+from vmo_lib.periods import canonical_period, is_financial_year, parse_period, review_period
+from vmo_lib.schema import COST_CATEGORIES, EVIDENCE_STATUSES
 
 __all__ = [
     "FORECAST_COLUMNS",
@@ -91,6 +93,8 @@ __all__ = [
     "HEADER_ROW",
     "RETURN_COLUMNS",
     "RETURNS_SUFFIX",
+    "UNPLANNED_COLUMNS",
+    "UNPLANNED_SHEET",
     "check_returns",
     "due_lines",
     "find_returns",
@@ -98,6 +102,7 @@ __all__ = [
     "merge_returns",
     "read_return",
     "validate_return",
+    "return_period",
     "returns_folder",
     "write_actuals_form",
 ]
@@ -141,6 +146,25 @@ FORECAST_COLUMNS: dict[str, tuple[str, float, bool]] = {
     "revised": ("Revised forecast", 14, True),
     "comment": ("Comment", 40, True),
 }
+#: The unplanned-cost sheet of a return: spend on something the case has no cost line for, one new line per
+#: row (every column is typed by the owner; the reason is required).
+UNPLANNED_SHEET = "Unplanned"
+UNPLANNED_COLUMNS: dict[str, tuple[str, float, bool]] = {
+    "line_id": ("New line id", 10, True),
+    "name": ("Cost line", 30, True),
+    "category": ("Category", 10, True),
+    "owner": ("Owner", 18, True),
+    "amount": ("Actual amount", 14, True),
+    "reason": ("Reason it was not planned", 40, True),
+    "comment": ("Comment", 30, True),
+    "evidence": ("Evidence", 13, True),
+    "evidence_source": ("Evidence source", 24, True),
+}
+#: Input rows laid out on the Unplanned sheet (more may be typed below them).
+UNPLANNED_ROWS = 20
+_UCOL = {k: i + 1 for i, k in enumerate(UNPLANNED_COLUMNS)}
+_ULETTER = {k: chr(64 + i) for k, i in _UCOL.items()}
+_NEW_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")  # the workbook's line-id rule
 _FCOL = {k: i + 1 for i, k in enumerate(FORECAST_COLUMNS)}
 _FLETTER = {k: chr(64 + i) for k, i in _FCOL.items()}
 _COL = {k: i + 1 for i, k in enumerate(RETURN_COLUMNS)}
@@ -155,23 +179,50 @@ _TINY = 1e-12
 # --------------------------------------------------------------------------------------------------
 # which lines a return asks for
 # --------------------------------------------------------------------------------------------------
-def _period_t(case: BusinessCase, period: object) -> tuple[str, int]:
+def _period_t(case: BusinessCase, period: object, quarter_ok: bool = True) -> tuple[str, int]:
+    """The case's label and offset of ``period``: a label of the case's length and form; for a yearly
+    case a quarter (``--as-of 2026Q3``) means the year a review as of it covers
+    (:func:`vmo_lib.periods.review_period`: the last year, or financial year, ended by then), unless
+    ``quarter_ok`` is False (a return's own labels must be the case's)."""
+    length, first = case.period_length, case.meta.get("first_period")
     try:
-        y, i = parse_period(period, case.period_length)
+        label = canonical_period(period, length)
     except ValueError as exc:
-        raise WorkbookError(f"period {period!r}", f"{exc}") from None
-    label = period_label(y, i, case.period_length)
+        try:
+            if length != "year" or not quarter_ok:
+                raise
+            label = review_period(canonical_period(period, "quarter"), length, like=first)
+        except ValueError:
+            raise WorkbookError(f"period {period!r}", f"{exc}") from None
+    if length == "year" and is_financial_year(label) != is_financial_year(first):
+        what = "a UK financial year" if is_financial_year(first) else "a calendar year"
+        raise WorkbookError(f"period {period!r}", f"expected {what} such as {first} (the case's first period), "
+                                                  f"got {period!r}")
     return label, case.t_of(label)
+
+
+def return_period(case: BusinessCase, period: object) -> str:
+    """The period a return for ``period`` reports, as the case labels it: ``period`` itself, or for a
+    yearly case given a quarter, the year a review as of that quarter covers.
+
+    >>> from vmo_lib.model import make_case
+    >>> c = make_case({"first_period": "FY2024-25", "period_length": "year", "horizon": 4})
+    >>> return_period(c, "2026Q3"), return_period(c, "2025/26")
+    ('FY2025-26', 'FY2025-26')
+    """
+    return _period_t(case, period)[0]
 
 
 def due_lines(case: BusinessCase, period: object) -> list[dict[str, Any]]:
     """The lines a return for ``period`` asks for, with what the form shows about each.
 
-    Every cost line is listed (planned in the period or not: unplanned spend on any line can be
-    reported); a benefit line is due when its plan in force or its forecast for the period is not
-    zero, and a benefit with a KPI also in every period from the one it fell due (first planned
-    amount, else go-live), so KPI-only benefits are measured. Lines that already have an actual for
-    the period in the case are left out.
+    Every open line is listed, planned in the period or not: every cost line (unplanned spend on any
+    line can be reported; spend on a line the case does not have goes on the return's Unplanned
+    sheet); a benefit line while its plan in force or its forecast for the period *or any later
+    period* is not zero (a benefit may come early, or between planned periods), and a benefit with a
+    KPI also in every period from the one it fell due (first planned amount, else go-live), so
+    KPI-only benefits are measured. A benefit whose plan and forecast have ended (nothing from this
+    period on) is closed and left out, as are lines that already have an actual for the period.
 
     Returns
     -------
@@ -196,6 +247,8 @@ def due_lines(case: BusinessCase, period: object) -> list[dict[str, Any]]:
     plan = case.matrix(case.current_baseline)
     f = case.flows
     fc = f[(f["scenario"] == "forecast") & (f["t"] == t)].groupby("line_id")["amount"].sum(min_count=1)
+    later = f[(f["scenario"] == "forecast") & (f["t"] >= t) & (f["amount"].abs() > _TINY)]
+    open_by_forecast = set(later["line_id"])
     act = f[(f["scenario"] == "actual") & (f["t"] == t)]
     reported = set(act.loc[act["amount"].notna() | act["kpi_value"].notna(), "line_id"])
     kpis = f[(f["scenario"] == "actual") & (f["t"] < t) & f["kpi_value"].notna()].sort_values("t")
@@ -209,6 +262,7 @@ def due_lines(case: BusinessCase, period: object) -> list[dict[str, Any]]:
         row = plan.loc[lid].to_numpy()
         p, fcv = float(row[t]), fc.get(lid, math.nan)
         due = abs(p) > _TINY or (not _isnan(fcv) and abs(fcv) > _TINY) or ln.kind == "cost"
+        due = due or bool(np.any(np.abs(row[t:]) > _TINY)) or lid in open_by_forecast  # still open later
         if ln.kind == "benefit" and not _blank(ln.kpi):
             nz = np.flatnonzero(np.abs(row) > _TINY)
             due = due or t >= (int(nz[0]) if len(nz) else go_live)
@@ -331,6 +385,7 @@ def write_actuals_form(case: BusinessCase, period: object, path: str | os.PathLi
     ws.protection.formatColumns = False
     ws.protection.formatRows = False
     _write_forecast_sheet(wb.create_sheet(FORECAST_SHEET), case, label)
+    _write_unplanned_sheet(wb.create_sheet(UNPLANNED_SHEET), case, label)
     return save_workbook(wb, out)
 
 
@@ -400,6 +455,45 @@ def _write_forecast_sheet(ws: Any, case: BusinessCase, label: str) -> None:
         number.add(f"{_FLETTER['revised']}{first}:{_FLETTER['revised']}{first + len(rows) - 1}")
     ws.freeze_panes = ws.cell(first, 1)
     ws.protection.sheet = True
+
+
+def _write_unplanned_sheet(ws: Any, case: BusinessCase, label: str) -> None:
+    """The unplanned-cost sheet: blank yellow rows for spend on something the case has no line for."""
+    ids = ", ".join(str(x) for x in case.lines["line_id"])
+    ws["A1"] = f"Unplanned cost lines in {label}"
+    ws["A1"].font = Font(bold=True, size=14, color="1F4E78")
+    _put_text(ws["A2"], (
+        f"Spend in {label} on something the case has no cost line for: one row per new line, with a new line id "
+        f"(not one of the case's: {ids}), what it is, capex or opex, who owns it, the amount spent and why it "
+        "was not planned (required). It counts in the case's actual spend and is flagged as unplanned with its "
+        "reason; the case workbook is not edited. Spend on an existing line goes on the Return sheet."))
+    ws["A2"].alignment = Alignment(wrap_text=True, vertical="top")
+    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=len(UNPLANNED_COLUMNS))
+    ws.row_dimensions[2].height = 60
+    for key, (header, width, _) in UNPLANNED_COLUMNS.items():
+        c = ws.cell(HEADER_ROW, _UCOL[key], header)
+        c.font = Font(bold=True, color="FFFFFF")
+        c.fill = PatternFill("solid", fgColor="BF8F00")
+        c.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
+        ws.column_dimensions[_ULETTER[key]].width = width
+    first, last = HEADER_ROW + 1, HEADER_ROW + UNPLANNED_ROWS
+    for r in range(first, last + 1):
+        for key in UNPLANNED_COLUMNS:
+            cell = ws.cell(r, _UCOL[key])
+            cell.border = _BORDER
+            cell.fill = _INPUT_FILL
+            cell.number_format = "#,##0.00" if key == "amount" else "@"
+    category = DataValidation(type="list", formula1='"' + ",".join(COST_CATEGORIES) + '"', allow_blank=True,
+                              showErrorMessage=True, error="Pick capex (one-off build) or opex (running cost).")
+    evidence = DataValidation(type="list", formula1='"' + ",".join(EVIDENCE_STATUSES) + '"', allow_blank=True,
+                              showErrorMessage=True, error="Pick measured, estimated or owner's claim.")
+    number = DataValidation(type="decimal", operator="between", formula1="0", formula2="1000000000000",
+                            allow_blank=True, showErrorMessage=True,
+                            error="Enter the amount spent as a positive number, or leave the row blank.")
+    for dv, key in ((category, "category"), (evidence, "evidence"), (number, "amount")):
+        ws.add_data_validation(dv)
+        dv.add(f"{_ULETTER[key]}{first}:{_ULETTER[key]}{last}")
+    ws.freeze_panes = ws.cell(first, 1)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -473,6 +567,9 @@ def read_return(path: str | os.PathLike[str]) -> tuple[dict[str, Any], pd.DataFr
         fgrid = ([list(r) for r in wb[FORECAST_SHEET].iter_rows(min_row=1, max_col=len(FORECAST_COLUMNS),
                                                                  values_only=True)]
                  if FORECAST_SHEET in wb.sheetnames else None)
+        ugrid = ([list(r) for r in wb[UNPLANNED_SHEET].iter_rows(min_row=1, max_col=len(UNPLANNED_COLUMNS),
+                                                                  values_only=True)]
+                 if UNPLANNED_SHEET in wb.sheetnames else None)
     finally:
         wb.close()
     uncalculated = _uncalculated_formulas(p)
@@ -524,6 +621,7 @@ def read_return(path: str | os.PathLike[str]) -> tuple[dict[str, Any], pd.DataFr
     out = pd.DataFrame(rows, columns=cols).astype(object)
     out = out.where(out.notna(), None)
     out.attrs["forecast"] = _read_forecast_sheet(p, fgrid, issues)
+    out.attrs["unplanned"] = _read_unplanned_sheet(p, ugrid, issues)
     return stamp, out, issues
 
 
@@ -535,7 +633,8 @@ def _uncalculated_formulas(path: Path) -> dict[str, list[str]]:
 
     try:
         with zipfile.ZipFile(path) as zf:
-            return {k: v for k, v in scan_formula_cells(zf, [FORM_SHEET, FORECAST_SHEET])[0].items() if v}
+            return {k: v for k, v in scan_formula_cells(zf, [FORM_SHEET, FORECAST_SHEET, UNPLANNED_SHEET])[0].items()
+                    if v}
     except (zipfile.BadZipFile, OSError):
         return {}
 
@@ -565,6 +664,40 @@ def _read_forecast_sheet(p: Path, fgrid: list[list[Any]] | None, issues: list[di
         rows.append({"row": r, "line_id": _text(at(r, _FCOL["line_id"])), "period": _text(at(r, _FCOL["period"])),
                      "amount": v, "comment": _text(at(r, _FCOL["comment"]))})
     return pd.DataFrame(rows, columns=cols)
+
+
+def _read_unplanned_sheet(p: Path, ugrid: list[list[Any]] | None, issues: list[dict[str, Any]]) -> pd.DataFrame:
+    """The rows typed on a return's Unplanned sheet: ``row`` and every key of :data:`UNPLANNED_COLUMNS` (text
+    stripped, the amount as typed); rows left blank are skipped. An absent sheet (a return written before it)
+    gives no rows."""
+    cols = ["row", *UNPLANNED_COLUMNS]
+    if not ugrid:
+        return pd.DataFrame(columns=cols)
+    grid, invisible = sanitise_grid(ugrid)
+    for cell, codes in invisible:
+        issues.append({**_issue(p, cell, "", "text.invisible_characters",
+                                f"removed invisible or control characters {', '.join(codes)} from the text; expected "
+                                "plain text: check the cell reads as intended", severity="warning"),
+                       "sheet": UNPLANNED_SHEET})
+
+    def at(r: int, c: int) -> Any:
+        return grid[r - 1][c - 1] if r - 1 < len(grid) and c - 1 < len(grid[r - 1]) else None
+
+    headers = [_text(at(HEADER_ROW, _UCOL[k])) for k in UNPLANNED_COLUMNS]
+    expected = [h for h, _, _ in UNPLANNED_COLUMNS.values()]
+    if headers != expected:
+        issues.append({**_issue(p, f"{HEADER_ROW}:{HEADER_ROW}", "header", "return.layout",
+                                f"the Unplanned sheet's header row was changed; expected {', '.join(expected)}"),
+                       "sheet": UNPLANNED_SHEET})
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for r in range(HEADER_ROW + 1, len(grid) + 1):
+        vals = {k: at(r, _UCOL[k]) for k in UNPLANNED_COLUMNS}
+        if all(_blank(v) for v in vals.values()):
+            continue
+        rows.append({"row": r, **{k: (v if k == "amount" else _text(v)) for k, v in vals.items()}})
+    out = pd.DataFrame(rows, columns=cols).astype(object)
+    return out.where(out.notna(), None)
 
 
 def _text(v: Any) -> str | None:
@@ -615,8 +748,11 @@ def merge_returns(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], a
     -------
     BusinessCase
         A copy with the returns' actuals added and ``meta["actuals_returns"]``: one entry per
-        return (``file``, ``period``, ``rows``); the returns' warnings (cleaned text, implausible
-        amounts) are added to ``issues``. The case itself is unchanged; with no paths it is
+        return (``file``, ``period``, ``rows``, ``forecasts``, ``unplanned``); the returns' warnings
+        (cleaned text, implausible amounts, each unplanned line as ``return.unplanned_line``) are added
+        to ``issues``. An unplanned cost line (a return's Unplanned sheet) becomes a cost line of the copy
+        with no plan and its actuals, and is listed in ``meta["unplanned_lines"]`` (``line_id, name,
+        category, owner, amount, reason, period, file``, one entry per line and period). The case itself is unchanged; with no paths it is
         returned as is.
 
     Raises
@@ -652,7 +788,21 @@ def merge_returns(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], a
         where = files[0] if len(files) == 1 else (returns_folder(case.source) if case.source else paths[0])
         raise ValidationError(where, table)
     merged = case.with_flows(normalise_flows(flows.reindex(columns=list(FLOW_COLUMNS))))
+    unplanned = [{**u, "period": x["period"], "file": x["file"]} for x in provenance for u in x.get("unplanned", ())]
+    if unplanned:  # new cost lines from the returns' Unplanned sheets: no plan, their actuals only
+        rows, seen = [], set()
+        for u in unplanned:
+            if u["line_id"] not in seen:
+                seen.add(u["line_id"])
+                rows.append({"case_id": case.case_id, "line_id": u["line_id"], "kind": "cost", "name": u["name"],
+                             "category": u["category"], "owner": u["owner"]})
+        new = pd.DataFrame(rows).reindex(columns=case.lines.columns)
+        merged = dataclasses.replace(merged, lines=pd.concat([case.lines, new.astype(case.lines.dtypes.to_dict(),
+                                                                                     errors="ignore")],
+                                                             ignore_index=True))
     merged.meta = {**case.meta, "actuals_returns": provenance}
+    if unplanned:
+        merged.meta["unplanned_lines"] = unplanned
     if len(table):
         merged.issues = table if case.issues is None or case.issues.empty else pd.concat(
             [case.issues, table], ignore_index=True)
@@ -710,6 +860,8 @@ def validate_return(path: str | os.PathLike[str], case: BusinessCase | None = No
                                  "a reported row without a line id"))
         for _, rule, sev, msg in amount_issues([vals["amount"]], [None], [None], math.nan, [f"{r.line_id}:"]):
             issues.append(_issue(p, f"{_LETTER['amount']}{r.row}", "amount", rule, msg, severity=sev))
+    _unplanned_lines(None, p, rows.attrs.get("unplanned"), str(stamp["period"] or "the period"), 0, math.nan, {},
+                     issues)
     return pd.DataFrame(issues, columns=list(ISSUE_COLUMNS))
 
 
@@ -738,6 +890,7 @@ def _merge(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], as_of: o
     issues: list[dict[str, Any]] = []
     provenance = []
     revised: list[dict[str, Any]] = []
+    new_lines: dict[str, dict[str, Any]] = {}  # unplanned cost lines: id -> line, across every return
     for path in paths:
         p = Path(path)
         try:
@@ -754,7 +907,7 @@ def _merge(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], as_of: o
                                  f"this return is for case {stamp['case_id']!r}, not {case.case_id!r}"))
             continue
         try:
-            label, t_stamp = _period_t(case, stamp["period"])
+            label, t_stamp = _period_t(case, stamp["period"], quarter_ok=False)
         except WorkbookError:
             issues.append(_issue(p, PERIOD_CELL, "period", "return.bad_period",
                                  f"period {stamp['period']!r} is not a {case.period_length} label such as "
@@ -791,7 +944,8 @@ def _merge(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], as_of: o
             if r.line_id not in known:
                 issues.append(_issue(p, cell("line_id"), "line_id", "return.unknown_line",
                                      "a reported row without a line id" if r.line_id is None else
-                                     f"line id {r.line_id!r} is not a line of case {case.case_id}"))
+                                     f"line id {r.line_id!r} is not a line of case {case.case_id} (a new, "
+                                     f"unplanned cost line goes on the {UNPLANNED_SHEET} sheet with its reason)"))
                 bad = True
             amount, ok_a = _number(r.amount)
             kpi, ok_k = _number(r.kpi_value)
@@ -837,10 +991,115 @@ def _merge(case: BusinessCase, paths: Sequence[str | os.PathLike[str]], as_of: o
                                      "evidence_source": getattr(r, "evidence_source", None)}
             n += 1
         revised.extend(_revised_forecasts(case, p, rows.attrs.get("forecast"), label, t_stamp, known, issues))
+        added = _unplanned_lines(case, p, rows.attrs.get("unplanned"), label, t_stamp, typical, new_lines, issues)
+        for u in added:
+            flows.loc[len(flows)] = {"case_id": case.case_id, "line_id": u["line_id"], "kind": "cost",
+                                     "period": label, "t": t_stamp, "scenario": "actual", "amount": u["amount"],
+                                     "kpi_value": math.nan, "comment": u["comment"] or f"unplanned: {u['reason']}",
+                                     "evidence": u["evidence"], "evidence_source": u["evidence_source"]}
         provenance.append({"file": str(p), "period": label, "rows": n,
                            "forecasts": sum(1 for x in revised if x["file"] == str(p))})
+        if added:  # (the key only when there are some: earlier returns' provenance is unchanged)
+            provenance[-1]["unplanned"] = [{k: u[k] for k in ("line_id", "name", "category", "owner", "amount",
+                                                              "reason")} for u in added]
     flows = _apply_forecasts(flows, case, revised, issues)
     return flows, provenance, issues
+
+
+def _unplanned_lines(case: BusinessCase | None, p: Path, table: pd.DataFrame | None, label: str, t_stamp: int,
+                     typical: float, new_lines: dict[str, dict[str, Any]],
+                     issues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The checked rows of one return's Unplanned sheet (each a new cost line and its actual in the period).
+
+    Every problem is an issue naming its cell on the Unplanned sheet: a missing id, name, category, owner,
+    amount (``return.unplanned_incomplete``) or reason (``return.unplanned_no_reason``), an id that is
+    already a line of the case (``return.unplanned_clash``), an invalid id or category, a non-number, a
+    negative or implausible amount, and the same new line described differently (or given two amounts for
+    one period) in two rows or returns (``return.conflict``). ``new_lines`` collects the lines across returns:
+    the same id, name and category in the returns of two periods is one line with two actuals.
+    Without a case (a return checked on its own) the clash with the case's lines is not checked.
+    """
+    out: list[dict[str, Any]] = []
+    if table is None or not len(table):
+        return out
+    lines = (case.lines.set_index("line_id") if case is not None
+             else pd.DataFrame(columns=["kind", "name"], index=pd.Index([], name="line_id")))
+    for r in table.itertuples(index=False):
+        def cell(key: str, r: Any = r) -> str:
+            return f"{_ULETTER[key]}{r.row}"
+
+        problems: list[tuple[str, str, str, str]] = []   # (key, rule, message, severity)
+
+        def bad(key: str, rule: str, msg: str, severity: str = "error", problems: list = problems) -> None:
+            problems.append((key, rule, msg, severity))
+
+        lid = r.line_id
+        what = f"unplanned cost line {lid}" if lid else "an unplanned cost line"
+        if lid is None:
+            bad("line_id", "return.unplanned_incomplete",
+                "an unplanned cost line needs a new line id (e.g. U1), one the case does not use")
+        elif lid in lines.index:
+            kind, name = lines.at[lid, "kind"], lines.at[lid, "name"]
+            bad("line_id", "return.unplanned_clash",
+                f"line id {lid!r} is already a {kind} line of case {case.case_id if case else ''} ({name}): "
+                f"spend on it goes on "
+                f"the {FORM_SHEET} sheet; expected a new id for a new, unplanned line")
+        elif not _NEW_ID.match(str(lid)):
+            bad("line_id", "return.unplanned_incomplete",
+                f"line id {lid!r} must be 1-40 letters, digits, '-', '_' or '.'")
+        for key, need in (("name", "what the spend is"), ("owner", "who is accountable for it")):
+            if getattr(r, key) is None:
+                bad(key, "return.unplanned_incomplete", f"{what}: {UNPLANNED_COLUMNS[key][0]} is required ({need})")
+        category = None if r.category is None else str(r.category).strip().lower()
+        if category is None:
+            bad("category", "return.unplanned_incomplete", f"{what}: Category is required (capex or opex)")
+        elif category not in COST_CATEGORIES:
+            bad("category", "return.unplanned_incomplete",
+                f"{what}: category {r.category!r} is not one of: {', '.join(COST_CATEGORIES)}")
+        if r.reason is None:
+            bad("reason", "return.unplanned_no_reason",
+                f"{what}: the reason it was not planned is required (why the spend arose, who agreed it)")
+        amount, ok = _number(r.amount)
+        if not ok:
+            bad("amount", "return.not_a_number", f"expected a finite number, found {str(r.amount)[:40]!r}")
+        elif math.isnan(amount):
+            bad("amount", "return.unplanned_incomplete", f"{what}: the actual amount spent in {label} is required")
+        else:
+            for _, rule, sev, msg in amount_issues([amount], ["cost"], [None], typical,
+                                                   [f"actual for unplanned cost line {lid} in {label}:"]):
+                bad("amount", rule, msg, sev)
+        ev = None if r.evidence is None else str(r.evidence).strip().lower()
+        if ev is not None and ev not in EVIDENCE_STATUSES:
+            bad("evidence", "return.bad_evidence", f"evidence {r.evidence!r} is not one of: {', '.join(EVIDENCE_STATUSES)}")
+        if lid is not None and lid in new_lines and not any(s == "error" for *_, s in problems):
+            seen = new_lines[lid]
+            if (seen["name"], seen["category"]) != (r.name, category):
+                bad("line_id", "return.conflict",
+                    f"unplanned line {lid} is {r.name!r} ({category}) here but {seen['name']!r} ({seen['category']}) "
+                    f"in {seen['where']}; expected one description per new line id")
+            elif t_stamp in seen["periods"]:
+                old = seen["periods"][t_stamp]
+                if not _same(old, amount):
+                    bad("amount", "return.conflict",
+                        f"unplanned line {lid} {label} reported as {_fmt(amount)} here but {_fmt(old)} in "
+                        f"{seen['where']}")
+                else:
+                    continue  # the same figure twice: accepted once
+        for key, rule, msg, sev in problems:
+            issues.append({**_issue(p, cell(key), key, rule, msg, severity=sev), "sheet": UNPLANNED_SHEET})
+        if any(s == "error" for *_, s in problems):
+            continue
+        here = f"{p.name} {UNPLANNED_SHEET}!{cell('line_id')}"
+        entry = new_lines.setdefault(lid, {"name": r.name, "category": category, "owner": r.owner,
+                                           "reason": r.reason, "where": here, "periods": {}})
+        entry["periods"][t_stamp] = amount
+        issues.append({**_issue(p, cell("line_id"), "line_id", "return.unplanned_line",
+                                f"unplanned cost line {lid} ({r.name}, {category}, owner {r.owner}) reported in "
+                                f"{label}: {_fmt(amount)} counted in actual spend; reason: {r.reason}",
+                                severity="warning"), "sheet": UNPLANNED_SHEET})
+        out.append({"line_id": lid, "name": r.name, "category": category, "owner": r.owner, "amount": amount,
+                    "reason": r.reason, "comment": r.comment, "evidence": ev, "evidence_source": r.evidence_source})
+    return out
 
 
 def _revised_forecasts(case: BusinessCase, p: Path, table: pd.DataFrame | None, label: str, t_stamp: int,
@@ -864,7 +1123,7 @@ def _revised_forecasts(case: BusinessCase, p: Path, table: pd.DataFrame | None, 
             bad("line_id", "return.unknown_line", f"line id {r.line_id!r} is not a line of case {case.case_id}")
             continue
         try:
-            plabel, t = _period_t(case, r.period)
+            plabel, t = _period_t(case, r.period, quarter_ok=False)
         except WorkbookError:
             bad("period", "return.bad_period", f"period {r.period!r} is not a {case.period_length} label")
             continue

@@ -276,6 +276,8 @@ def template_periods(first_period: object = None, period_length: str | None = No
     ('2026Q1', '2030Q4', 20)
     >>> template_periods("2025", "year", 3)
     ['2025', '2026', '2027']
+    >>> template_periods("2025/26", "year", 3)   # UK financial years, written in the canonical form
+    ['FY2025-26', 'FY2026-27', 'FY2027-28']
     """
     ex = {f.key: f.example for f in schema.CASE_FIELDS}
     length = str(ex["period_length"]) if period_length is None else str(period_length)
@@ -285,9 +287,11 @@ def template_periods(first_period: object = None, period_length: str | None = No
         first_period = ex["first_period"] if length == "quarter" else str(ex["first_period"])[:4]
     try:
         parse_period(first_period, length)
-    except ValueError:
-        hint = "a quarter such as 2026Q1" if length == "quarter" else "a year such as 2026"
-        raise ValueError(f"first period {first_period!r} is not {hint} (the period length is {length})") from None
+    except ValueError as exc:
+        hint = ("a quarter such as 2026Q1" if length == "quarter"
+                else "a year such as 2026 or a UK financial year such as FY2025-26")
+        why = f": {exc}" if str(exc).startswith("a financial") else ""
+        raise ValueError(f"first period {first_period!r} is not {hint} (the period length is {length}){why}") from None
     field = next(f for f in schema.CASE_FIELDS if f.key == "horizon")
     n = int(ex["horizon"]) if horizon is None else horizon
     if not float(field.minimum or 0) <= n <= float(field.maximum or n):

@@ -42,12 +42,16 @@ from vmo_lib import schema
 from vmo_lib.intake.benefit_map import MAP_RULES, check_benefit_map
 from vmo_lib.intake.workbook import BLANK, NUMBER, TEXT, RawTable, RawWorkbook, cell_grid, col_letter
 from vmo_lib.periods import (
+    canonical_period,
+    is_financial_year,
     parse_period,
     period_end_date,
     period_of_date,
     period_start_date,
     periods_per_year,
+    review_period,
     review_quarter,
+    shift_period,
 )
 
 __all__ = [
@@ -138,7 +142,9 @@ RULES: dict[str, tuple[str, str]] = {
     "kpi_plan.not_a_benefit": ("error", "a planned KPI value for a cost line (only benefits have KPIs)"),
     "kpi_plan.outside_horizon": ("error", "a planned KPI value for a period outside the horizon"),
     "kpi_plan.duplicate": ("error", "the same period and benefit given two planned KPI values"),
-    "case.status_contradicts_data": ("warning", "the case's status contradicts its data (e.g. approved with actuals)"),
+    "case.status_contradicts_data": ("warning", "the case's status contradicts its data (approved with actuals, "
+                                                "closed with forecasts after the review period, approved or in "
+                                                "delivery past its horizon)"),
     "baselines.unknown_line": ("error", "a re-baseline amount for a line id not in Costs or Benefits"),
     "baselines.outside_horizon": ("error", "a re-baseline amount for a period outside the horizon"),
     "baselines.missing_approval_date": ("error", "a re-baseline without its approval date (it decides which baseline is in force)"),
@@ -328,20 +334,36 @@ def _as_date(v: Any) -> _dt.date | None | bool:
     return False
 
 
-def _as_period(v: Any, length: str) -> str | None | bool:
-    """Canonical label, None for blank, False when not a period of this length (dates → their period)."""
+def _as_period(v: Any, length: str, first: Any = None) -> str | None | bool:
+    """Canonical label, None for blank, False when not a period of this length (dates → their period)
+    or, for years, not of the form of the case's first period ``first`` (calendar or financial year)."""
+    return _period_or_reason(v, length, first)[0]
+
+
+def _period_or_reason(v: Any, length: str, first: Any = None) -> tuple[str | None | bool, str]:
+    """(:func:`_as_period`'s answer, why it is not a period: a message for the issue, "" when it is)."""
     if v is None:
-        return None
+        return None, ""
+    expected = f"expected {_period_hint(length, first)}, found {v!r}"
     if isinstance(v, (_dt.datetime, _dt.date)):
         d = v.date() if isinstance(v, _dt.datetime) else v
-        return period_of_date(d, length)
+        return period_of_date(d, length, like=first), ""
     if isinstance(v, bool):
-        return False
+        return False, expected
     try:
-        y, i = parse_period(v, length)
-    except ValueError:
-        return False
-    return f"{y}Q{i + 1}" if length == "quarter" else f"{y}"
+        label = canonical_period(v, length)
+    except ValueError as exc:
+        text = str(exc)
+        return False, (f"{text} (a financial year is written like FY2025-26)" if text.startswith("a financial")
+                       else expected)
+    if length == "year" and first is not None and is_financial_year(first) != is_financial_year(label):
+        if is_financial_year(first):
+            return False, (f"expected a financial year such as {first}: the case's First period is a UK "
+                           f"financial year, so every period is one (1 April to 31 March), found {v!r}")
+        return False, (f"expected a calendar year such as {first}: the case's First period is a calendar year "
+                       f"(for UK financial years make the First period one, e.g. FY{first}-"
+                       f"{(int(parse_period(first, 'year')[0]) + 1) % 100:02d}), found {v!r}")
+    return label, ""
 
 
 def _choice(v: Any, choices: Sequence[str]) -> str | None | bool:
@@ -354,7 +376,9 @@ def _choice(v: Any, choices: Sequence[str]) -> str | None | bool:
     return False
 
 
-def _period_hint(length: str | None) -> str:
+def _period_hint(length: str | None, first: Any = None) -> str:
+    if length == "year" and is_financial_year(first):
+        return f"a financial year such as {first}"
     return "a year such as 2026" if length == "year" else "a quarter such as 2026Q3"
 
 
@@ -398,7 +422,8 @@ def _check_case(raw: RawWorkbook, iss: _Issues) -> dict[str, Any]:
             if col.required:
                 iss.add("case.missing_field", "Case", cell, col.key, f"{col.label!r} is required: {col.help or 'fill it in'}")
             continue
-        meta[col.key] = _type_case_value(col, value, cell, length, iss)
+        meta[col.key] = _type_case_value(col, value, cell, length, iss,
+                                         None if col.key == "first_period" else meta.get("first_period"))
     for key in ("title", "sponsor", "portfolio", "strategic_objective", "org_unit"):
         if meta.get(key) is None:
             meta[key] = ""
@@ -438,7 +463,8 @@ def _bad(iss: _Issues, sheet: str) -> set[str]:
     return {r[3] for r in iss.rows if r[1] == sheet and r[6] == "error"}
 
 
-def _type_case_value(col: schema.Column, value: Any, cell: str, length: str | None, iss: _Issues) -> Any:
+def _type_case_value(col: schema.Column, value: Any, cell: str, length: str | None, iss: _Issues,
+                     first: Any = None) -> Any:
     if col.kind in ("text", "id"):
         return _text(value)
     if col.kind == "choice":
@@ -457,9 +483,9 @@ def _type_case_value(col: schema.Column, value: Any, cell: str, length: str | No
     if col.kind == "period":
         if length is None:
             return _text(value)  # judged once the period length is known (missing_field reports it)
-        p = _as_period(value, length)
+        p, why = _period_or_reason(value, length, first)
         if p is False:
-            iss.add("value.not_a_period", "Case", cell, col.key, f"expected {_period_hint(length)}, found {value!r}")
+            iss.add("value.not_a_period", "Case", cell, col.key, why)
             return None
         return p
     # numbers: int, rate, number, amount
@@ -494,19 +520,48 @@ def _check_go_live(meta: dict[str, Any], cell: str, iss: _Issues, key: str = "go
 
 
 def _check_status_against_data(meta: dict[str, Any], cells: dict[str, str], actuals: dict[str, np.ndarray] | None,
-                               iss: _Issues) -> None:
-    """Warn when the lifecycle status contradicts the data: an "approved" case with actual amounts has
-    started delivery (and "approved" cases are left out of the reference class)."""
-    if meta.get("status") != "approved" or actuals is None or not len(actuals.get("row", ())):
-        return
-    amounts = np.asarray(actuals["amount"], dtype=float)
-    periods = sorted({p for p, a in zip(actuals["period"], amounts, strict=True) if p is not None and not np.isnan(a)})
-    if not periods:
-        return
-    iss.add("case.status_contradicts_data", "Case", cells.get("status", ""), "status",
-            f"status is 'approved' but the case has actual amounts for {len(periods)} period(s) "
-            f"({periods[0]} to {periods[-1]}): expected 'in delivery' or 'live' once spending is reported "
-            "(an 'approved' case is left out of the reference class)")
+                               iss: _Issues, forecast: dict[str, np.ndarray] | None = None,
+                               as_of: str | None = None) -> None:
+    """Warn when the lifecycle status contradicts the data (``case.status_contradicts_data`` on the
+    status cell, saying what was expected):
+
+    * "approved" with actual amounts: delivery has started (and "approved" cases are left out of the
+      reference class);
+    * "closed" with forecasts (non-zero, on the Forecast sheet) for periods after the review period: a
+      closed case expects nothing more;
+    * "approved" or "in delivery" when the review period is past the horizon (after its last period).
+    """
+    status, cell = meta.get("status"), cells.get("status", "")
+    first, length, horizon = meta.get("first_period"), meta.get("period_length"), meta.get("horizon")
+    review = tau = None
+    if as_of and first is not None and length is not None:
+        review = review_period(as_of, length, like=first)
+        tau = _t(review, first, length)
+    if status == "approved" and actuals is not None and len(actuals.get("row", ())):
+        amounts = np.asarray(actuals["amount"], dtype=float)
+        periods = sorted({p for p, a in zip(actuals["period"], amounts, strict=True)
+                          if p is not None and not np.isnan(a)})
+        if periods:
+            iss.add("case.status_contradicts_data", "Case", cell, "status",
+                    f"status is 'approved' but the case has actual amounts for {len(periods)} period(s) "
+                    f"({periods[0]} to {periods[-1]}): expected 'in delivery' or 'live' once spending is reported "
+                    "(an 'approved' case is left out of the reference class)")
+    if status == "closed" and tau is not None and forecast is not None and len(forecast.get("row", ())):
+        amounts = np.asarray(forecast["amount"], dtype=float)
+        ts = np.asarray(forecast["t"], dtype=np.int64)
+        later = (ts > tau) & ~np.isnan(amounts) & (np.abs(amounts) > 1e-12)
+        if later.any():
+            ps = sorted({int(x) for x in ts[later]})
+            iss.add("case.status_contradicts_data", "Case", cell, "status",
+                    f"status is 'closed' but the Forecast sheet holds {int(later.sum())} forecast(s) for "
+                    f"{len(ps)} period(s) after the review period {review} ({_label(first, ps[0], length)} to "
+                    f"{_label(first, ps[-1], length)}): expected no forecast after a case is closed (clear them), "
+                    "or status 'live' while benefits are still to come")
+    if status in ("approved", "in delivery") and tau is not None and horizon is not None and tau >= horizon:
+        iss.add("case.status_contradicts_data", "Case", cell, "status",
+                f"status is {status!r} but the review period {review} is after the case's last period "
+                f"{_label(first, horizon - 1, length)} (horizon {horizon}): expected 'live' or 'closed' once the "
+                "horizon has passed, or a longer horizon if delivery really continues")
 
 
 def _t(label: str, first: str, length: str) -> int | None:
@@ -520,10 +575,7 @@ def _t(label: str, first: str, length: str) -> int | None:
 
 
 def _label(first: str, t: int, length: str) -> str:
-    y0, i0 = parse_period(first, length)
-    k = periods_per_year(length)
-    o = y0 * k + i0 + t
-    return f"{o // k}Q{o % k + 1}" if length == "quarter" else f"{o}"
+    return shift_period(first, t, length)  # in the first period's form (FY2025-26 → FY2026-27)
 
 
 # --- table sheets ----------------------------------------------------------------------------------
@@ -543,7 +595,7 @@ def _check_columns(t: RawTable, iss: _Issues) -> None:
                 f"column {letter} holds data but has no header on row {schema.HEADER_ROW}")
 
 
-def _typed_columns(t: RawTable, iss: _Issues, length: str | None) -> dict[str, np.ndarray]:
+def _typed_columns(t: RawTable, iss: _Issues, length: str | None, first: Any = None) -> dict[str, np.ndarray]:
     """Type every known column of a table sheet, reporting bad values by cell.
 
     Returns one numpy array per field key (floats for numbers, objects with ``None`` for blanks
@@ -574,7 +626,7 @@ def _typed_columns(t: RawTable, iss: _Issues, length: str | None) -> dict[str, n
                     iss.add("value.not_a_date", t.sheet, ref(i), col.key, f"expected a date (e.g. 2026-03-31), found {vals[i]!r}")
             out[col.key] = np.array([None if d is False else d for d in conv], dtype=object)
         elif col.kind == "period":
-            out[col.key] = _typed_periods(vals, length, iss, t.sheet, col.key, ref)
+            out[col.key] = _typed_periods(vals, length, iss, t.sheet, col.key, ref, first)
         elif col.kind == "choice":
             conv = {}
             res = np.full(len(vals), None, dtype=object)
@@ -600,18 +652,20 @@ def _typed_columns(t: RawTable, iss: _Issues, length: str | None) -> dict[str, n
     return out
 
 
-def _typed_periods(vals: np.ndarray, length: str | None, iss: _Issues, sheet: str, fld: str, ref) -> np.ndarray:
+def _typed_periods(vals: np.ndarray, length: str | None, iss: _Issues, sheet: str, fld: str, ref,
+                   first: Any = None) -> np.ndarray:
     res = np.full(len(vals), None, dtype=object)
     if length is None or not len(vals):
         return res
     codes, uniques = pd.factorize(pd.Series(vals, dtype=object), use_na_sentinel=True)
-    parsed = [_as_period(u, length) for u in uniques]
+    answers = [_period_or_reason(u, length, first) for u in uniques]
+    parsed = [p for p, _ in answers]
     lut = np.array([None if p is False else p for p in parsed] + [None], dtype=object)
     res = lut[codes]  # -1 (blank) → the trailing None
     bad = {k for k, p in enumerate(parsed) if p is False}
     if bad:
         for i in np.nonzero(np.isin(codes, list(bad)))[0]:
-            iss.add("value.not_a_period", sheet, ref(i), fld, f"expected {_period_hint(length)}, found {vals[i]!r}")
+            iss.add("value.not_a_period", sheet, ref(i), fld, answers[codes[i]][1])
     return res
 
 
@@ -668,13 +722,16 @@ def _check_period_headers(t: RawTable, meta: dict[str, Any], iss: _Issues) -> tu
         return [], []
     parsed: list[tuple[int, int, str]] = []  # (position, t, letter)
     for j, (label, letter) in enumerate(t.period_headers):
-        p = _as_period(label, length) if not isinstance(label, (_dt.date, _dt.datetime)) else False
+        p, why = (_period_or_reason(label, length, first) if not isinstance(label, (_dt.date, _dt.datetime))
+                   else (False, ""))
         if p is False:
             here = _label(first, j, length) if _t(first, first, length) is not None else None
             where = (f"; expected {here}, the period this column stands for when the columns run from the First "
                      f"period {first}" if here else "")
+            if why.startswith(("a financial", "expected a financial", "expected a calendar")):
+                where = f" ({why}){where}"
             iss.add("period.unparseable_header", t.sheet, f"{letter}{schema.HEADER_ROW}", "period",
-                    f"period header {label!r} is not a period label: expected {_period_hint(length)} (the case "
+                    f"period header {label!r} is not a period label: expected {_period_hint(length, first)} (the case "
                     f"runs in {length}s){where}. Label each column with the period it covers, not 'Year 0' or "
                     "'Initial' (see the Guide: a case with no year 0)")
             continue
@@ -1287,7 +1344,7 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
         if t is None:
             continue
         _check_columns(t, iss)
-        df = _typed_columns(t, iss, length)
+        df = _typed_columns(t, iss, length, meta.get("first_period"))
         _check_ids(t, df, iss)
         pos, ts = _check_period_headers(t, meta, iss)
         nums = _check_amounts(t, df, pos, ts, iss)
@@ -1325,7 +1382,7 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
         if t is None:
             continue
         _check_columns(t, iss)
-        df = _typed_columns(t, iss, length)
+        df = _typed_columns(t, iss, length, meta.get("first_period"))
         _check_ids(t, df, iss)
         long[sheet] = _check_long(sheet, t, df, meta, known, as_of, iss)
         if "amount" in t.columns and len(t):
@@ -1338,7 +1395,7 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
     if schema.BENEFIT_MAP_SHEET in raw.tables:  # optional: the benefits dependency network
         t = raw.tables[schema.BENEFIT_MAP_SHEET]
         _check_columns(t, iss)
-        df = _typed_columns(t, iss, length)
+        df = _typed_columns(t, iss, length, meta.get("first_period"))
         _check_ids(t, df, iss, "node_id")
         long[t.sheet] = check_benefit_map(t, df, lines, iss.add)
     if "Baselines" in long:
@@ -1352,6 +1409,6 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
                      [f"{p} / {x} already has an actual; the forecast is kept but the actual wins in the outlook"
                       for p, x in zip(f["period"][both], f["line_id"][both], strict=True)])
     cells = {k: c for k, (_, c) in raw.case.fields.items()}
-    _check_status_against_data(meta, cells, long.get("Actuals"), iss)
+    _check_status_against_data(meta, cells, long.get("Actuals"), iss, long.get("Forecast"), as_of)
     return CheckedWorkbook(issues=iss.frame(), meta=meta, lines=lines, amounts=amounts, long=long, as_of=as_of,
                            cells=cells)

@@ -77,6 +77,9 @@ def evidence_block(review: Any) -> Html:
             f"{Path(str(r.get('file', ''))).name} ({r.get('period', '')}: {r.get('rows', 0)} actual row(s)"
             + (f", {r['forecasts']} revised forecast row(s)" if r.get("forecasts") else "") + ")" for r in returns)
             + ". Revised forecasts in a return replace the workbook's forecast for those periods.")
+    for u in review.case.meta.get("unplanned_lines") or []:  # new cost lines from a return's Unplanned sheet
+        notes.append(f"Unplanned cost line {u['line_id']} {u['name']} ({u['category']}, owner {u['owner']}): "
+                     f"{m(u['amount'])} in {u['period']}, not in the plan, counted in actual spend; reason: {u['reason']}.")
     parts.append(Html.paragraphs(notes).html)
     b = ev.by_benefit
     if len(b):

@@ -28,7 +28,7 @@ def cases_of(portfolio: Portfolio | Iterable[BusinessCase]) -> list[BusinessCase
 
 def case_as_of(case: BusinessCase, as_of: object) -> str:
     """The review period in a case's own period length (:func:`vmo_lib.periods.review_period`)."""
-    return review_period(as_of, case.period_length)
+    return review_period(as_of, case.period_length, like=case.meta.get("first_period"))
 
 
 def is_blank(v: Any) -> bool:
