@@ -164,7 +164,7 @@ CASE_FIELDS: tuple[Column, ...] = (
     C("case_type", "Case type", "choice", True, CASE_TYPES, help="Drives the optimism-bias defaults and the reference class.", example="IT: equipment/development"),
     C("status", "Status", "choice", True, CASE_STATUSES, example="approved"),
     C("approval_date", "Approval date", "date", help="Date the board approved the baseline (blank while proposed).", example="2025-12-15"),
-    C("first_period", "First period", "period", True, help="Period 0 of the appraisal, e.g. 2026Q1 (quarters) or 2026 (years). Not discounted.", example="2026Q1"),
+    C("first_period", "First period", "period", True, help="Period 0 of the appraisal, e.g. 2026Q1 (quarters), 2026 (years) or FY2025-26 (UK financial years). Not discounted.", example="2026Q1"),
     C("period_length", "Period length", "choice", True, PERIOD_LENGTHS, example="quarter"),
     C("horizon", "Horizon (periods)", "int", True, help="Number of periods appraised, including period 0; at least 2 (one period has no payback, IRR or trend).", example=20, minimum=2, maximum=400),
     C("go_live_period", "Go-live period", "period", True, help="Period in which the solution goes live; benefits normally start after it.", example="2026Q4"),

@@ -185,7 +185,7 @@ _GUIDE_CONVENTIONS = (
     ("Yellow cells", "Cells for your input. Headers marked 'required' (row 3) must be filled for every line; "
                      "pick enumerations from the drop-downs; select a cell to see its guidance."),
     ("Periods", "Period 0 is the First period on the Case sheet and is not discounted. Quarters are labelled 2026Q1, "
-                "years 2026. The period columns of Costs and Benefits run from the First period for Horizon periods, "
+                "calendar years 2026, UK financial years (1 April to 31 March) FY2025-26. The period columns of Costs and Benefits run from the First period for Horizon periods, "
                 "without gaps."),
     ("Discounting", "The annual discount rate r becomes a per-period rate by compounding: (1+r)^(1/4)-1 for quarters, "
                     "never r/4. NPV = v0 + Excel's NPV(rate, v1..vn), because Excel discounts its first value. "
@@ -780,7 +780,7 @@ def _validation(col: schema.Column, sqref: str, lists: Mapping[tuple[str, ...], 
     elif col.kind == "period":
         lo, hi = _PERIOD_LENGTH
         kw = {"type": "textLength", "operator": "between", "formula1": str(lo), "formula2": str(hi)}
-        error = "Enter a period label such as 2026Q1 (quarters) or 2026 (years)."
+        error = "Enter a period label such as 2026Q1 (quarters), 2026 (years) or FY2025-26 (UK financial years)."
     elif col.kind == "id":
         kw = {"type": "textLength", "operator": "between", "formula1": "1", "formula2": str(_ID_MAX_LENGTH)}
         error = f"An id has 1 to {_ID_MAX_LENGTH} characters: letters, digits, '-', '_' or '.'."
