@@ -216,9 +216,15 @@ _GUIDE_CONVENTIONS = (
                            "as numbers: Low is the worst case (the largest dis-benefit, e.g. -150,000), High the "
                            "mildest (e.g. -60,000), Likely between them (e.g. -100,000) and equal to the sum of "
                            "its (negative) periods."),
-    ("Submitting actuals", "Each quarter after approval, add the new Actuals rows (period, line id, amount, measured "
-                           "KPI), update Forecast for the remaining periods, and send the workbook to the VMO. "
-                           "Never edit earlier actuals or the approved periods; ask for a re-baseline instead."),
+    ("Submitting actuals", "Each quarter after approval the VMO sends an actuals return (vmo actuals-form): it lists "
+                           "every open line; fill in the actual, the measured KPI and its evidence, your revised "
+                           "forecast for the remaining periods, and any unplanned cost on its Unplanned sheet with the "
+                           "reason. This workbook is not edited to report actuals or forecasts; never edit the approved "
+                           "periods: ask for a re-baseline instead."),
+    ("Options (economic case)", "To compare business as usual or do minimum with the case, add their lines to Costs or "
+                                "Benefits and head the first free column of the header row 'Option': bau or do "
+                                "minimum on those lines, blank (or preferred) on the case's own. They are compared in "
+                                "the Green Book section of the pack and counted in no other figure."),
     ("Evidence", "For each benefit, 'KPI basis' says how its money follows from its KPI: change = (KPI - baseline) x "
                  "value per unit, level = KPI x value per unit; each quarter the claimed amount is reconciled with "
                  "it. On Actuals, 'Evidence' says how each figure is known (measured, estimated, owner's claim) and "
