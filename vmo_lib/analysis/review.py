@@ -34,6 +34,7 @@ One decision per case, with its reason, used verbatim everywhere (:func:`decide`
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,8 +111,9 @@ class CaseReview:
     simulation_approved: Any = field(default=None, repr=False)
     optimism_bias: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     seed: int = 0
-    # switching, tornado and early_warning: computed on first use and kept here (see the properties)
-    _parts: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
+    # switching, tornado and early_warning: computed on first use and kept here (see the properties), and
+    # the plain data of to_dict
+    _parts: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # --- parts computed on first use ------------------------------------------------------------
     # The register, the portfolio and every --json read none of these: a portfolio of 1,000 cases would
@@ -201,7 +203,15 @@ class CaseReview:
         """The review as plain data with the stable keys :data:`REVIEW_KEYS` — the JSON of ``vmo status``,
         each case of ``vmo portfolio --json`` (``detail=False`` leaves out the line tables) and the
         batch's results file. NaN stays NaN (the CLI writes null).
+
+        Built once per ``detail`` and kept (a review does not change); each call returns its own copy.
         """
+        key = "to_dict" if detail else "to_dict:summary"
+        if key not in self._parts:
+            self._parts[key] = self._plain(detail)
+        return copy.deepcopy(self._parts[key])
+
+    def _plain(self, detail: bool) -> dict[str, Any]:
         st = self.status.to_dict(detail=detail)  # the line tables only when asked for
         e, a, f = self.expected, self.approved, self.in_force
         d: dict[str, Any] = {

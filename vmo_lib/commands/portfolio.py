@@ -154,15 +154,13 @@ def export_tables(path: str | os.PathLike[str], sheets: dict[str, Any]) -> Path:
 def run(args: argparse.Namespace) -> int:
     from types import SimpleNamespace
 
-    from vmo_lib.analysis.review import review_case
     from vmo_lib.commands import dump_json
     from vmo_lib.errors import UsageError
-    from vmo_lib.intake.loader import load_portfolio
     from vmo_lib.periods import review_quarter
     from vmo_lib.portfolio import core as P
     from vmo_lib.portfolio import reference_class as R
     from vmo_lib.portfolio import risk as PR
-    from vmo_lib.portfolio.review import review_portfolio
+    from vmo_lib.portfolio.review import review_folder, review_portfolio
     from vmo_lib.portfolio.settings import load_portfolio_settings
 
     as_of = review_quarter(args.as_of)  # a malformed --as-of is a UsageError: exit 2
@@ -177,7 +175,6 @@ def run(args: argparse.Namespace) -> int:
     if not Path(args.folder).is_dir():
         raise UsageError(f"{args.folder} is not a folder; vmo portfolio reads every workbook in a folder, "
                          f"e.g. vmo portfolio data/sample --as-of {as_of} (for one case use vmo status)")
-    pf = load_portfolio(args.folder, as_of=as_of, workers=args.workers)
     exclusive = [[x.strip() for x in g.split(",") if x.strip()] for g in args.exclusive]
     depends: dict[str, list[str]] = {}
     for d in args.depends:
@@ -195,8 +192,10 @@ def run(args: argparse.Namespace) -> int:
         if shaping:
             raise UsageError(f"{', '.join(shaping)} only shape the selection at a budget, and there is none: add "
                              f"--budget AMOUNT (a year) or set [budget] in {Path(args.folder) / 'portfolio.toml'}")
-    pr = review_portfolio([review_case(c, as_of, view=args.view, seed=args.seed, iterations=args.risk_iterations)
-                           for c in pf.cases], as_of, settings=settings, failures=pf.failures, seed=args.seed)
+    # each worker loads a workbook and reviews its case at once (review_case, the one review)
+    pf, reviews = review_folder(args.folder, as_of, view=args.view, seed=args.seed, iterations=args.risk_iterations,
+                                workers=args.workers)
+    pr = review_portfolio(reviews, as_of, settings=settings, failures=pf.failures, seed=args.seed)
     reg = SimpleNamespace(as_of=as_of, view=args.view, cases=pr.register, benefits=pr.benefits)
     totals = pr.totals
     dc = pr.double_counting  # one row per KPI group (near-linear in the number of claims)
