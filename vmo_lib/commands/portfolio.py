@@ -152,15 +152,10 @@ def export_tables(path: str | os.PathLike[str], sheets: dict[str, Any]) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from types import SimpleNamespace
-
-    from vmo_lib.commands import dump_json
+    from vmo_lib.analysis.outlook import shared_work
     from vmo_lib.errors import UsageError
     from vmo_lib.periods import review_quarter
-    from vmo_lib.portfolio import core as P
-    from vmo_lib.portfolio import reference_class as R
-    from vmo_lib.portfolio import risk as PR
-    from vmo_lib.portfolio.review import review_folder, review_portfolio
+    from vmo_lib.portfolio.review import review_folder
     from vmo_lib.portfolio.settings import load_portfolio_settings
 
     as_of = review_quarter(args.as_of)  # a malformed --as-of is a UsageError: exit 2
@@ -195,6 +190,20 @@ def run(args: argparse.Namespace) -> int:
     # each worker loads a workbook and reviews its case at once (review_case, the one review)
     pf, reviews = review_folder(args.folder, as_of, view=args.view, seed=args.seed, iterations=args.risk_iterations,
                                 workers=args.workers)
+    with shared_work():  # each case's expected profile built once for every reader below (cases unchanged)
+        return _report(args, as_of, pf, reviews, settings)
+
+
+def _report(args: argparse.Namespace, as_of: str, pf: Any, reviews: list[Any], settings: Any) -> int:
+    """The portfolio review of the reviewed cases and its output (human, --json, --export)."""
+    from types import SimpleNamespace
+
+    from vmo_lib.commands import dump_json
+    from vmo_lib.portfolio import core as P
+    from vmo_lib.portfolio import reference_class as R
+    from vmo_lib.portfolio import risk as PR
+    from vmo_lib.portfolio.review import review_portfolio
+
     pr = review_portfolio(reviews, as_of, settings=settings, failures=pf.failures, seed=args.seed)
     reg = SimpleNamespace(as_of=as_of, view=args.view, cases=pr.register, benefits=pr.benefits)
     totals = pr.totals

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vmo_lib.analysis.outlook import shared_work
 from vmo_lib.analysis.review import DECISIONS, DEFAULT_ITERATIONS, CaseReview, review_case
 from vmo_lib.errors import AnalysisError
 from vmo_lib.files import atomic_write_bytes
@@ -298,6 +299,15 @@ def review_portfolio(reviews: Iterable[CaseReview], as_of: str, *, settings: Por
     by_id = {r.case_id: r for r in reviews}
     if len(by_id) != len(reviews):
         raise AnalysisError("two case reviews have the same case id")
+    # the selection's candidates and the reference class read each case's expected profile: built once
+    # per case (outlook.shared_work; the cases do not change here), not once per reader
+    with shared_work():
+        return _review_portfolio(reviews, by_id, as_of, settings, annual_budget, candidates, failures, seed)
+
+
+def _review_portfolio(reviews: list[CaseReview], by_id: dict[str, CaseReview], as_of: str,
+                      settings: PortfolioSettings | None, annual_budget: Any, candidates: str,
+                      failures: pd.DataFrame | None, seed: int) -> PortfolioReview:
     settings = settings or PortfolioSettings()
     basis = settings.basis or default_basis(as_of)
     budget = annual_budget if annual_budget is not None else settings.budget
