@@ -209,7 +209,12 @@ def _report(args: argparse.Namespace, as_of: str, pf: Any, reviews: list[Any], s
     totals = pr.totals
     dc = pr.double_counting  # one row per KPI group (near-linear in the number of claims)
     kpis = P.kpi_rollup(reg.benefits)
-    history = R.history_ratios(pf, args.as_of)
+    # the reference class of the loaded cases: the review's own table when it was read from these very case
+    # objects at this very quarter (no re-baseline approved after the review date: known_at gave the case
+    # itself), else computed here on the loaded cases, as before
+    same = (args.as_of == as_of and len(pf.cases) > 0 and len(reviews) == len(pf.cases)
+            and all(r.case is c for r, c in zip(reviews, pf.cases, strict=True)))
+    history = pr.history if same else R.history_ratios(pf, args.as_of)
     uplifts = R.reference_class_uplifts(history)
     gmpp = R.gmpp_budget_variance(None)
     types = sorted({str(c.meta.get("case_type") or "") for c in pf} - {""})
