@@ -19,9 +19,14 @@ Generates (once, cached under /tmp) a portfolio of varied cases with
 * double counting at 250, 500 and 1,000 cases: near-linear means the time ratio 1,000 / 250 stays
   near 4 (a pair table grows 16x);
 * the case reviews: :func:`vmo_lib.analysis.review.review_case` on every case, serially (status, three
-  appraisals, two Monte Carlos of 20,000 iterations, switching values, tornado, optimism bias), in ms a
+  appraisals, two Monte Carlos of 20,000 iterations, optimism bias; switching values, tornado and early
+  warning are computed on first use since scale30, and no portfolio figure reads them), in ms a
   case against the named baseline "review@cea0dc5" (88.9 ms a case, measured on 200 of these cases at
-  commit cea0dc5 on the idle 2-core machine, load average 0.2, where wall and CPU time agree);
+  commit cea0dc5 on the idle 2-core machine, load average 0.2, where wall and CPU time agree, with
+  every part computed);
+* load + reviews in workers: :func:`vmo_lib.portfolio.review.review_folder` (each worker loads a workbook
+  and reviews its case at once, as ``vmo portfolio`` does since scale30) against the serial load plus
+  the serial reviews above;
 * VMO PORTFOLIO = the command itself, ``vmo portfolio FOLDER --as-of 2026Q3 --json --budget 1e10`` in a
   child process (wall and CPU seconds, peak resident memory of it and its workers from ``os.wait4``,
   JSON size) against the issue-15 target (under 30 s and 2 GB) and the named baseline
@@ -231,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
         show("case reviews (serial)", t_rev, c_rev, n,
              f"{ms:.1f} ms CPU a case vs {base['ms_per_case']:.1f} for {base['name']}: "
              f"{base['ms_per_case'] / ms:.2f}x")
+        from vmo_lib.portfolio.review import review_folder
+
+        _, t_rf, c_rf = _timed(review_folder, folder, AS_OF, workers=a.workers)
+        show(f"load + reviews workers={a.workers}", t_rf, c_rf, n,
+             f"(each worker loads and reviews) {(t_ser + t_rev) / t_rf:4.2f}x wall vs load serial + reviews serial"
+             if t_ser else "")
 
     # ---- the command itself
     if not a.skip_command:

@@ -34,6 +34,7 @@ One decision per case, with its reason, used verbatim everywhere (:func:`decide`
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,11 +88,14 @@ class CaseReview:
         The approved plan's Monte Carlo, labelled as such wherever shown.
     switching, tornado, optimism_bias : pandas.DataFrame
         On the outlook (switching values, tornado); optimism bias on the baseline in force.
+        ``switching`` and ``tornado`` are computed the first time they are read (no figure of the
+        register, the portfolio or ``to_dict`` uses them), by the same functions on the same case.
     seed : int
     early_warning : pandas.DataFrame
         Benefits' ramp-ups fitted from the actuals so far and projected at their target period, with
         the lines projected to miss while still green or amber flagged
-        (:func:`vmo_lib.analysis.rampup.early_warning`).
+        (:func:`vmo_lib.analysis.rampup.early_warning`); computed the first time it is read.
+        :meth:`complete` computes all three at once (before handing a review to a notebook, say).
     """
 
     case: BusinessCase = field(repr=False)
@@ -105,11 +109,58 @@ class CaseReview:
     decision_reason: str
     simulation: Any = field(default=None, repr=False)
     simulation_approved: Any = field(default=None, repr=False)
-    switching: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
-    tornado: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     optimism_bias: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     seed: int = 0
-    early_warning: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    # switching, tornado and early_warning: computed on first use and kept here (see the properties), and
+    # the plain data of to_dict
+    _parts: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    # --- parts computed on first use ------------------------------------------------------------
+    # The register, the portfolio and every --json read none of these: a portfolio of 1,000 cases would
+    # spend a fifth of its review time on them. They are computed the first time a pack (or anyone)
+    # reads them, by the same functions on the same case, so they are the same tables as computing
+    # them with the review (tests/test_scale_review.py checks it).
+    def _risk_tables(self) -> None:
+        current, view = self.case.current_baseline, self.status.view
+        with outlook.shared_work():
+            try:
+                switching = risk.switching_values(self.case, current, view, as_of=self.as_of)
+                tornado = risk.tornado(self.case, current, view, as_of=self.as_of)
+            except AnalysisError:  # a driver with no defined answer: shown as absent, never sinks the review
+                switching = tornado = pd.DataFrame()
+        self._parts.setdefault("switching", switching)
+        self._parts.setdefault("tornado", tornado)
+
+    @property
+    def switching(self) -> pd.DataFrame:
+        """Switching values on the outlook (:func:`vmo_lib.analysis.risk.switching_values`); empty when a
+        driver has no defined answer."""
+        if "switching" not in self._parts:
+            self._risk_tables()
+        return self._parts["switching"]
+
+    @property
+    def tornado(self) -> pd.DataFrame:
+        """The tornado on the outlook (:func:`vmo_lib.analysis.risk.tornado`); empty when a driver has no
+        defined answer."""
+        if "tornado" not in self._parts:
+            self._risk_tables()
+        return self._parts["tornado"]
+
+    @property
+    def early_warning(self) -> pd.DataFrame:
+        """Benefits' ramp-ups fitted from the actuals (:func:`vmo_lib.analysis.rampup.early_warning`)."""
+        if "early_warning" not in self._parts:
+            b = self.status.benefits
+            self._parts["early_warning"] = rampup.early_warning(
+                self.case, self.as_of, rag=b.set_index("line_id")["rag"] if "rag" in b else None,
+                logistic=False)  # the logistic comparison is drawn by the pack for flagged lines
+        return self._parts["early_warning"]
+
+    def complete(self) -> CaseReview:
+        """Compute every part computed on first use (switching, tornado, early warning) now; returns self."""
+        _ = self.switching, self.tornado, self.early_warning
+        return self
 
     # --- identity -----------------------------------------------------------------------------
     @property
@@ -152,7 +203,15 @@ class CaseReview:
         """The review as plain data with the stable keys :data:`REVIEW_KEYS` — the JSON of ``vmo status``,
         each case of ``vmo portfolio --json`` (``detail=False`` leaves out the line tables) and the
         batch's results file. NaN stays NaN (the CLI writes null).
+
+        Built once per ``detail`` and kept (a review does not change); each call returns its own copy.
         """
+        key = "to_dict" if detail else "to_dict:summary"
+        if key not in self._parts:
+            self._parts[key] = self._plain(detail)
+        return copy.deepcopy(self._parts[key])
+
+    def _plain(self, detail: bool) -> dict[str, Any]:
         st = self.status.to_dict(detail=detail)  # the line tables only when asked for
         e, a, f = self.expected, self.approved, self.in_force
         d: dict[str, Any] = {
@@ -282,7 +341,6 @@ def review_case(case: BusinessCase, as_of: object, *, thresholds: Thresholds | N
         expected = appraisal_mod.appraise(ec, EXPECTED, view)
         decision, reason = status.decision, status.decision_reason
         sim = sim_approved = None
-        switching = tornado = pd.DataFrame()
         if iterations:
             try:
                 # the outlook and the plan in force draw the same levels from the same seed: drawn once
@@ -292,18 +350,10 @@ def review_case(case: BusinessCase, as_of: object, *, thresholds: Thresholds | N
             except AnalysisError:  # no defined simulation (e.g. no three-point ranges and no case type): shown as absent
                 sim = sim_approved = None
         try:
-            switching = risk.switching_values(known, current, view, as_of=as_of)
-            tornado = risk.tornado(known, current, view, as_of=as_of)
-        except AnalysisError:  # a driver with no defined answer: shown as absent, never sinks the review
-            switching = tornado = pd.DataFrame()
-        try:
             ob = risk.appraisal_with_optimism_bias(known, current, view)
         except AnalysisError:  # a case type with no optimism-bias defaults
             ob = pd.DataFrame()
-    b = status.benefits
-    early = rampup.early_warning(known, as_of, rag=b.set_index("line_id")["rag"] if "rag" in b else None,
-                                 logistic=False)  # the logistic comparison is drawn by the pack for flagged lines
+    # switching values, the tornado and the early warning are computed on first use (CaseReview)
     return CaseReview(case=known, as_of=as_of, period=period, status=status, approved=approved,
                       in_force=in_force, expected=expected, decision=decision, decision_reason=reason,
-                      simulation=sim, simulation_approved=sim_approved, switching=switching,
-                      tornado=tornado, optimism_bias=ob, seed=int(seed), early_warning=early)
+                      simulation=sim, simulation_approved=sim_approved, optimism_bias=ob, seed=int(seed))

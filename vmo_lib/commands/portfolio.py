@@ -152,17 +152,10 @@ def export_tables(path: str | os.PathLike[str], sheets: dict[str, Any]) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from types import SimpleNamespace
-
-    from vmo_lib.analysis.review import review_case
-    from vmo_lib.commands import dump_json
+    from vmo_lib.analysis.outlook import shared_work
     from vmo_lib.errors import UsageError
-    from vmo_lib.intake.loader import load_portfolio
     from vmo_lib.periods import review_quarter
-    from vmo_lib.portfolio import core as P
-    from vmo_lib.portfolio import reference_class as R
-    from vmo_lib.portfolio import risk as PR
-    from vmo_lib.portfolio.review import review_portfolio
+    from vmo_lib.portfolio.review import review_folder
     from vmo_lib.portfolio.settings import load_portfolio_settings
 
     as_of = review_quarter(args.as_of)  # a malformed --as-of is a UsageError: exit 2
@@ -177,7 +170,6 @@ def run(args: argparse.Namespace) -> int:
     if not Path(args.folder).is_dir():
         raise UsageError(f"{args.folder} is not a folder; vmo portfolio reads every workbook in a folder, "
                          f"e.g. vmo portfolio data/sample --as-of {as_of} (for one case use vmo status)")
-    pf = load_portfolio(args.folder, as_of=as_of, workers=args.workers)
     exclusive = [[x.strip() for x in g.split(",") if x.strip()] for g in args.exclusive]
     depends: dict[str, list[str]] = {}
     for d in args.depends:
@@ -195,13 +187,34 @@ def run(args: argparse.Namespace) -> int:
         if shaping:
             raise UsageError(f"{', '.join(shaping)} only shape the selection at a budget, and there is none: add "
                              f"--budget AMOUNT (a year) or set [budget] in {Path(args.folder) / 'portfolio.toml'}")
-    pr = review_portfolio([review_case(c, as_of, view=args.view, seed=args.seed, iterations=args.risk_iterations)
-                           for c in pf.cases], as_of, settings=settings, failures=pf.failures, seed=args.seed)
+    # each worker loads a workbook and reviews its case at once (review_case, the one review)
+    pf, reviews = review_folder(args.folder, as_of, view=args.view, seed=args.seed, iterations=args.risk_iterations,
+                                workers=args.workers)
+    with shared_work():  # each case's expected profile built once for every reader below (cases unchanged)
+        return _report(args, as_of, pf, reviews, settings)
+
+
+def _report(args: argparse.Namespace, as_of: str, pf: Any, reviews: list[Any], settings: Any) -> int:
+    """The portfolio review of the reviewed cases and its output (human, --json, --export)."""
+    from types import SimpleNamespace
+
+    from vmo_lib.commands import dump_json
+    from vmo_lib.portfolio import core as P
+    from vmo_lib.portfolio import reference_class as R
+    from vmo_lib.portfolio import risk as PR
+    from vmo_lib.portfolio.review import review_portfolio
+
+    pr = review_portfolio(reviews, as_of, settings=settings, failures=pf.failures, seed=args.seed)
     reg = SimpleNamespace(as_of=as_of, view=args.view, cases=pr.register, benefits=pr.benefits)
     totals = pr.totals
     dc = pr.double_counting  # one row per KPI group (near-linear in the number of claims)
     kpis = P.kpi_rollup(reg.benefits)
-    history = R.history_ratios(pf, args.as_of)
+    # the reference class of the loaded cases: the review's own table when it was read from these very case
+    # objects at this very quarter (no re-baseline approved after the review date: known_at gave the case
+    # itself), else computed here on the loaded cases, as before
+    same = (args.as_of == as_of and len(pf.cases) > 0 and len(reviews) == len(pf.cases)
+            and all(r.case is c for r, c in zip(reviews, pf.cases, strict=True)))
+    history = pr.history if same else R.history_ratios(pf, args.as_of)
     uplifts = R.reference_class_uplifts(history)
     gmpp = R.gmpp_budget_variance(None)
     types = sorted({str(c.meta.get("case_type") or "") for c in pf} - {""})

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ __all__ = [
     "duplicate_case_ids",
     "load_case",
     "load_portfolio",
+    "load_portfolio_with",
     "validate_workbook",
     "workbook_files",
 ]
@@ -590,23 +591,64 @@ def load_portfolio(folder: str | os.PathLike[str], as_of: object = None, workers
     >>> len(p), len(p.failures)
     (0, 0)
     """
+    return load_portfolio_with(folder, as_of, workers)[0]
+
+
+def load_portfolio_with(folder: str | os.PathLike[str], as_of: object = None, workers: int | None = None,
+                        then: Callable[[BusinessCase], Any] | None = None) -> tuple[Portfolio, list[Any]]:
+    """:func:`load_portfolio`, running ``then(case)`` on every case where it was loaded.
+
+    With worker processes each worker loads a workbook and runs ``then`` on the case at once, so the
+    work on the cases (a review, say) is spread over the workers too and only its result comes back.
+    ``then`` must then be picklable: a top-level function or a :func:`functools.partial` of one.
+
+    Parameters
+    ----------
+    folder, as_of, workers
+        As :func:`load_portfolio`.
+    then : callable, optional
+        Called with each loaded case; its result is returned beside the case. None: nothing is run.
+
+    Returns
+    -------
+    (Portfolio, list)
+        The portfolio as :func:`load_portfolio` gives it, and ``then``'s result for each of its
+        ``cases``, in the same order (None each without ``then``).
+
+    Raises
+    ------
+    Exception
+        Whatever ``then`` raises on a case of the portfolio, raised here as if ``then`` had run in this
+        process: a case whose ``then`` fails in a worker is run again here, in file-name order, and the
+        first failure raises (a workbook left out of the portfolio never raises).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p, sizes = load_portfolio_with(tempfile.mkdtemp(), as_of="2026Q3", then=len)
+    >>> len(p), sizes
+    (0, [])
+    """
     as_of = resolve_as_of(as_of)
     cases: list[BusinessCase] = []
+    extras: list[Any] = []
     failures: list[dict[str, Any]] = []
     paths = workbook_files(folder)
     workers = auto_workers(len(paths), workers)
     if workers > 1 and len(paths) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
+        # with `then` an item costs several times a load: smaller chunks keep both workers busy to the end
+        chunk = max(1, len(paths) // ((16 if then is not None else 4) * workers))
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_load_one, paths, [as_of] * len(paths),
-                                    chunksize=max(1, len(paths) // (4 * workers))))
+            results = list(pool.map(_load_one_then, paths, [as_of] * len(paths), [then] * len(paths),
+                                    chunksize=chunk))
     else:
-        results = [_load_one(p, as_of) for p in paths]
-    loaded = [(path, case, cell) for path, (case, cell, failure) in zip(paths, results, strict=True) if failure is None]
+        results = [_load_one_then(p, as_of, then) for p in paths]
+    loaded = [(path, r[0], r[1]) for path, r in zip(paths, results, strict=True) if r[2] is None]
     dups = duplicate_case_ids((str(path), case.case_id, cell) for path, case, cell in loaded)
     dup_of = {str(loaded[i][0]): issues for i, issues in dups.items()}
-    for path, (case, _, failure) in zip(paths, results, strict=True):
+    for path, (case, _, failure, extra) in zip(paths, results, strict=True):
         if failure is not None:
             failures.append(failure)
         elif str(path) in dup_of:
@@ -615,4 +657,25 @@ def load_portfolio(folder: str | os.PathLike[str], as_of: object = None, workers
                              "issues": issues})
         else:
             cases.append(case)
-    return Portfolio(cases=cases, failures=pd.DataFrame(failures, columns=["path", "kind", "error", "issues"]))
+            # `then` failed in the worker: run it here, where it raises its own error as a serial run would
+            extras.append(then(case) if isinstance(extra, _ThenFailed) else extra)
+    return (Portfolio(cases=cases, failures=pd.DataFrame(failures, columns=["path", "kind", "error", "issues"])),
+            extras)
+
+
+class _ThenFailed:
+    """What :func:`_load_one_then` returns in place of ``then(case)`` when it raised (a class: it keeps
+    its identity through the pickling between processes)."""
+
+
+def _load_one_then(path: Path, as_of: object, then: Callable[[BusinessCase], Any] | None
+                   ) -> tuple[BusinessCase | None, str, dict[str, Any] | None, Any]:
+    """:func:`_load_one` and ``then(case)`` on the case it loaded (a :class:`_ThenFailed` if it raised)."""
+    case, cell, failure = _load_one(path, as_of)
+    extra = None
+    if case is not None and then is not None:
+        try:
+            extra = then(case)
+        except Exception:  # noqa: BLE001 - raised again in the parent, in order (load_portfolio_with)
+            extra = _ThenFailed()
+    return case, cell, failure, extra

@@ -25,6 +25,7 @@ decision rule can say "stop"); proposed and approved cases compete for what rema
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 from collections.abc import Iterable, Mapping
@@ -35,7 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vmo_lib.analysis.review import DECISIONS, CaseReview, review_case
+from vmo_lib.analysis.outlook import shared_work
+from vmo_lib.analysis.review import DECISIONS, DEFAULT_ITERATIONS, CaseReview, review_case
 from vmo_lib.errors import AnalysisError
 from vmo_lib.files import atomic_write_bytes
 from vmo_lib.model import Portfolio
@@ -47,7 +49,7 @@ from vmo_lib.portfolio.selection import committed_selection
 from vmo_lib.portfolio.settings import PortfolioSettings
 
 __all__ = ["FINITE_COLUMNS", "PORTFOLIO_REGISTER_COLUMNS", "TOTAL_COLUMNS", "PortfolioReview", "case_review_from", "double_counting_table",
-           "load_or_review", "load_review", "nonfinite_cases", "realisation_by_type", "register_row", "review_portfolio", "save_review"]
+           "load_or_review", "load_review", "nonfinite_cases", "realisation_by_type", "register_row", "review_folder", "review_portfolio", "save_review"]
 
 #: Columns of :attr:`PortfolioReview.register` (one row per case; money in the case's currency).
 PORTFOLIO_REGISTER_COLUMNS = (
@@ -297,6 +299,15 @@ def review_portfolio(reviews: Iterable[CaseReview], as_of: str, *, settings: Por
     by_id = {r.case_id: r for r in reviews}
     if len(by_id) != len(reviews):
         raise AnalysisError("two case reviews have the same case id")
+    # the selection's candidates and the reference class read each case's expected profile: built once
+    # per case (outlook.shared_work; the cases do not change here), not once per reader
+    with shared_work():
+        return _review_portfolio(reviews, by_id, as_of, settings, annual_budget, candidates, failures, seed)
+
+
+def _review_portfolio(reviews: list[CaseReview], by_id: dict[str, CaseReview], as_of: str,
+                      settings: PortfolioSettings | None, annual_budget: Any, candidates: str,
+                      failures: pd.DataFrame | None, seed: int) -> PortfolioReview:
     settings = settings or PortfolioSettings()
     basis = settings.basis or default_basis(as_of)
     budget = annual_budget if annual_budget is not None else settings.budget
@@ -375,16 +386,64 @@ def load_or_review(folder: str | os.PathLike[str], as_of: object, *, seed: int =
     folder's workbooks."""
     if review_file:
         return load_review(review_file)
-    from vmo_lib.intake.loader import load_portfolio
     from vmo_lib.periods import review_quarter
     from vmo_lib.portfolio.settings import load_portfolio_settings
 
     as_of = review_quarter(as_of)
     kw = {} if iterations is None else {"iterations": iterations}
     settings = load_portfolio_settings(folder, {"budget": annual_budget})
-    p = load_portfolio(folder, as_of=as_of)
-    return review_portfolio([review_case(c, as_of, seed=seed, **kw) for c in p.cases], as_of, settings=settings,
-                            failures=p.failures, seed=seed)
+    p, reviews = review_folder(folder, as_of, seed=seed, **kw)
+    return review_portfolio(reviews, as_of, settings=settings, failures=p.failures, seed=seed)
+
+
+def review_folder(folder: str | os.PathLike[str], as_of: object, *, view: str = "economic", seed: int = 0,
+                  iterations: int = DEFAULT_ITERATIONS, thresholds: Any = None,
+                  workers: int | None = None) -> tuple[Portfolio, list[CaseReview]]:
+    """Load every workbook of a folder and review every case: each worker process loads a workbook and
+    reviews its case at once (:func:`vmo_lib.intake.loader.load_portfolio_with`), so the reviews are
+    spread over the workers as the loading is.
+
+    Every review is :func:`~vmo_lib.analysis.review.review_case` of the loaded case with these
+    arguments, wherever it ran: the same figures as reviewing the cases one by one in this process.
+
+    Parameters
+    ----------
+    folder : str or path-like
+    as_of : str or date
+        The review quarter (:func:`vmo_lib.periods.review_quarter`).
+    view, seed, iterations, thresholds
+        As :func:`~vmo_lib.analysis.review.review_case`.
+    workers : int, optional
+        As :func:`vmo_lib.intake.loader.load_portfolio` (default: one per CPU, at most 4, from 50
+        workbooks on; 1: everything in this process).
+
+    Returns
+    -------
+    (Portfolio, list of CaseReview)
+        The loaded portfolio (its ``failures`` listed, never fatal) and one review per case, in order.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> pf, reviews = review_folder(tempfile.mkdtemp(), "2026Q3", iterations=0)
+    >>> len(pf), reviews
+    (0, [])
+    """
+    from vmo_lib.intake.loader import load_portfolio_with
+    from vmo_lib.periods import review_quarter
+
+    as_of = review_quarter(as_of)
+    review = functools.partial(_review_for_portfolio, as_of=as_of, thresholds=thresholds, view=view, seed=seed,
+                               iterations=iterations)
+    return load_portfolio_with(folder, as_of, workers, then=review)
+
+
+def _review_for_portfolio(case: Any, **kw: Any) -> CaseReview:
+    """:func:`~vmo_lib.analysis.review.review_case`, with its plain data (what the register and the
+    portfolio's JSON read) built where the review ran: in a worker, that work is spread too."""
+    review = review_case(case, **kw)
+    review.to_dict(detail=False)  # kept by the review (CaseReview.to_dict)
+    return review
 
 
 def realisation_by_type(review: PortfolioReview) -> pd.DataFrame:
