@@ -169,6 +169,14 @@ def test_moving_a_slider_shows_the_npv_the_library_computes(lab):
             expected = switching_labels(at_80_cost_30, case.period_length)
             for name in ("benefit_realisation", "cost_overrun"):
                 css = f".vmo-switch-{name.replace('_', '-')}"
+                # each widget's value reaches the page as its own message: wait for this one's
+                try:
+                    page.wait_for_function(
+                        "([css, want]) => { const e = document.querySelector(css);"
+                        " return e && e.innerText.trim() === want; }",
+                        arg=[css, expected[name]], timeout=TIMEOUT_MS)
+                except Exception:
+                    pass                               # the assertion below names what is shown instead
                 assert page.inner_text(css).strip() == expected[name]
             _no_dialog(page)
 

@@ -452,6 +452,18 @@ class WhatIfExplorer:
                     f"<div class='vmo-value {extra}'><span class='{css}' data-value='{data_attr}'>{value}</span>"
                     f"</div></div>")
 
+        bad = r.verdict.label in ("at risk", "value destroyed")
+        self.verdict.value = (f"<div class='vmo-verdict {'vmo-neg' if bad else 'vmo-pos'}' "
+                              f"data-verdict='{html.escape(r.verdict.label)}'>{html.escape(r.verdict_sentence)}</div>")
+        for name, text in switching_labels(r, unit).items():
+            self.switch_labels[name].value = f"<div class='vmo-switch'>{html.escape(text)}</div>"
+        ob = self.engine.matrices(r.settings.scenario).optimism
+        self.switch_labels["optimism_bias"].value = (
+            f"<div class='vmo-switch'>{'Applied' if r.settings.optimism_bias else 'When ticked'}: capex "
+            f"+{ob.capex:.0%}, opex +{ob.opex:.0%}, benefits −{ob.benefits:.0%} and {ob.delay_periods} "
+            f"{unit}{'s' if ob.delay_periods != 1 else ''} later (Green Book class: "
+            f"{html.escape(ob.reference_class.lower())})</div>")
+        # The figures last: a page showing the new NPV already shows the matching verdict and switching values.
         delta = r.npv - r.reference_npv
         self.cards.value = (
             "<div class='vmo-cards'>"
@@ -464,17 +476,6 @@ class WhatIfExplorer:
                    "vmo-pos" if delta > 0.5 else "vmo-neg" if delta < -0.5 else "")
             + "</div>"
         )
-        bad = r.verdict.label in ("at risk", "value destroyed")
-        self.verdict.value = (f"<div class='vmo-verdict {'vmo-neg' if bad else 'vmo-pos'}' "
-                              f"data-verdict='{html.escape(r.verdict.label)}'>{html.escape(r.verdict_sentence)}</div>")
-        for name, text in switching_labels(r, unit).items():
-            self.switch_labels[name].value = f"<div class='vmo-switch'>{html.escape(text)}</div>"
-        ob = self.engine.matrices(r.settings.scenario).optimism
-        self.switch_labels["optimism_bias"].value = (
-            f"<div class='vmo-switch'>{'Applied' if r.settings.optimism_bias else 'When ticked'}: capex "
-            f"+{ob.capex:.0%}, opex +{ob.opex:.0%}, benefits −{ob.benefits:.0%} and {ob.delay_periods} "
-            f"{unit}{'s' if ob.delay_periods != 1 else ''} later (Green Book class: "
-            f"{html.escape(ob.reference_class.lower())})</div>")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:  # a notebook displays the explorer as its UI
         return self.widget._repr_mimebundle_(**kwargs)
