@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 from collections.abc import Callable, Iterable
@@ -640,9 +641,18 @@ def load_portfolio_with(folder: str | os.PathLike[str], as_of: object = None, wo
 
         # with `then` an item costs several times a load: smaller chunks keep both workers busy to the end
         chunk = max(1, len(paths) // ((16 if then is not None else 4) * workers))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_load_one_then, paths, [as_of] * len(paths), [then] * len(paths),
-                                    chunksize=chunk))
+        # Unpickling the results builds many objects, and each batch would trigger the cycle collector over
+        # every result already received (measured: 2/3 of the unpickling time of 1,000 reviews). Nothing
+        # received forms garbage cycles meanwhile: it is paused for the gathering, then restored.
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                results = list(pool.map(_load_one_then, paths, [as_of] * len(paths), [then] * len(paths),
+                                        chunksize=chunk))
+        finally:
+            if paused:
+                gc.enable()
     else:
         results = [_load_one_then(p, as_of, then) for p in paths]
     loaded = [(path, r[0], r[1]) for path, r in zip(paths, results, strict=True) if r[2] is None]
