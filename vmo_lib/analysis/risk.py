@@ -625,18 +625,35 @@ class MonteCarloResult:
         }
 
 
-def _tri_ppf(u: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Quantile of triangular(a, mode 1, b) per column (u is overwritten)."""
-    left = np.sqrt(u * ((b - a) * (1.0 - a)))
+def _tri_ppf(u: np.ndarray, a: np.ndarray, b: np.ndarray, *, c_left: np.ndarray | None = None,
+             c_right: np.ndarray | None = None, left: np.ndarray | None = None,
+             mask: np.ndarray | None = None, below: np.ndarray | None = None) -> np.ndarray:
+    """Quantile of triangular(a, mode 1, b) per column (u is overwritten and returned).
+
+    ``c_left`` = ``(b - a) * (1 - a)`` and ``c_right`` = ``(b - a) * (b - 1)`` may be passed precomputed;
+    ``left`` (float64), ``mask`` (int64) and ``below`` (bool), arrays of ``u``'s shape, are work space
+    reused across chunks (a fresh array of a chunk's size is page-faulted in on every allocation, which
+    was measured to cost more than the arithmetic). Every element is the same number either way.
+    """
+    if c_left is None:
+        c_left = (b - a) * (1.0 - a)
+    if c_right is None:
+        c_right = (b - a) * (b - 1.0)
+    left = np.multiply(u, c_left, out=left)
+    np.sqrt(left, out=left)
     left += a
     np.subtract(1.0, u, out=u)
-    u *= (b - a) * (b - 1.0)
+    u *= c_right
     np.sqrt(u, out=u)
     np.subtract(b, u, out=u)
     # the left branch holds where u < F(mode), i.e. exactly where it is below the mode 1. The choice is
     # made on the bits (u ^ ((left ^ u) & mask)): the same numbers as np.where, which branches on a
     # random mask and was measured ~4x slower than these integer passes.
-    mask = (left < 1.0).astype(np.int64)
+    below = np.less(left, 1.0, out=below)
+    if mask is None:
+        mask = below.astype(np.int64)
+    else:
+        np.copyto(mask, below)
     np.negative(mask, out=mask)                 # all ones where left holds, zeros elsewhere
     lb, ub = left.view(np.int64), u.view(np.int64)
     lb ^= ub
@@ -935,6 +952,18 @@ def _mc_simulate(preps: list[_Prepared], iterations: int, seed: int, chunk_size:
     rng_u, rng_z, rng_g, rng_o, rng_d = (np.random.Generator(np.random.PCG64(c)) for c in children)
     outs = [np.empty(iterations) for _ in preps]
     n_t = idx_zt.size
+    # work space reused by every chunk (see _tri_ppf); a chunk's arrays are views of its first n rows
+    m = min(chunk_size, iterations)
+    tri = {name: (lo[idx], hi[idx], (hi[idx] - lo[idx]) * (1.0 - lo[idx]), (hi[idx] - lo[idx]) * (hi[idx] - 1.0))
+           for idx, name in ((idx_u, "u"), (idx_zt, "zt"))}
+    work = {name: (np.empty((m, idx.size)), np.empty((m, idx.size)), np.empty((m, idx.size), dtype=np.int64),
+                   np.empty((m, idx.size), dtype=bool)) for idx, name in ((idx_u, "u"), (idx_zt, "zt")) if idx.size}
+    prods = {name: (np.empty((m, n_cost[name])), np.empty((m, idx.size - n_cost[name])))
+             for idx, name in blocks if idx.size}
+    row_sum = np.empty(m)
+    weights_c = [{name: p.pv_line_c[idx[:n_cost[name]]] for idx, name in blocks} for p in preps]
+    weights_b = [{name: (p.pv_line_b[0, idx[n_cost[name]:]], p.pv_line_b[:, idx[n_cost[name]:]])
+                  for idx, name in blocks} for p in preps]
     for start in range(0, iterations, chunk_size):
         n = min(chunk_size, iterations - start)
         k = np.minimum(np.searchsorted(cum, rng_d.random(n), side="right"), len(ds) - 1) if len(ds) > 1 else None
@@ -951,25 +980,33 @@ def _mc_simulate(preps: list[_Prepared], iterations: int, seed: int, chunk_size:
             if not idx.size:
                 continue
             if name == "u":
-                level = _tri_ppf(rng_u.random((n, idx.size)), lo[idx], hi[idx])
+                u_buf, left, mask, below = (w[:n] for w in work[name])
+                level = _tri_ppf(rng_u.random(out=u_buf), *tri[name][:2], c_left=tri[name][2],
+                                 c_right=tri[name][3], left=left, mask=mask, below=below)
             elif name == "zt":
-                level = _tri_ppf(special.ndtr(z[:, :n_t]), lo[idx], hi[idx])
+                u_buf, left, mask, below = (w[:n] for w in work[name])
+                level = _tri_ppf(special.ndtr(z[:, :n_t], out=u_buf), *tri[name][:2], c_left=tri[name][2],
+                                 c_right=tri[name][3], left=left, mask=mask, below=below)
             else:
                 level = _pert_from_z(z[:, n_t:], table_flat, table_slope, _PERT_GRID)
             # row sums (not BLAS products) so every iteration's value is independent of the chunk
             nc = n_cost[name]
-            for p, (cost_part, ben_part) in zip(preps, parts, strict=True):
+            prod_c, prod_b = (w[:n] for w in prods[name])
+            rows = row_sum[:n]
+            for j, (cost_part, ben_part) in enumerate(parts):
                 if nc:
-                    cost_part += (level[:, :nc] * p.pv_line_c[idx[:nc]]).sum(axis=1)
+                    np.multiply(level[:, :nc], weights_c[j][name], out=prod_c)
+                    cost_part += prod_c.sum(axis=1, out=rows)
                 if nc < idx.size:
-                    w = p.pv_line_b[0, idx[nc:]] if k is None else p.pv_line_b[:, idx[nc:]][k]
-                    ben_part += (level[:, nc:] * w).sum(axis=1)
+                    w0, w_all = weights_b[j][name]
+                    np.multiply(level[:, nc:], w0 if k is None else w_all[k], out=prod_b)
+                    ben_part += prod_b.sum(axis=1, out=rows)
         if cost_overrun is not None:
             x = 1.0 + np.asarray(cost_overrun.sample(rng_o, n), dtype=np.float64)
             for cost_part, _ in parts:
                 cost_part *= x
         for out, (cost_part, ben_part) in zip(outs, parts, strict=True):
-            out[start:start + n] = ben_part - cost_part
+            np.subtract(ben_part, cost_part, out=out[start:start + n])
     for p, out in zip(preps, outs, strict=True):
         if p.m.fixed_through >= 0:
             out += p.sunk
