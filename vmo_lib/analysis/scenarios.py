@@ -768,49 +768,73 @@ def three_point_factors(case: BusinessCase, matrices: CaseMatrices | None = None
     return hit[1] if hit[0] is m else _three_point_factors(case, m)
 
 
+_TP_COLUMNS = ("low", "likely", "high", "distribution", "driver", "row")
+
+
+def _line_columns(case: BusinessCase, ids: list) -> dict[str, list]:
+    """The attribute columns of lines ``ids`` (in that order) as lists: what
+    ``case.lines.drop_duplicates("line_id").set_index("line_id").reindex(ids)[c].tolist()`` holds, read by
+    position when every id is a unique line id (no reindexing, so no NaN fill and no dtype change)."""
+    lines = case.lines
+    lid = lines["line_id"].tolist()
+    pos = {v: i for i, v in enumerate(lid)}
+    if len(pos) == len(lid) and all(i in pos for i in ids):
+        take = [pos[i] for i in ids]
+        out = {}
+        for c in _TP_COLUMNS:
+            if c in lines:
+                col = lines[c].tolist()
+                out[c] = [col[j] for j in take]
+        return out
+    frame = lines.drop_duplicates("line_id").set_index("line_id").reindex(ids)
+    return {c: frame[c].tolist() for c in _TP_COLUMNS if c in frame}
+
+
 def _three_point_factors(case: BusinessCase, m: CaseMatrices) -> pd.DataFrame:
     ids = list(m.cost_ids) + list(m.benefit_ids)
     kinds = ["cost"] * len(m.cost_ids) + ["benefit"] * len(m.benefit_ids)
-    totals = np.concatenate([m.costs.sum(axis=1), m.benefits.sum(axis=1)])
-    lines = case.lines.drop_duplicates("line_id").set_index("line_id").reindex(ids)
+    totals = np.concatenate([m.costs.sum(axis=1), m.benefits.sum(axis=1)]).tolist()
     # each line's attributes as a dict (what lines.iloc[i] holds), a column at a time
-    columns = {c: lines[c].tolist() for c in ("low", "likely", "high", "distribution", "driver", "row") if c in lines}
-    rows = []
+    columns = _line_columns(case, ids)
+    cols = ["kind", "low", "high", "lo", "hi", "pessimistic", "optimistic", "distribution", "driver", "stochastic"]
+    data: dict[str, list] = {c: [] for c in cols}
     for i, lid in enumerate(ids):
         ln = {c: v[i] for c, v in columns.items()}
         low, likely, high = (_num(ln.get(k)) for k in ("low", "likely", "high"))
-        where = _where(case, ln, lid, kinds[i])
         if likely is None:
             likely = float(totals[i]) if (low is not None or high is not None) else None
         f_low = f_high = 1.0
         if likely is not None and (low is not None or high is not None):
             if likely == 0:
                 if (low or 0) != 0 or (high or 0) != 0:
-                    raise AnalysisError(f"{where}: a three-point range needs a non-zero likely total "
-                                        f"(low={low}, likely={likely}, high={high})")
+                    raise AnalysisError(f"{_where(case, ln, lid, kinds[i])}: a three-point range needs a non-zero "
+                                        f"likely total (low={low}, likely={likely}, high={high})")
             else:
                 f_low = 1.0 if low is None else low / likely
                 f_high = 1.0 if high is None else high / likely
                 if not min(f_low, f_high) <= 1.0 <= max(f_low, f_high) or f_low < 0 or f_high < 0:
-                    raise AnalysisError(f"{where}: expected low ≤ likely ≤ high of the same sign, got "
-                                        f"low={low}, likely={likely}, high={high}")
+                    raise AnalysisError(f"{_where(case, ln, lid, kinds[i])}: expected low ≤ likely ≤ high of the "
+                                        f"same sign, got low={low}, likely={likely}, high={high}")
         lo, hi = min(f_low, f_high), max(f_low, f_high)
         # direction of the line's effect on NPV: costs and dis-benefits lower it as they grow
         worse_when_larger = kinds[i] == "cost" or totals[i] < 0 or (likely is not None and likely < 0)
         dist = "triangular" if _blank(ln.get("distribution")) else str(ln.get("distribution")).strip().lower()
         if dist not in ("triangular", "pert"):
-            raise AnalysisError(f"{where}: distribution must be 'triangular' or 'pert', got {ln.get('distribution')!r}")
+            raise AnalysisError(f"{_where(case, ln, lid, kinds[i])}: distribution must be 'triangular' or 'pert', "
+                                f"got {ln.get('distribution')!r}")
         driver = ln.get("driver")
-        rows.append({"line_id": lid, "kind": kinds[i], "low": f_low, "high": f_high, "lo": lo, "hi": hi,
-                     "pessimistic": hi if worse_when_larger else lo, "optimistic": lo if worse_when_larger else hi,
-                     "distribution": dist, "driver": None if _blank(driver) else str(driver).strip(),
-                     "stochastic": hi > lo})
-    cols = ["line_id", "kind", "low", "high", "lo", "hi", "pessimistic", "optimistic", "distribution", "driver",
-            "stochastic"]
-    out = pd.DataFrame(rows, columns=cols)
+        for c, v in zip(cols, (kinds[i], f_low, f_high, lo, hi, hi if worse_when_larger else lo,
+                               lo if worse_when_larger else hi, dist, None if _blank(driver) else str(driver).strip(),
+                               hi > lo), strict=True):
+            data[c].append(v)
+    if not ids:
+        out = pd.DataFrame([], columns=["line_id", *cols])
+        out["driver"] = pd.Series([], dtype=object, index=out.index)
+        return out.set_index("line_id")
+    index = pd.Index(ids, name="line_id")
     # object dtype keeps "no driver" as None (a string column would turn it into NaN)
-    out["driver"] = pd.Series([r["driver"] for r in rows], dtype=object, index=out.index)
-    return out.set_index("line_id")
+    data["driver"] = pd.Series(data["driver"], dtype=object, index=index)  # type: ignore[assignment]
+    return pd.DataFrame(data, index=index, columns=cols)
 
 
 def _num(v: Any) -> float | None:
