@@ -133,11 +133,11 @@ def appraisal_with_optimism_bias(case: BusinessCase, scenario: str = "baseline",
     before = appraisal.appraise(case, scenario, view)
     # = appraise(optimism_bias_adjusted(case, scenario), f"{scenario}+ob", view), on the line arrays
     after = what_if_appraisal(case, _OB_WHAT_IF, scenario, view)
-    rows = []
-    for key, label in _OB_ROWS.items():
-        b, a = float(getattr(before, key)), float(getattr(after, key))
-        rows.append({"metric": key, "label": label, "before": b, "after": a, "change": a - b})
-    return pd.DataFrame(rows).set_index("metric")
+    b = [float(getattr(before, key)) for key in _OB_ROWS]
+    a = [float(getattr(after, key)) for key in _OB_ROWS]
+    return pd.DataFrame({"label": list(_OB_ROWS.values()), "before": b, "after": a,
+                         "change": [x - y for x, y in zip(a, b, strict=True)]},
+                        index=pd.Index(list(_OB_ROWS), name="metric"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -186,7 +186,10 @@ def _factors(case: BusinessCase, m: CaseMatrices) -> pd.DataFrame:
 
     def build() -> tuple[CaseMatrices, pd.DataFrame]:
         plan = CaseMatrices.from_case(case, case.current_baseline, m.view)
-        return m, three_point_factors(case, plan).reindex(list(m.cost_ids) + list(m.benefit_ids))
+        f = three_point_factors(case, plan)
+        ids = list(m.cost_ids) + list(m.benefit_ids)
+        # the outlook has the plan's lines in the plan's order (the usual case): reindexing would copy
+        return m, f if f.index.tolist() == ids else f.reindex(ids)
     hit = outlook.memo(f"outlook_factors:{id(m)}", case, "", build)  # once per review (shared_work)
     return hit[1] if hit[0] is m else build()[1]
 
