@@ -133,7 +133,17 @@ def line_arrays(case: BusinessCase, scenario: str, view: str) -> tuple | None:
     """:func:`line_matrices` as arrays: ``(matrix, index, is_cost, in_view, category, benefit_type)`` —
     every line's row of ``scenario`` (``case.matrix`` order), its ``line_id`` index and, per row, whether it
     is a cost, a benefit counted in ``view``, its category and benefit type. None when line ids repeat
-    (then :func:`line_matrices` keeps its table lookups and their errors)."""
+    (then :func:`line_matrices` keeps its table lookups and their errors).
+
+    Within a review (:func:`vmo_lib.analysis.outlook.shared_work`) built once per case, scenario and view
+    (every appraisal and matrix of the review reads them); the arrays are then read-only.
+    """
+    from vmo_lib.analysis.outlook import memo  # outlook builds on this module: imported when first used
+
+    return memo(f"line_arrays:{scenario}:{view}", case, "", lambda: _line_arrays(case, scenario, view))
+
+
+def _line_arrays(case: BusinessCase, scenario: str, view: str) -> tuple | None:
     lines = case.lines
     lid = lines["line_id"]
     if not lid.is_unique:
@@ -147,6 +157,8 @@ def line_arrays(case: BusinessCase, scenario: str, view: str) -> tuple | None:
     is_cost = kind == "cost"
     in_view = (kind == "benefit") & np.fromiter((_isin(b, allowed) for b in btype), dtype=bool, count=len(btype))
     index = pd.Index(ids, name="line_id")
+    for a in (arr, is_cost, in_view):  # made here; shared within a review, every caller takes rows (copies)
+        a.setflags(write=False)
     return arr, index, is_cost, in_view, lines["category"].to_numpy(dtype=object), btype
 
 
