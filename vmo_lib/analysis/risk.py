@@ -916,7 +916,7 @@ def _mc_prepare(case: BusinessCase, scenario: str, view: str, as_of: object, rho
     return _Prepared(
         m=m, settings_rho=dict(rho) if isinstance(rho, Mapping) else float(rho), cost_overrun=cost_overrun,
         ds=ds, ps=ps, lo=f["lo"].to_numpy(), hi=f["hi"].to_numpy(), stoch=f["stochastic"].to_numpy(),
-        is_pert=(f["distribution"] == "pert").to_numpy(), rhos=np.array([rho_of(d) for d in line_driver]),
+        is_pert=np.array([d == "pert" for d in f["distribution"].tolist()], dtype=bool), rhos=np.array([rho_of(d) for d in line_driver]),
         line_driver=line_driver, n_c=n_c, pv_line_c=pv_line_c, pv_line_b=pv_line_b, sunk=sunk,
         reference_npv=float(reference_npv))
 
