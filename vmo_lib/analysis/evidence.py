@@ -60,6 +60,7 @@ import pandas as pd
 from vmo_lib.analysis.outlook import (
     expected_matrix,
     grid,
+    memo,
     shared_discount_factors,
     shared_line_matrices,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "evidence_review",
     "go_live_shift",
     "implied_value",
+    "line_attributes",
 ]
 
 #: The one evidence status that counts as evidenced.
@@ -143,6 +145,45 @@ def implied_value(basis: Any, value_per_unit: Any, baseline: Any, target: Any, m
         direction = -1.0 if (not math.isnan(tgt) and tgt < base) else 1.0
         return (m - base) * direction * v
     return math.nan
+
+
+def line_attributes(case: BusinessCase, ids: list[str]) -> list[dict[str, Any]]:
+    """One dict of ``case.lines`` attributes per line id (what ``lines.loc[line_id]`` holds).
+
+    Built a column at a time (Python scalars, as ``to_dict`` gives them) and, inside a
+    :func:`vmo_lib.analysis.outlook.shared_work` block, once per case. The line ids of ``case.lines``
+    must be unique; an id it does not hold gets a row of missing values.
+
+    Parameters
+    ----------
+    case : BusinessCase
+    ids : list of str
+        Line ids, in the order wanted (the same list on every call for one case).
+
+    Returns
+    -------
+    list of dict
+    """
+    def build() -> list[dict[str, Any]]:
+        t = case.lines.set_index("line_id").reindex(ids)
+        columns = [t[c].tolist() for c in t.columns]
+        return [dict(zip(t.columns, row, strict=True)) for row in zip(*columns, strict=True)] if columns \
+            else [{} for _ in ids]
+    return memo("line_attrs", case, "", build)
+
+
+def _benefit_attrs(case: BusinessCase, g: Any) -> dict[Any, dict[str, Any]]:
+    """The ``case.lines`` attributes of each benefit line of grid ``g`` ({} for an id the lines lack
+    or hold twice), as ``lines.loc[line_id].to_dict()`` gives them."""
+    lids = case.lines["line_id"]
+    known = set(lids.tolist())
+    if lids.is_unique:
+        rows = line_attributes(case, g.ids)
+        return {lid: (rows[i] if lid in known else {}) for i, (lid, k) in enumerate(zip(g.ids, g.kind, strict=True))
+                if k == "benefit"}
+    lines = case.lines.set_index("line_id")
+    return {lid: (lines.loc[lid].to_dict() if lid in lines.index and not isinstance(lines.loc[lid], pd.DataFrame)
+                  else {}) for lid, k in zip(g.ids, g.kind, strict=True) if k == "benefit"}
 
 
 @dataclass(frozen=True)
@@ -251,26 +292,31 @@ def evidence_review(case: BusinessCase, as_of: object, thresholds: Thresholds | 
     tol = float(th.kpi_tolerance)
     g = grid(case, as_of)
     tau = g.tau
-    lines = case.lines.set_index("line_id")
-    ben_ids = [lid for lid, k in zip(g.ids, g.kind, strict=True) if k == "benefit"]
-    attrs = {lid: (lines.loc[lid].to_dict() if lid in lines.index and not isinstance(lines.loc[lid], pd.DataFrame)
-                   else {}) for lid in ben_ids}
+    attrs = _benefit_attrs(case, g)
     progress = {}
     if benefits is not None and len(benefits):
         progress = dict(zip(benefits["line_id"], benefits["kpi_progress_pct"].astype(float), strict=True))
 
     # --- actuals of benefits up to the review period, with their evidence -------------------------
     f = case.flows
-    act = f[(f["scenario"] == "actual") & (f["t"] <= tau) & (f["kind"] == "benefit")]
+    t_all = f["t"].to_numpy()
+    pick = np.flatnonzero((f["scenario"].to_numpy() == "actual") & (t_all <= tau) & (f["kind"].to_numpy() == "benefit"))
+
+    def column(name: str, numeric: bool = False) -> list[Any]:
+        """The picked rows of a flows column, as iterating the filtered Series gives them."""
+        if name not in f:
+            return [None] * len(pick)
+        v = f[name].to_numpy()[pick]
+        return v.tolist() if numeric else list(v)
+
     recon_rows: list[dict[str, Any]] = []
     mix = {s: 0.0 for s in ("measured", "estimated", "owner's claim", "not stated")}
     realised: dict[str, float] = {}
     evidenced: dict[str, float] = {}
     latest_evidence: dict[str, tuple[int, Any]] = {}
-    ev_col = act["evidence"] if "evidence" in act else pd.Series([None] * len(act), index=act.index)
-    src_col = act["evidence_source"] if "evidence_source" in act else pd.Series([None] * len(act), index=act.index)
-    for lid, period, t, amount, kpi, ev, src in zip(act["line_id"], act["period"], act["t"], act["amount"],
-                                                   act["kpi_value"], ev_col, src_col, strict=True):
+    for lid, period, t, amount, kpi, ev, src in zip(column("line_id"), column("period"), column("t", True),
+                                                   column("amount", True), column("kpi_value", True),
+                                                   column("evidence"), column("evidence_source"), strict=True):
         ln = attrs.get(lid, {})
         status = None if _blank(ev) else str(ev)
         amount = _num(amount)
@@ -304,18 +350,28 @@ def evidence_review(case: BusinessCase, as_of: object, thresholds: Thresholds | 
     gl_t = actual_go_live_t(case)
     live = gl_t is not None and gl_t <= tau
     planned_gl = case.go_live_t if case.go_live_t is not None else 0
+    # each benefit's reconciled periods, in the table's order (by t): sums over the same float64 arrays
+    # the per-benefit ``recon[recon["line_id"] == lid]`` selections gave, without one mask per benefit
+    positions: dict[Any, list[int]] = {}
+    for k, lid in enumerate(recon["line_id"].tolist()):
+        positions.setdefault(lid, []).append(k)
+    recon_claimed = recon["claimed"].to_numpy()
+    recon_implied = recon["implied"].to_numpy()
+    in_view_ids = set(in_view.index)
     rows = []
     fut_total = unev_total = nyd_total = 0.0
     for i, lid in enumerate(g.ids):
         if g.kind[i] != "benefit":
             continue
         ln = attrs.get(lid, {})
-        r = recon[recon["line_id"] == lid]
-        claimed, implied = float(r["claimed"].sum()), float(r["implied"].sum())
+        at = positions.get(lid, [])
+        n_rec = len(at)
+        claimed = float(recon_claimed[at].astype(float).sum()) if n_rec else 0.0
+        implied = float(recon_implied[at].astype(float).sum()) if n_rec else 0.0
         diff = claimed - implied
         p = progress.get(lid, math.nan)
         fut_pv = float(amount[i, future] @ df[future]) if future.any() else 0.0
-        counts = lid in set(in_view.index) and ln.get("benefit_type") != "dis-benefit" and not _blank(ln.get("kpi"))
+        counts = lid in in_view_ids and ln.get("benefit_type") != "dis-benefit" and not _blank(ln.get("kpi"))
         if ln.get("benefit_type") == "dis-benefit":
             grade, why = None, "dis-benefit: not graded"
         elif _blank(ln.get("kpi")):  # the workbook requires a KPI; a case built in code may have none
@@ -342,11 +398,11 @@ def evidence_review(case: BusinessCase, as_of: object, thresholds: Thresholds | 
         rows.append({
             "line_id": lid, "name": ln.get("name"),
             "kpi_basis": None if _blank(ln.get("kpi_basis")) else ln.get("kpi_basis"),
-            "value_per_unit": _num(ln.get("value_per_unit")), "periods_reconciled": len(r),
-            "claimed_to_date": claimed if len(r) else math.nan, "implied_to_date": implied if len(r) else math.nan,
-            "difference_to_date": diff if len(r) else math.nan,
-            "difference_pct": diff / abs(implied) if len(r) and abs(implied) > _TINY else math.nan,
-            "flagged": bool(len(r) and abs(diff) > tol * abs(implied) + _TINY),
+            "value_per_unit": _num(ln.get("value_per_unit")), "periods_reconciled": n_rec,
+            "claimed_to_date": claimed if n_rec else math.nan, "implied_to_date": implied if n_rec else math.nan,
+            "difference_to_date": diff if n_rec else math.nan,
+            "difference_pct": diff / abs(implied) if n_rec and abs(implied) > _TINY else math.nan,
+            "flagged": bool(n_rec and abs(diff) > tol * abs(implied) + _TINY),
             "wrong_way": bool(not math.isnan(p) and p < 0),
             "realised_to_date": realised.get(lid, math.nan), "evidenced_to_date": evidenced.get(lid, 0.0),
             "evidence": latest_evidence.get(lid, (0, None))[1],

@@ -70,7 +70,7 @@ import pandas as pd
 
 from vmo_lib import schema
 from vmo_lib.analysis.bridge import ValueBridge, value_bridge
-from vmo_lib.analysis.evidence import EvidenceReview, evidence_review
+from vmo_lib.analysis.evidence import EvidenceReview, evidence_review, line_attributes
 from vmo_lib.analysis.outlook import (
     EXPECTED,
     expected_case,
@@ -191,14 +191,7 @@ def _number(v: Any) -> float:
 
 def _line_attrs(case: BusinessCase, ids: list[str]) -> list[dict[str, Any]]:
     """One dict of ``case.lines`` attributes per line id (what ``lines.loc[line_id]`` holds), once per call."""
-    def build() -> list[dict[str, Any]]:
-        t = case.lines.set_index("line_id").reindex(ids)
-        # what to_dict(orient="records") gives (Python scalars), a column at a time
-        columns = [t[c].tolist() for c in t.columns]
-        return [dict(zip(t.columns, row, strict=True)) for row in zip(*columns, strict=True)] if columns \
-            else [{} for _ in ids]
-    return memo("line_attrs", case, "", build)
-
+    return line_attributes(case, ids)
 
 
 # --------------------------------------------------------------------------------------------------
