@@ -118,7 +118,7 @@ def history_ratios(cases: Iterable[Any], as_of: object, basis: str = "outturn",
     >>> h[["cost_ratio", "benefit_ratio", "slip_periods", "schedule_ratio"]].round(4).values.tolist()
     [[1.3, 0.6, 1.0, 2.0]]
     """
-    from vmo_lib.analysis.realisation import expected_flows
+    from vmo_lib.analysis.outlook import expected_matrix, grid
     from vmo_lib.portfolio.common import case_as_of  # lazy: keeps this module light for the Monte Carlo
 
     if basis not in ("outturn", "to_date"):
@@ -139,10 +139,11 @@ def history_ratios(cases: Iterable[Any], as_of: object, basis: str = "outturn",
         base = case.matrix("baseline")
         kinds = case.lines.set_index("line_id")["kind"].reindex(base.index).to_numpy()
         b = base.to_numpy()
-        ex = expected_flows(case, c_as_of)
+        # expected_flows' amounts (line by line, period by period), read from the grid they come from
+        g = grid(case, c_as_of)
         e = np.zeros_like(b)
         pos = {lid: i for i, lid in enumerate(base.index)}
-        e[ex["line_id"].map(pos).to_numpy(dtype=int), ex["t"].to_numpy(dtype=int)] = ex["amount"].to_numpy(dtype=float)
+        e[np.array([pos[lid] for lid in g.ids], dtype=int)] = expected_matrix(g)[0]
         if basis == "to_date":
             mask = np.zeros_like(b, dtype=bool)
             ok = act["line_id"].isin(pos)
