@@ -1192,9 +1192,12 @@ def _check_rebaselines(t: RawTable, d: dict[str, np.ndarray], lines: dict[str, d
     for sheet_name in schema.WIDE_SHEETS:
         if sheet_name in lines and sheet_name in amounts:
             nums = amounts[sheet_name][1]
-            for lid, row in zip(lines[sheet_name]["line_id"], nums if nums.size else [None] * len(lines[sheet_name]["line_id"]),
-                                strict=True):
-                if lid is not None and row is not None and np.any(np.nan_to_num(row) != 0):
+            ids = lines[sheet_name]["line_id"]
+            if not nums.size:
+                continue
+            planned = np.any(np.nan_to_num(nums) != 0, axis=1)  # each line's test, all lines at once
+            for lid, row, has_plan in zip(ids, nums, planned, strict=True):
+                if lid is not None and has_plan:
                     prev.setdefault(lid, float(np.nansum(row)))
     prev_name = "the original baseline"
     carry = rebaseline_carry_over(d)

@@ -77,8 +77,12 @@ def default_basis(as_of: str) -> PortfolioBasis:
 def _restated(review: CaseReview, basis: PortfolioBasis) -> dict[str, Any]:
     """The review's NPVs (approved, in force, expected, forward) restated on ``basis``."""
     f, note = basis_factors(review.case, basis)
-    net = {k: a.cashflows["benefits"].to_numpy(dtype=float) - a.cashflows["costs"].to_numpy(dtype=float)
-           for k, a in (("approved", review.approved), ("in_force", review.in_force), ("expected", review.expected))}
+    net: dict[str, np.ndarray] = {}
+    of: dict[int, np.ndarray] = {}  # the plan in force is often the approved appraisal itself: read once
+    for k, a in (("approved", review.approved), ("in_force", review.in_force), ("expected", review.expected)):
+        if id(a) not in of:
+            of[id(a)] = a.cashflows["benefits"].to_numpy(dtype=float) - a.cashflows["costs"].to_numpy(dtype=float)
+        net[k] = of[id(a)]
     tau = review.case.t_of(review.period)
     future = net["expected"].copy()
     future[: max(tau + 1, 0)] = 0.0
