@@ -62,8 +62,8 @@ def _clean(o: Any) -> Any:
 def dump_json(obj: Any, fp=None) -> None:
     """Write ``obj`` as indented JSON (NaN → null, dates ISO) to ``fp`` (stdout by default)."""
     fp = fp or sys.stdout
-    json.dump(_clean(obj), fp, indent=2, default=_json_default, allow_nan=False)
-    fp.write("\n")
+    # one write of the whole text: json.dump writes each of its (hundreds of thousands of) pieces apart
+    fp.write(json.dumps(_clean(obj), indent=2, default=_json_default, allow_nan=False) + "\n")
 
 
 # --- help --------------------------------------------------------------------------------------------

@@ -189,12 +189,14 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{', '.join(shaping)} only shape the selection at a budget, and there is none: add "
                              f"--budget AMOUNT (a year) or set [budget] in {Path(args.folder) / 'portfolio.toml'}")
     # each worker loads a workbook and reviews its case at once (review_case, the one review)
-    pf, reviews = review_folder(args.folder, as_of, view=args.view, seed=args.seed, iterations=args.risk_iterations,
-                                workers=args.workers)
-    # the cases and reviews live until the command ends: kept out of every later cycle collection, which
-    # would otherwise walk all of them each time (a one-shot command; nothing to reclaim among them)
-    gc.freeze()
-    with shared_work():  # each case's expected profile built once for every reader below (cases unchanged)
+    # each case's expected profile built once for every reader below (cases unchanged): the grid the
+    # review built comes back with it (review_folder)
+    with shared_work():
+        pf, reviews = review_folder(args.folder, as_of, view=args.view, seed=args.seed,
+                                    iterations=args.risk_iterations, workers=args.workers)
+        # the cases and reviews live until the command ends: kept out of every later cycle collection, which
+        # would otherwise walk all of them each time (a one-shot command; nothing to reclaim among them)
+        gc.freeze()
         return _report(args, as_of, pf, reviews, settings)
 
 

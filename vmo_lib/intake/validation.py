@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -249,13 +249,24 @@ class _Issues:
     def frame(self) -> pd.DataFrame:
         if not self.rows:
             return empty_issues()
-        df = pd.DataFrame(self.rows, columns=list(ISSUE_COLUMNS), dtype=object)
-        parts = df["cell"].str.extract(r"^([A-Z]*)(\d*)")
-        row = pd.to_numeric(parts[1], errors="coerce").fillna(0)
-        col = parts[0].str.len() * 1000 + parts[0].map(_letters_value)
-        order = pd.DataFrame({"s": df["sheet"].map(_SHEET_ORDER).fillna(99), "r": row, "c": col.fillna(0)})
-        idx = order.sort_values(["s", "r", "c"], kind="stable").index
-        return df.loc[idx].reset_index(drop=True)
+        # in sheet order, then by row and column of the cell; a stable sort (rows in the order added)
+        rows = sorted(self.rows, key=_issue_order)
+        return pd.DataFrame(rows, columns=list(ISSUE_COLUMNS), dtype=object)
+
+
+_CELL_PARTS = re.compile(r"^([A-Z]*)(\d*)")
+
+
+def _issue_order(row: tuple) -> tuple[float, float, float]:
+    """Where an issue row sorts: its sheet's place in the workbook (99 when not a template sheet), then
+    the row and column of its cell (0 when the cell is not a reference)."""
+    sheet, cell = row[1], row[2]
+    s = _SHEET_ORDER.get(sheet, 99) if isinstance(sheet, str) else 99
+    if not isinstance(cell, str):
+        return s, 0.0, 0.0
+    m = _CELL_PARTS.match(cell)
+    letters, digits = m.group(1), m.group(2)
+    return s, float(digits) if digits else 0.0, len(letters) * 1000 + _letters_value(letters)
 
 
 def _letters_value(s: str) -> int:
@@ -892,6 +903,18 @@ def _report_amounts(iss: _Issues, sheet: str, amounts: np.ndarray, kinds: Any, b
         iss.add(rule, sheet, cells[i], fld, msg, severity=sev)
 
 
+class _ByPosition:
+    """A read-only sequence over the cells of a row-major grid ``width`` wide: item ``k`` is
+    ``make(row, column)`` of cell ``k``, made when read (a text per cell, most never read)."""
+
+    def __init__(self, make: Callable[[int, int], str], width: int) -> None:
+        self._make, self._width = make, width
+
+    def __getitem__(self, k: int) -> str:
+        i, j = divmod(int(k), self._width)
+        return self._make(i, j)
+
+
 def _check_plan_amounts(sheet: str, kind: str, df: dict[str, np.ndarray], amounts: tuple[list[int], np.ndarray],
                         letters: list[str], columns: dict[str, str], meta: dict[str, Any], typical: float,
                         iss: _Issues) -> None:
@@ -901,10 +924,11 @@ def _check_plan_amounts(sheet: str, kind: str, df: dict[str, np.ndarray], amount
     if nums.size:
         first, length = meta.get("first_period"), meta.get("period_length")
         plabels = [_label(first, t, length) if first and length else f"period {t}" for t in ts]
-        r, c = np.divmod(np.arange(nums.size), nums.shape[1])
+        width = nums.shape[1]
         noun = "cost" if kind == "cost" else "benefit"
-        cells = [f"{letters[j]}{rows[i]}" for i, j in zip(r, c, strict=True)]
-        labels = [f"{noun} {ids[i]} in {plabels[j]}:" for i, j in zip(r, c, strict=True)]
+        # the cell and label of an amount are only read for the amounts with a problem: made on demand
+        cells = _ByPosition(lambda i, j: f"{letters[j]}{rows[i]}", width)
+        labels = _ByPosition(lambda i, j: f"{noun} {ids[i]} in {plabels[j]}:", width)
         bts = (np.repeat(df["benefit_type"], nums.shape[1]) if kind == "benefit"
                else np.full(nums.size, None, dtype=object))
         _report_amounts(iss, sheet, nums.ravel(), np.full(nums.size, kind, dtype=object), bts, typical, cells, labels)
@@ -1168,9 +1192,12 @@ def _check_rebaselines(t: RawTable, d: dict[str, np.ndarray], lines: dict[str, d
     for sheet_name in schema.WIDE_SHEETS:
         if sheet_name in lines and sheet_name in amounts:
             nums = amounts[sheet_name][1]
-            for lid, row in zip(lines[sheet_name]["line_id"], nums if nums.size else [None] * len(lines[sheet_name]["line_id"]),
-                                strict=True):
-                if lid is not None and row is not None and np.any(np.nan_to_num(row) != 0):
+            ids = lines[sheet_name]["line_id"]
+            if not nums.size:
+                continue
+            planned = np.any(np.nan_to_num(nums) != 0, axis=1)  # each line's test, all lines at once
+            for lid, row, has_plan in zip(ids, nums, planned, strict=True):
+                if lid is not None and has_plan:
                     prev.setdefault(lid, float(np.nansum(row)))
     prev_name = "the original baseline"
     carry = rebaseline_carry_over(d)
@@ -1216,6 +1243,14 @@ def duplicate_rows(df: dict[str, np.ndarray], keys: Sequence[str] = ("period", "
     mask = np.zeros(n, dtype=bool)
     first = np.full(n, -1)
     columns = [df[k] for k in keys]
+    if len(columns) == 2:  # the usual (period, line id): the same test without a generator per row
+        for i, key in enumerate(zip(*columns, strict=True)):
+            if key[0] is None or key[1] is None:
+                continue
+            j = first_of.setdefault(key, i)
+            if j != i:
+                mask[i], first[i] = True, j
+        return mask, first
     for i, key in enumerate(zip(*columns, strict=True)):
         if any(k is None for k in key):
             continue

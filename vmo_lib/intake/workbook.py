@@ -164,6 +164,11 @@ def sanitise_grid(grid: Sequence[Sequence[Any]], first_row: int = 1) -> tuple[Se
     out: list[list[Any]] | None = None
     found: list[tuple[str, list[str]]] = []
     search = _INVISIBLE.search
+    # almost every sheet is clean: one search over all its text (joined by a newline, which is neither
+    # removed nor a carriage return) before looking cell by cell
+    joined = "\n".join([v for row in grid for v in row if v.__class__ is str])
+    if not search(joined) and "\r" not in joined:
+        return grid, found
     for i, row in enumerate(grid):
         for j, v in enumerate(row):
             if v.__class__ is str and (search(v) or "\r" in v):

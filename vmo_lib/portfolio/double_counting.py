@@ -106,8 +106,8 @@ def _case_cells(case: BusinessCase) -> tuple[list[str], np.ndarray, np.ndarray, 
     Plan in force; a yearly amount is spread over its four quarters; a line with no planned amount
     claims go-live to the end of the horizon with amount 0.
     """
-    mat = case.matrix(case.current_baseline, "benefit")
-    m, ids = mat.to_numpy(dtype=float), [str(i) for i in mat.index]
+    m, line_ids = case._matrix_array(case.current_baseline, "benefit")  # case.matrix's values, no table
+    ids = [str(i) for i in line_ids]
     k = case.periods_per_year
     y0, i0 = parse_period(case.meta["first_period"], case.period_length)
     start = (y0 * 4 + (i0 if k == 4 else 0)) + np.arange(case.horizon) * (1 if k == 4 else 4)

@@ -118,7 +118,7 @@ def history_ratios(cases: Iterable[Any], as_of: object, basis: str = "outturn",
     >>> h[["cost_ratio", "benefit_ratio", "slip_periods", "schedule_ratio"]].round(4).values.tolist()
     [[1.3, 0.6, 1.0, 2.0]]
     """
-    from vmo_lib.analysis.realisation import expected_flows
+    from vmo_lib.analysis.outlook import expected_matrix, grid
     from vmo_lib.portfolio.common import case_as_of  # lazy: keeps this module light for the Monte Carlo
 
     if basis not in ("outturn", "to_date"):
@@ -131,20 +131,23 @@ def history_ratios(cases: Iterable[Any], as_of: object, basis: str = "outturn",
         c_as_of = case_as_of(case, as_of)
         tau = case.t_of(c_as_of)
         f = case.flows
-        act = f[(f["scenario"] == "actual") & (f["t"] <= tau) & (f["t"] >= 0) & f["amount"].notna()]
-        n_rep = int(act["t"].nunique())
+        ft = f["t"].to_numpy()
+        reported = ((f["scenario"].to_numpy(dtype=object) == "actual") & (ft <= tau) & (ft >= 0)
+                    & f["amount"].notna().to_numpy())
+        n_rep = len(np.unique(ft[reported]))
         need = min_reported_periods if status == "in delivery" else 1
         if n_rep < need:
             continue
-        base = case.matrix("baseline")
-        kinds = case.lines.set_index("line_id")["kind"].reindex(base.index).to_numpy()
-        b = base.to_numpy()
-        ex = expected_flows(case, c_as_of)
+        b, base_ids = case._matrix_array("baseline")  # case.matrix("baseline")'s values, rows in case.lines order
+        kinds = case.lines.set_index("line_id")["kind"].reindex(base_ids).to_numpy()
+        # expected_flows' amounts (line by line, period by period), read from the grid they come from
+        g = grid(case, c_as_of)
         e = np.zeros_like(b)
-        pos = {lid: i for i, lid in enumerate(base.index)}
-        e[ex["line_id"].map(pos).to_numpy(dtype=int), ex["t"].to_numpy(dtype=int)] = ex["amount"].to_numpy(dtype=float)
+        pos = {lid: i for i, lid in enumerate(base_ids)}
+        e[np.array([pos[lid] for lid in g.ids], dtype=int)] = expected_matrix(g)[0]
         if basis == "to_date":
             mask = np.zeros_like(b, dtype=bool)
+            act = f[reported]
             ok = act["line_id"].isin(pos)
             mask[act.loc[ok, "line_id"].map(pos).to_numpy(dtype=int), act.loc[ok, "t"].to_numpy(dtype=int)] = True
         else:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vmo_lib.analysis.outlook import shared_work
+from vmo_lib.analysis.outlook import Grid, grid, memo, shared_work
 from vmo_lib.analysis.review import DECISIONS, DEFAULT_ITERATIONS, CaseReview, review_case
 from vmo_lib.errors import AnalysisError
 from vmo_lib.files import atomic_write_bytes
@@ -44,6 +44,7 @@ from vmo_lib.model import Portfolio
 from vmo_lib.portfolio import core, reference_class
 from vmo_lib.portfolio import risk as portfolio_risk_mod
 from vmo_lib.portfolio.basis import PortfolioBasis, basis_factors
+from vmo_lib.portfolio.common import case_as_of
 from vmo_lib.portfolio.double_counting import find_double_counting
 from vmo_lib.portfolio.selection import committed_selection
 from vmo_lib.portfolio.settings import PortfolioSettings
@@ -76,8 +77,12 @@ def default_basis(as_of: str) -> PortfolioBasis:
 def _restated(review: CaseReview, basis: PortfolioBasis) -> dict[str, Any]:
     """The review's NPVs (approved, in force, expected, forward) restated on ``basis``."""
     f, note = basis_factors(review.case, basis)
-    net = {k: (a.cashflows["benefits"] - a.cashflows["costs"]).to_numpy(dtype=float)
-           for k, a in (("approved", review.approved), ("in_force", review.in_force), ("expected", review.expected))}
+    net: dict[str, np.ndarray] = {}
+    of: dict[int, np.ndarray] = {}  # the plan in force is often the approved appraisal itself: read once
+    for k, a in (("approved", review.approved), ("in_force", review.in_force), ("expected", review.expected)):
+        if id(a) not in of:
+            of[id(a)] = a.cashflows["benefits"].to_numpy(dtype=float) - a.cashflows["costs"].to_numpy(dtype=float)
+        net[k] = of[id(a)]
     tau = review.case.t_of(review.period)
     future = net["expected"].copy()
     future[: max(tau + 1, 0)] = 0.0
@@ -435,15 +440,26 @@ def review_folder(folder: str | os.PathLike[str], as_of: object, *, view: str = 
     as_of = review_quarter(as_of)
     review = functools.partial(_review_for_portfolio, as_of=as_of, thresholds=thresholds, view=view, seed=seed,
                                iterations=iterations)
-    return load_portfolio_with(folder, as_of, workers, then=review)
+    pf, done = load_portfolio_with(folder, as_of, workers, then=review)
+    reviews = []
+    for r, g in done:
+        # the grid of the case's expected profile the review built, handed to an open outlook.shared_work
+        # block (vmo portfolio's), so the portfolio's readers (selection, reference class) do not build it again
+        memo("grid", r.case, case_as_of(r.case, as_of), lambda g=g: g)
+        reviews.append(r)
+    return pf, reviews
 
 
-def _review_for_portfolio(case: Any, **kw: Any) -> CaseReview:
+def _review_for_portfolio(case: Any, **kw: Any) -> tuple[CaseReview, Grid]:
     """:func:`~vmo_lib.analysis.review.review_case`, with its plain data (what the register and the
-    portfolio's JSON read) built where the review ran: in a worker, that work is spread too."""
-    review = review_case(case, **kw)
+    portfolio's JSON read) built where the review ran: in a worker, that work is spread too. Also
+    the grid of the case's expected profile at its review period (:func:`vmo_lib.analysis.outlook.grid`,
+    which the review built), for the portfolio's readers."""
+    with shared_work():  # the review's own block: the grid it builds is kept to the end of this one
+        review = review_case(case, **kw)
+        g = grid(review.case, case_as_of(review.case, kw["as_of"]))
     review.to_dict(detail=False)  # kept by the review (CaseReview.to_dict)
-    return review
+    return review, g
 
 
 def realisation_by_type(review: PortfolioReview) -> pd.DataFrame:

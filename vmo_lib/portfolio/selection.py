@@ -136,34 +136,40 @@ def selection_options(portfolio: Portfolio | Iterable[BusinessCase], as_of: obje
     >>> float(opts.loc["P", "value"]), costs.loc["P"].to_dict()
     (100.0, {2026: 30.0, 2027: 70.0})
     """
-    from vmo_lib.analysis.realisation import expected_flows, forward_npv, shared_work
+    from vmo_lib.analysis.outlook import expected_matrix, grid
+    from vmo_lib.analysis.realisation import forward_npv, shared_work
 
     if candidates not in CANDIDATE_STATUSES:
         raise ValueError(f"candidates must be one of {sorted(CANDIDATE_STATUSES)}, not {candidates!r}")
     if value not in ("forward_npv", "ob_npv"):
         raise ValueError(f"value must be 'forward_npv' or 'ob_npv', not {value!r}")
     statuses = CANDIDATE_STATUSES[candidates] if statuses is None else tuple(statuses)
-    reg = None if register is None else register.set_index("case_id")
+    # the register's value of each case (a dict: one look-up per case, not two .loc's)
+    reg_value = None if register is None else dict(zip(register["case_id"], register[value].to_numpy(), strict=True))
     rows, cost_rows = [], {}
     for c in cases_of(portfolio):
         if str(c.meta.get("status") or "") not in statuses:
             continue
         c_as_of = case_as_of(c, as_of)
-        with shared_work():  # forward_npv and expected_flows share one expected profile
-            if reg is not None and c.case_id in reg.index and not pd.isna(reg.loc[c.case_id, value]):
-                v = float(reg.loc[c.case_id, value])
+        with shared_work():  # forward_npv and the expected profile share one grid
+            if reg_value is not None and c.case_id in reg_value and not pd.isna(reg_value[c.case_id]):
+                v = float(reg_value[c.case_id])
             elif value == "forward_npv":
                 v = forward_npv(c, c_as_of, view)
             else:
                 from vmo_lib.analysis.scenarios import CaseMatrices, WhatIf, what_if_npv
 
                 v = what_if_npv(CaseMatrices.from_case(c, c.current_baseline, view), WhatIf(optimism_bias=True))
-            e = expected_flows(c, c_as_of)
+            # expected_flows' amounts, kinds and periods, read from the grid it is built from (its rows are
+            # the grid's cells in line-major order): the same values, without building the table
+            g = grid(c, c_as_of)
+            amount = expected_matrix(g)[0]
         tau = c.t_of(c_as_of)
-        t = e["t"].to_numpy()
-        cost = (e["kind"].to_numpy() == "cost") & (t > tau)
+        h = c.horizon
+        t = np.tile(np.arange(h), len(g.ids))
+        cost = (np.repeat(g.kind, h) == "cost") & (t > tau)
         year_of_t = np.array([_calendar_year(p, c.period_length) for p in c.periods], dtype=np.int64)
-        cost_rows[c.case_id] = pd.Series(e["amount"].to_numpy(dtype=float)[cost],
+        cost_rows[c.case_id] = pd.Series(amount.ravel()[cost],
                                          index=year_of_t[t[cost]]).groupby(level=0).sum()
         rows.append({"case_id": c.case_id, "title": c.title, "status": c.meta.get("status"),
                      "case_type": c.meta.get("case_type"), "currency": str(c.meta.get("currency") or ""),
