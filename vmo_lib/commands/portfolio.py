@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     from vmo_lib.analysis.outlook import shared_work
     from vmo_lib.errors import UsageError
     from vmo_lib.periods import review_quarter
-    from vmo_lib.portfolio.review import review_folder
+    from vmo_lib.portfolio.review import default_basis, review_folder
     from vmo_lib.portfolio.settings import load_portfolio_settings
 
     as_of = review_quarter(args.as_of)  # a malformed --as-of is a UsageError: exit 2
@@ -192,8 +192,10 @@ def run(args: argparse.Namespace) -> int:
     # each case's expected profile built once for every reader below (cases unchanged): the grid the
     # review built comes back with it (review_folder)
     with shared_work():
+        # the basis the portfolio review restates on: each case's register row is built on it beside its review
         pf, reviews = review_folder(args.folder, as_of, view=args.view, seed=args.seed,
-                                    iterations=args.risk_iterations, workers=args.workers)
+                                    iterations=args.risk_iterations, workers=args.workers,
+                                    basis=settings.basis or default_basis(as_of))
         # the cases and reviews live until the command ends: kept out of every later cycle collection, which
         # would otherwise walk all of them each time (a one-shot command; nothing to reclaim among them)
         gc.freeze()

@@ -51,7 +51,9 @@ from vmo_lib.portfolio.common import TINY, cases_of, is_blank, org_unit_of
 __all__ = [
     "GROUP_COLUMNS",
     "PAIR_COLUMNS",
+    "CLAIMS_MEMO",
     "DoubleCounting",
+    "case_claims",
     "double_counting",
     "find_double_counting",
     "normalise_kpi",
@@ -128,50 +130,86 @@ def _case_cells(case: BusinessCase) -> tuple[list[str], np.ndarray, np.ndarray, 
     return ids, np.concatenate(rows), np.concatenate(qs).astype(np.int64), np.concatenate(amts)
 
 
+#: The :func:`vmo_lib.analysis.outlook.memo` kind of :func:`case_claims` (no synonyms): ``vmo portfolio``'s
+#: workers compute it where the case was reviewed and hand it over with the review.
+CLAIMS_MEMO = "double_counting:claims"
+
+
+def case_claims(case: BusinessCase, synonyms: Mapping[str, str] | None = None) -> tuple[dict[str, list[Any]], np.ndarray, np.ndarray, np.ndarray]:
+    """One case's claims: (claim columns, cell claim, cell quarter, cell amount).
+
+    The claim columns are ``line_id, name, kpi, kpi_key, org_unit, unit_key`` (one entry per benefit
+    line with a KPI, dis-benefits left out, in line order); each cell is a claimed quarter of a claim:
+    its claim's position among the case's claims, its calendar quarter ordinal and its absolute
+    amount (:func:`find_double_counting` stacks the cases' claims).
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> a = make_case({"case_id": "A", "org_unit": "Sales", "first_period": "2026Q1", "horizon": 2},
+    ...     benefits=[{"line_id": "B1", "name": "Calls", "kpi": "Inbound calls", "amounts": [0, -10]}])
+    >>> cols, claim, q, amount = case_claims(a)
+    >>> cols["kpi_key"], claim.tolist(), q.tolist(), amount.tolist()
+    (['inbound calls'], [0], [8105], [10.0])
+    """
+    cols: dict[str, list[Any]] = {k: [] for k in ("line_id", "name", "kpi", "kpi_key", "org_unit", "unit_key")}
+    lines = case.lines
+    kind, btype = lines["kind"].to_numpy(), lines["benefit_type"].to_numpy()
+    keep = (kind == "benefit") & (btype != "dis-benefit")
+    if not keep.any():
+        empty = np.empty(0, dtype=np.int64)
+        return cols, empty, empty, np.empty(0)
+    ids, rows, qs, amts = _case_cells(case)
+    row_claim = np.full(len(ids), -1, dtype=np.int64)
+    row_of = {lid: j for j, lid in enumerate(ids)}
+    col = {k: lines[k].to_numpy()[keep].tolist() for k in ("line_id", "name", "kpi", "org_unit")}
+    n = 0
+    for lid, name, raw, lunit in zip(col["line_id"], col["name"], col["kpi"], col["org_unit"], strict=True):
+        key = normalise_kpi(raw, synonyms)
+        if not key:
+            continue
+        unit = org_unit_of(lunit, case)
+        j = row_of.get(str(lid))
+        if j is not None:
+            row_claim[j] = n
+        for k, v in (("line_id", str(lid)), ("name", name), ("kpi", raw), ("kpi_key", key), ("org_unit", unit),
+                     ("unit_key", normalise_kpi(unit, None))):
+            cols[k].append(v)
+        n += 1
+    cl = row_claim[rows] if len(rows) else np.empty(0, dtype=np.int64)
+    ok = cl >= 0
+    return cols, cl[ok], qs[ok], np.abs(amts[ok])
+
+
 def _claims(portfolio: Portfolio | Iterable[BusinessCase],
             synonyms: Mapping[str, str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(claims, cells): one row per claim and one per claimed quarter of a claim (cells in claim order)."""
+    from vmo_lib.analysis.outlook import memo
+
     cols: dict[str, list[Any]] = {k: [] for k in ("case_id", "case_ix", "line_id", "name", "kpi", "kpi_key",
                                                    "org_unit", "unit_key", "currency")}
     cell_claim, cell_q, cell_amt = [], [], []
-    norm_cache: dict[Any, str] = {}
-
-    def norm(v: Any, syn: Mapping[str, str] | None) -> str:
-        key = (v, syn is None)
-        out = norm_cache.get(key)
-        if out is None:
-            out = norm_cache[key] = normalise_kpi(v, syn)
-        return out
-
     n = 0
     for ci, c in enumerate(cases_of(portfolio)):
-        lines = c.lines
-        kind, btype = lines["kind"].to_numpy(), lines["benefit_type"].to_numpy()
-        keep = (kind == "benefit") & (btype != "dis-benefit")
-        if not keep.any():
+        # each case's claims once per case within an outlook.shared_work block (vmo portfolio's workers build
+        # them beside the review); a case's own claims are numbered from 0, so they are moved by n here
+        if synonyms is None:
+            got = memo(CLAIMS_MEMO, c, "", lambda c=c: case_claims(c))
+        else:
+            got = case_claims(c, synonyms)
+        ccols, cl, qs, amts = got
+        m = len(ccols["line_id"])
+        if not m:  # no claim, so no cell either
             continue
-        ids, rows, qs, amts = _case_cells(c)
-        row_claim = np.full(len(ids), -1, dtype=np.int64)
-        row_of = {lid: j for j, lid in enumerate(ids)}
-        cur = str(c.meta.get("currency") or "")
-        col = {k: lines[k].to_numpy()[keep].tolist() for k in ("line_id", "name", "kpi", "org_unit")}
-        for lid, name, raw, lunit in zip(col["line_id"], col["name"], col["kpi"], col["org_unit"], strict=True):
-            key = norm(raw, synonyms)
-            if not key:
-                continue
-            unit = org_unit_of(lunit, c)
-            j = row_of.get(str(lid))
-            if j is not None:
-                row_claim[j] = n
-            for k, v in (("case_id", c.case_id), ("case_ix", ci), ("line_id", str(lid)), ("name", name), ("kpi", raw),
-                         ("kpi_key", key), ("org_unit", unit), ("unit_key", norm(unit, None)), ("currency", cur)):
-                cols[k].append(v)
-            n += 1
-        cl = row_claim[rows] if len(rows) else np.empty(0, dtype=np.int64)
-        ok = cl >= 0
-        cell_claim.append(cl[ok])
-        cell_q.append(qs[ok])
-        cell_amt.append(np.abs(amts[ok]))
+        cols["case_id"].extend([c.case_id] * m)
+        cols["case_ix"].extend([ci] * m)
+        for k, v in ccols.items():
+            cols[k].extend(v)
+        cols["currency"].extend([str(c.meta.get("currency") or "")] * m)
+        cell_claim.append(cl + n)
+        cell_q.append(qs)
+        cell_amt.append(amts)
+        n += m
     claims = pd.DataFrame(cols)
     cells = pd.DataFrame({
         "claim": np.concatenate(cell_claim) if cell_claim else np.empty(0, dtype=np.int64),

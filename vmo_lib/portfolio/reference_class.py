@@ -36,7 +36,9 @@ __all__ = [
     "gmpp_budget_variance",
     "gmpp_reference",
     "green_book_uplifts",
+    "HISTORY_MEMO",
     "history_ratios",
+    "history_row",
     "percentile",
     "reference_class_sentence",
     "reference_class_uplifts",
@@ -118,59 +120,84 @@ def history_ratios(cases: Iterable[Any], as_of: object, basis: str = "outturn",
     >>> h[["cost_ratio", "benefit_ratio", "slip_periods", "schedule_ratio"]].round(4).values.tolist()
     [[1.3, 0.6, 1.0, 2.0]]
     """
+    from vmo_lib.analysis.outlook import memo  # lazy: keeps this module light for the Monte Carlo
+
+    if basis not in ("outturn", "to_date"):
+        raise ValueError(f"basis must be 'outturn' or 'to_date', not {basis!r}")
+    rows = []
+    kind = f"{HISTORY_MEMO}:{basis}:{int(min_reported_periods)}"
+    for case in cases:
+        # each case's row once per case and date within an outlook.shared_work block (vmo portfolio's workers
+        # build it beside the review)
+        row = memo(kind, case, as_of, lambda case=case: history_row(case, as_of, basis, min_reported_periods))
+        if row is not None:
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["case_id", "case_type", "status", "periods_reported", "cost_ratio",
+                                       "benefit_ratio", "schedule_ratio", "slip_periods"])
+
+
+#: The :func:`vmo_lib.analysis.outlook.memo` kind of :func:`history_row` (followed by ``:basis:min_reported_periods``).
+HISTORY_MEMO = "reference_class:history_row"
+
+
+def history_row(case: Any, as_of: object, basis: str = "outturn", min_reported_periods: int = 4) -> dict[str, Any] | None:
+    """One case's row of :func:`history_ratios` (None when the case has no usable history).
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> history_row(make_case({"case_id": "P", "status": "proposed"}), "2026Q3") is None
+    True
+    """
     from vmo_lib.analysis.outlook import expected_matrix, grid
     from vmo_lib.portfolio.common import case_as_of  # lazy: keeps this module light for the Monte Carlo
 
     if basis not in ("outturn", "to_date"):
         raise ValueError(f"basis must be 'outturn' or 'to_date', not {basis!r}")
-    rows = []
-    for case in cases:
-        status = str(case.meta.get("status") or "")
-        if status not in HISTORY_STATUSES:
-            continue
-        c_as_of = case_as_of(case, as_of)
-        tau = case.t_of(c_as_of)
-        f = case.flows
-        ft = f["t"].to_numpy()
-        reported = ((f["scenario"].to_numpy(dtype=object) == "actual") & (ft <= tau) & (ft >= 0)
-                    & f["amount"].notna().to_numpy())
-        n_rep = len(np.unique(ft[reported]))
-        need = min_reported_periods if status == "in delivery" else 1
-        if n_rep < need:
-            continue
-        b, base_ids = case._matrix_array("baseline")  # case.matrix("baseline")'s values, rows in case.lines order
-        kinds = case.lines.set_index("line_id")["kind"].reindex(base_ids).to_numpy()
-        # expected_flows' amounts (line by line, period by period), read from the grid they come from
-        g = grid(case, c_as_of)
-        e = np.zeros_like(b)
-        pos = {lid: i for i, lid in enumerate(base_ids)}
-        e[np.array([pos[lid] for lid in g.ids], dtype=int)] = expected_matrix(g)[0]
-        if basis == "to_date":
-            mask = np.zeros_like(b, dtype=bool)
-            act = f[reported]
-            ok = act["line_id"].isin(pos)
-            mask[act.loc[ok, "line_id"].map(pos).to_numpy(dtype=int), act.loc[ok, "t"].to_numpy(dtype=int)] = True
-        else:
-            mask = np.ones_like(b, dtype=bool)
-        ratio = {}
-        for kind in ("cost", "benefit"):
-            k = kinds == kind
-            den = float((b[k] * mask[k]).sum())
-            ratio[kind] = float((e[k] * mask[k]).sum()) / den if abs(den) > 1e-9 else math.nan
-        is_b = kinds == "benefit"
-        first_base = _first_positive(b[is_b].sum(axis=0)) if is_b.any() else None
-        first_exp = _first_positive(e[is_b].sum(axis=0)) if is_b.any() else None
-        if first_base is None or first_exp is None:
-            slip, sched = math.nan, math.nan
-        else:
-            slip = float(first_exp - first_base)
-            planned = max(case.go_live_t or 0, 0) + 1
-            sched = (planned + slip) / planned
-        rows.append({"case_id": case.case_id, "case_type": str(case.meta.get("case_type") or ""),
-                     "status": status, "periods_reported": n_rep, "cost_ratio": ratio["cost"],
-                     "benefit_ratio": ratio["benefit"], "schedule_ratio": sched, "slip_periods": slip})
-    return pd.DataFrame(rows, columns=["case_id", "case_type", "status", "periods_reported", "cost_ratio",
-                                       "benefit_ratio", "schedule_ratio", "slip_periods"])
+    status = str(case.meta.get("status") or "")
+    if status not in HISTORY_STATUSES:
+        return None
+    c_as_of = case_as_of(case, as_of)
+    tau = case.t_of(c_as_of)
+    f = case.flows
+    ft = f["t"].to_numpy()
+    reported = ((f["scenario"].to_numpy(dtype=object) == "actual") & (ft <= tau) & (ft >= 0)
+                & f["amount"].notna().to_numpy())
+    n_rep = len(np.unique(ft[reported]))
+    need = min_reported_periods if status == "in delivery" else 1
+    if n_rep < need:
+        return None
+    b, base_ids = case._matrix_array("baseline")  # case.matrix("baseline")'s values, rows in case.lines order
+    kinds = case.lines.set_index("line_id")["kind"].reindex(base_ids).to_numpy()
+    # expected_flows' amounts (line by line, period by period), read from the grid they come from
+    g = grid(case, c_as_of)
+    e = np.zeros_like(b)
+    pos = {lid: i for i, lid in enumerate(base_ids)}
+    e[np.array([pos[lid] for lid in g.ids], dtype=int)] = expected_matrix(g)[0]
+    if basis == "to_date":
+        mask = np.zeros_like(b, dtype=bool)
+        act = f[reported]
+        ok = act["line_id"].isin(pos)
+        mask[act.loc[ok, "line_id"].map(pos).to_numpy(dtype=int), act.loc[ok, "t"].to_numpy(dtype=int)] = True
+    else:
+        mask = np.ones_like(b, dtype=bool)
+    ratio = {}
+    for kind in ("cost", "benefit"):
+        k = kinds == kind
+        den = float((b[k] * mask[k]).sum())
+        ratio[kind] = float((e[k] * mask[k]).sum()) / den if abs(den) > 1e-9 else math.nan
+    is_b = kinds == "benefit"
+    first_base = _first_positive(b[is_b].sum(axis=0)) if is_b.any() else None
+    first_exp = _first_positive(e[is_b].sum(axis=0)) if is_b.any() else None
+    if first_base is None or first_exp is None:
+        slip, sched = math.nan, math.nan
+    else:
+        slip = float(first_exp - first_base)
+        planned = max(case.go_live_t or 0, 0) + 1
+        sched = (planned + slip) / planned
+    return {"case_id": case.case_id, "case_type": str(case.meta.get("case_type") or ""),
+            "status": status, "periods_reported": n_rep, "cost_ratio": ratio["cost"],
+            "benefit_ratio": ratio["benefit"], "schedule_ratio": sched, "slip_periods": slip}
 
 
 def reference_class_uplifts(history: pd.DataFrame, by: str | None = "case_type",

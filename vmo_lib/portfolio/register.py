@@ -33,8 +33,10 @@ from vmo_lib.portfolio.double_counting import normalise_kpi
 __all__ = [
     "BENEFIT_REGISTER_COLUMNS",
     "REGISTER_COLUMNS",
+    "BENEFIT_COLUMNS_MEMO",
     "Register",
     "batch_appraisal",
+    "benefit_columns",
     "benefit_register",
     "build_register",
     "rank_cases",
@@ -272,6 +274,47 @@ def build_register(portfolio: Portfolio | Iterable[BusinessCase], as_of: object,
     return Register(as_of=as_of, view=view, cases=reg, benefits=benefit_register(cases, statuses), status=statuses)
 
 
+#: The :func:`vmo_lib.analysis.outlook.memo` kind of :func:`benefit_columns` (keyed by the benefit table).
+BENEFIT_COLUMNS_MEMO = "register:benefit_columns"
+
+
+def benefit_columns(case: BusinessCase, benefits: pd.DataFrame) -> dict[str, list[Any]]:
+    """The benefit register's columns that come from the case rather than its benefit table ``benefits``
+    (:attr:`vmo_lib.analysis.realisation.CaseStatus.benefits`): ``case_id, benefit_type, org_unit, kpi_key,
+    kpi_rollup, strategic_objective, case_status, currency``, one entry per row of ``benefits``.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> c = make_case({"case_id": "A", "org_unit": "Ops"}, benefits=[{"line_id": "B1", "name": "S", "amounts": [1]}])
+    >>> b = pd.DataFrame({"line_id": ["B1"], "type": ["cash-releasing"], "kpi": ["Hours (%)"], "unit": ["%"],
+    ...                   "kpi_rollup": [""]})
+    >>> cols = benefit_columns(c, b)
+    >>> cols["org_unit"], cols["kpi_key"]
+    (['Ops'], ['hours percent'])
+    """
+    unit_of = dict(zip(case.lines["line_id"].tolist(), case.lines["org_unit"].tolist(), strict=True))
+    kpi_keys: dict[Any, str] = {}
+    rules: dict[tuple[Any, Any], str] = {}
+    keys = []
+    for k in benefits["kpi"].tolist():
+        if k not in kpi_keys:
+            kpi_keys[k] = normalise_kpi(k)
+        keys.append(kpi_keys[k])
+    rule = []
+    for u, r in zip(benefits["unit"].tolist(), benefits["kpi_rollup"].tolist(), strict=True):
+        key = (u, r)
+        if key not in rules:
+            rules[key] = kpi_rule(u, r)
+        rule.append(rules[key])
+    n = len(benefits)
+    return {"case_id": [case.case_id] * n, "benefit_type": benefits["type"].tolist(),
+            "org_unit": [org_unit_of(unit_of.get(lid), case) for lid in benefits["line_id"].tolist()],
+            "kpi_key": keys, "kpi_rollup": rule,
+            "strategic_objective": [case.meta.get("strategic_objective") or ""] * n,
+            "case_status": [case.meta.get("status") or ""] * n, "currency": [str(case.meta.get("currency") or "")] * n}
+
+
 def benefit_register(portfolio: Portfolio | Iterable[BusinessCase], statuses: Mapping[str, Any]) -> pd.DataFrame:
     """Every benefit of every case with its profile, status and RAG (columns :data:`BENEFIT_REGISTER_COLUMNS`).
 
@@ -281,29 +324,14 @@ def benefit_register(portfolio: Portfolio | Iterable[BusinessCase], statuses: Ma
     statuses : mapping
         ``case_id`` → :class:`vmo_lib.analysis.realisation.CaseStatus` (as in :attr:`Register.status`).
     """
+    from vmo_lib.analysis.outlook import memo
+
     frames, extra = [], []
-    kpi_keys: dict[Any, str] = {}
-    rules: dict[tuple[Any, Any], str] = {}
     for c in cases_of(portfolio):
         b = statuses[c.case_id].benefits
-        unit_of = dict(zip(c.lines["line_id"].tolist(), c.lines["org_unit"].tolist(), strict=True))
-        keys = []
-        for k in b["kpi"].tolist():
-            if k not in kpi_keys:
-                kpi_keys[k] = normalise_kpi(k)
-            keys.append(kpi_keys[k])
-        rule = []
-        for u, r in zip(b["unit"].tolist(), b["kpi_rollup"].tolist(), strict=True):
-            key = (u, r)
-            if key not in rules:
-                rules[key] = kpi_rule(u, r)
-            rule.append(rules[key])
-        n = len(b)
-        extra.append({"case_id": [c.case_id] * n, "benefit_type": b["type"].tolist(),
-                      "org_unit": [org_unit_of(unit_of.get(lid), c) for lid in b["line_id"].tolist()],
-                      "kpi_key": keys, "kpi_rollup": rule,
-                      "strategic_objective": [c.meta.get("strategic_objective") or ""] * n,
-                      "case_status": [c.meta.get("status") or ""] * n, "currency": [str(c.meta.get("currency") or "")] * n})
+        # the case's own columns once per benefit table within an outlook.shared_work block (vmo portfolio's
+        # workers build them beside the review)
+        extra.append(memo(BENEFIT_COLUMNS_MEMO, b, c.case_id, lambda c=c, b=b: benefit_columns(c, b)))
         frames.append(b)
     if not frames:
         return pd.DataFrame(columns=list(BENEFIT_REGISTER_COLUMNS))

@@ -42,11 +42,14 @@ from vmo_lib.errors import AnalysisError
 from vmo_lib.files import atomic_write_bytes
 from vmo_lib.model import Portfolio
 from vmo_lib.portfolio import core, reference_class
+from vmo_lib.portfolio import double_counting as double_counting_mod
+from vmo_lib.portfolio import register as register_mod
 from vmo_lib.portfolio import risk as portfolio_risk_mod
+from vmo_lib.portfolio import selection as selection_mod
 from vmo_lib.portfolio.basis import PortfolioBasis, basis_factors
 from vmo_lib.portfolio.common import case_as_of
 from vmo_lib.portfolio.double_counting import find_double_counting
-from vmo_lib.portfolio.selection import committed_selection
+from vmo_lib.portfolio.selection import CANDIDATE_STATUSES, COMMITTED_STATUSES, committed_selection
 from vmo_lib.portfolio.settings import PortfolioSettings
 
 __all__ = ["FINITE_COLUMNS", "PORTFOLIO_REGISTER_COLUMNS", "TOTAL_COLUMNS", "PortfolioReview", "case_review_from", "double_counting_table",
@@ -66,6 +69,10 @@ PORTFOLIO_REGISTER_COLUMNS = (
 TOTAL_COLUMNS = ("approved_npv_pb", "in_force_npv_pb", "expected_npv_pb", "forward_npv_pb")
 #: The own-basis columns behind them (the cases' own figures, as their packs show them).
 OWN_COLUMNS = ("approved_npv", "in_force_npv", "expected_npv", "forward_npv")
+
+
+#: The :func:`vmo_lib.analysis.outlook.memo` kind of :func:`register_row` (keyed by the review and the basis).
+REGISTER_ROW_MEMO = "portfolio:register_row"
 
 
 def default_basis(as_of: str) -> PortfolioBasis:
@@ -316,7 +323,10 @@ def _review_portfolio(reviews: list[CaseReview], by_id: dict[str, CaseReview], a
     settings = settings or PortfolioSettings()
     basis = settings.basis or default_basis(as_of)
     budget = annual_budget if annual_budget is not None else settings.budget
-    register = pd.DataFrame([register_row(r, basis) for r in reviews], columns=list(PORTFOLIO_REGISTER_COLUMNS))
+    # each review's row once per review and basis within an outlook.shared_work block (vmo portfolio's workers
+    # build it beside the review: review_folder's ``basis``)
+    register = pd.DataFrame([memo(REGISTER_ROW_MEMO, r, basis, functools.partial(register_row, r, basis))
+                             for r in reviews], columns=list(PORTFOLIO_REGISTER_COLUMNS))
     register = core.rank_cases(register, by="vfm") if len(register) else register
     # a case whose figures overflowed (or are NaN) stays in the register, named, out of totals and selection
     bad = nonfinite_cases(register)
@@ -403,7 +413,7 @@ def load_or_review(folder: str | os.PathLike[str], as_of: object, *, seed: int =
 
 def review_folder(folder: str | os.PathLike[str], as_of: object, *, view: str = "economic", seed: int = 0,
                   iterations: int = DEFAULT_ITERATIONS, thresholds: Any = None,
-                  workers: int | None = None) -> tuple[Portfolio, list[CaseReview]]:
+                  workers: int | None = None, basis: PortfolioBasis | None = None) -> tuple[Portfolio, list[CaseReview]]:
     """Load every workbook of a folder and review every case: each worker process loads a workbook and
     reviews its case at once (:func:`vmo_lib.intake.loader.load_portfolio_with`), so the reviews are
     spread over the workers as the loading is.
@@ -421,6 +431,15 @@ def review_folder(folder: str | os.PathLike[str], as_of: object, *, view: str = 
     workers : int, optional
         As :func:`vmo_lib.intake.loader.load_portfolio` (default: one per CPU, at most 4, from 50
         workbooks on; 1: everything in this process).
+    basis : PortfolioBasis, optional
+        The basis the portfolio review will restate the cases on (:func:`review_portfolio`'s); given,
+        each case's register row on it is built beside its review too.
+
+    Called inside an open :func:`vmo_lib.analysis.outlook.shared_work` block (as ``vmo portfolio`` does),
+    the per-case parts of the portfolio review built beside each review (its expected profile's grid, its
+    register row, its double-counting claims, its reference-class row, its forward costs and benefit
+    register columns: the same functions on the same case) are handed to the block, so
+    :func:`review_portfolio` on these reviews, in the same block, does not build them again.
 
     Returns
     -------
@@ -439,27 +458,61 @@ def review_folder(folder: str | os.PathLike[str], as_of: object, *, view: str = 
 
     as_of = review_quarter(as_of)
     review = functools.partial(_review_for_portfolio, as_of=as_of, thresholds=thresholds, view=view, seed=seed,
-                               iterations=iterations)
+                               iterations=iterations, basis=basis)
     pf, done = load_portfolio_with(folder, as_of, workers, then=review)
     reviews = []
-    for r, g in done:
+    for r, g, parts in done:
         # the grid of the case's expected profile the review built, handed to an open outlook.shared_work
         # block (vmo portfolio's), so the portfolio's readers (selection, reference class) do not build it again
         memo("grid", r.case, case_as_of(r.case, as_of), lambda g=g: g)
+        for kind, key, on, value in parts:  # the portfolio's per-case parts, likewise (_portfolio_parts)
+            memo(kind, r if on == "review" else r.status.benefits if on == "benefits" else r.case, key,
+                 lambda value=value: value)
         reviews.append(r)
     return pf, reviews
 
 
-def _review_for_portfolio(case: Any, **kw: Any) -> tuple[CaseReview, Grid]:
+def _review_for_portfolio(case: Any, *, basis: PortfolioBasis | None = None,
+                          **kw: Any) -> tuple[CaseReview, Grid, list[tuple[str, Any, str, Any]]]:
     """:func:`~vmo_lib.analysis.review.review_case`, with its plain data (what the register and the
     portfolio's JSON read) built where the review ran: in a worker, that work is spread too. Also
     the grid of the case's expected profile at its review period (:func:`vmo_lib.analysis.outlook.grid`,
-    which the review built), for the portfolio's readers."""
+    which the review built), for the portfolio's readers, and the portfolio's per-case parts
+    (:func:`_portfolio_parts`)."""
     with shared_work():  # the review's own block: the grid it builds is kept to the end of this one
         review = review_case(case, **kw)
         g = grid(review.case, case_as_of(review.case, kw["as_of"]))
+        parts = _portfolio_parts(review, kw["as_of"], basis)
     review.to_dict(detail=False)  # kept by the review (CaseReview.to_dict)
-    return review, g
+    return review, g, parts
+
+
+def _portfolio_parts(review: CaseReview, as_of: str, basis: PortfolioBasis | None) -> list[tuple[str, Any, str, Any]]:
+    """What :func:`review_portfolio` reads of one case, built by the functions it calls, each as
+    ``(memo kind, memo key, what it is keyed on: "case", "review" or "benefits", value)``
+    (:func:`vmo_lib.analysis.outlook.memo`; :func:`review_folder` hands them to its block).
+
+    Built beside the review, in the worker that reviewed the case, where the case's indexes already
+    are: the portfolio's main process then only stacks them.
+    """
+    case = review.case
+    todo: list[tuple[str, Any, str, Any]] = [
+        (double_counting_mod.CLAIMS_MEMO, "", "case", lambda: double_counting_mod.case_claims(case)),
+        (f"{reference_class.HISTORY_MEMO}:outturn:4", as_of, "case", lambda: reference_class.history_row(case, as_of)),
+        (register_mod.BENEFIT_COLUMNS_MEMO, case.case_id, "benefits",
+         lambda: register_mod.benefit_columns(case, review.status.benefits)),
+    ]
+    if str(case.meta.get("status") or "") in (*CANDIDATE_STATUSES["proposed"], *COMMITTED_STATUSES):
+        todo.append((selection_mod.FORWARD_COSTS_MEMO, as_of, "case", lambda: selection_mod.forward_costs(case, as_of)))
+    if basis is not None:
+        todo.append((REGISTER_ROW_MEMO, basis, "review", lambda: register_row(review, basis)))
+    parts = []
+    for kind, key, on, build in todo:
+        try:
+            parts.append((kind, key, on, build()))
+        except Exception:  # noqa: BLE001 - left to the portfolio review, which builds it again and says why
+            continue
+    return parts
 
 
 def realisation_by_type(review: PortfolioReview) -> pd.DataFrame:

@@ -55,12 +55,14 @@ from vmo_lib.portfolio.common import TINY, case_as_of, cases_of
 __all__ = [
     "CANDIDATE_STATUSES",
     "COMMITTED_STATUSES",
+    "FORWARD_COSTS_MEMO",
     "BudgetStep",
     "InfeasibleSelection",
     "Selection",
     "budget_step",
     "committed_selection",
     "efficient_frontier",
+    "forward_costs",
     "select_with_commitments",
     "portfolio_selection",
     "select_portfolio",
@@ -95,6 +97,37 @@ class InfeasibleSelection(AnalysisError):
 # --------------------------------------------------------------------------------------------------
 def _calendar_year(period: str, length: str) -> int:
     return parse_period(period, length)[0]
+
+
+#: The :func:`vmo_lib.analysis.outlook.memo` kind of :func:`forward_costs`.
+FORWARD_COSTS_MEMO = "selection:forward_costs"
+
+
+def forward_costs(case: BusinessCase, as_of: object) -> pd.Series:
+    """A case's expected undiscounted costs after ``as_of`` per calendar year (index: the year, int):
+    a row of :func:`selection_options`'s ``costs``.
+
+    Examples
+    --------
+    >>> from vmo_lib.model import make_case
+    >>> c = make_case({"case_id": "P", "first_period": "2026Q3", "horizon": 4},
+    ...               costs=[{"line_id": "C1", "name": "Build", "amounts": [10, 20, 30, 40]}])
+    >>> forward_costs(c, "2026Q2").to_dict()
+    {2026: 30.0, 2027: 70.0}
+    """
+    from vmo_lib.analysis.outlook import expected_matrix, grid
+
+    c_as_of = case_as_of(case, as_of)
+    # expected_flows' amounts, kinds and periods, read from the grid it is built from (its rows are the
+    # grid's cells in line-major order): the same values, without building the table
+    g = grid(case, c_as_of)
+    amount = expected_matrix(g)[0]
+    tau = case.t_of(c_as_of)
+    h = case.horizon
+    t = np.tile(np.arange(h), len(g.ids))
+    cost = (np.repeat(g.kind, h) == "cost") & (t > tau)
+    year_of_t = np.array([_calendar_year(p, case.period_length) for p in case.periods], dtype=np.int64)
+    return pd.Series(amount.ravel()[cost], index=year_of_t[t[cost]]).groupby(level=0).sum()
 
 
 def selection_options(portfolio: Portfolio | Iterable[BusinessCase], as_of: object, candidates: str = "proposed",
@@ -136,7 +169,7 @@ def selection_options(portfolio: Portfolio | Iterable[BusinessCase], as_of: obje
     >>> float(opts.loc["P", "value"]), costs.loc["P"].to_dict()
     (100.0, {2026: 30.0, 2027: 70.0})
     """
-    from vmo_lib.analysis.outlook import expected_matrix, grid
+    from vmo_lib.analysis.outlook import memo
     from vmo_lib.analysis.realisation import forward_npv, shared_work
 
     if candidates not in CANDIDATE_STATUSES:
@@ -160,17 +193,9 @@ def selection_options(portfolio: Portfolio | Iterable[BusinessCase], as_of: obje
                 from vmo_lib.analysis.scenarios import CaseMatrices, WhatIf, what_if_npv
 
                 v = what_if_npv(CaseMatrices.from_case(c, c.current_baseline, view), WhatIf(optimism_bias=True))
-            # expected_flows' amounts, kinds and periods, read from the grid it is built from (its rows are
-            # the grid's cells in line-major order): the same values, without building the table
-            g = grid(c, c_as_of)
-            amount = expected_matrix(g)[0]
-        tau = c.t_of(c_as_of)
-        h = c.horizon
-        t = np.tile(np.arange(h), len(g.ids))
-        cost = (np.repeat(g.kind, h) == "cost") & (t > tau)
-        year_of_t = np.array([_calendar_year(p, c.period_length) for p in c.periods], dtype=np.int64)
-        cost_rows[c.case_id] = pd.Series(amount.ravel()[cost],
-                                         index=year_of_t[t[cost]]).groupby(level=0).sum()
+            # each case's forward costs once per case and date within the block (vmo portfolio's workers
+            # build them beside the review)
+            cost_rows[c.case_id] = memo(FORWARD_COSTS_MEMO, c, as_of, lambda c=c: forward_costs(c, as_of))
         rows.append({"case_id": c.case_id, "title": c.title, "status": c.meta.get("status"),
                      "case_type": c.meta.get("case_type"), "currency": str(c.meta.get("currency") or ""),
                      "value": v, "must_do": c.meta.get("case_type") == "Regulatory/mandatory"})
@@ -840,13 +865,16 @@ def committed_selection(portfolio: Portfolio | Iterable[BusinessCase], as_of: ob
     sel.table.insert(0, "title", options["title"].reindex(sel.table.index))
     years = list(table.index)
     rows = []
-    for ids, opts, cst, decide in ((c_opts.index, c_opts, c_costs, lambda i: "committed"),
-                                   (options.index, options, costs,
-                                    lambda i: "fund" if i in set(sel.selected) else "do not fund")):
-        for i in ids:
-            rows.append({"case_id": i, "title": opts.loc[i, "title"], "status": opts.loc[i, "status"],
-                         "value": float(opts.loc[i, "value"]), "decision": decide(i),
-                         **{y: float(cst.loc[i].get(y, 0.0)) for y in years}})
+    chosen = set(sel.selected)
+    for opts, cst, decide in ((c_opts, c_costs, lambda i: "committed"),
+                              (options, costs, lambda i: "fund" if i in chosen else "do not fund")):
+        # each year's cost of every case at once (a year the case has no column for is 0.0), not a .loc per case
+        # and year: the same values
+        per_year = cst.reindex(index=opts.index, columns=years, fill_value=0.0).to_numpy(dtype=float).tolist()
+        for i, title, status, v, cy in zip(opts.index, opts["title"].tolist(), opts["status"].tolist(),
+                                           opts["value"].tolist(), per_year, strict=True):
+            rows.append({"case_id": i, "title": title, "status": status, "value": float(v), "decision": decide(i),
+                         **dict(zip(years, cy, strict=True))})
     decisions = pd.DataFrame(rows, columns=["case_id", "title", "status", "value", "decision", *years]).set_index("case_id")
     committed_value = float(c_opts["value"].sum()) if len(c_opts) else 0.0
     what = {"forward_npv": "forward NPV", "ob_npv": "optimism-bias-adjusted NPV"}[value]
