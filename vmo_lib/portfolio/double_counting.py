@@ -34,6 +34,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -96,6 +97,13 @@ def normalise_kpi(name: Any, synonyms: Mapping[str, str] | None = None) -> str:
         k2 = normalise_kpi(k)
         s = re.sub(rf"\b{re.escape(k2)}\b", normalise_kpi(v), s) if k2 else s
     return s
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _normalise_plain(name: Any) -> str:
+    """:func:`normalise_kpi` without synonyms, kept per name: a portfolio's cases share their KPI and unit
+    names, and each case's claims are built on their own (:func:`case_claims`)."""
+    return normalise_kpi(name)
 
 
 def _quarter_label(o: int) -> str:
@@ -163,9 +171,10 @@ def case_claims(case: BusinessCase, synonyms: Mapping[str, str] | None = None) -
     row_claim = np.full(len(ids), -1, dtype=np.int64)
     row_of = {lid: j for j, lid in enumerate(ids)}
     col = {k: lines[k].to_numpy()[keep].tolist() for k in ("line_id", "name", "kpi", "org_unit")}
+    norm = _normalise_plain if synonyms is None else functools.partial(normalise_kpi, synonyms=synonyms)
     n = 0
     for lid, name, raw, lunit in zip(col["line_id"], col["name"], col["kpi"], col["org_unit"], strict=True):
-        key = normalise_kpi(raw, synonyms)
+        key = norm(raw)
         if not key:
             continue
         unit = org_unit_of(lunit, case)
@@ -173,7 +182,7 @@ def case_claims(case: BusinessCase, synonyms: Mapping[str, str] | None = None) -
         if j is not None:
             row_claim[j] = n
         for k, v in (("line_id", str(lid)), ("name", name), ("kpi", raw), ("kpi_key", key), ("org_unit", unit),
-                     ("unit_key", normalise_kpi(unit, None))):
+                     ("unit_key", _normalise_plain(unit))):
             cols[k].append(v)
         n += 1
     cl = row_claim[rows] if len(rows) else np.empty(0, dtype=np.int64)

@@ -167,10 +167,11 @@ def history_row(case: Any, as_of: object, basis: str = "outturn", min_reported_p
     need = min_reported_periods if status == "in delivery" else 1
     if n_rep < need:
         return None
-    b, base_ids = case._matrix_array("baseline")  # case.matrix("baseline")'s values, rows in case.lines order
-    kinds = case.lines.set_index("line_id")["kind"].reindex(base_ids).to_numpy()
-    # expected_flows' amounts (line by line, period by period), read from the grid they come from
+    # expected_flows' amounts (line by line, period by period), read from the grid they come from; the grid
+    # also holds case.matrix("baseline")'s values (rows in case.lines order) and the lines' kinds, as built here
+    # before: b = case._matrix_array("baseline"), kinds = the lines' kind reindexed on its ids
     g = grid(case, c_as_of)
+    b, base_ids, kinds = g.original, g.ids, g.kind
     e = np.zeros_like(b)
     pos = {lid: i for i, lid in enumerate(base_ids)}
     e[np.array([pos[lid] for lid in g.ids], dtype=int)] = expected_matrix(g)[0]
