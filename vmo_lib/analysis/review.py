@@ -39,6 +39,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from vmo_lib import periods
@@ -211,10 +212,11 @@ class CaseReview:
         if s is None:
             return {k: math.nan for k in ("risk_p10", "risk_p50", "risk_p90", "prob_below_zero",
                                           "prob_reach_approved")}
-        summ = s.summary()
-        return {"risk_p10": float(s.p10), "risk_p50": float(s.p50), "risk_p90": float(s.p90),
-                "prob_below_zero": float(summ.get("prob_below_zero", s.prob_negative)),
-                "prob_reach_approved": float(summ.get("prob_reach_approved", math.nan))}
+        # one sort for the three percentiles (each the number s.percentile gives: numpy interpolates each
+        # q alone), not the whole summary
+        p10, p50, p90 = (float(x) for x in np.percentile(s.npv, [10, 50, 90]))
+        return {"risk_p10": p10, "risk_p50": p50, "risk_p90": p90,
+                "prob_below_zero": float(s.prob_below_zero), "prob_reach_approved": float(s.prob_reach_approved)}
 
     # --- plain data ---------------------------------------------------------------------------
     def to_dict(self, detail: bool = True) -> dict[str, Any]:
