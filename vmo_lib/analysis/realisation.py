@@ -483,6 +483,17 @@ def roll_up(values: pd.Series, rule: str, order: pd.Series | None = None) -> flo
     return float({"sum": v.sum, "mean": v.mean, "max": v.max, "min": v.min, "latest": lambda: v.iloc[-1]}[rule]())
 
 
+def _roll_up_array(v: np.ndarray, rule: str) -> float:
+    """:func:`roll_up` of a float array in row order (``latest`` = the last non-NaN value), with the
+    same operations pandas performs (NaN dropped, then numpy's sum, sum / count, max or min)."""
+    v = v[~np.isnan(v)]
+    if rule == "latest":
+        return float(v[-1]) if len(v) else math.nan
+    if not len(v):
+        return math.nan
+    return float({"sum": v.sum, "mean": lambda: v.sum() / float(len(v)), "max": v.max, "min": v.min}[rule]())
+
+
 def realisation_by_type(case: BusinessCase, as_of: object, thresholds: Thresholds | None = None,
                         lines: pd.DataFrame | None = None) -> pd.DataFrame:
     """Realisation rolled up by benefit type, and spend by cost category.
@@ -528,17 +539,23 @@ def realisation_by_type(case: BusinessCase, as_of: object, thresholds: Threshold
     if not len(t):
         return pd.DataFrame(out)
     # Groups as ``t.groupby(["kind", "type"], sort=False, dropna=False)`` forms them (first
-    # appearance, blanks together); sums on plain arrays (pandas sums NaN-as-0 the same way).
-    codes = t.groupby(["kind", "type"], sort=False, dropna=False).ngroup().to_numpy()
+    # appearance, blanks together), found with a dict; sums on plain arrays (pandas sums NaN-as-0 the
+    # same way) and KPI roll-ups on arrays (:func:`_roll_up_array`, the same results as :func:`roll_up`).
     kinds, types = t["kind"].to_numpy(), t["type"].to_numpy()
+    kind_na, type_na = pd.isna(kinds), pd.isna(types)
+    members: dict[tuple[Any, Any], list[int]] = {}
+    for k, (kd, ty, kn, tn) in enumerate(zip(kinds.tolist(), types.tolist(), kind_na.tolist(), type_na.tolist(),
+                                             strict=True)):
+        members.setdefault((None if kn else kd, None if tn else ty), []).append(k)
     units, rollups = t["unit"].to_numpy(), t["kpi_rollup"].to_numpy()
     n_reported = t["periods_reported"].to_numpy()
     has_kpi = t["kpi_baseline"].notna().to_numpy()
     plain = ("plan_period", "plan_to_date", "plan_reported", "plan_unreported", "plan_total", "expected_total")
     min1 = ("actual_period", "actual_to_date", "variance_period", "variance_to_date")
     values = {c: t[c].to_numpy(dtype=float) for c in plain + min1}
-    for g in range(int(codes.max()) + 1):
-        idx = np.flatnonzero(codes == g)
+    kpi_values = {c: t[c].to_numpy(dtype=float) for c in ("kpi_baseline", "kpi_target", "kpi_latest")}
+    for rows_of_group in members.values():
+        idx = np.array(rows_of_group, dtype=np.intp)
         kind, typ = kinds[idx[0]], types[idx[0]]
         if pd.isna(typ):
             typ = np.nan  # the key groupby gives the blank group
@@ -556,13 +573,9 @@ def realisation_by_type(case: BusinessCase, as_of: object, thresholds: Threshold
                    kpi_latest=math.nan, kpi_progress_pct=math.nan, kpi_note="")
         if kind == "benefit" and has_kpi[idx].any():
             if len(group_units) == 1 and None not in group_units and len(rules) == 1:
-                grp = t.iloc[idx]
                 rule = rules.pop()
-                order = pd.Series(range(len(grp)), index=grp.index, dtype=float)
                 row.update(unit=group_units.pop(), kpi_rollup=rule,
-                           kpi_baseline=roll_up(grp["kpi_baseline"], rule, order),
-                           kpi_target=roll_up(grp["kpi_target"], rule, order),
-                           kpi_latest=roll_up(grp["kpi_latest"], rule, order))
+                           **{c: _roll_up_array(v[idx], rule) for c, v in kpi_values.items()})
                 row["kpi_progress_pct"] = kpi_progress(row["kpi_baseline"], row["kpi_target"], row["kpi_latest"])
             else:
                 row["kpi_note"] = "KPIs not combined: " + ("units differ" if len(group_units) != 1 or None in group_units
