@@ -334,7 +334,7 @@ def evidence_review(case: BusinessCase, as_of: object, thresholds: Thresholds | 
                                                    column("evidence"), column("evidence_source"), strict=True):
         ln = attrs.get(lid, {})
         status = None if _blank(ev) else str(ev)
-        amount = _num(amount)
+        amount = amount if type(amount) is float else _num(amount)  # a float is its own _num
         if not math.isnan(amount) and ln.get("benefit_type") != "dis-benefit":
             mix[status if status in mix else "not stated"] += amount
             realised[lid] = realised.get(lid, 0.0) + amount
@@ -342,9 +342,11 @@ def evidence_review(case: BusinessCase, as_of: object, thresholds: Thresholds | 
                 evidenced[lid] = evidenced.get(lid, 0.0) + amount
             if lid not in latest_evidence or int(t) >= latest_evidence[lid][0]:
                 latest_evidence[lid] = (int(t), status)
+        if math.isnan(amount) or (type(kpi) is float and math.isnan(kpi)):
+            continue  # nothing to reconcile (implied_value of a NaN measurement is NaN)
         implied = implied_value(ln.get("kpi_basis"), ln.get("value_per_unit"), ln.get("baseline_value"),
                                 ln.get("target_value"), kpi)
-        if math.isnan(amount) or math.isnan(implied):
+        if math.isnan(implied):
             continue
         diff = amount - implied
         recon_rows.append({
@@ -375,6 +377,13 @@ def evidence_review(case: BusinessCase, as_of: object, thresholds: Thresholds | 
     in_view_ids = set(in_view.index)
     rows = []
     fut_total = unev_total = nyd_total = 0.0
+    labels: list[str] = []  # case.periods, worked out once and only when a reason names a period
+
+    def period_label(t: int) -> str:
+        if not labels:
+            labels.extend(case.periods)
+        return labels[t]
+
     for i, lid in enumerate(g.ids):
         if g.kind[i] != "benefit":
             continue
@@ -396,12 +405,12 @@ def evidence_review(case: BusinessCase, as_of: object, thresholds: Thresholds | 
         elif not math.isnan(p):
             grade, why = "unevidenced", ("KPI moved the wrong way" if p < 0 else "KPI has not moved from its baseline")
         elif live:
-            grade, why = "evidenced", f"went live in {case.periods[gl_t]}; KPI not yet measured"
+            grade, why = "evidenced", f"went live in {period_label(gl_t)}; KPI not yet measured"
         else:
             nz = np.flatnonzero(np.abs(g.plan[i]) > _TINY)
             due_from = int(nz[0]) if len(nz) else planned_gl
             if due_from > tau:
-                grade, why = "not yet due", f"plan starts in {case.periods[min(due_from, case.horizon - 1)]}"
+                grade, why = "not yet due", f"plan starts in {period_label(min(due_from, case.horizon - 1))}"
             else:
                 grade, why = "unevidenced", "KPI never measured and no go-live recorded"
         if counts and abs(fut_pv) > _TINY:

@@ -666,8 +666,16 @@ def measurement_gaps(case: BusinessCase, as_of: object, thresholds: Thresholds |
     per_freq = schema.PERIODS_PER_FREQUENCY.get(case.period_length, {})
     go_live = case.go_live_t
     f = case.flows
-    kpi_rows = f[(f["scenario"] == "actual") & f["kpi_value"].notna() & (f["t"] <= g.tau)]
-    kpi_ts_of = {lid: grp.to_numpy() for lid, grp in kpi_rows.groupby("line_id", sort=False)["t"]}
+    # the periods in which each line's KPI was measured (as grouping the selected rows by line_id
+    # gives them, blank ids dropped), found on the column arrays
+    t_col = f["t"].to_numpy()
+    sel = np.flatnonzero((f["scenario"].to_numpy() == "actual") & ~np.isnan(f["kpi_value"].to_numpy(dtype=float))
+                         & (t_col <= g.tau))
+    at_of: dict[Any, list[int]] = {}
+    for k, lid in enumerate(f["line_id"].to_numpy()[sel].tolist()):
+        if not pd.isna(lid):
+            at_of.setdefault(lid, []).append(k)
+    kpi_ts_of = {lid: t_col[sel[at]] for lid, at in at_of.items()}
     no_ts = np.empty(0, dtype=np.int64)
     out: list[dict[str, Any]] = []
     last_t = min(g.tau, case.horizon - 1)
@@ -680,11 +688,12 @@ def measurement_gaps(case: BusinessCase, as_of: object, thresholds: Thresholds |
                     "gap": gap, "detail": detail,
                     "periods": ", ".join(periods[t] for t in ts) if ts else ""})
 
+    planned = np.abs(g.plan) > _TINY  # every line at once; rows picked below
+    due = g.past & ~g.reported & (planned | (g.has_forecast & (np.abs(g.forecast) > _TINY)))
     for i, lid in enumerate(g.ids):
         ln = attrs[i]
         reported_ts = np.flatnonzero(g.reported[i])
-        due_ts = np.flatnonzero(g.past & ~g.reported[i] & ((np.abs(g.plan[i]) > _TINY)
-                                                          | (g.has_forecast[i] & (np.abs(g.forecast[i]) > _TINY))))
+        due_ts = np.flatnonzero(due[i])
         if g.kind[i] == "benefit":
             if _blank(ln.get("owner")):
                 add(i, "no owner", GAP_RULES["no owner"])
@@ -698,7 +707,7 @@ def measurement_gaps(case: BusinessCase, as_of: object, thresholds: Thresholds |
             if freq is None:
                 add(i, "no measurement frequency", GAP_RULES["no measurement frequency"])
             allowed = per_freq.get(freq or "quarterly", 1) + th.overdue_grace
-            nz = np.flatnonzero(np.abs(g.plan[i]) > _TINY)
+            nz = np.flatnonzero(planned[i])
             due_from = int(nz[0]) if len(nz) else (go_live if go_live is not None else 0)
             if due_from <= g.tau and case.horizon > 0:
                 has_kpi = lid in kpi.index
