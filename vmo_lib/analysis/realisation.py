@@ -197,18 +197,18 @@ def _line_attrs(case: BusinessCase, ids: list[str]) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------------------------------
 # realisation tables
 # --------------------------------------------------------------------------------------------------
-def _latest_kpi(case: BusinessCase, tau: int) -> pd.DataFrame:
-    """The last measured KPI value of each line up to ``tau`` (index ``line_id``), once per call."""
+def _latest_kpi(case: BusinessCase, tau: int) -> dict[Any, tuple[float, Any]]:
+    """The last measured KPI value of each line up to ``tau`` and its period (by line id), once per call."""
     return memo("latest_kpi", case, tau, lambda: _build_latest_kpi(case, tau))
 
 
-def _build_latest_kpi(case: BusinessCase, tau: int) -> pd.DataFrame:
+def _build_latest_kpi(case: BusinessCase, tau: int) -> dict[Any, tuple[float, Any]]:
     f = case.flows
     kv = f["kpi_value"].to_numpy(dtype=float)
     t = f["t"].to_numpy()
     idx = np.flatnonzero((f["scenario"].to_numpy() == "actual") & (t <= tau) & ~np.isnan(kv))
     if not len(idx):
-        return pd.DataFrame(columns=["kpi_latest", "kpi_latest_period", "kpi_latest_t"]).rename_axis("line_id")
+        return {}
     order = idx[np.argsort(t[idx], kind="stable")]
     lids = f["line_id"].to_numpy()[order]
     last: dict[Any, int] = {}
@@ -216,10 +216,8 @@ def _build_latest_kpi(case: BusinessCase, tau: int) -> pd.DataFrame:
         if not pd.isna(lid):  # groupby drops blank keys
             last[lid] = k
     pick = order[sorted(last.values())]
-    index = pd.Index(f["line_id"].to_numpy()[pick], dtype=object, name="line_id")
-    return pd.DataFrame({"kpi_latest": pd.Series(kv[pick], index=index),
-                         "kpi_latest_period": pd.Series(f["period"].to_numpy()[pick], index=index, dtype=object),
-                         "kpi_latest_t": pd.Series(t[pick].astype(int), index=index)})
+    return dict(zip(f["line_id"].to_numpy()[pick].tolist(),
+                    zip(kv[pick].tolist(), f["period"].to_numpy()[pick].tolist(), strict=True), strict=True))
 
 
 def kpi_progress(baseline_value: float, target_value: float, measured: float) -> float:
@@ -279,9 +277,10 @@ def _planned_kpi(case: BusinessCase, tau: int) -> dict[Any, tuple[float, str]]:
     """The planned KPI trajectory (scenario ``"kpi plan"``): per benefit, the planned value of the latest
     planned period at or before ``tau`` and that period, or NaN and "" when none is planned yet."""
     f = case.flows
-    plan = f[f["scenario"] == "kpi plan"]
-    if not len(plan):
+    is_plan = f["scenario"].to_numpy() == "kpi plan"
+    if not is_plan.any():  # most cases have no KPI plan: no frame filtered
         return {}
+    plan = f[is_plan]
     out: dict[Any, tuple[float, str]] = {}
     for lid, grp in plan.groupby("line_id", sort=False):
         g = grp[grp["kpi_value"].notna()].sort_values("t", kind="stable")
@@ -357,9 +356,10 @@ def realisation_by_line(case: BusinessCase, as_of: object, thresholds: Threshold
         realisation = np.where((n_rep > 0) & (np.abs(plan_rep) > _TINY), actual_td / plan_rep, np.nan)
         performance = np.where((n_rep > 0) & (np.abs(plan_rep) > _TINY), 1 + variance / np.abs(plan_rep), np.nan)
 
-    kpi = _latest_kpi(case, tau).reindex(g.ids)
-    kpi_latest = kpi["kpi_latest"].to_numpy() if len(kpi) else None
-    kpi_period = kpi["kpi_latest_period"].to_numpy() if len(kpi) else None
+    # each line's latest KPI looked up by id (a line never measured gets NaN and no period)
+    kpi = _latest_kpi(case, tau)
+    kpi_latest = [kpi[lid][0] if lid in kpi else math.nan for lid in g.ids]
+    kpi_period = [kpi[lid][1] if lid in kpi else None for lid in g.ids]
     as_of_end = period_end_date(review_period(case, as_of), case.period_length)
     attrs = _line_attrs(case, g.ids)
     go_live_end = _go_live_end(case)
@@ -371,7 +371,7 @@ def realisation_by_line(case: BusinessCase, as_of: object, thresholds: Threshold
     for i, lid in enumerate(g.ids):
         ln = attrs[i]
         kb, kt = _number(ln.get("baseline_value")), _number(ln.get("target_value"))
-        latest = _number(kpi_latest[i]) if kpi_latest is not None else math.nan
+        latest = _number(kpi_latest[i])
         progress = kpi_progress(kb, kt, latest) if g.kind[i] == "benefit" else math.nan
         planned_kpi, planned_basis = math.nan, ""
         if g.kind[i] != "benefit":
@@ -410,7 +410,7 @@ def realisation_by_line(case: BusinessCase, as_of: object, thresholds: Threshold
             "expected_total": float(expected_total[i]),
             "kpi": None if _blank(ln.get("kpi")) else ln.get("kpi"),
             "kpi_baseline": kb, "kpi_target": kt, "kpi_latest": latest,
-            "kpi_latest_period": kpi_period[i] if kpi_period is not None and not _blank(kpi_period[i]) else None,
+            "kpi_latest_period": None if _blank(kpi_period[i]) else kpi_period[i],
             "kpi_progress_pct": progress, "kpi_planned_progress_pct": planned_progress,
             "kpi_rollup": None if _blank(ln.get("kpi_rollup")) else ln.get("kpi_rollup"),
             "rag": colour, "rag_reason": reason,
@@ -710,7 +710,7 @@ def measurement_gaps(case: BusinessCase, as_of: object, thresholds: Thresholds |
             nz = np.flatnonzero(planned[i])
             due_from = int(nz[0]) if len(nz) else (go_live if go_live is not None else 0)
             if due_from <= g.tau and case.horizon > 0:
-                has_kpi = lid in kpi.index
+                has_kpi = lid in kpi
                 if not has_kpi and not _blank(ln.get("kpi")):
                     add(i, "no KPI measurement", f"due since {periods[min(due_from, last_t)]}, KPI never measured")
                 kpi_ts = kpi_ts_of.get(lid, no_ts)
