@@ -70,7 +70,7 @@ import pandas as pd
 
 from vmo_lib import schema
 from vmo_lib.analysis.bridge import ValueBridge, value_bridge
-from vmo_lib.analysis.evidence import EvidenceReview, evidence_review, line_attributes
+from vmo_lib.analysis.evidence import EvidenceReview, evidence_review, line_attributes, plain_records
 from vmo_lib.analysis.outlook import (
     EXPECTED,
     expected_case,
@@ -857,8 +857,7 @@ class CaseStatus:
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (None if _blank(v) else (v.item() if hasattr(v, "item") else v)) for k, v in r.items()}
-            for r in df.to_dict(orient="records")]
+    return plain_records(df)
 
 
 def case_status(case: BusinessCase, as_of: object, thresholds: Thresholds | None = None,
