@@ -172,6 +172,17 @@ def implied_value(basis: Any, value_per_unit: Any, baseline: Any, target: Any, m
     return math.nan
 
 
+def _implied_terms(ln: dict[str, Any]) -> tuple[str, float, float, float]:
+    """A line's (basis, value per unit, baseline, direction) as :func:`implied_value` reads them; the
+    basis is "" when no measurement can imply money (a change basis without a baseline, or no basis)."""
+    b, v = str(ln.get("kpi_basis") or "").strip().lower(), _num(ln.get("value_per_unit"))
+    base, tgt = _num(ln.get("baseline_value")), _num(ln.get("target_value"))
+    if b == "change" and math.isnan(base):
+        b = ""
+    direction = -1.0 if (not math.isnan(tgt) and not math.isnan(base) and tgt < base) else 1.0
+    return b, v, base, direction
+
+
 def line_attributes(case: BusinessCase, ids: list[str]) -> list[dict[str, Any]]:
     """One dict of ``case.lines`` attributes per line id (what ``lines.loc[line_id]`` holds).
 
@@ -353,6 +364,7 @@ def evidence_review(case: BusinessCase, as_of: object, thresholds: Thresholds | 
     realised: dict[str, float] = {}
     evidenced: dict[str, float] = {}
     latest_evidence: dict[str, tuple[int, Any]] = {}
+    line_terms: dict[Any, tuple[str, float, float, float]] = {}
     for lid, period, t, amount, kpi, ev, src in zip(column("line_id"), column("period"), column("t", True),
                                                    column("amount", True), column("kpi_value", True),
                                                    column("evidence"), column("evidence_source"), strict=True):
@@ -368,8 +380,16 @@ def evidence_review(case: BusinessCase, as_of: object, thresholds: Thresholds | 
                 latest_evidence[lid] = (int(t), status)
         if math.isnan(amount) or (type(kpi) is float and math.isnan(kpi)):
             continue  # nothing to reconcile (implied_value of a NaN measurement is NaN)
-        implied = implied_value(ln.get("kpi_basis"), ln.get("value_per_unit"), ln.get("baseline_value"),
-                                ln.get("target_value"), kpi)
+        if type(kpi) is float:  # implied_value's arithmetic with the line's terms worked out once
+            terms = line_terms.get(lid)
+            if terms is None:
+                terms = line_terms[lid] = _implied_terms(ln)
+            basis, per_unit, base, direction = terms
+            implied = (math.nan if math.isnan(per_unit) else kpi * per_unit if basis == "level"
+                       else (kpi - base) * direction * per_unit if basis == "change" else math.nan)
+        else:
+            implied = implied_value(ln.get("kpi_basis"), ln.get("value_per_unit"), ln.get("baseline_value"),
+                                    ln.get("target_value"), kpi)
         if math.isnan(implied):
             continue
         diff = amount - implied
