@@ -256,12 +256,13 @@ class CaseReview:
         ev = self.status.evidence
         if ev is not None:  # issue 13: evidence behind the claims and the outlook
             gl = self.case.meta.get("actual_go_live")
-            d.update({k: v for k, v in ev.to_dict().items() if k != "kpi_reconciliation"},
+            evd = ev.to_dict()
+            d.update({k: v for k, v in evd.items() if k != "kpi_reconciliation"},
                      actual_go_live=None if gl in (None, "") else str(gl))
         if detail:
             d["benefits"], d["costs"], d["gaps"] = st["benefits"], st["costs"], st["gaps"]
             if ev is not None:
-                d["kpi_reconciliation"] = ev.to_dict()["kpi_reconciliation"]
+                d["kpi_reconciliation"] = evd["kpi_reconciliation"]
         return {k: d[k] for k in REVIEW_KEYS if k in d}
 
     def cards(self) -> list[dict[str, Any]]:
