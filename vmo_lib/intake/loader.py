@@ -519,10 +519,13 @@ def _frame_of(data: dict[str, Any], columns: Sequence[str]) -> pd.DataFrame:
     for j, c in enumerate(obj):
         block[j] = data[c]
     frame = pd.DataFrame(block.T, columns=obj, dtype=object, copy=False)
-    if len(obj) < len(columns):
-        taken = set(obj)
-        frame = pd.concat([frame, pd.DataFrame({c: data[c] for c in columns if c not in taken})], axis=1)
-    return frame if list(frame.columns) == list(columns) else frame[list(columns)]
+    if len(obj) == len(columns):
+        return frame
+    taken = set(obj)
+    others = [c for c in columns if c not in taken]
+    frame = pd.concat([frame, pd.DataFrame({c: data[c] for c in others})], axis=1)
+    at = {c: j for j, c in enumerate(obj + others)}
+    return frame.take([at[c] for c in columns], axis=1)  # back in the order of columns
 
 
 _STR = pd.StringDtype(na_value=np.nan)  # pandas' default "str" dtype

@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -353,6 +354,19 @@ def _as_period(v: Any, length: str, first: Any = None) -> str | None | bool:
 
 def _period_or_reason(v: Any, length: str, first: Any = None) -> tuple[str | None | bool, str]:
     """(:func:`_as_period`'s answer, why it is not a period: a message for the issue, "" when it is)."""
+    if v.__class__ is str and first.__class__ in (str, type(None)):
+        # text (the usual period cell or header): the same few labels in every workbook, so the
+        # answers are kept; two equal texts have the same repr, hence the same message
+        return _text_period_or_reason(v, length, first)
+    return _period_or_reason_of(v, length, first)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_period_or_reason(v: str, length: str, first: str | None) -> tuple[str | None | bool, str]:
+    return _period_or_reason_of(v, length, first)
+
+
+def _period_or_reason_of(v: Any, length: str, first: Any = None) -> tuple[str | None | bool, str]:
     if v is None:
         return None, ""
     expected = f"expected {_period_hint(length, first)}, found {v!r}"
@@ -575,6 +589,7 @@ def _check_status_against_data(meta: dict[str, Any], cells: dict[str, str], actu
                 "horizon has passed, or a longer horizon if delivery really continues")
 
 
+@functools.lru_cache(maxsize=4096)  # pure; a workbook asks for the same few periods again and again
 def _t(label: str, first: str, length: str) -> int | None:
     try:
         y, i = parse_period(label, length)
@@ -668,7 +683,7 @@ def _typed_periods(vals: np.ndarray, length: str | None, iss: _Issues, sheet: st
     res = np.full(len(vals), None, dtype=object)
     if length is None or not len(vals):
         return res
-    codes, uniques = pd.factorize(pd.Series(vals, dtype=object), use_na_sentinel=True)
+    codes, uniques = pd.factorize(vals, use_na_sentinel=True)
     answers = [_period_or_reason(u, length, first) for u in uniques]
     parsed = [p for p, _ in answers]
     lut = np.array([None if p is False else p for p in parsed] + [None], dtype=object)
@@ -1196,9 +1211,11 @@ def _check_rebaselines(t: RawTable, d: dict[str, np.ndarray], lines: dict[str, d
             if not nums.size:
                 continue
             planned = np.any(np.nan_to_num(nums) != 0, axis=1)  # each line's test, all lines at once
-            for lid, row, has_plan in zip(ids, nums, planned, strict=True):
+            # each line's total, all lines at once: a C-ordered row is summed as np.nansum(row) sums it
+            totals = np.nansum(np.ascontiguousarray(nums), axis=1)
+            for lid, total, has_plan in zip(ids, totals, planned, strict=True):
                 if lid is not None and has_plan:
-                    prev.setdefault(lid, float(np.nansum(row)))
+                    prev.setdefault(lid, float(total))
     prev_name = "the original baseline"
     carry = rebaseline_carry_over(d)
     for v in rebaseline_order(d):
@@ -1424,9 +1441,12 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
             d = long[sheet]
             letter = t.columns["amount"]
             what = {"Actuals": "actual", "Forecast": "forecast", "Baselines": "re-baseline amount"}[sheet]
-            labels = [f"{what} for {k or 'line'} {x} in {p}:" for k, x, p in zip(d["kind"], d["line_id"], d["period"], strict=True)]
+            # the cell and label of a row are made only for the amounts with a problem
+            labels = _ByPosition(lambda i, _, w=what, k=d["kind"], x=d["line_id"], p=d["period"]:
+                                 f"{w} for {k[i] or 'line'} {x[i]} in {p[i]}:", 1)
+            cells = _ByPosition(lambda i, _, c=letter, r=d["row"]: f"{c}{r[i]}", 1)
             _report_amounts(iss, sheet, d["amount"].astype(float), d["kind"], _lookup(d["line_id"], benefit_type_of),
-                            typical, [f"{letter}{r}" for r in d["row"]], labels)
+                            typical, cells, labels)
     if schema.BENEFIT_MAP_SHEET in raw.tables:  # optional: the benefits dependency network
         t = raw.tables[schema.BENEFIT_MAP_SHEET]
         _check_columns(t, iss)
