@@ -327,8 +327,8 @@ def _load(path: str | os.PathLike[str], as_of: object, strict: bool) -> tuple[Bu
     issues = checked.issues
     if checked.has_errors and (strict or not _buildable(checked)):
         raise ValidationError(path, issues)
-    if strict:
-        issues = issues[issues["severity"] == "warning"].reset_index(drop=True)
+    if strict:  # the warnings (positions taken from the column's array: no boolean Series)
+        issues = issues.take(np.flatnonzero(issues["severity"].to_numpy() == "warning")).reset_index(drop=True)
     case = build_case(checked)
     case.issues = issues
     case.source = str(path)

@@ -41,7 +41,7 @@ import pandas as pd
 
 from vmo_lib import schema
 from vmo_lib.intake.benefit_map import MAP_RULES, check_benefit_map
-from vmo_lib.intake.workbook import BLANK, NUMBER, TEXT, RawTable, RawWorkbook, cell_grid, col_letter
+from vmo_lib.intake.workbook import BLANK, NUMBER, OTHER, TEXT, RawTable, RawWorkbook, cell_grid, col_letter
 from vmo_lib.periods import (
     canonical_period,
     is_financial_year,
@@ -226,7 +226,7 @@ class CheckedWorkbook:
 
     @property
     def has_errors(self) -> bool:
-        return bool((self.issues["severity"] == "error").any())
+        return bool((self.issues["severity"].to_numpy() == "error").any())
 
 
 class _Issues:
@@ -252,7 +252,10 @@ class _Issues:
             return empty_issues()
         # in sheet order, then by row and column of the cell; a stable sort (rows in the order added)
         rows = sorted(self.rows, key=_issue_order)
-        return pd.DataFrame(rows, columns=list(ISSUE_COLUMNS), dtype=object)
+        # the frame pd.DataFrame(rows, dtype=object) makes, from one 2-D block (half the time)
+        block = np.empty((len(rows), len(ISSUE_COLUMNS)), dtype=object)
+        block[:] = rows
+        return pd.DataFrame(block, columns=list(ISSUE_COLUMNS), dtype=object, copy=False)
 
 
 _CELL_PARTS = re.compile(r"^([A-Z]*)(\d*)")
@@ -293,6 +296,14 @@ def _numbers(values: np.ndarray, kinds: np.ndarray) -> tuple[np.ndarray, np.ndar
     is_num = k == NUMBER
     if is_num.any():
         out[is_num] = flat[is_num].astype(float)
+    if not ((k == TEXT) | (k == OTHER)).any():
+        # numbers and blanks only (the usual column): a number is bad only when NaN or infinite,
+        # which is what the general steps below come to
+        bad = is_num & ~np.isfinite(out)
+        if bad.any():
+            code[bad] = _NOT_FINITE
+            out[bad] = np.nan
+        return out.reshape(values.shape), code.reshape(values.shape)
     for i in np.nonzero(k == TEXT)[0]:
         try:
             # plain float syntax only: "1,5" may mean 1.5 or 15, and Python alone accepts "1_000"
@@ -514,12 +525,16 @@ def _type_case_value(col: schema.Column, value: Any, cell: str, length: str | No
             return None
         return p
     # numbers: int, rate, number, amount
-    vals, kinds = cell_grid([[value]])
-    nums, code = _numbers(vals, kinds)
-    _report_numbers(iss, "Case", col.key, code, lambda i: cell, vals, "a whole number" if col.kind == "int" else "a number")
-    if code[0, 0] not in (_OK, _AS_TEXT):
-        return None
-    x = float(nums[0, 0])
+    if value.__class__ is float and math.isfinite(value):
+        x = value  # a finite number cell: what the general path below makes of it, without arrays
+    else:
+        vals, kinds = cell_grid([[value]])
+        nums, code = _numbers(vals, kinds)
+        _report_numbers(iss, "Case", col.key, code, lambda i: cell, vals,
+                        "a whole number" if col.kind == "int" else "a number")
+        if code[0, 0] not in (_OK, _AS_TEXT):
+            return None
+        x = float(nums[0, 0])
     if col.kind == "int" and not x.is_integer():
         iss.add("value.not_integer", "Case", cell, col.key, f"{col.label} must be a whole number, found {value!r}")
         return None
@@ -938,12 +953,15 @@ def _check_plan_amounts(sheet: str, kind: str, df: dict[str, np.ndarray], amount
     ids, rows = df["line_id"], df["row"]
     if nums.size:
         first, length = meta.get("first_period"), meta.get("period_length")
-        plabels = [_label(first, t, length) if first and length else f"period {t}" for t in ts]
         width = nums.shape[1]
         noun = "cost" if kind == "cost" else "benefit"
+
+        def plabel(j: int) -> str:
+            return _label(first, ts[j], length) if first and length else f"period {ts[j]}"
+
         # the cell and label of an amount are only read for the amounts with a problem: made on demand
         cells = _ByPosition(lambda i, j: f"{letters[j]}{rows[i]}", width)
-        labels = _ByPosition(lambda i, j: f"{noun} {ids[i]} in {plabels[j]}:", width)
+        labels = _ByPosition(lambda i, j: f"{noun} {ids[i]} in {plabel(j)}:", width)
         bts = (np.repeat(df["benefit_type"], nums.shape[1]) if kind == "benefit"
                else np.full(nums.size, None, dtype=object))
         _report_amounts(iss, sheet, nums.ravel(), np.full(nums.size, kind, dtype=object), bts, typical, cells, labels)
