@@ -686,7 +686,7 @@ def _typed_columns(t: RawTable, iss: _Issues, length: str | None, first: Any = N
         else:  # text and ids: already stripped text; numbers and dates become text
             kinds = t.column_kinds(col.key)
             conv = vals.copy()
-            for i in np.nonzero((kinds != BLANK) & (kinds != TEXT))[0]:
+            for i in np.nonzero(kinds > TEXT)[0]:  # NUMBER and OTHER: neither blank nor text
                 conv[i] = _text(vals[i])
             out[col.key] = conv
     out["row"] = t.rows
