@@ -161,3 +161,22 @@ def test_issues_frame_is_the_frame_of_its_rows():
     rows = sorted(iss.rows, key=validation._issue_order)
     _same_frame(iss.frame(), pd.DataFrame(rows, columns=list(validation.ISSUE_COLUMNS), dtype=object))
     assert iss.frame()["cell"].tolist() == ["A9", "C4", "AA4"]  # sheet order, then row, then column
+
+
+def test_a_case_without_amounts_has_an_empty_flows_table_of_canonical_dtypes(tmp_path):
+    from vmo_lib.intake.template import write_case_workbook
+    from vmo_lib.model import FLOW_COLUMNS, make_case, normalise_flows
+
+    case = make_case({"case_id": "X1", "title": "Demo", "sponsor": "CFO", "strategic_objective": "Save",
+                      "org_unit": "Finance", "approval_date": "2025-12-01", "horizon": 4},
+                     costs=[{"line_id": "C1", "name": "Build", "category": "capex", "amounts": []}])
+    loaded = loader.load_case(write_case_workbook(case, tmp_path / "x1.xlsx"), as_of="2026Q3", strict=False)
+    assert len(loaded.flows) == 0 and loaded.lines["line_id"].tolist() == ["C1"]
+    plain = normalise_flows(pd.DataFrame({c: np.empty(0, dtype=object) for c in FLOW_COLUMNS}))
+    _same_frame(loaded.flows, plain)
+    # with amounts: the flows are already in their canonical dtypes
+    case = make_case(dict(case.meta), costs=[{"line_id": "C1", "name": "Build", "category": "capex",
+                                              "amounts": [100, 0, 50]}])
+    loaded = loader.load_case(write_case_workbook(case, tmp_path / "x2.xlsx"), as_of="2026Q3")
+    _same_frame(loaded.flows, normalise_flows(loaded.flows))
+    assert loaded.flows["amount"].tolist() == [100.0, 0.0, 50.0] and loaded.flows["t"].tolist() == [0, 1, 2]

@@ -436,7 +436,9 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
             if key in lines.columns:
                 lines[key] = pd.to_numeric(lines[key], errors="coerce") * scale
     data = {c: _object_column(v) if v.dtype == object else v for c, v in data.items()}
-    flows = normalise_flows(_frame_of(data, FLOW_COLUMNS))
+    flows = _frame_of(data, FLOW_COLUMNS)  # a new frame, object columns as object
+    if not (data["t"].dtype == np.int64 and data["amount"].dtype == data["kpi_value"].dtype == np.float64):
+        flows = normalise_flows(flows)  # (no flows at all: empty object columns); else it would only copy
     bl = checked.long.get("Baselines")
     if bl is not None and len(bl["row"]):
         flows = _carry_over(flows, bl)
