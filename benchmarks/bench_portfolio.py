@@ -19,8 +19,9 @@ Generates (once, cached under /tmp) a portfolio of varied cases with
 * double counting at 250, 500 and 1,000 cases: near-linear means the time ratio 1,000 / 250 stays
   near 4 (a pair table grows 16x);
 * the case reviews: :func:`vmo_lib.analysis.review.review_case` on every case, serially (status, three
-  appraisals, two Monte Carlos of 20,000 iterations, optimism bias; switching values, tornado and early
-  warning are computed on first use since scale30, and no portfolio figure reads them), in ms a
+  appraisals, the outlook's Monte Carlo of 20,000 iterations, optimism bias; switching values, tornado,
+  early warning and the approved plan's Monte Carlo are computed on first use, and no portfolio figure
+  reads them), in ms a
   case against the named baseline "review@cea0dc5" (88.9 ms a case, measured on 200 of these cases at
   commit cea0dc5 on the idle 2-core machine, load average 0.2, where wall and CPU time agree, with
   every part computed);

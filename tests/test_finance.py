@@ -722,3 +722,31 @@ def test_no_numpy_exception_or_warning_escapes_even_with_errors_raised(values, r
         fin.annuity_factor(rate, len(values))
         fin.equivalent_annual_cost(rate, values[0], len(values))
         fin.per_period_rate(rate, 4)
+
+
+def test_irr_report_searches_roots_only_when_read_below_two_sign_changes(monkeypatch):
+    """One sign change has one root at most (Descartes): the report's verdict needs no root search, and
+    its roots, read later, are irr_roots' (checked against a fresh search on 300 random series)."""
+    calls = []
+    real = fin.irr_roots
+    monkeypatch.setattr(fin, "irr_roots", lambda v: calls.append(1) or real(v))
+    fin._IRR_REPORTS.clear()
+    rep = fin.irr_report([-1000.0, 300.0, 400.0, 500.0])
+    assert calls == [] and rep.message == "IRR 8.90% (unique)." and not rep.ambiguous
+    assert rep.roots == (round(float(real([-1000.0, 300.0, 400.0, 500.0])[0]), 12),) and len(calls) == 1
+    assert rep.roots and len(calls) == 1  # searched once, kept
+    two = fin.irr_report([-100, 230, -132])
+    assert len(calls) == 2 and two.ambiguous and two.roots == pytest.approx((0.1, 0.2), abs=1e-12)
+    rng = np.random.default_rng(15)
+    for _ in range(300):
+        v = rng.normal(0, 100, rng.integers(2, 12))
+        rep = fin._irr_report(v, 0.1)
+        roots = tuple(round(float(r), 12) for r in real(v))
+        assert rep.roots == roots
+        assert rep.ambiguous == (len(roots) > 1)
+        if math.isnan(rep.irr):
+            assert rep.message.startswith("No IRR")
+        elif len(roots) <= 1:
+            assert rep.message == f"IRR {rep.irr:.2%} (unique)."
+        else:
+            assert rep.message.startswith(f"Ambiguous: {len(roots)} IRRs")

@@ -10,6 +10,7 @@ known at the review date, inside the same shared-work block as its status, and
 from __future__ import annotations
 
 import json
+import math
 import pickle
 from pathlib import Path
 
@@ -64,15 +65,39 @@ def test_parts_on_first_use_equal_the_eager_ones(sample_cases):
     assert some_tornado  # the comparison is not between empty tables only
 
 
+def test_the_approved_simulation_on_first_read_is_the_one_drawn_with_the_outlook(sample_cases):
+    """review_case drew the approved plan's run together with the outlook's (same seed, shared levels);
+    it now draws it when first read: the same 20,000 NPVs, bit for bit, for every sample case."""
+    drawn = 0
+    for case in sample_cases:
+        r = review_case(case, AS_OF)
+        assert "simulation_approved" not in r._parts  # not drawn by the review
+        known = outlook.known_at(case, AS_OF)
+        try:
+            joint_outlook, joint_approved = risk.monte_carlo_runs(
+                known, [{"as_of": AS_OF, "reference_npv": r.status.current_baseline_npv},
+                        {"scenario": known.current_baseline}], iterations=20_000, seed=0)
+        except AnalysisError:
+            assert r.simulation is None and r.simulation_approved is None
+            continue
+        assert (r.simulation.npv == joint_outlook.npv).all()
+        assert (r.simulation_approved.npv == joint_approved.npv).all()
+        assert r.simulation_approved.p10 == joint_approved.p10 and r.simulation_approved is r.simulation_approved
+        drawn += 1
+    assert drawn >= 8
+    assert review_case(sample_cases[0], AS_OF, iterations=0).simulation_approved is None
+
+
 def test_a_pickled_review_computes_the_same_parts(sample_cases):
     case = next(c for c in sample_cases if c.case_id == "CRM-2025")
     r = review_case(case, AS_OF, iterations=200)
     back = pickle.loads(pickle.dumps(r))
     assert back._parts == {}
     r.complete()
-    assert set(r._parts) == {"switching", "tornado", "early_warning"}
+    assert set(r._parts) == {"switching", "tornado", "early_warning", "simulation_approved"}
     for name in ("switching", "tornado", "early_warning"):
         assert_frame_equal(getattr(back, name), getattr(r, name))
+    assert (back.simulation_approved.npv == r.simulation_approved.npv).all()
     assert _plain(back.to_dict()) == _plain(r.to_dict())  # every figure, NaN included
 
 
@@ -96,3 +121,37 @@ def test_tornado_by_hand():
     assert t.loc["cost overrun", ["npv_low", "npv_high"]].tolist() == pytest.approx([40.0, 0.0])
     assert t.loc["delay", ["npv_low", "npv_high"]].tolist() == pytest.approx([20.0, -100.0])
     assert_frame_equal(r.tornado, _eager(case, "2025Q4")[1])
+
+
+def test_to_dict_is_built_once_and_each_call_gets_its_own_copy(sample_cases):
+    """to_dict is kept by the review; a caller changing its copy (nested dicts and lists included) never
+    changes what the next caller reads."""
+    case = next(c for c in sample_cases if c.case_id == "CRM-2025")
+    r = review_case(case, AS_OF, iterations=200)
+    first = r.to_dict()
+    reference = _plain(first)
+    first["expected_npv"] = -1.0
+    first["bridge"].clear() if isinstance(first["bridge"], (dict, list)) else None
+    first["npv_basis"]["annual_rate"] = 99.0
+    first["benefits"][0]["line_id"] = "changed"
+    first["thresholds"].clear()
+    assert _plain(r.to_dict()) == reference
+    assert r.to_dict() is not r.to_dict()
+    assert r.to_dict()["benefits"][0] is not r.to_dict()["benefits"][0]
+
+
+def test_risk_figures_are_the_simulations_own_summary(sample_cases):
+    """risk_figures sorts the 20,000 NPVs once for its three percentiles: the same numbers as the
+    MonteCarloResult's summary (numpy.percentile of each q alone) for every sample case."""
+    checked = 0
+    for case in sample_cases:
+        r = review_case(case, AS_OF)
+        if r.simulation is None:
+            continue
+        s, f = r.simulation.summary(), r.risk_figures()
+        assert (f["risk_p10"], f["risk_p50"], f["risk_p90"]) == (s["p10"], s["p50"], s["p90"])
+        assert f["prob_below_zero"] == s["prob_below_zero"]
+        assert f["prob_reach_approved"] == s["prob_reach_approved"] or (
+            math.isnan(f["prob_reach_approved"]) and math.isnan(s["prob_reach_approved"]))
+        checked += 1
+    assert checked >= 8

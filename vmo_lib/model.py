@@ -495,17 +495,19 @@ def _flow(case_id, line_id, kind, period, t, scenario, amount, kpi_value=None, c
 def normalise_flows(flows: pd.DataFrame) -> pd.DataFrame:
     """Give a flows table its canonical dtypes (``t`` int, amounts float, text as object)."""
     flows = flows.copy()
-    # a column already in its dtype is left as it is (the casts would return it unchanged)
-    if flows["t"].dtype != np.int64:
+    # a column already in its dtype is left as it is (the casts would return it unchanged); the dtypes
+    # are read once (each cast below changes only its own column; added columns are object)
+    dtypes = flows.dtypes
+    if dtypes["t"] != np.int64:
         flows["t"] = flows["t"].astype("int64")
     for c in ("amount", "kpi_value"):
-        if flows[c].dtype != np.float64:
+        if dtypes[c] != np.float64:
             flows[c] = pd.to_numeric(flows[c], errors="coerce").astype("float64")
     for c in ("evidence", "evidence_source"):  # added with the evidence columns: absent from older tables
         if c not in flows:
             flows[c] = pd.Series([None] * len(flows), index=flows.index, dtype=object)
     for c in ("case_id", "line_id", "kind", "period", "scenario", "comment", "evidence", "evidence_source"):
-        if flows[c].dtype != object:
+        if c in dtypes and dtypes[c] != np.dtype(object):
             flows[c] = flows[c].astype(object)
     return flows
 

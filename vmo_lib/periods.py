@@ -37,6 +37,7 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 
 from vmo_lib.errors import UsageError
@@ -179,7 +180,16 @@ def shift_period(label: object, n: int, length: str) -> str:
 
 def period_range(first: object, n: int, length: str) -> list[str]:
     """The ``n`` consecutive period labels starting at ``first``, in ``first``'s form."""
-    return [shift_period(first, i, length) for i in range(n)]
+    try:
+        return list(_period_range(first, n, length))
+    except TypeError:  # an unhashable label: parse_period says what is wrong with it
+        return [shift_period(first, i, length) for i in range(n)]
+
+
+@functools.lru_cache(maxsize=1024, typed=True)
+def _period_range(first: object, n: int, length: str) -> tuple[str, ...]:
+    # a case's periods are asked for hundreds of times per review (BusinessCase.periods): built once
+    return tuple(shift_period(first, i, length) for i in range(n))
 
 
 def period_start_date(label: object, length: str) -> _dt.date:

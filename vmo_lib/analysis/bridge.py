@@ -126,6 +126,19 @@ def _bridge_lines(ref: np.ndarray, exp: np.ndarray, df: np.ndarray) -> tuple[np.
     return (pv_e - pv_b) - timing, timing
 
 
+def _attribute(case: BusinessCase, column: str, ids: pd.Index) -> list:
+    """``list(case.lines.set_index("line_id")[column].reindex(ids))``, looked up in a dict (the same
+    elements) when the line ids are unique and hold every id, without copying the lines table."""
+    lines = case.lines
+    keys = lines["line_id"].tolist()
+    wanted = ids.tolist()
+    position = {lid: k for k, lid in enumerate(keys)}
+    if len(position) != len(keys) or any(lid not in position for lid in wanted):
+        return list(lines.set_index("line_id")[column].reindex(ids))
+    values = list(lines[column])
+    return [values[position[lid]] for lid in wanted]
+
+
 def value_bridge(case: BusinessCase, as_of: object, reference: str = "baseline", view: str = "economic") -> ValueBridge:
     """Split ``expected NPV - reference NPV`` into cost, benefit and timing effects (exactly).
 
@@ -164,11 +177,10 @@ def value_bridge(case: BusinessCase, as_of: object, reference: str = "baseline",
     xc, xb = shared_line_matrices(ec, EXPECTED, view)
     c_amount, c_timing = _bridge_lines(rc.to_numpy(), xc.to_numpy(), df)
     b_amount, b_timing = _bridge_lines(rb.to_numpy(), xb.to_numpy(), df)
-    lines = case.lines.set_index("line_id")
     by_line = pd.DataFrame({
         "line_id": list(rc.index) + list(rb.index),
         "kind": ["cost"] * len(rc) + ["benefit"] * len(rb),
-        "type": list(lines["category"].reindex(rc.index)) + list(lines["benefit_type"].reindex(rb.index)),
+        "type": _attribute(case, "category", rc.index) + _attribute(case, "benefit_type", rb.index),
         "reference_total": np.r_[rc.to_numpy().sum(axis=1), rb.to_numpy().sum(axis=1)],
         "expected_total": np.r_[xc.to_numpy().sum(axis=1), xb.to_numpy().sum(axis=1)],
         "pv_reference": np.r_[rc.to_numpy() @ df, rb.to_numpy() @ df],

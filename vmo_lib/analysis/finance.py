@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -1166,20 +1166,32 @@ class IrrReport:
     irr : float
         The rate :func:`irr` returns (``nan`` if none).
     roots : tuple of float
-        Every real IRR, ascending (:func:`irr_roots`).
+        Every real IRR, ascending (:func:`irr_roots`, rounded to 12 decimals).
     sign_changes : int
         Sign changes in the flows (zeros ignored); an upper bound on the number of roots.
     ambiguous : bool
         True when more than one IRR exists: no single IRR describes the series.
     message : str
         One sentence for a report, pointing to MIRR when the IRR is missing or ambiguous.
+    values : ndarray
+        The series (read-only).
+
+    Notes
+    -----
+    With at most one sign change, Descartes' rule allows at most one root, so ``ambiguous`` and
+    ``message`` follow from ``irr`` alone and ``roots`` is searched for the first time it is read (an
+    appraisal reads only the verdict: a review's appraisals then skip the root search).
     """
 
     irr: float
-    roots: tuple[float, ...]
     sign_changes: int
     ambiguous: bool
     message: str
+    values: NDArray[np.float64] = field(repr=False, compare=False)
+
+    @functools.cached_property
+    def roots(self) -> tuple[float, ...]:  # cached_property writes the instance dict: allowed when frozen
+        return _rounded_roots(self.values)
 
 
 @_quiet
@@ -1235,7 +1247,8 @@ def _irr_report(v: NDArray[np.float64], guess: float) -> IrrReport:
     signs = np.sign(v[np.isfinite(v) & (v != 0)])
     changes = int(np.count_nonzero(np.diff(signs)))
     rate = float(irr(v, guess))
-    roots = tuple(round(float(r), 12) for r in irr_roots(v))
+    # more than one root needs two sign changes (Descartes): below that, the root search can wait
+    roots = _rounded_roots(v) if changes > 1 else ()
     if math.isnan(rate):
         message = "No IRR: the flows have no real root (need both signs). Use NPV or MIRR."
     elif len(roots) > 1:
@@ -1246,7 +1259,14 @@ def _irr_report(v: NDArray[np.float64], guess: float) -> IrrReport:
         )
     else:
         message = f"IRR {rate:.2%} (unique)."
-    return IrrReport(irr=rate, roots=roots, sign_changes=changes, ambiguous=len(roots) > 1, message=message)
+    kept = v.copy()
+    kept.flags.writeable = False
+    return IrrReport(irr=rate, sign_changes=changes, ambiguous=len(roots) > 1, message=message, values=kept)
+
+
+def _rounded_roots(v: NDArray[np.float64]) -> tuple[float, ...]:
+    """:func:`irr_roots` rounded to 12 decimals (:attr:`IrrReport.roots`)."""
+    return tuple(round(float(r), 12) for r in irr_roots(v))
 
 
 def _xnpv_and_slope(v: NDArray[np.float64], t: NDArray[np.float64], r: float) -> tuple[float, float, float]:

@@ -39,6 +39,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from vmo_lib import periods
@@ -85,7 +86,10 @@ class CaseReview:
     simulation : MonteCarloResult or None
         Monte Carlo of the expected outlook (actuals fixed, uncertainty on what remains).
     simulation_approved : MonteCarloResult or None
-        The approved plan's Monte Carlo, labelled as such wherever shown.
+        The approved plan's Monte Carlo (the plan in force, with the seed and iterations of
+        ``simulation``), labelled as such wherever shown. Only the case pack draws it: it is run the
+        first time it is read, and equals, bit for bit, the run drawn together with ``simulation``
+        (:func:`vmo_lib.analysis.risk.monte_carlo_runs`); a portfolio of 1,000 reviews does not pay for it.
     switching, tornado, optimism_bias : pandas.DataFrame
         On the outlook (switching values, tornado); optimism bias on the baseline in force.
         ``switching`` and ``tornado`` are computed the first time they are read (no figure of the
@@ -108,7 +112,6 @@ class CaseReview:
     decision: str
     decision_reason: str
     simulation: Any = field(default=None, repr=False)
-    simulation_approved: Any = field(default=None, repr=False)
     optimism_bias: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     seed: int = 0
     # switching, tornado and early_warning: computed on first use and kept here (see the properties), and
@@ -157,9 +160,25 @@ class CaseReview:
                 logistic=False)  # the logistic comparison is drawn by the pack for flagged lines
         return self._parts["early_warning"]
 
+    @property
+    def simulation_approved(self) -> Any:
+        """The approved plan's Monte Carlo (class notes); None when the review ran no simulation."""
+        if "simulation_approved" not in self._parts:
+            sim = None
+            if self.simulation is not None:
+                try:  # the plan in force, as review_case would have drawn it beside the outlook
+                    (sim,) = risk.monte_carlo_runs(self.case, [{"scenario": self.case.current_baseline}],
+                                                   iterations=len(self.simulation.npv), seed=self.seed,
+                                                   view=self.status.view)
+                except AnalysisError:
+                    sim = None
+            self._parts["simulation_approved"] = sim
+        return self._parts["simulation_approved"]
+
     def complete(self) -> CaseReview:
-        """Compute every part computed on first use (switching, tornado, early warning) now; returns self."""
-        _ = self.switching, self.tornado, self.early_warning
+        """Compute every part computed on first use (switching, tornado, early warning, the approved plan's
+        Monte Carlo) now; returns self."""
+        _ = self.switching, self.tornado, self.early_warning, self.simulation_approved
         return self
 
     # --- identity -----------------------------------------------------------------------------
@@ -193,10 +212,11 @@ class CaseReview:
         if s is None:
             return {k: math.nan for k in ("risk_p10", "risk_p50", "risk_p90", "prob_below_zero",
                                           "prob_reach_approved")}
-        summ = s.summary()
-        return {"risk_p10": float(s.p10), "risk_p50": float(s.p50), "risk_p90": float(s.p90),
-                "prob_below_zero": float(summ.get("prob_below_zero", s.prob_negative)),
-                "prob_reach_approved": float(summ.get("prob_reach_approved", math.nan))}
+        # one sort for the three percentiles (each the number s.percentile gives: numpy interpolates each
+        # q alone), not the whole summary
+        p10, p50, p90 = (float(x) for x in np.percentile(s.npv, [10, 50, 90]))
+        return {"risk_p10": p10, "risk_p50": p50, "risk_p90": p90,
+                "prob_below_zero": float(s.prob_below_zero), "prob_reach_approved": float(s.prob_reach_approved)}
 
     # --- plain data ---------------------------------------------------------------------------
     def to_dict(self, detail: bool = True) -> dict[str, Any]:
@@ -209,7 +229,7 @@ class CaseReview:
         key = "to_dict" if detail else "to_dict:summary"
         if key not in self._parts:
             self._parts[key] = self._plain(detail)
-        return copy.deepcopy(self._parts[key])
+        return _plain_copy(self._parts[key])
 
     def _plain(self, detail: bool) -> dict[str, Any]:
         st = self.status.to_dict(detail=detail)  # the line tables only when asked for
@@ -236,12 +256,13 @@ class CaseReview:
         ev = self.status.evidence
         if ev is not None:  # issue 13: evidence behind the claims and the outlook
             gl = self.case.meta.get("actual_go_live")
-            d.update({k: v for k, v in ev.to_dict().items() if k != "kpi_reconciliation"},
+            evd = ev.to_dict()
+            d.update({k: v for k, v in evd.items() if k != "kpi_reconciliation"},
                      actual_go_live=None if gl in (None, "") else str(gl))
         if detail:
             d["benefits"], d["costs"], d["gaps"] = st["benefits"], st["costs"], st["gaps"]
             if ev is not None:
-                d["kpi_reconciliation"] = ev.to_dict()["kpi_reconciliation"]
+                d["kpi_reconciliation"] = evd["kpi_reconciliation"]
         return {k: d[k] for k in REVIEW_KEYS if k in d}
 
     def cards(self) -> list[dict[str, Any]]:
@@ -265,6 +286,18 @@ class CaseReview:
              "note": "expected outlook"},
             {"label": "Decision", "value": self.decision, "kind": "text", "note": s.verdict.label},
         ]
+
+
+def _plain_copy(value: Any) -> Any:
+    """A deep copy of plain data (dicts, lists and immutable scalars), as :func:`copy.deepcopy` makes it
+    in a fifth of the time; anything else is handed to :func:`copy.deepcopy`."""
+    if isinstance(value, dict):
+        return {k: _plain_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_copy(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return copy.deepcopy(value)
 
 
 _METRICS = ("npv", "irr", "mirr", "bcr", "roi", "payback_years", "discounted_payback_years", "pv_costs",
@@ -340,15 +373,13 @@ def review_case(case: BusinessCase, as_of: object, *, thresholds: Thresholds | N
         in_force = approved if current == "baseline" else appraisal_mod.appraise(ec, current, view)
         expected = appraisal_mod.appraise(ec, EXPECTED, view)
         decision, reason = status.decision, status.decision_reason
-        sim = sim_approved = None
+        sim = None
         if iterations:
-            try:
-                # the outlook and the plan in force draw the same levels from the same seed: drawn once
-                sim, sim_approved = risk.monte_carlo_runs(
-                    known, [{"as_of": as_of, "reference_npv": status.current_baseline_npv}, {"scenario": current}],
-                    iterations=iterations, seed=seed, view=view)
+            try:  # the approved plan's run is drawn on first read (CaseReview.simulation_approved)
+                (sim,) = risk.monte_carlo_runs(known, [{"as_of": as_of, "reference_npv": status.current_baseline_npv}],
+                                               iterations=iterations, seed=seed, view=view)
             except AnalysisError:  # no defined simulation (e.g. no three-point ranges and no case type): shown as absent
-                sim = sim_approved = None
+                sim = None
         try:
             ob = risk.appraisal_with_optimism_bias(known, current, view)
         except AnalysisError:  # a case type with no optimism-bias defaults
@@ -356,4 +387,4 @@ def review_case(case: BusinessCase, as_of: object, *, thresholds: Thresholds | N
     # switching values, the tornado and the early warning are computed on first use (CaseReview)
     return CaseReview(case=known, as_of=as_of, period=period, status=status, approved=approved,
                       in_force=in_force, expected=expected, decision=decision, decision_reason=reason,
-                      simulation=sim, simulation_approved=sim_approved, optimism_bias=ob, seed=int(seed))
+                      simulation=sim, optimism_bias=ob, seed=int(seed))

@@ -27,7 +27,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -327,8 +327,8 @@ def _load(path: str | os.PathLike[str], as_of: object, strict: bool) -> tuple[Bu
     issues = checked.issues
     if checked.has_errors and (strict or not _buildable(checked)):
         raise ValidationError(path, issues)
-    if strict:
-        issues = issues[issues["severity"] == "warning"].reset_index(drop=True)
+    if strict:  # the warnings (positions taken from the column's array: no boolean Series)
+        issues = issues.take(np.flatnonzero(issues["severity"].to_numpy() == "warning")).reset_index(drop=True)
     case = build_case(checked)
     case.issues = issues
     case.source = str(path)
@@ -386,14 +386,13 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
         ids = cols_in["line_id"][ok]
         part = {c: cols_in[c][ok] for c in LINE_COLUMNS if c in cols_in}
         part["case_id"], part["kind"] = _filled(len(ids), case_id), _filled(len(ids), kind)
-        line_parts.append(pd.DataFrame(part, columns=list(LINE_COLUMNS)))
+        line_parts.append(part)
         if len(ts) and nums.size:
             m = nums[ok]
             r, c = np.nonzero(~np.isnan(m))
             t = np.asarray(ts, dtype=np.int64)[c]
             add_flows(ids[r], kind, period_labels[t], t, "baseline", m[r, c])
-    lines = (pd.concat(line_parts, ignore_index=True) if line_parts
-             else pd.DataFrame(columns=list(LINE_COLUMNS)))
+    lines = _lines_frame(line_parts)
 
     horizon = len(periods)
     for sheet, scenario in (("Actuals", "actual"), ("Forecast", "forecast"), ("KPI plan", "kpi plan"),
@@ -437,7 +436,9 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
             if key in lines.columns:
                 lines[key] = pd.to_numeric(lines[key], errors="coerce") * scale
     data = {c: _object_column(v) if v.dtype == object else v for c, v in data.items()}
-    flows = normalise_flows(pd.DataFrame(data, columns=list(FLOW_COLUMNS)))
+    flows = _frame_of(data, FLOW_COLUMNS)  # a new frame, object columns as object
+    if not (data["t"].dtype == np.int64 and data["amount"].dtype == data["kpi_value"].dtype == np.float64):
+        flows = normalise_flows(flows)  # (no flows at all: empty object columns); else it would only copy
     bl = checked.long.get("Baselines")
     if bl is not None and len(bl["row"]):
         flows = _carry_over(flows, bl)
@@ -462,6 +463,88 @@ def build_case(checked: CheckedWorkbook) -> BusinessCase:
     from vmo_lib.intake.options import option_of_lines, split_options
 
     return split_options(case, option_of_lines(checked.lines))
+
+
+def _lines_frame(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """The lines table of the Costs and Benefits parts (typed columns each): the frame that
+    ``pd.concat([pd.DataFrame(part, columns=LINE_COLUMNS) for part in parts], ignore_index=True)``
+    gives, with the same dtypes and values, built in one step.
+
+    A frame per sheet and their concat cost about three times as much (pandas infers and combines
+    every column twice). The dtype of a column is decided as pandas does: on its own, a part's
+    object column of text (and blanks) becomes the ``str`` dtype (blanks NaN), any other object
+    column stays object, and a column absent from a part is NaN (object); combined, equal dtypes
+    are kept and ``str`` with object gives object (the text part's blanks NaN). Anything else
+    (an empty part, a number column absent from a sheet) takes pandas' own path.
+    """
+    if not parts:
+        return pd.DataFrame(columns=list(LINE_COLUMNS))
+    sizes = [len(p["line_id"]) for p in parts]
+    if min(sizes) == 0:
+        return pd.concat([pd.DataFrame(p, columns=list(LINE_COLUMNS)) for p in parts], ignore_index=True)
+    data: dict[str, Any] = {}
+    for c in LINE_COLUMNS:
+        arrays = [p.get(c) for p in parts]
+        kinds = [_part_kind(a) for a in arrays]
+        numeric = {k for k in kinds if k in ("float64", "int64")}
+        if "other" in kinds or len(numeric) > 1:
+            return pd.concat([pd.DataFrame(p, columns=list(LINE_COLUMNS)) for p in parts], ignore_index=True)
+        if all(k == kinds[0] for k in kinds) and kinds[0] != "object":  # one dtype: numbers or text
+            values = np.concatenate(arrays)
+            data[c] = pd.array(values, dtype=_STR) if kinds[0] == "str" else values
+            continue
+        pieces = []  # mixed: object, each part's values as pandas holds them
+        for a, k, n in zip(arrays, kinds, sizes, strict=True):
+            if a is None:  # a column the sheet does not have: NaN
+                a = _filled(n, np.nan)
+            elif k == "str":  # the str dtype's blanks are NaN
+                blank = pd.isna(a)
+                if blank.any():
+                    a = a.copy()
+                    a[blank] = np.nan
+            elif k != "object":
+                a = a.astype(object)
+            pieces.append(a)
+        data[c] = np.concatenate(pieces)
+    return _frame_of(data, LINE_COLUMNS)
+
+
+def _frame_of(data: dict[str, Any], columns: Sequence[str]) -> pd.DataFrame:
+    """A DataFrame of ``columns`` in which every object array of ``data`` stays an object column as
+    it is (no text column turned into the ``str`` dtype) and every other array keeps its dtype.
+
+    ``pd.DataFrame`` infers a dtype for each object array and a ``pd.Series(values, dtype=object)``
+    per column costs an index alignment each; one two-dimensional object block does neither.
+    """
+    obj = [c for c in columns if isinstance(data[c], np.ndarray) and data[c].dtype == object]
+    block = np.empty((len(obj), len(data[columns[0]])), dtype=object)
+    for j, c in enumerate(obj):
+        block[j] = data[c]
+    frame = pd.DataFrame(block.T, columns=obj, dtype=object, copy=False)
+    if len(obj) == len(columns):
+        return frame
+    taken = set(obj)
+    others = [c for c in columns if c not in taken]
+    frame = pd.concat([frame, pd.DataFrame({c: data[c] for c in others})], axis=1)
+    at = {c: j for j, c in enumerate(obj + others)}
+    return frame.take([at[c] for c in columns], axis=1)  # back in the order of columns
+
+
+_STR = pd.StringDtype(na_value=np.nan)  # pandas' default "str" dtype
+
+
+def _part_kind(a: np.ndarray | None) -> str:
+    """How pandas types one part's column: ``"str"``, ``"object"``, the numpy dtype's name, or
+    ``"other"`` for values pandas may convert (datetimes...), left to pandas."""
+    if a is None:
+        return "object"
+    if a.dtype != object:
+        return "float64" if a.dtype == np.float64 else "int64" if a.dtype == np.int64 else "other"
+    inferred = pd.api.types.infer_dtype(a, skipna=True)
+    if inferred == "string":
+        return "str"
+    # blanks, dates (datetime.date is kept as object), text mixed with other values
+    return "object" if inferred in ("empty", "date", "mixed") else "other"
 
 
 #: The money columns of a line (schema kind ``amount``): scaled with the workbook's Amount units.
@@ -494,19 +577,19 @@ def _carry_over(flows: pd.DataFrame, baselines: dict[str, np.ndarray]) -> pd.Dat
     return flows
 
 
-def _object_column(values: np.ndarray) -> pd.Series:
-    """An object column as ``pd.Series(values).astype(object)`` gives it, without the round trip.
+def _object_column(values: np.ndarray) -> np.ndarray:
+    """An object column's values as ``pd.Series(values).astype(object)`` gives them, without the round trip.
 
     pandas 3 reads an object array of text as its string dtype, where blanks (None) become NaN;
-    a flows table keeps object columns (:func:`vmo_lib.model.normalise_flows`). Same values, a
-    third of the time.
+    a flows table keeps object columns (:func:`vmo_lib.model.normalise_flows`) built by
+    :func:`_frame_of`, which keeps them as they are. Same values, a third of the time.
     """
     if pd.api.types.infer_dtype(values, skipna=True) == "string":
         blank = pd.isna(values)
         if blank.any():
             values = values.copy()
             values[blank] = np.nan
-    return pd.Series(values, dtype=object, copy=False)
+    return values
 
 
 def _filled(n: int, value: object) -> np.ndarray:

@@ -61,7 +61,7 @@ def option_of_lines(tables: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
         if cols is None or "option" not in cols:
             continue
         for lid, opt in zip(cols["line_id"], cols["option"], strict=True):
-            if lid is not None and not pd.isna(lid) and opt in OTHER_OPTIONS:
+            if opt in OTHER_OPTIONS and lid is not None and not pd.isna(lid):  # most lines: no option
                 out[str(lid)] = str(opt)
     return out
 

@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -40,7 +41,7 @@ import pandas as pd
 
 from vmo_lib import schema
 from vmo_lib.intake.benefit_map import MAP_RULES, check_benefit_map
-from vmo_lib.intake.workbook import BLANK, NUMBER, TEXT, RawTable, RawWorkbook, cell_grid, col_letter
+from vmo_lib.intake.workbook import BLANK, NUMBER, OTHER, TEXT, RawTable, RawWorkbook, cell_grid, col_letter
 from vmo_lib.periods import (
     canonical_period,
     is_financial_year,
@@ -225,7 +226,7 @@ class CheckedWorkbook:
 
     @property
     def has_errors(self) -> bool:
-        return bool((self.issues["severity"] == "error").any())
+        return bool((self.issues["severity"].to_numpy() == "error").any())
 
 
 class _Issues:
@@ -251,7 +252,10 @@ class _Issues:
             return empty_issues()
         # in sheet order, then by row and column of the cell; a stable sort (rows in the order added)
         rows = sorted(self.rows, key=_issue_order)
-        return pd.DataFrame(rows, columns=list(ISSUE_COLUMNS), dtype=object)
+        # the frame pd.DataFrame(rows, dtype=object) makes, from one 2-D block (half the time)
+        block = np.empty((len(rows), len(ISSUE_COLUMNS)), dtype=object)
+        block[:] = rows
+        return pd.DataFrame(block, columns=list(ISSUE_COLUMNS), dtype=object, copy=False)
 
 
 _CELL_PARTS = re.compile(r"^([A-Z]*)(\d*)")
@@ -292,6 +296,14 @@ def _numbers(values: np.ndarray, kinds: np.ndarray) -> tuple[np.ndarray, np.ndar
     is_num = k == NUMBER
     if is_num.any():
         out[is_num] = flat[is_num].astype(float)
+    if not ((k == TEXT) | (k == OTHER)).any():
+        # numbers and blanks only (the usual column): a number is bad only when NaN or infinite,
+        # which is what the general steps below come to
+        bad = is_num & ~np.isfinite(out)
+        if bad.any():
+            code[bad] = _NOT_FINITE
+            out[bad] = np.nan
+        return out.reshape(values.shape), code.reshape(values.shape)
     for i in np.nonzero(k == TEXT)[0]:
         try:
             # plain float syntax only: "1,5" may mean 1.5 or 15, and Python alone accepts "1_000"
@@ -353,6 +365,19 @@ def _as_period(v: Any, length: str, first: Any = None) -> str | None | bool:
 
 def _period_or_reason(v: Any, length: str, first: Any = None) -> tuple[str | None | bool, str]:
     """(:func:`_as_period`'s answer, why it is not a period: a message for the issue, "" when it is)."""
+    if v.__class__ is str and first.__class__ in (str, type(None)):
+        # text (the usual period cell or header): the same few labels in every workbook, so the
+        # answers are kept; two equal texts have the same repr, hence the same message
+        return _text_period_or_reason(v, length, first)
+    return _period_or_reason_of(v, length, first)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_period_or_reason(v: str, length: str, first: str | None) -> tuple[str | None | bool, str]:
+    return _period_or_reason_of(v, length, first)
+
+
+def _period_or_reason_of(v: Any, length: str, first: Any = None) -> tuple[str | None | bool, str]:
     if v is None:
         return None, ""
     expected = f"expected {_period_hint(length, first)}, found {v!r}"
@@ -500,12 +525,16 @@ def _type_case_value(col: schema.Column, value: Any, cell: str, length: str | No
             return None
         return p
     # numbers: int, rate, number, amount
-    vals, kinds = cell_grid([[value]])
-    nums, code = _numbers(vals, kinds)
-    _report_numbers(iss, "Case", col.key, code, lambda i: cell, vals, "a whole number" if col.kind == "int" else "a number")
-    if code[0, 0] not in (_OK, _AS_TEXT):
-        return None
-    x = float(nums[0, 0])
+    if value.__class__ is float and math.isfinite(value):
+        x = value  # a finite number cell: what the general path below makes of it, without arrays
+    else:
+        vals, kinds = cell_grid([[value]])
+        nums, code = _numbers(vals, kinds)
+        _report_numbers(iss, "Case", col.key, code, lambda i: cell, vals,
+                        "a whole number" if col.kind == "int" else "a number")
+        if code[0, 0] not in (_OK, _AS_TEXT):
+            return None
+        x = float(nums[0, 0])
     if col.kind == "int" and not x.is_integer():
         iss.add("value.not_integer", "Case", cell, col.key, f"{col.label} must be a whole number, found {value!r}")
         return None
@@ -575,6 +604,7 @@ def _check_status_against_data(meta: dict[str, Any], cells: dict[str, str], actu
                 "horizon has passed, or a longer horizon if delivery really continues")
 
 
+@functools.lru_cache(maxsize=4096)  # pure; a workbook asks for the same few periods again and again
 def _t(label: str, first: str, length: str) -> int | None:
     try:
         y, i = parse_period(label, length)
@@ -656,7 +686,7 @@ def _typed_columns(t: RawTable, iss: _Issues, length: str | None, first: Any = N
         else:  # text and ids: already stripped text; numbers and dates become text
             kinds = t.column_kinds(col.key)
             conv = vals.copy()
-            for i in np.nonzero((kinds != BLANK) & (kinds != TEXT))[0]:
+            for i in np.nonzero(kinds > TEXT)[0]:  # NUMBER and OTHER: neither blank nor text
                 conv[i] = _text(vals[i])
             out[col.key] = conv
     out["row"] = t.rows
@@ -668,7 +698,7 @@ def _typed_periods(vals: np.ndarray, length: str | None, iss: _Issues, sheet: st
     res = np.full(len(vals), None, dtype=object)
     if length is None or not len(vals):
         return res
-    codes, uniques = pd.factorize(pd.Series(vals, dtype=object), use_na_sentinel=True)
+    codes, uniques = pd.factorize(vals, use_na_sentinel=True)
     answers = [_period_or_reason(u, length, first) for u in uniques]
     parsed = [p for p, _ in answers]
     lut = np.array([None if p is False else p for p in parsed] + [None], dtype=object)
@@ -923,12 +953,15 @@ def _check_plan_amounts(sheet: str, kind: str, df: dict[str, np.ndarray], amount
     ids, rows = df["line_id"], df["row"]
     if nums.size:
         first, length = meta.get("first_period"), meta.get("period_length")
-        plabels = [_label(first, t, length) if first and length else f"period {t}" for t in ts]
         width = nums.shape[1]
         noun = "cost" if kind == "cost" else "benefit"
+
+        def plabel(j: int) -> str:
+            return _label(first, ts[j], length) if first and length else f"period {ts[j]}"
+
         # the cell and label of an amount are only read for the amounts with a problem: made on demand
         cells = _ByPosition(lambda i, j: f"{letters[j]}{rows[i]}", width)
-        labels = _ByPosition(lambda i, j: f"{noun} {ids[i]} in {plabels[j]}:", width)
+        labels = _ByPosition(lambda i, j: f"{noun} {ids[i]} in {plabel(j)}:", width)
         bts = (np.repeat(df["benefit_type"], nums.shape[1]) if kind == "benefit"
                else np.full(nums.size, None, dtype=object))
         _report_amounts(iss, sheet, nums.ravel(), np.full(nums.size, kind, dtype=object), bts, typical, cells, labels)
@@ -1196,9 +1229,11 @@ def _check_rebaselines(t: RawTable, d: dict[str, np.ndarray], lines: dict[str, d
             if not nums.size:
                 continue
             planned = np.any(np.nan_to_num(nums) != 0, axis=1)  # each line's test, all lines at once
-            for lid, row, has_plan in zip(ids, nums, planned, strict=True):
+            # each line's total, all lines at once: a C-ordered row is summed as np.nansum(row) sums it
+            totals = np.nansum(np.ascontiguousarray(nums), axis=1)
+            for lid, total, has_plan in zip(ids, totals, planned, strict=True):
                 if lid is not None and has_plan:
-                    prev.setdefault(lid, float(np.nansum(row)))
+                    prev.setdefault(lid, float(total))
     prev_name = "the original baseline"
     carry = rebaseline_carry_over(d)
     for v in rebaseline_order(d):
@@ -1424,9 +1459,12 @@ def check_workbook(raw: RawWorkbook, as_of: object = None, file_warnings: Sequen
             d = long[sheet]
             letter = t.columns["amount"]
             what = {"Actuals": "actual", "Forecast": "forecast", "Baselines": "re-baseline amount"}[sheet]
-            labels = [f"{what} for {k or 'line'} {x} in {p}:" for k, x, p in zip(d["kind"], d["line_id"], d["period"], strict=True)]
+            # the cell and label of a row are made only for the amounts with a problem
+            labels = _ByPosition(lambda i, _, w=what, k=d["kind"], x=d["line_id"], p=d["period"]:
+                                 f"{w} for {k[i] or 'line'} {x[i]} in {p[i]}:", 1)
+            cells = _ByPosition(lambda i, _, c=letter, r=d["row"]: f"{c}{r[i]}", 1)
             _report_amounts(iss, sheet, d["amount"].astype(float), d["kind"], _lookup(d["line_id"], benefit_type_of),
-                            typical, [f"{letter}{r}" for r in d["row"]], labels)
+                            typical, cells, labels)
     if schema.BENEFIT_MAP_SHEET in raw.tables:  # optional: the benefits dependency network
         t = raw.tables[schema.BENEFIT_MAP_SHEET]
         _check_columns(t, iss)

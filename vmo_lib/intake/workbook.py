@@ -29,6 +29,7 @@ import functools
 import html
 import io
 import itertools
+import operator
 import os
 import re
 import zipfile
@@ -340,11 +341,35 @@ def _parse_case(grid: Sequence[Sequence[Any]]) -> tuple[tuple[Any, str], RawCase
 
 
 def _parse_table(sheet: str, grid: Sequence[Sequence[Any]]) -> RawTable:
-    by_label = _keys_by_label(sheet)
     h = schema.HEADER_ROW - 1
     header = list(grid[h]) if len(grid) > h else []
-    width = max((len(r) for r in grid), default=0)
+    width = max(map(len, grid), default=0)
     header += [""] * (width - len(header))
+    if all(v is None or v.__class__ is str for v in header):
+        # the usual header (text and blanks): the same row in most workbooks of a template, read once
+        found = _header_of_text(sheet, tuple(header))
+    else:
+        found = _header_of(sheet, header)
+    columns, col_index = dict(found[0]), dict(found[1])
+    period_idx, period_headers, unknown, duplicates, blank_idx = (list(x) for x in found[2:])
+    body = grid[schema.TABLE_FIRST_ROW - 1:]
+    arr, kinds = cell_grid(body, width)
+    keep = (kinds != BLANK).any(axis=1) if arr.size else np.zeros(len(arr), dtype=bool)
+    arr, kinds = arr[keep], kinds[keep]
+    rows = np.nonzero(keep)[0] + schema.TABLE_FIRST_ROW
+    values = {key: arr[:, j] for key, j in col_index.items()}
+    col_kinds = {key: kinds[:, j] for key, j in col_index.items()}
+    unlabelled = [col_letter(j) for j in blank_idx if len(arr) and (kinds[:, j] != BLANK).any()]
+    pv = arr[:, period_idx] if period_idx else np.empty((len(arr), 0), dtype=object)
+    pk = kinds[:, period_idx] if period_idx else np.empty((len(arr), 0), dtype=np.int8)
+    return RawTable(sheet, columns, rows, values, period_headers, pv, unknown, duplicates, unlabelled,
+                    kinds=col_kinds, period_kinds=pk)
+
+
+def _header_of(sheet: str, header: Sequence[Any]) -> tuple:
+    """What a table's header row says: ``(columns, col_index, period_idx, period_headers, unknown,
+    duplicates, blank_idx)`` (see :class:`RawTable`)."""
+    by_label = _keys_by_label(sheet)
     columns: dict[str, str] = {}
     col_index: dict[str, int] = {}
     period_idx: list[int] = []
@@ -370,19 +395,13 @@ def _parse_table(sheet: str, grid: Sequence[Sequence[Any]]) -> RawTable:
             period_headers.append((label, letter))
         else:
             unknown.append((str(label), letter))
+    return columns, col_index, period_idx, period_headers, unknown, duplicates, blank_idx
 
-    body = grid[schema.TABLE_FIRST_ROW - 1:]
-    arr, kinds = cell_grid(body, width)
-    keep = (kinds != BLANK).any(axis=1) if arr.size else np.zeros(len(arr), dtype=bool)
-    arr, kinds = arr[keep], kinds[keep]
-    rows = np.nonzero(keep)[0] + schema.TABLE_FIRST_ROW
-    values = {key: arr[:, j] for key, j in col_index.items()}
-    col_kinds = {key: kinds[:, j] for key, j in col_index.items()}
-    unlabelled = [col_letter(j) for j in blank_idx if len(arr) and (kinds[:, j] != BLANK).any()]
-    pv = arr[:, period_idx] if period_idx else np.empty((len(arr), 0), dtype=object)
-    pk = kinds[:, period_idx] if period_idx else np.empty((len(arr), 0), dtype=np.int8)
-    return RawTable(sheet, columns, rows, values, period_headers, pv, unknown, duplicates, unlabelled,
-                    kinds=col_kinds, period_kinds=pk)
+
+@functools.lru_cache(maxsize=256)
+def _header_of_text(sheet: str, header: tuple[str | None, ...]) -> tuple:
+    """:func:`_header_of` of a header of text and blanks only (equal texts read alike), kept."""
+    return _header_of(sheet, header)
 
 
 #: Cell kinds (codes of :func:`cell_grid`).
@@ -420,8 +439,8 @@ def cell_grid(rows: Sequence[Sequence[Any]], width: int | None = None) -> tuple[
     kinds = _kinds_of(arr)
     idx = np.nonzero(kinds == TEXT)
     if len(idx[0]):
-        stripped = [t.strip() for t in arr[idx]]
-        empty = np.fromiter((not t for t in stripped), dtype=bool, count=len(stripped))
+        stripped = list(map(str.strip, arr[idx]))  # exactly str (TEXT): C-level calls, no lambda
+        empty = np.fromiter(map(operator.not_, stripped), dtype=bool, count=len(stripped))
         arr[idx] = stripped
         arr[idx[0][empty], idx[1][empty]] = None
         kinds[idx[0][empty], idx[1][empty]] = BLANK
@@ -530,6 +549,22 @@ def _cell_start(xml: bytes, pos: int) -> int:
     return plain
 
 
+def _holds_marker(xml: bytes, lo: int, hi: int) -> bool:
+    """Whether ``xml[lo:hi]`` holds ``<f`` or ``t="e"``: the answer of ``xml.find(b"<f", lo, hi) >= 0 or
+    xml.find(b't="e"', lo, hi) >= 0``, in a few vectorised passes over the bytes.
+
+    ``bytes.find`` is slow on sheet XML, where ``<`` and ``"`` start almost every other word; here the
+    positions of ``<`` (and of ``t``) are found at once and only their next bytes compared.
+    """
+    a = np.frombuffer(xml, dtype=np.uint8)[lo:hi]  # slice semantics, as find's start and end
+    lt = np.flatnonzero(a[:-1] == ord("<"))
+    if lt.size and (a[lt + 1] == ord("f")).any():
+        return True
+    t = np.flatnonzero(a[:-4] == ord("t"))
+    return bool(t.size) and bool(((a[t + 1] == ord("=")) & (a[t + 2] == ord('"')) & (a[t + 3] == ord("e"))
+                                  & (a[t + 4] == ord('"'))).any())
+
+
 def scan_formula_cells(zf: zipfile.ZipFile, sheets: Sequence[str] | None = None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """Find formula cells without a usable cached value, and error cells, in each sheet's XML.
 
@@ -556,7 +591,7 @@ def scan_formula_cells(zf: zipfile.ZipFile, sheets: Sequence[str] | None = None)
         # regular expression. Inside <sheetData> only a formula element starts with "<f".
         lo, hi = xml.find(b"sheetData"), xml.rfind(b"sheetData")
         prefixed = lo > 0 and xml[lo - 1:lo] == b":"
-        if not prefixed and xml.find(b"<f", lo, hi) < 0 and xml.find(b't="e"', lo, hi) < 0:
+        if not prefixed and not _holds_marker(xml, lo, hi):
             continue
         # Visit only the cells that hold a formula or an error: find the marker, then the
         # enclosing <c ...>...</c>. Never a pass over every cell of a large sheet.
